@@ -1,0 +1,149 @@
+import type { Ticket } from './Decision.js'
+
+/**
+ * What happened, the input of `step`. Tags are in the past tense: they report facts.
+ *
+ * - `CallRequested`: a caller wants to make a call; the decision admits or rejects it.
+ * - `CallSucceeded` / `CallFailed`: an admitted call settled after `latencyMs`.
+ * - `CallCancelled`: an admitted call will report no outcome (cancelled, or its error is not the
+ *   upstream's fault); it gives back a probe permit and counts nowhere.
+ * - `Ticked`: time passed (lets an open breaker become half-open, or a window expire, without
+ *   traffic).
+ * - `ForcedOpen`, `Disabled`, `Reset`: an operator's commands.
+ */
+export type BreakerEvent = CallRequested | CallSucceeded | CallFailed | CallCancelled | Ticked | ForcedOpen | Disabled | Reset
+
+/** A caller asks for admission. */
+export interface CallRequested {
+  readonly _tag: 'CallRequested'
+}
+/** An admitted call succeeded. */
+export interface CallSucceeded {
+  readonly _tag: 'CallSucceeded'
+  readonly ticket: Ticket
+  readonly latencyMs: number
+}
+/** An admitted call failed. */
+export interface CallFailed {
+  readonly _tag: 'CallFailed'
+  readonly ticket: Ticket
+  readonly latencyMs: number
+}
+/** An admitted call ends without an outcome that counts. */
+export interface CallCancelled {
+  readonly _tag: 'CallCancelled'
+  readonly ticket: Ticket
+}
+/** Time passed. */
+export interface Ticked {
+  readonly _tag: 'Ticked'
+}
+/** Reject everything until a reset. */
+export interface ForcedOpen {
+  readonly _tag: 'ForcedOpen'
+}
+/** Admit everything, keep counting, never trip, until a reset. */
+export interface Disabled {
+  readonly _tag: 'Disabled'
+}
+/** Back to a fresh closed breaker (backoff forgotten). */
+export interface Reset {
+  readonly _tag: 'Reset'
+}
+
+/** Every event tag, in a stable order. */
+export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
+  'CallRequested',
+  'CallSucceeded',
+  'CallFailed',
+  'CallCancelled',
+  'Ticked',
+  'ForcedOpen',
+  'Disabled',
+  'Reset',
+]
+
+/**
+ * Thrown by the event constructors when given a value that must never reach a breaker. `field`
+ * names the offending argument.
+ */
+export class InvalidEventError extends TypeError {
+  override readonly name = 'InvalidEventError'
+  constructor(
+    readonly field: 'latencyMs' | 'ticket',
+    readonly given: unknown,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** True for a latency a breaker accepts: a finite number of milliseconds, zero or more. */
+export const isValidLatency = (latencyMs: unknown): latencyMs is number =>
+  typeof latencyMs === 'number' && latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY
+
+/** True for a well-formed ticket: a non-negative integer generation and a boolean probe flag. */
+export const isValidTicket = (ticket: unknown): ticket is Ticket => {
+  if (typeof ticket !== 'object' || ticket === null) return false
+  const { generation, probe } = ticket as { generation?: unknown; probe?: unknown }
+  return typeof generation === 'number' && Number.isSafeInteger(generation) && generation >= 0 && typeof probe === 'boolean'
+}
+
+const checkOutcome = (ticket: Ticket, latencyMs: number): void => {
+  if (!isValidTicket(ticket)) {
+    throw new InvalidEventError('ticket', ticket, 'ticket: expected the admission returned by step, got ' + describe(ticket))
+  }
+  if (!isValidLatency(latencyMs)) {
+    throw new InvalidEventError(
+      'latencyMs',
+      latencyMs,
+      'latencyMs: expected a finite number of milliseconds >= 0, got ' + describe(latencyMs),
+    )
+  }
+}
+
+const describe = (value: unknown): string => {
+  if (typeof value === 'number') return String(value)
+  if (value === undefined) return 'undefined'
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}
+
+const callRequested: CallRequested = { _tag: 'CallRequested' }
+const ticked: Ticked = { _tag: 'Ticked' }
+const forcedOpen: ForcedOpen = { _tag: 'ForcedOpen' }
+const disabled: Disabled = { _tag: 'Disabled' }
+const reset: Reset = { _tag: 'Reset' }
+
+/**
+ * Event constructors. Outcome constructors validate their arguments and throw an
+ * {@link InvalidEventError} naming the bad field, so a NaN or negative latency never reaches a
+ * breaker. (`step` itself never throws: a malformed event built by hand is `Ignored`.)
+ *
+ * @example
+ * import { BreakerEvent } from '@datapunk/breaker'
+ * BreakerEvent.requested()._tag // 'CallRequested'
+ * BreakerEvent.failed({ generation: 0, probe: false }, 12).latencyMs // 12
+ */
+export const BreakerEvent = {
+  requested: (): CallRequested => callRequested,
+  succeeded: (ticket: Ticket, latencyMs: number): CallSucceeded => {
+    checkOutcome(ticket, latencyMs)
+    return { _tag: 'CallSucceeded', ticket, latencyMs }
+  },
+  failed: (ticket: Ticket, latencyMs: number): CallFailed => {
+    checkOutcome(ticket, latencyMs)
+    return { _tag: 'CallFailed', ticket, latencyMs }
+  },
+  cancelled: (ticket: Ticket): CallCancelled => {
+    checkOutcome(ticket, 0)
+    return { _tag: 'CallCancelled', ticket }
+  },
+  ticked: (): Ticked => ticked,
+  forcedOpen: (): ForcedOpen => forcedOpen,
+  disabled: (): Disabled => disabled,
+  reset: (): Reset => reset,
+} as const

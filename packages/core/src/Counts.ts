@@ -1,0 +1,16 @@
+import * as M from 'fp-ts/lib/Monoid.js'
+import * as N from 'fp-ts/lib/number.js'
+
+/** Outcome counts: how many calls, how many of them failed, how many were slow. */
+export interface Counts {
+  readonly calls: number
+  readonly failures: number
+  readonly slow: number
+}
+
+/** Counts add up: `concat` sums each field, `empty` is all zeros. */
+export const MonoidCounts: M.Monoid<Counts> = M.struct({ calls: N.MonoidSum, failures: N.MonoidSum, slow: N.MonoidSum })
+
+/** The share of `part` in `calls`, or `null` below `minimumCalls` (no rate exists yet). */
+export const rateOf = (part: number, calls: number, minimumCalls: number): number | null =>
+  calls === 0 || calls < minimumCalls ? null : part / calls

@@ -1,0 +1,234 @@
+import * as t from 'io-ts'
+import { ConfigError, decodeOrThrow } from './ConfigError.js'
+import { Finite, literal, Millis, NonNegativeInt, OpenRatio, PositiveInt, PositiveMillis, Ratio, struct } from './codecs.js'
+import { type Rejected, rejected } from './Decision.js'
+import { canonical } from './Detector.js'
+import { type GradualRecoveryConfig, type GradualRecoveryState, probeFailed, type Recovery, type RecoveryVerdict } from './Recovery.js'
+
+// ---- model -------------------------------------------------------------------------------
+
+/** Rates and credit are kept in millionths so that admission is exact integer arithmetic. */
+export const PPM = 1_000_000
+
+const toPpm = (ratio: number): number => Math.max(1, Math.min(PPM, Math.round(ratio * PPM)))
+
+// ---- codecs ------------------------------------------------------------------------------
+
+/**
+ * Config codec of gradual recovery. Defaults: `initialRate` 0.1, `increment` 0.1, `maxSpeed` 4,
+ * `stageCalls` 20, `stageMs` 0; `failureRateThreshold` and `marginalRate` are filled by the circuit
+ * config when absent (0.2, or the closed failure-rate threshold if stricter; and half of it).
+ */
+export const GradualRecoveryConfigInput = struct(
+  'a gradual recovery',
+  { kind: literal('gradual') },
+  {
+    initialRate: Ratio,
+    increment: Ratio,
+    maxSpeed: PositiveInt,
+    stageCalls: PositiveInt,
+    stageMs: Millis,
+    failureRateThreshold: Ratio,
+    marginalRate: OpenRatio,
+    slowCallMs: PositiveMillis,
+  },
+  {
+    initialRate: 0.1,
+    increment: 0.1,
+    maxSpeed: 4,
+    stageCalls: 20,
+    stageMs: 0,
+  },
+)
+
+const GradualRecoveryStateCodec = struct('a gradual recovery state', {
+  kind: literal('gradual'),
+  ratePpm: PositiveInt,
+  speed: PositiveInt,
+  credit: NonNegativeInt,
+  inFlight: NonNegativeInt,
+  stageRequests: NonNegativeInt,
+  stageAdmitted: NonNegativeInt,
+  stageCalls: NonNegativeInt,
+  stageFailures: NonNegativeInt,
+  stageStartedAt: Finite,
+})
+
+/** Gradual recovery's settings as written in code: every field optional, defaults as listed. */
+export interface GradualRecoveryInput {
+  /** Share of requests admitted in the first stage. Default 0.1. */
+  readonly initialRate?: number
+  /** Rate added per step up (times the speed). Default 0.1. */
+  readonly increment?: number
+  /** Cap of the speed multiplier (1 turns adaptation off). Default 4. */
+  readonly maxSpeed?: number
+  /** Outcomes a stage needs before it is judged. Default 20. */
+  readonly stageCalls?: number
+  /** Minimum duration of a stage. Default 0. */
+  readonly stageMs?: number
+  /** A stage's error rate at or over this reopens the circuit. Default 0.2 (a circuit config lowers it to a stricter closed threshold). */
+  readonly failureRateThreshold?: number
+  /** A stage's error rate at or over this (with a failure) holds the rate. Default half of `failureRateThreshold`. */
+  readonly marginalRate?: number
+  /** If set, a probe taking this long or longer counts as a failure. */
+  readonly slowCallMs?: number
+}
+
+/** The default reopen threshold of gradual recovery. */
+export const GRADUAL_FAILURE_RATE_THRESHOLD = 0.2
+
+// ---- constructors ------------------------------------------------------------------------
+
+/**
+ * Gradual recovery (the seed's GradualRecoveryStrategy): admit `initialRate` of requests, then
+ * step the rate up stage by stage while the upstream stays healthy.
+ *
+ * - Admission is deterministic: each request adds the rate to a credit; a request is admitted
+ *   when the credit reaches 1 (the first request of recovery is admitted at once). Over any run
+ *   of requests the admitted count is within one of `rate * requests`. Rejections carry reason
+ *   `throttled` and a retry-after estimated from the stage's request interval.
+ * - A stage ends once it has `stageCalls` outcomes and lasted `stageMs`. Its error rate decides:
+ *   at or over `failureRateThreshold` (stricter than the closed one) the circuit reopens; at or
+ *   over `marginalRate` (with at least one failure) the rate holds and the speed drops to 1;
+ *   otherwise the rate rises by `increment * speed`, and a stage without failures doubles the
+ *   speed (up to `maxSpeed`). A healthy stage at rate 1 closes the circuit.
+ *
+ * @example
+ * import { gradualRecovery } from '@datapunk/breaker'
+ * const recovery = gradualRecovery({
+ *   initialRate: 0.1, increment: 0.1, maxSpeed: 1, stageCalls: 5, stageMs: 0,
+ *   failureRateThreshold: 0.2, marginalRate: 0.1,
+ * })
+ * recovery.admitRate(recovery.start(0)) // 0.1
+ */
+export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<GradualRecoveryState> => {
+  const input = decodeOrThrow(GradualRecoveryConfigInput, { ...config, kind: 'gradual' })
+  const failureRateThreshold = input.failureRateThreshold ?? GRADUAL_FAILURE_RATE_THRESHOLD
+  const marginalRate = input.marginalRate ?? failureRateThreshold / 2
+  if (marginalRate > failureRateThreshold) {
+    throw new ConfigError([
+      {
+        path: 'marginalRate',
+        message: `marginalRate: expected at most failureRateThreshold (${failureRateThreshold}), got ${marginalRate}`,
+      },
+    ])
+  }
+  const full: GradualRecoveryConfig = {
+    kind: 'gradual',
+    initialRate: input.initialRate ?? 0.1,
+    increment: input.increment ?? 0.1,
+    maxSpeed: input.maxSpeed ?? 4,
+    stageCalls: input.stageCalls ?? 20,
+    stageMs: input.stageMs ?? 0,
+    failureRateThreshold,
+    marginalRate,
+    ...(input.slowCallMs === undefined ? {} : { slowCallMs: input.slowCallMs }),
+  }
+  const { stageCalls, stageMs, maxSpeed, slowCallMs } = full
+  const initialPpm = toPpm(full.initialRate)
+  const incrementPpm = toPpm(full.increment)
+
+  const newStage = (s: GradualRecoveryState, ratePpm: number, speed: number, now: number): GradualRecoveryState => ({
+    kind: 'gradual',
+    ratePpm,
+    speed,
+    credit: s.credit,
+    inFlight: s.inFlight,
+    stageRequests: 0,
+    stageAdmitted: 0,
+    stageCalls: 0,
+    stageFailures: 0,
+    stageStartedAt: Math.max(now, s.stageStartedAt),
+  })
+
+  /** Ends the stage if it is complete; otherwise returns it unchanged. */
+  const settle = (s: GradualRecoveryState, now: number): RecoveryVerdict<GradualRecoveryState> => {
+    if (s.stageCalls < stageCalls || !(now - s.stageStartedAt >= stageMs)) return s
+    const errorRate = s.stageFailures / s.stageCalls
+    if (errorRate >= failureRateThreshold) return 'reopen'
+    if (s.stageFailures > 0 && errorRate >= marginalRate) return newStage(s, s.ratePpm, 1, now)
+    if (s.ratePpm >= PPM) return 'close'
+    const clean = s.stageFailures === 0
+    return newStage(s, Math.min(PPM, s.ratePpm + incrementPpm * s.speed), clean ? Math.min(maxSpeed, s.speed * 2) : s.speed, now)
+  }
+
+  /** Rejection after a throttled request `s` (credit and request count already updated). */
+  const throttled = (s: GradualRecoveryState, now: number): Rejected => {
+    const requestsUntilAdmit = Math.ceil((PPM - s.credit) / s.ratePpm)
+    const elapsed = now - s.stageStartedAt
+    // The stage's mean request interval, once the stage has lasted long enough to have one.
+    const interval = elapsed > 0 && s.stageRequests > 1 ? elapsed / (s.stageRequests - 1) : null
+    return rejected('throttled', interval === null ? null : Math.ceil(requestsUntilAdmit * interval))
+  }
+
+  return {
+    config: full,
+    key: canonical(full),
+    start: (now) => ({
+      kind: 'gradual',
+      ratePpm: initialPpm,
+      speed: 1,
+      credit: PPM - initialPpm,
+      inFlight: 0,
+      stageRequests: 0,
+      stageAdmitted: 0,
+      stageCalls: 0,
+      stageFailures: 0,
+      stageStartedAt: Number.isFinite(now) ? now : 0,
+    }),
+    request: (s) => {
+      const credit = s.credit + s.ratePpm
+      if (credit < PPM) return { ...s, credit, stageRequests: s.stageRequests + 1 }
+      return {
+        ...s,
+        credit: credit - PPM,
+        inFlight: s.inFlight + 1,
+        stageRequests: s.stageRequests + 1,
+        stageAdmitted: s.stageAdmitted + 1,
+      }
+    },
+    rejection: throttled,
+    outcome: (s, failed, latencyMs, now) =>
+      settle(
+        {
+          ...s,
+          inFlight: s.inFlight - 1,
+          stageCalls: s.stageCalls + 1,
+          stageFailures: s.stageFailures + (probeFailed(failed, latencyMs, slowCallMs) ? 1 : 0),
+        },
+        now,
+      ),
+    cancel: (s) => (s.inFlight === 0 ? s : { ...s, inFlight: s.inFlight - 1 }),
+    tick: (s, now) => settle(s, now),
+    inFlight: (s) => s.inFlight,
+    admitRate: (s) => s.ratePpm / PPM,
+    measure: (s) => ({
+      kind: 'gradual',
+      admitRate: s.ratePpm / PPM,
+      speed: s.speed,
+      inFlight: s.inFlight,
+      stage: {
+        requests: s.stageRequests,
+        admitted: s.stageAdmitted,
+        calls: s.stageCalls,
+        failures: s.stageFailures,
+        startedAt: s.stageStartedAt,
+      },
+    }),
+    codec: {
+      validate: (u, c) => {
+        const r = GradualRecoveryStateCodec.validate(u, c)
+        if (r._tag === 'Left') return r
+        const s = r.right
+        if (s.ratePpm > PPM) return t.failure(u, c, `expected ratePpm at most ${PPM}`)
+        if (s.credit >= PPM) return t.failure(u, c, `expected credit below ${PPM}`)
+        if (s.speed > maxSpeed) return t.failure(u, c, `expected speed at most ${maxSpeed}`)
+        if (s.stageAdmitted > s.stageRequests || s.stageFailures > s.stageCalls) {
+          return t.failure(u, c, 'expected stage counts to be consistent (admitted <= requests, failures <= calls)')
+        }
+        return t.success({ ...s })
+      },
+      encode: (s) => ({ ...s }),
+    },
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * A time window: outcomes of the last `durationMs`, kept in `buckets` equal buckets that rotate
+ * lazily from `now` on each event (no timers). A bucket covers `durationMs / buckets` ms; an
+ * outcome leaves the window `durationMs` after the start of its bucket.
+ *
+ * Time never runs backwards here: an event older than the newest bucket is counted in the newest
+ * bucket (the clock is clamped to the latest time seen).
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import type * as M from 'fp-ts/lib/Monoid.js'
+import * as t from 'io-ts'
+import type { Counts } from './Counts.js'
+import { NonNegativeInt } from './codecs.js'
+
+// ---- model -------------------------------------------------------------------------------
+
+/** Configuration of a time window. */
+export interface TimeWindowSpec {
+  readonly durationMs: number
+  readonly buckets: number
+}
+
+/** State of a time window: the newest bucket's epoch, running totals, and the bucket counts. */
+export interface TimeWindow extends Counts {
+  readonly kind: 'time'
+  /** `floor(time / bucketMs)` of the newest bucket. */
+  readonly epoch: number
+  /** `[calls, failures, slow]` per bucket, bucket for epoch `e` at ring index `e mod buckets`. */
+  readonly counts: ReadonlyArray<number>
+}
+
+/** The epoch of the empty window: older than any time, so any rotation clears it. */
+const DAWN = Number.MIN_SAFE_INTEGER
+
+const bucketMs = (spec: TimeWindowSpec): number => spec.durationMs / spec.buckets
+
+const ringIndex = (epoch: number, buckets: number): number => ((epoch % buckets) + buckets) % buckets
+
+/** The epoch a time falls in; non-finite times fall before everything (they never rotate). */
+export const epochOf = (spec: TimeWindowSpec, now: number): number => {
+  const e = Math.floor(now / bucketMs(spec))
+  return Number.isSafeInteger(e) ? e : DAWN
+}
+
+// ---- constructors ------------------------------------------------------------------------
+
+/** An empty window whose newest bucket is the one `now` falls in. */
+export const emptyTimeWindow = (spec: TimeWindowSpec, now: number): TimeWindow => ({
+  kind: 'time',
+  epoch: epochOf(spec, now),
+  calls: 0,
+  failures: 0,
+  slow: 0,
+  counts: new Array<number>(spec.buckets * 3).fill(0),
+})
+
+// ---- reducers ----------------------------------------------------------------------------
+
+/** Moves the window forward to `epoch`, dropping the buckets that fall out. Never moves back. */
+export const rotateTimeWindowTo = (window: TimeWindow, spec: TimeWindowSpec, epoch: number): TimeWindow => {
+  if (!(epoch > window.epoch)) return window
+  const { buckets } = spec
+  if (window.calls === 0) return { ...window, epoch }
+  if (epoch - window.epoch >= buckets) {
+    return { kind: 'time', epoch, calls: 0, failures: 0, slow: 0, counts: new Array<number>(buckets * 3).fill(0) }
+  }
+  const counts = window.counts.slice()
+  let { calls, failures, slow } = window
+  for (let e = window.epoch + 1; e <= epoch; e++) {
+    const at = ringIndex(e, buckets) * 3
+    calls -= counts[at] ?? 0
+    failures -= counts[at + 1] ?? 0
+    slow -= counts[at + 2] ?? 0
+    counts[at] = 0
+    counts[at + 1] = 0
+    counts[at + 2] = 0
+  }
+  return { kind: 'time', epoch, calls, failures, slow, counts }
+}
+
+/** Lets time pass: rotates the window to the bucket `now` falls in. */
+export const advanceTimeWindow = (window: TimeWindow, spec: TimeWindowSpec, now: number): TimeWindow =>
+  rotateTimeWindowTo(window, spec, epochOf(spec, now))
+
+/** Records one outcome at `now` (in the newest bucket if `now` is older than it). */
+export const addToTimeWindow = (window: TimeWindow, spec: TimeWindowSpec, failed: boolean, slow: boolean, now: number): TimeWindow => {
+  const rotated = advanceTimeWindow(window, spec, now)
+  const counts = rotated.counts.slice()
+  const at = ringIndex(rotated.epoch, spec.buckets) * 3
+  counts[at] = (counts[at] ?? 0) + 1
+  if (failed) counts[at + 1] = (counts[at + 1] ?? 0) + 1
+  if (slow) counts[at + 2] = (counts[at + 2] ?? 0) + 1
+  return {
+    kind: 'time',
+    epoch: rotated.epoch,
+    calls: rotated.calls + 1,
+    failures: rotated.failures + (failed ? 1 : 0),
+    slow: rotated.slow + (slow ? 1 : 0),
+    counts,
+  }
+}
+
+/** The buckets' counts keyed by absolute epoch (non-empty buckets only), oldest first. */
+export const timeWindowBuckets = (window: TimeWindow, spec: TimeWindowSpec): ReadonlyArray<readonly [number, Counts]> => {
+  const out: Array<readonly [number, Counts]> = []
+  for (let e = window.epoch - spec.buckets + 1; e <= window.epoch; e++) {
+    const at = ringIndex(e, spec.buckets) * 3
+    const calls = window.counts[at] ?? 0
+    if (calls > 0) out.push([e, { calls, failures: window.counts[at + 1] ?? 0, slow: window.counts[at + 2] ?? 0 }])
+  }
+  return out
+}
+
+// ---- codecs ------------------------------------------------------------------------------
+
+const Raw = t.type({
+  kind: t.literal('time'),
+  epoch: t.Int,
+  calls: NonNegativeInt,
+  failures: NonNegativeInt,
+  slow: NonNegativeInt,
+  counts: t.array(NonNegativeInt),
+})
+
+/** The codec of a time window; decoding checks bucket count, per-bucket sanity and totals. */
+export const timeWindowCodec = (spec: TimeWindowSpec): t.Type<TimeWindow, TimeWindow, unknown> => {
+  const validate = (u: unknown): E.Either<string, TimeWindow> => {
+    const raw = Raw.decode(u)
+    if (E.isLeft(raw)) return E.left(`expected a time window of ${spec.buckets} buckets`)
+    const w = raw.right
+    if (!Number.isSafeInteger(w.epoch)) return E.left('expected a safe integer epoch')
+    if (w.counts.length !== spec.buckets * 3) return E.left(`expected ${spec.buckets * 3} bucket counts, got ${w.counts.length}`)
+    let calls = 0
+    let failures = 0
+    let slow = 0
+    for (let b = 0; b < spec.buckets; b++) {
+      const [c = 0, f = 0, s = 0] = w.counts.slice(b * 3, b * 3 + 3)
+      if (f > c || s > c) return E.left(`expected bucket ${b} to have no more failures or slow calls than calls`)
+      calls += c
+      failures += f
+      slow += s
+    }
+    if (calls !== w.calls || failures !== w.failures || slow !== w.slow) return E.left('expected totals to match the buckets')
+    return E.right({ kind: 'time', epoch: w.epoch, calls, failures, slow, counts: w.counts })
+  }
+  return new t.Type<TimeWindow, TimeWindow, unknown>(
+    `a time window of ${spec.buckets} buckets over ${spec.durationMs} ms`,
+    (u): u is TimeWindow => E.isRight(validate(u)),
+    (u, c) => {
+      const r = validate(u)
+      return E.isRight(r) ? t.success(r.right) : t.failure(u, c, r.left)
+    },
+    (w) => ({ kind: 'time', epoch: w.epoch, calls: w.calls, failures: w.failures, slow: w.slow, counts: w.counts.slice() }),
+  )
+}
+
+// ---- instances ---------------------------------------------------------------------------
+
+/**
+ * Time windows of one spec form a monoid: `concat` rotates both to the later epoch and adds the
+ * buckets (two breakers' windows merge into one), `empty` is a window older than any time.
+ */
+export const getTimeWindowMonoid = (spec: TimeWindowSpec): M.Monoid<TimeWindow> => ({
+  empty: { kind: 'time', epoch: DAWN, calls: 0, failures: 0, slow: 0, counts: new Array<number>(spec.buckets * 3).fill(0) },
+  concat: (a, b) => {
+    const epoch = Math.max(a.epoch, b.epoch)
+    const ra = rotateTimeWindowTo(a, spec, epoch)
+    const rb = rotateTimeWindowTo(b, spec, epoch)
+    return {
+      kind: 'time',
+      epoch,
+      calls: ra.calls + rb.calls,
+      failures: ra.failures + rb.failures,
+      slow: ra.slow + rb.slow,
+      counts: ra.counts.map((x, i) => x + (rb.counts[i] ?? 0)),
+    }
+  },
+})

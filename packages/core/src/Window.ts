@@ -1,0 +1,76 @@
+/**
+ * The windows detectors count in, behind one interface: a count window (last N calls) or a time
+ * window (last D ms in B buckets).
+ */
+import type * as M from 'fp-ts/lib/Monoid.js'
+import type * as t from 'io-ts'
+import { addToCountWindow, type CountWindow, countWindowCodec, emptyCountWindow, getCountWindowMonoid } from './CountWindow.js'
+import { literal, PositiveInt, PositiveMillis, struct, tagged } from './codecs.js'
+import { addToTimeWindow, advanceTimeWindow, emptyTimeWindow, getTimeWindowMonoid, type TimeWindow, timeWindowCodec } from './TimeWindow.js'
+
+// ---- model -------------------------------------------------------------------------------
+
+/** Which window to count in. */
+export type WindowSpec = CountWindowSpec | TimeWindowSpecTagged
+
+/** The last `size` calls. */
+export interface CountWindowSpec {
+  readonly kind: 'count'
+  readonly size: number
+}
+
+/** The last `durationMs`, in `buckets` buckets (a bucket spans `durationMs / buckets`). */
+export interface TimeWindowSpecTagged {
+  readonly kind: 'time'
+  readonly durationMs: number
+  readonly buckets: number
+}
+
+/** A window's state: either kind. */
+export type WindowState = CountWindow | TimeWindow
+
+/** Operations on the windows of one spec. */
+export interface WindowOps<W extends WindowState> {
+  readonly spec: WindowSpec
+  initial(now: number): W
+  add(window: W, failed: boolean, slow: boolean, now: number): W
+  advance(window: W, now: number): W
+  readonly codec: t.Type<W, W, unknown>
+  readonly monoid: M.Monoid<W>
+}
+
+// ---- codecs ------------------------------------------------------------------------------
+
+/** Config codec of a window spec. */
+export const WindowSpec: t.Type<WindowSpec, WindowSpec, unknown> = tagged('a window', {
+  count: struct('a count window', { kind: literal('count'), size: PositiveInt }),
+  time: struct('a time window', { kind: literal('time'), durationMs: PositiveMillis, buckets: PositiveInt }),
+})
+
+// ---- constructors ------------------------------------------------------------------------
+
+/** The operations for a window spec. */
+export const windowOps = (spec: WindowSpec): WindowOps<WindowState> => {
+  if (spec.kind === 'count') {
+    const size = spec.size
+    const ops: WindowOps<CountWindow> = {
+      spec,
+      initial: () => emptyCountWindow(size),
+      add: (w, failed, slow) => addToCountWindow(w, size, failed, slow),
+      advance: (w) => w,
+      codec: countWindowCodec(size),
+      monoid: getCountWindowMonoid(size),
+    }
+    return ops as WindowOps<WindowState>
+  }
+  const timeSpec = { durationMs: spec.durationMs, buckets: spec.buckets }
+  const ops: WindowOps<TimeWindow> = {
+    spec,
+    initial: (now) => emptyTimeWindow(timeSpec, now),
+    add: (w, failed, slow, now) => addToTimeWindow(w, timeSpec, failed, slow, now),
+    advance: (w, now) => advanceTimeWindow(w, timeSpec, now),
+    codec: timeWindowCodec(timeSpec),
+    monoid: getTimeWindowMonoid(timeSpec),
+  }
+  return ops as WindowOps<WindowState>
+}

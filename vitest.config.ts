@@ -1,0 +1,16 @@
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vitest/config'
+
+// Tests run against the sources, so a change is tested without a build; `tsc -b` (part of
+// `pnpm test`) separately proves the built package type-checks.
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@datapunk/breaker': fileURLToPath(new URL('./packages/core/src/index.ts', import.meta.url)),
+    },
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 120_000,
+  },
+})
