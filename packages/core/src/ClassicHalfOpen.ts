@@ -49,10 +49,10 @@ export const CLASSIC_FAILURE_RATE_THRESHOLD = 0.5
  * @example
  * import { classicHalfOpen } from '@datapunk/breaker'
  * const recovery = classicHalfOpen({ probes: 2, failureRateThreshold: 0.5 })
- * let s = recovery.start(0)
- * const first = recovery.request(s, 0)   // admitted: a new state
- * if ('kind' in first) s = first
- * recovery.outcome(s, false, 10, 1)      // a state: one probe settled, one permit left
+ * const s = recovery.request(recovery.start(0), 0)
+ * recovery.inFlight(s) // 1
+ * recovery.outcome(s, false, 10, 1) // { kind: 'classic', inFlight: 0, successes: 1, failures: 0 }
+ * recovery.outcome(s, true, 10, 1) // 'reopen'
  */
 export const classicHalfOpen = (config: ClassicHalfOpenInput = {}): Recovery<ClassicHalfOpenState> => {
   const input = decodeOrThrow(ClassicHalfOpenConfigInput, { ...config, kind: 'classic' })

@@ -1,0 +1,67 @@
+import { anyOf, BreakerEvent, circuit, consecutiveFailures, failureRate, restore } from '@datapunk/breaker'
+import { describe, expect, it } from 'vitest'
+import { Harness } from './harness.js'
+
+const strategy = circuit({
+  name: 'payments',
+  trip: {
+    kind: 'any-of',
+    detectors: [
+      { kind: 'failure-rate', threshold: 0.5, minimumCalls: 2, window: { kind: 'time', durationMs: 1000, buckets: 4 } },
+      { kind: 'consecutive-failures', threshold: 3 },
+    ],
+  },
+  recovery: { kind: 'gradual', stageCalls: 2 },
+  openFor: { kind: 'constant', ms: 100 },
+})
+
+describe('state snapshots', () => {
+  it('restore(encode(state)) gives the same state, through JSON, in every phase', () => {
+    const h = new Harness(strategy)
+    const states = [h.state]
+    h.call(0, 'failure', 0)
+    h.call(0, 'failure', 0)
+    states.push(h.state) // open
+    h.request(100)
+    states.push(h.state) // half-open
+    h.step(BreakerEvent.forcedOpen(), 101)
+    states.push(h.state)
+    for (const state of states) {
+      const restored = restore(strategy, JSON.parse(JSON.stringify(strategy.codec.encode(state))))
+      expect(restored).toEqual({ _tag: 'Right', right: state })
+    }
+  })
+
+  it('a corrupt snapshot is a readable error, never a half-restored breaker', () => {
+    const good = strategy.codec.encode(new Harness(strategy).state) as Record<string, unknown>
+    const problems = (snapshot: unknown) => {
+      const result = restore(strategy, snapshot)
+      return result._tag === 'Left' ? result.left.message : 'restored'
+    }
+    expect(problems({ ...good, phase: 'ajar' })).toBe('phase: expected one of "closed" | "open" | "half-open", got "ajar"')
+    expect(problems({ ...good, generation: -1 })).toBe('generation: expected an integer >= 0, got -1')
+    expect(problems({ ...good, phase: 'open' })).toBe('(root): an open circuit has openUntil unless forced open')
+    expect(problems({ ...good, detector: { kind: 'any-of', detectors: [] } })).toBe('detector: expected 2 detector states')
+    expect(problems({ ...good, recovery: { kind: 'classic' } })).toMatch(/^recovery\./)
+    expect(problems(null)).toBe("(root): expected a snapshot of circuit 'payments', got null")
+    expect(
+      problems({ ...good, detector: { kind: 'any-of', detectors: [{ kind: 'count' }, { kind: 'consecutive', consecutiveFailures: 0 }] } }),
+    ).toBe('detector.detectors[0]: expected a time window of 4 buckets')
+  })
+})
+
+describe('anyOf', () => {
+  it('trips when any member trips and reports every member', () => {
+    const d = anyOf([
+      consecutiveFailures({ threshold: 3 }),
+      failureRate({ threshold: 0.9, minimumCalls: 2, window: { kind: 'count', size: 5 } }),
+    ])
+    let s = d.initial(0)
+    s = d.record(s, true, 1, 0)
+    s = d.record(s, false, 1, 0)
+    expect(d.tripped(s)).toBe(false)
+    expect(d.measure(s).map((m) => m.kind)).toEqual(['consecutive-failures', 'failure-rate'])
+    for (let i = 0; i < 3; i++) s = d.record(s, true, 1, 0)
+    expect(d.tripped(s)).toBe(true)
+  })
+})

@@ -1,0 +1,94 @@
+import { BreakerEvent, circuit, swapStrategy } from '@datapunk/breaker'
+import { describe, expect, it } from 'vitest'
+import { admitted, Harness } from './harness.js'
+
+const rate = { kind: 'failure-rate', threshold: 0.5, minimumCalls: 4, window: { kind: 'count', size: 10 } } as const
+
+describe('swapStrategy', () => {
+  it('keeps an open breaker open until the same time', () => {
+    const from = circuit({ trip: { kind: 'consecutive-failures', threshold: 1 }, openFor: { kind: 'constant', ms: 1000 } })
+    const to = circuit({ trip: rate, recovery: { kind: 'gradual' }, openFor: { kind: 'constant', ms: 50 } })
+    const h = new Harness(from)
+    h.call(0, 'failure', 0)
+    const swapped = swapStrategy(from, h.state, to, 10)
+    expect(to.inspect(swapped)).toMatchObject({ state: 'open', openUntil: 1000, generation: h.state.generation })
+    expect(to.step(swapped, BreakerEvent.requested(), 999)[1]).toMatchObject({ _tag: 'Rejected', reason: 'open' })
+    // From then on the new recovery runs.
+    const [halfOpen] = to.step(swapped, BreakerEvent.requested(), 1000)
+    expect(to.inspect(halfOpen).recovery?.kind).toBe('gradual')
+  })
+
+  it('carries counts when the detector counts the same way, and calls in flight still count', () => {
+    const from = circuit({ trip: rate, openFor: { kind: 'constant', ms: 1000 } })
+    const to = circuit({ trip: rate, recovery: { kind: 'gradual' }, openFor: { kind: 'exponential', initialMs: 10, maxMs: 100 } })
+    const h = new Harness(from)
+    h.call(0, 'failure', 0)
+    h.call(0, 'success', 0)
+    const inFlight = admitted(h.request(0))
+    const moved = new Harness(to)
+    moved.state = swapStrategy(from, h.state, to, 1)
+    expect(moved.snapshot).toMatchObject({ calls: 2, failures: 1 })
+    moved.settle(inFlight, 'failure', 2)
+    moved.call(3, 'success', 0) // 2 / 4 = 0.5: trips under the new strategy
+    expect(moved.snapshot.state).toBe('open')
+    expect(moved.snapshot.openUntil).toBe(13)
+  })
+
+  it('starts a detector that counts differently from empty', () => {
+    const from = circuit({ trip: rate })
+    const to = circuit({ trip: { ...rate, window: { kind: 'count', size: 20 } } })
+    const h = new Harness(from)
+    h.call(0, 'failure', 0)
+    expect(to.inspect(swapStrategy(from, h.state, to, 1)).calls).toBe(0)
+  })
+
+  it('matches any-of members by config', () => {
+    const consecutive = { kind: 'consecutive-failures', threshold: 5 } as const
+    const from = circuit({ trip: consecutive })
+    const to = circuit({ trip: { kind: 'any-of', detectors: [rate, consecutive] } })
+    const h = new Harness(from)
+    h.call(0, 'failure', 0)
+    h.call(0, 'failure', 0)
+    const swapped = to.inspect(swapStrategy(from, h.state, to, 1))
+    expect(swapped.detectors.map((d) => [d.kind, d.calls, d.consecutiveFailures])).toEqual([
+      ['failure-rate', 0, null],
+      ['consecutive-failures', null, 2],
+    ])
+    // And back: the consecutive member's run is kept.
+    const back = swapStrategy(to, swapStrategy(from, h.state, to, 1), from, 2)
+    expect(from.inspect(back).consecutiveFailures).toBe(2)
+  })
+
+  it('in half-open with a different recovery, restarts recovery and makes old probes stale', () => {
+    const from = circuit({
+      trip: { kind: 'consecutive-failures', threshold: 1 },
+      recovery: { kind: 'classic', probes: 2 },
+      openFor: { kind: 'constant', ms: 10 },
+    })
+    const to = circuit({
+      trip: { kind: 'consecutive-failures', threshold: 1 },
+      recovery: { kind: 'gradual', initialRate: 0.5 },
+      openFor: { kind: 'constant', ms: 10 },
+    })
+    const h = new Harness(from)
+    h.call(0, 'failure', 0)
+    const probe = admitted(h.request(10))
+    const moved = new Harness(to)
+    moved.state = swapStrategy(from, h.state, to, 11)
+    expect(moved.snapshot).toMatchObject({ state: 'half-open', reason: 'swapped', recovery: { kind: 'gradual', admitRate: 0.5 } })
+    expect(moved.settle(probe, 'success', 12)).toEqual({ _tag: 'Ignored', reason: 'stale' })
+  })
+
+  it('in half-open with the same recovery, keeps the probes counting', () => {
+    const base = { trip: { kind: 'consecutive-failures', threshold: 1 }, recovery: { kind: 'classic', probes: 1 } } as const
+    const from = circuit({ ...base, openFor: { kind: 'constant', ms: 10 } })
+    const to = circuit({ ...base, openFor: { kind: 'constant', ms: 99 } })
+    const h = new Harness(from)
+    h.call(0, 'failure', 0)
+    const probe = admitted(h.request(10))
+    const moved = new Harness(to)
+    moved.state = swapStrategy(from, h.state, to, 11)
+    moved.settle(probe, 'success', 12)
+    expect(moved.snapshot.state).toBe('closed')
+  })
+})

@@ -1,0 +1,184 @@
+import type { CircuitConfigInput, OpenForConfigInput, RecoveryConfigInput, TripConfigInput } from '@datapunk/breaker'
+import fc from 'fast-check'
+
+/** Random but valid window specs: small, so windows fill and wrap within a short sequence. */
+export const windowSpec = fc.oneof(
+  fc.record({ kind: fc.constant('count' as const), size: fc.integer({ min: 1, max: 40 }) }),
+  fc.record({
+    kind: fc.constant('time' as const),
+    durationMs: fc.integer({ min: 1, max: 5000 }),
+    buckets: fc.integer({ min: 1, max: 12 }),
+  }),
+)
+
+const ratio = fc.double({ min: 0.01, max: 1, noNaN: true })
+
+export type DetectorKind = 'consecutive-failures' | 'failure-count' | 'failure-rate' | 'slow-call-rate' | 'any-of'
+
+const minimumCallsFor = (window: { kind: 'count'; size: number } | { kind: 'time' }) =>
+  fc.integer({ min: 1, max: window.kind === 'count' ? window.size : 30 })
+
+export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigInput> => {
+  switch (kind) {
+    case 'consecutive-failures':
+      return fc.record({ kind: fc.constant(kind), threshold: fc.integer({ min: 1, max: 8 }) })
+    case 'failure-count':
+      return windowSpec.chain((window) =>
+        fc.record({
+          kind: fc.constant(kind),
+          threshold: fc.integer({ min: 1, max: window.kind === 'count' ? window.size : 10 }),
+          window: fc.constant(window),
+        }),
+      )
+    case 'failure-rate':
+      return windowSpec.chain((window) =>
+        fc.record({ kind: fc.constant(kind), threshold: ratio, minimumCalls: minimumCallsFor(window), window: fc.constant(window) }),
+      )
+    case 'slow-call-rate':
+      return windowSpec.chain((window) =>
+        fc.record({
+          kind: fc.constant(kind),
+          threshold: ratio,
+          slowCallMs: fc.integer({ min: 1, max: 200 }),
+          minimumCalls: minimumCallsFor(window),
+          window: fc.constant(window),
+        }),
+      )
+    case 'any-of':
+      return fc.record({
+        kind: fc.constant(kind),
+        detectors: fc.array(
+          fc
+            .constantFrom<DetectorKind>(
+              ...(depth < 1
+                ? (['consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'any-of'] as const)
+                : (['consecutive-failures', 'failure-rate'] as const)),
+            )
+            .chain((k) => tripOf(k, depth + 1)),
+          { minLength: 1, maxLength: 3 },
+        ),
+      })
+  }
+}
+
+export const anyTrip: fc.Arbitrary<TripConfigInput> = fc
+  .constantFrom<DetectorKind>('consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'any-of')
+  .chain((k) => tripOf(k))
+
+/** The strictest failure-rate threshold in a trip config (recovery thresholds must not exceed it). */
+const closedRate = (trip: TripConfigInput): number => {
+  if (trip.kind === 'failure-rate') return trip.threshold
+  if (trip.kind === 'any-of') return Math.min(1, ...trip.detectors.map(closedRate))
+  return 1
+}
+
+export const classicRecovery = (cap: number): fc.Arbitrary<RecoveryConfigInput> =>
+  fc.record(
+    {
+      kind: fc.constant('classic' as const),
+      probes: fc.integer({ min: 1, max: 5 }),
+      failureRateThreshold: fc.double({ min: 0.01, max: cap, noNaN: true }),
+      slowCallMs: fc.integer({ min: 300, max: 1000 }), // rarely slow: most recoveries can succeed
+    },
+    { requiredKeys: ['kind'] },
+  )
+
+export const gradualRecovery = (cap: number): fc.Arbitrary<RecoveryConfigInput> =>
+  fc.double({ min: 0.01, max: cap, noNaN: true }).chain((threshold) =>
+    fc.record(
+      {
+        kind: fc.constant('gradual' as const),
+        initialRate: fc.double({ min: 0.05, max: 1, noNaN: true }),
+        increment: fc.double({ min: 0.05, max: 1, noNaN: true }),
+        maxSpeed: fc.integer({ min: 1, max: 8 }),
+        stageCalls: fc.integer({ min: 1, max: 6 }),
+        stageMs: fc.integer({ min: 0, max: 100 }),
+        failureRateThreshold: fc.constant(threshold),
+        marginalRate: fc.double({ min: 0, max: threshold, noNaN: true }).filter((m) => m < 1),
+        slowCallMs: fc.integer({ min: 300, max: 1000 }), // rarely slow: most recoveries can succeed
+      },
+      { requiredKeys: ['kind', 'failureRateThreshold'] },
+    ),
+  )
+
+export const openFor: fc.Arbitrary<OpenForConfigInput> = fc.oneof(
+  fc.record({ kind: fc.constant('constant' as const), ms: fc.integer({ min: 0, max: 500 }) }),
+  fc
+    .tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 2000 }), fc.double({ min: 1, max: 4, noNaN: true }))
+    .map(([initialMs, extra, multiplier]) => ({ kind: 'exponential' as const, initialMs, maxMs: initialMs + extra, multiplier })),
+)
+
+export const configWith = (
+  trip: fc.Arbitrary<TripConfigInput>,
+  recovery: 'classic' | 'gradual' | 'any',
+): fc.Arbitrary<CircuitConfigInput> =>
+  trip.chain((t) => {
+    const cap = closedRate(t)
+    const r =
+      recovery === 'classic'
+        ? classicRecovery(cap)
+        : recovery === 'gradual'
+          ? gradualRecovery(cap)
+          : fc.oneof(classicRecovery(cap), gradualRecovery(cap))
+    return fc.record({ trip: fc.constant(t), recovery: r, openFor })
+  })
+
+/**
+ * A step of a random scenario: time moves on by `dt`, then one thing happens. `call` requests and,
+ * if admitted, settles at once (the common case); `request` leaves the call in flight, and
+ * `succeed` / `fail` / `cancel` settle one chosen among those in flight (`pick`), or a made-up
+ * ticket when none is.
+ */
+export type ScriptStep =
+  | { readonly dt: number; readonly op: 'call'; readonly fail: boolean; readonly latencyMs: number }
+  | { readonly dt: number; readonly op: 'request' }
+  | { readonly dt: number; readonly op: 'succeed' | 'fail'; readonly pick: number; readonly latencyMs: number }
+  | { readonly dt: number; readonly op: 'cancel'; readonly pick: number }
+  | { readonly dt: number; readonly op: 'tick' | 'forceOpen' | 'disable' | 'reset' }
+  | { readonly dt: number; readonly op: 'invalid' }
+
+const dt = fc.integer({ min: 0, max: 200 })
+const latency = fc.integer({ min: 0, max: 400 })
+
+/** One step, failing with probability `failureBias` (fixed per scenario, so some scenarios are outages). */
+const scriptStep = (failureBias: number): fc.Arbitrary<ScriptStep> =>
+  fc.oneof(
+    {
+      weight: 12,
+      arbitrary: fc.record({
+        dt,
+        op: fc.constant('call' as const),
+        fail: fc.double({ min: 0, max: 1, noNaN: true }).map((x) => x < failureBias),
+        latencyMs: latency,
+      }),
+    },
+    { weight: 3, arbitrary: fc.record({ dt, op: fc.constant('request' as const) }) },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        dt,
+        op: fc.double({ min: 0, max: 1, noNaN: true }).map((x) => (x < failureBias ? ('fail' as const) : ('succeed' as const))),
+        pick: fc.nat(),
+        latencyMs: latency,
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('cancel' as const), pick: fc.nat() }) },
+    { weight: 2, arbitrary: fc.record({ dt: fc.integer({ min: 0, max: 3000 }), op: fc.constant('tick' as const) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        dt: fc.integer({ min: -50, max: 100 }),
+        op: fc.constantFrom('forceOpen' as const, 'disable' as const, 'reset' as const, 'invalid' as const),
+      }),
+    },
+  )
+
+const segment = fc.constantFrom(0, 0, 0.05, 0.3, 0.7, 1).chain((bias) => fc.array(scriptStep(bias), { minLength: 1, maxLength: 60 }))
+
+/**
+ * A scenario: up to three segments, each with its own failure bias (healthy, flaky, an outage),
+ * so scenarios trip, recover, and trip again.
+ */
+export const script: fc.Arbitrary<ReadonlyArray<ScriptStep>> = fc
+  .array(segment, { minLength: 1, maxLength: 3 })
+  .map((segments) => segments.flat())

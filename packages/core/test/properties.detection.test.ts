@@ -1,0 +1,8 @@
+import { describe } from 'vitest'
+import { configWith, type DetectorKind, tripOf } from './arbitraries.js'
+import { invariantsHold } from './invariants.js'
+
+describe('properties of every detection strategy (with either recovery)', () => {
+  const detectors: DetectorKind[] = ['consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'any-of']
+  for (const kind of detectors) invariantsHold(`${kind} detection`, configWith(tripOf(kind), 'any'))
+})

@@ -1,0 +1,8 @@
+import { describe } from 'vitest'
+import { anyTrip, configWith } from './arbitraries.js'
+import { invariantsHold } from './invariants.js'
+
+describe('properties of every recovery strategy (with any detection)', () => {
+  invariantsHold('classic half-open recovery', configWith(anyTrip, 'classic'))
+  invariantsHold('gradual recovery', configWith(anyTrip, 'gradual'))
+})
