@@ -37,7 +37,7 @@ const examples: Example[] = readdirSync(srcDir)
   })
 
 /** A trailing comment's value, if it is one (`// 'open'`, `// false: because ...`), else undefined. */
-const valueOf = (comment: string): { value: unknown } | undefined => {
+const commentValue = (comment: string): { value: unknown } | undefined => {
   for (const candidate of [comment, comment.split(/:\s/)[0] ?? '']) {
     try {
       return { value: new Function(`return (${candidate})`)() }
@@ -66,7 +66,7 @@ const instrument = (code: string): string => {
     const ownLine = next.startsWith('// ') && !isStatement(line) ? next.slice(3) : undefined
     const expression = trailing?.[1] ?? (ownLine === undefined ? undefined : line)
     const comment = trailing?.[2] ?? ownLine
-    const parsed = comment === undefined ? undefined : valueOf(comment)
+    const parsed = comment === undefined ? undefined : commentValue(comment)
     if (expression !== undefined && parsed !== undefined && !isStatement(expression)) {
       out.push(`__check(${expression.replace(/^;/, '')}, ${JSON.stringify(parsed.value)}, ${JSON.stringify(expression.trim())})`)
       if (ownLine !== undefined) i++
