@@ -47,6 +47,8 @@ const GradualRecoveryStateCodec = struct('a gradual recovery state', {
   speed: PositiveInt,
   credit: NonNegativeInt,
   inFlight: NonNegativeInt,
+  startedAt: Finite,
+  requests: NonNegativeInt,
   stageRequests: NonNegativeInt,
   stageAdmitted: NonNegativeInt,
   stageCalls: NonNegativeInt,
@@ -86,12 +88,16 @@ export const GRADUAL_FAILURE_RATE_THRESHOLD = 0.2
  * - Admission is deterministic: each request adds the rate to a credit; a request is admitted
  *   when the credit reaches 1 (the first request of recovery is admitted at once). Over any run
  *   of requests the admitted count is within one of `rate * requests`. Rejections carry reason
- *   `throttled` and a retry-after estimated from the stage's request interval.
+ *   `throttled` and a retry-after: the requests still needed before the next admission times the
+ *   mean request interval since recovery began (`null` until two requests have been seen).
  * - A stage ends once it has `stageCalls` outcomes and lasted `stageMs`. Its error rate decides:
  *   at or over `failureRateThreshold` (stricter than the closed one) the circuit reopens; at or
  *   over `marginalRate` (with at least one failure) the rate holds and the speed drops to 1;
  *   otherwise the rate rises by `increment * speed`, and a stage without failures doubles the
  *   speed (up to `maxSpeed`). A healthy stage at rate 1 closes the circuit.
+ * - A stage reopens early, without waiting for its end, once its failures alone reach
+ *   `failureRateThreshold * stageCalls`: no outcome still to come could make it a good stage of
+ *   `stageCalls` calls, and every further probe would load a sick upstream.
  *
  * @example
  * import { gradualRecovery } from '@datapunk/breaker'
@@ -134,6 +140,8 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
     speed,
     credit: s.credit,
     inFlight: s.inFlight,
+    startedAt: s.startedAt,
+    requests: s.requests,
     stageRequests: 0,
     stageAdmitted: 0,
     stageCalls: 0,
@@ -143,6 +151,8 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
 
   /** Ends the stage if it is complete; otherwise returns it unchanged. */
   const settle = (s: GradualRecoveryState, now: number): RecoveryVerdict<GradualRecoveryState> => {
+    // Reopen early once the failures alone make a stage of `stageCalls` outcomes bad.
+    if (s.stageFailures / stageCalls >= failureRateThreshold) return 'reopen'
     if (s.stageCalls < stageCalls || !(now - s.stageStartedAt >= stageMs)) return s
     const errorRate = s.stageFailures / s.stageCalls
     if (errorRate >= failureRateThreshold) return 'reopen'
@@ -155,9 +165,9 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
   /** Rejection after a throttled request `s` (credit and request count already updated). */
   const throttled = (s: GradualRecoveryState, now: number): Rejected => {
     const requestsUntilAdmit = Math.ceil((PPM - s.credit) / s.ratePpm)
-    const elapsed = now - s.stageStartedAt
-    // The stage's mean request interval, once the stage has lasted long enough to have one.
-    const interval = elapsed > 0 && s.stageRequests > 1 ? elapsed / (s.stageRequests - 1) : null
+    const elapsed = now - s.startedAt
+    // The mean request interval since recovery began (its first request came at `startedAt`).
+    const interval = elapsed > 0 && s.requests > 1 ? elapsed / (s.requests - 1) : null
     return rejected('throttled', interval === null ? null : Math.ceil(requestsUntilAdmit * interval))
   }
 
@@ -170,6 +180,8 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
       speed: 1,
       credit: PPM - initialPpm,
       inFlight: 0,
+      startedAt: Number.isFinite(now) ? now : 0,
+      requests: 0,
       stageRequests: 0,
       stageAdmitted: 0,
       stageCalls: 0,
@@ -178,11 +190,12 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
     }),
     request: (s) => {
       const credit = s.credit + s.ratePpm
-      if (credit < PPM) return { ...s, credit, stageRequests: s.stageRequests + 1 }
+      if (credit < PPM) return { ...s, credit, requests: s.requests + 1, stageRequests: s.stageRequests + 1 }
       return {
         ...s,
         credit: credit - PPM,
         inFlight: s.inFlight + 1,
+        requests: s.requests + 1,
         stageRequests: s.stageRequests + 1,
         stageAdmitted: s.stageAdmitted + 1,
       }
@@ -223,8 +236,8 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
         if (s.ratePpm > PPM) return t.failure(u, c, `expected ratePpm at most ${PPM}`)
         if (s.credit >= PPM) return t.failure(u, c, `expected credit below ${PPM}`)
         if (s.speed > maxSpeed) return t.failure(u, c, `expected speed at most ${maxSpeed}`)
-        if (s.stageAdmitted > s.stageRequests || s.stageFailures > s.stageCalls) {
-          return t.failure(u, c, 'expected stage counts to be consistent (admitted <= requests, failures <= calls)')
+        if (s.stageAdmitted > s.stageRequests || s.stageFailures > s.stageCalls || s.stageRequests > s.requests || s.startedAt > s.stageStartedAt) {
+          return t.failure(u, c, 'expected consistent counts (stage admitted <= stage requests <= requests, failures <= calls, started before the stage)')
         }
         return t.success({ ...s })
       },

@@ -29,6 +29,9 @@ export interface GradualRecoveryState {
   /** Admission credit in millionths: each request adds `ratePpm`, an admission spends 1,000,000. */
   readonly credit: number
   readonly inFlight: number
+  /** When recovery began, and requests seen since (for the throttled retry-after estimate). */
+  readonly startedAt: number
+  readonly requests: number
   readonly stageRequests: number
   readonly stageAdmitted: number
   readonly stageCalls: number
