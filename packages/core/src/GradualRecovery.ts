@@ -12,6 +12,49 @@ export const PPM = 1_000_000
 
 const toPpm = (ratio: number): number => Math.max(1, Math.min(PPM, Math.round(ratio * PPM)))
 
+/** Every state is built here, so all share one shape (monomorphic property access on the hot path). */
+const gradualState = (
+  ratePpm: number,
+  speed: number,
+  credit: number,
+  inFlight: number,
+  startedAt: number,
+  requests: number,
+  stageRequests: number,
+  stageAdmitted: number,
+  stageCalls: number,
+  stageFailures: number,
+  stageStartedAt: number,
+): GradualRecoveryState => ({
+  kind: 'gradual',
+  ratePpm,
+  speed,
+  credit,
+  inFlight,
+  startedAt,
+  requests,
+  stageRequests,
+  stageAdmitted,
+  stageCalls,
+  stageFailures,
+  stageStartedAt,
+})
+
+const copyOf = (s: GradualRecoveryState): GradualRecoveryState =>
+  gradualState(
+    s.ratePpm,
+    s.speed,
+    s.credit,
+    s.inFlight,
+    s.startedAt,
+    s.requests,
+    s.stageRequests,
+    s.stageAdmitted,
+    s.stageCalls,
+    s.stageFailures,
+    s.stageStartedAt,
+  )
+
 // ---- codecs ------------------------------------------------------------------------------
 
 /**
@@ -134,20 +177,8 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
   const initialPpm = toPpm(full.initialRate)
   const incrementPpm = toPpm(full.increment)
 
-  const newStage = (s: GradualRecoveryState, ratePpm: number, speed: number, now: number): GradualRecoveryState => ({
-    kind: 'gradual',
-    ratePpm,
-    speed,
-    credit: s.credit,
-    inFlight: s.inFlight,
-    startedAt: s.startedAt,
-    requests: s.requests,
-    stageRequests: 0,
-    stageAdmitted: 0,
-    stageCalls: 0,
-    stageFailures: 0,
-    stageStartedAt: Math.max(now, s.stageStartedAt),
-  })
+  const newStage = (s: GradualRecoveryState, ratePpm: number, speed: number, now: number): GradualRecoveryState =>
+    gradualState(ratePpm, speed, s.credit, s.inFlight, s.startedAt, s.requests, 0, 0, 0, 0, Math.max(now, s.stageStartedAt))
 
   /** Ends the stage if it is complete; otherwise returns it unchanged. */
   const settle = (s: GradualRecoveryState, now: number): RecoveryVerdict<GradualRecoveryState> => {
@@ -174,44 +205,61 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
   return {
     config: full,
     key: canonical(full),
-    start: (now) => ({
-      kind: 'gradual',
-      ratePpm: initialPpm,
-      speed: 1,
-      credit: PPM - initialPpm,
-      inFlight: 0,
-      startedAt: Number.isFinite(now) ? now : 0,
-      requests: 0,
-      stageRequests: 0,
-      stageAdmitted: 0,
-      stageCalls: 0,
-      stageFailures: 0,
-      stageStartedAt: Number.isFinite(now) ? now : 0,
-    }),
+    start: (now) => {
+      const at = Number.isFinite(now) ? now : 0
+      return gradualState(initialPpm, 1, PPM - initialPpm, 0, at, 0, 0, 0, 0, 0, at)
+    },
     request: (s) => {
       const credit = s.credit + s.ratePpm
-      if (credit < PPM) return { ...s, credit, requests: s.requests + 1, stageRequests: s.stageRequests + 1 }
-      return {
-        ...s,
-        credit: credit - PPM,
-        inFlight: s.inFlight + 1,
-        requests: s.requests + 1,
-        stageRequests: s.stageRequests + 1,
-        stageAdmitted: s.stageAdmitted + 1,
-      }
+      const admit = credit >= PPM
+      return gradualState(
+        s.ratePpm,
+        s.speed,
+        admit ? credit - PPM : credit,
+        admit ? s.inFlight + 1 : s.inFlight,
+        s.startedAt,
+        s.requests + 1,
+        s.stageRequests + 1,
+        admit ? s.stageAdmitted + 1 : s.stageAdmitted,
+        s.stageCalls,
+        s.stageFailures,
+        s.stageStartedAt,
+      )
     },
     rejection: throttled,
     outcome: (s, failed, latencyMs, now) =>
       settle(
-        {
-          ...s,
-          inFlight: s.inFlight - 1,
-          stageCalls: s.stageCalls + 1,
-          stageFailures: s.stageFailures + (probeFailed(failed, latencyMs, slowCallMs) ? 1 : 0),
-        },
+        gradualState(
+          s.ratePpm,
+          s.speed,
+          s.credit,
+          s.inFlight - 1,
+          s.startedAt,
+          s.requests,
+          s.stageRequests,
+          s.stageAdmitted,
+          s.stageCalls + 1,
+          s.stageFailures + (probeFailed(failed, latencyMs, slowCallMs) ? 1 : 0),
+          s.stageStartedAt,
+        ),
         now,
       ),
-    cancel: (s) => (s.inFlight === 0 ? s : { ...s, inFlight: s.inFlight - 1 }),
+    cancel: (s) =>
+      s.inFlight === 0
+        ? s
+        : gradualState(
+            s.ratePpm,
+            s.speed,
+            s.credit,
+            s.inFlight - 1,
+            s.startedAt,
+            s.requests,
+            s.stageRequests,
+            s.stageAdmitted,
+            s.stageCalls,
+            s.stageFailures,
+            s.stageStartedAt,
+          ),
     tick: (s, now) => settle(s, now),
     inFlight: (s) => s.inFlight,
     admitRate: (s) => s.ratePpm / PPM,
@@ -239,9 +287,9 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
         if (s.stageAdmitted > s.stageRequests || s.stageFailures > s.stageCalls || s.stageRequests > s.requests || s.startedAt > s.stageStartedAt) {
           return t.failure(u, c, 'expected consistent counts (stage admitted <= stage requests <= requests, failures <= calls, started before the stage)')
         }
-        return t.success({ ...s })
+        return t.success(copyOf(s))
       },
-      encode: (s) => ({ ...s }),
+      encode: copyOf,
     },
   }
 }

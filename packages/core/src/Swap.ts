@@ -1,4 +1,4 @@
-import type { CircuitData, CircuitStrategy } from './Circuit.js'
+import { type CircuitData, type CircuitStrategy, circuitData } from './Circuit.js'
 import { CircuitState } from './CircuitState.js'
 import { canonical, type Detector, type DetectorState } from './Detector.js'
 
@@ -24,9 +24,11 @@ import { canonical, type Detector, type DetectorState } from './Detector.js'
 export const swapStrategy = (from: CircuitStrategy, state: CircuitData, to: CircuitStrategy, now: number): CircuitData => {
   const at = now >= state.since && now < Number.POSITIVE_INFINITY ? now : state.since
   const detector = carryDetector(from.detector, state.detector, to.detector, at)
-  if (state.phase !== CircuitState.HalfOpen || state.recovery === null) return { ...state, detector }
-  if (from.recovery.key === to.recovery.key) return { ...state, detector }
-  return { ...state, detector, generation: state.generation + 1, recovery: to.recovery.start(at), since: at, reason: 'swapped' }
+  const { phase, mode, generation, openUntil, trips, since, reason } = state
+  if (phase !== CircuitState.HalfOpen || state.recovery === null || from.recovery.key === to.recovery.key) {
+    return circuitData(phase, mode, generation, openUntil, trips, since, reason, detector, state.recovery)
+  }
+  return circuitData(phase, mode, generation + 1, openUntil, trips, at, 'swapped', detector, to.recovery.start(at))
 }
 
 const carryDetector = (from: Detector, state: DetectorState, to: Detector, now: number): DetectorState => {

@@ -20,12 +20,22 @@ export interface TimeWindowSpec {
   readonly buckets: number
 }
 
-/** State of a time window: the newest bucket's epoch, running totals, and the bucket counts. */
+/**
+ * State of a time window: the newest bucket's epoch and counts (`head*`, kept apart so that
+ * recording an outcome copies no array), running totals over all buckets, and the older buckets.
+ */
 export interface TimeWindow extends Counts {
   readonly kind: 'time'
   /** `floor(time / bucketMs)` of the newest bucket. */
   readonly epoch: number
-  /** `[calls, failures, slow]` per bucket, bucket for epoch `e` at ring index `e mod buckets`. */
+  /** Counts of the newest bucket. */
+  readonly headCalls: number
+  readonly headFailures: number
+  readonly headSlow: number
+  /**
+   * `[calls, failures, slow]` per bucket, the bucket of epoch `e` at ring index `e mod buckets`;
+   * the newest bucket's slot stays zero (its counts are the `head*` fields).
+   */
   readonly counts: ReadonlyArray<number>
 }
 
@@ -42,17 +52,23 @@ export const epochOf = (spec: TimeWindowSpec, now: number): number => {
   return Number.isSafeInteger(e) ? e : DAWN
 }
 
+/** Every window is built here, so all share one shape. */
+const timeWindow = (
+  epoch: number,
+  calls: number,
+  failures: number,
+  slow: number,
+  headCalls: number,
+  headFailures: number,
+  headSlow: number,
+  counts: ReadonlyArray<number>,
+): TimeWindow => ({ kind: 'time', epoch, calls, failures, slow, headCalls, headFailures, headSlow, counts })
+
 // ---- constructors ------------------------------------------------------------------------
 
 /** An empty window whose newest bucket is the one `now` falls in. */
-export const emptyTimeWindow = (spec: TimeWindowSpec, now: number): TimeWindow => ({
-  kind: 'time',
-  epoch: epochOf(spec, now),
-  calls: 0,
-  failures: 0,
-  slow: 0,
-  counts: new Array<number>(spec.buckets * 3).fill(0),
-})
+export const emptyTimeWindow = (spec: TimeWindowSpec, now: number): TimeWindow =>
+  timeWindow(epochOf(spec, now), 0, 0, 0, 0, 0, 0, new Array<number>(spec.buckets * 3).fill(0))
 
 // ---- reducers ----------------------------------------------------------------------------
 
@@ -60,11 +76,15 @@ export const emptyTimeWindow = (spec: TimeWindowSpec, now: number): TimeWindow =
 export const rotateTimeWindowTo = (window: TimeWindow, spec: TimeWindowSpec, epoch: number): TimeWindow => {
   if (!(epoch > window.epoch)) return window
   const { buckets } = spec
-  if (window.calls === 0) return { ...window, epoch }
-  if (epoch - window.epoch >= buckets) {
-    return { kind: 'time', epoch, calls: 0, failures: 0, slow: 0, counts: new Array<number>(buckets * 3).fill(0) }
-  }
+  if (window.calls === 0) return timeWindow(epoch, 0, 0, 0, 0, 0, 0, window.counts)
+  if (epoch - window.epoch >= buckets) return timeWindow(epoch, 0, 0, 0, 0, 0, 0, new Array<number>(buckets * 3).fill(0))
   const counts = window.counts.slice()
+  // The old newest bucket joins the ring...
+  const headAt = ringIndex(window.epoch, buckets) * 3
+  counts[headAt] = window.headCalls
+  counts[headAt + 1] = window.headFailures
+  counts[headAt + 2] = window.headSlow
+  // ...and the buckets the window moved past leave it (the last of them becomes the new head's slot).
   let { calls, failures, slow } = window
   for (let e = window.epoch + 1; e <= epoch; e++) {
     const at = ringIndex(e, buckets) * 3
@@ -75,7 +95,7 @@ export const rotateTimeWindowTo = (window: TimeWindow, spec: TimeWindowSpec, epo
     counts[at + 1] = 0
     counts[at + 2] = 0
   }
-  return { kind: 'time', epoch, calls, failures, slow, counts }
+  return timeWindow(epoch, calls, failures, slow, 0, 0, 0, counts)
 }
 
 /** Lets time pass: rotates the window to the bucket `now` falls in. */
@@ -84,30 +104,21 @@ export const advanceTimeWindow = (window: TimeWindow, spec: TimeWindowSpec, now:
 
 /** Records one outcome at `now` (in the newest bucket if `now` is older than it). */
 export const addToTimeWindow = (window: TimeWindow, spec: TimeWindowSpec, failed: boolean, slow: boolean, now: number): TimeWindow => {
-  const rotated = advanceTimeWindow(window, spec, now)
-  const counts = rotated.counts.slice()
-  const at = ringIndex(rotated.epoch, spec.buckets) * 3
-  counts[at] = (counts[at] ?? 0) + 1
-  if (failed) counts[at + 1] = (counts[at + 1] ?? 0) + 1
-  if (slow) counts[at + 2] = (counts[at + 2] ?? 0) + 1
-  return {
-    kind: 'time',
-    epoch: rotated.epoch,
-    calls: rotated.calls + 1,
-    failures: rotated.failures + (failed ? 1 : 0),
-    slow: rotated.slow + (slow ? 1 : 0),
-    counts,
-  }
+  const w = rotateTimeWindowTo(window, spec, epochOf(spec, now))
+  const f = failed ? 1 : 0
+  const s = slow ? 1 : 0
+  return timeWindow(w.epoch, w.calls + 1, w.failures + f, w.slow + s, w.headCalls + 1, w.headFailures + f, w.headSlow + s, w.counts)
 }
 
 /** The buckets' counts keyed by absolute epoch (non-empty buckets only), oldest first. */
 export const timeWindowBuckets = (window: TimeWindow, spec: TimeWindowSpec): ReadonlyArray<readonly [number, Counts]> => {
   const out: Array<readonly [number, Counts]> = []
-  for (let e = window.epoch - spec.buckets + 1; e <= window.epoch; e++) {
+  for (let e = window.epoch - spec.buckets + 1; e < window.epoch; e++) {
     const at = ringIndex(e, spec.buckets) * 3
     const calls = window.counts[at] ?? 0
     if (calls > 0) out.push([e, { calls, failures: window.counts[at + 1] ?? 0, slow: window.counts[at + 2] ?? 0 }])
   }
+  if (window.headCalls > 0) out.push([window.epoch, { calls: window.headCalls, failures: window.headFailures, slow: window.headSlow }])
   return out
 }
 
@@ -119,6 +130,9 @@ const Raw = t.type({
   calls: NonNegativeInt,
   failures: NonNegativeInt,
   slow: NonNegativeInt,
+  headCalls: NonNegativeInt,
+  headFailures: NonNegativeInt,
+  headSlow: NonNegativeInt,
   counts: t.array(NonNegativeInt),
 })
 
@@ -130,18 +144,21 @@ export const timeWindowCodec = (spec: TimeWindowSpec): t.Type<TimeWindow, TimeWi
     const w = raw.right
     if (!Number.isSafeInteger(w.epoch)) return E.left('expected a safe integer epoch')
     if (w.counts.length !== spec.buckets * 3) return E.left(`expected ${spec.buckets * 3} bucket counts, got ${w.counts.length}`)
-    let calls = 0
-    let failures = 0
-    let slow = 0
+    if (w.headFailures > w.headCalls || w.headSlow > w.headCalls) return E.left('expected the newest bucket to have no more failures or slow calls than calls')
+    let calls = w.headCalls
+    let failures = w.headFailures
+    let slow = w.headSlow
+    const headAt = ringIndex(w.epoch, spec.buckets)
     for (let b = 0; b < spec.buckets; b++) {
       const [c = 0, f = 0, s = 0] = w.counts.slice(b * 3, b * 3 + 3)
+      if (b === headAt && c + f + s > 0) return E.left("expected the newest bucket's ring slot to be empty")
       if (f > c || s > c) return E.left(`expected bucket ${b} to have no more failures or slow calls than calls`)
       calls += c
       failures += f
       slow += s
     }
     if (calls !== w.calls || failures !== w.failures || slow !== w.slow) return E.left('expected totals to match the buckets')
-    return E.right({ kind: 'time', epoch: w.epoch, calls, failures, slow, counts: w.counts })
+    return E.right(timeWindow(w.epoch, calls, failures, slow, w.headCalls, w.headFailures, w.headSlow, w.counts))
   }
   return new t.Type<TimeWindow, TimeWindow, unknown>(
     `a time window of ${spec.buckets} buckets over ${spec.durationMs} ms`,
@@ -150,7 +167,7 @@ export const timeWindowCodec = (spec: TimeWindowSpec): t.Type<TimeWindow, TimeWi
       const r = validate(u)
       return E.isRight(r) ? t.success(r.right) : t.failure(u, c, r.left)
     },
-    (w) => ({ kind: 'time', epoch: w.epoch, calls: w.calls, failures: w.failures, slow: w.slow, counts: w.counts.slice() }),
+    (w) => timeWindow(w.epoch, w.calls, w.failures, w.slow, w.headCalls, w.headFailures, w.headSlow, w.counts.slice()),
   )
 }
 
@@ -161,18 +178,20 @@ export const timeWindowCodec = (spec: TimeWindowSpec): t.Type<TimeWindow, TimeWi
  * buckets (two breakers' windows merge into one), `empty` is a window older than any time.
  */
 export const getTimeWindowMonoid = (spec: TimeWindowSpec): M.Monoid<TimeWindow> => ({
-  empty: { kind: 'time', epoch: DAWN, calls: 0, failures: 0, slow: 0, counts: new Array<number>(spec.buckets * 3).fill(0) },
+  empty: timeWindow(DAWN, 0, 0, 0, 0, 0, 0, new Array<number>(spec.buckets * 3).fill(0)),
   concat: (a, b) => {
     const epoch = Math.max(a.epoch, b.epoch)
     const ra = rotateTimeWindowTo(a, spec, epoch)
     const rb = rotateTimeWindowTo(b, spec, epoch)
-    return {
-      kind: 'time',
+    return timeWindow(
       epoch,
-      calls: ra.calls + rb.calls,
-      failures: ra.failures + rb.failures,
-      slow: ra.slow + rb.slow,
-      counts: ra.counts.map((x, i) => x + (rb.counts[i] ?? 0)),
-    }
+      ra.calls + rb.calls,
+      ra.failures + rb.failures,
+      ra.slow + rb.slow,
+      ra.headCalls + rb.headCalls,
+      ra.headFailures + rb.headFailures,
+      ra.headSlow + rb.headSlow,
+      ra.counts.map((x, i) => x + (rb.counts[i] ?? 0)),
+    )
   },
 })

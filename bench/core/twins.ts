@@ -1,0 +1,221 @@
+/**
+ * Hand-written mutable twins of the library strategies: what one would write without purity.
+ * Same input and output as `strategy.step` (events in, decisions out, tickets by generation,
+ * shared decision objects where the value repeats), same semantics on the benchmark workloads
+ * (thresholds, windows, admission credit), but the state lives in mutable fields and typed
+ * arrays updated in place. They are the yardstick of `pnpm bench:core`: what does purity cost?
+ */
+import type { BreakerEvent, Decision } from '@datapunk/breaker'
+
+/** The interface both sides of the benchmark present: one step, state kept inside. */
+export interface Stepper {
+  step(event: BreakerEvent, now: number): Decision
+}
+
+const RECORDED: Decision = { _tag: 'Recorded' }
+const STALE: Decision = { _tag: 'Ignored', reason: 'stale' }
+const FULL: Decision = { _tag: 'Rejected', reason: 'half-open-full', retryAfterMs: null }
+
+const CLOSED = 0
+const OPEN = 1
+const HALF_OPEN = 2
+
+/** Shared plumbing: phase, generation, cached admissions, open-state rejections. */
+abstract class MutableBreaker implements Stepper {
+  protected phase = CLOSED
+  protected generation = 0
+  protected openUntil = 0
+  private admit: Decision = { _tag: 'Admitted', generation: 0, probe: false }
+
+  constructor(protected readonly openMs: number) {}
+
+  protected admitted(probe: boolean): Decision {
+    const cached = this.admit
+    if (cached._tag === 'Admitted' && cached.generation === this.generation && cached.probe === probe) return cached
+    this.admit = { _tag: 'Admitted', generation: this.generation, probe }
+    return this.admit
+  }
+
+  protected trip(now: number): void {
+    this.phase = OPEN
+    this.generation++
+    this.openUntil = now + this.openMs
+  }
+
+  step(event: BreakerEvent, now: number): Decision {
+    switch (event._tag) {
+      case 'CallRequested':
+        if (this.phase === CLOSED) return this.admitted(false)
+        if (this.phase === OPEN) {
+          if (now < this.openUntil) return { _tag: 'Rejected', reason: 'open', retryAfterMs: this.openUntil - now }
+          this.phase = HALF_OPEN
+          this.generation++
+          this.halfOpened(now)
+        }
+        return this.probe(now)
+      case 'CallSucceeded':
+      case 'CallFailed':
+        if (event.ticket.generation !== this.generation) return STALE
+        if (this.phase === CLOSED) this.record(event._tag === 'CallFailed', event.latencyMs, now)
+        else this.probeSettled(event._tag === 'CallFailed', now)
+        return RECORDED
+      default:
+        return RECORDED
+    }
+  }
+
+  protected abstract record(failed: boolean, latencyMs: number, now: number): void
+  protected halfOpened(_now: number): void {}
+  protected probe(_now: number): Decision {
+    return FULL
+  }
+  protected probeSettled(_failed: boolean, _now: number): void {}
+}
+
+/** Consecutive failures with classic half-open (1 probe). */
+export class MutableConsecutive extends MutableBreaker {
+  private consecutive = 0
+  private probeInFlight = false
+  constructor(
+    private readonly threshold: number,
+    openMs: number,
+  ) {
+    super(openMs)
+  }
+  protected record(failed: boolean, _latencyMs: number, now: number): void {
+    if (!failed) this.consecutive = 0
+    else if (++this.consecutive >= this.threshold) this.trip(now)
+  }
+  protected override halfOpened(): void {
+    this.probeInFlight = false
+  }
+  protected override probe(): Decision {
+    if (this.probeInFlight) return FULL
+    this.probeInFlight = true
+    return this.admitted(true)
+  }
+}
+
+/** Failure rate (or slow-call rate) over the last `size` calls, exact, in a ring of bytes. */
+export class MutableCountWindowRate extends MutableBreaker {
+  private readonly ring: Uint8Array
+  private next = 0
+  private calls = 0
+  private failures = 0
+  private slow = 0
+  constructor(
+    private readonly size: number,
+    private readonly threshold: number,
+    private readonly minimumCalls: number,
+    private readonly slowCallMs: number,
+    private readonly watchSlow: boolean,
+    openMs: number,
+  ) {
+    super(openMs)
+    this.ring = new Uint8Array(size)
+  }
+  protected record(failed: boolean, latencyMs: number, now: number): void {
+    const code = (failed ? 1 : 0) | (latencyMs >= this.slowCallMs ? 2 : 0)
+    if (this.calls === this.size) {
+      const old = this.ring[this.next] ?? 0
+      this.failures -= old & 1
+      this.slow -= old >> 1
+    } else this.calls++
+    this.ring[this.next] = code
+    this.failures += code & 1
+    this.slow += code >> 1
+    this.next = this.next + 1 === this.size ? 0 : this.next + 1
+    const bad = this.watchSlow ? this.slow : this.failures
+    if (this.calls >= this.minimumCalls && bad / this.calls >= this.threshold) this.trip(now)
+  }
+}
+
+/** Failure rate (or absolute failure count) over the last `durationMs`, in buckets rotated lazily. */
+export class MutableTimeWindow extends MutableBreaker {
+  private readonly callsIn: Float64Array
+  private readonly failuresIn: Float64Array
+  private epoch = 0
+  private calls = 0
+  private failures = 0
+  private readonly bucketMs: number
+  constructor(
+    durationMs: number,
+    private readonly buckets: number,
+    private readonly tripped: (calls: number, failures: number) => boolean,
+    openMs: number,
+  ) {
+    super(openMs)
+    this.callsIn = new Float64Array(buckets)
+    this.failuresIn = new Float64Array(buckets)
+    this.bucketMs = durationMs / buckets
+  }
+  protected record(failed: boolean, _latencyMs: number, now: number): void {
+    const epoch = Math.floor(now / this.bucketMs)
+    if (epoch > this.epoch) {
+      const last = Math.min(epoch, this.epoch + this.buckets)
+      for (let e = this.epoch + 1; e <= last; e++) {
+        const at = e % this.buckets
+        this.calls -= this.callsIn[at] ?? 0
+        this.failures -= this.failuresIn[at] ?? 0
+        this.callsIn[at] = 0
+        this.failuresIn[at] = 0
+      }
+      this.epoch = epoch
+    }
+    const at = this.epoch % this.buckets
+    this.callsIn[at] = (this.callsIn[at] ?? 0) + 1
+    this.calls++
+    if (failed) {
+      this.failuresIn[at] = (this.failuresIn[at] ?? 0) + 1
+      this.failures++
+    }
+    if (this.tripped(this.calls, this.failures)) this.trip(now)
+  }
+}
+
+/** Gradual recovery's admission credit, holding one long stage at a fixed rate. */
+export class MutableGradualStage extends MutableBreaker {
+  private credit = 0
+  private inFlight = 0
+  private requests = 0
+  private stageRequests = 0
+  private stageAdmitted = 0
+  private stageCalls = 0
+  private stageFailures = 0
+  private startedAt = 0
+  constructor(private readonly ratePpm: number) {
+    super(0)
+  }
+  /** Puts the twin in the state the benchmark starts the pure strategy in: half-open, generation 2. */
+  startHalfOpen(now: number): this {
+    this.phase = HALF_OPEN
+    this.generation = 2
+    this.halfOpened(now)
+    return this
+  }
+  protected record(): void {}
+  protected override halfOpened(now: number): void {
+    this.credit = 1_000_000 - this.ratePpm
+    this.startedAt = now
+  }
+  protected override probe(now: number): Decision {
+    this.requests++
+    this.stageRequests++
+    this.credit += this.ratePpm
+    if (this.credit < 1_000_000) {
+      const interval = now > this.startedAt && this.requests > 1 ? (now - this.startedAt) / (this.requests - 1) : null
+      const until = Math.ceil((1_000_000 - this.credit) / this.ratePpm)
+      return { _tag: 'Rejected', reason: 'throttled', retryAfterMs: interval === null ? null : Math.ceil(until * interval) }
+    }
+    this.credit -= 1_000_000
+    this.inFlight++
+    this.stageAdmitted++
+    return this.admitted(true)
+  }
+  protected override probeSettled(failed: boolean): void {
+    if (this.inFlight === 0) return
+    this.inFlight--
+    this.stageCalls++
+    if (failed) this.stageFailures++
+  }
+}
