@@ -58,7 +58,10 @@ const drive = (stepper: Stepper, startAt: number): number => {
     if (decision._tag === 'Admitted') {
       const k = i & (PATTERN - 1)
       const latencyMs = latencyAt[k] ?? 0
-      stepper.step(failedAt[k] === 1 ? { _tag: 'CallFailed', ticket: decision, latencyMs } : { _tag: 'CallSucceeded', ticket: decision, latencyMs }, now)
+      stepper.step(
+        failedAt[k] === 1 ? { _tag: 'CallFailed', ticket: decision, latencyMs } : { _tag: 'CallSucceeded', ticket: decision, latencyMs },
+        now,
+      )
       steps++
     } else if (decision._tag === 'Rejected') sink += decision.retryAfterMs ?? 1
   }
@@ -91,7 +94,10 @@ const cases: Case[] = [
   ),
   closedCase(
     'failure-rate, time window 10 s / 10',
-    { trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } }, openFor: longOpen },
+    {
+      trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } },
+      openFor: longOpen,
+    },
     () => new MutableTimeWindow(10_000, 10, (calls, failures) => calls >= 20 && failures / calls >= 0.5, 1e12),
   ),
   closedCase(
@@ -101,7 +107,10 @@ const cases: Case[] = [
   ),
   closedCase(
     'slow-call-rate, count window 100',
-    { trip: { kind: 'slow-call-rate', threshold: 0.5, slowCallMs: 1000, minimumCalls: 20, window: { kind: 'count', size: 100 } }, openFor: longOpen },
+    {
+      trip: { kind: 'slow-call-rate', threshold: 0.5, slowCallMs: 1000, minimumCalls: 20, window: { kind: 'count', size: 100 } },
+      openFor: longOpen,
+    },
     () => new MutableCountWindowRate(100, 0.5, 20, 1000, true, 1e12),
   ),
   (() => {
@@ -131,7 +140,7 @@ const cases: Case[] = [
     return {
       name: 'half-open, gradual ramp at 10%',
       pure: () => drive(pureStepper(strategy, halfOpen), 0),
-      twin: () => drive(new MutableGradualStage(100_000).startHalfOpen(0), 0),
+      twin: () => drive(new MutableGradualStage(100_000, 1_000_000_000, 0.9).startHalfOpen(0), 0),
     }
   })(),
 ]
@@ -190,10 +199,9 @@ if (caseArg >= 0) {
   process.exit(0)
 }
 const self = fileURLToPath(import.meta.url)
-const rows: Row[] = cases.map((_c, index) =>
-  JSON.parse(
-    execFileSync(process.execPath, [self, '--case', String(index), ...(quick ? ['--quick'] : [])], { encoding: 'utf8' }),
-  ) as Row,
+const rows: Row[] = cases.map(
+  (_c, index) =>
+    JSON.parse(execFileSync(process.execPath, [self, '--case', String(index), ...(quick ? ['--quick'] : [])], { encoding: 'utf8' })) as Row,
 )
 
 if (asJson) {

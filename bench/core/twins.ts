@@ -183,7 +183,11 @@ export class MutableGradualStage extends MutableBreaker {
   private stageCalls = 0
   private stageFailures = 0
   private startedAt = 0
-  constructor(private readonly ratePpm: number) {
+  constructor(
+    private readonly ratePpm: number,
+    private readonly stageLength: number,
+    private readonly failureRateThreshold: number,
+  ) {
     super(0)
   }
   /** Puts the twin in the state the benchmark starts the pure strategy in: half-open, generation 2. */
@@ -212,10 +216,15 @@ export class MutableGradualStage extends MutableBreaker {
     this.stageAdmitted++
     return this.admitted(true)
   }
-  protected override probeSettled(failed: boolean): void {
+  protected override probeSettled(failed: boolean, now: number): void {
     if (this.inFlight === 0) return
     this.inFlight--
     this.stageCalls++
     if (failed) this.stageFailures++
+    // Judge the stage as the pure strategy does (the benchmark's stage never ends).
+    if (this.stageFailures / this.stageLength >= this.failureRateThreshold) this.trip(now)
+    else if (this.stageCalls >= this.stageLength && this.stageAdmitted <= this.stageRequests) {
+      this.stageCalls = this.stageFailures = this.stageAdmitted = this.stageRequests = 0
+    }
   }
 }

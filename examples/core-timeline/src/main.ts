@@ -7,14 +7,19 @@
  *
  * Run: pnpm demo   (or, after `pnpm build`: node examples/core-timeline/dist/main.js)
  */
-import { BreakerEvent, type CircuitData, type CircuitStrategy, type Decision, circuit } from '@datapunk/breaker'
+import { BreakerEvent, type CircuitData, type CircuitStrategy, circuit, type Decision } from '@datapunk/breaker'
 
 const detection = { kind: 'failure-rate', threshold: 0.5, minimumCalls: 4, window: { kind: 'count', size: 8 } } as const
 const openFor = { kind: 'constant', ms: 1000 } as const
 
 const strategies: ReadonlyArray<CircuitStrategy> = [
   circuit({ name: 'classic', trip: detection, recovery: { kind: 'classic', probes: 2 }, openFor }),
-  circuit({ name: 'gradual', trip: detection, recovery: { kind: 'gradual', initialRate: 0.2, increment: 0.2, maxSpeed: 2, stageCalls: 2 }, openFor }),
+  circuit({
+    name: 'gradual',
+    trip: detection,
+    recovery: { kind: 'gradual', initialRate: 0.2, increment: 0.2, maxSpeed: 2, stageCalls: 2 },
+    openFor,
+  }),
 ]
 
 /** The upstream: fails between 1 s and 4 s. */
@@ -65,5 +70,7 @@ for (let at = 0; at < END_MS; at += STEP_MS) {
 console.log()
 strategies.forEach((s, i) => {
   const t = totals[i] as (typeof totals)[number]
-  console.log(`${s.name}: admitted ${t.admitted} calls, ${t.failedCalls} of them into the failing upstream; rejected ${t.rejectedWhileHealthy} while it was healthy`)
+  console.log(
+    `${s.name}: admitted ${t.admitted} calls, ${t.failedCalls} of them into the failing upstream; rejected ${t.rejectedWhileHealthy} while it was healthy`,
+  )
 })

@@ -120,14 +120,34 @@ export const fromDecodedConfig = (config: CircuitConfig): CircuitStrategy => {
 
   const trip = (s: CircuitData, detectorState: DetectorState, at: number, reason: TransitionReason): CircuitData => {
     const trips = s.trips + 1
-    return circuitData(CircuitState.Open, Mode.Normal, s.generation + 1, at + openDuration(openFor, trips), trips, at, reason, detectorState, null)
+    return circuitData(
+      CircuitState.Open,
+      Mode.Normal,
+      s.generation + 1,
+      at + openDuration(openFor, trips),
+      trips,
+      at,
+      reason,
+      detectorState,
+      null,
+    )
   }
 
   const halfOpen = (s: CircuitData, at: number): CircuitData =>
     circuitData(CircuitState.HalfOpen, Mode.Normal, s.generation + 1, null, s.trips, at, 'open-elapsed', s.detector, recovery.start(at))
 
   const close = (s: CircuitData, at: number, reason: TransitionReason, mode: Mode): CircuitData =>
-    circuitData(CircuitState.Closed, mode, s.generation + 1, null, reason === 'disabled' ? s.trips : 0, at, reason, detector.initial(at), null)
+    circuitData(
+      CircuitState.Closed,
+      mode,
+      s.generation + 1,
+      null,
+      reason === 'disabled' ? s.trips : 0,
+      at,
+      reason,
+      detector.initial(at),
+      null,
+    )
 
   const applyVerdict = (s: CircuitData, verdict: RecoveryState | 'close' | 'reopen', at: number): CircuitData =>
     verdict === 'close'
@@ -144,7 +164,10 @@ export const fromDecodedConfig = (config: CircuitConfig): CircuitStrategy => {
   // closed-state results turns the steady state of a healthy breaker (the state object does not
   // change between calls) into a comparison instead of two allocations per step.
   let closedAdmitState: CircuitData | undefined
-  let closedAdmitResult: readonly [CircuitData, Decision] = [circuitData(CircuitState.Closed, Mode.Normal, -1, null, 0, 0, 'initial', detector.initial(0), null), admitted(0, false)]
+  let closedAdmitResult: readonly [CircuitData, Decision] = [
+    circuitData(CircuitState.Closed, Mode.Normal, -1, null, 0, 0, 'initial', detector.initial(0), null),
+    admitted(0, false),
+  ]
   let unchangedState: CircuitData | undefined
   let unchangedResult: readonly [CircuitData, Decision] = closedAdmitResult
 
@@ -240,7 +263,10 @@ export const fromDecodedConfig = (config: CircuitConfig): CircuitStrategy => {
         return onTick(s, now)
       case 'ForcedOpen':
         if (s.mode === Mode.ForcedOpen) return [s, recorded]
-        return [circuitData(CircuitState.Open, Mode.ForcedOpen, s.generation + 1, null, s.trips, now, 'forced-open', s.detector, null), recorded]
+        return [
+          circuitData(CircuitState.Open, Mode.ForcedOpen, s.generation + 1, null, s.trips, now, 'forced-open', s.detector, null),
+          recorded,
+        ]
       case 'Disabled':
         if (s.mode === Mode.Disabled) return [s, recorded]
         return [close(s, now, 'disabled', Mode.Disabled), recorded]

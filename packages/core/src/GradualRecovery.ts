@@ -284,8 +284,17 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
         if (s.ratePpm > PPM) return t.failure(u, c, `expected ratePpm at most ${PPM}`)
         if (s.credit >= PPM) return t.failure(u, c, `expected credit below ${PPM}`)
         if (s.speed > maxSpeed) return t.failure(u, c, `expected speed at most ${maxSpeed}`)
-        if (s.stageAdmitted > s.stageRequests || s.stageFailures > s.stageCalls || s.stageRequests > s.requests || s.startedAt > s.stageStartedAt) {
-          return t.failure(u, c, 'expected consistent counts (stage admitted <= stage requests <= requests, failures <= calls, started before the stage)')
+        if (
+          s.stageAdmitted > s.stageRequests ||
+          s.stageFailures > s.stageCalls ||
+          s.stageRequests > s.requests ||
+          s.startedAt > s.stageStartedAt
+        ) {
+          return t.failure(
+            u,
+            c,
+            'expected consistent counts (stage admitted <= stage requests <= requests, failures <= calls, started before the stage)',
+          )
         }
         return t.success(copyOf(s))
       },

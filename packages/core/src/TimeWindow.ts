@@ -144,7 +144,8 @@ export const timeWindowCodec = (spec: TimeWindowSpec): t.Type<TimeWindow, TimeWi
     const w = raw.right
     if (!Number.isSafeInteger(w.epoch)) return E.left('expected a safe integer epoch')
     if (w.counts.length !== spec.buckets * 3) return E.left(`expected ${spec.buckets * 3} bucket counts, got ${w.counts.length}`)
-    if (w.headFailures > w.headCalls || w.headSlow > w.headCalls) return E.left('expected the newest bucket to have no more failures or slow calls than calls')
+    if (w.headFailures > w.headCalls || w.headSlow > w.headCalls)
+      return E.left('expected the newest bucket to have no more failures or slow calls than calls')
     let calls = w.headCalls
     let failures = w.headFailures
     let slow = w.headSlow
