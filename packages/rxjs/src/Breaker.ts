@@ -1,0 +1,241 @@
+import {
+  type BreakerEvent,
+  type CircuitData,
+  type CircuitStrategy,
+  type Decision,
+  type Snapshot,
+  type Strategy,
+  swapStrategy,
+  type Ticket,
+} from '@datapunk/breaker'
+import { asyncScheduler, merge, Observable, type SchedulerLike, Subject } from 'rxjs'
+import type { CallEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
+
+/** Options of {@link createBreaker}. */
+export interface BreakerOptions<S> {
+  /** Name in errors, metrics and logs. Default: the strategy's name. */
+  readonly name?: string
+  /** The clock (`scheduler.now()`) and the timer of call timeouts. Default: `asyncScheduler`. */
+  readonly scheduler?: SchedulerLike
+  /** A state to start from, e.g. restored from a snapshot. Default: `strategy.initial(now)`. */
+  readonly initialState?: S
+}
+
+/** True for strategies built by the core's `circuit()` (their state is `CircuitData`). */
+const isCircuit = (strategy: object): boolean => 'detector' in strategy && 'recovery' in strategy && 'config' in strategy
+
+const ratePpmOf = (state: CircuitData): number =>
+  state.recovery?.kind === 'gradual' ? state.recovery.ratePpm : state.phase === 'closed' ? 1_000_000 : state.recovery === null ? 0 : -1
+
+const outcomeTag = { CallSucceeded: 'succeeded', CallFailed: 'failed', CallCancelled: 'cancelled' } as const
+
+/**
+ * One breaker: a strategy's state shared by every call that goes through it, with the scheduler
+ * as its clock. Create it with {@link createBreaker}.
+ */
+export class Breaker<S = CircuitData> {
+  readonly name: string
+  readonly scheduler: SchedulerLike
+  private strategyNow: Strategy<S>
+  private circuit: boolean
+  private current: S
+  private lastSnapshot: Snapshot | undefined
+  private readonly callEvents = new Subject<CallEvent>()
+  private readonly transitionEvents = new Subject<TransitionEvent>()
+  private readonly snapshots = new Subject<Snapshot>()
+
+  /** Per-call metric events (admitted, rejected, succeeded, failed, cancelled, stale). Hot. */
+  readonly calls$: Observable<CallEvent> = this.callEvents.asObservable()
+  /** State changes, recovery-rate changes, config swaps and rejections. Hot. */
+  readonly transitions$: Observable<TransitionEvent> = this.transitionEvents.asObservable()
+  /** Every metric event: `calls$` and `transitions$` merged. Hot. */
+  readonly metrics$: Observable<MetricEvent> = merge(this.calls$, this.transitions$)
+  /**
+   * The current snapshot at once, then a new one whenever the phase, mode, generation or admit
+   * rate changes (not on every call: read `snapshot()` for live counts).
+   */
+  readonly state$: Observable<Snapshot> = new Observable<Snapshot>((subscriber) => {
+    subscriber.next(this.snapshot())
+    return this.snapshots.subscribe(subscriber)
+  })
+
+  constructor(strategy: Strategy<S>, options: BreakerOptions<S> = {}) {
+    this.strategyNow = strategy
+    this.circuit = isCircuit(strategy)
+    this.name = options.name ?? strategy.name
+    this.scheduler = options.scheduler ?? asyncScheduler
+    this.current = options.initialState ?? strategy.initial(this.scheduler.now())
+  }
+
+  /** The strategy in use. */
+  get strategy(): Strategy<S> {
+    return this.strategyNow
+  }
+
+  /** The raw state (plain data; `strategy.codec.encode` it to persist). */
+  get state(): S {
+    return this.current
+  }
+
+  /** The current snapshot, live counts included. */
+  snapshot(): Snapshot {
+    const snapshot = this.strategyNow.inspect(this.current)
+    this.lastSnapshot = snapshot
+    return snapshot
+  }
+
+  /** Steps the strategy with `event` at the scheduler's time; returns the decision. */
+  dispatch(event: BreakerEvent): Decision {
+    const now = this.scheduler.now()
+    const before = this.current
+    const result = this.strategyNow.step(before, event, now)
+    const after = result[0]
+    const decision = result[1]
+    this.current = after
+    if (after !== before) this.changed(before, after, now)
+    if (this.callEvents.observed) this.emitCall(event, decision, now)
+    return decision
+  }
+
+  /** Asks to make a call: `Admitted` (keep it: it is the ticket) or `Rejected`. */
+  request(): Decision {
+    return this.dispatch(REQUESTED)
+  }
+
+  /** Records that the call admitted with `ticket` succeeded after `latencyMs`. */
+  succeeded(ticket: Ticket, latencyMs: number): Decision {
+    return this.dispatch({ _tag: 'CallSucceeded', ticket, latencyMs: latencyMs >= 0 ? latencyMs : 0 })
+  }
+
+  /** Records that the call admitted with `ticket` failed after `latencyMs`. */
+  failed(ticket: Ticket, latencyMs: number): Decision {
+    return this.dispatch({ _tag: 'CallFailed', ticket, latencyMs: latencyMs >= 0 ? latencyMs : 0 })
+  }
+
+  /** Records that the call admitted with `ticket` ends without an outcome that counts. */
+  cancelled(ticket: Ticket): Decision {
+    return this.dispatch({ _tag: 'CallCancelled', ticket })
+  }
+
+  /**
+   * Moves the breaker to another circuit strategy at run time, keeping its phase, `openUntil`
+   * and, where compatible, its counts (see `swapStrategy` in the core). Emits `ConfigSwapped`.
+   * Throws a `TypeError` unless both strategies are circuits (use `replace` for others).
+   */
+  swap(next: Strategy<S>): void {
+    if (!this.circuit || !isCircuit(next)) {
+      throw new TypeError(`swap needs circuit strategies (built by circuit() or fromConfig()); use replace(strategy, state) for others`)
+    }
+    const now = this.scheduler.now()
+    const moved = swapStrategy(
+      this.strategyNow as unknown as CircuitStrategy,
+      this.current as unknown as CircuitData,
+      next as unknown as CircuitStrategy,
+      now,
+    )
+    this.replace(next, moved as unknown as S)
+  }
+
+  /** Replaces strategy and state outright. Emits `ConfigSwapped`. */
+  replace(next: Strategy<S>, state: S): void {
+    const before = this.current
+    this.strategyNow = next
+    this.circuit = isCircuit(next)
+    this.current = state
+    const now = this.scheduler.now()
+    if (this.transitionEvents.observed)
+      this.transitionEvents.next({ _tag: 'ConfigSwapped', breaker: this.name, at: now, strategy: next.name })
+    this.changed(before, state, now)
+  }
+
+  /** Reports a config that could not be used (see `followConfig`). */
+  configRejected(message: string): void {
+    if (this.transitionEvents.observed) {
+      this.transitionEvents.next({ _tag: 'ConfigRejected', breaker: this.name, at: this.scheduler.now(), message })
+    }
+  }
+
+  private changed(before: S, after: S, now: number): void {
+    if (!this.transitionEvents.observed && !this.snapshots.observed) {
+      this.lastSnapshot = undefined
+      return
+    }
+    if (this.circuit) {
+      // Cheap test first: nothing a watcher sees changes without a new generation or rate.
+      const a = before as unknown as CircuitData
+      const b = after as unknown as CircuitData
+      if (a.generation === b.generation && a.mode === b.mode && ratePpmOf(a) === ratePpmOf(b) && this.lastSnapshot !== undefined) return
+    }
+    const previous = this.lastSnapshot ?? this.strategyNow.inspect(before)
+    const next = this.strategyNow.inspect(after)
+    this.lastSnapshot = next
+    const transition = previous.generation !== next.generation || previous.state !== next.state || previous.mode !== next.mode
+    const rate = previous.admitRate !== next.admitRate && next.state === 'half-open'
+    if (!transition && !rate) return
+    if (this.transitionEvents.observed) {
+      if (transition) {
+        this.transitionEvents.next({
+          _tag: 'StateChanged',
+          breaker: this.name,
+          at: now,
+          from: previous.state,
+          to: next.state,
+          mode: next.mode,
+          reason: next.reason,
+        })
+      }
+      if (rate) {
+        this.transitionEvents.next({
+          _tag: 'RecoveryRateChanged',
+          breaker: this.name,
+          at: now,
+          from: previous.admitRate,
+          to: next.admitRate,
+        })
+      }
+    }
+    if (this.snapshots.observed) this.snapshots.next(next)
+  }
+
+  private emitCall(event: BreakerEvent, decision: Decision, at: number): void {
+    const breaker = this.name
+    switch (event._tag) {
+      case 'CallRequested':
+        if (decision._tag === 'Admitted') this.callEvents.next({ _tag: 'CallAdmitted', breaker, at, probe: decision.probe })
+        else if (decision._tag === 'Rejected') {
+          this.callEvents.next({ _tag: 'CallRejected', breaker, at, reason: decision.reason, retryAfterMs: decision.retryAfterMs })
+        }
+        return
+      case 'CallSucceeded':
+      case 'CallFailed':
+      case 'CallCancelled':
+        if (decision._tag === 'Ignored') this.callEvents.next({ _tag: 'CallStale', breaker, at, outcome: outcomeTag[event._tag] })
+        else if (event._tag === 'CallCancelled') this.callEvents.next({ _tag: 'CallCancelled', breaker, at })
+        else this.callEvents.next({ _tag: event._tag, breaker, at, latencyMs: event.latencyMs })
+        return
+      default:
+        return
+    }
+  }
+}
+
+const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
+
+/**
+ * Creates a breaker: one state shared by every subscription that uses it, with
+ * `scheduler.now()` as its clock (so `TestScheduler.run` drives it in virtual time).
+ *
+ * @example
+ * import { circuit } from '@datapunk/breaker'
+ * import { createBreaker } from '@datapunk/breaker-rxjs'
+ * import { VirtualTimeScheduler } from 'rxjs'
+ * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }), {
+ *   name: 'payments',
+ *   scheduler: new VirtualTimeScheduler(),
+ * })
+ * const ticket = breaker.request()
+ * if (ticket._tag === 'Admitted') breaker.failed(ticket, 12)
+ * breaker.snapshot().state // 'open'
+ */
+export const createBreaker = <S = CircuitData>(strategy: Strategy<S>, options: BreakerOptions<S> = {}): Breaker<S> =>
+  new Breaker(strategy, options)

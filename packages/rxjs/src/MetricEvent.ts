@@ -1,0 +1,43 @@
+import type { CircuitState, Mode, RejectReason, TransitionReason } from '@datapunk/breaker'
+
+/**
+ * Typed metric events of a breaker, on `breaker.metrics$`. Each carries the breaker's name and
+ * the scheduler time (`at`). Logging, Prometheus and OpenTelemetry are subscribers.
+ */
+export type MetricEvent = CallEvent | TransitionEvent
+
+/** One per call (emitted only while someone subscribes to `calls$` or `metrics$`). */
+export type CallEvent =
+  | { readonly _tag: 'CallAdmitted'; readonly breaker: string; readonly at: number; readonly probe: boolean }
+  | {
+      readonly _tag: 'CallRejected'
+      readonly breaker: string
+      readonly at: number
+      readonly reason: RejectReason
+      readonly retryAfterMs: number | null
+    }
+  | { readonly _tag: 'CallSucceeded'; readonly breaker: string; readonly at: number; readonly latencyMs: number }
+  | { readonly _tag: 'CallFailed'; readonly breaker: string; readonly at: number; readonly latencyMs: number }
+  | { readonly _tag: 'CallCancelled'; readonly breaker: string; readonly at: number }
+  | {
+      readonly _tag: 'CallStale'
+      readonly breaker: string
+      readonly at: number
+      /** The outcome that arrived after a state change and was not counted. */
+      readonly outcome: 'succeeded' | 'failed' | 'cancelled'
+    }
+
+/** Changes of the breaker itself. */
+export type TransitionEvent =
+  | {
+      readonly _tag: 'StateChanged'
+      readonly breaker: string
+      readonly at: number
+      readonly from: CircuitState
+      readonly to: CircuitState
+      readonly mode: Mode
+      readonly reason: TransitionReason
+    }
+  | { readonly _tag: 'RecoveryRateChanged'; readonly breaker: string; readonly at: number; readonly from: number; readonly to: number }
+  | { readonly _tag: 'ConfigSwapped'; readonly breaker: string; readonly at: number; readonly strategy: string }
+  | { readonly _tag: 'ConfigRejected'; readonly breaker: string; readonly at: number; readonly message: string }

@@ -1,0 +1,52 @@
+import type { Logger } from 'pino'
+import { Subscription } from 'rxjs'
+import type { MetricEvent } from './MetricEvent.js'
+
+/** The part of a breaker `logBreaker` reads. */
+interface Loggable {
+  readonly calls$: import('rxjs').Observable<MetricEvent>
+  readonly transitions$: import('rxjs').Observable<MetricEvent>
+}
+
+/**
+ * Writes a breaker's metric events as structured pino lines: opening at `warn`, other state
+ * changes, recovery-rate changes and config swaps at `info`, rejected configs at `error`, and
+ * per-call events at `debug` (subscribed only if the logger's level lets debug through, so an
+ * info logger adds no per-call work). Returns the subscription; unsubscribe to stop.
+ *
+ * @example
+ * import { circuit } from '@datapunk/breaker'
+ * import { createBreaker, logBreaker } from '@datapunk/breaker-rxjs'
+ * import pino from 'pino'
+ * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 5 } }))
+ * const logging = logBreaker(breaker, pino({ level: 'silent' }))
+ * logging.closed // false
+ */
+export const logBreaker = (breaker: Loggable, logger: Logger): Subscription => {
+  const subscription = new Subscription()
+  subscription.add(breaker.transitions$.subscribe((event) => write(logger, event)))
+  if (logger.isLevelEnabled('debug')) subscription.add(breaker.calls$.subscribe((event) => write(logger, event)))
+  return subscription
+}
+
+const write = (logger: Logger, event: MetricEvent): void => {
+  const { _tag: event_, ...fields } = event
+  const line = { event: event_, ...fields }
+  switch (event._tag) {
+    case 'StateChanged':
+      if (event.to === 'open') logger.warn(line, `circuit ${event.breaker} opened (${event.reason})`)
+      else logger.info(line, `circuit ${event.breaker} ${event.from} -> ${event.to} (${event.reason})`)
+      return
+    case 'RecoveryRateChanged':
+      logger.info(line, `circuit ${event.breaker} admits ${Math.round(event.to * 100)}% of calls`)
+      return
+    case 'ConfigSwapped':
+      logger.info(line, `circuit ${event.breaker} now uses ${event.strategy}`)
+      return
+    case 'ConfigRejected':
+      logger.error(line, `circuit ${event.breaker} rejected a config: ${event.message}`)
+      return
+    default:
+      logger.debug(line, `circuit ${event.breaker}: ${event._tag}`)
+  }
+}
