@@ -104,12 +104,12 @@ export class Breaker<S = CircuitData> {
 
   /** Records that the call admitted with `ticket` succeeded after `latencyMs`. */
   succeeded(ticket: Ticket, latencyMs: number): Decision {
-    return this.dispatch({ _tag: 'CallSucceeded', ticket, latencyMs: latencyMs >= 0 ? latencyMs : 0 })
+    return this.dispatch({ _tag: 'CallSucceeded', ticket, latencyMs: Math.max(0, latencyMs) })
   }
 
   /** Records that the call admitted with `ticket` failed after `latencyMs`. */
   failed(ticket: Ticket, latencyMs: number): Decision {
-    return this.dispatch({ _tag: 'CallFailed', ticket, latencyMs: latencyMs >= 0 ? latencyMs : 0 })
+    return this.dispatch({ _tag: 'CallFailed', ticket, latencyMs: Math.max(0, latencyMs) })
   }
 
   /** Records that the call admitted with `ticket` ends without an outcome that counts. */

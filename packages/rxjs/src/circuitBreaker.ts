@@ -16,8 +16,9 @@ export interface CircuitBreakerConfig {
    */
   readonly isFailure?: (error: unknown) => boolean
   /**
-   * What an unsubscribe before the call settled means: `'cancel'` (counts nowhere, gives back a
-   * probe permit) or `'failure'`. Default `'cancel'`.
+   * What an unsubscribe before the call settled and before any value means: `'cancel'` (counts
+   * nowhere, gives back a probe permit) or `'failure'`. Default `'cancel'`. An unsubscribe after a
+   * value (`take(1)`, `firstValueFrom`) counts as a success: the upstream answered.
    */
   readonly onUnsubscribe?: 'cancel' | 'failure'
   /**
@@ -69,6 +70,7 @@ export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerCo
       const scheduler = b.scheduler
       const started = scheduler.now()
       let settled = false
+      let answered = false
       let timer: Subscription | undefined
       const settle = (outcome: 'success' | 'failure' | 'cancel'): void => {
         if (settled) return
@@ -92,6 +94,7 @@ export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerCo
       }
       inner = source.subscribe({
         next: (value) => {
+          answered = true
           if (successOnValue) settle('success')
           subscriber.next(value)
         },
@@ -106,7 +109,7 @@ export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerCo
       })
       return () => {
         inner?.unsubscribe()
-        if (!settled) settle(cancelCounts ? 'failure' : 'cancel')
+        if (!settled) settle(answered ? 'success' : cancelCounts ? 'failure' : 'cancel')
         timer?.unsubscribe()
       }
     })

@@ -1,6 +1,6 @@
 import { circuit } from '@datapunk/breaker'
 import { BrokenCircuitError, CallTimeoutError, circuitBreaker, createBreaker, type MetricEvent } from '@datapunk/breaker-rxjs'
-import { catchError, defer, filter, map, mergeMap, type Observable, of } from 'rxjs'
+import { catchError, defer, filter, map, mergeMap, type Observable, of, take } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { describe, expect, it } from 'vitest'
 
@@ -154,6 +154,27 @@ describe('circuitBreaker in virtual time', () => {
       scheduler.flush()
       expect(breaker.snapshot().recovery).toMatchObject({ kind: 'classic', inFlight: 0 })
       expect(breaker.request()._tag).toBe('Admitted')
+    })
+  })
+
+  it('an unsubscribe after a value (take(1), firstValueFrom) counts as a success', () => {
+    const scheduler = newScheduler()
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const breaker = createBreaker(
+        circuit({
+          trip: { kind: 'consecutive-failures', threshold: 1 },
+          recovery: { kind: 'classic', probes: 1 },
+          openFor: { kind: 'constant', ms: 0 },
+        }),
+        { scheduler },
+      )
+      const first = breaker.request()
+      if (first._tag === 'Admitted') breaker.failed(first, 1) // open; half-open at once
+      const chatty = cold('-a-b-c|')
+      expectObservable(chatty.pipe(circuitBreaker(breaker), take(1))).toBe('-(a|)')
+      expectSubscriptions(chatty.subscriptions).toBe('^!')
+      scheduler.flush()
+      expect(breaker.snapshot().state).toBe('closed')
     })
   })
 
