@@ -12,6 +12,7 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 120_000,
+    setupFiles: ['./vitest.setup.ts'],
+    testTimeout: 300_000,
   },
 })

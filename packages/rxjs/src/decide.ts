@@ -19,9 +19,11 @@ export interface DecideConfig<S> {
  * import { decide } from '@datapunk/breaker-rxjs'
  * import { from, map } from 'rxjs'
  * const strategy = circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } })
+ * const tags: string[] = []
  * from([BreakerEvent.requested(), BreakerEvent.failed({ generation: 0, probe: false }, 3), BreakerEvent.requested()])
  *   .pipe(decide(strategy), map(([, decision]) => decision._tag))
- *   .subscribe((tag) => console.log(tag)) // Admitted, Recorded, Rejected
+ *   .subscribe((tag) => tags.push(tag))
+ * tags // ['Admitted', 'Recorded', 'Rejected']
  */
 export const decide =
   <S>(strategy: Strategy<S>, config: DecideConfig<S> = {}): OperatorFunction<BreakerEvent, readonly [S, Decision]> =>

@@ -1,16 +1,20 @@
 /**
- * Runs every `@example` in the package's JSDoc, so the documentation cannot rot. A line ending in
+ * Runs every `@example` in the packages' JSDoc, so the documentation cannot rot. A line ending in
  * `// <value>` asserts that the expression on it (or on the line before, for a comment on its own
  * line) equals that value; other comments are prose.
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import * as lib from '@datapunk/breaker'
+import * as core from '@datapunk/breaker'
+import * as rx from '@datapunk/breaker-rxjs'
+import pino from 'pino'
+import * as rxjs from 'rxjs'
 import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
 
-const srcDir = fileURLToPath(new URL('../src/', import.meta.url))
+const modules: Record<string, unknown> = { '@datapunk/breaker': core, '@datapunk/breaker-rxjs': rx, rxjs, pino: { default: pino } }
+const packagesDir = fileURLToPath(new URL('../packages/', import.meta.url))
 
 interface Example {
   readonly file: string
@@ -18,10 +22,11 @@ interface Example {
   readonly code: string
 }
 
-const examples: Example[] = readdirSync(srcDir)
+const examples: Example[] = readdirSync(packagesDir)
+  .flatMap((pkg) => readdirSync(join(packagesDir, pkg, 'src')).map((file) => join(pkg, 'src', file)))
   .filter((f) => f.endsWith('.ts'))
   .flatMap((file) => {
-    const lines = readFileSync(join(srcDir, file), 'utf8').split('\n')
+    const lines = readFileSync(join(packagesDir, file), 'utf8').split('\n')
     const found: Example[] = []
     lines.forEach((text, index) => {
       if (!/^\s*\*\s*@example\s*$/.test(text)) return
@@ -56,9 +61,14 @@ const instrument = (code: string): string => {
   const out: string[] = []
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? ''
-    const importMatch = /^import \{([^}]*)\} from '@datapunk\/breaker'$/.exec(line.trim())
-    if (importMatch) {
-      out.push(`const {${importMatch[1]}} = __lib`)
+    const named = /^import \{([^}]*)\} from '([^']+)'$/.exec(line.trim())
+    if (named) {
+      out.push(`const {${named[1]}} = __modules[${JSON.stringify(named[2])}]`)
+      continue
+    }
+    const byDefault = /^import (\w+) from '([^']+)'$/.exec(line.trim())
+    if (byDefault) {
+      out.push(`const ${byDefault[1]} = __modules[${JSON.stringify(byDefault[2])}].default`)
       continue
     }
     const trailing = /^(.*\S)\s+\/\/\s(.+)$/.exec(line)
@@ -79,7 +89,7 @@ const instrument = (code: string): string => {
 
 describe('JSDoc examples run and say true things', () => {
   it('finds examples in the package', () => {
-    expect(examples.length).toBeGreaterThanOrEqual(12)
+    expect(examples.length).toBeGreaterThanOrEqual(20)
   })
 
   it.each(examples.map((e) => [`${e.file}:${e.line}`, e] as const))('%s', (_where, example) => {
@@ -91,7 +101,7 @@ describe('JSDoc examples run and say true things', () => {
       checks++
       expect(actual, what).toEqual(expected)
     }
-    new Function('__lib', '__check', js)(lib, check)
+    new Function('__modules', '__check', js)(modules, check)
     expect(checks, 'an example should show at least one result').toBeGreaterThan(0)
   })
 })
