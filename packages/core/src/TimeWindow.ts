@@ -86,8 +86,8 @@ export const rotateTimeWindowTo = (window: TimeWindow, spec: TimeWindowSpec, epo
   counts[headAt + 2] = window.headSlow
   // ...and the buckets the window moved past leave it (the last of them becomes the new head's slot).
   let { calls, failures, slow } = window
-  for (let e = window.epoch + 1; e <= epoch; e++) {
-    const at = ringIndex(e, buckets) * 3
+  for (let step = 1; step <= epoch - window.epoch; step++) {
+    const at = ringIndex(window.epoch + step, buckets) * 3
     calls -= counts[at] ?? 0
     failures -= counts[at + 1] ?? 0
     slow -= counts[at + 2] ?? 0
@@ -113,7 +113,9 @@ export const addToTimeWindow = (window: TimeWindow, spec: TimeWindowSpec, failed
 /** The buckets' counts keyed by absolute epoch (non-empty buckets only), oldest first. */
 export const timeWindowBuckets = (window: TimeWindow, spec: TimeWindowSpec): ReadonlyArray<readonly [number, Counts]> => {
   const out: Array<readonly [number, Counts]> = []
-  for (let e = window.epoch - spec.buckets + 1; e < window.epoch; e++) {
+  // Count by index, not by epoch: near the empty window's epoch (-(2^53 - 1)) `e++` would not move.
+  for (let i = 1 - spec.buckets; i < 0; i++) {
+    const e = window.epoch + i
     const at = ringIndex(e, spec.buckets) * 3
     const calls = window.counts[at] ?? 0
     if (calls > 0) out.push([e, { calls, failures: window.counts[at + 1] ?? 0, slow: window.counts[at + 2] ?? 0 }])

@@ -152,3 +152,14 @@ describe('time window', () => {
     expect(codec.decode({ ...w, counts: [] })._tag).toBe('Left')
   })
 })
+
+describe('time window edge cases', () => {
+  it('lists the buckets of the empty window (epoch -(2^53 - 1)) without looping forever', () => {
+    const M = getTimeWindowMonoid(spec)
+    expect(timeWindowBuckets(M.empty, spec)).toEqual([])
+    expect(timeWindowBuckets(M.concat(M.empty, M.empty), spec)).toEqual([])
+    // An outcome recorded at a time that is not a number lands in the empty window's bucket.
+    const odd = addToTimeWindow(M.empty, spec, true, false, Number.NaN)
+    expect(timeWindowBuckets(odd, spec)).toEqual([[M.empty.epoch, { calls: 1, failures: 1, slow: 0 }]])
+  })
+})

@@ -61,8 +61,8 @@ export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerCo
       if (decision._tag !== 'Admitted') {
         subscriber.error(
           decision._tag === 'Rejected'
-            ? new BrokenCircuitError(b.name, decision.reason, decision.retryAfterMs)
-            : new BrokenCircuitError(b.name, 'open', null),
+            ? BrokenCircuitError.of(b.name, decision.reason, decision.retryAfterMs)
+            : BrokenCircuitError.of(b.name, 'open', null),
         )
         return
       }

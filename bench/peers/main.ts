@@ -1,0 +1,432 @@
+/**
+ * `pnpm bench`: Datapunk Breaker against opossum and cockatiel, and against the floor and a
+ * hand-written mutable breaker, in one process, contenders interleaved round by round.
+ *
+ * Cases: a protected call in the closed state; a rejection in the open state (what it costs the
+ * caller to learn of it); a gradual-ramp decision and a time-window step (core reducers against
+ * their mutable twins); heap retained per 1,000,000 calls; heap per idle keyed breaker.
+ *
+ * Options: --quick (every case briefly: proves the benchmark runs; CI uses it, asserting nothing).
+ * Writes bench/out/summary.json. Run with --expose-gc for the heap cases (the script does).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { type BreakerEvent, type CircuitData, circuit } from '@datapunk/breaker'
+import { breakerGroup, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import {
+  ConsecutiveBreaker as ConsecutiveBreaker3,
+  circuitBreaker as cockatiel3,
+  handleAll as handleAll3,
+  SamplingBreaker as SamplingBreaker3,
+} from 'cockatiel'
+import {
+  ConsecutiveBreaker as ConsecutiveBreaker4,
+  circuitBreaker as cockatiel4,
+  handleAll as handleAll4,
+  SamplingBreaker as SamplingBreaker4,
+} from 'cockatiel4'
+import { measure } from 'mitata'
+import CircuitBreaker from 'opossum'
+import { defer, firstValueFrom, of } from 'rxjs'
+import { MutableGradualStage, MutableTimeWindow } from '../core/twins.js'
+
+const quick = process.argv.includes('--quick')
+const ROUNDS = quick ? 1 : 7
+const MEASURE = quick ? { min_cpu_time: 5e6, max_samples: 200 } : { min_cpu_time: 150e6 }
+const LONG = 1e9 // open "forever" during a case
+
+const noop = (): void => {}
+const call = (): Promise<number> => Promise.resolve(1)
+const longOpen = { kind: 'constant', ms: LONG } as const
+
+// ---- contenders ------------------------------------------------------------------------------
+
+/** The hand-written mutable breaker: consecutive failures, the least a breaker can do. */
+class MutableBreaker {
+  private failures = 0
+  private openUntil = 0
+  constructor(private readonly threshold: number) {}
+  async fire<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.openUntil > 0 && Date.now() < this.openUntil) throw new Error('open')
+    try {
+      const value = await fn()
+      this.failures = 0
+      return value
+    } catch (error) {
+      if (++this.failures >= this.threshold) this.openUntil = Date.now() + LONG
+      throw error
+    }
+  }
+}
+/** The same with a rejection that carries no stack, as ours does. */
+class Rejection extends Error {
+  constructor() {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
+    super('open')
+    Error.stackTraceLimit = limit
+  }
+}
+class MutableBreakerNoStack extends MutableBreaker {
+  private open = false
+  trip(): void {
+    this.open = true
+  }
+  override async fire<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.open) throw new Rejection()
+    return super.fire(fn)
+  }
+}
+
+const ours = () => createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 5 }, openFor: longOpen }))
+const oursOpen = () => {
+  const b = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 }, openFor: longOpen }))
+  const ticket = b.request()
+  if (ticket._tag === 'Admitted') b.failed(ticket, 1)
+  return b
+}
+const cockatielPolicies = () => ({
+  'cockatiel 3 consecutive': cockatiel3(handleAll3, { halfOpenAfter: LONG, breaker: new ConsecutiveBreaker3(5) }),
+  'cockatiel 3 sampling': cockatiel3(handleAll3, {
+    halfOpenAfter: LONG,
+    breaker: new SamplingBreaker3({ threshold: 0.5, duration: 10_000 }),
+  }),
+  'cockatiel 4 consecutive': cockatiel4(handleAll4, { halfOpenAfter: LONG, breaker: new ConsecutiveBreaker4(5) }),
+  'cockatiel 4 sampling': cockatiel4(handleAll4, {
+    halfOpenAfter: LONG,
+    breaker: new SamplingBreaker4({ threshold: 0.5, duration: 10_000 }),
+  }),
+})
+const opossumTrimmed = { rollingPercentilesEnabled: false, enableSnapshots: false, rollingCountBuckets: 1 }
+const opossums = () => ({
+  'opossum 9 default': new CircuitBreaker(call, { resetTimeout: LONG }),
+  'opossum 9 trimmed stats': new CircuitBreaker(call, { resetTimeout: LONG, ...opossumTrimmed }),
+})
+
+interface Contender {
+  readonly name: string
+  /** What its added cost is measured against. */
+  readonly baseline: string
+  readonly fn: () => unknown
+}
+
+const closedContenders = (): Contender[] => {
+  const ourPromise = ours()
+  const ourSync = ours()
+  const mutable = new MutableBreaker(5)
+  const strategy = circuit({ trip: { kind: 'consecutive-failures', threshold: 5 }, openFor: longOpen })
+  let state: CircuitData = strategy.initial(0)
+  const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
+  const peers: Contender[] = [
+    ...Object.entries(cockatielPolicies()).map(([name, policy]) => ({ name, baseline: 'floor', fn: () => policy.execute(call) })),
+    ...Object.entries(opossums()).map(([name, breaker]) => ({ name, baseline: 'floor', fn: () => breaker.fire() })),
+  ]
+  return [
+    { name: 'floor', baseline: 'floor', fn: async () => void (await call()) },
+    { name: 'mutable breaker', baseline: 'floor', fn: () => mutable.fire(call) },
+    { name: 'rxjs defer(promise)', baseline: 'rxjs defer(promise)', fn: () => firstValueFrom(defer(call)) },
+    {
+      name: 'ours, defer(promise)',
+      baseline: 'rxjs defer(promise)',
+      fn: () => firstValueFrom(defer(call).pipe(circuitBreaker(ourPromise))),
+    },
+    { name: 'rxjs of(1)', baseline: 'rxjs of(1)', fn: () => of(1).subscribe(noop) },
+    { name: 'ours, of(1)', baseline: 'rxjs of(1)', fn: () => of(1).pipe(circuitBreaker(ourSync)).subscribe(noop) },
+    {
+      name: 'ours, core steps alone',
+      baseline: 'none',
+      fn: () => {
+        const [admittedState, ticket] = strategy.step(state, REQUESTED, 0)
+        state =
+          ticket._tag === 'Admitted' ? strategy.step(admittedState, { _tag: 'CallSucceeded', ticket, latencyMs: 1 }, 0)[0] : admittedState
+      },
+    },
+    ...peers,
+  ]
+}
+
+const openContenders = (): Contender[] => {
+  const ourPromise = oursOpen()
+  const ourSync = oursOpen()
+  const mutable = new MutableBreaker(1)
+  void mutable.fire(() => Promise.reject(new Error('down'))).catch(noop)
+  const mutableNoStack = new MutableBreakerNoStack(1)
+  mutableNoStack.trip()
+  const cockatiels = cockatielPolicies()
+  for (const policy of Object.values(cockatiels)) policy.isolate() // held open until disposed
+  const opossumBreakers = opossums()
+  for (const breaker of Object.values(opossumBreakers)) breaker.open()
+  const rejectedPromise = Object.create(Error.prototype) as Error
+  return [
+    { name: 'floor', baseline: 'floor', fn: async () => void (await call()) },
+    // What Node charges for any promise rejected before its handler is attached (async functions
+    // that throw, firstValueFrom): a floor under every promise-returning contender here.
+    { name: 'floor, rejected promise', baseline: 'floor', fn: () => Promise.reject(rejectedPromise).catch(noop) },
+    { name: 'mutable breaker', baseline: 'floor', fn: () => mutable.fire(call).catch(noop) },
+    { name: 'mutable breaker, no stack', baseline: 'floor', fn: () => mutableNoStack.fire(call).catch(noop) },
+    { name: 'rxjs defer(promise)', baseline: 'rxjs defer(promise)', fn: () => firstValueFrom(defer(call)) },
+    {
+      name: 'ours, defer(promise)',
+      baseline: 'rxjs defer(promise)',
+      fn: () => firstValueFrom(defer(call).pipe(circuitBreaker(ourPromise))).catch(noop),
+    },
+    { name: 'rxjs of(1)', baseline: 'rxjs of(1)', fn: () => of(1).subscribe(noop) },
+    { name: 'ours, of(1)', baseline: 'rxjs of(1)', fn: () => of(1).pipe(circuitBreaker(ourSync)).subscribe({ error: noop }) },
+    ...Object.entries(cockatiels).map(([name, policy]) => ({ name, baseline: 'floor', fn: () => policy.execute(call).catch(noop) })),
+    ...Object.entries(opossumBreakers).map(([name, breaker]) => ({ name, baseline: 'floor', fn: () => breaker.fire().catch(noop) })),
+  ]
+}
+
+const reducerContenders = (kind: 'gradual' | 'time-window'): Contender[] => {
+  const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
+  let i = 0
+  if (kind === 'gradual') {
+    const strategy = circuit({
+      trip: { kind: 'consecutive-failures', threshold: 1 },
+      recovery: { kind: 'gradual', initialRate: 0.1, stageCalls: 1_000_000_000, failureRateThreshold: 0.9 },
+      openFor: { kind: 'constant', ms: 0 },
+    })
+    const [s1, t1] = strategy.step(strategy.initial(0), REQUESTED, 0)
+    let state = t1._tag === 'Admitted' ? strategy.step(s1, { _tag: 'CallFailed', ticket: t1, latencyMs: 1 }, 0)[0] : s1
+    state = strategy.step(state, { _tag: 'Ticked' }, 0)[0]
+    const twin = new MutableGradualStage(100_000, 1_000_000_000, 0.9).startHalfOpen(0)
+    return [
+      {
+        name: 'ours, gradual decision',
+        baseline: 'none',
+        fn: () => {
+          const [next, d] = strategy.step(state, REQUESTED, i++)
+          state = d._tag === 'Admitted' ? strategy.step(next, { _tag: 'CallSucceeded', ticket: d, latencyMs: 1 }, i)[0] : next
+        },
+      },
+      {
+        name: 'mutable twin',
+        baseline: 'none',
+        fn: () => {
+          const d = twin.step(REQUESTED, i++)
+          if (d._tag === 'Admitted') twin.step({ _tag: 'CallSucceeded', ticket: d, latencyMs: 1 }, i)
+        },
+      },
+    ]
+  }
+  const strategy = circuit({
+    trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } },
+    openFor: longOpen,
+  })
+  let state = strategy.initial(0)
+  const twin = new MutableTimeWindow(10_000, 10, (calls, failures) => calls >= 20 && failures / calls >= 0.5, LONG)
+  return [
+    {
+      name: 'ours, time-window step',
+      baseline: 'none',
+      fn: () => {
+        const [next, d] = strategy.step(state, REQUESTED, i++)
+        state =
+          d._tag === 'Admitted'
+            ? strategy.step(next, { _tag: i % 10 === 0 ? 'CallFailed' : 'CallSucceeded', ticket: d, latencyMs: 1 }, i)[0]
+            : next
+      },
+    },
+    {
+      name: 'mutable twin',
+      baseline: 'none',
+      fn: () => {
+        const d = twin.step(REQUESTED, i++)
+        if (d._tag === 'Admitted') twin.step({ _tag: i % 10 === 0 ? 'CallFailed' : 'CallSucceeded', ticket: d, latencyMs: 1 }, i)
+      },
+    },
+  ]
+}
+
+// ---- timing ----------------------------------------------------------------------------------
+
+interface Row {
+  readonly contender: string
+  readonly baseline: string
+  readonly medianNs: number
+  readonly p25Ns: number
+  readonly p75Ns: number
+  addedNs: number | null
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
+
+/** Measures every contender ROUNDS times, interleaved; a row per contender with medians across rounds. */
+const timeCase = async (contenders: Contender[]): Promise<Row[]> => {
+  const perRound = new Map<string, { p50: number[]; p25: number[]; p75: number[] }>()
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of contenders) {
+      const stats = await measure(c.fn, MEASURE)
+      const entry = perRound.get(c.name) ?? { p50: [], p25: [], p75: [] }
+      entry.p50.push(stats.p50)
+      entry.p25.push(stats.p25)
+      entry.p75.push(stats.p75)
+      perRound.set(c.name, entry)
+    }
+  }
+  const rows: Row[] = contenders.map((c) => {
+    const e = perRound.get(c.name) ?? { p50: [], p25: [], p75: [] }
+    return { contender: c.name, baseline: c.baseline, medianNs: median(e.p50), p25Ns: median(e.p25), p75Ns: median(e.p75), addedNs: null }
+  })
+  for (const row of rows) {
+    const base = rows.find((r) => r.contender === row.baseline)
+    if (base !== undefined && row.baseline !== 'none') row.addedNs = row.contender === row.baseline ? 0 : row.medianNs - base.medianNs
+  }
+  return rows
+}
+
+// ---- heap ------------------------------------------------------------------------------------
+
+const gc = (globalThis as { gc?: () => void }).gc
+
+const retainedPerCall = async (
+  name: string,
+  fire: () => unknown,
+  calls: number,
+): Promise<{ contender: string; bytesPerCall: number | null }> => {
+  if (gc === undefined) return { contender: name, bytesPerCall: null }
+  gc()
+  const before = process.memoryUsage().heapUsed
+  for (let i = 0; i < calls; i++) {
+    const p = fire()
+    if (p instanceof Promise) await p
+  }
+  gc()
+  return { contender: name, bytesPerCall: (process.memoryUsage().heapUsed - before) / calls }
+}
+
+const heapCases = async () => {
+  const calls = quick ? 20_000 : 1_000_000
+  const b = ours()
+  const strategy = circuit({
+    trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } },
+  })
+  const windowed = createBreaker(strategy)
+  const cockatiel = cockatielPolicies()
+  const opossum = opossums()
+  const perCall = [
+    await retainedPerCall('ours, defer(promise)', () => firstValueFrom(defer(call).pipe(circuitBreaker(b))), calls),
+    await retainedPerCall('ours, time window, defer(promise)', () => firstValueFrom(defer(call).pipe(circuitBreaker(windowed))), calls),
+    await retainedPerCall('cockatiel 3 sampling', () => cockatiel['cockatiel 3 sampling'].execute(call), calls),
+    await retainedPerCall('cockatiel 4 sampling', () => cockatiel['cockatiel 4 sampling'].execute(call), calls),
+    await retainedPerCall('opossum 9 default', () => opossum['opossum 9 default'].fire(), calls),
+    await retainedPerCall('opossum 9 trimmed stats', () => opossum['opossum 9 trimmed stats'].fire(), calls),
+  ]
+  for (const breaker of Object.values(opossum)) breaker.shutdown()
+
+  const keys = quick ? 5_000 : 100_000
+  const perKey = async (name: string, make: (i: number) => unknown, cleanup?: (held: unknown[]) => void) => {
+    if (gc === undefined) return { contender: name, bytesPerKey: null }
+    gc()
+    const before = process.memoryUsage().heapUsed
+    const held: unknown[] = []
+    for (let i = 0; i < keys; i++) held.push(make(i))
+    gc()
+    const bytes = (process.memoryUsage().heapUsed - before) / keys
+    cleanup?.(held)
+    return { contender: name, bytesPerKey: bytes }
+  }
+  const keyStrategy = circuit({ trip: { kind: 'consecutive-failures', threshold: 5 } })
+  const group = breakerGroup<number>({ strategyFor: () => keyStrategy, maxKeys: keys * 2 })
+  const perKeyRows = [
+    await perKey('ours, breakerGroup', (i) => group.get(i)),
+    await perKey('cockatiel 3 consecutive', () => cockatiel3(handleAll3, { halfOpenAfter: LONG, breaker: new ConsecutiveBreaker3(5) })),
+    await perKey('cockatiel 3 sampling', () =>
+      cockatiel3(handleAll3, { halfOpenAfter: LONG, breaker: new SamplingBreaker3({ threshold: 0.5, duration: 10_000 }) }),
+    ),
+    await perKey(
+      'opossum 9 default',
+      () => new CircuitBreaker(call, { resetTimeout: LONG }),
+      (held) => {
+        for (const b of held as CircuitBreaker[]) b.shutdown()
+      },
+    ),
+  ]
+  return { perCall, perKey: perKeyRows, calls, keys }
+}
+
+// ---- report ----------------------------------------------------------------------------------
+
+const fmt = (n: number | null): string => (n === null || Number.isNaN(n) ? '-' : n >= 100 ? n.toFixed(0) : n.toFixed(1))
+
+const printCase = (title: string, rows: Row[]) => {
+  console.log(`\n${title}`)
+  console.log(
+    `  ${'contender'.padEnd(28)}${'median ns'.padStart(11)}${'p25-p75'.padStart(16)}${'added ns'.padStart(10)}${'x floor'.padStart(9)}`,
+  )
+  const floor = rows.find((r) => r.contender === 'floor')
+  for (const r of rows) {
+    const spread = `${fmt(r.p25Ns)}-${fmt(r.p75Ns)}`
+    console.log(
+      `  ${r.contender.padEnd(28)}${fmt(r.medianNs).padStart(11)}${spread.padStart(16)}${fmt(r.addedNs).padStart(10)}${(floor ? `${(r.medianNs / floor.medianNs).toFixed(2)}x` : '-').padStart(9)}`,
+    )
+  }
+}
+
+/** Ratios of one contender's added cost to every other contender's (peers / ours: how many times cheaper we are). */
+const ratios = (rows: Row[], ourName: string): Record<string, number | null> => {
+  const our = rows.find((r) => r.contender === ourName)
+  const out: Record<string, number | null> = {}
+  for (const r of rows) {
+    if (r.contender === ourName || r.addedNs === null || our?.addedNs == null || r.contender === r.baseline) continue
+    out[r.contender] = our.addedNs > 0 ? Number((r.addedNs / our.addedNs).toFixed(2)) : null
+  }
+  return out
+}
+
+const main = async () => {
+  console.log(
+    `Datapunk Breaker vs peers (node ${process.version}${quick ? ', --quick: too short to trust' : ''}; ${ROUNDS} interleaved rounds, medians)`,
+  )
+  const closed = await timeCase(closedContenders())
+  printCase('Closed state: one protected call (added = above the same call without a breaker)', closed)
+  const open = await timeCase(openContenders())
+  printCase('Open state: one rejected call, as the caller observes it', open)
+  const gradual = await timeCase(reducerContenders('gradual'))
+  printCase('Half-open: a gradual-ramp decision and its outcome (core reducer vs mutable twin)', gradual)
+  const timeWindow = await timeCase(reducerContenders('time-window'))
+  printCase('Closed: a time-window step and its outcome (core reducer vs mutable twin)', timeWindow)
+  const heap = await heapCases()
+  console.log(`\nHeap retained per call after ${heap.calls.toLocaleString('en-US')} calls (bytes; ~0 means no per-call growth)`)
+  for (const r of heap.perCall) console.log(`  ${r.contender.padEnd(36)}${fmt(r.bytesPerCall).padStart(10)}`)
+  console.log(`\nHeap per idle keyed breaker, ${heap.keys.toLocaleString('en-US')} keys (bytes)`)
+  for (const r of heap.perKey) console.log(`  ${r.contender.padEnd(36)}${fmt(r.bytesPerKey).padStart(10)}`)
+
+  const summary = {
+    node: process.version,
+    quick,
+    rounds: ROUNDS,
+    cases: {
+      closed: {
+        rows: closed,
+        peersOverOursPromise: ratios(closed, 'ours, defer(promise)'),
+        peersOverOursSync: ratios(closed, 'ours, of(1)'),
+      },
+      open: { rows: open, peersOverOursPromise: ratios(open, 'ours, defer(promise)'), peersOverOursSync: ratios(open, 'ours, of(1)') },
+      gradual: { rows: gradual },
+      timeWindow: { rows: timeWindow },
+      heapPerCall: heap.perCall,
+      heapPerKey: heap.perKey,
+    },
+  }
+  console.log('\nAdded-cost ratios, peer / ours (how many times more the peer adds):')
+  for (const [label, r] of Object.entries({
+    'closed, ours on defer(promise)': summary.cases.closed.peersOverOursPromise,
+    'closed, ours on of(1)': summary.cases.closed.peersOverOursSync,
+    'open, ours on defer(promise)': summary.cases.open.peersOverOursPromise,
+    'open, ours on of(1)': summary.cases.open.peersOverOursSync,
+  })) {
+    console.log(
+      `  ${label}: ${Object.entries(r)
+        .map(([k, v]) => `${k} ${v ?? '-'}x`)
+        .join(', ')}`,
+    )
+  }
+  const out = fileURLToPath(new URL('../../../out/', import.meta.url))
+  mkdirSync(out, { recursive: true })
+  writeFileSync(`${out}summary.json`, `${JSON.stringify(summary, null, 2)}\n`)
+  console.log(`\nwrote ${out}summary.json`)
+  process.exit(0)
+}
+
+await main()
