@@ -86,7 +86,14 @@ export class Breaker<S = CircuitData> {
 
   /** Steps the strategy with `event` at the scheduler's time; returns the decision. */
   dispatch(event: BreakerEvent): Decision {
-    const now = this.scheduler.now()
+    return this.dispatchAt(event, this.scheduler.now())
+  }
+
+  /**
+   * Steps the strategy with `event` at `now`, a time the caller just read from this breaker's
+   * scheduler (the operator reads the clock once per call edge instead of twice).
+   */
+  dispatchAt(event: BreakerEvent, now: number): Decision {
     const before = this.current
     const result = this.strategyNow.step(before, event, now)
     const after = result[0]
@@ -98,18 +105,18 @@ export class Breaker<S = CircuitData> {
   }
 
   /** Asks to make a call: `Admitted` (keep it: it is the ticket) or `Rejected`. */
-  request(): Decision {
-    return this.dispatch(REQUESTED)
+  request(now = this.scheduler.now()): Decision {
+    return this.dispatchAt(REQUESTED, now)
   }
 
   /** Records that the call admitted with `ticket` succeeded after `latencyMs`. */
-  succeeded(ticket: Ticket, latencyMs: number): Decision {
-    return this.dispatch({ _tag: 'CallSucceeded', ticket, latencyMs: Math.max(0, latencyMs) })
+  succeeded(ticket: Ticket, latencyMs: number, now = this.scheduler.now()): Decision {
+    return this.dispatchAt({ _tag: 'CallSucceeded', ticket, latencyMs: Math.max(0, latencyMs) }, now)
   }
 
   /** Records that the call admitted with `ticket` failed after `latencyMs`. */
-  failed(ticket: Ticket, latencyMs: number): Decision {
-    return this.dispatch({ _tag: 'CallFailed', ticket, latencyMs: Math.max(0, latencyMs) })
+  failed(ticket: Ticket, latencyMs: number, now = this.scheduler.now()): Decision {
+    return this.dispatchAt({ _tag: 'CallFailed', ticket, latencyMs: Math.max(0, latencyMs) }, now)
   }
 
   /** Records that the call admitted with `ticket` ends without an outcome that counts. */

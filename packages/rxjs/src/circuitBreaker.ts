@@ -1,5 +1,5 @@
 import type { Admitted } from '@datapunk/breaker'
-import { type MonoTypeOperatorFunction, Observable, type Subscription } from 'rxjs'
+import { type MonoTypeOperatorFunction, Observable, type Observer, type Subscriber, type Subscription, type Unsubscribable } from 'rxjs'
 import type { Breaker } from './Breaker.js'
 import { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
 
@@ -57,7 +57,9 @@ export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerCo
   const b = breaker
   return (source) =>
     new Observable<T>((subscriber) => {
-      const decision = b.request()
+      const scheduler = b.scheduler
+      const started = scheduler.now()
+      const decision = b.request(started)
       if (decision._tag !== 'Admitted') {
         subscriber.error(
           decision._tag === 'Rejected'
@@ -66,54 +68,81 @@ export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerCo
         )
         return
       }
-      const ticket: Admitted = decision
-      const scheduler = b.scheduler
-      const started = scheduler.now()
-      let settled = false
-      let answered = false
-      let timer: Subscription | undefined
-      const settle = (outcome: 'success' | 'failure' | 'cancel'): void => {
-        if (settled) return
-        settled = true
-        timer?.unsubscribe()
-        if (outcome === 'cancel') b.cancelled(ticket)
-        else {
-          const latencyMs = scheduler.now() - started
-          if (outcome === 'success') b.succeeded(ticket, latencyMs)
-          else b.failed(ticket, latencyMs)
-        }
-      }
-      let inner: Subscription | undefined
-      if (timeoutMs !== undefined) {
-        timer = scheduler.schedule(() => {
-          if (settled) return
-          settle('failure')
-          inner?.unsubscribe()
-          subscriber.error(new CallTimeoutError(b.name, timeoutMs))
-        }, timeoutMs)
-      }
-      inner = source.subscribe({
-        next: (value) => {
-          answered = true
-          if (successOnValue) settle('success')
-          subscriber.next(value)
-        },
-        error: (error: unknown) => {
-          settle(isFailure(error) ? 'failure' : 'cancel')
-          subscriber.error(error)
-        },
-        complete: () => {
-          settle('success')
-          subscriber.complete()
-        },
-      })
-      return () => {
-        inner?.unsubscribe()
-        if (!settled) settle(answered ? 'success' : cancelCounts ? 'failure' : 'cancel')
-        timer?.unsubscribe()
-      }
+      const call = new Call<T>(b, decision, started, subscriber, successOnValue, isFailure, cancelCounts)
+      if (timeoutMs !== undefined) call.timer = scheduler.schedule(() => call.timedOut(timeoutMs), timeoutMs)
+      call.inner = source.subscribe(call)
+      return call
     })
 }
+
+/**
+ * One admitted call: the observer of the source and the teardown of the subscription in one
+ * object (one allocation per call instead of a closure per callback).
+ */
+class Call<T> implements Observer<T>, Unsubscribable {
+  private settled = false
+  private answered = false
+  inner: Subscription | undefined
+  timer: Subscription | undefined
+
+  constructor(
+    private readonly breaker: BreakerLike,
+    private readonly ticket: Admitted,
+    private readonly started: number,
+    private readonly downstream: Subscriber<T>,
+    private readonly successOnValue: boolean,
+    private readonly isFailure: (error: unknown) => boolean,
+    private readonly cancelCounts: boolean,
+  ) {}
+
+  next(value: T): void {
+    this.answered = true
+    if (this.successOnValue) this.settle(SUCCESS)
+    this.downstream.next(value)
+  }
+
+  error(error: unknown): void {
+    this.settle(this.isFailure(error) ? FAILURE : CANCEL)
+    this.downstream.error(error)
+  }
+
+  complete(): void {
+    this.settle(SUCCESS)
+    this.downstream.complete()
+  }
+
+  /** Teardown: the downstream unsubscribed, or the call ended. */
+  unsubscribe(): void {
+    this.inner?.unsubscribe()
+    if (!this.settled) this.settle(this.answered ? SUCCESS : this.cancelCounts ? FAILURE : CANCEL)
+    this.timer?.unsubscribe()
+  }
+
+  timedOut(timeoutMs: number): void {
+    if (this.settled) return
+    this.settle(FAILURE)
+    this.inner?.unsubscribe()
+    this.downstream.error(new CallTimeoutError(this.breaker.name, timeoutMs))
+  }
+
+  private settle(outcome: number): void {
+    if (this.settled) return
+    this.settled = true
+    this.timer?.unsubscribe()
+    const b = this.breaker
+    if (outcome === CANCEL) {
+      b.cancelled(this.ticket)
+      return
+    }
+    const now = b.scheduler.now()
+    if (outcome === SUCCESS) b.succeeded(this.ticket, now - this.started, now)
+    else b.failed(this.ticket, now - this.started, now)
+  }
+}
+
+const SUCCESS = 0
+const FAILURE = 1
+const CANCEL = 2
 
 /** The part of a {@link Breaker} the operator uses (any state type). */
 export interface BreakerLike {
