@@ -40,6 +40,22 @@ const gradualState = (
   stageStartedAt,
 })
 
+/** A probe left flight: counted in the stage (a settled outcome) or not (a cancellation). */
+const callEnded = (s: GradualRecoveryState, counted: boolean, failed: boolean): GradualRecoveryState =>
+  gradualState(
+    s.ratePpm,
+    s.speed,
+    s.credit,
+    s.inFlight - 1,
+    s.startedAt,
+    s.requests,
+    s.stageRequests,
+    s.stageAdmitted,
+    counted ? s.stageCalls + 1 : s.stageCalls,
+    failed ? s.stageFailures + 1 : s.stageFailures,
+    s.stageStartedAt,
+  )
+
 const copyOf = (s: GradualRecoveryState): GradualRecoveryState =>
   gradualState(
     s.ratePpm,
@@ -227,39 +243,8 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
       )
     },
     rejection: throttled,
-    outcome: (s, failed, latencyMs, now) =>
-      settle(
-        gradualState(
-          s.ratePpm,
-          s.speed,
-          s.credit,
-          s.inFlight - 1,
-          s.startedAt,
-          s.requests,
-          s.stageRequests,
-          s.stageAdmitted,
-          s.stageCalls + 1,
-          s.stageFailures + (probeFailed(failed, latencyMs, slowCallMs) ? 1 : 0),
-          s.stageStartedAt,
-        ),
-        now,
-      ),
-    cancel: (s) =>
-      s.inFlight === 0
-        ? s
-        : gradualState(
-            s.ratePpm,
-            s.speed,
-            s.credit,
-            s.inFlight - 1,
-            s.startedAt,
-            s.requests,
-            s.stageRequests,
-            s.stageAdmitted,
-            s.stageCalls,
-            s.stageFailures,
-            s.stageStartedAt,
-          ),
+    outcome: (s, failed, latencyMs, now) => settle(callEnded(s, true, probeFailed(failed, latencyMs, slowCallMs)), now),
+    cancel: (s) => (s.inFlight === 0 ? s : callEnded(s, false, false)),
     tick: (s, now) => settle(s, now),
     inFlight: (s) => s.inFlight,
     admitRate: (s) => s.ratePpm / PPM,

@@ -22,6 +22,21 @@ const describeErrors = <T>(source: Observable<T>): Observable<T | string> =>
     ),
   )
 
+/** A breaker with one probe permit that has just tripped and, with openFor 0, is half-open at once. */
+const halfOpenBreaker = (scheduler: TestScheduler) => {
+  const breaker = createBreaker(
+    circuit({
+      trip: { kind: 'consecutive-failures', threshold: 1 },
+      recovery: { kind: 'classic', probes: 1 },
+      openFor: { kind: 'constant', ms: 0 },
+    }),
+    { scheduler },
+  )
+  const first = breaker.request()
+  if (first._tag === 'Admitted') breaker.failed(first, 1)
+  return breaker
+}
+
 describe('circuitBreaker in virtual time', () => {
   it('trips after failures, rejects with the right retryAfterMs without subscribing, and probes after the open duration', () => {
     const scheduler = newScheduler()
@@ -136,18 +151,7 @@ describe('circuitBreaker in virtual time', () => {
   it('downstream unsubscribe unsubscribes the source and gives the probe permit back', () => {
     const scheduler = newScheduler()
     scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const breaker = createBreaker(
-        circuit({
-          trip: { kind: 'consecutive-failures', threshold: 1 },
-          recovery: { kind: 'classic', probes: 1 },
-          openFor: { kind: 'constant', ms: 0 },
-        }),
-        { scheduler },
-      )
-      breaker.dispatch({ _tag: 'ForcedOpen' })
-      breaker.dispatch({ _tag: 'Reset' })
-      const first = breaker.request()
-      if (first._tag === 'Admitted') breaker.failed(first, 1) // open, and half-open at once (openFor 0)
+      const breaker = halfOpenBreaker(scheduler)
       const hanging = cold('-----a|')
       expectObservable(hanging.pipe(circuitBreaker(breaker)), '^--!').toBe('---')
       expectSubscriptions(hanging.subscriptions).toBe('^--!')
@@ -160,16 +164,7 @@ describe('circuitBreaker in virtual time', () => {
   it('an unsubscribe after a value (take(1), firstValueFrom) counts as a success', () => {
     const scheduler = newScheduler()
     scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const breaker = createBreaker(
-        circuit({
-          trip: { kind: 'consecutive-failures', threshold: 1 },
-          recovery: { kind: 'classic', probes: 1 },
-          openFor: { kind: 'constant', ms: 0 },
-        }),
-        { scheduler },
-      )
-      const first = breaker.request()
-      if (first._tag === 'Admitted') breaker.failed(first, 1) // open; half-open at once
+      const breaker = halfOpenBreaker(scheduler)
       const chatty = cold('-a-b-c|')
       expectObservable(chatty.pipe(circuitBreaker(breaker), take(1))).toBe('-(a|)')
       expectSubscriptions(chatty.subscriptions).toBe('^!')
