@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   resolve: {
     alias: {
+      '@datapunk/breaker-sim': fileURLToPath(new URL('./packages/sim/src/index.ts', import.meta.url)),
       '@datapunk/breaker-rxjs': fileURLToPath(new URL('./packages/rxjs/src/index.ts', import.meta.url)),
       '@datapunk/breaker': fileURLToPath(new URL('./packages/core/src/index.ts', import.meta.url)),
     },

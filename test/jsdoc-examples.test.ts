@@ -8,12 +8,19 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as core from '@datapunk/breaker'
 import * as rx from '@datapunk/breaker-rxjs'
+import * as sim from '@datapunk/breaker-sim'
 import pino from 'pino'
 import * as rxjs from 'rxjs'
 import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
 
-const modules: Record<string, unknown> = { '@datapunk/breaker': core, '@datapunk/breaker-rxjs': rx, rxjs, pino: { default: pino } }
+const modules: Record<string, unknown> = {
+  '@datapunk/breaker': core,
+  '@datapunk/breaker-rxjs': rx,
+  '@datapunk/breaker-sim': sim,
+  rxjs,
+  pino: { default: pino },
+}
 const packagesDir = fileURLToPath(new URL('../packages/', import.meta.url))
 
 interface Example {

@@ -154,9 +154,10 @@ export const GRADUAL_FAILURE_RATE_THRESHOLD = 0.2
  *   over `marginalRate` (with at least one failure) the rate holds and the speed drops to 1;
  *   otherwise the rate rises by `increment * speed`, and a stage without failures doubles the
  *   speed (up to `maxSpeed`). A healthy stage at rate 1 closes the circuit.
- * - A stage reopens early, without waiting for its end, once its failures alone reach
- *   `failureRateThreshold * stageCalls`: no outcome still to come could make it a good stage of
- *   `stageCalls` calls, and every further probe would load a sick upstream.
+ * - A stage reopens early, without waiting for its end, once its failures reach
+ *   `failureRateThreshold` of its calls so far, counted as at least `stageCalls`: it is already a
+ *   bad stage, and every further probe would load a sick upstream. (A long stage, held open by
+ *   `stageMs`, is judged on all its calls: a few failures among many do not reopen it.)
  *
  * @example
  * import { gradualRecovery } from '@datapunk/breaker'
@@ -198,8 +199,9 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
 
   /** Ends the stage if it is complete; otherwise returns it unchanged. */
   const settle = (s: GradualRecoveryState, now: number): RecoveryVerdict<GradualRecoveryState> => {
-    // Reopen early once the failures alone make a stage of `stageCalls` outcomes bad.
-    if (s.stageFailures / stageCalls >= failureRateThreshold) return 'reopen'
+    // Reopen early once the failures so far, over the calls so far (at least `stageCalls`), are
+    // already a bad stage: no later outcome of a minimal stage could save it.
+    if (s.stageFailures / Math.max(stageCalls, s.stageCalls) >= failureRateThreshold) return 'reopen'
     if (s.stageCalls < stageCalls || !(now - s.stageStartedAt >= stageMs)) return s
     const errorRate = s.stageFailures / s.stageCalls
     if (errorRate >= failureRateThreshold) return 'reopen'

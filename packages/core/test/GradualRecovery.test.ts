@@ -120,6 +120,17 @@ describe('gradual recovery', () => {
     expect(h.snapshot.state).toBe('closed')
   })
 
+  it('judges a long stage (held open by stageMs) on all its calls: sporadic failures do not reopen it', () => {
+    // stageCalls 10 would make 2 failures a bad stage; over 500 calls they are 0.4%.
+    const { h } = ramp(
+      gradual({ initialRate: 1, stageCalls: 10, stageMs: 1000, failureRateThreshold: 0.2 }),
+      (n) => n === 300 || n === 400,
+      600,
+    )
+    expect(h.snapshot.state).toBe('half-open')
+    expect(h.snapshot.trips).toBe(1)
+  })
+
   it('reports the ramp in the snapshot', () => {
     const h = new Harness(gradual({ initialRate: 0.1 }))
     h.call(0, 'failure', 0)

@@ -1,0 +1,9 @@
+/**
+ * @datapunk/breaker-sim: a deterministic simulator of clients calling an upstream through
+ * circuit-breaker strategies, for comparing and tuning them.
+ */
+export { normal, type Random, seeded } from './Random.js'
+export { renderText, sparkline } from './report.js'
+export { arrivals, type Fragility, type HealthSegment, healthAt, type LoadModel, latencyOf, type Scenario, scenarios } from './Scenario.js'
+export { type Bucket, type Run, type RunSummary, type SimulateOptions, simulate } from './simulate.js'
+export { demoStrategies } from './strategies.js'

@@ -1,0 +1,73 @@
+import type { Scenario } from './Scenario.js'
+import type { Run } from './simulate.js'
+
+const BARS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
+
+/** A sparkline of values in [0, 1]. */
+export const sparkline = (values: ReadonlyArray<number>): string =>
+  values.map((v) => BARS[Math.min(BARS.length - 1, Math.max(0, Math.round(v * (BARS.length - 1))))] ?? ' ').join('')
+
+const PHASE = { closed: '·', open: '█', 'half-open': '▒' } as const
+
+const ms = (value: number | null): string =>
+  value === null ? '-' : value >= 10_000 ? `${(value / 1000).toFixed(0)} s` : `${(value / 1000).toFixed(1)} s`
+
+/**
+ * The runs as text a person can read at a glance: per strategy, the share of requests admitted,
+ * the error rate of what got through and the breaker's phase over time, under the upstream's
+ * health; then a summary table.
+ */
+export const renderText = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: number): string => {
+  const lines: string[] = []
+  const first = runs[0]
+  lines.push(`${scenario.name} (seed ${seed}): ${scenario.description}`)
+  if (first !== undefined) {
+    const width = first.buckets.length
+    const label = (text: string) => text.padEnd(24)
+    lines.push(
+      `${label('')}0 s${' '.repeat(Math.max(1, width - 3 - String(scenario.durationMs / 1000).length - 2))}${scenario.durationMs / 1000} s`,
+    )
+    for (const run of runs) {
+      lines.push(`${label(`${run.summary.strategy}: upstream`)}${run.buckets.map((b) => (b.upstreamDown ? '█' : '·')).join('')}`)
+      lines.push(`${label('  admitted share')}${sparkline(run.buckets.map((b) => (b.requests === 0 ? 0 : b.admitted / b.requests)))}`)
+      lines.push(`${label('  errors let through')}${sparkline(run.buckets.map((b) => (b.admitted === 0 ? 0 : b.failed / b.admitted)))}`)
+      lines.push(`${label('  phase')}${run.buckets.map((b) => PHASE[b.phase]).join('')}`)
+    }
+    lines.push(`${label('')}upstream/phase: · healthy/closed  █ down/open  ▒ half-open`)
+  }
+  lines.push('')
+  const header = [
+    'strategy',
+    'success',
+    'wasted',
+    'needless',
+    'detect',
+    'back to full',
+    'opens',
+    'closes',
+    'collapses',
+    'peak rps after recovery',
+  ]
+  const rows = runs.map(({ summary: s }) => [
+    s.strategy,
+    `${(s.successRate * 100).toFixed(1)}%`,
+    String(s.wasted),
+    String(s.needless),
+    ms(s.timeToDetectMs),
+    ms(s.timeToFullMs),
+    String(s.opens),
+    String(s.closes),
+    String(s.collapses),
+    String(s.peakRecoveryRps),
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const format = (cells: ReadonlyArray<string>) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
+  lines.push(format(header))
+  for (const row of rows) lines.push(format(row))
+  lines.push('')
+  lines.push('success: share of all requests answered successfully; wasted: calls let into a failing upstream;')
+  lines.push('needless: requests rejected while the upstream was healthy; detect: incident to first trip;')
+  lines.push('back to full: recovery to the last close; collapses: a fragile upstream brought down again.')
+  return lines.join('\n')
+}

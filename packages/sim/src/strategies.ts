@@ -1,0 +1,28 @@
+import { type CircuitStrategy, circuit } from '@datapunk/breaker'
+
+const detection = {
+  kind: 'failure-rate',
+  threshold: 0.5,
+  minimumCalls: 20,
+  window: { kind: 'time', durationMs: 10_000, buckets: 10 },
+} as const
+
+/**
+ * The strategies the demo compares: the same detection with classic half-open and with gradual
+ * recovery, and a consecutive-failures breaker with exponential backoff.
+ */
+export const demoStrategies = (): ReadonlyArray<CircuitStrategy> => [
+  circuit({ name: 'classic', trip: detection, recovery: { kind: 'classic', probes: 1 }, openFor: { kind: 'constant', ms: 5_000 } }),
+  circuit({
+    name: 'gradual',
+    trip: detection,
+    recovery: { kind: 'gradual', initialRate: 0.1, increment: 0.1, maxSpeed: 1, stageCalls: 20, stageMs: 10_000 },
+    openFor: { kind: 'constant', ms: 5_000 },
+  }),
+  circuit({
+    name: 'consecutive+backoff',
+    trip: { kind: 'consecutive-failures', threshold: 10 },
+    recovery: { kind: 'classic', probes: 3 },
+    openFor: { kind: 'exponential', initialMs: 1_000, maxMs: 30_000 },
+  }),
+]
