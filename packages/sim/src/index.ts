@@ -2,6 +2,7 @@
  * @datapunk/breaker-sim: a deterministic simulator of clients calling an upstream through
  * circuit-breaker strategies, for comparing and tuning them.
  */
+export { renderHtml } from './html.js'
 export { normal, type Random, seeded } from './Random.js'
 export { renderText, sparkline } from './report.js'
 export { arrivals, type Fragility, type HealthSegment, healthAt, type LoadModel, latencyOf, type Scenario, scenarios } from './Scenario.js'
