@@ -43,6 +43,9 @@ export class Breaker<S = CircuitData> {
   private readonly callEvents = new Subject<CallEvent>()
   private readonly transitionEvents = new Subject<TransitionEvent>()
   private readonly snapshots = new Subject<Snapshot>()
+  private callCount = 0
+  /** The number of the call the last `request` asked about (calls are numbered from 1). */
+  lastCall = 0
 
   /** Per-call metric events (admitted, rejected, succeeded, failed, cancelled, stale). Hot. */
   readonly calls$: Observable<CallEvent> = this.callEvents.asObservable()
@@ -93,35 +96,36 @@ export class Breaker<S = CircuitData> {
    * Steps the strategy with `event` at `now`, a time the caller just read from this breaker's
    * scheduler (the operator reads the clock once per call edge instead of twice).
    */
-  dispatchAt(event: BreakerEvent, now: number): Decision {
+  dispatchAt(event: BreakerEvent, now: number, call = 0): Decision {
     const before = this.current
     const result = this.strategyNow.step(before, event, now)
     const after = result[0]
     const decision = result[1]
     this.current = after
     if (after !== before) this.changed(before, after, now)
-    if (this.callEvents.observed) this.emitCall(event, decision, now)
+    if (this.callEvents.observed) this.emitCall(event, decision, now, call)
     return decision
   }
 
   /** Asks to make a call: `Admitted` (keep it: it is the ticket) or `Rejected`. */
   request(now = this.scheduler.now()): Decision {
-    return this.dispatchAt(REQUESTED, now)
+    this.lastCall = ++this.callCount
+    return this.dispatchAt(REQUESTED, now, this.lastCall)
   }
 
   /** Records that the call admitted with `ticket` succeeded after `latencyMs`. */
-  succeeded(ticket: Ticket, latencyMs: number, now = this.scheduler.now()): Decision {
-    return this.dispatchAt({ _tag: 'CallSucceeded', ticket, latencyMs: Math.max(0, latencyMs) }, now)
+  succeeded(ticket: Ticket, latencyMs: number, now = this.scheduler.now(), call = 0): Decision {
+    return this.dispatchAt({ _tag: 'CallSucceeded', ticket, latencyMs: Math.max(0, latencyMs) }, now, call)
   }
 
   /** Records that the call admitted with `ticket` failed after `latencyMs`. */
-  failed(ticket: Ticket, latencyMs: number, now = this.scheduler.now()): Decision {
-    return this.dispatchAt({ _tag: 'CallFailed', ticket, latencyMs: Math.max(0, latencyMs) }, now)
+  failed(ticket: Ticket, latencyMs: number, now = this.scheduler.now(), call = 0): Decision {
+    return this.dispatchAt({ _tag: 'CallFailed', ticket, latencyMs: Math.max(0, latencyMs) }, now, call)
   }
 
   /** Records that the call admitted with `ticket` ends without an outcome that counts. */
-  cancelled(ticket: Ticket): Decision {
-    return this.dispatch({ _tag: 'CallCancelled', ticket })
+  cancelled(ticket: Ticket, call = 0): Decision {
+    return this.dispatchAt({ _tag: 'CallCancelled', ticket }, this.scheduler.now(), call)
   }
 
   /**
@@ -204,21 +208,23 @@ export class Breaker<S = CircuitData> {
     if (this.snapshots.observed) this.snapshots.next(next)
   }
 
-  private emitCall(event: BreakerEvent, decision: Decision, at: number): void {
+  private emitCall(event: BreakerEvent, decision: Decision, at: number, call: number): void {
     const breaker = this.name
     switch (event._tag) {
       case 'CallRequested':
-        if (decision._tag === 'Admitted') this.callEvents.next({ _tag: 'CallAdmitted', breaker, at, probe: decision.probe })
+        if (decision._tag === 'Admitted') this.callEvents.next({ _tag: 'CallAdmitted', breaker, at, call, probe: decision.probe })
         else if (decision._tag === 'Rejected') {
-          this.callEvents.next({ _tag: 'CallRejected', breaker, at, reason: decision.reason, retryAfterMs: decision.retryAfterMs })
+          this.callEvents.next({ _tag: 'CallRejected', breaker, at, call, reason: decision.reason, retryAfterMs: decision.retryAfterMs })
         }
         return
       case 'CallSucceeded':
       case 'CallFailed':
       case 'CallCancelled':
-        if (decision._tag === 'Ignored') this.callEvents.next({ _tag: 'CallStale', breaker, at, outcome: outcomeTag[event._tag] })
-        else if (event._tag === 'CallCancelled') this.callEvents.next({ _tag: 'CallCancelled', breaker, at })
-        else this.callEvents.next({ _tag: event._tag, breaker, at, latencyMs: event.latencyMs })
+        if (decision._tag === 'Ignored') {
+          const latencyMs = event._tag === 'CallCancelled' ? null : event.latencyMs
+          this.callEvents.next({ _tag: 'CallStale', breaker, at, call, outcome: outcomeTag[event._tag], latencyMs })
+        } else if (event._tag === 'CallCancelled') this.callEvents.next({ _tag: 'CallCancelled', breaker, at, call })
+        else this.callEvents.next({ _tag: event._tag, breaker, at, call, latencyMs: event.latencyMs })
         return
       default:
         return

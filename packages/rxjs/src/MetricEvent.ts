@@ -6,25 +6,33 @@ import type { CircuitState, Mode, RejectReason, TransitionReason } from '@datapu
  */
 export type MetricEvent = CallEvent | TransitionEvent
 
-/** One per call (emitted only while someone subscribes to `calls$` or `metrics$`). */
+/**
+ * One per call (emitted only while someone subscribes to `calls$` or `metrics$`). `call` numbers
+ * the calls of a breaker from 1, tying each outcome to its request (0: an outcome recorded by
+ * hand without a call number). Recorded as JSON lines, these events are a trace the simulator
+ * can replay through other strategies.
+ */
 export type CallEvent =
-  | { readonly _tag: 'CallAdmitted'; readonly breaker: string; readonly at: number; readonly probe: boolean }
+  | { readonly _tag: 'CallAdmitted'; readonly breaker: string; readonly at: number; readonly call: number; readonly probe: boolean }
   | {
       readonly _tag: 'CallRejected'
       readonly breaker: string
       readonly at: number
+      readonly call: number
       readonly reason: RejectReason
       readonly retryAfterMs: number | null
     }
-  | { readonly _tag: 'CallSucceeded'; readonly breaker: string; readonly at: number; readonly latencyMs: number }
-  | { readonly _tag: 'CallFailed'; readonly breaker: string; readonly at: number; readonly latencyMs: number }
-  | { readonly _tag: 'CallCancelled'; readonly breaker: string; readonly at: number }
+  | { readonly _tag: 'CallSucceeded'; readonly breaker: string; readonly at: number; readonly call: number; readonly latencyMs: number }
+  | { readonly _tag: 'CallFailed'; readonly breaker: string; readonly at: number; readonly call: number; readonly latencyMs: number }
+  | { readonly _tag: 'CallCancelled'; readonly breaker: string; readonly at: number; readonly call: number }
   | {
       readonly _tag: 'CallStale'
       readonly breaker: string
       readonly at: number
-      /** The outcome that arrived after a state change and was not counted. */
+      readonly call: number
+      /** The outcome that arrived after a state change and was not counted, and its latency. */
       readonly outcome: 'succeeded' | 'failed' | 'cancelled'
+      readonly latencyMs: number | null
     }
 
 /** Changes of the breaker itself. */

@@ -68,7 +68,7 @@ export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerCo
         )
         return
       }
-      const call = new Call<T>(b, decision, started, subscriber, successOnValue, isFailure, cancelCounts)
+      const call = new Call<T>(b, decision, b.lastCall, started, subscriber, successOnValue, isFailure, cancelCounts)
       if (timeoutMs !== undefined) call.timer = scheduler.schedule(() => call.timedOut(timeoutMs), timeoutMs)
       call.inner = source.subscribe(call)
       return call
@@ -88,6 +88,7 @@ class Call<T> implements Observer<T>, Unsubscribable {
   constructor(
     private readonly breaker: BreakerLike,
     private readonly ticket: Admitted,
+    private readonly call: number,
     private readonly started: number,
     private readonly downstream: Subscriber<T>,
     private readonly successOnValue: boolean,
@@ -131,12 +132,12 @@ class Call<T> implements Observer<T>, Unsubscribable {
     this.timer?.unsubscribe()
     const b = this.breaker
     if (outcome === CANCEL) {
-      b.cancelled(this.ticket)
+      b.cancelled(this.ticket, this.call)
       return
     }
     const now = b.scheduler.now()
-    if (outcome === SUCCESS) b.succeeded(this.ticket, now - this.started, now)
-    else b.failed(this.ticket, now - this.started, now)
+    if (outcome === SUCCESS) b.succeeded(this.ticket, now - this.started, now, this.call)
+    else b.failed(this.ticket, now - this.started, now, this.call)
   }
 }
 
@@ -148,6 +149,7 @@ const CANCEL = 2
 export interface BreakerLike {
   readonly name: string
   readonly scheduler: Breaker['scheduler']
+  readonly lastCall: number
   request: Breaker['request']
   succeeded: Breaker['succeeded']
   failed: Breaker['failed']

@@ -3,16 +3,18 @@
  * breaker-sim: runs strategies side by side on a scenario and prints charts and a summary.
  * `pnpm demo` runs it with the defaults: the fragile-recovery scenario, seed 1.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { renderHtml } from './html.js'
+import { parseTrace, replay, strategyFromJson } from './replay.js'
 import { renderText } from './report.js'
 import { scenarios } from './Scenario.js'
 import { simulate } from './simulate.js'
 import { demoStrategies } from './strategies.js'
 
 const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--list] [--help]
+       breaker-sim replay --trace FILE --config FILE [--config FILE ...]
 
 Runs classic half-open, gradual recovery and consecutive-failures-with-backoff on the same
 simulated traffic (same seed, same draws) and shows what each did to callers and to the upstream.
@@ -22,11 +24,20 @@ options:
   --seed N          a non-negative integer; same seed, same output (default: 1)
   --html PATH       also write a self-contained HTML report (inline charts, no network) to PATH
   --list            list the scenarios with their descriptions
-  --help            this text`
+  --help            this text
 
-const fail = (message: string): never => {
+replay: feeds a recorded trace (JSON lines of a live breaker's calls$ events) through each
+strategy config (a JSON file, as fromConfig reads it) and compares their decisions with the
+live ones.`
+
+function fail(message: string): never {
   process.stderr.write(`breaker-sim: ${message}\n\n${usage}\n`)
   process.exit(2)
+}
+
+if (process.argv[2] === 'replay') {
+  replayCommand(process.argv.slice(3))
+  process.exit(0)
 }
 
 const options = {
@@ -76,4 +87,48 @@ if (values.html !== undefined) {
     process.exit(1)
   }
   process.stdout.write(`\nHTML report: ${path}\n`)
+}
+
+function replayCommand(args: string[]): void {
+  let values: { trace?: string | undefined; config?: string[] | undefined }
+  try {
+    values = parseArgs({ args, options: { trace: { type: 'string' }, config: { type: 'string', multiple: true } }, strict: true }).values
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error))
+  }
+  if (values.trace === undefined) fail('replay: --trace FILE is required')
+  if (values.config === undefined || values.config.length === 0) fail('replay: at least one --config FILE is required')
+  const read = (path: string): string => {
+    try {
+      return readFileSync(path, 'utf8')
+    } catch (error) {
+      fail(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
+  const trace = parseTrace(read(values.trace))
+  if (trace._tag === 'Left') fail(`${values.trace}: ${trace.left.message}`)
+  const header = ['config', 'calls', 'admitted', 'rejected', 'agrees with live', 'unmatched outcomes']
+  const rows: string[][] = []
+  for (const path of values.config) {
+    let json: unknown
+    try {
+      json = JSON.parse(read(path))
+    } catch (error) {
+      fail(`${path}: not JSON (${error instanceof Error ? error.message : String(error)})`)
+    }
+    const strategy = strategyFromJson(json, path)
+    if (strategy._tag === 'Left') fail(strategy.left)
+    const result = replay(trace.right, strategy.right)
+    rows.push([
+      path,
+      String(result.calls.length),
+      String(result.admitted),
+      String(result.rejected),
+      `${(result.agreement * 100).toFixed(1)}%`,
+      String(result.unmatchedOutcomes),
+    ])
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const format = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
+  process.stdout.write(`${[format(header), ...rows.map(format)].join('\n')}\n`)
 }

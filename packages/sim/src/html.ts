@@ -59,7 +59,7 @@ export const renderHtml = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
   const rows = runs
     .map(
       ({ summary: s }) =>
-        `<tr><th>${escapeHtml(s.strategy)}</th><td>${(s.successRate * 100).toFixed(1)}%</td><td>${s.wasted}</td><td>${s.needless}</td><td>${seconds(s.timeToDetectMs)}</td><td>${seconds(s.timeToFullMs)}</td><td>${s.opens}</td><td>${s.closes}</td><td>${s.collapses}</td><td>${s.peakRecoveryRps}</td></tr>`,
+        `<tr><th>${escapeHtml(s.strategy)}</th><td>${(s.successRate * 100).toFixed(1)}%</td><td>${s.wasted}</td><td>${s.needless}</td><td>${seconds(s.timeToDetectMs)}</td><td>${seconds(s.timeToFullMs)}</td><td>${s.opens}</td><td>${s.oscillations}</td><td>${s.collapses}</td><td>${s.peakRecoveryRps}</td></tr>`,
     )
     .join('\n')
   const sections = runs
@@ -85,7 +85,7 @@ th:first-child { text-align: left; }
 <p class="legend"><span><i class="swatch" style="background:#1565c0"></i>admitted share</span><span><i class="swatch" style="background:#c62828"></i>errors let through</span><span><i class="swatch" style="background:${PHASE_COLOR.closed}"></i>closed</span><span><i class="swatch" style="background:${PHASE_COLOR.open}"></i>open</span><span><i class="swatch" style="background:${PHASE_COLOR['half-open']}"></i>half-open</span><span><i class="swatch" style="background:#b71c1c"></i>upstream down</span></p>
 ${sections}
 <table class="summary">
-<thead><tr><th>strategy</th><th>success</th><th>wasted</th><th>needless</th><th>detect</th><th>back to full</th><th>opens</th><th>closes</th><th>collapses</th><th>peak rps after recovery</th></tr></thead>
+<thead><tr><th>strategy</th><th>success</th><th>wasted</th><th>needless</th><th>detect</th><th>back to full</th><th>opens</th><th>oscillations</th><th>collapses</th><th>peak rps after recovery</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>

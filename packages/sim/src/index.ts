@@ -4,6 +4,7 @@
  */
 export { renderHtml } from './html.js'
 export { normal, type Random, seeded } from './Random.js'
+export { parseTrace, type Replay, type ReplayedCall, replay, strategyFromJson, TraceError, TraceEvent } from './replay.js'
 export { renderText, sparkline } from './report.js'
 export { arrivals, type Fragility, type HealthSegment, healthAt, type LoadModel, latencyOf, type Scenario, scenarios } from './Scenario.js'
 export { type Bucket, type Run, type RunSummary, type SimulateOptions, simulate } from './simulate.js'

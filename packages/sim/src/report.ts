@@ -44,7 +44,7 @@ export const renderText = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
     'detect',
     'back to full',
     'opens',
-    'closes',
+    'oscillations',
     'collapses',
     'peak rps after recovery',
   ]
@@ -56,7 +56,7 @@ export const renderText = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
     ms(s.timeToDetectMs),
     ms(s.timeToFullMs),
     String(s.opens),
-    String(s.closes),
+    String(s.oscillations),
     String(s.collapses),
     String(s.peakRecoveryRps),
   ])
@@ -68,6 +68,7 @@ export const renderText = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
   lines.push('')
   lines.push('success: share of all requests answered successfully; wasted: calls let into a failing upstream;')
   lines.push('needless: requests rejected while the upstream was healthy; detect: incident to first trip;')
-  lines.push('back to full: recovery to the last close; collapses: a fragile upstream brought down again.')
+  lines.push('back to full: recovery to the last close; oscillations: closes followed by another trip;')
+  lines.push('collapses: a fragile upstream brought down again by the traffic let through.')
   return lines.join('\n')
 }

@@ -31,6 +31,8 @@ export interface RunSummary {
   readonly timeToFullMs: number | null
   readonly opens: number
   readonly closes: number
+  /** Closes that were followed by another trip: open/close cycles. */
+  readonly oscillations: number
   /** Times a fragile upstream collapsed again under the traffic let through. */
   readonly collapses: number
   /** The most requests per second the upstream got in any second after its recovery began. */
@@ -275,6 +277,7 @@ const runOne = (
       closedAtEnd && lastCloseAt !== null && lastCloseAt >= scenario.recoveredAtMs ? lastCloseAt - scenario.recoveredAtMs : null,
     opens,
     closes,
+    oscillations: closedAtEnd ? Math.max(0, closes - 1) : closes,
     collapses,
     peakRecoveryRps,
   }

@@ -55,6 +55,16 @@ describe('simulate', () => {
   })
 })
 
+describe('load models', () => {
+  it('draws constant, Poisson and bursty arrivals at their rates', () => {
+    const count = (load: Parameters<typeof arrivals>[0]) => arrivals(load, 60_000, seeded(1)).length
+    expect(count({ kind: 'constant', rps: 100 })).toBe(5999)
+    expect(Math.abs(count({ kind: 'poisson', rps: 100 }) - 6000)).toBeLessThan(300)
+    // 1 s of 1,000 rps in every 10 s, 100 rps otherwise: 6 x 1,000 + 54 x 100 = 11,400.
+    expect(Math.abs(count({ kind: 'bursts', rps: 100, burstRps: 1000, everyMs: 10_000, forMs: 1000 }) - 11_400)).toBeLessThan(500)
+  })
+})
+
 describe('breaker-sim CLI', () => {
   const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 

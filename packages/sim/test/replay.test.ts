@@ -1,0 +1,130 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { fromConfig } from '@datapunk/breaker'
+import { circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { parseTrace, replay, strategyFromJson } from '@datapunk/breaker-sim'
+import { catchError, delay, map, of, VirtualTimeScheduler } from 'rxjs'
+import { describe, expect, it } from 'vitest'
+
+const config = {
+  name: 'recorded',
+  trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 5, window: { kind: 'count', size: 10 } },
+  recovery: { kind: 'gradual', initialRate: 0.25, stageCalls: 4 },
+  openFor: { kind: 'constant', ms: 200 },
+}
+
+/** Records a live breaker's calls$ as JSON lines over a scripted outage and recovery, in virtual time. */
+const record = (): string => {
+  const scheduler = new VirtualTimeScheduler()
+  const strategy = fromConfig(config)
+  if (strategy._tag === 'Left') throw strategy.left
+  const breaker = createBreaker(strategy.right, { scheduler })
+  const lines: string[] = []
+  breaker.calls$.subscribe((event) => lines.push(JSON.stringify(event)))
+  // A request every 10 ms for 2 s; the upstream fails between 300 and 900 ms; calls take 5-35 ms.
+  for (let at = 0; at < 2000; at += 10) {
+    scheduler.schedule(() => {
+      const latency = 5 + ((at * 7) % 31)
+      of(at)
+        .pipe(
+          delay(latency, scheduler),
+          map((t) => {
+            if (t >= 300 && t < 900) throw new Error('down')
+            return t
+          }),
+          circuitBreaker(breaker),
+          catchError(() => of(-1)),
+        )
+        .subscribe()
+    }, at)
+  }
+  scheduler.flush()
+  return `${lines.join('\n')}\n`
+}
+
+describe('replay', () => {
+  it('reproduces the live decisions exactly through the config the trace was recorded with', () => {
+    const parsed = parseTrace(record())
+    if (parsed._tag === 'Left') throw parsed.left
+    const events = parsed.right
+    expect(events.length).toBeGreaterThan(300)
+    const same = fromConfig(config)
+    if (same._tag === 'Left') throw same.left
+    const result = replay(events, same.right)
+    expect(result.calls).toHaveLength(200)
+    expect(result.calls.filter((c) => c.live === 'rejected').length).toBeGreaterThan(20) // the trace has an outage in it
+    expect(result.calls.filter((c) => c.live !== c.replayed || c.liveReason !== c.replayedReason)).toEqual([])
+    expect(result.agreement).toBe(1)
+    expect(result.unmatchedOutcomes).toBe(0)
+  })
+
+  it('shows where another config would have decided otherwise', () => {
+    const parsed = parseTrace(record())
+    if (parsed._tag === 'Left') throw parsed.left
+    const lenient = strategyFromJson({ ...config, name: 'lenient', trip: { kind: 'consecutive-failures', threshold: 50 } }, 'lenient.json')
+    if (lenient._tag === 'Left') throw new Error(lenient.left)
+    const result = replay(parsed.right, lenient.right)
+    expect(result.agreement).toBeLessThan(1)
+    expect(result.rejected).toBeLessThan(result.calls.filter((c) => c.live === 'rejected').length)
+  })
+
+  it('reports every malformed trace line with its number, not just the first', () => {
+    const text = [
+      '{"_tag":"CallAdmitted","breaker":"b","at":0,"call":1,"probe":false}',
+      '{"_tag":"CallSucceeded","breaker":"b","at":5,"call":1}',
+      '',
+      '{"_tag":"StateChanged","breaker":"b","at":5,"from":"closed","to":"open","mode":"normal","reason":"tripped"}',
+      'garbage',
+      '{"breaker":"b"}',
+    ].join('\n')
+    const result = parseTrace(text)
+    expect(result._tag).toBe('Left')
+    if (result._tag === 'Left') {
+      expect(result.left.problems.map((p) => p.line)).toEqual([2, 5, 6])
+      expect(result.left.message.split('\n')[0]).toBe('3 of 5 trace lines are malformed:')
+      expect(result.left.message).toContain('line 2: a malformed CallSucceeded event')
+      expect(result.left.message).toContain('line 6: expected a call event with a _tag')
+    }
+  })
+
+  it('names the config file in a config error', () => {
+    expect(strategyFromJson({ trip: { kind: 'consecutive-failures', threshold: 0 } }, 'a.json')).toEqual({
+      _tag: 'Left',
+      left: 'a.json: trip.threshold: expected an integer >= 1, got 0',
+    })
+  })
+})
+
+describe('breaker-sim replay (CLI)', () => {
+  const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+  const dir = mkdtempSync(join(tmpdir(), 'replay-'))
+  const trace = join(dir, 'trace.jsonl')
+  writeFileSync(trace, record())
+  const same = join(dir, 'same.json')
+  writeFileSync(same, JSON.stringify(config))
+  const lenient = join(dir, 'lenient.json')
+  writeFileSync(lenient, JSON.stringify({ ...config, trip: { kind: 'consecutive-failures', threshold: 50 } }))
+
+  it('compares configs on a recorded trace', () => {
+    const run = spawnSync(process.execPath, [cli, 'replay', '--trace', trace, '--config', same, '--config', lenient], { encoding: 'utf8' })
+    expect(run.status, run.stderr).toBe(0)
+    const [header, first, second] = run.stdout.trim().split('\n')
+    expect(header).toMatch(/^config\s+calls\s+admitted\s+rejected\s+agrees with live\s+unmatched outcomes$/)
+    expect(first).toMatch(/same\.json\s+200\s+\d+\s+\d+\s+100\.0%\s+0$/)
+    expect(second).toMatch(/lenient\.json\s+200\s/)
+    expect(second).not.toMatch(/100\.0%/)
+  })
+
+  it('fails with the line numbers of a bad trace and a non-zero exit', () => {
+    const bad = join(dir, 'bad.jsonl')
+    writeFileSync(bad, 'nope\n{"_tag":"CallFailed","breaker":"b","at":1,"call":1}\n')
+    const run = spawnSync(process.execPath, [cli, 'replay', '--trace', bad, '--config', same], { encoding: 'utf8' })
+    expect(run.status).toBe(2)
+    expect(run.stderr).toContain('2 of 2 trace lines are malformed:')
+    expect(run.stderr).toContain('line 1: not JSON')
+    expect(run.stderr).toContain('line 2: a malformed CallFailed event')
+  })
+})
