@@ -38,6 +38,17 @@ export interface ClassicHalfOpenInput {
 /** The default reopen threshold of classic half-open. */
 export const CLASSIC_FAILURE_RATE_THRESHOLD = 0.5
 
+/** Completes a decoded classic config: one probe and `defaultThreshold` unless given. */
+export const completeClassicConfig = (
+  input: t.TypeOf<typeof ClassicHalfOpenConfigInput>,
+  defaultThreshold: number,
+): ClassicHalfOpenConfig => ({
+  kind: 'classic',
+  probes: input.probes ?? 1,
+  failureRateThreshold: input.failureRateThreshold ?? defaultThreshold,
+  ...(input.slowCallMs === undefined ? {} : { slowCallMs: input.slowCallMs }),
+})
+
 // ---- constructors ------------------------------------------------------------------------
 
 /**
@@ -55,13 +66,10 @@ export const CLASSIC_FAILURE_RATE_THRESHOLD = 0.5
  * recovery.outcome(s, true, 10, 1) // 'reopen'
  */
 export const classicHalfOpen = (config: ClassicHalfOpenInput = {}): Recovery<ClassicHalfOpenState> => {
-  const input = decodeOrThrow(ClassicHalfOpenConfigInput, { ...config, kind: 'classic' })
-  const full: ClassicHalfOpenConfig = {
-    kind: 'classic',
-    probes: input.probes ?? 1,
-    failureRateThreshold: input.failureRateThreshold ?? CLASSIC_FAILURE_RATE_THRESHOLD,
-    ...(input.slowCallMs === undefined ? {} : { slowCallMs: input.slowCallMs }),
-  }
+  const full = completeClassicConfig(
+    decodeOrThrow(ClassicHalfOpenConfigInput, { ...config, kind: 'classic' }),
+    CLASSIC_FAILURE_RATE_THRESHOLD,
+  )
   const { probes, failureRateThreshold, slowCallMs } = full
   const start: ClassicHalfOpenState = { kind: 'classic', inFlight: 0, successes: 0, failures: 0 }
   return {

@@ -5,11 +5,11 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { CLASSIC_FAILURE_RATE_THRESHOLD, ClassicHalfOpenConfigInput } from './ClassicHalfOpen.js'
+import { CLASSIC_FAILURE_RATE_THRESHOLD, ClassicHalfOpenConfigInput, completeClassicConfig } from './ClassicHalfOpen.js'
 import { ConfigError } from './ConfigError.js'
 import { report, struct, tagged } from './codecs.js'
 import type { TripConfig as TripConfigType } from './Detector.js'
-import { GRADUAL_FAILURE_RATE_THRESHOLD, GradualRecoveryConfigInput } from './GradualRecovery.js'
+import { completeGradualConfig, GRADUAL_FAILURE_RATE_THRESHOLD, GradualRecoveryConfigInput } from './GradualRecovery.js'
 import { type OpenForConfig, OpenForConfig as OpenForConfigCodec } from './OpenDuration.js'
 import type { RecoveryConfig } from './Recovery.js'
 import { TripConfig } from './Trip.js'
@@ -150,37 +150,11 @@ const completeRecovery = (raw: RawRecovery | undefined, closedRate: number | und
       ),
     ])
   }
-  const failureRateThreshold = given ?? Math.min(kindDefault, closedRate ?? kindDefault)
-  if (recovery.kind === 'classic') {
-    return t.success({
-      kind: 'classic',
-      probes: recovery.probes ?? 1,
-      failureRateThreshold,
-      ...(recovery.slowCallMs === undefined ? {} : { slowCallMs: recovery.slowCallMs }),
-    })
-  }
-  const marginalRate = recovery.marginalRate ?? failureRateThreshold / 2
-  if (marginalRate > failureRateThreshold) {
-    return t.failures([
-      problemAt(
-        c,
-        'recovery.marginalRate',
-        marginalRate,
-        `expected at most recovery.failureRateThreshold (${failureRateThreshold}), got ${marginalRate}`,
-      ),
-    ])
-  }
-  return t.success({
-    kind: 'gradual',
-    initialRate: recovery.initialRate ?? 0.1,
-    increment: recovery.increment ?? 0.1,
-    maxSpeed: recovery.maxSpeed ?? 4,
-    stageCalls: recovery.stageCalls ?? 20,
-    stageMs: recovery.stageMs ?? 0,
-    failureRateThreshold,
-    marginalRate,
-    ...(recovery.slowCallMs === undefined ? {} : { slowCallMs: recovery.slowCallMs }),
-  })
+  const defaultThreshold = Math.min(kindDefault, closedRate ?? kindDefault)
+  if (recovery.kind === 'classic') return t.success(completeClassicConfig(recovery, defaultThreshold))
+  const gradual = completeGradualConfig(recovery, defaultThreshold, 'recovery.')
+  if ('kind' in gradual) return t.success(gradual)
+  return t.failures([problemAt(c, 'recovery.marginalRate', gradual.value, `expected ${gradual.expected}, got ${gradual.value}`)])
 }
 
 /** The codec of a circuit config: decodes `unknown` (parsed JSON) into a complete {@link CircuitConfig}. */

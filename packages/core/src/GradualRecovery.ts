@@ -73,6 +73,15 @@ const copyOf = (s: GradualRecoveryState): GradualRecoveryState =>
 
 // ---- codecs ------------------------------------------------------------------------------
 
+/** The defaults of gradual recovery's knobs (the thresholds are completed apart: they depend on the trip). */
+const GRADUAL_DEFAULTS: Pick<GradualRecoveryConfig, 'initialRate' | 'increment' | 'maxSpeed' | 'stageCalls' | 'stageMs'> = {
+  initialRate: 0.1,
+  increment: 0.1,
+  maxSpeed: 4,
+  stageCalls: 20,
+  stageMs: 0,
+}
+
 /**
  * Config codec of gradual recovery. Defaults: `initialRate` 0.1, `increment` 0.1, `maxSpeed` 4,
  * `stageCalls` 20, `stageMs` 0; `failureRateThreshold` and `marginalRate` are filled by the circuit
@@ -91,14 +100,43 @@ export const GradualRecoveryConfigInput = struct(
     marginalRate: OpenRatio,
     slowCallMs: PositiveMillis,
   },
-  {
-    initialRate: 0.1,
-    increment: 0.1,
-    maxSpeed: 4,
-    stageCalls: 20,
-    stageMs: 0,
-  },
+  GRADUAL_DEFAULTS,
 )
+
+/** A marginal rate above the reopen threshold: the one cross-field problem of a gradual config. */
+export interface MarginalRateProblem {
+  readonly value: number
+  readonly expected: string
+}
+
+/**
+ * Completes a decoded gradual config: `failureRateThreshold` defaults to `defaultThreshold`,
+ * `marginalRate` to half of it, and the marginal rate must not exceed the threshold (`prefix`
+ * names where the threshold lives in error messages). The codec's defaults fill the rest.
+ */
+export const completeGradualConfig = (
+  input: t.TypeOf<typeof GradualRecoveryConfigInput>,
+  defaultThreshold: number,
+  prefix: string,
+): GradualRecoveryConfig | MarginalRateProblem => {
+  const failureRateThreshold = input.failureRateThreshold ?? defaultThreshold
+  const marginalRate = input.marginalRate ?? failureRateThreshold / 2
+  if (marginalRate > failureRateThreshold) {
+    return { value: marginalRate, expected: `at most ${prefix}failureRateThreshold (${failureRateThreshold})` }
+  }
+  const defaults = GRADUAL_DEFAULTS
+  return {
+    kind: 'gradual',
+    initialRate: input.initialRate ?? defaults.initialRate,
+    increment: input.increment ?? defaults.increment,
+    maxSpeed: input.maxSpeed ?? defaults.maxSpeed,
+    stageCalls: input.stageCalls ?? defaults.stageCalls,
+    stageMs: input.stageMs ?? defaults.stageMs,
+    failureRateThreshold,
+    marginalRate,
+    ...(input.slowCallMs === undefined ? {} : { slowCallMs: input.slowCallMs }),
+  }
+}
 
 const GradualRecoveryStateCodec = struct('a gradual recovery state', {
   kind: literal('gradual'),
@@ -169,28 +207,11 @@ export const GRADUAL_FAILURE_RATE_THRESHOLD = 0.2
  */
 export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<GradualRecoveryState> => {
   const input = decodeOrThrow(GradualRecoveryConfigInput, { ...config, kind: 'gradual' })
-  const failureRateThreshold = input.failureRateThreshold ?? GRADUAL_FAILURE_RATE_THRESHOLD
-  const marginalRate = input.marginalRate ?? failureRateThreshold / 2
-  if (marginalRate > failureRateThreshold) {
-    throw new ConfigError([
-      {
-        path: 'marginalRate',
-        message: `marginalRate: expected at most failureRateThreshold (${failureRateThreshold}), got ${marginalRate}`,
-      },
-    ])
+  const full = completeGradualConfig(input, GRADUAL_FAILURE_RATE_THRESHOLD, '')
+  if (!('kind' in full)) {
+    throw new ConfigError([{ path: 'marginalRate', message: `marginalRate: expected ${full.expected}, got ${full.value}` }])
   }
-  const full: GradualRecoveryConfig = {
-    kind: 'gradual',
-    initialRate: input.initialRate ?? 0.1,
-    increment: input.increment ?? 0.1,
-    maxSpeed: input.maxSpeed ?? 4,
-    stageCalls: input.stageCalls ?? 20,
-    stageMs: input.stageMs ?? 0,
-    failureRateThreshold,
-    marginalRate,
-    ...(input.slowCallMs === undefined ? {} : { slowCallMs: input.slowCallMs }),
-  }
-  const { stageCalls, stageMs, maxSpeed, slowCallMs } = full
+  const { stageCalls, stageMs, maxSpeed, slowCallMs, failureRateThreshold, marginalRate } = full
   const initialPpm = toPpm(full.initialRate)
   const incrementPpm = toPpm(full.increment)
 
