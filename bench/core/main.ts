@@ -79,18 +79,19 @@ const closedCase = (name: string, config: Parameters<typeof circuit>[0], twin: (
   return { name, pure: () => drive(pureStepper(strategy, strategy.initial(0)), 0), twin: () => drive(twin(), 0) }
 }
 
-const longOpen = { kind: 'constant', ms: 1e12 } as const
+// The longest open duration a config may name (Limits.maxDurationMs): longer than any run.
+const longOpen = { kind: 'constant', ms: 2 ** 31 - 1 } as const
 
 const cases: Case[] = [
   closedCase(
     'consecutive-failures, closed',
     { trip: { kind: 'consecutive-failures', threshold: 5 }, openFor: longOpen },
-    () => new MutableConsecutive(5, 1e12),
+    () => new MutableConsecutive(5, 2 ** 31 - 1),
   ),
   closedCase(
     'failure-rate, count window 100',
     { trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'count', size: 100 } }, openFor: longOpen },
-    () => new MutableCountWindowRate(100, 0.5, 20, Number.POSITIVE_INFINITY, false, 1e12),
+    () => new MutableCountWindowRate(100, 0.5, 20, Number.POSITIVE_INFINITY, false, 2 ** 31 - 1),
   ),
   closedCase(
     'failure-rate, time window 10 s / 10',
@@ -98,12 +99,12 @@ const cases: Case[] = [
       trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } },
       openFor: longOpen,
     },
-    () => new MutableTimeWindow(10_000, 10, (calls, failures) => calls >= 20 && failures / calls >= 0.5, 1e12),
+    () => new MutableTimeWindow(10_000, 10, (calls, failures) => calls >= 20 && failures / calls >= 0.5, 2 ** 31 - 1),
   ),
   closedCase(
     'failure-count, time window 10 s / 10',
     { trip: { kind: 'failure-count', threshold: 1_000_000, window: { kind: 'time', durationMs: 10_000, buckets: 10 } }, openFor: longOpen },
-    () => new MutableTimeWindow(10_000, 10, (_calls, failures) => failures >= 1_000_000, 1e12),
+    () => new MutableTimeWindow(10_000, 10, (_calls, failures) => failures >= 1_000_000, 2 ** 31 - 1),
   ),
   closedCase(
     'slow-call-rate, count window 100',
@@ -111,7 +112,7 @@ const cases: Case[] = [
       trip: { kind: 'slow-call-rate', threshold: 0.5, slowCallMs: 1000, minimumCalls: 20, window: { kind: 'count', size: 100 } },
       openFor: longOpen,
     },
-    () => new MutableCountWindowRate(100, 0.5, 20, 1000, true, 1e12),
+    () => new MutableCountWindowRate(100, 0.5, 20, 1000, true, 2 ** 31 - 1),
   ),
   (() => {
     // Open and rejecting: the breaker tripped at t=0 and stays open for the whole run.
@@ -124,23 +125,23 @@ const cases: Case[] = [
     return {
       name: 'open, rejecting',
       pure: () => drive(tripped(pureStepper(strategy, strategy.initial(0))), 1),
-      twin: () => drive(tripped(new MutableConsecutive(1, 1e12)), 1),
+      twin: () => drive(tripped(new MutableConsecutive(1, 2 ** 31 - 1)), 1),
     }
   })(),
   (() => {
     // Half-open, gradual: one long stage at 10%, throttling 9 requests in 10 and counting probes.
     const strategy = circuit({
       trip: { kind: 'consecutive-failures', threshold: 1 },
-      recovery: { kind: 'gradual', initialRate: 0.1, stageCalls: 1_000_000_000, failureRateThreshold: 0.9 },
-      openFor: { kind: 'constant', ms: 0 },
+      recovery: { kind: 'gradual', initialRate: 0.1, stageCalls: 1_000_000, failureRateThreshold: 0.9 },
+      openFor: { kind: 'constant', ms: 1 },
     })
     const [s1, ticket] = strategy.step(strategy.initial(0), REQUESTED, 0)
     const open = ticket._tag === 'Admitted' ? strategy.step(s1, { _tag: 'CallFailed', ticket, latencyMs: 1 }, 0)[0] : s1
-    const [halfOpen] = strategy.step(open, { _tag: 'Ticked' }, 0)
+    const [halfOpen] = strategy.step(open, { _tag: 'Ticked' }, 1)
     return {
       name: 'half-open, gradual ramp at 10%',
-      pure: () => drive(pureStepper(strategy, halfOpen), 0),
-      twin: () => drive(new MutableGradualStage(100_000, 1_000_000_000, 0.9).startHalfOpen(0), 0),
+      pure: () => drive(pureStepper(strategy, halfOpen), 1),
+      twin: () => drive(new MutableGradualStage(100_000, 1_000_000, 0.9).startHalfOpen(1), 1),
     }
   })(),
 ]

@@ -1,7 +1,8 @@
 /**
  * Hand-written mutable twins of the library strategies: what one would write without purity.
- * Same input and output as `strategy.step` (events in, decisions out, tickets by generation,
- * shared decision objects where the value repeats), same semantics on the benchmark workloads
+ * Same input and output as `strategy.step` (events in, decisions out, a ticket per call with its
+ * generation and id, outcomes checked against the ids issued and the calls in flight, shared
+ * decision objects where the value repeats), same semantics on the benchmark workloads
  * (thresholds, windows, admission credit), but the state lives in mutable fields and typed
  * arrays updated in place. They are the yardstick of `pnpm bench:core`: what does purity cost?
  */
@@ -14,6 +15,7 @@ export interface Stepper {
 
 const RECORDED: Decision = { _tag: 'Recorded' }
 const STALE: Decision = { _tag: 'Ignored', reason: 'stale' }
+const UNKNOWN: Decision = { _tag: 'Ignored', reason: 'unknown-ticket' }
 const FULL: Decision = { _tag: 'Rejected', reason: 'half-open-full', retryAfterMs: null }
 
 const CLOSED = 0
@@ -25,20 +27,25 @@ abstract class MutableBreaker implements Stepper {
   protected phase = CLOSED
   protected generation = 0
   protected openUntil = 0
-  private admit: Decision = { _tag: 'Admitted', generation: 0, probe: false }
+  private issued = 0
+  private inFlight = 0
 
   constructor(protected readonly openMs: number) {}
 
   protected admitted(probe: boolean): Decision {
-    const cached = this.admit
-    if (cached._tag === 'Admitted' && cached.generation === this.generation && cached.probe === probe) return cached
-    this.admit = { _tag: 'Admitted', generation: this.generation, probe }
-    return this.admit
+    this.inFlight++
+    return { _tag: 'Admitted', generation: this.generation, id: this.issued++, probe }
+  }
+
+  private newGeneration(): void {
+    this.generation++
+    this.issued = 0
+    this.inFlight = 0
   }
 
   protected trip(now: number): void {
     this.phase = OPEN
-    this.generation++
+    this.newGeneration()
     this.openUntil = now + this.openMs
   }
 
@@ -49,13 +56,15 @@ abstract class MutableBreaker implements Stepper {
         if (this.phase === OPEN) {
           if (now < this.openUntil) return { _tag: 'Rejected', reason: 'open', retryAfterMs: this.openUntil - now }
           this.phase = HALF_OPEN
-          this.generation++
+          this.newGeneration()
           this.halfOpened(now)
         }
         return this.probe(now)
       case 'CallSucceeded':
       case 'CallFailed':
         if (event.ticket.generation !== this.generation) return STALE
+        if (event.ticket.id >= this.issued || this.inFlight === 0) return UNKNOWN
+        this.inFlight--
         if (this.phase === CLOSED) this.record(event._tag === 'CallFailed', event.latencyMs, now)
         else this.probeSettled(event._tag === 'CallFailed', now)
         return RECORDED
@@ -176,7 +185,7 @@ export class MutableTimeWindow extends MutableBreaker {
 /** Gradual recovery's admission credit, holding one long stage at a fixed rate. */
 export class MutableGradualStage extends MutableBreaker {
   private credit = 0
-  private inFlight = 0
+  private probesInFlight = 0
   private requests = 0
   private stageRequests = 0
   private stageAdmitted = 0
@@ -212,13 +221,13 @@ export class MutableGradualStage extends MutableBreaker {
       return { _tag: 'Rejected', reason: 'throttled', retryAfterMs: interval === null ? null : Math.ceil(until * interval) }
     }
     this.credit -= 1_000_000
-    this.inFlight++
+    this.probesInFlight++
     this.stageAdmitted++
     return this.admitted(true)
   }
   protected override probeSettled(failed: boolean, now: number): void {
-    if (this.inFlight === 0) return
-    this.inFlight--
+    if (this.probesInFlight === 0) return
+    this.probesInFlight--
     this.stageCalls++
     if (failed) this.stageFailures++
     // Judge the stage as the pure strategy does (the benchmark's stage never ends).

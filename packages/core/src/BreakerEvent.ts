@@ -9,9 +9,27 @@ import type { Ticket } from './Decision.js'
  *   upstream's fault); it gives back a probe permit and counts nowhere.
  * - `Ticked`: time passed (lets an open breaker become half-open, or a window expire, without
  *   traffic).
- * - `ForcedOpen`, `Disabled`, `Reset`: an operator's commands.
+ * - `ForcedOpen`, `Disabled`, `Reset`: an operator's commands (until a reset).
+ * - `OpenCommanded`, `HalfOpenCommanded`, `CloseCommanded`: an operator moves the circuit (legal
+ *   only in normal mode: open from closed, open or half-open; half-open from open; closed from
+ *   open or half-open; anything else is `Ignored` as `illegal-transition`).
+ * - `IsolationRequested` / `IsolationReleased`: reference-counted forced open; each request gets
+ *   an id (decision `Isolated`), and the circuit closes when the last one is released.
  */
-export type BreakerEvent = CallRequested | CallSucceeded | CallFailed | CallCancelled | Ticked | ForcedOpen | Disabled | Reset
+export type BreakerEvent =
+  | CallRequested
+  | CallSucceeded
+  | CallFailed
+  | CallCancelled
+  | Ticked
+  | ForcedOpen
+  | Disabled
+  | Reset
+  | OpenCommanded
+  | HalfOpenCommanded
+  | CloseCommanded
+  | IsolationRequested
+  | IsolationReleased
 
 /** A caller asks for admission. */
 export interface CallRequested {
@@ -51,6 +69,30 @@ export interface Reset {
   readonly _tag: 'Reset'
 }
 
+/** Open now, for `forMs` or until the time `until` (exactly one of them). Trips and backoff are kept. */
+export interface OpenCommanded {
+  readonly _tag: 'OpenCommanded'
+  readonly forMs?: number
+  readonly until?: number
+}
+/** Start recovery now (from open). */
+export interface HalfOpenCommanded {
+  readonly _tag: 'HalfOpenCommanded'
+}
+/** Close now (from open or half-open), forgetting the backoff. */
+export interface CloseCommanded {
+  readonly _tag: 'CloseCommanded'
+}
+/** Hold the circuit forced open until this isolation (and every other) is released. */
+export interface IsolationRequested {
+  readonly _tag: 'IsolationRequested'
+}
+/** Release the isolation `id` (from the `Isolated` decision). */
+export interface IsolationReleased {
+  readonly _tag: 'IsolationReleased'
+  readonly id: number
+}
+
 /** Every event tag, in a stable order. */
 export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
   'CallRequested',
@@ -61,6 +103,11 @@ export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
   'ForcedOpen',
   'Disabled',
   'Reset',
+  'OpenCommanded',
+  'HalfOpenCommanded',
+  'CloseCommanded',
+  'IsolationRequested',
+  'IsolationReleased',
 ]
 
 /**
@@ -70,7 +117,7 @@ export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
 export class InvalidEventError extends TypeError {
   override readonly name = 'InvalidEventError'
   constructor(
-    readonly field: 'latencyMs' | 'ticket',
+    readonly field: 'latencyMs' | 'ticket' | 'forMs' | 'until' | 'id',
     readonly given: unknown,
     message: string,
   ) {
@@ -82,11 +129,13 @@ export class InvalidEventError extends TypeError {
 export const isValidLatency = (latencyMs: unknown): latencyMs is number =>
   typeof latencyMs === 'number' && latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY
 
-/** True for a well-formed ticket: a non-negative integer generation and a boolean probe flag. */
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+
+/** True for a well-formed ticket: a non-negative integer generation and id, and a boolean probe flag. */
 export const isValidTicket = (ticket: unknown): ticket is Ticket => {
   if (typeof ticket !== 'object' || ticket === null) return false
-  const { generation, probe } = ticket as { generation?: unknown; probe?: unknown }
-  return typeof generation === 'number' && Number.isSafeInteger(generation) && generation >= 0 && typeof probe === 'boolean'
+  const { generation, id, probe } = ticket as { generation?: unknown; id?: unknown; probe?: unknown }
+  return isCount(generation) && isCount(id) && typeof probe === 'boolean'
 }
 
 const checkOutcome = (ticket: Ticket, latencyMs: number): void => {
@@ -113,6 +162,9 @@ const describe = (value: unknown): string => {
 }
 
 const callRequested: CallRequested = { _tag: 'CallRequested' }
+const halfOpenCommanded: HalfOpenCommanded = { _tag: 'HalfOpenCommanded' }
+const closeCommanded: CloseCommanded = { _tag: 'CloseCommanded' }
+const isolationRequested: IsolationRequested = { _tag: 'IsolationRequested' }
 const ticked: Ticked = { _tag: 'Ticked' }
 const forcedOpen: ForcedOpen = { _tag: 'ForcedOpen' }
 const disabled: Disabled = { _tag: 'Disabled' }
@@ -126,7 +178,8 @@ const reset: Reset = { _tag: 'Reset' }
  * @example
  * import { BreakerEvent } from '@datapunk/breaker'
  * BreakerEvent.requested()._tag // 'CallRequested'
- * BreakerEvent.failed({ generation: 0, probe: false }, 12).latencyMs // 12
+ * BreakerEvent.failed({ generation: 0, id: 0, probe: false }, 12).latencyMs // 12
+ * BreakerEvent.openFor(5_000) // { _tag: 'OpenCommanded', forMs: 5000 }
  */
 export const BreakerEvent = {
   requested: (): CallRequested => callRequested,
@@ -146,4 +199,25 @@ export const BreakerEvent = {
   forcedOpen: (): ForcedOpen => forcedOpen,
   disabled: (): Disabled => disabled,
   reset: (): Reset => reset,
+  /** Open now for `forMs` (1 ms to `Limits.maxDurationMs`). */
+  openFor: (forMs: number): OpenCommanded => {
+    if (!(typeof forMs === 'number' && forMs >= 1 && forMs <= 2 ** 31 - 1)) {
+      throw new InvalidEventError('forMs', forMs, 'forMs: expected a number of milliseconds in [1, 2147483647], got ' + describe(forMs))
+    }
+    return { _tag: 'OpenCommanded', forMs }
+  },
+  /** Open now until the time `until` (on the breaker's clock). */
+  openUntil: (until: number): OpenCommanded => {
+    if (!(typeof until === 'number' && Number.isFinite(until))) {
+      throw new InvalidEventError('until', until, 'until: expected a finite time, got ' + describe(until))
+    }
+    return { _tag: 'OpenCommanded', until }
+  },
+  halfOpen: (): HalfOpenCommanded => halfOpenCommanded,
+  close: (): CloseCommanded => closeCommanded,
+  isolate: (): IsolationRequested => isolationRequested,
+  release: (id: number): IsolationReleased => {
+    if (!isCount(id)) throw new InvalidEventError('id', id, 'id: expected the id of an Isolated decision, got ' + describe(id))
+    return { _tag: 'IsolationReleased', id }
+  },
 } as const

@@ -1,85 +1,571 @@
 /**
- * `circuit({ trip, recovery, openFor })`: the three-state machine assembled from a detector, a
- * recovery policy and an open duration. It owns the phases, generations, manual modes and the
- * clock clamp; the parts own their counting.
+ * `circuitOf({ detector, recovery, openFor })`: the three-state machine assembled from part
+ * values (the library's or yours). It owns the phases, generations, call ids, probe timeouts,
+ * manual transitions and isolations, and the clock rules; the parts own their counting.
+ *
+ * The reducer is a set of named functions over a {@link CircuitParts} context: `step` reads the
+ * clock rules, then hands the event to `onRequest`, `onOutcome`, `onCancel`, `onTick` or
+ * `onCommand`; every phase change goes through `enter`.
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import type { BreakerEvent } from './BreakerEvent.js'
 import { CircuitState, Mode, type TransitionReason, transitionReasons } from './CircuitState.js'
-import { classicHalfOpen } from './ClassicHalfOpen.js'
-import { type CircuitConfig, type CircuitConfigInput, type ConfigError, decodeConfig } from './Config.js'
-import { Finite, NonNegativeInt, nullable, oneOf, report } from './codecs.js'
-import { admitted, type Decision, ignoredInvalid, ignoredStale, recorded, rejected, rejectedForcedOpen } from './Decision.js'
-import type { Detector, DetectorSnapshot, DetectorState } from './Detector.js'
-import { gradualRecovery } from './GradualRecovery.js'
-import { openDuration } from './OpenDuration.js'
-import type { Recovery, RecoveryState } from './Recovery.js'
+import { ConfigError, problem } from './ConfigError.js'
+import { Finite, intIn, NonNegativeInt, nullable, oneOf, report } from './codecs.js'
+import {
+  type Admitted,
+  admitted,
+  type Decision,
+  ignored,
+  recorded,
+  rejected,
+  rejectedForcedOpen,
+  rejectedHalfOpenFull,
+} from './Decision.js'
+import { carryDetectorState, type Detector, type DetectorSnapshot } from './Detector.js'
+import { Limits } from './Limits.js'
+import type { OpenFor } from './OpenDuration.js'
+import type { Recovery, RecoveryVerdict } from './Recovery.js'
 import type { Snapshot, Strategy } from './Strategy.js'
-import { detectorFromConfig } from './Trip.js'
 
 // ---- model -------------------------------------------------------------------------------
 
-/** The state of a circuit: plain JSON data, snapshotted and restored by the strategy's codec. */
-export interface CircuitData {
-  readonly phase: CircuitState
+/** The phase of a circuit: what changes only on a transition (or an isolation). */
+export interface PhaseData {
+  readonly state: CircuitState
   readonly mode: Mode
-  /** Bumped on every transition; outcomes with an older ticket are stale. */
+  /** Bumped on every transition; tickets of older generations are stale. */
   readonly generation: number
-  /** When an open circuit turns half-open; `null` unless open by a trip. */
+  /** When an open circuit turns half-open; `null` unless open by a trip or a manual open. */
   readonly openUntil: number | null
   /** Consecutive trips since the last close (the backoff's exponent). */
   readonly trips: number
-  /** When the current phase began (also the clock's floor for transitions). */
+  /** When the phase began (on the current clock). */
   readonly since: number
   readonly reason: TransitionReason
-  /** The detector's counts: live while closed, frozen while open or half-open, fresh on close. */
-  readonly detector: DetectorState
-  /** The recovery policy's state while half-open, else `null`. */
-  readonly recovery: RecoveryState | null
-}
-
-/** A strategy built by {@link circuit}: also exposes its config and parts. */
-export interface CircuitStrategy extends Strategy<CircuitData> {
-  readonly config: CircuitConfig
-  readonly detector: Detector
-  readonly recovery: Recovery
+  /** Isolation ids held, ascending. */
+  readonly isolations: ReadonlyArray<number>
+  /** The id the next isolation gets. */
+  readonly nextIsolation: number
 }
 
 /**
- * Every `CircuitData` is built here: one shape for all states, so property reads on the hot path
- * stay monomorphic (an object spread with overrides is also several times slower in V8).
+ * The state of a circuit: plain JSON data, snapshotted and restored by the strategy's codec.
+ * `D` and `R` are the detector's and the recovery's states.
  */
-export const circuitData = (
-  phase: CircuitState,
+export interface CircuitData<D = unknown, R = unknown> {
+  readonly phase: PhaseData
+  /** The latest time the circuit has stored (the reference for clock jumps). */
+  readonly clock: number
+  /** Ids issued in this generation: the next admission gets id `issued`. */
+  readonly issued: number
+  /** Calls admitted in this generation and not yet settled. */
+  readonly inFlight: number
+  /** While half-open: `[id, admittedAt]` of each probe in flight, oldest first; else empty. */
+  readonly probes: ReadonlyArray<number>
+  /** The detector's state: live while closed, frozen while open or half-open, fresh on close. */
+  readonly detector: D
+  /** The recovery's state while half-open, else `null`. */
+  readonly recovery: R | null
+}
+
+/** What {@link circuitOf} takes: part values, and the half-open limits. */
+export interface CircuitPartsInput<D, R> {
+  /** Default `'circuit'`. */
+  readonly name?: string
+  readonly detector: Detector<D>
+  readonly recovery: Recovery<R>
+  readonly openFor: OpenFor
+  /** A probe unsettled this long (ms) counts as failed. Default 60,000 (1 ms to `Limits.maxDurationMs`). */
+  readonly probeTimeoutMs?: number
+  /** At most this many probes in flight while half-open; more are rejected `half-open-full`. Default 100 (1 to 1,000). */
+  readonly maxProbesInFlight?: number
+}
+
+/** The canonical JSON config of a circuit: its name, its parts' configs and its half-open limits. */
+export interface CircuitConfig {
+  readonly name: string
+  readonly trip: unknown
+  readonly recovery: unknown
+  readonly openFor: unknown
+  readonly probeTimeoutMs: number
+  readonly maxProbesInFlight: number
+}
+
+/** A strategy built by {@link circuitOf} (or `circuit` / `fromConfig`): also exposes its parts and config. */
+export interface CircuitStrategy<D = unknown, R = unknown> extends Strategy<CircuitData<D, R>> {
+  readonly config: CircuitConfig
+  readonly detector: Detector<D>
+  readonly recovery: Recovery<R>
+  readonly openFor: OpenFor
+  readonly probeTimeoutMs: number
+  readonly maxProbesInFlight: number
+  adopt(from: Strategy<unknown>, state: unknown, now: number): CircuitData<D, R>
+  transitioned(before: CircuitData<D, R>, after: CircuitData<D, R>): boolean
+}
+
+/** The context every reducer function takes. */
+interface CircuitParts<D, R> {
+  readonly detector: Detector<D>
+  readonly recovery: Recovery<R>
+  readonly openFor: OpenFor
+  readonly probeTimeoutMs: number
+  readonly maxProbesInFlight: number
+}
+
+type Result<D, R> = readonly [CircuitData<D, R>, Decision]
+
+const NONE: ReadonlyArray<number> = []
+
+// ---- constructors of states (one shape each, so property reads stay monomorphic) ----------
+
+const phaseData = (
+  state: CircuitState,
   mode: Mode,
   generation: number,
   openUntil: number | null,
   trips: number,
   since: number,
   reason: TransitionReason,
-  detector: DetectorState,
-  recovery: RecoveryState | null,
-): CircuitData => ({ phase, mode, generation, openUntil, trips, since, reason, detector, recovery })
+  isolations: ReadonlyArray<number>,
+  nextIsolation: number,
+): PhaseData => ({ state, mode, generation, openUntil, trips, since, reason, isolations, nextIsolation })
 
-const withDetector = (s: CircuitData, detector: DetectorState): CircuitData =>
-  circuitData(s.phase, s.mode, s.generation, s.openUntil, s.trips, s.since, s.reason, detector, s.recovery)
+const circuitData = <D, R>(
+  phase: PhaseData,
+  clock: number,
+  issued: number,
+  inFlight: number,
+  probes: ReadonlyArray<number>,
+  detector: D,
+  recovery: R | null,
+): CircuitData<D, R> => ({ phase, clock, issued, inFlight, probes, detector, recovery })
 
-const withRecovery = (s: CircuitData, recovery: RecoveryState): CircuitData =>
-  circuitData(s.phase, s.mode, s.generation, s.openUntil, s.trips, s.since, s.reason, s.detector, recovery)
+const withRecovery = <D, R>(s: CircuitData<D, R>, recovery: R, now: number): CircuitData<D, R> =>
+  circuitData(s.phase, now, s.issued, s.inFlight, s.probes, s.detector, recovery)
+
+const withIsolations = (p: PhaseData, isolations: ReadonlyArray<number>, nextIsolation: number, mode = p.mode): PhaseData =>
+  phaseData(p.state, mode, p.generation, p.openUntil, p.trips, p.since, p.reason, isolations, nextIsolation)
+
+// ---- transitions: every phase change goes through `enter` and bumps the generation ----------
+
+const enter = <D, R>(
+  s: CircuitData<D, R>,
+  state: CircuitState,
+  mode: Mode,
+  openUntil: number | null,
+  trips: number,
+  at: number,
+  reason: TransitionReason,
+  detector: D,
+  recovery: R | null,
+  isolations: ReadonlyArray<number> = s.phase.isolations,
+): CircuitData<D, R> =>
+  circuitData(
+    phaseData(state, mode, s.phase.generation + 1, openUntil, trips, at, reason, isolations, s.phase.nextIsolation),
+    at,
+    0,
+    0,
+    NONE,
+    detector,
+    recovery,
+  )
+
+const trip = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, detector: D, at: number, reason: TransitionReason): CircuitData<D, R> => {
+  const trips = s.phase.trips + 1
+  return enter(s, CircuitState.Open, Mode.Normal, at + p.openFor.durationMs(trips), trips, at, reason, detector, null)
+}
+
+const halfOpen = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, at: number, reason: TransitionReason): CircuitData<D, R> =>
+  enter(s, CircuitState.HalfOpen, Mode.Normal, null, s.phase.trips, at, reason, s.detector, p.recovery.start(at))
+
+const close = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, at: number, reason: TransitionReason, mode: Mode): CircuitData<D, R> =>
+  enter(s, CircuitState.Closed, mode, null, mode === Mode.Disabled ? s.phase.trips : 0, at, reason, p.detector.initial(at), null, NONE)
+
+const applyVerdict = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, verdict: RecoveryVerdict<R>, at: number): CircuitData<D, R> =>
+  verdict === 'close'
+    ? close(p, s, at, 'recovered', Mode.Normal)
+    : verdict === 'reopen'
+      ? trip(p, s, s.detector, at, 'recovery-failed')
+      : verdict === s.recovery
+        ? s
+        : withRecovery(s, verdict, at)
+
+/** Removes the probe at pair index `index` from the flight list. */
+const withoutProbe = <D, R>(s: CircuitData<D, R>, index: number, now: number): CircuitData<D, R> => {
+  const probes = s.probes.slice()
+  probes.splice(index, 2)
+  return circuitData(s.phase, now, s.issued, s.inFlight - 1, probes, s.detector, s.recovery)
+}
+
+/** Settles, as failed, every probe unsettled for `probeTimeoutMs` or more (oldest first), until none is or the phase ends. */
+const expireProbes = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: number): CircuitData<D, R> => {
+  let state = s
+  while (state.phase.state === CircuitState.HalfOpen && state.recovery !== null && state.probes.length > 0) {
+    const admittedAt = state.probes[1] ?? now
+    if (now - admittedAt < p.probeTimeoutMs) break
+    const recovery = state.recovery
+    state = applyVerdict(p, withoutProbe(state, 0, now), p.recovery.outcome(recovery, true, p.probeTimeoutMs, now), now)
+  }
+  return state
+}
+
+/** Finds probe `id` in the flight list; returns its pair index or -1. */
+const probeIndex = (probes: ReadonlyArray<number>, id: number): number => {
+  for (let i = 0; i < probes.length; i += 2) if (probes[i] === id) return i
+  return -1
+}
+
+// ---- the reducer -------------------------------------------------------------------------
+
+const onRequest = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: number, time: number): Result<D, R> => {
+  const phase = s.phase
+  if (phase.state === CircuitState.Closed) {
+    const id = s.issued
+    return [circuitData(phase, now, id + 1, s.inFlight + 1, s.probes, s.detector, s.recovery), admitted(phase.generation, id, false)]
+  }
+  let state = s
+  if (phase.state === CircuitState.Open) {
+    if (phase.openUntil === null) return [s, rejectedForcedOpen]
+    // The wait is measured on the caller's clock (`time`), which may lag the latest time by the tolerance.
+    if (now < phase.openUntil) return [s, rejected('open', phase.openUntil - time)]
+    state = halfOpen(p, s, now, 'open-elapsed')
+  }
+  state = expireProbes(p, state, now)
+  if (state.phase.state !== CircuitState.HalfOpen || state.recovery === null) return onRequest(p, state, now, time)
+  if (state.inFlight >= p.maxProbesInFlight) return [state, rejectedHalfOpenFull]
+  const admission = p.recovery.request(state.recovery, now)
+  if (!admission.admitted) {
+    return [admission.state === state.recovery ? state : withRecovery(state, admission.state, now), admission.rejection]
+  }
+  const id = state.issued
+  const probes = state.probes.slice()
+  probes.push(id, now)
+  return [
+    circuitData(state.phase, now, id + 1, state.inFlight + 1, probes, state.detector, admission.state),
+    admitted(state.phase.generation, id, true),
+  ]
+}
+
+/** Checks a ticket against the state: `undefined` if it names a call of this generation that may still be in flight. */
+const ticketProblem = <D, R>(s: CircuitData<D, R>, ticket: unknown): Decision | undefined => {
+  if (typeof ticket !== 'object' || ticket === null) return ignored['invalid-event']
+  const { generation, id } = ticket as { readonly generation?: unknown; readonly id?: unknown }
+  if (typeof generation !== 'number' || typeof id !== 'number') return ignored['invalid-event']
+  if (generation !== s.phase.generation)
+    return generation < s.phase.generation && generation >= 0 ? ignored.stale : ignored['unknown-ticket']
+  if (!(id >= 0 && id < s.issued && Number.isInteger(id))) return ignored['unknown-ticket']
+  return s.inFlight === 0 ? ignored['already-settled'] : undefined
+}
+
+const onOutcome = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: unknown, failed: boolean, now: number): Result<D, R> => {
+  const { ticket, latencyMs } = event as { readonly ticket?: unknown; readonly latencyMs?: unknown }
+  if (!(typeof latencyMs === 'number' && latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY)) return [s, ignored['invalid-event']]
+  const problem = ticketProblem(s, ticket)
+  if (problem !== undefined) return [s, problem]
+  const id = (ticket as Admitted).id
+  if (s.phase.state === CircuitState.Closed) {
+    const counted = p.detector.record(s.detector, failed, latencyMs, now)
+    if (s.phase.mode === Mode.Normal && p.detector.tripped(counted)) return [trip(p, s, counted, now, 'tripped'), recorded]
+    return [circuitData(s.phase, now, s.issued, s.inFlight - 1, s.probes, counted, s.recovery), recorded]
+  }
+  // A probe still in the list counts, even past its timeout: expiry happens on requests and ticks.
+  const index = probeIndex(s.probes, id)
+  if (index < 0 || s.recovery === null) return [s, ignored['already-settled']]
+  const verdict = p.recovery.outcome(s.recovery, failed, latencyMs, now)
+  return [applyVerdict(p, withoutProbe(s, index, now), verdict, now), recorded]
+}
+
+const onCancel = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, ticket: unknown, now: number): Result<D, R> => {
+  const problem = ticketProblem(s, ticket)
+  if (problem !== undefined) return [s, problem]
+  if (s.phase.state === CircuitState.Closed)
+    return [circuitData(s.phase, now, s.issued, s.inFlight - 1, s.probes, s.detector, s.recovery), recorded]
+  const index = probeIndex(s.probes, (ticket as Admitted).id)
+  if (index < 0 || s.recovery === null) return [s, ignored['already-settled']]
+  return [withRecovery(withoutProbe(s, index, now), p.recovery.cancel(s.recovery, now), now), recorded]
+}
+
+const onTick = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: number): Result<D, R> => {
+  const phase = s.phase
+  if (phase.state === CircuitState.Closed) {
+    const advanced = p.detector.advance(s.detector, now)
+    if (advanced === s.detector) return [s, recorded]
+    if (phase.mode === Mode.Normal && p.detector.tripped(advanced)) return [trip(p, s, advanced, now, 'tripped'), recorded]
+    return [circuitData(phase, now, s.issued, s.inFlight, s.probes, advanced, s.recovery), recorded]
+  }
+  if (phase.state === CircuitState.Open) {
+    return [phase.openUntil !== null && now >= phase.openUntil ? halfOpen(p, s, now, 'open-elapsed') : s, recorded]
+  }
+  const state = expireProbes(p, s, now)
+  if (state.phase.state !== CircuitState.HalfOpen || state.recovery === null) return [state, recorded]
+  return [applyVerdict(p, state, p.recovery.tick(state.recovery, now), now), recorded]
+}
+
+const onOpenCommanded = <D, R>(s: CircuitData<D, R>, event: unknown, now: number): Result<D, R> => {
+  const { forMs, until } = event as { readonly forMs?: unknown; readonly until?: unknown }
+  const openUntil =
+    forMs !== undefined && until === undefined && typeof forMs === 'number' && forMs >= 1 && forMs <= Limits.maxDurationMs
+      ? now + forMs
+      : until !== undefined && forMs === undefined && typeof until === 'number' && Number.isFinite(until)
+        ? Math.min(until, now + Limits.maxDurationMs)
+        : undefined
+  if (openUntil === undefined) return [s, ignored['invalid-event']]
+  if (s.phase.mode !== Mode.Normal) return [s, ignored['illegal-transition']]
+  return [enter(s, CircuitState.Open, Mode.Normal, openUntil, s.phase.trips, now, 'opened-manually', s.detector, null), recorded]
+}
+
+const onIsolation = <D, R>(s: CircuitData<D, R>, now: number): Result<D, R> => {
+  const phase = s.phase
+  const id = phase.nextIsolation
+  const held = withIsolations(phase, [...phase.isolations, id], id + 1)
+  const next =
+    phase.mode === Mode.ForcedOpen || phase.mode === Mode.Isolated
+      ? circuitData(held, now, s.issued, s.inFlight, s.probes, s.detector, s.recovery)
+      : enter({ ...s, phase: held }, CircuitState.Open, Mode.Isolated, null, phase.trips, now, 'isolated', s.detector, null)
+  return [next, { _tag: 'Isolated', id }]
+}
+
+const onRelease = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: unknown, now: number): Result<D, R> => {
+  const id = (event as { readonly id?: unknown }).id
+  const phase = s.phase
+  const index = typeof id === 'number' ? phase.isolations.indexOf(id) : -1
+  if (index < 0) return [s, ignored['unknown-isolation']]
+  const isolations = phase.isolations.filter((held) => held !== id)
+  if (isolations.length === 0 && phase.mode === Mode.Isolated) return [close(p, s, now, 'released', Mode.Normal), recorded]
+  return [
+    circuitData(withIsolations(phase, isolations, phase.nextIsolation), now, s.issued, s.inFlight, s.probes, s.detector, s.recovery),
+    recorded,
+  ]
+}
+
+const onCommand = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: BreakerEvent, now: number): Result<D, R> => {
+  const phase = s.phase
+  switch (event._tag) {
+    case 'ForcedOpen':
+      if (phase.mode === Mode.ForcedOpen) return [s, recorded]
+      return [enter(s, CircuitState.Open, Mode.ForcedOpen, null, phase.trips, now, 'forced-open', s.detector, null), recorded]
+    case 'Disabled':
+      if (phase.mode === Mode.Disabled) return [s, recorded]
+      return [close(p, s, now, 'disabled', Mode.Disabled), recorded]
+    case 'Reset':
+      return [close(p, s, now, 'reset', Mode.Normal), recorded]
+    case 'OpenCommanded':
+      return onOpenCommanded(s, event, now)
+    case 'HalfOpenCommanded':
+      if (phase.mode !== Mode.Normal || phase.state !== CircuitState.Open) return [s, ignored['illegal-transition']]
+      return [halfOpen(p, s, now, 'half-opened-manually'), recorded]
+    case 'CloseCommanded':
+      if (phase.mode !== Mode.Normal || phase.state === CircuitState.Closed) return [s, ignored['illegal-transition']]
+      return [close(p, s, now, 'closed-manually', Mode.Normal), recorded]
+    case 'IsolationRequested':
+      return onIsolation(s, now)
+    case 'IsolationReleased':
+      return onRelease(p, s, event, now)
+    default:
+      return [s, ignored['invalid-event']]
+  }
+}
+
+/** The caller's clock went back by more than the tolerance: move every stored time onto the new clock. */
+const rebase = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, time: number): CircuitData<D, R> => {
+  const delta = time - s.clock
+  const ph = s.phase
+  const probes = s.probes.map((x, i) => (i % 2 === 1 ? x + delta : x))
+  const detector = p.detector.rebase === undefined ? p.detector.initial(time) : p.detector.rebase(s.detector, delta, time)
+  const recovery = s.recovery === null || p.recovery.rebase === undefined ? s.recovery : p.recovery.rebase(s.recovery, delta, time)
+  return circuitData(
+    phaseData(
+      ph.state,
+      ph.mode,
+      ph.generation,
+      ph.openUntil === null ? null : ph.openUntil + delta,
+      ph.trips,
+      ph.since + delta,
+      ph.reason,
+      ph.isolations,
+      ph.nextIsolation,
+    ),
+    time,
+    s.issued,
+    s.inFlight,
+    probes,
+    detector,
+    recovery,
+  )
+}
+
+const step = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: BreakerEvent, time: number): Result<D, R> => {
+  // A time that is not a finite number is no time at all: nothing is stored from it.
+  if (typeof time !== 'number' || !Number.isFinite(time)) return [s, ignored['invalid-time']]
+  if (typeof event !== 'object' || event === null) return [s, ignored['invalid-event']]
+  const state = time < s.clock - Limits.clockToleranceMs ? rebase(p, s, time) : s
+  // Small steps back (within the tolerance) count as the latest time.
+  const now = Math.max(time, state.clock)
+  let result: Result<D, R>
+  switch (event._tag) {
+    case 'CallRequested':
+      result = onRequest(p, state, now, time)
+      break
+    case 'CallSucceeded':
+      result = onOutcome(p, state, event, false, now)
+      break
+    case 'CallFailed':
+      result = onOutcome(p, state, event, true, now)
+      break
+    case 'CallCancelled':
+      result = onCancel(p, state, event.ticket, now)
+      break
+    case 'Ticked':
+      result = onTick(p, state, now)
+      break
+    default:
+      result = onCommand(p, state, event, now)
+  }
+  // An ignored event changes nothing, not even the clock: a rebase waits for an event that counts.
+  return result[1]._tag === 'Ignored' ? [s, result[1]] : result
+}
+
+// ---- inspection --------------------------------------------------------------------------
+
+const firstFigure = (detectors: ReadonlyArray<DetectorSnapshot>, key: keyof Omit<DetectorSnapshot, 'kind' | 'figures'>): number | null => {
+  for (const d of detectors) {
+    const value = d[key]
+    if (value !== null) return value
+  }
+  return null
+}
+
+const inspect = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>): Snapshot => {
+  const detectors = p.detector.measure(s.detector)
+  const phase = s.phase
+  const recovery = phase.state === CircuitState.HalfOpen && s.recovery !== null ? p.recovery.measure(s.recovery, s.inFlight) : null
+  return {
+    state: phase.state,
+    mode: phase.mode,
+    generation: phase.generation,
+    openUntil: phase.openUntil,
+    since: phase.since,
+    reason: phase.reason,
+    trips: phase.trips,
+    admitRate: phase.state === CircuitState.Closed ? 1 : recovery === null ? 0 : Math.min(1, Math.max(0, recovery.admitRate)),
+    inFlight: s.inFlight,
+    isolations: phase.isolations.length,
+    calls: firstFigure(detectors, 'calls'),
+    failures: firstFigure(detectors, 'failures'),
+    slowCalls: firstFigure(detectors, 'slowCalls'),
+    failureRate: firstFigure(detectors, 'failureRate'),
+    slowCallRate: firstFigure(detectors, 'slowCallRate'),
+    consecutiveFailures: firstFigure(detectors, 'consecutiveFailures'),
+    detectors,
+    recovery,
+  }
+}
+
+// ---- swaps -------------------------------------------------------------------------------
+
+/** The parts of every circuit built here, so that one circuit can adopt another's state part by part. */
+const circuitParts = new WeakMap<object, CircuitParts<unknown, unknown>>()
+
+/** The longest an open phase entered for `reason` may last under `openFor`. */
+const maxOpenMs = (openFor: OpenFor, reason: TransitionReason): number =>
+  reason === 'tripped' || reason === 'recovery-failed' ? openFor.maxMs : Limits.maxDurationMs
+
+/**
+ * Keeps an open phase's `openUntil` across a swap. If it is longer than the new policy could
+ * ever have set, the phase is marked as held by the swap (reason `swapped`), which is what it now is.
+ */
+const keepOpen = (phase: PhaseData, openFor: OpenFor): PhaseData =>
+  phase.openUntil === null || phase.openUntil - phase.since <= maxOpenMs(openFor, phase.reason)
+    ? phase
+    : phaseData(
+        phase.state,
+        phase.mode,
+        phase.generation,
+        phase.openUntil,
+        phase.trips,
+        phase.since,
+        'swapped',
+        phase.isolations,
+        phase.nextIsolation,
+      )
+
+const adopt = <D, R>(p: CircuitParts<D, R>, from: Strategy<unknown>, fromState: unknown, time: number): CircuitData<D, R> => {
+  const other = circuitParts.get(from)
+  if (other !== undefined) {
+    const s = fromState as CircuitData<unknown, unknown>
+    const at = Number.isFinite(time) && time > s.clock ? time : s.clock
+    const detector = carryDetectorState(other.detector, s.detector, p.detector, at)
+    const phase = keepOpen(s.phase, p.openFor)
+    const kept = circuitData(phase, s.clock, s.issued, s.inFlight, s.probes, detector, null as R | null)
+    if (phase.state !== CircuitState.HalfOpen || s.recovery === null) return kept
+    if (other.recovery.key === p.recovery.key) return circuitData(phase, s.clock, s.issued, s.inFlight, s.probes, detector, s.recovery as R)
+    // Another recovery policy starts afresh, under a new generation: the old probes are stale.
+    return halfOpen(p, kept, at, 'swapped')
+  }
+  // A strategy of another kind: keep what its snapshot tells (phase, mode, open-until), count afresh.
+  const snap = from.inspect(fromState)
+  const at = Number.isFinite(time) ? time : 0
+  const base = circuitData<D, R>(
+    phaseData(snap.state, snap.mode, snap.generation, null, snap.trips, at, 'swapped', NONE, 0),
+    at,
+    0,
+    0,
+    NONE,
+    p.detector.initial(at),
+    null,
+  )
+  switch (snap.state) {
+    case CircuitState.Closed:
+      return enter(
+        base,
+        CircuitState.Closed,
+        snap.mode === Mode.Disabled ? Mode.Disabled : Mode.Normal,
+        null,
+        snap.trips,
+        at,
+        'swapped',
+        base.detector,
+        null,
+      )
+    case CircuitState.HalfOpen:
+      return halfOpen(p, base, at, 'swapped')
+    default:
+      if (snap.mode !== Mode.Normal || snap.openUntil === null) {
+        return enter(base, CircuitState.Open, Mode.ForcedOpen, null, snap.trips, at, 'swapped', base.detector, null)
+      }
+      // The wait left, on the new clock reading, and never longer than a timer can hold.
+      return enter(
+        base,
+        CircuitState.Open,
+        Mode.Normal,
+        Math.min(snap.openUntil, at + Limits.maxDurationMs),
+        snap.trips,
+        at,
+        'swapped',
+        base.detector,
+        null,
+      )
+  }
+}
 
 // ---- constructors ------------------------------------------------------------------------
 
+const ProbeTimeout = intIn(Limits.minDurationMs, Limits.maxDurationMs)
+const MaxProbesInFlight = intIn(1, Limits.maxProbesInFlight)
+
 /**
- * Builds a circuit strategy from a config (see {@link CircuitConfigInput}). Throws a
- * {@link ConfigError} naming every bad field; use {@link fromConfig} for an `Either` instead.
+ * Builds a circuit from part values: a detector, a recovery and an open-duration policy, each
+ * the library's or your own. Throws a `ConfigError` for half-open limits out of range.
  *
  * @example
- * import { BreakerEvent, circuit } from '@datapunk/breaker'
- * const strategy = circuit({
- *   trip: { kind: 'consecutive-failures', threshold: 2 },
- *   recovery: { kind: 'classic', probes: 1 },
- *   openFor: { kind: 'constant', ms: 1000 },
+ * import { BreakerEvent, circuitOf, classicHalfOpen, constantOpenFor, consecutiveFailures } from '@datapunk/breaker'
+ * const strategy = circuitOf({
+ *   name: 'payments',
+ *   detector: consecutiveFailures({ threshold: 2 }),
+ *   recovery: classicHalfOpen({ probes: 1 }),
+ *   openFor: constantOpenFor(1000),
  * })
  * let state = strategy.initial(0)
  * for (const at of [0, 10]) {
@@ -90,307 +576,176 @@ const withRecovery = (s: CircuitData, recovery: RecoveryState): CircuitData =>
  * strategy.inspect(state).state // 'open'
  * strategy.step(state, BreakerEvent.requested(), 20)[1] // { _tag: 'Rejected', reason: 'open', retryAfterMs: 995 }
  */
-export const circuit = (input: CircuitConfigInput): CircuitStrategy => {
-  const decoded = decodeConfig(input)
-  if (E.isLeft(decoded)) throw decoded.left
-  return fromDecodedConfig(decoded.right)
-}
-
-/**
- * Decodes `input` (e.g. parsed JSON) and builds the strategy, or returns a {@link ConfigError}
- * whose message names each bad path, what was expected and what was given.
- *
- * @example
- * import { fromConfig } from '@datapunk/breaker'
- * const result = fromConfig({ trip: { kind: 'failure-rate', treshold: 0.5, window: { kind: 'count', size: 10 } } })
- * result._tag === 'Left' && result.left.message
- * // 'trip.treshold: unknown key (expected only kind, threshold, window, minimumCalls)\ntrip.threshold: missing (expected a ratio in (0, 1])'
- */
-export const fromConfig = (input: unknown): E.Either<ConfigError, CircuitStrategy> => E.map(fromDecodedConfig)(decodeConfig(input))
-
-/** Builds the strategy of an already decoded config. */
-export const fromDecodedConfig = (config: CircuitConfig): CircuitStrategy => {
-  const detector = detectorFromConfig(config.trip)
-  const recovery: Recovery = (
-    config.recovery.kind === 'classic' ? classicHalfOpen(config.recovery) : gradualRecovery(config.recovery)
-  ) as Recovery
-  const { openFor } = config
-
-  // ---- transitions (each bumps the generation) ----
-
-  const trip = (s: CircuitData, detectorState: DetectorState, at: number, reason: TransitionReason): CircuitData => {
-    const trips = s.trips + 1
-    return circuitData(
-      CircuitState.Open,
-      Mode.Normal,
-      s.generation + 1,
-      at + openDuration(openFor, trips),
-      trips,
-      at,
-      reason,
-      detectorState,
-      null,
-    )
-  }
-
-  const halfOpen = (s: CircuitData, at: number): CircuitData =>
-    circuitData(CircuitState.HalfOpen, Mode.Normal, s.generation + 1, null, s.trips, at, 'open-elapsed', s.detector, recovery.start(at))
-
-  const close = (s: CircuitData, at: number, reason: TransitionReason, mode: Mode): CircuitData =>
-    circuitData(
-      CircuitState.Closed,
-      mode,
-      s.generation + 1,
-      null,
-      reason === 'disabled' ? s.trips : 0,
-      at,
-      reason,
-      detector.initial(at),
-      null,
-    )
-
-  const applyVerdict = (s: CircuitData, verdict: RecoveryState | 'close' | 'reopen', at: number): CircuitData =>
-    verdict === 'close'
-      ? close(s, at, 'recovered', Mode.Normal)
-      : verdict === 'reopen'
-        ? trip(s, s.detector, at, 'recovery-failed')
-        : verdict === s.recovery
-          ? s
-          : withRecovery(s, verdict)
-
-  // ---- the reducer ----
-
-  // Results are immutable values, so identical inputs may share one. A one-entry memo of the
-  // closed-state results turns the steady state of a healthy breaker (the state object does not
-  // change between calls) into a comparison instead of two allocations per step.
-  let closedAdmitState: CircuitData | undefined
-  let closedAdmitResult: readonly [CircuitData, Decision] = [
-    circuitData(CircuitState.Closed, Mode.Normal, -1, null, 0, 0, 'initial', detector.initial(0), null),
-    admitted(0, false),
+export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy<D, R> => {
+  const problems = [
+    ...(input.probeTimeoutMs === undefined || ProbeTimeout.is(input.probeTimeoutMs)
+      ? []
+      : [problem('probeTimeoutMs', `expected ${ProbeTimeout.name}, got ${String(input.probeTimeoutMs)}`)]),
+    ...(input.maxProbesInFlight === undefined || MaxProbesInFlight.is(input.maxProbesInFlight)
+      ? []
+      : [problem('maxProbesInFlight', `expected ${MaxProbesInFlight.name}, got ${String(input.maxProbesInFlight)}`)]),
   ]
-  let unchangedState: CircuitData | undefined
-  let unchangedResult: readonly [CircuitData, Decision] = closedAdmitResult
-
-  const admitClosed = (s: CircuitData): readonly [CircuitData, Decision] => {
-    if (s === closedAdmitState) return closedAdmitResult
-    const previous = closedAdmitResult[1]
-    const decision = previous._tag === 'Admitted' && previous.generation === s.generation ? previous : admitted(s.generation, false)
-    closedAdmitState = s
-    closedAdmitResult = [s, decision]
-    return closedAdmitResult
+  if (problems.length > 0) throw new ConfigError(problems)
+  const p: CircuitParts<D, R> = {
+    detector: input.detector,
+    recovery: input.recovery,
+    openFor: input.openFor,
+    probeTimeoutMs: input.probeTimeoutMs ?? Limits.defaultProbeTimeoutMs,
+    maxProbesInFlight: input.maxProbesInFlight ?? Limits.defaultMaxProbesInFlight,
   }
-
-  const recordedUnchanged = (s: CircuitData): readonly [CircuitData, Decision] => {
-    if (s !== unchangedState) {
-      unchangedState = s
-      unchangedResult = [s, recorded]
-    }
-    return unchangedResult
-  }
-
-  const onRequest = (s: CircuitData, now: number): readonly [CircuitData, Decision] => {
-    if (s.phase === CircuitState.Closed) return admitClosed(s)
-    let state = s
-    if (s.phase === CircuitState.Open) {
-      if (s.mode === Mode.ForcedOpen || s.openUntil === null) return [s, rejectedForcedOpen]
-      if (!(now >= s.openUntil)) return [s, rejected('open', s.openUntil - now)]
-      state = halfOpen(s, now)
-    }
-    const before = state.recovery
-    if (before === null) return [state, rejectedForcedOpen]
-    const after = recovery.request(before, now)
-    if (recovery.inFlight(after) > recovery.inFlight(before)) {
-      return [withRecovery(state, after), admitted(state.generation, true)]
-    }
-    return [after === before ? state : withRecovery(state, after), recovery.rejection(after, now)]
-  }
-
-  const onOutcome = (
-    s: CircuitData,
-    event: { readonly ticket: unknown; readonly latencyMs: number },
-    failed: boolean,
-    now: number,
-  ): readonly [CircuitData, Decision] => {
-    const latencyMs = event.latencyMs
-    if (!(latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY)) return [s, ignoredInvalid]
-    const ticket = event.ticket as { readonly generation?: unknown } | null | undefined
-    if (ticket == null || ticket.generation !== s.generation) return [s, ignoredStale]
-    if (s.phase === CircuitState.Closed) {
-      const counted = detector.record(s.detector, failed, latencyMs, now)
-      if (s.mode === Mode.Normal && detector.tripped(counted)) return [trip(s, counted, now, 'tripped'), recorded]
-      return counted === s.detector ? recordedUnchanged(s) : [withDetector(s, counted), recorded]
-    }
-    if (s.phase === CircuitState.HalfOpen && s.recovery !== null && recovery.inFlight(s.recovery) > 0) {
-      return [applyVerdict(s, recovery.outcome(s.recovery, failed, latencyMs, now), now), recorded]
-    }
-    return [s, ignoredStale]
-  }
-
-  const onCancel = (s: CircuitData, ticket: unknown): readonly [CircuitData, Decision] => {
-    const t = ticket as { readonly generation?: unknown } | null | undefined
-    if (t == null || t.generation !== s.generation) return [s, ignoredStale]
-    if (s.phase === CircuitState.HalfOpen && s.recovery !== null) {
-      if (recovery.inFlight(s.recovery) === 0) return [s, ignoredStale]
-      return [withRecovery(s, recovery.cancel(s.recovery)), recorded]
-    }
-    return [s, s.phase === CircuitState.Closed ? recorded : ignoredStale]
-  }
-
-  const onTick = (s: CircuitData, now: number): readonly [CircuitData, Decision] => {
-    if (s.phase === CircuitState.Closed) {
-      const advanced = detector.advance(s.detector, now)
-      return [advanced === s.detector ? s : withDetector(s, advanced), recorded]
-    }
-    if (s.phase === CircuitState.Open) {
-      return [s.openUntil !== null && s.mode === Mode.Normal && now >= s.openUntil ? halfOpen(s, now) : s, recorded]
-    }
-    return [s.recovery === null ? s : applyVerdict(s, recovery.tick(s.recovery, now), now), recorded]
-  }
-
-  const step = (s: CircuitData, event: BreakerEvent, time: number): readonly [CircuitData, Decision] => {
-    // Clock clamp: a time before the current phase began (or not a time at all) counts as then.
-    const now = time >= s.since && time < Number.POSITIVE_INFINITY ? time : s.since
-    switch (event?._tag) {
-      case 'CallRequested':
-        return onRequest(s, now)
-      case 'CallSucceeded':
-        return onOutcome(s, event, false, now)
-      case 'CallFailed':
-        return onOutcome(s, event, true, now)
-      case 'CallCancelled':
-        return onCancel(s, event.ticket)
-      case 'Ticked':
-        return onTick(s, now)
-      case 'ForcedOpen':
-        if (s.mode === Mode.ForcedOpen) return [s, recorded]
-        return [
-          circuitData(CircuitState.Open, Mode.ForcedOpen, s.generation + 1, null, s.trips, now, 'forced-open', s.detector, null),
-          recorded,
-        ]
-      case 'Disabled':
-        if (s.mode === Mode.Disabled) return [s, recorded]
-        return [close(s, now, 'disabled', Mode.Disabled), recorded]
-      case 'Reset':
-        return [close(s, now, 'reset', Mode.Normal), recorded]
-      default:
-        return [s, ignoredInvalid]
-    }
-  }
-
-  // ---- inspection ----
-
-  const inspect = (s: CircuitData): Snapshot => {
-    const detectors = detector.measure(s.detector)
-    const first = <K extends keyof DetectorSnapshot>(key: K): DetectorSnapshot[K] | null => {
-      for (const d of detectors) if (d[key] !== null) return d[key]
-      return null
-    }
-    return {
-      state: s.phase,
-      mode: s.mode,
-      generation: s.generation,
-      openUntil: s.openUntil,
-      since: s.since,
-      reason: s.reason,
-      trips: s.trips,
-      admitRate:
-        s.phase === CircuitState.Closed ? 1 : s.phase === CircuitState.Open || s.recovery === null ? 0 : recovery.admitRate(s.recovery),
-      calls: first('calls') as number | null,
-      failures: first('failures') as number | null,
-      slowCalls: first('slowCalls') as number | null,
-      failureRate: first('failureRate') as number | null,
-      slowCallRate: first('slowCallRate') as number | null,
-      consecutiveFailures: first('consecutiveFailures') as number | null,
-      detectors,
-      recovery: s.phase === CircuitState.HalfOpen && s.recovery !== null ? recovery.measure(s.recovery) : null,
-    }
-  }
-
-  return {
-    name: config.name,
-    config,
-    detector,
-    recovery,
+  const name = input.name ?? 'circuit'
+  const strategy: CircuitStrategy<D, R> = {
+    name,
+    config: {
+      name,
+      trip: p.detector.config,
+      recovery: p.recovery.config,
+      openFor: p.openFor.config,
+      probeTimeoutMs: p.probeTimeoutMs,
+      maxProbesInFlight: p.maxProbesInFlight,
+    },
+    detector: p.detector,
+    recovery: p.recovery,
+    openFor: p.openFor,
+    probeTimeoutMs: p.probeTimeoutMs,
+    maxProbesInFlight: p.maxProbesInFlight,
     initial: (now) => {
       const at = Number.isFinite(now) ? now : 0
-      return circuitData(CircuitState.Closed, Mode.Normal, 0, null, 0, at, 'initial', detector.initial(at), null)
+      return circuitData<D, R>(
+        phaseData(CircuitState.Closed, Mode.Normal, 0, null, 0, at, 'initial', NONE, 1),
+        at,
+        0,
+        0,
+        NONE,
+        p.detector.initial(at),
+        null,
+      )
     },
-    step,
-    inspect,
-    codec: circuitDataCodec(config, detector, recovery),
+    step: (s, event, now) => step(p, s, event, now),
+    inspect: (s) => inspect(p, s),
+    codec: circuitDataCodec(name, p),
+    adopt: (from, state, now) => adopt(p, from, state, now),
+    transitioned: (before, after) =>
+      before.phase !== after.phase ||
+      (after.recovery !== before.recovery &&
+        after.recovery !== null &&
+        (before.recovery === null || p.recovery.admitRate(after.recovery) !== p.recovery.admitRate(before.recovery))),
   }
+  circuitParts.set(strategy, p as CircuitParts<unknown, unknown>)
+  return strategy
 }
 
 // ---- codecs ------------------------------------------------------------------------------
 
-const Phase = oneOf<CircuitState>([CircuitState.Closed, CircuitState.Open, CircuitState.HalfOpen])
-const ModeCodec = oneOf<Mode>([Mode.Normal, Mode.ForcedOpen, Mode.Disabled])
-const Reason = oneOf<TransitionReason>(transitionReasons)
-
-const Shell = t.type({
-  phase: Phase,
-  mode: ModeCodec,
+const PhaseCodec = t.type({
+  state: oneOf<CircuitState>([CircuitState.Closed, CircuitState.Open, CircuitState.HalfOpen]),
+  mode: oneOf<Mode>([Mode.Normal, Mode.ForcedOpen, Mode.Isolated, Mode.Disabled]),
   generation: NonNegativeInt,
   openUntil: nullable(Finite),
   trips: NonNegativeInt,
   since: Finite,
-  reason: Reason,
+  reason: oneOf<TransitionReason>(transitionReasons),
+  isolations: t.array(NonNegativeInt),
+  nextIsolation: NonNegativeInt,
+})
+
+const Shell = t.type({
+  phase: PhaseCodec,
+  clock: Finite,
+  issued: NonNegativeInt,
+  inFlight: NonNegativeInt,
+  probes: t.array(Finite),
   detector: t.unknown,
   recovery: t.unknown,
 })
 
-/**
- * The state codec of one circuit: decoding checks every field, the parts' states against their
- * configs, and that the combination is one the reducer can reach (an open circuit has an
- * `openUntil` unless forced open; only a half-open one has a recovery state).
- */
-function circuitDataCodec(config: CircuitConfig, detector: Detector, recovery: Recovery): t.Type<CircuitData, unknown, unknown> {
-  return new t.Type<CircuitData, unknown, unknown>(
-    `a snapshot of circuit '${config.name}'`,
-    (u): u is CircuitData => E.isRight(decodeData(u, t.getDefaultContext(t.unknown))),
-    (u, c) => decodeData(u, c),
-    (s) => ({
-      phase: s.phase,
-      mode: s.mode,
-      generation: s.generation,
-      openUntil: s.openUntil,
-      trips: s.trips,
-      since: s.since,
-      reason: s.reason,
-      detector: detector.codec.encode(s.detector),
-      recovery: s.recovery === null ? null : recovery.codec.encode(s.recovery),
-    }),
-  )
+const ascending = (xs: ReadonlyArray<number>): boolean => xs.every((x, i) => i === 0 || x > (xs[i - 1] ?? x))
 
-  function decodeData(u: unknown, c: t.Context): t.Validation<CircuitData> {
+/** Why a decoded shell is a state the reducer could never reach, or `undefined`. */
+const unreachable = <D, R>(p: CircuitParts<D, R>, s: t.TypeOf<typeof Shell>): string | undefined => {
+  const ph = s.phase
+  if (ph.since > s.clock) return 'expected since at or before clock'
+  if (s.inFlight > s.issued) return 'expected at most issued calls in flight'
+  if (!ascending(ph.isolations) || ph.isolations.some((id) => id >= ph.nextIsolation))
+    return 'expected ascending isolation ids below nextIsolation'
+  if (ph.isolations.length > 0 && ph.mode !== Mode.Isolated && ph.mode !== Mode.ForcedOpen)
+    return 'only an isolated or forced-open circuit holds isolations'
+  if (ph.mode === Mode.Isolated && ph.isolations.length === 0) return 'an isolated circuit holds at least one isolation'
+  if (ph.openUntil !== null && ph.openUntil - ph.since > maxOpenMs(p.openFor, ph.reason)) {
+    return `expected openUntil at most ${maxOpenMs(p.openFor, ph.reason)} ms after since (the longest open duration)`
+  }
+  switch (ph.state) {
+    case CircuitState.HalfOpen: {
+      if (s.recovery === null || ph.mode !== Mode.Normal) return 'a half-open circuit needs a recovery state and mode normal'
+      if (ph.openUntil !== null) return 'a half-open circuit has no openUntil'
+      if (s.probes.length !== s.inFlight * 2 || s.inFlight > p.maxProbesInFlight)
+        return 'expected one [id, admittedAt] pair per probe in flight'
+      const ids = s.probes.filter((_, i) => i % 2 === 0)
+      const times = s.probes.filter((_, i) => i % 2 === 1)
+      if (!ids.every((id) => Number.isSafeInteger(id) && id >= 0 && id < s.issued) || !ascending(ids))
+        return 'expected ascending probe ids below issued'
+      if (times.some((at) => at > s.clock) || !times.every((at, i) => i === 0 || at >= (times[i - 1] ?? at))) {
+        return 'expected probe admission times in order and not after clock'
+      }
+      return undefined
+    }
+    case CircuitState.Open:
+      if (s.recovery !== null || s.probes.length > 0 || s.issued > 0) return 'an open circuit has no recovery state, probes or calls'
+      if (ph.mode === Mode.Disabled) return 'an open circuit cannot be disabled'
+      return (ph.mode === Mode.Normal) === (ph.openUntil === null) ? 'an open circuit has openUntil exactly when in mode normal' : undefined
+    default:
+      if (s.recovery !== null || s.probes.length > 0) return 'only a half-open circuit has a recovery state or probes'
+      if (ph.openUntil !== null) return 'a closed circuit has no openUntil'
+      return ph.mode === Mode.Normal || ph.mode === Mode.Disabled ? undefined : 'a closed circuit is in mode normal or disabled'
+  }
+}
+
+/**
+ * The state codec of one circuit: decoding checks every field, the parts' states with their own
+ * codecs, and that the combination is one the reducer can reach.
+ */
+function circuitDataCodec<D, R>(name: string, p: CircuitParts<D, R>): t.Type<CircuitData<D, R>, unknown, unknown> {
+  const decodeData = (u: unknown, c: t.Context): t.Validation<CircuitData<D, R>> => {
     const shell = Shell.validate(u, c)
     if (E.isLeft(shell)) return shell
     const s = shell.right
-    const d = detector.codec.validate(s.detector, t.appendContext(c, 'detector', t.unknown, s.detector))
+    const why = unreachable(p, s)
+    if (why !== undefined) return t.failure(u, c, why)
+    const d = p.detector.codec.validate(s.detector, t.appendContext(c, 'detector', t.unknown, s.detector))
     if (E.isLeft(d)) return d
-    let r: RecoveryState | null = null
+    let r: R | null = null
     if (s.recovery !== null) {
-      const decoded = recovery.codec.validate(s.recovery, t.appendContext(c, 'recovery', t.unknown, s.recovery))
+      const decoded = p.recovery.codec.validate(s.recovery, t.appendContext(c, 'recovery', t.unknown, s.recovery))
       if (E.isLeft(decoded)) return decoded
       r = decoded.right
     }
-    const inconsistent =
-      s.phase === CircuitState.HalfOpen
-        ? r === null || s.mode !== Mode.Normal
-          ? 'a half-open circuit needs a recovery state and mode normal'
-          : undefined
-        : r !== null
-          ? 'only a half-open circuit has a recovery state'
-          : s.phase === CircuitState.Open
-            ? (s.mode === Mode.ForcedOpen) !== (s.openUntil === null)
-              ? 'an open circuit has openUntil unless forced open'
-              : undefined
-            : s.mode === Mode.ForcedOpen
-              ? 'a closed circuit cannot be forced open'
-              : undefined
-    if (inconsistent !== undefined) return t.failure(u, c, inconsistent)
-    return t.success(circuitData(s.phase, s.mode, s.generation, s.openUntil, s.trips, s.since, s.reason, d.right, r))
+    const ph = s.phase
+    return t.success(
+      circuitData(
+        phaseData(ph.state, ph.mode, ph.generation, ph.openUntil, ph.trips, ph.since, ph.reason, ph.isolations, ph.nextIsolation),
+        s.clock,
+        s.issued,
+        s.inFlight,
+        s.probes,
+        d.right,
+        r,
+      ),
+    )
   }
+  return new t.Type<CircuitData<D, R>, unknown, unknown>(
+    `a snapshot of circuit '${name}'`,
+    (u): u is CircuitData<D, R> => E.isRight(decodeData(u, t.getDefaultContext(t.unknown))),
+    decodeData,
+    (s) => ({
+      phase: { ...s.phase, isolations: s.phase.isolations.slice() },
+      clock: s.clock,
+      issued: s.issued,
+      inFlight: s.inFlight,
+      probes: s.probes.slice(),
+      detector: p.detector.codec.encode(s.detector),
+      recovery: s.recovery === null ? null : p.recovery.codec.encode(s.recovery),
+    }),
+  )
 }
 
 /**

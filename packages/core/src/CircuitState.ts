@@ -24,11 +24,13 @@ export type CircuitState = (typeof CircuitState)[keyof typeof CircuitState]
  *
  * - `normal`: the strategy decides.
  * - `forced-open`: every call is rejected until a reset (phase `open`, no `openUntil`).
+ * - `isolated`: every call is rejected until every isolation is released (phase `open`, no `openUntil`).
  * - `disabled`: every call is admitted and counted, and nothing trips (phase `closed`).
  */
 export const Mode = {
   Normal: 'normal',
   ForcedOpen: 'forced-open',
+  Isolated: 'isolated',
   Disabled: 'disabled',
 } as const
 
@@ -46,6 +48,11 @@ export type TransitionReason =
   | 'disabled'
   | 'reset'
   | 'swapped'
+  | 'opened-manually'
+  | 'half-opened-manually'
+  | 'closed-manually'
+  | 'isolated'
+  | 'released'
 
 /** Every {@link TransitionReason}, in a stable order (for codecs and documentation). */
 export const transitionReasons: ReadonlyArray<TransitionReason> = [
@@ -58,4 +65,9 @@ export const transitionReasons: ReadonlyArray<TransitionReason> = [
   'disabled',
   'reset',
   'swapped',
+  'opened-manually',
+  'half-opened-manually',
+  'closed-manually',
+  'isolated',
+  'released',
 ]

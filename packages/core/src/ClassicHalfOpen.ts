@@ -1,23 +1,52 @@
 import * as t from 'io-ts'
-import { decodeOrThrow } from './ConfigError.js'
-import { literal, NonNegativeInt, PositiveInt, PositiveMillis, Ratio, struct } from './codecs.js'
+import { ConfigError, decodeOrThrow, problem } from './ConfigError.js'
+import { DurationMs, intIn, literal, NonNegativeInt, Ratio, struct } from './codecs.js'
 import { rejectedHalfOpenFull } from './Decision.js'
 import { canonical } from './Detector.js'
-import { type ClassicHalfOpenConfig, type ClassicHalfOpenState, probeFailed, type Recovery } from './Recovery.js'
+import { Limits } from './Limits.js'
+import { probeFailed, type Recovery, type RecoveryAdmission, type RecoverySnapshot } from './Recovery.js'
+
+// ---- model -------------------------------------------------------------------------------
+
+/** State of classic half-open: probes in flight and settled. */
+export interface ClassicHalfOpenState {
+  readonly kind: 'classic'
+  /** Probes admitted and not yet settled or cancelled. */
+  readonly inFlight: number
+  readonly successes: number
+  readonly failures: number
+}
+
+/** What classic half-open reports. */
+export interface ClassicHalfOpenSnapshot extends RecoverySnapshot {
+  readonly kind: 'classic'
+  readonly probes: number
+  readonly successes: number
+  readonly failures: number
+}
+
+const classicState = (inFlight: number, successes: number, failures: number): ClassicHalfOpenState => ({
+  kind: 'classic',
+  inFlight,
+  successes,
+  failures,
+})
 
 // ---- codecs ------------------------------------------------------------------------------
 
 /**
  * Config codec: `{ kind: 'classic', probes = 1, failureRateThreshold?, slowCallMs? }`. An absent
- * `failureRateThreshold` is filled by the circuit config (0.5, or the closed failure-rate
- * threshold if that is stricter).
+ * `failureRateThreshold` is 0.5, or the strictest closed failure-rate threshold when a circuit
+ * config has a stricter one.
  */
-export const ClassicHalfOpenConfigInput = struct(
+export const ClassicHalfOpenConfig = struct(
   'a classic half-open recovery',
   { kind: literal('classic') },
-  { probes: PositiveInt, failureRateThreshold: Ratio, slowCallMs: PositiveMillis },
+  { probes: intIn(1, Limits.maxProbes), failureRateThreshold: Ratio, slowCallMs: DurationMs },
   { probes: 1 },
 )
+/** A classic half-open config as written (threshold optional). */
+export type ClassicHalfOpenConfig = t.TypeOf<typeof ClassicHalfOpenConfig>
 
 const ClassicHalfOpenStateCodec = struct('a classic half-open state', {
   kind: literal('classic'),
@@ -26,28 +55,19 @@ const ClassicHalfOpenStateCodec = struct('a classic half-open state', {
   failures: NonNegativeInt,
 })
 
-/** Classic half-open's settings as written in code: every field optional. */
-export interface ClassicHalfOpenInput {
-  /** Default 1. */
-  readonly probes?: number
-  /** Default 0.5 (a circuit config lowers it to a stricter closed failure-rate threshold). */
-  readonly failureRateThreshold?: number
-  readonly slowCallMs?: number
-}
-
 /** The default reopen threshold of classic half-open. */
 export const CLASSIC_FAILURE_RATE_THRESHOLD = 0.5
 
-/** Completes a decoded classic config: one probe and `defaultThreshold` unless given. */
-export const completeClassicConfig = (
-  input: t.TypeOf<typeof ClassicHalfOpenConfigInput>,
-  defaultThreshold: number,
-): ClassicHalfOpenConfig => ({
-  kind: 'classic',
-  probes: input.probes ?? 1,
-  failureRateThreshold: input.failureRateThreshold ?? defaultThreshold,
-  ...(input.slowCallMs === undefined ? {} : { slowCallMs: input.slowCallMs }),
-})
+/**
+ * The threshold a recovery uses: the one given (which must not be laxer than the closed one), or
+ * the kind's default lowered to the closed one.
+ */
+export const recoveryThreshold = (given: number | undefined, kindDefault: number, closed: number | undefined): number => {
+  if (given !== undefined && closed !== undefined && given > closed) {
+    throw new ConfigError([problem('failureRateThreshold', `expected at most the closed failure-rate threshold (${closed}), got ${given}`)])
+  }
+  return given ?? Math.min(kindDefault, closed ?? kindDefault)
+}
 
 // ---- constructors ------------------------------------------------------------------------
 
@@ -55,54 +75,64 @@ export const completeClassicConfig = (
  * Classic half-open recovery: admit up to `probes` calls; extra requests are rejected as
  * `half-open-full`. Reopen as soon as `failures / probes >= failureRateThreshold` (no later probe
  * could bring the rate back under it); close once every probe settled below it. A cancelled probe
- * gives its permit back.
+ * gives its permit back. `closedFailureRate` (from a circuit config) lowers the default threshold.
  *
  * @example
  * import { classicHalfOpen } from '@datapunk/breaker'
  * const recovery = classicHalfOpen({ probes: 2, failureRateThreshold: 0.5 })
- * const s = recovery.request(recovery.start(0), 0)
- * recovery.inFlight(s) // 1
- * recovery.outcome(s, false, 10, 1) // { kind: 'classic', inFlight: 0, successes: 1, failures: 0 }
- * recovery.outcome(s, true, 10, 1) // 'reopen'
+ * const { state } = recovery.request(recovery.start(0), 0)
+ * state // { kind: 'classic', inFlight: 1, successes: 0, failures: 0 }
+ * recovery.outcome(state, false, 10, 1) // { kind: 'classic', inFlight: 0, successes: 1, failures: 0 }
+ * recovery.outcome(state, true, 10, 1) // 'reopen'
  */
-export const classicHalfOpen = (config: ClassicHalfOpenInput = {}): Recovery<ClassicHalfOpenState> => {
-  const full = completeClassicConfig(
-    decodeOrThrow(ClassicHalfOpenConfigInput, { ...config, kind: 'classic' }),
-    CLASSIC_FAILURE_RATE_THRESHOLD,
-  )
-  const { probes, failureRateThreshold, slowCallMs } = full
-  const start: ClassicHalfOpenState = { kind: 'classic', inFlight: 0, successes: 0, failures: 0 }
+export const classicHalfOpen = (
+  input: Omit<ClassicHalfOpenConfig, 'kind' | 'probes'> & { readonly probes?: number } = {},
+  closedFailureRate?: number,
+): Recovery<ClassicHalfOpenState> => {
+  const decoded = decodeOrThrow(ClassicHalfOpenConfig, { ...input, kind: 'classic' })
+  const failureRateThreshold = recoveryThreshold(decoded.failureRateThreshold, CLASSIC_FAILURE_RATE_THRESHOLD, closedFailureRate)
+  const config: ClassicHalfOpenConfig = { ...decoded, failureRateThreshold }
+  const { probes, slowCallMs } = config
+  const start = classicState(0, 0, 0)
+  const permitFree = (s: ClassicHalfOpenState): boolean => s.inFlight + s.successes + s.failures < probes
   return {
-    config: full,
-    key: canonical(full),
+    kind: 'classic',
+    config,
+    key: canonical(config),
     start: () => start,
-    request: (s) =>
-      s.inFlight + s.successes + s.failures < probes
-        ? { kind: 'classic', inFlight: s.inFlight + 1, successes: s.successes, failures: s.failures }
-        : s,
-    rejection: () => rejectedHalfOpenFull,
+    request: (s): RecoveryAdmission<ClassicHalfOpenState> =>
+      permitFree(s)
+        ? { state: classicState(s.inFlight + 1, s.successes, s.failures), admitted: true }
+        : { state: s, admitted: false, rejection: rejectedHalfOpenFull },
     outcome: (s, failed, latencyMs) => {
       const bad = probeFailed(failed, latencyMs, slowCallMs)
       const failures = s.failures + (bad ? 1 : 0)
       const successes = s.successes + (bad ? 0 : 1)
       if (failures / probes >= failureRateThreshold) return 'reopen'
       if (successes + failures >= probes) return 'close'
-      return { kind: 'classic', inFlight: s.inFlight - 1, successes, failures }
+      return classicState(Math.max(0, s.inFlight - 1), successes, failures)
     },
-    cancel: (s) => (s.inFlight === 0 ? s : { kind: 'classic', inFlight: s.inFlight - 1, successes: s.successes, failures: s.failures }),
+    cancel: (s) => (s.inFlight === 0 ? s : classicState(s.inFlight - 1, s.successes, s.failures)),
     tick: (s) => s,
-    inFlight: (s) => s.inFlight,
-    admitRate: (s) => (s.inFlight + s.successes + s.failures < probes ? 1 : 0),
-    measure: (s) => ({ kind: 'classic', probes, inFlight: s.inFlight, successes: s.successes, failures: s.failures }),
+    rebase: (s) => s,
+    admitRate: (s) => (permitFree(s) ? 1 : 0),
+    measure: (s, inFlight): ClassicHalfOpenSnapshot => ({
+      kind: 'classic',
+      admitRate: permitFree(s) ? 1 : 0,
+      inFlight,
+      probes,
+      successes: s.successes,
+      failures: s.failures,
+    }),
     codec: {
       validate: (u, c) => {
         const r = ClassicHalfOpenStateCodec.validate(u, c)
         if (r._tag === 'Right' && r.right.inFlight + r.right.successes + r.right.failures > probes) {
           return t.failure(u, c, `expected at most ${probes} probes in flight and settled`)
         }
-        return r
+        return r._tag === 'Right' ? t.success(classicState(r.right.inFlight, r.right.successes, r.right.failures)) : r
       },
-      encode: (s) => ({ kind: 'classic', inFlight: s.inFlight, successes: s.successes, failures: s.failures }),
+      encode: (s) => classicState(s.inFlight, s.successes, s.failures),
     },
   }
 }

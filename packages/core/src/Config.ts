@@ -1,36 +1,101 @@
 /**
- * The JSON config format of a circuit, and its codec. Decoding fills defaults, range-checks every
- * number, rejects unknown keys, and checks fields against each other (a recovery threshold must
- * be at least as strict as the closed one).
+ * Configs as data: JSON -> part values -> `circuitOf`. Each part kind is a `{ codec, build }`
+ * entry in a table; the built-in kinds are just the default table, and `fromConfig(json, { kinds })`
+ * adds yours (no global registry: the table travels with the call). Decoding fills defaults,
+ * range-checks every number against {@link Limits}, rejects unknown keys, and checks parts
+ * against each other (a recovery threshold must be at least as strict as the closed one).
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { CLASSIC_FAILURE_RATE_THRESHOLD, ClassicHalfOpenConfigInput, completeClassicConfig } from './ClassicHalfOpen.js'
+import { allOf } from './AllOf.js'
+import { anyOf } from './AnyOf.js'
+import { type CircuitConfig, type CircuitStrategy, circuitOf } from './Circuit.js'
+import { ClassicHalfOpenConfig, classicHalfOpen } from './ClassicHalfOpen.js'
 import { ConfigError } from './ConfigError.js'
-import { report, struct, tagged } from './codecs.js'
-import type { TripConfig as TripConfigType } from './Detector.js'
-import { completeGradualConfig, GRADUAL_FAILURE_RATE_THRESHOLD, GradualRecoveryConfigInput } from './GradualRecovery.js'
-import { type OpenForConfig, OpenForConfig as OpenForConfigCodec } from './OpenDuration.js'
-import type { RecoveryConfig } from './Recovery.js'
-import { TripConfig } from './Trip.js'
-import type { WindowSpec } from './Window.js'
+import { ConsecutiveFailuresConfig, consecutiveFailures } from './ConsecutiveFailures.js'
+import { intIn, type Problem, report, struct } from './codecs.js'
+import type { Detector } from './Detector.js'
+import { FailureCountConfig, failureCount } from './FailureCount.js'
+import { FailureRateConfig, failureRate } from './FailureRate.js'
+import { GradualRecoveryConfig, gradualRecovery } from './GradualRecovery.js'
+import { Limits } from './Limits.js'
+import {
+  ConstantOpenForConfig,
+  constantOpenFor,
+  DEFAULT_OPEN_FOR,
+  ExponentialOpenForConfig,
+  exponentialOpenFor,
+  type OpenFor,
+} from './OpenDuration.js'
+import type { Recovery } from './Recovery.js'
+import { SlowCallRateConfig, slowCallRate } from './SlowCallRate.js'
 
 export { ConfigError }
 
 // ---- model -------------------------------------------------------------------------------
 
-/** A decoded circuit config: every default filled, every number checked. */
-export interface CircuitConfig {
-  readonly name: string
-  readonly trip: TripConfigType
-  readonly recovery: RecoveryConfig
-  readonly openFor: OpenForConfig
+/**
+ * A detector kind: how to decode its JSON config (the `kind` field included) and build the
+ * detector. `build` may throw a `ConfigError` for a check across fields; its paths are relative
+ * to the part.
+ */
+export interface DetectorKind<C = unknown> {
+  readonly codec: t.Decoder<unknown, C>
+  build(config: C): Detector<unknown>
 }
 
 /**
- * A circuit config as a user writes it (and as JSON files hold it). Optional fields show their
- * default.
+ * A recovery kind. `closedFailureRate` is the strictest failure-rate threshold of the closed
+ * detectors, if any: a recovery's own threshold should default to it and not be laxer.
  */
+export interface RecoveryKind<C = unknown> {
+  readonly codec: t.Decoder<unknown, C>
+  build(config: C, closedFailureRate: number | undefined): Recovery<unknown>
+}
+
+/** An open-duration kind. */
+export interface OpenForKind<C = unknown> {
+  readonly codec: t.Decoder<unknown, C>
+  build(config: C): OpenFor
+}
+
+/** Tables of part kinds by the `kind` a config names. */
+export interface Kinds {
+  readonly detectors?: Readonly<Record<string, DetectorKind>>
+  readonly recoveries?: Readonly<Record<string, RecoveryKind>>
+  readonly openFor?: Readonly<Record<string, OpenForKind>>
+}
+
+/** Options of {@link fromConfig} and {@link circuit}. */
+export interface ConfigOptions {
+  /** Your kinds, added to (or replacing) the built-in ones of the same name. `any-of` and `all-of` are reserved. */
+  readonly kinds?: Kinds
+}
+
+/** Helpers that keep a kind's config type while putting it in a table. */
+export const detectorKind = <C>(kind: DetectorKind<C>): DetectorKind => kind as DetectorKind
+export const recoveryKind = <C>(kind: RecoveryKind<C>): RecoveryKind => kind as RecoveryKind
+export const openForKind = <C>(kind: OpenForKind<C>): OpenForKind => kind as OpenForKind
+
+/** The built-in kinds: the default table every config is read with. */
+export const builtInKinds = {
+  detectors: {
+    'consecutive-failures': detectorKind({ codec: ConsecutiveFailuresConfig, build: consecutiveFailures }),
+    'failure-count': detectorKind({ codec: FailureCountConfig, build: failureCount }),
+    'failure-rate': detectorKind({ codec: FailureRateConfig, build: failureRate }),
+    'slow-call-rate': detectorKind({ codec: SlowCallRateConfig, build: slowCallRate }),
+  },
+  recoveries: {
+    classic: recoveryKind({ codec: ClassicHalfOpenConfig, build: classicHalfOpen }),
+    gradual: recoveryKind({ codec: GradualRecoveryConfig, build: gradualRecovery }),
+  },
+  openFor: {
+    constant: openForKind({ codec: ConstantOpenForConfig, build: (c) => constantOpenFor(c.ms) }),
+    exponential: openForKind({ codec: ExponentialOpenForConfig, build: exponentialOpenFor }),
+  },
+} satisfies Required<Kinds>
+
+/** A circuit config as a user writes it with the built-in kinds (and as JSON files hold it). */
 export interface CircuitConfigInput {
   /** Default `'circuit'`. */
   readonly name?: string
@@ -39,147 +104,250 @@ export interface CircuitConfigInput {
   readonly recovery?: RecoveryConfigInput
   /** Default `{ kind: 'constant', ms: 30000 }`. */
   readonly openFor?: OpenForConfigInput
+  /** Default 60,000. */
+  readonly probeTimeoutMs?: number
+  /** Default 100. */
+  readonly maxProbesInFlight?: number
 }
 
-/** Failure detection as written by a user. */
+/** Failure detection as written by a user: the built-in kinds' configs, derived from their codecs. */
 export type TripConfigInput =
-  | { readonly kind: 'consecutive-failures'; readonly threshold: number }
-  | { readonly kind: 'failure-count'; readonly threshold: number; readonly window: WindowSpec }
-  | {
-      readonly kind: 'failure-rate'
-      readonly threshold: number
-      /** Default 10. */
-      readonly minimumCalls?: number
-      readonly window: WindowSpec
-    }
-  | {
-      readonly kind: 'slow-call-rate'
-      readonly threshold: number
-      readonly slowCallMs: number
-      /** Default 10. */
-      readonly minimumCalls?: number
-      readonly window: WindowSpec
-    }
-  | { readonly kind: 'any-of'; readonly detectors: ReadonlyArray<TripConfigInput> }
+  | t.OutputOf<typeof ConsecutiveFailuresConfig>
+  | t.OutputOf<typeof FailureCountConfig>
+  | t.OutputOf<typeof FailureRateConfig>
+  | t.OutputOf<typeof SlowCallRateConfig>
+  | { readonly kind: 'any-of' | 'all-of'; readonly detectors: ReadonlyArray<TripConfigInput> }
 
 /** Recovery as written by a user. */
-export type RecoveryConfigInput =
-  | {
-      readonly kind: 'classic'
-      /** Default 1. */
-      readonly probes?: number
-      /** Default 0.5, or the closed failure-rate threshold if stricter. */
-      readonly failureRateThreshold?: number
-      readonly slowCallMs?: number
-    }
-  | {
-      readonly kind: 'gradual'
-      /** Default 0.1. */
-      readonly initialRate?: number
-      /** Default 0.1. */
-      readonly increment?: number
-      /** Default 4. */
-      readonly maxSpeed?: number
-      /** Default 20. */
-      readonly stageCalls?: number
-      /** Default 0. */
-      readonly stageMs?: number
-      /** Default 0.2, or the closed failure-rate threshold if stricter. */
-      readonly failureRateThreshold?: number
-      /** Default half of `failureRateThreshold`. */
-      readonly marginalRate?: number
-      readonly slowCallMs?: number
-    }
+export type RecoveryConfigInput = t.OutputOf<typeof ClassicHalfOpenConfig> | t.OutputOf<typeof GradualRecoveryConfig>
 
 /** Open duration as written by a user. */
-export type OpenForConfigInput =
-  | { readonly kind: 'constant'; readonly ms: number }
-  | {
-      readonly kind: 'exponential'
-      readonly initialMs: number
-      /** Default 2. */
-      readonly multiplier?: number
-      readonly maxMs: number
-    }
+export type OpenForConfigInput = t.OutputOf<typeof ConstantOpenForConfig> | t.OutputOf<typeof ExponentialOpenForConfig>
 
-// ---- codecs ------------------------------------------------------------------------------
+// ---- decoders: JSON -> part values ----------------------------------------------------------
 
-const RecoveryConfigInputCodec = tagged('a recovery', { classic: ClassicHalfOpenConfigInput, gradual: GradualRecoveryConfigInput })
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === 'object' && u !== null && !Array.isArray(u)
 
-const Raw = struct(
-  'a circuit config',
-  { trip: TripConfig },
-  { name: t.string, recovery: RecoveryConfigInputCodec, openFor: OpenForConfigCodec },
-)
+const COMPOSITES = { 'any-of': anyOf, 'all-of': allOf } as const
 
-const DEFAULT_OPEN_FOR: OpenForConfig = { kind: 'constant', ms: 30_000 }
+/** Failures at `c` for problems whose paths are relative to it. */
+const failuresAt = (c: t.Context, value: unknown, problems: ReadonlyArray<Problem>): t.Errors =>
+  problems.map((p) => ({
+    value,
+    message: p.message.slice(p.message.indexOf(': ') + 2),
+    context: p.path === '' ? c : p.path.split(/\.|(?=\[)/).reduce<t.Context>((ctx, key) => t.appendContext(ctx, key, t.unknown, value), c),
+  }))
 
-/** The strictest failure-rate threshold among the closed detectors, if any. */
-const closedFailureRate = (trip: TripConfigType): number | undefined => {
-  switch (trip.kind) {
-    case 'failure-rate':
-      return trip.threshold
-    case 'any-of': {
-      const rates = trip.detectors.map(closedFailureRate).filter((r): r is number => r !== undefined)
-      return rates.length === 0 ? undefined : Math.min(...rates)
-    }
-    default:
-      return undefined
+/** Runs `build`, turning a thrown `ConfigError` into failures at `c`. */
+const building = <P>(c: t.Context, value: unknown, build: () => P): t.Validation<P> => {
+  try {
+    return t.success(build())
+  } catch (error) {
+    if (error instanceof ConfigError) return E.left(failuresAt(c, value, error.problems))
+    return t.failure(value, c, `could not be built: ${error instanceof Error ? error.message : String(error)}`)
   }
 }
 
-type RawRecovery = t.TypeOf<typeof RecoveryConfigInputCodec>
+/** Dispatches on `kind` in `table`; an unknown or missing kind is reported at `<path>.kind`, listing the known ones. */
+const kindOf = <K extends { readonly codec: t.Decoder<unknown, unknown> }>(
+  what: string,
+  table: Readonly<Record<string, K>>,
+  u: unknown,
+  c: t.Context,
+  extra: ReadonlyArray<string> = [],
+): t.Validation<readonly [K, unknown]> => {
+  if (u === undefined) return t.failure(u, c, `missing (expected ${what})`)
+  if (!isRecord(u)) return t.failure(u, c, `expected ${what}, got ${describeKindless(u)}`)
+  const kind = u.kind
+  const entry = typeof kind === 'string' && Object.hasOwn(table, kind) ? table[kind] : undefined
+  if (entry === undefined) {
+    const known = [...Object.keys(table), ...extra].map((k) => JSON.stringify(k)).join(' | ')
+    return t.failure(
+      kind,
+      t.appendContext(c, 'kind', t.unknown, kind),
+      `expected one of ${known}, got ${kind === undefined ? 'nothing' : (JSON.stringify(kind) ?? String(kind))}`,
+    )
+  }
+  const config = entry.codec.validate(u, c)
+  return E.isLeft(config) ? config : t.success([entry, config.right] as const)
+}
 
-const problemAt = (c: t.Context, path: string, value: unknown, message: string): t.ValidationError => ({
-  value,
-  message,
-  context: path.split('.').reduce<t.Context>((ctx, key) => t.appendContext(ctx, key, t.unknown, value), c),
+const describeKindless = (u: unknown): string =>
+  Array.isArray(u) ? 'an array' : u === null ? 'null' : typeof u === 'string' ? JSON.stringify(u) : String(u)
+
+const CompositeShape = struct('a composite detector', { kind: t.string, detectors: t.unknown })
+
+/** Decodes a detector config (composites included, to a bounded depth) straight into a detector value. */
+const detectorDecoder = (table: Readonly<Record<string, DetectorKind>>) => {
+  const decode = (u: unknown, c: t.Context, depth: number): t.Validation<Detector<unknown>> => {
+    const kind = isRecord(u) ? u.kind : undefined
+    if (kind === 'any-of' || kind === 'all-of') {
+      if (depth >= Limits.maxDetectorDepth) return t.failure(u, c, `expected composites nested at most ${Limits.maxDetectorDepth} deep`)
+      const shape = CompositeShape.validate(u, c)
+      if (E.isLeft(shape)) return shape
+      const members = shape.right.detectors
+      const at = t.appendContext(c, 'detectors', t.unknown, members)
+      if (!Array.isArray(members) || members.length === 0 || members.length > Limits.maxDetectorMembers) {
+        return t.failure(
+          members,
+          at,
+          `expected 1 to ${Limits.maxDetectorMembers} detectors, got ${Array.isArray(members) ? members.length : describeKindless(members)}`,
+        )
+      }
+      const errors: t.ValidationError[] = []
+      const built: Detector<unknown>[] = []
+      members.forEach((m, i) => {
+        const r = decode(m, t.appendContext(at, `[${i}]`, t.unknown, m), depth + 1)
+        if (E.isLeft(r)) errors.push(...r.left)
+        else built.push(r.right)
+      })
+      if (errors.length > 0) return t.failures(errors)
+      return building(c, u, () => COMPOSITES[kind](built))
+    }
+    const entry = kindOf('a detector', table, u, c, Object.keys(COMPOSITES))
+    if (E.isLeft(entry)) return entry
+    const [k, config] = entry.right
+    return building(c, u, () => k.build(config))
+  }
+  return decode
+}
+
+const Top = struct(
+  'a circuit config',
+  { trip: t.unknown },
+  {
+    name: t.string,
+    recovery: t.unknown,
+    openFor: t.unknown,
+    probeTimeoutMs: intIn(Limits.minDurationMs, Limits.maxDurationMs),
+    maxProbesInFlight: intIn(1, Limits.maxProbesInFlight),
+  },
+)
+
+const DEFAULT_RECOVERY = { kind: 'classic' }
+
+const tables = (kinds: Kinds | undefined) => ({
+  detectors: { ...builtInKinds.detectors, ...kinds?.detectors },
+  recoveries: { ...builtInKinds.recoveries, ...kinds?.recoveries },
+  openFor: { ...builtInKinds.openFor, ...kinds?.openFor },
 })
 
-const completeRecovery = (raw: RawRecovery | undefined, closedRate: number | undefined, c: t.Context): t.Validation<RecoveryConfig> => {
-  const recovery: RawRecovery = raw ?? { kind: 'classic', probes: 1 }
-  const kindDefault = recovery.kind === 'classic' ? CLASSIC_FAILURE_RATE_THRESHOLD : GRADUAL_FAILURE_RATE_THRESHOLD
-  const given = recovery.failureRateThreshold
-  if (given !== undefined && closedRate !== undefined && given > closedRate) {
-    return t.failures([
-      problemAt(
-        c,
-        'recovery.failureRateThreshold',
-        given,
-        `expected at most the closed failure-rate threshold (${closedRate}), got ${given}`,
-      ),
-    ])
+/** Decodes a whole circuit config into its strategy, collecting the problems of every part. */
+const decodeCircuit = (input: unknown, kinds: Kinds | undefined): t.Validation<CircuitStrategy> => {
+  const c = t.getDefaultContext(Top)
+  if (!isRecord(input)) return t.failure(input, c)
+  // Problems of the top level (unknown keys, limits) and of every part are reported together.
+  const top = Top.validate(input, c)
+  const errors: t.ValidationError[] = E.isLeft(top) ? [...top.left] : []
+  const { trip, name, recovery, openFor, probeTimeoutMs, maxProbesInFlight } = E.isRight(top)
+    ? top.right
+    : {
+        ...(input as { trip?: unknown; recovery?: unknown; openFor?: unknown }),
+        name: undefined,
+        probeTimeoutMs: undefined,
+        maxProbesInFlight: undefined,
+      }
+  const table = tables(kinds)
+  const part = <P>(key: string, value: unknown, decode: (u: unknown, ctx: t.Context) => t.Validation<P>): P | undefined => {
+    const r = decode(value, t.appendContext(c, key, t.unknown, value))
+    if (E.isRight(r)) return r.right
+    errors.push(...r.left)
+    return undefined
   }
-  const defaultThreshold = Math.min(kindDefault, closedRate ?? kindDefault)
-  if (recovery.kind === 'classic') return t.success(completeClassicConfig(recovery, defaultThreshold))
-  const gradual = completeGradualConfig(recovery, defaultThreshold, 'recovery.')
-  if ('kind' in gradual) return t.success(gradual)
-  return t.failures([problemAt(c, 'recovery.marginalRate', gradual.value, `expected ${gradual.expected}, got ${gradual.value}`)])
+  const detector = part('trip', trip, (u, ctx) => detectorDecoder(table.detectors)(u, ctx, 0))
+  const openForPart = part('openFor', openFor ?? DEFAULT_OPEN_FOR, (u, ctx) => {
+    const entry = kindOf('an open duration', table.openFor, u, ctx)
+    return E.isLeft(entry) ? entry : building(ctx, u, () => entry.right[0].build(entry.right[1]))
+  })
+  // The recovery is checked against the closed detectors' threshold (when they decoded).
+  const recoveryPart = part('recovery', recovery ?? DEFAULT_RECOVERY, (u, ctx) => {
+    const entry = kindOf('a recovery', table.recoveries, u, ctx)
+    return E.isLeft(entry) ? entry : building(ctx, u, () => entry.right[0].build(entry.right[1], detector?.failureRateThreshold))
+  })
+  if (errors.length > 0 || detector === undefined || recoveryPart === undefined || openForPart === undefined) return t.failures(errors)
+  return building(c, input, () =>
+    circuitOf({
+      name: name ?? 'circuit',
+      detector,
+      recovery: recoveryPart,
+      openFor: openForPart,
+      ...(probeTimeoutMs === undefined ? {} : { probeTimeoutMs }),
+      ...(maxProbesInFlight === undefined ? {} : { maxProbesInFlight }),
+    }),
+  )
 }
 
-/** The codec of a circuit config: decodes `unknown` (parsed JSON) into a complete {@link CircuitConfig}. */
-export const CircuitConfig: t.Type<CircuitConfig, CircuitConfig, unknown> = new t.Type<CircuitConfig, CircuitConfig, unknown>(
-  'a circuit config',
-  (u): u is CircuitConfig => E.isRight(Raw.decode(u)) && typeof (u as { name?: unknown }).name === 'string',
-  (u, c) => {
-    const raw = Raw.validate(u, c)
-    if (E.isLeft(raw)) return raw
-    const { trip, name, recovery, openFor } = raw.right
-    const complete = completeRecovery(recovery, closedFailureRate(trip), c)
-    if (E.isLeft(complete)) return complete
-    return t.success({ name: name ?? 'circuit', trip, recovery: complete.right, openFor: openFor ?? DEFAULT_OPEN_FOR })
-  },
-  (config) => ({ name: config.name, trip: config.trip, recovery: config.recovery, openFor: config.openFor }),
-)
+// ---- constructors ------------------------------------------------------------------------
 
 /**
- * Decodes a config, returning a {@link ConfigError} listing every problem
- * (`recovery.initialRate: expected a ratio in (0, 1], got 1.5`).
+ * Decodes `input` (e.g. parsed JSON) and builds the strategy, or returns a {@link ConfigError}
+ * whose message names each bad path, what was expected and what was given. Never throws, for
+ * any input. `options.kinds` adds your own part kinds.
+ *
+ * @example
+ * import { fromConfig } from '@datapunk/breaker'
+ * const result = fromConfig({ trip: { kind: 'failure-rate', treshold: 0.5, window: { kind: 'count', size: 10 } } })
+ * result._tag === 'Left' && result.left.message
+ * // 'trip.treshold: unknown key (expected only kind, threshold, window, minimumCalls)\ntrip.threshold: missing (expected a ratio in (0, 1])'
+ */
+export const fromConfig = (input: unknown, options: ConfigOptions = {}): E.Either<ConfigError, CircuitStrategy> => {
+  try {
+    return E.mapLeft((errors: t.Errors) => new ConfigError(report(errors)))(decodeCircuit(input, options.kinds))
+  } catch (error) {
+    // A hostile input (a throwing getter, a proxy) must still give an answer, not an exception.
+    return E.left(
+      new ConfigError([{ path: '', message: `(root): could not be read: ${error instanceof Error ? error.message : String(error)}` }]),
+    )
+  }
+}
+
+/**
+ * Builds a circuit strategy from a config (see {@link CircuitConfigInput}). Throws a
+ * {@link ConfigError} naming every bad field; use {@link fromConfig} for an `Either` instead.
+ *
+ * @example
+ * import { BreakerEvent, circuit } from '@datapunk/breaker'
+ * const strategy = circuit({
+ *   trip: { kind: 'consecutive-failures', threshold: 2 },
+ *   recovery: { kind: 'classic', probes: 1 },
+ *   openFor: { kind: 'constant', ms: 1000 },
+ * })
+ * let state = strategy.initial(0)
+ * for (const at of [0, 10]) {
+ *   const [afterRequest, ticket] = strategy.step(state, BreakerEvent.requested(), at)
+ *   if (ticket._tag !== 'Admitted') break
+ *   ;[state] = strategy.step(afterRequest, BreakerEvent.failed(ticket, 5), at + 5)
+ * }
+ * strategy.inspect(state).state // 'open'
+ * strategy.step(state, BreakerEvent.requested(), 20)[1] // { _tag: 'Rejected', reason: 'open', retryAfterMs: 995 }
+ */
+export const circuit = (input: CircuitConfigInput, options: ConfigOptions = {}): CircuitStrategy => {
+  const decoded = fromConfig(input, options)
+  if (E.isLeft(decoded)) throw decoded.left
+  return decoded.right
+}
+
+/**
+ * Decodes a config into its complete, canonical form (every default filled), or a
+ * {@link ConfigError} listing every problem (`recovery.initialRate: expected a ratio in (0, 1], got 1.5`).
  *
  * @example
  * import { decodeConfig } from '@datapunk/breaker'
  * const result = decodeConfig({ trip: { kind: 'consecutive-failures', threshold: 0 } })
  * result._tag === 'Left' && result.left.message // 'trip.threshold: expected an integer >= 1, got 0'
  */
-export const decodeConfig = (input: unknown): E.Either<ConfigError, CircuitConfig> =>
-  E.mapLeft((errors: t.Errors) => new ConfigError(report(errors)))(CircuitConfig.decode(input))
+export const decodeConfig = (input: unknown, options: ConfigOptions = {}): E.Either<ConfigError, CircuitConfig> =>
+  E.map((strategy: CircuitStrategy) => strategy.config)(fromConfig(input, options))
+
+/**
+ * Decodes one detector config into a detector value (composites and your kinds included).
+ *
+ * @example
+ * import { decodeDetector } from '@datapunk/breaker'
+ * const result = decodeDetector({ kind: 'any-of', detectors: [{ kind: 'consecutive-failures', threshold: 3 }] })
+ * result._tag === 'Right' && result.right.kind // 'any-of'
+ */
+export const decodeDetector = (input: unknown, options: ConfigOptions = {}): E.Either<ConfigError, Detector<unknown>> => {
+  const decoded = detectorDecoder(tables(options.kinds).detectors)(input, t.getDefaultContext(t.unknown), 0)
+  return E.mapLeft((errors: t.Errors) => new ConfigError(report(errors)))(decoded)
+}

@@ -1,25 +1,27 @@
 import type * as t from 'io-ts'
 import { decodeOrThrow } from './ConfigError.js'
 import { literal, NonNegativeInt, PositiveInt, struct } from './codecs.js'
-import { type ConsecutiveFailuresState, canonical, type Detector } from './Detector.js'
+import { canonical, type Detector, emptyDetectorSnapshot } from './Detector.js'
 
 // ---- model -------------------------------------------------------------------------------
 
-const ZERO: ConsecutiveFailuresState = { kind: 'consecutive', consecutiveFailures: 0 }
-
-/** Trip on the `threshold`-th failure in a row (a success resets the run). */
-export interface ConsecutiveFailuresConfig {
-  readonly kind: 'consecutive-failures'
-  readonly threshold: number
+/** State of the consecutive-failures detector. */
+export interface ConsecutiveFailuresState {
+  readonly kind: 'consecutive'
+  readonly consecutiveFailures: number
 }
+
+const ZERO: ConsecutiveFailuresState = { kind: 'consecutive', consecutiveFailures: 0 }
 
 // ---- codecs ------------------------------------------------------------------------------
 
-/** Config codec: `{ kind: 'consecutive-failures', threshold }`. */
-export const ConsecutiveFailuresConfig: t.Type<ConsecutiveFailuresConfig, ConsecutiveFailuresConfig, unknown> = struct(
-  'a consecutive-failures detector',
-  { kind: literal('consecutive-failures'), threshold: PositiveInt },
-)
+/** Config codec: `{ kind: 'consecutive-failures', threshold }`: trip on the `threshold`-th failure in a row. */
+export const ConsecutiveFailuresConfig = struct('a consecutive-failures detector', {
+  kind: literal('consecutive-failures'),
+  threshold: PositiveInt,
+})
+/** A decoded consecutive-failures config. */
+export type ConsecutiveFailuresConfig = t.TypeOf<typeof ConsecutiveFailuresConfig>
 
 const ConsecutiveFailuresStateCodec = struct('a consecutive-failures state', {
   kind: literal('consecutive'),
@@ -44,25 +46,18 @@ const ConsecutiveFailuresStateCodec = struct('a consecutive-failures state', {
 export const consecutiveFailures = (config: Omit<ConsecutiveFailuresConfig, 'kind'>): Detector<ConsecutiveFailuresState> => {
   const full = decodeOrThrow(ConsecutiveFailuresConfig, { ...config, kind: 'consecutive-failures' })
   const threshold = full.threshold
+  const kind = full.kind
   return {
+    kind,
     config: full,
     key: canonical(full),
     initial: () => ZERO,
     record: (state, failed) =>
       failed ? { kind: 'consecutive', consecutiveFailures: state.consecutiveFailures + 1 } : state.consecutiveFailures === 0 ? state : ZERO,
     advance: (state) => state,
+    rebase: (state) => state,
     tripped: (state) => state.consecutiveFailures >= threshold,
-    measure: (state) => [
-      {
-        kind: full.kind,
-        calls: null,
-        failures: null,
-        slowCalls: null,
-        failureRate: null,
-        slowCallRate: null,
-        consecutiveFailures: state.consecutiveFailures,
-      },
-    ],
-    codec: ConsecutiveFailuresStateCodec as t.Type<ConsecutiveFailuresState, unknown, unknown>,
+    measure: (state) => [{ ...emptyDetectorSnapshot(kind), consecutiveFailures: state.consecutiveFailures }],
+    codec: ConsecutiveFailuresStateCodec,
   }
 }

@@ -3,14 +3,23 @@
  *
  * An admission is also the call's {@link Ticket}: hand it back with the outcome.
  */
-export type Decision = Admitted | Rejected | Recorded | Ignored
+export type Decision = Admitted | Rejected | Recorded | Ignored | Isolated
 
 /**
  * Identifies the admission an outcome belongs to: the breaker's generation when the call was
- * admitted, and whether it was a recovery probe. Outcomes from an older generation are stale.
+ * admitted, the call's id within that generation, and whether it was a recovery probe. Outcomes
+ * from an older generation are stale; an id never issued, or already settled, is ignored.
+ *
+ * The contract: one outcome (or cancellation) per admission. In half-open the circuit knows its
+ * probes by id and ignores any second outcome; while closed it keeps O(1) state (how many calls
+ * are in flight and how many ids were issued), so a forged or out-of-range id is ignored, and a
+ * duplicate outcome can at most take the place of another in-flight call's outcome. The handles
+ * (`Breaker`, the operator, `execute`) settle each ticket exactly once.
  */
 export interface Ticket {
   readonly generation: number
+  /** The call's id within its generation: 0, 1, 2, ... in admission order. */
+  readonly id: number
   readonly probe: boolean
 }
 
@@ -34,22 +43,43 @@ export interface Recorded {
   readonly _tag: 'Recorded'
 }
 
-/** Why an event changed nothing. */
-export type IgnoreReason = 'stale' | 'invalid-event'
-
 /**
- * The event changed nothing: an outcome whose ticket is from an older generation or matches no
- * admission (`stale`), or an event that is malformed (`invalid-event`, e.g. a negative latency).
+ * Why an event changed nothing:
+ * - `stale`: the ticket is from an older generation (the circuit changed phase since);
+ * - `unknown-ticket`: no such call was admitted (an id never issued, a forged ticket, or, while
+ *   closed, an outcome when no call is in flight);
+ * - `already-settled`: the probe's outcome or cancellation was already recorded (or it timed out);
+ * - `invalid-event`: the event is malformed (e.g. a negative latency);
+ * - `invalid-time`: `now` is not a finite number;
+ * - `illegal-transition`: a manual transition the circuit cannot make from where it is;
+ * - `unknown-isolation`: a release of an isolation that is not held.
  */
+export type IgnoreReason =
+  | 'stale'
+  | 'unknown-ticket'
+  | 'already-settled'
+  | 'invalid-event'
+  | 'invalid-time'
+  | 'illegal-transition'
+  | 'unknown-isolation'
+
+/** The event changed nothing, for `reason`. */
 export interface Ignored {
   readonly _tag: 'Ignored'
   readonly reason: IgnoreReason
 }
 
-/** Builds an admission for `generation`. */
-export const admitted = (generation: number, probe: boolean): Admitted => ({
+/** An isolation was taken: the circuit stays forced open until every isolation is released. Keep `id` to release it. */
+export interface Isolated {
+  readonly _tag: 'Isolated'
+  readonly id: number
+}
+
+/** Builds an admission: call `id` of `generation`. */
+export const admitted = (generation: number, id: number, probe: boolean): Admitted => ({
   _tag: 'Admitted',
   generation,
+  id,
   probe,
 })
 
@@ -63,9 +93,16 @@ export const rejected = (reason: RejectReason, retryAfterMs: number | null): Rej
 /** The one `Recorded` value (decisions are immutable, so it is shared). */
 export const recorded: Recorded = { _tag: 'Recorded' }
 
-/** The shared `Ignored` values. */
-export const ignoredStale: Ignored = { _tag: 'Ignored', reason: 'stale' }
-export const ignoredInvalid: Ignored = { _tag: 'Ignored', reason: 'invalid-event' }
+/** The shared `Ignored` value of each reason. */
+export const ignored: { readonly [R in IgnoreReason]: Ignored } = {
+  stale: { _tag: 'Ignored', reason: 'stale' },
+  'unknown-ticket': { _tag: 'Ignored', reason: 'unknown-ticket' },
+  'already-settled': { _tag: 'Ignored', reason: 'already-settled' },
+  'invalid-event': { _tag: 'Ignored', reason: 'invalid-event' },
+  'invalid-time': { _tag: 'Ignored', reason: 'invalid-time' },
+  'illegal-transition': { _tag: 'Ignored', reason: 'illegal-transition' },
+  'unknown-isolation': { _tag: 'Ignored', reason: 'unknown-isolation' },
+}
 
 /** The shared rejection for a forced-open breaker (no retry time is known). */
 export const rejectedForcedOpen: Rejected = rejected('forced-open', null)

@@ -1,33 +1,18 @@
 /**
  * A failure detector watches outcomes while the circuit is closed and says when to trip. It owns
- * its counting state (a counter or a window) and nothing else: the circuit owns the phases.
+ * its counting state (a counter, a window, an average: any plain data) and nothing else: the
+ * circuit owns the phases. The interface is open: a detector you write is a value of the same
+ * type as the library's, and composes with them (`anyOf`, `allOf`, `circuitOf`).
  */
 import type * as t from 'io-ts'
-import type { ConsecutiveFailuresConfig } from './ConsecutiveFailures.js'
-import type { CountWindow } from './CountWindow.js'
-import type { FailureCountConfig } from './FailureCount.js'
-import type { FailureRateConfig } from './FailureRate.js'
-import type { SlowCallRateConfig } from './SlowCallRate.js'
-import type { TimeWindow } from './TimeWindow.js'
 
 // ---- model -------------------------------------------------------------------------------
 
-/** The state of any library detector: plain JSON. */
-export type DetectorState = ConsecutiveFailuresState | CountWindow | TimeWindow | AnyOfState
-
-/** State of the consecutive-failures detector. */
-export interface ConsecutiveFailuresState {
-  readonly kind: 'consecutive'
-  readonly consecutiveFailures: number
-}
-
-/** State of `anyOf`: its detectors' states, in order. */
-export interface AnyOfState {
-  readonly kind: 'any-of'
-  readonly detectors: ReadonlyArray<DetectorState>
-}
-
-/** A decoder/encoder pair for a state, usable inside other codecs (method syntax keeps it variance-friendly). */
+/**
+ * Decodes and encodes a part's state (method syntax keeps it variance-friendly, so a
+ * `StateCodec<MyState>` is also a `StateCodec<unknown>`). `validate` must check everything: a
+ * decoded state goes straight into the reducer.
+ */
 export interface StateCodec<S> {
   validate(input: unknown, context: t.Context): t.Validation<S>
   encode(state: S): unknown
@@ -35,6 +20,7 @@ export interface StateCodec<S> {
 
 /** What a detector reports for metrics and UIs. Fields a detector does not track are `null`. */
 export interface DetectorSnapshot {
+  /** The detector's kind (`'failure-rate'`, or your own). */
   readonly kind: string
   /** Calls in the window (`null` for detectors without a window). */
   readonly calls: number | null
@@ -48,35 +34,58 @@ export interface DetectorSnapshot {
   readonly slowCallRate: number | null
   /** The current run of failures (consecutive-failures only). */
   readonly consecutiveFailures: number | null
+  /** Any other figures the detector wants on dashboards (an average latency, a score), by name. */
+  readonly figures?: Readonly<Record<string, number | null>>
 }
 
 /**
- * A detector: pure functions over its own state. `record` takes one outcome, `advance` lets time
- * pass (time windows expire buckets), `tripped` says whether the circuit should open now.
+ * A detector: pure functions over its own state `S` (any plain data). Methods never throw, never
+ * mutate their input, and return the same state object when nothing changed (the circuit then
+ * allocates nothing).
+ *
+ * Write your own by filling in this interface; see `examples/custom-detector`.
  */
-export interface Detector<S extends DetectorState = DetectorState> {
-  /** The JSON config this detector was built from. */
-  readonly config: TripConfig
-  /** Canonical text of the config: detectors with equal keys count the same way (used by swaps). */
+export interface Detector<S> {
+  /** The kind shown in snapshots and used in configs (`'failure-rate'`, `'ewma-latency'`). */
+  readonly kind: string
+  /** The JSON config this detector was built from (for `key`, logs and `fromConfig` round-trips). */
+  readonly config: unknown
+  /** Canonical text of the config: detectors with equal keys count the same way (swaps carry their state). */
   readonly key: string
   initial(now: number): S
+  /** Takes one outcome of a call admitted while closed (`latencyMs` is finite and >= 0). */
   record(state: S, failed: boolean, latencyMs: number, now: number): S
+  /** Lets time pass (time windows expire buckets). */
   advance(state: S, now: number): S
+  /** Whether the circuit should open now. */
   tripped(state: S): boolean
+  /** Figures for metrics, one entry per detector (composites list their members). */
   measure(state: S): ReadonlyArray<DetectorSnapshot>
   readonly codec: StateCodec<S>
+  /**
+   * The caller's clock jumped back by `-deltaMs` (a negative number) to `now`: move every time the
+   * state holds by `deltaMs`. Without it, the circuit restarts the detector at `now` (safe for
+   * time-based state, but it forgets counts): a detector that holds no times returns `state`.
+   */
+  rebase?(state: S, deltaMs: number, now: number): S
+  /**
+   * The failure-rate threshold this detector trips at, if it has one: a recovery's own threshold
+   * defaults to the strictest one of the closed detectors (recovery is stricter than closed).
+   */
+  readonly failureRateThreshold?: number
+  /**
+   * A composite's members and their states (so a swap can carry a member's counts into a new
+   * strategy that has the same member).
+   */
+  members?(state: S): ReadonlyArray<readonly [Detector<unknown>, unknown]>
+  /**
+   * Takes over what another detector counted, for a run-time swap: return a state, or `undefined`
+   * to start fresh. Called only when the keys differ (equal keys carry the state as it is).
+   */
+  adopt?(from: Detector<unknown>, state: unknown, now: number): S | undefined
 }
 
-export type { ConsecutiveFailuresConfig, FailureCountConfig, FailureRateConfig, SlowCallRateConfig }
-
-/** The JSON config of any detector. */
-export type TripConfig = ConsecutiveFailuresConfig | FailureCountConfig | FailureRateConfig | SlowCallRateConfig | AnyOfConfig
-
-/** Trip when any of `detectors` trips. */
-export interface AnyOfConfig {
-  readonly kind: 'any-of'
-  readonly detectors: ReadonlyArray<TripConfig>
-}
+// ---- helpers -----------------------------------------------------------------------------
 
 /** Canonical JSON text of a value (keys sorted), for comparing configs. */
 export const canonical = (value: unknown): string =>
@@ -84,4 +93,42 @@ export const canonical = (value: unknown): string =>
     typeof v === 'object' && v !== null && !Array.isArray(v)
       ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : v,
-  )
+  ) ?? 'null'
+
+/** A snapshot entry with every standard figure `null`: a start for detectors that track few of them. */
+export const emptyDetectorSnapshot = (kind: string): DetectorSnapshot => ({
+  kind,
+  calls: null,
+  failures: null,
+  slowCalls: null,
+  failureRate: null,
+  slowCallRate: null,
+  consecutiveFailures: null,
+})
+
+/**
+ * Every (detector, state) leaf of a detector tree, depth first: a composite lists its members'
+ * leaves, anything else is its own leaf.
+ */
+export const detectorLeaves = (detector: Detector<unknown>, state: unknown): ReadonlyArray<readonly [Detector<unknown>, unknown]> => {
+  const out: Array<readonly [Detector<unknown>, unknown]> = []
+  const visit = (d: Detector<unknown>, s: unknown, depth: number): void => {
+    out.push([d, s])
+    if (d.members !== undefined && depth < 16) for (const [m, ms] of d.members(s)) visit(m, ms, depth + 1)
+  }
+  visit(detector, state, 0)
+  return out
+}
+
+/**
+ * The state `to` should start from after a swap from `from` (in `state`): the same state when the
+ * keys are equal, else what `to.adopt` makes of it, else the state of a member of `from` with the
+ * same key, else a fresh one.
+ */
+export const carryDetectorState = <S>(from: Detector<unknown>, state: unknown, to: Detector<S>, now: number): S => {
+  if (from.key === to.key) return state as S
+  const adopted = to.adopt?.(from, state, now)
+  if (adopted !== undefined) return adopted
+  for (const [d, s] of detectorLeaves(from, state)) if (d.key === to.key) return s as S
+  return to.initial(now)
+}

@@ -5,25 +5,21 @@ import type { Detector } from './Detector.js'
 import { WindowSpec, type WindowState } from './Window.js'
 import { windowDetector } from './WindowDetector.js'
 
-// ---- model -------------------------------------------------------------------------------
-
-/** Trip when the window holds `threshold` failures or more (absolute count, no rate). */
-export interface FailureCountConfig {
-  readonly kind: 'failure-count'
-  readonly threshold: number
-  readonly window: WindowSpec
-}
-
 // ---- codecs ------------------------------------------------------------------------------
 
-/** Config codec: `{ kind: 'failure-count', threshold, window }`; the threshold must fit a count window. */
-export const FailureCountConfig: t.Type<FailureCountConfig, FailureCountConfig, unknown> = refine(
+/**
+ * Config codec: `{ kind: 'failure-count', threshold, window }`: trip when the window holds
+ * `threshold` failures or more (absolute count, no rate); the threshold must fit a count window.
+ */
+export const FailureCountConfig = refine(
   struct('a failure-count detector', { kind: literal('failure-count'), threshold: PositiveInt, window: WindowSpec }),
   (c) =>
     c.window.kind === 'count' && c.threshold > c.window.size
       ? { path: 'threshold', value: c.threshold, message: `expected at most the window size (${c.window.size}), got ${c.threshold}` }
       : undefined,
 )
+/** A decoded failure-count config. */
+export type FailureCountConfig = t.TypeOf<typeof FailureCountConfig>
 
 // ---- constructors ------------------------------------------------------------------------
 
@@ -42,5 +38,11 @@ export const FailureCountConfig: t.Type<FailureCountConfig, FailureCountConfig, 
 export const failureCount = (config: Omit<FailureCountConfig, 'kind'>): Detector<WindowState> => {
   const full = decodeOrThrow(FailureCountConfig, { ...config, kind: 'failure-count' })
   const threshold = full.threshold
-  return windowDetector(full, (window) => window.failures >= threshold)
+  return windowDetector({
+    kind: full.kind,
+    config: full,
+    slowCallMs: Number.POSITIVE_INFINITY,
+    minimumCalls: 1,
+    tripped: (window) => window.failures >= threshold,
+  })
 }

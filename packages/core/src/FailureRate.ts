@@ -1,32 +1,31 @@
 import type * as t from 'io-ts'
 import { decodeOrThrow } from './ConfigError.js'
-import { literal, PositiveInt, Ratio, refine, struct } from './codecs.js'
+import { intIn, literal, Ratio, refine, struct } from './codecs.js'
 import type { Detector } from './Detector.js'
+import { Limits } from './Limits.js'
 import { WindowSpec, type WindowState } from './Window.js'
 import { windowDetector } from './WindowDetector.js'
 
-// ---- model -------------------------------------------------------------------------------
-
-/** Trip when `failures / calls >= threshold` in the window, once it holds `minimumCalls` calls. */
-export interface FailureRateConfig {
-  readonly kind: 'failure-rate'
-  readonly threshold: number
-  readonly minimumCalls: number
-  readonly window: WindowSpec
-}
-
 // ---- codecs ------------------------------------------------------------------------------
 
-/** Config codec: `{ kind: 'failure-rate', threshold, minimumCalls = 10, window }`. */
-export const FailureRateConfig: t.Type<FailureRateConfig, FailureRateConfig, unknown> = refine(
+/** Calls a window must hold before a rate exists: 1 to 1,000,000 (default 10). */
+export const MinimumCalls = intIn(1, Limits.maxStageCalls)
+
+/**
+ * Config codec: `{ kind: 'failure-rate', threshold, minimumCalls = 10, window }`. Trip when
+ * `failures / calls >= threshold` in the window, once it holds `minimumCalls` calls.
+ */
+export const FailureRateConfig = refine(
   struct(
     'a failure-rate detector',
     { kind: literal('failure-rate'), threshold: Ratio, window: WindowSpec },
-    { minimumCalls: PositiveInt },
+    { minimumCalls: MinimumCalls },
     { minimumCalls: 10 },
-  ) as t.Type<FailureRateConfig, FailureRateConfig, unknown>,
+  ),
   minimumCallsFitWindow,
 )
+/** A decoded failure-rate config (defaults filled). */
+export type FailureRateConfig = t.TypeOf<typeof FailureRateConfig>
 
 /** A count window of N calls can never hold more than N: a larger `minimumCalls` would never trip. */
 export function minimumCallsFitWindow(c: { readonly minimumCalls: number; readonly window: WindowSpec }) {
@@ -55,6 +54,13 @@ export const failureRate = (
 ): Detector<WindowState> => {
   const full = decodeOrThrow(FailureRateConfig, { ...config, kind: 'failure-rate' })
   const { threshold, minimumCalls } = full
-  // Divide rather than multiply: 7 / 10 >= 0.7 holds, 7 >= 0.7 * 10 does not (0.7 * 10 = 7.000000000000001).
-  return windowDetector(full, (w) => w.calls >= minimumCalls && w.failures / w.calls >= threshold)
+  return windowDetector({
+    kind: full.kind,
+    config: full,
+    slowCallMs: Number.POSITIVE_INFINITY,
+    minimumCalls,
+    // Divide rather than multiply: 7 / 10 >= 0.7 holds, 7 >= 0.7 * 10 does not (0.7 * 10 = 7.000000000000001).
+    tripped: (w) => w.calls >= minimumCalls && w.failures / w.calls >= threshold,
+    failureRateThreshold: threshold,
+  })
 }

@@ -1,11 +1,58 @@
 import * as t from 'io-ts'
-import { ConfigError, decodeOrThrow } from './ConfigError.js'
-import { Finite, literal, Millis, NonNegativeInt, OpenRatio, PositiveInt, PositiveMillis, Ratio, struct } from './codecs.js'
+import { recoveryThreshold } from './ClassicHalfOpen.js'
+import { ConfigError, decodeOrThrow, problem } from './ConfigError.js'
+import {
+  constrained,
+  DurationMs,
+  Finite,
+  intIn,
+  literal,
+  NonNegativeInt,
+  OpenRatio,
+  OptionalDurationMs,
+  PositiveInt,
+  Ratio,
+  struct,
+} from './codecs.js'
 import { type Rejected, rejected } from './Decision.js'
 import { canonical } from './Detector.js'
-import { type GradualRecoveryConfig, type GradualRecoveryState, probeFailed, type Recovery, type RecoveryVerdict } from './Recovery.js'
+import { Limits } from './Limits.js'
+import { probeFailed, type Recovery, type RecoveryAdmission, type RecoverySnapshot, type RecoveryVerdict } from './Recovery.js'
 
 // ---- model -------------------------------------------------------------------------------
+
+/** State of gradual recovery: the ramp's rate and speed, the admission credit, the current stage. */
+export interface GradualRecoveryState {
+  readonly kind: 'gradual'
+  /** Share of requests admitted, in millionths (integers keep the admission credit exact). */
+  readonly ratePpm: number
+  /** Multiplier of the next step up; doubles after clean stages, back to 1 after marginal ones. */
+  readonly speed: number
+  /** Admission credit in millionths: each request adds `ratePpm`, an admission spends 1,000,000. */
+  readonly credit: number
+  readonly inFlight: number
+  /** When recovery began, and requests seen since (for the throttled retry-after estimate). */
+  readonly startedAt: number
+  readonly requests: number
+  readonly stageRequests: number
+  readonly stageAdmitted: number
+  readonly stageCalls: number
+  readonly stageFailures: number
+  readonly stageStartedAt: number
+}
+
+/** What gradual recovery reports. */
+export interface GradualRecoverySnapshot extends RecoverySnapshot {
+  readonly kind: 'gradual'
+  readonly speed: number
+  readonly stage: {
+    readonly requests: number
+    readonly admitted: number
+    readonly calls: number
+    readonly failures: number
+    readonly startedAt: number
+  }
+}
 
 /** Rates and credit are kept in millionths so that admission is exact integer arithmetic. */
 export const PPM = 1_000_000
@@ -73,70 +120,34 @@ const copyOf = (s: GradualRecoveryState): GradualRecoveryState =>
 
 // ---- codecs ------------------------------------------------------------------------------
 
-/** The defaults of gradual recovery's knobs (the thresholds are completed apart: they depend on the trip). */
-const GRADUAL_DEFAULTS: Pick<GradualRecoveryConfig, 'initialRate' | 'increment' | 'maxSpeed' | 'stageCalls' | 'stageMs'> = {
-  initialRate: 0.1,
-  increment: 0.1,
-  maxSpeed: 4,
-  stageCalls: 20,
-  stageMs: 0,
-}
+/** How steeply a time-driven ramp rises: a number in (0, 100]; 1 is linear, more admits sooner. */
+const Aggression = constrained('a number in (0, 100]', (n) => n > 0 && n <= 100)
 
 /**
  * Config codec of gradual recovery. Defaults: `initialRate` 0.1, `increment` 0.1, `maxSpeed` 4,
- * `stageCalls` 20, `stageMs` 0; `failureRateThreshold` and `marginalRate` are filled by the circuit
- * config when absent (0.2, or the closed failure-rate threshold if stricter; and half of it).
+ * `stageCalls` 20, `stageMs` 0, `aggression` 1; `failureRateThreshold` defaults to 0.2 (or the
+ * strictest closed failure-rate threshold if stricter) and `marginalRate` to half of it. With
+ * `rampMs` the ramp follows time instead of stages (Envoy's slow start).
  */
-export const GradualRecoveryConfigInput = struct(
+export const GradualRecoveryConfig = struct(
   'a gradual recovery',
   { kind: literal('gradual') },
   {
     initialRate: Ratio,
     increment: Ratio,
-    maxSpeed: PositiveInt,
-    stageCalls: PositiveInt,
-    stageMs: Millis,
+    maxSpeed: intIn(1, 64),
+    stageCalls: intIn(1, Limits.maxStageCalls),
+    stageMs: OptionalDurationMs,
     failureRateThreshold: Ratio,
     marginalRate: OpenRatio,
-    slowCallMs: PositiveMillis,
+    slowCallMs: DurationMs,
+    rampMs: DurationMs,
+    aggression: Aggression,
   },
-  GRADUAL_DEFAULTS,
+  { initialRate: 0.1, increment: 0.1, maxSpeed: 4, stageCalls: 20, stageMs: 0 },
 )
-
-/** A marginal rate above the reopen threshold: the one cross-field problem of a gradual config. */
-export interface MarginalRateProblem {
-  readonly value: number
-  readonly expected: string
-}
-
-/**
- * Completes a decoded gradual config: `failureRateThreshold` defaults to `defaultThreshold`,
- * `marginalRate` to half of it, and the marginal rate must not exceed the threshold (`prefix`
- * names where the threshold lives in error messages). The codec's defaults fill the rest.
- */
-export const completeGradualConfig = (
-  input: t.TypeOf<typeof GradualRecoveryConfigInput>,
-  defaultThreshold: number,
-  prefix: string,
-): GradualRecoveryConfig | MarginalRateProblem => {
-  const failureRateThreshold = input.failureRateThreshold ?? defaultThreshold
-  const marginalRate = input.marginalRate ?? failureRateThreshold / 2
-  if (marginalRate > failureRateThreshold) {
-    return { value: marginalRate, expected: `at most ${prefix}failureRateThreshold (${failureRateThreshold})` }
-  }
-  const defaults = GRADUAL_DEFAULTS
-  return {
-    kind: 'gradual',
-    initialRate: input.initialRate ?? defaults.initialRate,
-    increment: input.increment ?? defaults.increment,
-    maxSpeed: input.maxSpeed ?? defaults.maxSpeed,
-    stageCalls: input.stageCalls ?? defaults.stageCalls,
-    stageMs: input.stageMs ?? defaults.stageMs,
-    failureRateThreshold,
-    marginalRate,
-    ...(input.slowCallMs === undefined ? {} : { slowCallMs: input.slowCallMs }),
-  }
-}
+/** A gradual recovery config as written (thresholds optional; the other defaults filled). */
+export type GradualRecoveryConfig = t.TypeOf<typeof GradualRecoveryConfig>
 
 const GradualRecoveryStateCodec = struct('a gradual recovery state', {
   kind: literal('gradual'),
@@ -153,30 +164,13 @@ const GradualRecoveryStateCodec = struct('a gradual recovery state', {
   stageStartedAt: Finite,
 })
 
-/** Gradual recovery's settings as written in code: every field optional, defaults as listed. */
-export interface GradualRecoveryInput {
-  /** Share of requests admitted in the first stage. Default 0.1. */
-  readonly initialRate?: number
-  /** Rate added per step up (times the speed). Default 0.1. */
-  readonly increment?: number
-  /** Cap of the speed multiplier (1 turns adaptation off). Default 4. */
-  readonly maxSpeed?: number
-  /** Outcomes a stage needs before it is judged. Default 20. */
-  readonly stageCalls?: number
-  /** Minimum duration of a stage. Default 0. */
-  readonly stageMs?: number
-  /** A stage's error rate at or over this reopens the circuit. Default 0.2 (a circuit config lowers it to a stricter closed threshold). */
-  readonly failureRateThreshold?: number
-  /** A stage's error rate at or over this (with a failure) holds the rate. Default half of `failureRateThreshold`. */
-  readonly marginalRate?: number
-  /** If set, a probe taking this long or longer counts as a failure. */
-  readonly slowCallMs?: number
-}
-
 /** The default reopen threshold of gradual recovery. */
 export const GRADUAL_FAILURE_RATE_THRESHOLD = 0.2
 
 // ---- constructors ------------------------------------------------------------------------
+
+/** Gradual recovery's settings as written in code: every field optional, defaults as in {@link GradualRecoveryConfig}. */
+export type GradualRecoveryInput = Partial<Omit<GradualRecoveryConfig, 'kind'>>
 
 /**
  * Gradual recovery (the seed's GradualRecoveryStrategy): admit `initialRate` of requests, then
@@ -196,6 +190,11 @@ export const GRADUAL_FAILURE_RATE_THRESHOLD = 0.2
  *   `failureRateThreshold` of its calls so far, counted as at least `stageCalls`: it is already a
  *   bad stage, and every further probe would load a sick upstream. (A long stage, held open by
  *   `stageMs`, is judged on all its calls: a few failures among many do not reopen it.)
+ * - With `rampMs` the rate follows time instead (Envoy's slow start): `max(initialRate,
+ *   (elapsed / rampMs) ^ (1 / aggression))`, still judged stage by stage: a bad stage reopens,
+ *   and the circuit closes at the end of the first healthy stage once `rampMs` has passed.
+ *
+ * `closedFailureRate` (from a circuit config) lowers the default threshold.
  *
  * @example
  * import { gradualRecovery } from '@datapunk/breaker'
@@ -204,16 +203,45 @@ export const GRADUAL_FAILURE_RATE_THRESHOLD = 0.2
  *   failureRateThreshold: 0.2, marginalRate: 0.1,
  * })
  * recovery.admitRate(recovery.start(0)) // 0.1
+ * const envoy = gradualRecovery({ initialRate: 0.1, rampMs: 10_000 })
+ * envoy.admitRate(envoy.request(envoy.start(0), 5_000).state) // 0.5: half way through a linear ramp
  */
-export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<GradualRecoveryState> => {
-  const input = decodeOrThrow(GradualRecoveryConfigInput, { ...config, kind: 'gradual' })
-  const full = completeGradualConfig(input, GRADUAL_FAILURE_RATE_THRESHOLD, '')
-  if (!('kind' in full)) {
-    throw new ConfigError([{ path: 'marginalRate', message: `marginalRate: expected ${full.expected}, got ${full.value}` }])
+export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureRate?: number): Recovery<GradualRecoveryState> => {
+  const decoded = decodeOrThrow(GradualRecoveryConfig, { ...input, kind: 'gradual' })
+  const failureRateThreshold = recoveryThreshold(decoded.failureRateThreshold, GRADUAL_FAILURE_RATE_THRESHOLD, closedFailureRate)
+  const marginalRate = decoded.marginalRate ?? failureRateThreshold / 2
+  if (marginalRate > failureRateThreshold) {
+    throw new ConfigError([problem('marginalRate', `expected at most failureRateThreshold (${failureRateThreshold}), got ${marginalRate}`)])
   }
-  const { stageCalls, stageMs, maxSpeed, slowCallMs, failureRateThreshold, marginalRate } = full
-  const initialPpm = toPpm(full.initialRate)
-  const incrementPpm = toPpm(full.increment)
+  const config: GradualRecoveryConfig = { ...decoded, failureRateThreshold, marginalRate }
+  const { stageCalls, stageMs, maxSpeed, slowCallMs, rampMs } = config
+  const inverseAggression = 1 / (config.aggression ?? 1)
+  const initialPpm = toPpm(config.initialRate)
+  const incrementPpm = toPpm(config.increment)
+
+  /** The time-driven ramp's rate at `now` (Envoy's slow-start curve, floored at `initialRate`). */
+  const rampPpm = (s: GradualRecoveryState, now: number): number => {
+    if (rampMs === undefined) return s.ratePpm
+    const progress = Math.min(1, Math.max(0, (now - s.startedAt) / rampMs))
+    return Math.max(s.ratePpm, initialPpm, toPpm(progress ** inverseAggression))
+  }
+
+  const withRate = (s: GradualRecoveryState, ratePpm: number): GradualRecoveryState =>
+    ratePpm === s.ratePpm
+      ? s
+      : gradualState(
+          ratePpm,
+          s.speed,
+          s.credit,
+          s.inFlight,
+          s.startedAt,
+          s.requests,
+          s.stageRequests,
+          s.stageAdmitted,
+          s.stageCalls,
+          s.stageFailures,
+          s.stageStartedAt,
+        )
 
   const newStage = (s: GradualRecoveryState, ratePpm: number, speed: number, now: number): GradualRecoveryState =>
     gradualState(ratePpm, speed, s.credit, s.inFlight, s.startedAt, s.requests, 0, 0, 0, 0, Math.max(now, s.stageStartedAt))
@@ -226,6 +254,7 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
     if (s.stageCalls < stageCalls || !(now - s.stageStartedAt >= stageMs)) return s
     const errorRate = s.stageFailures / s.stageCalls
     if (errorRate >= failureRateThreshold) return 'reopen'
+    if (rampMs !== undefined) return rampPpm(s, now) >= PPM ? 'close' : newStage(s, rampPpm(s, now), 1, now)
     if (s.stageFailures > 0 && errorRate >= marginalRate) return newStage(s, s.ratePpm, 1, now)
     if (s.ratePpm >= PPM) return 'close'
     const clean = s.stageFailures === 0
@@ -241,41 +270,55 @@ export const gradualRecovery = (config: GradualRecoveryInput = {}): Recovery<Gra
     return rejected('throttled', interval === null ? null : Math.ceil(requestsUntilAdmit * interval))
   }
 
+  const request = (before: GradualRecoveryState, now: number): RecoveryAdmission<GradualRecoveryState> => {
+    const ratePpm = rampPpm(before, now)
+    const credit = before.credit + ratePpm
+    const admit = credit >= PPM
+    const s = gradualState(
+      ratePpm,
+      before.speed,
+      admit ? credit - PPM : credit,
+      admit ? before.inFlight + 1 : before.inFlight,
+      before.startedAt,
+      before.requests + 1,
+      before.stageRequests + 1,
+      admit ? before.stageAdmitted + 1 : before.stageAdmitted,
+      before.stageCalls,
+      before.stageFailures,
+      before.stageStartedAt,
+    )
+    return admit ? { state: s, admitted: true } : { state: s, admitted: false, rejection: throttled(s, now) }
+  }
+
   return {
-    config: full,
-    key: canonical(full),
-    start: (now) => {
-      const at = Number.isFinite(now) ? now : 0
-      return gradualState(initialPpm, 1, PPM - initialPpm, 0, at, 0, 0, 0, 0, 0, at)
-    },
-    request: (s) => {
-      const credit = s.credit + s.ratePpm
-      const admit = credit >= PPM
-      return gradualState(
-        s.ratePpm,
-        s.speed,
-        admit ? credit - PPM : credit,
-        admit ? s.inFlight + 1 : s.inFlight,
-        s.startedAt,
-        s.requests + 1,
-        s.stageRequests + 1,
-        admit ? s.stageAdmitted + 1 : s.stageAdmitted,
-        s.stageCalls,
-        s.stageFailures,
-        s.stageStartedAt,
-      )
-    },
-    rejection: throttled,
+    kind: 'gradual',
+    config,
+    key: canonical(config),
+    start: (now) => gradualState(initialPpm, 1, PPM - initialPpm, 0, now, 0, 0, 0, 0, 0, now),
+    request,
     outcome: (s, failed, latencyMs, now) => settle(callEnded(s, true, probeFailed(failed, latencyMs, slowCallMs)), now),
     cancel: (s) => (s.inFlight === 0 ? s : callEnded(s, false, false)),
-    tick: (s, now) => settle(s, now),
-    inFlight: (s) => s.inFlight,
+    tick: (s, now) => settle(withRate(s, rampPpm(s, now)), now),
+    rebase: (s, deltaMs) =>
+      gradualState(
+        s.ratePpm,
+        s.speed,
+        s.credit,
+        s.inFlight,
+        s.startedAt + deltaMs,
+        s.requests,
+        s.stageRequests,
+        s.stageAdmitted,
+        s.stageCalls,
+        s.stageFailures,
+        s.stageStartedAt + deltaMs,
+      ),
     admitRate: (s) => s.ratePpm / PPM,
-    measure: (s) => ({
+    measure: (s, inFlight): GradualRecoverySnapshot => ({
       kind: 'gradual',
       admitRate: s.ratePpm / PPM,
       speed: s.speed,
-      inFlight: s.inFlight,
+      inFlight,
       stage: {
         requests: s.stageRequests,
         admitted: s.stageAdmitted,

@@ -1,58 +1,107 @@
+/**
+ * How long a circuit stays open after a trip: a part of its own, like detectors and recoveries.
+ * The built-in policies are a constant duration and an exponential backoff by consecutive trips;
+ * a policy you write is a value of the same {@link OpenFor} type.
+ */
 import type * as t from 'io-ts'
-import { constrained, literal, Millis, PositiveMillis, refine, struct, tagged } from './codecs.js'
+import { decodeOrThrow } from './ConfigError.js'
+import { constrained, DurationMs, literal, refine, struct, tagged } from './codecs.js'
+import { canonical } from './Detector.js'
 
 // ---- model -------------------------------------------------------------------------------
 
-/** How long the circuit stays open after a trip. */
-export type OpenForConfig = ConstantOpenFor | ExponentialOpenFor
-
-/** The same duration after every trip. */
-export interface ConstantOpenFor {
-  readonly kind: 'constant'
-  readonly ms: number
-}
-
-/**
- * `initialMs` after the first trip, multiplied by `multiplier` for each further trip without a
- * close in between, capped at `maxMs`. A close resets it.
- */
-export interface ExponentialOpenFor {
-  readonly kind: 'exponential'
-  readonly initialMs: number
-  readonly multiplier: number
+/** An open-duration policy: a pure function of the number of consecutive trips (1 for the first). */
+export interface OpenFor {
+  readonly kind: string
+  /** The JSON config this policy was built from. */
+  readonly config: unknown
+  readonly key: string
+  /** The open duration in ms after the `trips`-th consecutive trip; finite, in [1, maxMs]. */
+  durationMs(trips: number): number
+  /** The longest duration this policy ever returns (a restored state may not claim more). */
   readonly maxMs: number
 }
 
 // ---- codecs ------------------------------------------------------------------------------
 
-const Multiplier = constrained('a finite number >= 1', (n) => n >= 1 && n < Number.POSITIVE_INFINITY)
+const Multiplier = constrained('a number in [1, 1000]', (n) => n >= 1 && n <= 1000)
 
-/** Config codec of the open duration; `multiplier` defaults to 2, and `maxMs` must be at least `initialMs`. */
-export const OpenForConfig: t.Type<OpenForConfig, OpenForConfig, unknown> = tagged('an open duration', {
-  constant: struct('a constant open duration', { kind: literal('constant'), ms: Millis }),
-  exponential: refine(
-    struct(
-      'an exponential open duration',
-      { kind: literal('exponential'), initialMs: PositiveMillis, maxMs: PositiveMillis },
-      { multiplier: Multiplier },
-      { multiplier: 2 as t.TypeOf<typeof Multiplier> },
-    ),
-    (c) =>
-      c.maxMs < c.initialMs
-        ? { path: 'maxMs', value: c.maxMs, message: `expected at least initialMs (${c.initialMs}), got ${c.maxMs}` }
-        : undefined,
-  ) as t.Type<ExponentialOpenFor, ExponentialOpenFor, unknown>,
-})
+/** The same duration after every trip. */
+export const ConstantOpenForConfig = struct('a constant open duration', { kind: literal('constant'), ms: DurationMs })
+export type ConstantOpenForConfig = t.TypeOf<typeof ConstantOpenForConfig>
+
+/**
+ * `initialMs` after the first trip, multiplied by `multiplier` (default 2) for each further trip
+ * without a close in between, capped at `maxMs` (at least `initialMs`). A close resets it.
+ */
+export const ExponentialOpenForConfig = refine(
+  struct(
+    'an exponential open duration',
+    { kind: literal('exponential'), initialMs: DurationMs, maxMs: DurationMs },
+    { multiplier: Multiplier },
+    { multiplier: 2 },
+  ),
+  (c) =>
+    c.maxMs < c.initialMs
+      ? { path: 'maxMs', value: c.maxMs, message: `expected at least initialMs (${c.initialMs}), got ${c.maxMs}` }
+      : undefined,
+)
+export type ExponentialOpenForConfig = t.TypeOf<typeof ExponentialOpenForConfig>
+
+/** Config codec of the built-in open durations. */
+export const OpenForConfig = tagged('an open duration', { constant: ConstantOpenForConfig, exponential: ExponentialOpenForConfig })
+export type OpenForConfig = t.TypeOf<typeof OpenForConfig>
+
+/** The open duration when a config names none: 30 s. */
+export const DEFAULT_OPEN_FOR: ConstantOpenForConfig = { kind: 'constant', ms: 30_000 }
 
 // ---- constructors ------------------------------------------------------------------------
 
 /**
- * The open duration for the `trips`-th consecutive trip (1 for the first).
+ * The same open duration after every trip.
+ *
+ * @example
+ * import { constantOpenFor } from '@datapunk/breaker'
+ * const openFor = constantOpenFor(5000)
+ * openFor.durationMs(3) // 5000
+ */
+export const constantOpenFor = (ms: number): OpenFor => {
+  const config = decodeOrThrow(ConstantOpenForConfig, { kind: 'constant', ms })
+  return { kind: 'constant', config, key: canonical(config), durationMs: () => config.ms, maxMs: config.ms }
+}
+
+/**
+ * Exponential backoff by consecutive trips, capped.
+ *
+ * @example
+ * import { exponentialOpenFor } from '@datapunk/breaker'
+ * const backoff = exponentialOpenFor({ initialMs: 1000, multiplier: 2, maxMs: 5000 })
+ * ;[1, 2, 3, 4].map((trips) => backoff.durationMs(trips)) // [1000, 2000, 4000, 5000]
+ */
+export const exponentialOpenFor = (
+  input: Omit<ExponentialOpenForConfig, 'kind' | 'multiplier'> & { readonly multiplier?: number },
+): OpenFor => {
+  const config = decodeOrThrow(ExponentialOpenForConfig, { ...input, kind: 'exponential' })
+  const { initialMs, multiplier, maxMs } = config
+  return {
+    kind: 'exponential',
+    config,
+    key: canonical(config),
+    durationMs: (trips) => Math.min(maxMs, initialMs * multiplier ** Math.max(0, Math.min(trips, 10_000) - 1)),
+    maxMs,
+  }
+}
+
+/** Builds the policy a decoded built-in config describes. */
+export const openForFromConfig = (config: OpenForConfig): OpenFor =>
+  config.kind === 'constant' ? constantOpenFor(config.ms) : exponentialOpenFor(config)
+
+/**
+ * The open duration for the `trips`-th consecutive trip (1 for the first) of a built-in config.
  *
  * @example
  * import { openDuration } from '@datapunk/breaker'
  * const backoff = { kind: 'exponential', initialMs: 1000, multiplier: 2, maxMs: 5000 } as const
  * ;[1, 2, 3, 4].map((trips) => openDuration(backoff, trips)) // [1000, 2000, 4000, 5000]
  */
-export const openDuration = (config: OpenForConfig, trips: number): number =>
-  config.kind === 'constant' ? config.ms : Math.min(config.maxMs, config.initialMs * config.multiplier ** Math.max(0, trips - 1))
+export const openDuration = (config: OpenForConfig, trips: number): number => openForFromConfig(config).durationMs(trips)

@@ -1,34 +1,29 @@
 import type * as t from 'io-ts'
 import { decodeOrThrow } from './ConfigError.js'
-import { literal, PositiveInt, PositiveMillis, Ratio, refine, struct } from './codecs.js'
+import { DurationMs, literal, Ratio, refine, struct } from './codecs.js'
 import type { Detector } from './Detector.js'
-import { minimumCallsFitWindow } from './FailureRate.js'
+import { MinimumCalls, minimumCallsFitWindow } from './FailureRate.js'
 import { WindowSpec, type WindowState } from './Window.js'
 import { windowDetector } from './WindowDetector.js'
 
-// ---- model -------------------------------------------------------------------------------
-
-/** Trip when the share of calls taking `slowCallMs` or more reaches `threshold`, once the window holds `minimumCalls`. */
-export interface SlowCallRateConfig {
-  readonly kind: 'slow-call-rate'
-  readonly threshold: number
-  readonly slowCallMs: number
-  readonly minimumCalls: number
-  readonly window: WindowSpec
-}
-
 // ---- codecs ------------------------------------------------------------------------------
 
-/** Config codec: `{ kind: 'slow-call-rate', threshold, slowCallMs, minimumCalls = 10, window }`. */
-export const SlowCallRateConfig: t.Type<SlowCallRateConfig, SlowCallRateConfig, unknown> = refine(
+/**
+ * Config codec: `{ kind: 'slow-call-rate', threshold, slowCallMs, minimumCalls = 10, window }`.
+ * Trip when the share of calls taking `slowCallMs` or more reaches `threshold`, once the window
+ * holds `minimumCalls`.
+ */
+export const SlowCallRateConfig = refine(
   struct(
     'a slow-call-rate detector',
-    { kind: literal('slow-call-rate'), threshold: Ratio, slowCallMs: PositiveMillis, window: WindowSpec },
-    { minimumCalls: PositiveInt },
+    { kind: literal('slow-call-rate'), threshold: Ratio, slowCallMs: DurationMs, window: WindowSpec },
+    { minimumCalls: MinimumCalls },
     { minimumCalls: 10 },
-  ) as t.Type<SlowCallRateConfig, SlowCallRateConfig, unknown>,
+  ),
   minimumCallsFitWindow,
 )
+/** A decoded slow-call-rate config (defaults filled). */
+export type SlowCallRateConfig = t.TypeOf<typeof SlowCallRateConfig>
 
 // ---- constructors ------------------------------------------------------------------------
 
@@ -50,5 +45,11 @@ export const slowCallRate = (
 ): Detector<WindowState> => {
   const full = decodeOrThrow(SlowCallRateConfig, { ...config, kind: 'slow-call-rate' })
   const { threshold, minimumCalls } = full
-  return windowDetector(full, (w) => w.calls >= minimumCalls && w.slow / w.calls >= threshold)
+  return windowDetector({
+    kind: full.kind,
+    config: full,
+    slowCallMs: full.slowCallMs,
+    minimumCalls,
+    tripped: (w) => w.calls >= minimumCalls && w.slow / w.calls >= threshold,
+  })
 }

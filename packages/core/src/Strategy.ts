@@ -20,7 +20,30 @@ export interface Strategy<S> {
   step(state: S, event: BreakerEvent, now: number): readonly [S, Decision]
   inspect(state: S): Snapshot
   /** Encodes the state to JSON-safe data and decodes it back, checking everything. */
-  readonly codec: t.Type<S, unknown, unknown>
+  readonly codec: StrategyCodec<S>
+  /**
+   * Takes over the state of another strategy for a run-time swap (`swapStrategy`, `Breaker.swap`).
+   * Without it a swap starts from `initial(now)`. Circuits adopt any strategy: another circuit's
+   * state part by part, anything else from what its `inspect` reports (phase, open-until).
+   */
+  adopt?(from: Strategy<unknown>, state: unknown, now: number): S
+  /**
+   * Whether anything a watcher sees (phase, mode, generation, admit rate) may differ between two
+   * states. Handles call it on every state change to decide whether to `inspect`; without it
+   * they inspect every time.
+   */
+  transitioned?(before: S, after: S): boolean
+}
+
+/**
+ * A strategy's state codec: an io-ts `Type<S, unknown, unknown>` fits. (Declared with methods so
+ * that a `Strategy<MyState>` is also a `Strategy<unknown>`, which swaps and handles take.)
+ */
+export interface StrategyCodec<S> {
+  readonly name: string
+  decode(input: unknown): t.Validation<S>
+  validate(input: unknown, context: t.Context): t.Validation<S>
+  encode(state: S): unknown
 }
 
 /** What `inspect` reports: plain data for metrics, logs and dashboards. */
@@ -38,6 +61,10 @@ export interface Snapshot {
   readonly trips: number
   /** The share of requests admitted now: 1 closed, 0 open, the ramp's rate in gradual recovery, 1 or 0 in classic half-open (a permit free or not). */
   readonly admitRate: number
+  /** Calls admitted in this phase and not yet settled (probes while half-open). */
+  readonly inFlight: number
+  /** Isolations held (see `BreakerEvent.isolate`). */
+  readonly isolations: number
   /** From the first detector that tracks each figure; `null` where none does. */
   readonly calls: number | null
   readonly failures: number | null

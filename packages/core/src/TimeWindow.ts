@@ -110,6 +110,24 @@ export const addToTimeWindow = (window: TimeWindow, spec: TimeWindowSpec, failed
   return timeWindow(w.epoch, w.calls + 1, w.failures + f, w.slow + s, w.headCalls + 1, w.headFailures + f, w.headSlow + s, w.counts)
 }
 
+/**
+ * Moves every bucket by `epochs` (the clock jumped): the same counts, in the same order, with the
+ * newest bucket at `window.epoch + epochs`. The empty window stays as it is.
+ */
+export const shiftTimeWindow = (window: TimeWindow, spec: TimeWindowSpec, epochs: number): TimeWindow => {
+  if (epochs === 0 || window.epoch === DAWN || !Number.isSafeInteger(window.epoch + epochs)) return window
+  const epoch = window.epoch + epochs
+  const counts = new Array<number>(spec.buckets * 3).fill(0)
+  for (const [e, c] of timeWindowBuckets(window, spec)) {
+    if (e === window.epoch) continue
+    const at = ringIndex(e + epochs, spec.buckets) * 3
+    counts[at] = c.calls
+    counts[at + 1] = c.failures
+    counts[at + 2] = c.slow
+  }
+  return timeWindow(epoch, window.calls, window.failures, window.slow, window.headCalls, window.headFailures, window.headSlow, counts)
+}
+
 /** The buckets' counts keyed by absolute epoch (non-empty buckets only), oldest first. */
 export const timeWindowBuckets = (window: TimeWindow, spec: TimeWindowSpec): ReadonlyArray<readonly [number, Counts]> => {
   const out: Array<readonly [number, Counts]> = []

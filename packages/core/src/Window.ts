@@ -5,8 +5,17 @@
 import type * as M from 'fp-ts/lib/Monoid.js'
 import type * as t from 'io-ts'
 import { addToCountWindow, type CountWindow, countWindowCodec, emptyCountWindow, getCountWindowMonoid } from './CountWindow.js'
-import { literal, PositiveInt, PositiveMillis, struct, tagged } from './codecs.js'
-import { addToTimeWindow, advanceTimeWindow, emptyTimeWindow, getTimeWindowMonoid, type TimeWindow, timeWindowCodec } from './TimeWindow.js'
+import { DurationMs, intIn, literal, refine, struct, tagged } from './codecs.js'
+import { Limits } from './Limits.js'
+import {
+  addToTimeWindow,
+  advanceTimeWindow,
+  emptyTimeWindow,
+  getTimeWindowMonoid,
+  shiftTimeWindow,
+  type TimeWindow,
+  timeWindowCodec,
+} from './TimeWindow.js'
 
 // ---- model -------------------------------------------------------------------------------
 
@@ -35,16 +44,36 @@ export interface WindowOps<W extends WindowState> {
   initial(now: number): W
   add(window: W, failed: boolean, slow: boolean, now: number): W
   advance(window: W, now: number): W
+  /** Moves the window's times by `deltaMs` (the clock jumped). */
+  rebase(window: W, deltaMs: number): W
   readonly codec: t.Type<W, W, unknown>
   readonly monoid: M.Monoid<W>
 }
 
 // ---- codecs ------------------------------------------------------------------------------
 
-/** Config codec of a window spec. */
+/**
+ * Config codec of a window spec, within {@link Limits}: a count window of at most
+ * `maxCountWindowSize` calls; a time window of at most `maxTimeWindowBuckets` buckets, each at
+ * least 1 ms wide.
+ */
 export const WindowSpec: t.Type<WindowSpec, WindowSpec, unknown> = tagged('a window', {
-  count: struct('a count window', { kind: literal('count'), size: PositiveInt }),
-  time: struct('a time window', { kind: literal('time'), durationMs: PositiveMillis, buckets: PositiveInt }),
+  count: struct('a count window', { kind: literal('count'), size: intIn(1, Limits.maxCountWindowSize) }),
+  time: refine(
+    struct('a time window', {
+      kind: literal('time'),
+      durationMs: DurationMs,
+      buckets: intIn(1, Limits.maxTimeWindowBuckets),
+    }),
+    (w) =>
+      w.durationMs / w.buckets < 1
+        ? {
+            path: 'buckets',
+            value: w.buckets,
+            message: `expected at most durationMs (${w.durationMs}) buckets (a bucket spans at least 1 ms), got ${w.buckets}`,
+          }
+        : undefined,
+  ),
 })
 
 // ---- constructors ------------------------------------------------------------------------
@@ -58,6 +87,7 @@ export const windowOps = (spec: WindowSpec): WindowOps<WindowState> => {
       initial: () => emptyCountWindow(size),
       add: (w, failed, slow) => addToCountWindow(w, size, failed, slow),
       advance: (w) => w,
+      rebase: (w) => w,
       codec: countWindowCodec(size),
       monoid: getCountWindowMonoid(size),
     }
@@ -69,6 +99,7 @@ export const windowOps = (spec: WindowSpec): WindowOps<WindowState> => {
     initial: (now) => emptyTimeWindow(timeSpec, now),
     add: (w, failed, slow, now) => addToTimeWindow(w, timeSpec, failed, slow, now),
     advance: (w, now) => advanceTimeWindow(w, timeSpec, now),
+    rebase: (w, deltaMs) => shiftTimeWindow(w, timeSpec, Math.floor(deltaMs / (timeSpec.durationMs / timeSpec.buckets))),
     codec: timeWindowCodec(timeSpec),
     monoid: getTimeWindowMonoid(timeSpec),
   }

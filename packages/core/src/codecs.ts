@@ -5,6 +5,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
+import { Limits } from './Limits.js'
 
 /**
  * Builds a codec for numbers satisfying `predicate`; `description` is what errors say was
@@ -37,6 +38,22 @@ export const Millis = constrained('a finite number of milliseconds >= 0', (n) =>
 
 /** A finite duration in milliseconds, > 0. */
 export const PositiveMillis = constrained('a finite number of milliseconds > 0', (n) => n > 0 && n < Number.POSITIVE_INFINITY)
+
+/** A duration of a config: from 1 ms to {@link Limits.maxDurationMs} (about 24.8 days, the longest timer Node keeps). */
+export const DurationMs = constrained(
+  `a number of milliseconds in [${Limits.minDurationMs}, ${Limits.maxDurationMs}]`,
+  (n) => n >= Limits.minDurationMs && n <= Limits.maxDurationMs,
+)
+
+/** A duration that may be zero: 0 or from 1 ms to {@link Limits.maxDurationMs}. */
+export const OptionalDurationMs = constrained(
+  `0 or a number of milliseconds in [${Limits.minDurationMs}, ${Limits.maxDurationMs}]`,
+  (n) => n === 0 || (n >= Limits.minDurationMs && n <= Limits.maxDurationMs),
+)
+
+/** An integer in `[min, max]`. */
+export const intIn = (min: number, max: number): t.Type<number, number, unknown> =>
+  constrained(`an integer in [${min}, ${max}]`, (n) => Number.isSafeInteger(n) && n >= min && n <= max)
 
 /** Any finite number (a time stamp, a count in a snapshot). */
 export const Finite = constrained('a finite number', (n) => Number.isFinite(n))
@@ -77,12 +94,20 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === 'obj
  * `treshold` is an error, not a silently dropped field). Keys in `optional` may be absent; when
  * absent, decoding fills them from `defaults` if given.
  */
-export const struct = <R extends Props, O extends Props = Record<never, never>>(
+export const struct = <
+  R extends Props,
+  O extends Props = Record<never, never>,
+  D extends { readonly [K in keyof O]?: t.TypeOf<O[K]> } = Record<never, never>,
+>(
   name: string,
   required: R,
   optional?: O,
-  defaults?: { readonly [K in keyof O]?: t.TypeOf<O[K]> },
-): t.Type<Decoded<R> & Partial<Decoded<O>>, Encoded<R> & Partial<Encoded<O>>, unknown> => {
+  defaults?: D,
+): t.Type<
+  Decoded<R> & Partial<Decoded<O>> & { readonly [K in keyof D & keyof O]: t.TypeOf<O[K]> },
+  Encoded<R> & Partial<Encoded<O>>,
+  unknown
+> => {
   const opt: Props = optional ?? {}
   const known = [...Object.keys(required), ...Object.keys(opt)]
   const knownSet = new Set(known)
@@ -93,9 +118,10 @@ export const struct = <R extends Props, O extends Props = Record<never, never>>(
     for (const [k, codec] of Object.entries(opt)) if (u[k] !== undefined && !codec.is(u[k])) return false
     return true
   }
+  type Out = Decoded<R> & Partial<Decoded<O>> & { readonly [K in keyof D & keyof O]: t.TypeOf<O[K]> }
   return new t.Type(
     name,
-    (u): u is Decoded<R> & Partial<Decoded<O>> => isIt(u),
+    (u): u is Out => isIt(u),
     (u, c) => {
       if (!isRecord(u)) return t.failure(u, c)
       const errors: t.ValidationError[] = []
@@ -117,9 +143,10 @@ export const struct = <R extends Props, O extends Props = Record<never, never>>(
       for (const [k, codec] of Object.entries(required)) field(k, codec)
       for (const [k, codec] of Object.entries(opt)) {
         if (u[k] !== undefined) field(k, codec)
-        else if (defaults !== undefined && defaults[k] !== undefined) out[k] = defaults[k]
+        else if (defaults !== undefined && (defaults as Record<string, unknown>)[k] !== undefined)
+          out[k] = (defaults as Record<string, unknown>)[k]
       }
-      return errors.length > 0 ? t.failures(errors) : t.success(out as Decoded<R> & Partial<Decoded<O>>)
+      return errors.length > 0 ? t.failures(errors) : t.success(out as Out)
     },
     (a) => {
       const out: Record<string, unknown> = {}
@@ -211,17 +238,20 @@ export interface Problem {
   readonly message: string
 }
 
-const render = (value: unknown): string => {
+/** Renders any value for an error message; never throws (not even on a cyclic or prototype-less object). */
+export const render = (value: unknown): string => {
   if (value === undefined) return 'nothing'
   if (typeof value === 'number') return String(value)
   if (typeof value === 'bigint') return `${value}n`
   if (typeof value === 'function') return 'a function'
+  if (typeof value === 'symbol') return 'a symbol'
   try {
     const json = JSON.stringify(value)
-    return json === undefined ? String(value) : json.length > 60 ? json.slice(0, 57) + '...' : json
+    if (json !== undefined) return json.length > 60 ? json.slice(0, 57) + '...' : json
   } catch {
-    return String(value)
+    // cyclic, a BigInt inside, a throwing toJSON: fall through to a description
   }
+  return Array.isArray(value) ? 'an array' : typeof value === 'object' && value !== null ? 'an object' : typeof value
 }
 
 const pathOf = (context: t.Context): string =>

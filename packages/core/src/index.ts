@@ -2,23 +2,68 @@
  * @datapunk/breaker: circuit-breaker strategies as pure reducers.
  *
  * `step(state, event, now) => [state, decision]`, with no clock, randomness or I/O inside.
+ * Strategies are assembled from parts (detectors, recoveries, open durations) that you can write
+ * yourself: see `Detector`, `Recovery`, `OpenFor` and `circuitOf`.
  */
+export { allOf } from './AllOf.js'
 export { anyOf } from './AnyOf.js'
-export type { CallCancelled, CallFailed, CallRequested, CallSucceeded, Disabled, ForcedOpen, Reset, Ticked } from './BreakerEvent.js'
+export type {
+  CallCancelled,
+  CallFailed,
+  CallRequested,
+  CallSucceeded,
+  CloseCommanded,
+  Disabled,
+  ForcedOpen,
+  HalfOpenCommanded,
+  IsolationReleased,
+  IsolationRequested,
+  OpenCommanded,
+  Reset,
+  Ticked,
+} from './BreakerEvent.js'
 export { BreakerEvent, eventTags, InvalidEventError, isValidLatency, isValidTicket } from './BreakerEvent.js'
-export { type CircuitData, type CircuitStrategy, circuit, fromConfig, fromDecodedConfig, restore, SnapshotError } from './Circuit.js'
-export { CircuitState, Mode, type TransitionReason, transitionReasons } from './CircuitState.js'
-export { classicHalfOpen } from './ClassicHalfOpen.js'
 export {
-  CircuitConfig,
+  type CircuitConfig,
+  type CircuitData,
+  type CircuitPartsInput,
+  type CircuitStrategy,
+  circuitOf,
+  type PhaseData,
+  restore,
+  SnapshotError,
+} from './Circuit.js'
+export { CircuitState, Mode, type TransitionReason, transitionReasons } from './CircuitState.js'
+export {
+  CLASSIC_FAILURE_RATE_THRESHOLD,
+  ClassicHalfOpenConfig,
+  type ClassicHalfOpenSnapshot,
+  type ClassicHalfOpenState,
+  classicHalfOpen,
+} from './ClassicHalfOpen.js'
+export { type CompositeState, composite } from './Composite.js'
+export {
+  builtInKinds,
   type CircuitConfigInput,
   ConfigError,
+  type ConfigOptions,
+  circuit,
+  type DetectorKind,
   decodeConfig,
+  decodeDetector,
+  detectorKind,
+  fromConfig,
+  type Kinds,
   type OpenForConfigInput,
+  type OpenForKind,
+  openForKind,
   type RecoveryConfigInput,
+  type RecoveryKind,
+  recoveryKind,
   type TripConfigInput,
 } from './Config.js'
-export { consecutiveFailures } from './ConsecutiveFailures.js'
+export { decodeOrThrow, problem } from './ConfigError.js'
+export { ConsecutiveFailuresConfig, type ConsecutiveFailuresState, consecutiveFailures } from './ConsecutiveFailures.js'
 export { type Counts, MonoidCounts, rateOf } from './Counts.js'
 export {
   addToCountWindow,
@@ -30,21 +75,28 @@ export {
 } from './CountWindow.js'
 export {
   constrained,
+  DurationMs,
   Finite,
+  intIn,
+  literal,
   Millis,
   NonNegativeInt,
   OpenRatio,
+  OptionalDurationMs,
   PositiveInt,
   PositiveMillis,
   type Problem,
   Ratio,
   report,
+  struct,
+  tagged,
 } from './codecs.js'
 export {
   type Admitted,
   type Decision,
   type Ignored,
   type IgnoreReason,
+  type Isolated,
   isAdmitted,
   isRejected,
   type Recorded,
@@ -52,47 +104,51 @@ export {
   type RejectReason,
   type Ticket,
 } from './Decision.js'
-export type {
-  AnyOfConfig,
-  AnyOfState,
-  ConsecutiveFailuresConfig,
-  ConsecutiveFailuresState,
-  Detector,
-  DetectorSnapshot,
-  DetectorState,
-  FailureCountConfig,
-  FailureRateConfig,
-  SlowCallRateConfig,
-  StateCodec,
-  TripConfig,
+export {
+  canonical,
+  carryDetectorState,
+  type Detector,
+  type DetectorSnapshot,
+  detectorLeaves,
+  emptyDetectorSnapshot,
+  type StateCodec,
 } from './Detector.js'
-export { failureCount } from './FailureCount.js'
-export { failureRate } from './FailureRate.js'
-export { gradualRecovery, PPM } from './GradualRecovery.js'
-export { type ConstantOpenFor, type ExponentialOpenFor, OpenForConfig, openDuration } from './OpenDuration.js'
-export type {
-  ClassicHalfOpenConfig,
-  ClassicHalfOpenState,
+export { FailureCountConfig, failureCount } from './FailureCount.js'
+export { FailureRateConfig, failureRate } from './FailureRate.js'
+export {
+  GRADUAL_FAILURE_RATE_THRESHOLD,
   GradualRecoveryConfig,
-  GradualRecoveryState,
-  Recovery,
-  RecoveryConfig,
-  RecoverySnapshot,
-  RecoveryState,
-  RecoveryVerdict,
-} from './Recovery.js'
-export { slowCallRate } from './SlowCallRate.js'
-export type { Snapshot, Strategy } from './Strategy.js'
+  type GradualRecoveryInput,
+  type GradualRecoverySnapshot,
+  type GradualRecoveryState,
+  gradualRecovery,
+  PPM,
+} from './GradualRecovery.js'
+export { Limits } from './Limits.js'
+export {
+  ConstantOpenForConfig,
+  constantOpenFor,
+  DEFAULT_OPEN_FOR,
+  ExponentialOpenForConfig,
+  exponentialOpenFor,
+  type OpenFor,
+  OpenForConfig,
+  openDuration,
+  openForFromConfig,
+} from './OpenDuration.js'
+export type { Recovery, RecoveryAdmission, RecoverySnapshot, RecoveryVerdict } from './Recovery.js'
+export { SlowCallRateConfig, slowCallRate } from './SlowCallRate.js'
+export type { Snapshot, Strategy, StrategyCodec } from './Strategy.js'
 export { swapStrategy } from './Swap.js'
 export {
   addToTimeWindow,
   advanceTimeWindow,
   emptyTimeWindow,
   getTimeWindowMonoid,
+  shiftTimeWindow,
   type TimeWindow,
   type TimeWindowSpec,
   timeWindowBuckets,
   timeWindowCodec,
 } from './TimeWindow.js'
-export { detectorFromConfig, TripConfig as TripConfigCodec } from './Trip.js'
 export { type CountWindowSpec, type TimeWindowSpecTagged, WindowSpec, type WindowState, windowOps } from './Window.js'

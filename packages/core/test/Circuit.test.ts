@@ -32,25 +32,28 @@ describe('stale outcomes', () => {
 
   it('outcomes of tickets from a future generation, or malformed ones, are ignored', () => {
     const h = new Harness(strategy)
-    const future: Ticket = { generation: 7, probe: false }
-    expect(h.step(BreakerEvent.failed(future, 1), 0)).toEqual({ _tag: 'Ignored', reason: 'stale' })
-    const bad = { _tag: 'CallFailed', ticket: { generation: 0, probe: false }, latencyMs: Number.NaN } as const
+    const future: Ticket = { generation: 7, id: 0, probe: false }
+    expect(h.step(BreakerEvent.failed(future, 1), 0)).toEqual({ _tag: 'Ignored', reason: 'unknown-ticket' })
+    const bad = { _tag: 'CallFailed', ticket: { generation: 0, id: 0, probe: false }, latencyMs: Number.NaN } as const
     expect(h.step(bad, 0)).toEqual({ _tag: 'Ignored', reason: 'invalid-event' })
-    expect(h.step({ _tag: 'CallFailed', ticket: null, latencyMs: 1 } as never, 0)).toEqual({ _tag: 'Ignored', reason: 'stale' })
+    expect(h.step({ _tag: 'CallFailed', ticket: null, latencyMs: 1 } as never, 0)).toEqual({ _tag: 'Ignored', reason: 'invalid-event' })
     expect(h.step({ _tag: 'Nonsense' } as never, 0)).toEqual({ _tag: 'Ignored', reason: 'invalid-event' })
+    expect(h.step(null as never, 0)).toEqual({ _tag: 'Ignored', reason: 'invalid-event' })
     expect(h.snapshot.consecutiveFailures).toBe(0)
   })
 })
 
 describe('event constructors', () => {
   it('refuse negative, NaN and infinite latencies with a typed error naming the field', () => {
-    const ticket = { generation: 0, probe: false }
+    const ticket = { generation: 0, id: 0, probe: false }
     expect(() => BreakerEvent.succeeded(ticket, -1)).toThrow('latencyMs: expected a finite number of milliseconds >= 0, got -1')
     expect(() => BreakerEvent.failed(ticket, Number.NaN)).toThrow('latencyMs: expected a finite number of milliseconds >= 0, got NaN')
     expect(() => BreakerEvent.failed(ticket, Number.POSITIVE_INFINITY)).toThrow('got Infinity')
-    expect(() => BreakerEvent.cancelled({ generation: -1, probe: false })).toThrow(
-      'ticket: expected the admission returned by step, got {"generation":-1,"probe":false}',
+    expect(() => BreakerEvent.cancelled({ generation: -1, id: 0, probe: false })).toThrow(
+      'ticket: expected the admission returned by step, got {"generation":-1,"id":0,"probe":false}',
     )
+    expect(() => BreakerEvent.openFor(0)).toThrow('forMs: expected a number of milliseconds in [1, 2147483647], got 0')
+    expect(() => BreakerEvent.release(-1)).toThrow('id: expected the id of an Isolated decision, got -1')
   })
 })
 
@@ -133,14 +136,22 @@ describe('manual control', () => {
 })
 
 describe('clock', () => {
-  it('a clock going backwards never moves a transition back in time', () => {
+  it('a small step back (within the tolerance) is judged as the latest time, and the wait is measured on the caller clock', () => {
     const h = new Harness(strategy, 1000)
     h.call(1000, 'failure', 0)
     h.call(1000, 'failure', 0)
     expect(h.snapshot.openUntil).toBe(1100)
-    // A request stamped before the trip is judged as at the trip time.
-    expect(h.request(500)).toEqual({ _tag: 'Rejected', reason: 'open', retryAfterMs: 100 })
-    expect(h.request(Number.NaN)).toEqual({ _tag: 'Rejected', reason: 'open', retryAfterMs: 100 })
+    expect(h.request(500)).toEqual({ _tag: 'Rejected', reason: 'open', retryAfterMs: 600 })
+    expect(h.snapshot.openUntil).toBe(1100)
+  })
+
+  it('a time that is not a finite number is ignored, and nothing of it is stored', () => {
+    const h = new Harness(strategy, 1000)
+    const before = h.state
+    expect(h.request(Number.NaN)).toEqual({ _tag: 'Ignored', reason: 'invalid-time' })
+    expect(h.step(BreakerEvent.ticked(), 'noon' as never)).toEqual({ _tag: 'Ignored', reason: 'invalid-time' })
+    expect(h.request(Number.POSITIVE_INFINITY)).toEqual({ _tag: 'Ignored', reason: 'invalid-time' })
+    expect(h.state).toBe(before)
   })
 
   it('a non-finite start time starts at 0', () => {

@@ -30,12 +30,12 @@ describe('config errors are readable and exact', () => {
     [
       'unknown detector kind',
       { trip: { kind: 'error-rate', threshold: 0.5 } },
-      'trip.kind: expected one of "consecutive-failures" | "failure-count" | "failure-rate" | "slow-call-rate" | "any-of", got "error-rate"',
+      'trip.kind: expected one of "consecutive-failures" | "failure-count" | "failure-rate" | "slow-call-rate" | "any-of" | "all-of", got "error-rate"',
     ],
     [
       'zero-length window',
       { trip: { kind: 'failure-rate', threshold: 0.5, window: { kind: 'time', durationMs: 0, buckets: 10 } } },
-      'trip.window.durationMs: expected a finite number of milliseconds > 0, got 0',
+      'trip.window.durationMs: expected a number of milliseconds in [1, 2147483647], got 0',
     ],
     [
       'NaN threshold',
@@ -45,7 +45,7 @@ describe('config errors are readable and exact', () => {
     [
       'negative open duration',
       { trip: { kind: 'consecutive-failures', threshold: 3 }, openFor: { kind: 'constant', ms: -5 } },
-      'openFor.ms: expected a finite number of milliseconds >= 0, got -5',
+      'openFor.ms: expected a number of milliseconds in [1, 2147483647], got -5',
     ],
     [
       'backoff cap below its start',
@@ -63,14 +63,14 @@ describe('config errors are readable and exact', () => {
     [
       'marginal rate above the reopen threshold',
       { trip: { kind: 'consecutive-failures', threshold: 3 }, recovery: { kind: 'gradual', failureRateThreshold: 0.2, marginalRate: 0.3 } },
-      'recovery.marginalRate: expected at most recovery.failureRateThreshold (0.2), got 0.3',
+      'recovery.marginalRate: expected at most failureRateThreshold (0.2), got 0.3',
     ],
     [
       'minimumCalls the count window cannot hold',
       { trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 50, window: countWindow } },
       'trip.minimumCalls: expected at most the window size (20), got 50',
     ],
-    ['empty any-of', { trip: { kind: 'any-of', detectors: [] } }, 'trip.detectors: expected a non-empty array of detectors, got []'],
+    ['empty any-of', { trip: { kind: 'any-of', detectors: [] } }, 'trip.detectors: expected 1 to 32 detectors, got 0'],
     [
       'bad member of any-of, with its index',
       {
@@ -89,7 +89,7 @@ describe('config errors are readable and exact', () => {
     [
       'several problems at once',
       { trip: { kind: 'slow-call-rate', threshold: 2, slowCallMs: -1, window: countWindow }, extra: true },
-      'extra: unknown key (expected only trip, name, recovery, openFor)\ntrip.threshold: expected a ratio in (0, 1], got 2\ntrip.slowCallMs: expected a finite number of milliseconds > 0, got -1',
+      'extra: unknown key (expected only trip, name, recovery, openFor, probeTimeoutMs, maxProbesInFlight)\ntrip.threshold: expected a ratio in (0, 1], got 2\ntrip.slowCallMs: expected a number of milliseconds in [1, 2147483647], got -1',
     ],
     [
       'unknown recovery kind',
@@ -117,6 +117,8 @@ describe('config defaults', () => {
         trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 10, window: countWindow },
         recovery: { kind: 'classic', probes: 1, failureRateThreshold: 0.5 },
         openFor: { kind: 'constant', ms: 30_000 },
+        probeTimeoutMs: 60_000,
+        maxProbesInFlight: 100,
       },
     })
   })

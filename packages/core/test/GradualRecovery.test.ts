@@ -1,4 +1,4 @@
-import { BreakerEvent, circuit, gradualRecovery } from '@datapunk/breaker'
+import { BreakerEvent, circuit, type GradualRecoverySnapshot, gradualRecovery } from '@datapunk/breaker'
 import { describe, expect, it } from 'vitest'
 import { Harness } from './harness.js'
 
@@ -29,7 +29,7 @@ const ramp = (strategy: ReturnType<typeof gradual>, fails: (n: number) => boolea
   for (let i = 0; i < limit; i++) {
     const now = 1000 + i
     const decision = h.request(now)
-    const recovery = h.snapshot.recovery
+    const recovery = h.snapshot.recovery as GradualRecoverySnapshot | null
     if (recovery?.kind === 'gradual' && (current === undefined || recovery.stage.requests === 1)) {
       current = { rate: recovery.admitRate, requests: 0, admitted: 0 }
       stages.push(current)

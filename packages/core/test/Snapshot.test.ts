@@ -33,16 +33,24 @@ describe('state snapshots', () => {
   })
 
   it('a corrupt snapshot is a readable error, never a half-restored breaker', () => {
-    const good = strategy.codec.encode(new Harness(strategy).state) as Record<string, unknown>
+    const good = strategy.codec.encode(new Harness(strategy).state) as Record<string, unknown> & { phase: Record<string, unknown> }
     const problems = (snapshot: unknown) => {
       const result = restore(strategy, snapshot)
       return result._tag === 'Left' ? result.left.message : 'restored'
     }
-    expect(problems({ ...good, phase: 'ajar' })).toBe('phase: expected one of "closed" | "open" | "half-open", got "ajar"')
-    expect(problems({ ...good, generation: -1 })).toBe('generation: expected an integer >= 0, got -1')
-    expect(problems({ ...good, phase: 'open' })).toBe('(root): an open circuit has openUntil unless forced open')
+    expect(problems({ ...good, phase: { ...good.phase, state: 'ajar' } })).toBe(
+      'phase.state: expected one of "closed" | "open" | "half-open", got "ajar"',
+    )
+    expect(problems({ ...good, phase: { ...good.phase, generation: -1 } })).toBe('phase.generation: expected an integer >= 0, got -1')
+    expect(problems({ ...good, phase: { ...good.phase, state: 'open' } })).toBe(
+      '(root): an open circuit has openUntil exactly when in mode normal',
+    )
+    expect(problems({ ...good, inFlight: 3 })).toBe('(root): expected at most issued calls in flight')
+    expect(problems({ ...good, phase: { ...good.phase, mode: 'isolated', state: 'open' } })).toBe(
+      '(root): an isolated circuit holds at least one isolation',
+    )
     expect(problems({ ...good, detector: { kind: 'any-of', detectors: [] } })).toBe('detector: expected 2 detector states')
-    expect(problems({ ...good, recovery: { kind: 'classic' } })).toMatch(/^recovery\./)
+    expect(problems({ ...good, recovery: { kind: 'classic' } })).toBe('(root): only a half-open circuit has a recovery state or probes')
     expect(problems(null)).toBe("(root): expected a snapshot of circuit 'payments', got null")
     expect(
       problems({ ...good, detector: { kind: 'any-of', detectors: [{ kind: 'count' }, { kind: 'consecutive', consecutiveFailures: 0 }] } }),

@@ -1,4 +1,4 @@
-import { BreakerEvent, circuit, swapStrategy } from '@datapunk/breaker'
+import { BreakerEvent, circuit, restore, swapStrategy } from '@datapunk/breaker'
 import { describe, expect, it } from 'vitest'
 import { admitted, Harness } from './harness.js'
 
@@ -11,7 +11,8 @@ describe('swapStrategy', () => {
     const h = new Harness(from)
     h.call(0, 'failure', 0)
     const swapped = swapStrategy(from, h.state, to, 10)
-    expect(to.inspect(swapped)).toMatchObject({ state: 'open', openUntil: 1000, generation: h.state.generation })
+    expect(to.inspect(swapped)).toMatchObject({ state: 'open', openUntil: 1000, generation: h.snapshot.generation, reason: 'swapped' })
+    expect(restore(to, JSON.parse(JSON.stringify(to.codec.encode(swapped))))._tag).toBe('Right')
     expect(to.step(swapped, BreakerEvent.requested(), 999)[1]).toMatchObject({ _tag: 'Rejected', reason: 'open' })
     // From then on the new recovery runs.
     const [halfOpen] = to.step(swapped, BreakerEvent.requested(), 1000)

@@ -6,14 +6,14 @@ export const windowSpec = fc.oneof(
   fc.record({ kind: fc.constant('count' as const), size: fc.integer({ min: 1, max: 40 }) }),
   fc.record({
     kind: fc.constant('time' as const),
-    durationMs: fc.integer({ min: 1, max: 5000 }),
+    durationMs: fc.integer({ min: 12, max: 5000 }),
     buckets: fc.integer({ min: 1, max: 12 }),
   }),
 )
 
 const ratio = fc.double({ min: 0.01, max: 1, noNaN: true })
 
-export type DetectorKind = 'consecutive-failures' | 'failure-count' | 'failure-rate' | 'slow-call-rate' | 'any-of'
+export type DetectorKind = 'consecutive-failures' | 'failure-count' | 'failure-rate' | 'slow-call-rate' | 'any-of' | 'all-of'
 
 const minimumCallsFor = (window: { kind: 'count'; size: number } | { kind: 'time' }) =>
   fc.integer({ min: 1, max: window.kind === 'count' ? window.size : 30 })
@@ -45,13 +45,14 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
         }),
       )
     case 'any-of':
+    case 'all-of':
       return fc.record({
         kind: fc.constant(kind),
         detectors: fc.array(
           fc
             .constantFrom<DetectorKind>(
               ...(depth < 1
-                ? (['consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'any-of'] as const)
+                ? (['consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'any-of', 'all-of'] as const)
                 : (['consecutive-failures', 'failure-rate'] as const)),
             )
             .chain((k) => tripOf(k, depth + 1)),
@@ -62,13 +63,13 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
 }
 
 export const anyTrip: fc.Arbitrary<TripConfigInput> = fc
-  .constantFrom<DetectorKind>('consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'any-of')
+  .constantFrom<DetectorKind>('consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'any-of', 'all-of')
   .chain((k) => tripOf(k))
 
 /** The strictest failure-rate threshold in a trip config (recovery thresholds must not exceed it). */
 const closedRate = (trip: TripConfigInput): number => {
   if (trip.kind === 'failure-rate') return trip.threshold
-  if (trip.kind === 'any-of') return Math.min(1, ...trip.detectors.map(closedRate))
+  if (trip.kind === 'any-of' || trip.kind === 'all-of') return Math.min(1, ...trip.detectors.map(closedRate))
   return 1
 }
 
@@ -93,16 +94,18 @@ export const gradualRecovery = (cap: number): fc.Arbitrary<RecoveryConfigInput> 
         maxSpeed: fc.integer({ min: 1, max: 8 }),
         stageCalls: fc.integer({ min: 1, max: 6 }),
         stageMs: fc.integer({ min: 0, max: 100 }),
+        rampMs: fc.integer({ min: 1, max: 3000 }),
+        aggression: fc.double({ min: 0.5, max: 4, noNaN: true }),
         failureRateThreshold: fc.constant(threshold),
         marginalRate: fc.double({ min: 0, max: threshold, noNaN: true }).filter((m) => m < 1),
         slowCallMs: fc.integer({ min: 300, max: 1000 }), // rarely slow: most recoveries can succeed
       },
-      { requiredKeys: ['kind', 'failureRateThreshold'] },
+      { requiredKeys: ['kind', 'failureRateThreshold', 'marginalRate'] },
     ),
   )
 
 export const openFor: fc.Arbitrary<OpenForConfigInput> = fc.oneof(
-  fc.record({ kind: fc.constant('constant' as const), ms: fc.integer({ min: 0, max: 500 }) }),
+  fc.record({ kind: fc.constant('constant' as const), ms: fc.integer({ min: 1, max: 500 }) }),
   fc
     .tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 2000 }), fc.double({ min: 1, max: 4, noNaN: true }))
     .map(([initialMs, extra, multiplier]) => ({ kind: 'exponential' as const, initialMs, maxMs: initialMs + extra, multiplier })),
@@ -120,7 +123,16 @@ export const configWith = (
         : recovery === 'gradual'
           ? gradualRecovery(cap)
           : fc.oneof(classicRecovery(cap), gradualRecovery(cap))
-    return fc.record({ trip: fc.constant(t), recovery: r, openFor })
+    return fc.record(
+      {
+        trip: fc.constant(t),
+        recovery: r,
+        openFor,
+        probeTimeoutMs: fc.integer({ min: 50, max: 5000 }),
+        maxProbesInFlight: fc.integer({ min: 1, max: 8 }),
+      },
+      { requiredKeys: ['trip', 'recovery', 'openFor'] },
+    )
   })
 
 /**
@@ -134,10 +146,15 @@ export type ScriptStep =
   | { readonly dt: number; readonly op: 'request' }
   | { readonly dt: number; readonly op: 'succeed' | 'fail'; readonly pick: number; readonly latencyMs: number }
   | { readonly dt: number; readonly op: 'cancel'; readonly pick: number }
-  | { readonly dt: number; readonly op: 'tick' | 'forceOpen' | 'disable' | 'reset' }
-  | { readonly dt: number; readonly op: 'invalid' }
+  | { readonly dt: number; readonly op: 'tick' | 'forceOpen' | 'disable' | 'reset' | 'halfOpen' | 'close' | 'isolate' }
+  | { readonly dt: number; readonly op: 'openFor'; readonly ms: number }
+  | { readonly dt: number; readonly op: 'release'; readonly pick: number }
+  | { readonly dt: number; readonly op: 'invalid' | 'invalid-time' }
 
 const dt = fc.integer({ min: 0, max: 200 })
+
+/** The longest manual open the scripts command (the invariants bound open phases by it). */
+export const MANUAL_OPEN_MAX_MS = 5000
 const latency = fc.integer({ min: 0, max: 400 })
 
 /** One step, failing with probability `failureBias` (fixed per scenario, so some scenarios are outages). */
@@ -168,7 +185,26 @@ const scriptStep = (failureBias: number): fc.Arbitrary<ScriptStep> =>
       weight: 1,
       arbitrary: fc.record({
         dt: fc.integer({ min: -50, max: 100 }),
-        op: fc.constantFrom('forceOpen' as const, 'disable' as const, 'reset' as const, 'invalid' as const),
+        op: fc.constantFrom(
+          'forceOpen' as const,
+          'disable' as const,
+          'reset' as const,
+          'invalid' as const,
+          'invalid-time' as const,
+          'halfOpen' as const,
+          'close' as const,
+          'isolate' as const,
+        ),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('openFor' as const), ms: fc.integer({ min: 1, max: MANUAL_OPEN_MAX_MS }) }) },
+    { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('release' as const), pick: fc.nat() }) },
+    // The caller's clock jumps: back or forward by up to an hour, or to somewhere far away.
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        dt: fc.oneof(fc.integer({ min: -3_600_000, max: 3_600_000 }), fc.constantFrom(1e15, -1e15, -2000, 2000)),
+        op: fc.constant('tick' as const),
       }),
     },
   )

@@ -1,14 +1,28 @@
 /**
  * The invariants every library strategy keeps, checked after every step of random event
  * sequences over random valid configs (PROPERTY_RUNS sequences per strategy family; 10,000 by
- * default, as CI runs them).
+ * default, as CI runs them). The sequences include clock jumps (an hour back or forward, 1e15),
+ * invalid times, manual transitions and isolations.
  */
-import { type Admitted, type BreakerEvent, type CircuitStrategy, circuit, type Decision, type Snapshot } from '@datapunk/breaker'
+import {
+  type Admitted,
+  type BreakerEvent,
+  type CircuitConfigInput,
+  type CircuitData,
+  type CircuitStrategy,
+  type ClassicHalfOpenSnapshot,
+  circuit,
+  type Decision,
+  type GradualRecoverySnapshot,
+  Limits,
+  type Snapshot,
+  type Ticket,
+} from '@datapunk/breaker'
 import fc from 'fast-check'
 import { it } from 'vitest'
-import { type ScriptStep, script } from './arbitraries.js'
+import { MANUAL_OPEN_MAX_MS, type ScriptStep, script } from './arbitraries.js'
 
-const NUM_RUNS = Number(process.env.PROPERTY_RUNS ?? 10_000)
+export const NUM_RUNS = Number(process.env.PROPERTY_RUNS ?? 10_000)
 
 class InvariantBroken extends Error {}
 const check = (condition: boolean, what: string, detail?: unknown): void => {
@@ -29,7 +43,7 @@ const isCount = (n: number | null): boolean => n === null || (Number.isSafeInteg
 const checkSnapshot = (s: Snapshot): void => {
   check(isRate(s.failureRate) && isRate(s.slowCallRate) && isRate(s.admitRate), 'rates stay in [0, 1] or null', s)
   check(isCount(s.calls) && isCount(s.failures) && isCount(s.slowCalls) && isCount(s.consecutiveFailures), 'counts are never negative', s)
-  check(isCount(s.generation) && isCount(s.trips), 'generation and trips are counts', s)
+  check(isCount(s.generation) && isCount(s.trips) && isCount(s.inFlight), 'generation, trips and calls in flight are counts', s)
   for (const d of s.detectors) {
     check(isRate(d.failureRate) && isRate(d.slowCallRate), 'detector rates stay in [0, 1] or null', d)
     check(
@@ -41,26 +55,32 @@ const checkSnapshot = (s: Snapshot): void => {
       check((d.failures ?? 0) <= d.calls && (d.slowCalls ?? 0) <= d.calls, 'failures and slow calls never exceed calls', d)
   }
   const r = s.recovery
-  if (r?.kind === 'classic')
+  if (r?.kind === 'classic') {
+    const c = r as ClassicHalfOpenSnapshot
     check(
-      isCount(r.inFlight) && isCount(r.successes) && isCount(r.failures) && r.inFlight + r.successes + r.failures <= r.probes,
+      isCount(c.inFlight) && isCount(c.successes) && isCount(c.failures) && c.inFlight + c.successes + c.failures <= c.probes,
       'probe counts within permits',
       r,
     )
+  }
   if (r?.kind === 'gradual') {
-    check(isRate(r.admitRate) && r.admitRate > 0, 'the ramp rate is in (0, 1]', r)
+    const g = r as GradualRecoverySnapshot
+    check(isRate(g.admitRate) && g.admitRate > 0, 'the ramp rate is in (0, 1]', r)
     check(
-      isCount(r.inFlight) && isCount(r.stage.requests) && isCount(r.stage.admitted) && isCount(r.stage.calls) && isCount(r.stage.failures),
+      isCount(g.inFlight) && isCount(g.stage.requests) && isCount(g.stage.admitted) && isCount(g.stage.calls) && isCount(g.stage.failures),
       'recovery counts are never negative',
       r,
     )
   }
 }
 
+/** A script step's time: `now` after the step (times may jump back and forth). */
+type Op = Exclude<ScriptStep['op'], 'call'>
+
 /** Turns a script step into an event, taking the settled call out of `inFlight`. */
-const toEvent = (step: Exclude<ScriptStep, { op: 'call' }>, inFlight: Admitted[]): BreakerEvent => {
+const toEvent = (step: ScriptStep & { op: Op }, inFlight: Admitted[], isolations: number[]): BreakerEvent => {
   const take = (pick: number): Admitted => {
-    if (inFlight.length === 0) return { _tag: 'Admitted', generation: pick % 5, probe: pick % 2 === 0 }
+    if (inFlight.length === 0) return { _tag: 'Admitted', generation: pick % 5, id: pick % 7, probe: pick % 2 === 0 }
     const [ticket] = inFlight.splice(pick % inFlight.length, 1)
     return ticket as Admitted
   }
@@ -81,68 +101,183 @@ const toEvent = (step: Exclude<ScriptStep, { op: 'call' }>, inFlight: Admitted[]
       return { _tag: 'Disabled' }
     case 'reset':
       return { _tag: 'Reset' }
+    case 'halfOpen':
+      return { _tag: 'HalfOpenCommanded' }
+    case 'close':
+      return { _tag: 'CloseCommanded' }
+    case 'isolate':
+      return { _tag: 'IsolationRequested' }
+    case 'openFor':
+      return { _tag: 'OpenCommanded', forMs: step.ms }
+    case 'release':
+      return { _tag: 'IsolationReleased', id: isolations.length === 0 ? step.pick % 3 : (isolations[step.pick % isolations.length] ?? 0) }
     case 'invalid':
+    case 'invalid-time':
       return { _tag: 'CallFailed', ticket: take(0), latencyMs: -1 }
   }
 }
 
+/** A call is a request and, if admitted, its outcome at once: two events. */
+const expand = (step: ScriptStep): Array<ScriptStep & { op: Op }> =>
+  step.op === 'call'
+    ? [
+        { dt: step.dt, op: 'request' },
+        { dt: 0, op: step.fail ? 'fail' : 'succeed', pick: -1, latencyMs: step.latencyMs },
+      ]
+    : [step]
+
+/** Junk to slip in before an event: an outcome or cancel no admission allows. */
+export type Junk = {
+  readonly kind: 'forged' | 'future' | 'stale' | 'duplicate'
+  readonly outcome: 'succeed' | 'fail' | 'cancel'
+  readonly pick: number
+}
+
+const junkTicket = (state: CircuitData, junk: Junk, settled: ReadonlyArray<Admitted>): Ticket | undefined => {
+  const generation = state.phase.generation
+  switch (junk.kind) {
+    case 'forged':
+      return { generation, id: state.issued + (junk.pick % 3), probe: junk.pick % 2 === 0 }
+    case 'future':
+      return { generation: generation + 1 + (junk.pick % 3), id: junk.pick % 4, probe: false }
+    case 'stale': {
+      const old = settled.filter((t) => t.generation < generation)
+      return old.length === 0 ? undefined : old[junk.pick % old.length]
+    }
+    case 'duplicate': {
+      // One outcome per admission is the contract while closed: the state keeps O(1) there, so a
+      // duplicate is harmless only when no call is in flight. In half-open every probe is known.
+      const phase = state.phase.state
+      if (phase === 'closed' && state.inFlight > 0) return undefined
+      const same = settled.filter((t) => t.generation === generation)
+      return same.length === 0 ? undefined : same[junk.pick % same.length]
+    }
+  }
+}
+
+interface RunOptions {
+  /** Junk to insert before the i-th event, if any. */
+  readonly junkAt?: (i: number) => Junk | undefined
+  /** Check every invariant after every step (off when only comparing decisions). */
+  readonly checks: boolean
+}
+
 /** Runs a script, checking every invariant after every step; returns the decisions and final state. */
-const run = (strategy: CircuitStrategy, steps: ReadonlyArray<ScriptStep>) => {
+export const run = (strategy: CircuitStrategy, steps: ReadonlyArray<ScriptStep>, options: RunOptions = { checks: true }) => {
   let state = deepFreeze(strategy.initial(0))
   let now = 0
   const inFlight: Admitted[] = []
+  const settled: Admitted[] = []
+  const isolations: number[] = []
   const decisions: Decision[] = []
+  const maxOpenMs = Math.max(strategy.openFor.maxMs, MANUAL_OPEN_MAX_MS)
   // Our own count of the current gradual stage, to check the admission credit from outside.
   let stage = { key: '', requests: 0, admitted: 0, rate: 1 }
-  // A `call` is a request and, if admitted, its outcome at once: two events.
-  const events = (step: ScriptStep): Array<ScriptStep & { op: Exclude<ScriptStep['op'], 'call'> }> =>
-    step.op === 'call'
-      ? [
-          { dt: step.dt, op: 'request' },
-          { dt: 0, op: step.fail ? 'fail' : 'succeed', pick: -1, latencyMs: step.latencyMs },
-        ]
-      : [step]
-  for (const step of steps.flatMap(events)) {
+  let index = 0
+  for (const step of steps.flatMap(expand)) {
     now += step.dt
     // pick -1: the call just admitted, if the request before was admitted; otherwise nothing to settle.
     if ((step.op === 'succeed' || step.op === 'fail') && step.pick === -1 && decisions.at(-1)?._tag !== 'Admitted') continue
-    const event = toEvent(
-      step.op !== 'succeed' && step.op !== 'fail' ? step : { ...step, pick: step.pick === -1 ? inFlight.length - 1 : step.pick },
-      inFlight,
-    )
+    const junk = options.junkAt?.(index++)
+    if (junk !== undefined) {
+      const ticket = junkTicket(state, junk, settled)
+      if (ticket !== undefined) {
+        const event: BreakerEvent =
+          junk.outcome === 'cancel'
+            ? { _tag: 'CallCancelled', ticket }
+            : { _tag: junk.outcome === 'fail' ? 'CallFailed' : 'CallSucceeded', ticket, latencyMs: 5 }
+        const [next, decision] = strategy.step(state, event, now)
+        check(decision._tag === 'Ignored' && next === state, 'a duplicate, forged or stale outcome changes nothing', {
+          junk,
+          ticket,
+          decision,
+          state,
+        })
+      }
+    }
+    const pickedStep =
+      step.op === 'succeed' || step.op === 'fail' ? { ...step, pick: step.pick === -1 ? inFlight.length - 1 : step.pick } : step
+    const event = toEvent(pickedStep, inFlight, isolations)
+    const time = step.op === 'invalid-time' ? Number.NaN : now
     const before = state
-    const effectiveNow = Math.max(now, before.since)
-    const [next, decision] = strategy.step(before, event, now)
+    const [next, decision] = strategy.step(before, event, time)
     deepFreeze(next)
     decisions.push(decision)
+    if (decision._tag === 'Admitted') inFlight.push(decision)
+    const settling = event._tag === 'CallSucceeded' || event._tag === 'CallFailed' || event._tag === 'CallCancelled'
+    if (settling && decision._tag === 'Recorded') settled.push(event.ticket as Admitted)
+    if (decision._tag === 'Isolated') isolations.push(decision.id)
+    if (event._tag === 'IsolationReleased' && decision._tag === 'Recorded') isolations.splice(isolations.indexOf(event.id), 1)
+    if (event._tag === 'Reset' || event._tag === 'Disabled') isolations.length = 0
+    state = next
+    if (!options.checks) continue
 
+    check(decision._tag !== 'Ignored' || next === before, 'an ignored event leaves the state as it was', decision)
+    if (step.op === 'invalid-time')
+      check(decision._tag === 'Ignored' && decision.reason === 'invalid-time', 'a time that is not a finite number is ignored', decision)
+    if (step.op === 'invalid')
+      check(decision._tag === 'Ignored' && decision.reason === 'invalid-event', 'malformed events are ignored', decision)
     if (event._tag === 'CallRequested') {
       check(decision._tag === 'Admitted' || decision._tag === 'Rejected', 'a request is admitted or rejected', decision)
-      if (before.phase === 'open' && (before.openUntil === null || effectiveNow < before.openUntil)) {
+      const ph = before.phase
+      const effectiveNow = now < before.clock - Limits.clockToleranceMs ? now : Math.max(now, before.clock)
+      // After a jump back the phase is rebased: the remaining wait is kept, measured from `now`.
+      const remaining =
+        ph.openUntil === null
+          ? null
+          : now < before.clock - Limits.clockToleranceMs
+            ? ph.openUntil - before.clock
+            : ph.openUntil - effectiveNow
+      if (ph.state === 'open' && (remaining === null || remaining > 0)) {
         check(decision._tag !== 'Admitted', 'never admits while open before openUntil', { before, now, decision })
+      }
+      if (decision._tag === 'Rejected' && decision.reason === 'open') {
+        check(
+          next.phase.openUntil !== null && decision.retryAfterMs === next.phase.openUntil - now,
+          'retryAfterMs is the true wait on the caller clock',
+          { decision, now, openUntil: next.phase.openUntil },
+        )
       }
       if (decision._tag === 'Rejected' && decision.retryAfterMs !== null)
         check(decision.retryAfterMs >= 0, 'retryAfterMs is not negative', decision)
+    } else if (event._tag === 'IsolationRequested') {
+      check(decision._tag === 'Isolated', 'an isolation request is answered with its id', decision)
     } else {
       check(decision._tag === 'Recorded' || decision._tag === 'Ignored', 'only requests are admitted or rejected', decision)
     }
-    if (decision._tag === 'Admitted') {
-      check(decision.generation === next.generation, 'an admission carries the current generation', decision)
-      check(decision.probe === (next.phase === 'half-open'), 'probes are admitted in half-open and only there', {
-        decision,
-        phase: next.phase,
-      })
-      inFlight.push(decision)
+    if (decision._tag !== 'Ignored' && next.phase.state === 'open' && next.phase.openUntil !== null) {
+      check(
+        next.phase.openUntil - now <= maxOpenMs + Limits.clockToleranceMs,
+        'no clock jump keeps a circuit open longer than its open duration on the caller clock',
+        { now, phase: next.phase, maxOpenMs },
+      )
     }
-    if (step.op === 'invalid')
-      check(decision._tag === 'Ignored' && decision.reason === 'invalid-event', 'malformed events are ignored', decision)
+    if (decision._tag === 'Admitted') {
+      check(decision.generation === next.phase.generation, 'an admission carries the current generation', decision)
+      check(decision.id === next.issued - 1, 'admissions are numbered in order', { decision, issued: next.issued })
+      check(decision.probe === (next.phase.state === 'half-open'), 'probes are admitted in half-open and only there', {
+        decision,
+        phase: next.phase.state,
+      })
+    }
+    if (next.phase.state === 'half-open') {
+      check(next.inFlight <= strategy.maxProbesInFlight, 'never more probes in flight than allowed', next.inFlight)
+      const oldest = next.probes[1]
+      if (decision._tag !== 'Ignored' && (event._tag === 'CallRequested' || event._tag === 'Ticked') && oldest !== undefined) {
+        check(Math.max(now, next.clock) - oldest < strategy.probeTimeoutMs, 'no probe outlives its timeout past a request or tick', {
+          now,
+          probes: next.probes,
+        })
+      }
+    }
 
     const snapshot = strategy.inspect(next)
     checkSnapshot(snapshot)
     if (snapshot.recovery?.kind === 'gradual' && event._tag === 'CallRequested') {
-      const key = `${next.generation}/${snapshot.recovery.stage.startedAt}/${snapshot.recovery.admitRate}`
-      if (key !== stage.key || snapshot.recovery.stage.requests === 1)
-        stage = { key, requests: 0, admitted: 0, rate: snapshot.recovery.admitRate }
+      const g = snapshot.recovery as GradualRecoverySnapshot
+      const key = `${next.phase.generation}/${g.stage.startedAt}`
+      if (key !== stage.key || g.stage.requests === 1) stage = { key, requests: 0, admitted: 0, rate: g.admitRate }
+      stage.rate = Math.max(stage.rate, g.admitRate)
       stage.requests++
       if (decision._tag === 'Admitted') stage.admitted++
       check(stage.admitted <= stage.rate * stage.requests + 1, "a gradual stage admits at most its rate's share plus one request", stage)
@@ -153,22 +288,40 @@ const run = (strategy: CircuitStrategy, steps: ReadonlyArray<ScriptStep>) => {
     check(
       decoded._tag === 'Right' && JSON.stringify(strategy.codec.encode(decoded.right)) === encoded,
       'state round-trips through its codec',
-      encoded,
+      { encoded, decoded },
     )
     check(decoded._tag === 'Right' && JSON.stringify(decoded.right) === JSON.stringify(next), 'the decoded state equals the state', encoded)
-    state = next
   }
   return { decisions, state }
 }
 
-export const invariantsHold = (family: string, configs: fc.Arbitrary<Parameters<typeof circuit>[0]>) =>
-  it(`${family}: step never throws or mutates, never admits while open, keeps rates in [0, 1] and counts >= 0, round-trips its state, and is deterministic`, () => {
+export const invariantsHold = (family: string, configs: fc.Arbitrary<CircuitConfigInput>) =>
+  it(`${family}: step never throws or mutates, never admits while open, keeps rates in [0, 1] and counts >= 0, round-trips its state, survives clock jumps, and is deterministic`, () => {
     fc.assert(
       fc.property(configs, script, (config, steps) => {
         const strategy = circuit(config)
         const first = run(strategy, steps)
         const second = run(circuit(config), steps)
         check(JSON.stringify(first) === JSON.stringify(second), 'same inputs give the same outputs')
+      }),
+      { numRuns: NUM_RUNS },
+    )
+  })
+
+const junk: fc.Arbitrary<Junk> = fc.record({
+  kind: fc.constantFrom('forged' as const, 'future' as const, 'stale' as const, 'duplicate' as const),
+  outcome: fc.constantFrom('succeed' as const, 'fail' as const, 'cancel' as const),
+  pick: fc.nat(),
+})
+
+export const junkIsHarmless = (family: string, configs: fc.Arbitrary<CircuitConfigInput>) =>
+  it(`${family}: inserting any duplicate, forged or stale outcome or cancel anywhere never changes the state or any later decision`, () => {
+    fc.assert(
+      fc.property(configs, script, fc.array(fc.option(junk, { freq: 2 }), { minLength: 1, maxLength: 200 }), (config, steps, junks) => {
+        const strategy = circuit(config)
+        const clean = run(strategy, steps, { checks: false })
+        const dirty = run(strategy, steps, { checks: false, junkAt: (i) => junks[i % junks.length] ?? undefined })
+        check(JSON.stringify(clean) === JSON.stringify(dirty), 'the same decisions and final state with junk inserted')
       }),
       { numRuns: NUM_RUNS },
     )

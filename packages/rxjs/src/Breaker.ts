@@ -1,7 +1,6 @@
 import {
   type BreakerEvent,
   type CircuitData,
-  type CircuitStrategy,
   type Decision,
   type Snapshot,
   type Strategy,
@@ -21,12 +20,6 @@ export interface BreakerOptions<S> {
   readonly initialState?: S
 }
 
-/** True for strategies built by the core's `circuit()` (their state is `CircuitData`). */
-const isCircuit = (strategy: object): boolean => 'detector' in strategy && 'recovery' in strategy && 'config' in strategy
-
-const ratePpmOf = (state: CircuitData): number =>
-  state.recovery?.kind === 'gradual' ? state.recovery.ratePpm : state.phase === 'closed' ? 1_000_000 : state.recovery === null ? 0 : -1
-
 const outcomeTag = { CallSucceeded: 'succeeded', CallFailed: 'failed', CallCancelled: 'cancelled' } as const
 
 /**
@@ -37,15 +30,12 @@ export class Breaker<S = CircuitData> {
   readonly name: string
   readonly scheduler: SchedulerLike
   private strategyNow: Strategy<S>
-  private circuit: boolean
   private current: S
   private lastSnapshot: Snapshot | undefined
   private readonly callEvents = new Subject<CallEvent>()
   private readonly transitionEvents = new Subject<TransitionEvent>()
   private readonly snapshots = new Subject<Snapshot>()
   private callCount = 0
-  /** The number of the call the last `request` asked about (calls are numbered from 1). */
-  lastCall = 0
 
   /** Per-call metric events (admitted, rejected, succeeded, failed, cancelled, stale). Hot. */
   readonly calls$: Observable<CallEvent> = this.callEvents.asObservable()
@@ -64,7 +54,6 @@ export class Breaker<S = CircuitData> {
 
   constructor(strategy: Strategy<S>, options: BreakerOptions<S> = {}) {
     this.strategyNow = strategy
-    this.circuit = isCircuit(strategy)
     this.name = options.name ?? strategy.name
     this.scheduler = options.scheduler ?? asyncScheduler
     this.current = options.initialState ?? strategy.initial(this.scheduler.now())
@@ -78,6 +67,11 @@ export class Breaker<S = CircuitData> {
   /** The raw state (plain data; `strategy.codec.encode` it to persist). */
   get state(): S {
     return this.current
+  }
+
+  /** The number of the call the last `request` asked about (calls are numbered from 1). */
+  get lastCall(): number {
+    return this.callCount
   }
 
   /** The current snapshot, live counts included. */
@@ -109,8 +103,7 @@ export class Breaker<S = CircuitData> {
 
   /** Asks to make a call: `Admitted` (keep it: it is the ticket) or `Rejected`. */
   request(now = this.scheduler.now()): Decision {
-    this.lastCall = ++this.callCount
-    return this.dispatchAt(REQUESTED, now, this.lastCall)
+    return this.dispatchAt(REQUESTED, now, ++this.callCount)
   }
 
   /** Records that the call admitted with `ticket` succeeded after `latencyMs`. */
@@ -129,29 +122,18 @@ export class Breaker<S = CircuitData> {
   }
 
   /**
-   * Moves the breaker to another circuit strategy at run time, keeping its phase, `openUntil`
-   * and, where compatible, its counts (see `swapStrategy` in the core). Emits `ConfigSwapped`.
-   * Throws a `TypeError` unless both strategies are circuits (use `replace` for others).
+   * Moves the breaker to another strategy at run time: the new strategy adopts the current state
+   * (see `swapStrategy` in the core: circuits keep their phase, `openUntil` and, where compatible,
+   * their counts; a strategy without `adopt` starts afresh). Emits `ConfigSwapped`.
    */
   swap(next: Strategy<S>): void {
-    if (!this.circuit || !isCircuit(next)) {
-      throw new TypeError(`swap needs circuit strategies (built by circuit() or fromConfig()); use replace(strategy, state) for others`)
-    }
-    const now = this.scheduler.now()
-    const moved = swapStrategy(
-      this.strategyNow as unknown as CircuitStrategy,
-      this.current as unknown as CircuitData,
-      next as unknown as CircuitStrategy,
-      now,
-    )
-    this.replace(next, moved as unknown as S)
+    this.replace(next, swapStrategy(this.strategyNow, this.current, next, this.scheduler.now()))
   }
 
   /** Replaces strategy and state outright. Emits `ConfigSwapped`. */
   replace(next: Strategy<S>, state: S): void {
     const before = this.current
     this.strategyNow = next
-    this.circuit = isCircuit(next)
     this.current = state
     const now = this.scheduler.now()
     if (this.transitionEvents.observed)
@@ -171,12 +153,9 @@ export class Breaker<S = CircuitData> {
       this.lastSnapshot = undefined
       return
     }
-    if (this.circuit) {
-      // Cheap test first: nothing a watcher sees changes without a new generation or rate.
-      const a = before as unknown as CircuitData
-      const b = after as unknown as CircuitData
-      if (a.generation === b.generation && a.mode === b.mode && ratePpmOf(a) === ratePpmOf(b) && this.lastSnapshot !== undefined) return
-    }
+    // Cheap test first, where the strategy offers one: nothing a watcher sees changed.
+    const strategy = this.strategyNow
+    if (this.lastSnapshot !== undefined && strategy.transitioned !== undefined && !strategy.transitioned(before, after)) return
     const previous = this.lastSnapshot ?? this.strategyNow.inspect(before)
     const next = this.strategyNow.inspect(after)
     this.lastSnapshot = next

@@ -20,7 +20,7 @@ export interface DecideConfig<S> {
  * import { from, map } from 'rxjs'
  * const strategy = circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } })
  * const tags: string[] = []
- * from([BreakerEvent.requested(), BreakerEvent.failed({ generation: 0, probe: false }, 3), BreakerEvent.requested()])
+ * from([BreakerEvent.requested(), BreakerEvent.failed({ generation: 0, id: 0, probe: false }, 3), BreakerEvent.requested()])
  *   .pipe(decide(strategy), map(([, decision]) => decision._tag))
  *   .subscribe((tag) => tags.push(tag))
  * tags // ['Admitted', 'Recorded', 'Rejected']

@@ -1,4 +1,4 @@
-import { circuit } from '@datapunk/breaker'
+import { BreakerEvent, circuit } from '@datapunk/breaker'
 import { BrokenCircuitError, CallTimeoutError, circuitBreaker, createBreaker, type MetricEvent } from '@datapunk/breaker-rxjs'
 import { catchError, defer, filter, map, mergeMap, type Observable, of, take } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
@@ -22,18 +22,19 @@ const describeErrors = <T>(source: Observable<T>): Observable<T | string> =>
     ),
   )
 
-/** A breaker with one probe permit that has just tripped and, with openFor 0, is half-open at once. */
+/** A breaker with one probe permit that has just tripped and was moved to half-open by hand. */
 const halfOpenBreaker = (scheduler: TestScheduler) => {
   const breaker = createBreaker(
     circuit({
       trip: { kind: 'consecutive-failures', threshold: 1 },
       recovery: { kind: 'classic', probes: 1 },
-      openFor: { kind: 'constant', ms: 0 },
+      openFor: { kind: 'constant', ms: 1000 },
     }),
     { scheduler },
   )
   const first = breaker.request()
   if (first._tag === 'Admitted') breaker.failed(first, 1)
+  breaker.dispatch(BreakerEvent.halfOpen())
   return breaker
 }
 

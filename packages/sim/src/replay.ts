@@ -6,10 +6,12 @@ import {
   type Admitted,
   type BreakerEvent,
   type CircuitStrategy,
+  type ConfigOptions,
   Finite,
   fromConfig,
   NonNegativeInt,
   type RejectReason,
+  type Strategy,
 } from '@datapunk/breaker'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
@@ -121,7 +123,7 @@ const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
  * have returned is unknowable. Through the config the trace was recorded with, the decisions are
  * the live ones, exactly.
  */
-export const replay = (events: ReadonlyArray<TraceEvent>, strategy: CircuitStrategy): Replay => {
+export const replay = <S>(events: ReadonlyArray<TraceEvent>, strategy: Strategy<S>): Replay => {
   let state = strategy.initial(events[0]?.at ?? 0)
   const tickets = new Map<number, Admitted>()
   const calls: ReplayedCall[] = []
@@ -182,6 +184,6 @@ export const replay = (events: ReadonlyArray<TraceEvent>, strategy: CircuitStrat
   }
 }
 
-/** Decodes a strategy config (parsed JSON) for replay, with the core's readable errors. */
-export const strategyFromJson = (json: unknown, source: string): E.Either<string, CircuitStrategy> =>
-  E.mapLeft((error: Error) => `${source}: ${error.message.split('\n').join(`\n${source}: `)}`)(fromConfig(json))
+/** Decodes a strategy config (parsed JSON) for replay, with the core's readable errors; `options.kinds` adds your part kinds. */
+export const strategyFromJson = (json: unknown, source: string, options: ConfigOptions = {}): E.Either<string, CircuitStrategy> =>
+  E.mapLeft((error: Error) => `${source}: ${error.message.split('\n').join(`\n${source}: `)}`)(fromConfig(json, options))

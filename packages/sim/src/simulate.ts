@@ -1,4 +1,4 @@
-import type { Admitted, BreakerEvent, CircuitData, CircuitState, CircuitStrategy } from '@datapunk/breaker'
+import type { Admitted, BreakerEvent, CircuitState, Strategy } from '@datapunk/breaker'
 import { normal, seeded } from './Random.js'
 import { arrivals, healthAt, latencyOf, type Scenario } from './Scenario.js'
 
@@ -130,7 +130,11 @@ const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
  * const [run] = simulate(scenarios.outage, [strategy], { seed: 1 })
  * run?.summary.timeToDetectMs !== null // true
  */
-export const simulate = (scenario: Scenario, strategies: ReadonlyArray<CircuitStrategy>, options: SimulateOptions): ReadonlyArray<Run> => {
+export const simulate = (
+  scenario: Scenario,
+  strategies: ReadonlyArray<Strategy<unknown>>,
+  options: SimulateOptions,
+): ReadonlyArray<Run> => {
   const random = seeded(options.seed)
   const times = arrivals(scenario.load, scenario.durationMs, random)
   const failureDraws = new Float64Array(times.length)
@@ -143,15 +147,17 @@ export const simulate = (scenario: Scenario, strategies: ReadonlyArray<CircuitSt
   return strategies.map((strategy) => runOne(scenario, strategy, times, failureDraws, latencyDraws, bucketMs))
 }
 
-const runOne = (
+const runOne = <S>(
   scenario: Scenario,
-  strategy: CircuitStrategy,
+  strategy: Strategy<S>,
   times: Float64Array,
   failureDraws: Float64Array,
   latencyDraws: Float64Array,
   bucketMs: number,
 ): Run => {
-  let state: CircuitData = strategy.initial(0)
+  let state: S = strategy.initial(0)
+  // The phase, read through the public interface: `inspect` only when the strategy says something a watcher sees changed.
+  let phase: CircuitState = strategy.inspect(state).state
   const pending = new Outcomes()
   const bucketCount = Math.ceil(scenario.durationMs / bucketMs)
   const requests = new Array<number>(bucketCount).fill(0)
@@ -183,14 +189,15 @@ const runOne = (
   const upstreamDown = (t: number): boolean => t < collapsedUntil
 
   const apply = (event: BreakerEvent, t: number) => {
-    const before = state.phase
+    const before = phase
     const [next, decision] = strategy.step(state, event, t)
-    if (next.phase !== before) {
-      if (next.phase === 'open') {
+    if (next !== state && (strategy.transitioned === undefined || strategy.transitioned(state, next))) phase = strategy.inspect(next).state
+    if (phase !== before) {
+      if (phase === 'open') {
         opens++
         if (firstTripAt === null && t >= scenario.incidentAtMs) firstTripAt = t
       }
-      if (next.phase === 'closed' && before !== 'closed') {
+      if (phase === 'closed' && before !== 'closed') {
         closes++
         lastCloseAt = t
       }
@@ -257,13 +264,13 @@ const runOne = (
     } else if (segment.failureRate < 0.05 && !upstreamDown(t) && (fragility === undefined || settled || t < fragility.fromMs)) {
       needless++
     }
-    phaseAt[bucket] = state.phase
+    phaseAt[bucket] = phase
     downAt[bucket] = upstreamDown(t) || segment.failureRate >= 0.5
   }
   settleDue(Number.POSITIVE_INFINITY)
   for (const count of recoveryLoad.values()) peakRecoveryRps = Math.max(peakRecoveryRps, count)
 
-  const closedAtEnd = state.phase === 'closed'
+  const closedAtEnd = phase === 'closed'
   const summary: RunSummary = {
     strategy: strategy.name,
     requests: times.length,

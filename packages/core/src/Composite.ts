@@ -1,0 +1,109 @@
+/**
+ * The shared body of `anyOf` and `allOf`: a detector made of member detectors, each counting in
+ * its own state, combined by a trip rule. Members are any detectors, the library's or yours.
+ */
+import * as E from 'fp-ts/lib/Either.js'
+import * as t from 'io-ts'
+import { ConfigError } from './ConfigError.js'
+import { canonical, type Detector, type DetectorSnapshot, type StateCodec } from './Detector.js'
+import { Limits } from './Limits.js'
+
+// ---- model -------------------------------------------------------------------------------
+
+/** State of a composite detector: its members' states, in order. */
+export interface CompositeState {
+  readonly kind: string
+  readonly detectors: ReadonlyArray<unknown>
+}
+
+/** Nesting depth of the composites built here (a leaf, or a detector built elsewhere, is 1 deep). */
+const depths = new WeakMap<object, number>()
+const depthOf = (detector: Detector<unknown>): number => depths.get(detector) ?? 1
+
+// ---- constructors ------------------------------------------------------------------------
+
+/**
+ * Builds a composite of `kind` over `detectors` that trips when `trips(member results)` holds.
+ * Throws a `ConfigError` beyond {@link Limits} (members, nesting depth) or with no members.
+ */
+export const composite = (
+  kind: string,
+  detectors: ReadonlyArray<Detector<unknown>>,
+  trips: (count: number, tripped: (i: number) => boolean) => boolean,
+): Detector<CompositeState> => {
+  const count = detectors.length
+  if (count === 0)
+    throw new ConfigError([{ path: 'detectors', message: `detectors: expected 1 to ${Limits.maxDetectorMembers} detectors, got none` }])
+  if (count > Limits.maxDetectorMembers) {
+    throw new ConfigError([
+      { path: 'detectors', message: `detectors: expected at most ${Limits.maxDetectorMembers} detectors, got ${count}` },
+    ])
+  }
+  const depth = 1 + Math.max(...detectors.map(depthOf))
+  if (depth > Limits.maxDetectorDepth) {
+    throw new ConfigError([
+      { path: 'detectors', message: `detectors: expected nesting at most ${Limits.maxDetectorDepth} deep, got ${depth}` },
+    ])
+  }
+  const config = { kind, detectors: detectors.map((d) => d.config) }
+  const state = (members: ReadonlyArray<unknown>): CompositeState => ({ kind, detectors: members })
+
+  const mapStates = (s: CompositeState, f: (d: Detector<unknown>, member: unknown) => unknown): CompositeState => {
+    let next: unknown[] | undefined
+    for (let i = 0; i < count; i++) {
+      const d = detectors[i] as Detector<unknown>
+      const member = s.detectors[i]
+      const updated = f(d, member)
+      if (updated !== member) {
+        next ??= s.detectors.slice()
+        next[i] = updated
+      }
+    }
+    return next === undefined ? s : state(next)
+  }
+
+  const codec: StateCodec<CompositeState> = {
+    validate: (u, c) => {
+      if (typeof u !== 'object' || u === null || (u as { kind?: unknown }).kind !== kind) return t.failure(u, c, `expected ${kind} state`)
+      const states = (u as { detectors?: unknown }).detectors
+      if (!Array.isArray(states) || states.length !== count) return t.failure(u, c, `expected ${count} detector states`)
+      const out: unknown[] = []
+      for (let i = 0; i < count; i++) {
+        const d = detectors[i] as Detector<unknown>
+        const r = d.codec.validate(states[i], t.appendContext(c, `detectors[${i}]`, t.unknown, states[i]))
+        if (E.isLeft(r)) return r
+        out.push(r.right)
+      }
+      return t.success(state(out))
+    },
+    encode: (s) => ({ kind, detectors: s.detectors.map((member, i) => (detectors[i] as Detector<unknown>).codec.encode(member)) }),
+  }
+
+  const rates = detectors.map((d) => d.failureRateThreshold).filter((r): r is number => r !== undefined)
+  const detector: Detector<CompositeState> = {
+    kind,
+    config,
+    key: canonical(config),
+    initial: (now) => state(detectors.map((d) => d.initial(now))),
+    record: (s, failed, latencyMs, now) => mapStates(s, (d, member) => d.record(member, failed, latencyMs, now)),
+    advance: (s, now) => mapStates(s, (d, member) => d.advance(member, now)),
+    rebase: (s, deltaMs, now) => mapStates(s, (d, member) => (d.rebase === undefined ? d.initial(now) : d.rebase(member, deltaMs, now))),
+    tripped: (s) => trips(count, (i) => (detectors[i] as Detector<unknown>).tripped(s.detectors[i])),
+    measure: (s): ReadonlyArray<DetectorSnapshot> => detectors.flatMap((d, i) => d.measure(s.detectors[i])),
+    members: (s) => detectors.map((d, i) => [d, s.detectors[i]] as const),
+    // Carry each member's counts from a member of the old detector that counts the same way.
+    adopt: (from, fromState, now) => {
+      const leaves = new Map<string, unknown>()
+      const visit = (d: Detector<unknown>, ds: unknown, level: number): void => {
+        if (!leaves.has(d.key)) leaves.set(d.key, ds)
+        if (d.members !== undefined && level < Limits.maxDetectorDepth) for (const [m, ms] of d.members(ds)) visit(m, ms, level + 1)
+      }
+      visit(from, fromState, 0)
+      return state(detectors.map((d) => (leaves.has(d.key) ? leaves.get(d.key) : (d.adopt?.(from, fromState, now) ?? d.initial(now)))))
+    },
+    codec,
+  }
+  const built = rates.length === 0 ? detector : { ...detector, failureRateThreshold: Math.min(...rates) }
+  depths.set(built, depth)
+  return built
+}

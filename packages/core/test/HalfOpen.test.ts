@@ -1,0 +1,144 @@
+/**
+ * Half-open can never wedge, and operators can move the circuit (core issue, section 3).
+ */
+import { BreakerEvent, circuit, restore } from '@datapunk/breaker'
+import { describe, expect, it } from 'vitest'
+import { admitted, Harness } from './harness.js'
+
+const classic = circuit({
+  trip: { kind: 'consecutive-failures', threshold: 1 },
+  recovery: { kind: 'classic', probes: 1 },
+  openFor: { kind: 'constant', ms: 1000 },
+  probeTimeoutMs: 5000,
+})
+
+const tripped = (h: Harness<unknown>, at = 0) => h.call(at, 'failure', 0)
+
+describe('probe timeouts', () => {
+  it('a hung probe counts as failed after probeTimeoutMs: the circuit reopens instead of rejecting half-open-full forever', () => {
+    const h = new Harness(classic)
+    tripped(h)
+    admitted(h.request(1000)) // the probe hangs
+    expect(h.request(5999)).toEqual({ _tag: 'Rejected', reason: 'half-open-full', retryAfterMs: null })
+    const afterTimeout = h.request(6000)
+    expect(h.snapshot).toMatchObject({ state: 'open', reason: 'recovery-failed', openUntil: 7000 })
+    expect(afterTimeout).toEqual({ _tag: 'Rejected', reason: 'open', retryAfterMs: 1000 })
+    expect(h.request(7000)._tag).toBe('Admitted') // a new probe
+  })
+
+  it('a tick expires probes without traffic', () => {
+    const h = new Harness(classic)
+    tripped(h)
+    admitted(h.request(1000))
+    h.step(BreakerEvent.ticked(), 6000)
+    expect(h.snapshot).toMatchObject({ state: 'open', reason: 'recovery-failed' })
+  })
+
+  it('the outcome of a probe that expired is ignored (the phase it belonged to is over)', () => {
+    const h = new Harness(circuit({ ...classic.config, recovery: { kind: 'classic', probes: 2 } } as never))
+    tripped(h)
+    const first = admitted(h.request(1000))
+    admitted(h.request(3000))
+    h.step(BreakerEvent.ticked(), 6000) // the first expires (a failure: 1 of 2 >= 0.5 reopens)
+    expect(h.snapshot.state).toBe('open')
+    expect(h.settle(first, 'success', 6001)).toEqual({ _tag: 'Ignored', reason: 'stale' })
+  })
+
+  it('a half-open snapshot restored with a probe in flight does not reject a whole day', () => {
+    const h = new Harness(classic)
+    tripped(h)
+    admitted(h.request(1000))
+    const saved = JSON.parse(JSON.stringify(classic.codec.encode(h.state))) as unknown
+    const restored = restore(classic, saved)
+    if (restored._tag === 'Left') throw restored.left
+    const r = new Harness(classic)
+    r.state = restored.right
+    let rejectedFull = 0
+    let admittedCount = 0
+    for (let t = 1000; t < 86_400_000; t += 60_000) {
+      const d = r.request(t)
+      if (d._tag === 'Rejected' && d.reason === 'half-open-full') rejectedFull++
+      if (d._tag === 'Admitted') {
+        admittedCount++
+        r.settle(d, 'success', t + 1)
+      }
+    }
+    expect(rejectedFull).toBe(1) // only the first request, before the timeout
+    expect(admittedCount).toBeGreaterThan(1000)
+    expect(r.snapshot.state).toBe('closed')
+  })
+
+  it('at most maxProbesInFlight probes, whatever the recovery would admit', () => {
+    const s = circuit({
+      trip: { kind: 'consecutive-failures', threshold: 1 },
+      recovery: { kind: 'gradual', initialRate: 1 },
+      openFor: { kind: 'constant', ms: 10 },
+      maxProbesInFlight: 3,
+    })
+    const h = new Harness(s)
+    tripped(h)
+    const decisions = [10, 11, 12, 13].map((t) => h.request(t)._tag)
+    expect(decisions).toEqual(['Admitted', 'Admitted', 'Admitted', 'Rejected'])
+  })
+})
+
+describe('manual transitions', () => {
+  const s = circuit({ trip: { kind: 'consecutive-failures', threshold: 5 }, openFor: { kind: 'constant', ms: 1000 } })
+
+  it('opens for a duration or until a time, then recovers as after a trip, keeping the backoff', () => {
+    const h = new Harness(s)
+    expect(h.step(BreakerEvent.openFor(250), 0)).toEqual({ _tag: 'Recorded' })
+    expect(h.snapshot).toMatchObject({ state: 'open', reason: 'opened-manually', openUntil: 250, trips: 0 })
+    expect(h.request(100)).toEqual({ _tag: 'Rejected', reason: 'open', retryAfterMs: 150 })
+    expect(h.request(250)).toMatchObject({ _tag: 'Admitted', probe: true })
+    h.step(BreakerEvent.openUntil(5000), 300)
+    expect(h.snapshot).toMatchObject({ state: 'open', openUntil: 5000 })
+  })
+
+  it('half-opens from open, closes from open or half-open; illegal moves are ignored with a reason', () => {
+    const h = new Harness(s)
+    expect(h.step(BreakerEvent.halfOpen(), 0)).toEqual({ _tag: 'Ignored', reason: 'illegal-transition' })
+    expect(h.step(BreakerEvent.close(), 0)).toEqual({ _tag: 'Ignored', reason: 'illegal-transition' })
+    h.step(BreakerEvent.openFor(10_000), 1)
+    expect(h.step(BreakerEvent.halfOpen(), 2)).toEqual({ _tag: 'Recorded' })
+    expect(h.snapshot).toMatchObject({ state: 'half-open', reason: 'half-opened-manually' })
+    expect(h.step(BreakerEvent.close(), 3)).toEqual({ _tag: 'Recorded' })
+    expect(h.snapshot).toMatchObject({ state: 'closed', reason: 'closed-manually' })
+    h.step(BreakerEvent.forcedOpen(), 4)
+    expect(h.step(BreakerEvent.close(), 5)).toEqual({ _tag: 'Ignored', reason: 'illegal-transition' })
+    expect(h.step({ _tag: 'OpenCommanded', forMs: 5, until: 9 }, 6)).toEqual({ _tag: 'Ignored', reason: 'invalid-event' })
+  })
+})
+
+describe('isolation', () => {
+  const s = circuit({ trip: { kind: 'consecutive-failures', threshold: 5 } })
+
+  it('is reference-counted: the circuit closes when the last isolation is released', () => {
+    const h = new Harness(s)
+    const first = h.step(BreakerEvent.isolate(), 0)
+    const second = h.step(BreakerEvent.isolate(), 1)
+    expect([first, second]).toEqual([
+      { _tag: 'Isolated', id: 1 },
+      { _tag: 'Isolated', id: 2 },
+    ])
+    expect(h.snapshot).toMatchObject({ state: 'open', mode: 'isolated', isolations: 2 })
+    expect(h.request(2)).toEqual({ _tag: 'Rejected', reason: 'forced-open', retryAfterMs: null })
+    expect(h.step(BreakerEvent.release(1), 3)).toEqual({ _tag: 'Recorded' })
+    expect(h.step(BreakerEvent.release(1), 4)).toEqual({ _tag: 'Ignored', reason: 'unknown-isolation' })
+    expect(h.snapshot).toMatchObject({ state: 'open', isolations: 1 })
+    h.step(BreakerEvent.release(2), 5)
+    expect(h.snapshot).toMatchObject({ state: 'closed', mode: 'normal', reason: 'released', isolations: 0 })
+  })
+
+  it('a forced open outlives its isolations; a reset clears them', () => {
+    const h = new Harness(s)
+    h.step(BreakerEvent.isolate(), 0)
+    h.step(BreakerEvent.forcedOpen(), 1)
+    h.step(BreakerEvent.release(1), 2)
+    expect(h.snapshot).toMatchObject({ state: 'open', mode: 'forced-open' })
+    h.step(BreakerEvent.isolate(), 3)
+    h.step(BreakerEvent.reset(), 4)
+    expect(h.snapshot).toMatchObject({ state: 'closed', isolations: 0 })
+    expect(h.step(BreakerEvent.release(2), 5)).toEqual({ _tag: 'Ignored', reason: 'unknown-isolation' })
+  })
+})
