@@ -1,12 +1,4 @@
-import {
-  type BreakerEvent,
-  type CircuitData,
-  type Decision,
-  type Snapshot,
-  type Strategy,
-  swapStrategy,
-  type Ticket,
-} from '@datapunk/breaker'
+import { type BreakerEvent, type Decision, type Snapshot, type Strategy, swapStrategy, type Ticket } from '@datapunk/breaker'
 import { asyncScheduler, merge, Observable, type SchedulerLike, Subject } from 'rxjs'
 import type { CallEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
 
@@ -24,13 +16,15 @@ const outcomeTag = { CallSucceeded: 'succeeded', CallFailed: 'failed', CallCance
 
 /**
  * One breaker: a strategy's state shared by every call that goes through it, with the scheduler
- * as its clock. Create it with {@link createBreaker}.
+ * as its clock. Create it with {@link createBreaker}. A breaker can swap to any strategy (whatever
+ * its state type), so it holds the state as `unknown`: read it through `strategy.inspect`, or
+ * persist it with `strategy.codec.encode(breaker.state)`.
  */
-export class Breaker<S = CircuitData> {
+export class Breaker {
   readonly name: string
   readonly scheduler: SchedulerLike
-  private strategyNow: Strategy<S>
-  private current: S
+  private strategyNow: Strategy<unknown>
+  private current: unknown
   private lastSnapshot: Snapshot | undefined
   private readonly callEvents = new Subject<CallEvent>()
   private readonly transitionEvents = new Subject<TransitionEvent>()
@@ -52,7 +46,7 @@ export class Breaker<S = CircuitData> {
     return this.snapshots.subscribe(subscriber)
   })
 
-  constructor(strategy: Strategy<S>, options: BreakerOptions<S> = {}) {
+  constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}) {
     this.strategyNow = strategy
     this.name = options.name ?? strategy.name
     this.scheduler = options.scheduler ?? asyncScheduler
@@ -60,12 +54,12 @@ export class Breaker<S = CircuitData> {
   }
 
   /** The strategy in use. */
-  get strategy(): Strategy<S> {
+  get strategy(): Strategy<unknown> {
     return this.strategyNow
   }
 
-  /** The raw state (plain data; `strategy.codec.encode` it to persist). */
-  get state(): S {
+  /** The raw state of the strategy in use (plain data; `strategy.codec.encode` it to persist). */
+  get state(): unknown {
     return this.current
   }
 
@@ -126,12 +120,12 @@ export class Breaker<S = CircuitData> {
    * (see `swapStrategy` in the core: circuits keep their phase, `openUntil` and, where compatible,
    * their counts; a strategy without `adopt` starts afresh). Emits `ConfigSwapped`.
    */
-  swap(next: Strategy<S>): void {
+  swap(next: Strategy<unknown>): void {
     this.replace(next, swapStrategy(this.strategyNow, this.current, next, this.scheduler.now()))
   }
 
-  /** Replaces strategy and state outright. Emits `ConfigSwapped`. */
-  replace(next: Strategy<S>, state: S): void {
+  /** Replaces strategy and state outright (`state` must be a state of `next`). Emits `ConfigSwapped`. */
+  replace(next: Strategy<unknown>, state: unknown): void {
     const before = this.current
     this.strategyNow = next
     this.current = state
@@ -148,7 +142,7 @@ export class Breaker<S = CircuitData> {
     }
   }
 
-  private changed(before: S, after: S, now: number): void {
+  private changed(before: unknown, after: unknown, now: number): void {
     if (!this.transitionEvents.observed && !this.snapshots.observed) {
       this.lastSnapshot = undefined
       return
@@ -229,5 +223,5 @@ const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
  * if (ticket._tag === 'Admitted') breaker.failed(ticket, 12)
  * breaker.snapshot().state // 'open'
  */
-export const createBreaker = <S = CircuitData>(strategy: Strategy<S>, options: BreakerOptions<S> = {}): Breaker<S> =>
-  new Breaker(strategy, options)
+export const createBreaker = <S>(strategy: Strategy<S>, options: BreakerOptions<S> = {}): Breaker =>
+  new Breaker(strategy as Strategy<unknown>, options as BreakerOptions<unknown>)

@@ -1,4 +1,4 @@
-import type { CircuitData, Strategy } from '@datapunk/breaker'
+import type { Strategy } from '@datapunk/breaker'
 import { asyncScheduler, type SchedulerLike } from 'rxjs'
 import { Breaker } from './Breaker.js'
 
@@ -19,15 +19,15 @@ export interface BreakerGroupConfig<K, S> {
   /** Clock and scheduler of every breaker in the group. Default `asyncScheduler`. */
   readonly scheduler?: SchedulerLike
   /** Called with each breaker as it is created (to subscribe logging or metrics to it). */
-  readonly onCreate?: (breaker: Breaker<S>, key: K) => void
+  readonly onCreate?: (breaker: Breaker, key: K) => void
 }
 
 /** Breakers by key (host, route, tenant), created on first use, evicted when idle, capped in number. */
-export interface BreakerGroup<K, S> {
+export interface BreakerGroup<K> {
   /** The breaker for `key`, created if needed; marks it used now. */
-  get(key: K): Breaker<S>
+  get(key: K): Breaker
   /** The breaker for `key` if held, without creating it or marking it used. */
-  peek(key: K): Breaker<S> | undefined
+  peek(key: K): Breaker | undefined
   /** Number of breakers held. */
   readonly size: number
   /** Keys held, least recently used first. */
@@ -50,7 +50,7 @@ export interface BreakerGroup<K, S> {
  * byHost.get('api.example.test').name // 'api.example.test'
  * byHost.size // 1
  */
-export const breakerGroup = <K, S = CircuitData>(config: BreakerGroupConfig<K, S>): BreakerGroup<K, S> => {
+export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): BreakerGroup<K> => {
   const idleEvictMs = config.idleEvictMs ?? 600_000
   const maxKeys = config.maxKeys ?? 10_000
   if (!(idleEvictMs >= 0) || !(maxKeys >= 1) || !Number.isSafeInteger(maxKeys)) {
@@ -59,7 +59,7 @@ export const breakerGroup = <K, S = CircuitData>(config: BreakerGroupConfig<K, S
   const scheduler = config.scheduler ?? asyncScheduler
   const nameFor = config.nameFor ?? ((key: K) => String(key))
   // Map iteration order is insertion order: re-inserting on use keeps it least recently used first.
-  const entries = new Map<K, { breaker: Breaker<S>; lastUsed: number }>()
+  const entries = new Map<K, { breaker: Breaker; lastUsed: number }>()
 
   const evictIdle = (): number => {
     const now = scheduler.now()
@@ -90,7 +90,7 @@ export const breakerGroup = <K, S = CircuitData>(config: BreakerGroupConfig<K, S
         if (oldest.done === true) break
         entries.delete(oldest.value)
       }
-      const breaker = new Breaker<S>(config.strategyFor(key), { name: nameFor(key), scheduler })
+      const breaker = new Breaker(config.strategyFor(key) as Strategy<unknown>, { name: nameFor(key), scheduler })
       entries.set(key, { breaker, lastUsed: now })
       config.onCreate?.(breaker, key)
       return breaker

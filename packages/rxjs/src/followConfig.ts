@@ -1,10 +1,10 @@
-import { type CircuitData, fromConfig } from '@datapunk/breaker'
+import { type ConfigOptions, fromConfig } from '@datapunk/breaker'
 import type { Observable, Subscription } from 'rxjs'
 import type { Breaker } from './Breaker.js'
 
 /**
  * Hot reconfiguration: the breaker follows a stream of JSON configs. Each is decoded with the
- * core's codecs; a valid one is swapped in (keeping the phase, `openUntil` and compatible counts;
+ * core's codecs (and `options.kinds`, your own part kinds, if given); a valid one is swapped in (keeping the phase, `openUntil` and compatible counts;
  * `ConfigSwapped` on `transitions$`), an invalid one is reported as `ConfigRejected` with the
  * readable error and changes nothing. An error of the config stream itself is reported the same
  * way and ends the following; the breaker keeps its current strategy.
@@ -17,10 +17,10 @@ import type { Breaker } from './Breaker.js'
  * followConfig(breaker, of({ name: 'payments', trip: { kind: 'consecutive-failures', threshold: 2 } }))
  * breaker.strategy.name // 'payments'
  */
-export const followConfig = (breaker: Breaker<CircuitData>, configs$: Observable<unknown>): Subscription =>
+export const followConfig = (breaker: Breaker, configs$: Observable<unknown>, options: ConfigOptions = {}): Subscription =>
   configs$.subscribe({
     next: (config) => {
-      const decoded = fromConfig(config)
+      const decoded = fromConfig(config, options)
       if (decoded._tag === 'Left') breaker.configRejected(decoded.left.message)
       else breaker.swap(decoded.right)
     },

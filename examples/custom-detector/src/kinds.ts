@@ -1,0 +1,9 @@
+/** The config kinds of this example's parts: with them, JSON configs (hot reconfiguration, replay) can name the parts. */
+import { detectorKind, type Kinds, recoveryKind } from '@datapunk/breaker'
+import { EwmaLatencyConfig, ewmaLatency } from './EwmaLatency.js'
+import { SteadyProbesConfig, steadyProbes } from './SteadyProbes.js'
+
+export const kinds: Kinds = {
+  detectors: { 'ewma-latency': detectorKind({ codec: EwmaLatencyConfig, build: ewmaLatency }) },
+  recoveries: { 'steady-probes': recoveryKind({ codec: SteadyProbesConfig, build: (config) => steadyProbes(config) }) },
+}
