@@ -118,6 +118,9 @@ type Result<D, R> = readonly [CircuitData<D, R>, Decision]
 
 const NONE: ReadonlyArray<number> = []
 
+/** A time the circuit takes: a finite number within +-`Limits.maxTime`. */
+const isTime = (x: unknown): x is number => typeof x === 'number' && x >= -Limits.maxTime && x <= Limits.maxTime
+
 // ---- constructors of states (one shape each, so property reads stay monomorphic) ----------
 
 const phaseData = (
@@ -308,7 +311,7 @@ const onOpenCommanded = <D, R>(s: CircuitData<D, R>, event: unknown, now: number
   const openUntil =
     forMs !== undefined && until === undefined && typeof forMs === 'number' && forMs >= 1 && forMs <= Limits.maxDurationMs
       ? now + forMs
-      : until !== undefined && forMs === undefined && typeof until === 'number' && Number.isFinite(until)
+      : until !== undefined && forMs === undefined && isTime(until)
         ? Math.min(until, now + Limits.maxDurationMs)
         : undefined
   if (openUntil === undefined) return [s, ignored['invalid-event']]
@@ -368,25 +371,21 @@ const onCommand = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: Bre
   }
 }
 
-/** The caller's clock went back by more than the tolerance: move every stored time onto the new clock. */
+/**
+ * The caller's clock went back by more than the tolerance: move every stored time onto the new
+ * clock (clamped to it, since `x + (time - clock)` may round past `time`), keeping an open
+ * phase's duration exactly.
+ */
 const rebase = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, time: number): CircuitData<D, R> => {
   const delta = time - s.clock
   const ph = s.phase
-  const probes = s.probes.map((x, i) => (i % 2 === 1 ? x + delta : x))
+  const since = Math.min(ph.since + delta, time)
+  const probes = s.probes.map((x, i) => (i % 2 === 1 ? Math.min(x + delta, time) : x))
   const detector = p.detector.rebase === undefined ? p.detector.initial(time) : p.detector.rebase(s.detector, delta, time)
   const recovery = s.recovery === null || p.recovery.rebase === undefined ? s.recovery : p.recovery.rebase(s.recovery, delta, time)
+  const openUntil = ph.openUntil === null ? null : since + (ph.openUntil - ph.since)
   return circuitData(
-    phaseData(
-      ph.state,
-      ph.mode,
-      ph.generation,
-      ph.openUntil === null ? null : ph.openUntil + delta,
-      ph.trips,
-      ph.since + delta,
-      ph.reason,
-      ph.isolations,
-      ph.nextIsolation,
-    ),
+    phaseData(ph.state, ph.mode, ph.generation, openUntil, ph.trips, since, ph.reason, ph.isolations, ph.nextIsolation),
     time,
     s.issued,
     s.inFlight,
@@ -397,8 +396,8 @@ const rebase = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, time: number)
 }
 
 const step = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: BreakerEvent, time: number): Result<D, R> => {
-  // A time that is not a finite number is no time at all: nothing is stored from it.
-  if (typeof time !== 'number' || !Number.isFinite(time)) return [s, ignored['invalid-time']]
+  // A time that is not a finite number (within +-2^53 ms) is no time at all: nothing is stored from it.
+  if (!isTime(time)) return [s, ignored['invalid-time']]
   if (typeof event !== 'object' || event === null) return [s, ignored['invalid-event']]
   const state = time < s.clock - Limits.clockToleranceMs ? rebase(p, s, time) : s
   // Small steps back (within the tolerance) count as the latest time.
@@ -495,7 +494,7 @@ const adopt = <D, R>(p: CircuitParts<D, R>, from: Strategy<unknown>, fromState: 
   const other = circuitParts.get(from)
   if (other !== undefined) {
     const s = fromState as CircuitData<unknown, unknown>
-    const at = Number.isFinite(time) && time > s.clock ? time : s.clock
+    const at = isTime(time) && time > s.clock ? time : s.clock
     const detector = carryDetectorState(other.detector, s.detector, p.detector, at)
     const phase = keepOpen(s.phase, p.openFor)
     const kept = circuitData(phase, s.clock, s.issued, s.inFlight, s.probes, detector, null as R | null)
@@ -506,7 +505,7 @@ const adopt = <D, R>(p: CircuitParts<D, R>, from: Strategy<unknown>, fromState: 
   }
   // A strategy of another kind: keep what its snapshot tells (phase, mode, open-until), count afresh.
   const snap = from.inspect(fromState)
-  const at = Number.isFinite(time) ? time : 0
+  const at = isTime(time) ? time : 0
   const base = circuitData<D, R>(
     phaseData(snap.state, snap.mode, snap.generation, null, snap.trips, at, 'swapped', NONE, 0),
     at,
@@ -610,7 +609,7 @@ export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy
     probeTimeoutMs: p.probeTimeoutMs,
     maxProbesInFlight: p.maxProbesInFlight,
     initial: (now) => {
-      const at = Number.isFinite(now) ? now : 0
+      const at = isTime(now) ? now : 0
       return circuitData<D, R>(
         phaseData(CircuitState.Closed, Mode.Normal, 0, null, 0, at, 'initial', NONE, 1),
         at,
@@ -671,7 +670,9 @@ const unreachable = <D, R>(p: CircuitParts<D, R>, s: t.TypeOf<typeof Shell>): st
   if (ph.isolations.length > 0 && ph.mode !== Mode.Isolated && ph.mode !== Mode.ForcedOpen)
     return 'only an isolated or forced-open circuit holds isolations'
   if (ph.mode === Mode.Isolated && ph.isolations.length === 0) return 'an isolated circuit holds at least one isolation'
-  if (ph.openUntil !== null && ph.openUntil - ph.since > maxOpenMs(p.openFor, ph.reason)) {
+  // Times are floats: `since + duration - since` may exceed `duration` by a rounding step at large times.
+  const rounding = Math.abs(ph.since) * Number.EPSILON * 4
+  if (ph.openUntil !== null && ph.openUntil - ph.since > maxOpenMs(p.openFor, ph.reason) + rounding) {
     return `expected openUntil at most ${maxOpenMs(p.openFor, ph.reason)} ms after since (the longest open duration)`
   }
   switch (ph.state) {

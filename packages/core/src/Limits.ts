@@ -30,4 +30,6 @@ export const Limits = {
    * caller's clock: the state is moved onto the new clock. Smaller steps back count as the latest time.
    */
   clockToleranceMs: 1_000,
+  /** The largest time (ms, either sign) a circuit takes: 2^53 - 1, about 285,000 years; beyond it a time is `invalid-time`. */
+  maxTime: Number.MAX_SAFE_INTEGER,
 } as const

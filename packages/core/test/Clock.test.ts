@@ -1,9 +1,12 @@
 /**
  * Clocks that jump (core issue, section 5). Each test reproduces a defect of the previous core.
  */
-import { BreakerEvent, circuit, restore } from '@datapunk/breaker'
+import { type Admitted, BreakerEvent, circuit, Limits, restore } from '@datapunk/breaker'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { anyTrip, configWith } from './arbitraries.js'
 import { admitted, Harness } from './harness.js'
+import { NUM_RUNS } from './invariants.js'
 
 const s = circuit({
   trip: { kind: 'consecutive-failures', threshold: 1 },
@@ -67,6 +70,58 @@ describe('clock jumps', () => {
     const result = restore(s, forged)
     expect(result._tag === 'Left' && result.left.message).toBe(
       '(root): expected openUntil at most 1000 ms after since (the longest open duration)',
+    )
+  })
+})
+
+const anyTime = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: -5_000, max: 5_000 }).map((dt) => ({ dt })) },
+  { weight: 2, arbitrary: fc.oneof(fc.double(), fc.constantFrom(1e15, -1e15, Number.MAX_VALUE)).map((at) => ({ at })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom<unknown>(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, '12:00', null, undefined)
+      .map((bad) => ({ bad })),
+  },
+)
+const clockStep = fc.record({ time: anyTime, op: fc.constantFrom('request', 'request', 'fail', 'succeed', 'tick') })
+
+describe('arbitrary clock sequences', () => {
+  it('never throw, never store a time that is not finite (or beyond +-2^53 ms), keep open phases within their open duration of the caller clock, and report the true wait', () => {
+    fc.assert(
+      fc.property(configWith(anyTrip, 'any'), fc.array(clockStep, { minLength: 1, maxLength: 80 }), (config, steps) => {
+        const strategy = circuit(config)
+        let state = strategy.initial(0)
+        let clock = 0
+        const inFlight: Admitted[] = []
+        for (const step of steps) {
+          if ('dt' in step.time) clock += step.time.dt
+          const time: unknown = 'dt' in step.time ? clock : 'at' in step.time ? step.time.at : step.time.bad
+          const event: BreakerEvent =
+            step.op === 'request' || inFlight.length === 0
+              ? step.op === 'tick'
+                ? BreakerEvent.ticked()
+                : BreakerEvent.requested()
+              : { _tag: step.op === 'fail' ? 'CallFailed' : 'CallSucceeded', ticket: inFlight.shift() as Admitted, latencyMs: 3 }
+          const [next, decision] = strategy.step(state, event, time as number)
+          const finite = typeof time === 'number' && Math.abs(time) <= Limits.maxTime
+          if (!finite) expect(decision).toEqual({ _tag: 'Ignored', reason: 'invalid-time' })
+          if (decision._tag === 'Admitted') inFlight.push(decision)
+          const encoded = JSON.stringify(strategy.codec.encode(next))
+          // JSON turns a NaN or an infinity into null, which the codec's finite-number checks refuse.
+          expect(restore(strategy, JSON.parse(encoded))._tag).toBe('Right')
+          if (finite && next.phase.state === 'open' && next.phase.openUntil !== null && decision._tag !== 'Ignored') {
+            expect(next.phase.openUntil - (time as number)).toBeLessThanOrEqual(
+              Math.max(strategy.openFor.maxMs, 0) + Limits.clockToleranceMs,
+            )
+          }
+          if (finite && decision._tag === 'Rejected' && decision.reason === 'open') {
+            expect(decision.retryAfterMs).toBe((next.phase.openUntil ?? Number.NaN) - (time as number))
+          }
+          state = next
+        }
+      }),
+      { numRuns: NUM_RUNS },
     )
   })
 })

@@ -6,7 +6,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import type { Kinds } from '@datapunk/breaker'
 import { renderHtml } from './html.js'
+import { loadKinds } from './kindsModule.js'
 import { parseTrace, replay, strategyFromJson } from './replay.js'
 import { renderText } from './report.js'
 import { scenarios } from './Scenario.js'
@@ -14,7 +16,7 @@ import { simulate } from './simulate.js'
 import { demoStrategies } from './strategies.js'
 
 const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--list] [--help]
-       breaker-sim replay --trace FILE --config FILE [--config FILE ...]
+       breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
 
 Runs classic half-open, gradual recovery and consecutive-failures-with-backoff on the same
 simulated traffic (same seed, same draws) and shows what each did to callers and to the upstream.
@@ -28,7 +30,8 @@ options:
 
 replay: feeds a recorded trace (JSON lines of a live breaker's calls$ events) through each
 strategy config (a JSON file, as fromConfig reads it) and compares their decisions with the
-live ones.`
+live ones. --kinds MODULE imports a JavaScript module whose \`kinds\` export adds your own part
+kinds (as fromConfig(json, { kinds }) takes them), so the configs can name your parts.`
 
 function fail(message: string): never {
   process.stderr.write(`breaker-sim: ${message}\n\n${usage}\n`)
@@ -36,7 +39,7 @@ function fail(message: string): never {
 }
 
 if (process.argv[2] === 'replay') {
-  replayCommand(process.argv.slice(3))
+  await replayCommand(process.argv.slice(3))
   process.exit(0)
 }
 
@@ -89,12 +92,22 @@ if (values.html !== undefined) {
   process.stdout.write(`\nHTML report: ${path}\n`)
 }
 
-function replayCommand(args: string[]): void {
-  let values: { trace?: string | undefined; config?: string[] | undefined }
+async function replayCommand(args: string[]): Promise<void> {
+  let values: { trace?: string | undefined; config?: string[] | undefined; kinds?: string | undefined }
   try {
-    values = parseArgs({ args, options: { trace: { type: 'string' }, config: { type: 'string', multiple: true } }, strict: true }).values
+    values = parseArgs({
+      args,
+      options: { trace: { type: 'string' }, config: { type: 'string', multiple: true }, kinds: { type: 'string' } },
+      strict: true,
+    }).values
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error))
+  }
+  let kinds: Kinds | undefined
+  if (values.kinds !== undefined) {
+    const loaded = await loadKinds(values.kinds)
+    if ('error' in loaded) fail(loaded.error)
+    kinds = loaded.kinds
   }
   if (values.trace === undefined) fail('replay: --trace FILE is required')
   if (values.config === undefined || values.config.length === 0) fail('replay: at least one --config FILE is required')
@@ -116,7 +129,7 @@ function replayCommand(args: string[]): void {
     } catch (error) {
       fail(`${path}: not JSON (${error instanceof Error ? error.message : String(error)})`)
     }
-    const strategy = strategyFromJson(json, path)
+    const strategy = strategyFromJson(json, path, kinds === undefined ? {} : { kinds })
     if (strategy._tag === 'Left') fail(strategy.left)
     const result = replay(trace.right, strategy.right)
     rows.push([

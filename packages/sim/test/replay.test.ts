@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { fromConfig } from '@datapunk/breaker'
 import { circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
 import { parseTrace, replay, strategyFromJson } from '@datapunk/breaker-sim'
@@ -126,5 +126,34 @@ describe('breaker-sim replay (CLI)', () => {
     expect(run.stderr).toContain('2 of 2 trace lines are malformed:')
     expect(run.stderr).toContain('line 1: not JSON')
     expect(run.stderr).toContain('line 2: a malformed CallFailed event')
+  })
+
+  it('reads configs that name your own part kinds, from a --kinds module', () => {
+    const core = pathToFileURL(fileURLToPath(new URL('../../core/dist/index.js', import.meta.url))).href
+    const kindsModule = join(dir, 'kinds.mjs')
+    // A detector kind named 'error-ratio': the failure-rate detector under another name.
+    writeFileSync(
+      kindsModule,
+      [
+        `import { detectorKind, failureRate, literal, PositiveInt, Ratio, struct, WindowSpec } from '${core}'`,
+        `const codec = struct('an error-ratio detector', { kind: literal('error-ratio'), threshold: Ratio, minimumCalls: PositiveInt, window: WindowSpec })`,
+        `export const kinds = { detectors: { 'error-ratio': detectorKind({ codec, build: ({ kind, ...c }) => failureRate(c) }) } }`,
+      ].join('\n'),
+    )
+    const custom = join(dir, 'custom.json')
+    writeFileSync(custom, JSON.stringify({ ...config, trip: { ...config.trip, kind: 'error-ratio' } }))
+    const run = spawnSync(process.execPath, [cli, 'replay', '--trace', trace, '--config', custom, '--kinds', kindsModule], {
+      encoding: 'utf8',
+    })
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stdout.trim().split('\n')[1]).toMatch(/custom\.json\s+200\s+\d+\s+\d+\s+100\.0%\s+0$/)
+    const without = spawnSync(process.execPath, [cli, 'replay', '--trace', trace, '--config', custom], { encoding: 'utf8' })
+    expect(without.status).toBe(2)
+    expect(without.stderr).toContain('custom.json: trip.kind: expected one of')
+    const bad = join(dir, 'bad-kinds.mjs')
+    writeFileSync(bad, 'export const kinds = { detectors: { broken: { build: 1 } } }')
+    const refused = spawnSync(process.execPath, [cli, 'replay', '--trace', trace, '--config', custom, '--kinds', bad], { encoding: 'utf8' })
+    expect(refused.status).toBe(2)
+    expect(refused.stderr).toContain('kinds.detectors.broken: expected { codec, build } (an io-ts decoder and a function)')
   })
 })
