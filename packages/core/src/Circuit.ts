@@ -195,12 +195,25 @@ const applyVerdict = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, verdict
         ? s
         : withRecovery(s, verdict, at)
 
-/** Removes the probe at pair index `index` from the flight list. */
-const withoutProbe = <D, R>(s: CircuitData<D, R>, index: number, now: number): CircuitData<D, R> => {
-  const probes = s.probes.slice()
-  probes.splice(index, 2)
-  return circuitData(s.phase, now, s.issued, s.inFlight - 1, probes, s.detector, s.recovery)
+/** The flight list without the probe at pair index `index`. */
+const probesWithout = (probes: ReadonlyArray<number>, index: number): ReadonlyArray<number> => {
+  if (probes.length === 2) return NONE
+  const rest = probes.slice()
+  rest.splice(index, 2)
+  return rest
 }
+
+/** A probe left flight (settled or cancelled) and the recovery moved on to `recovery`. */
+const probeEnded = <D, R>(
+  p: CircuitParts<D, R>,
+  s: CircuitData<D, R>,
+  index: number,
+  verdict: RecoveryVerdict<R>,
+  now: number,
+): CircuitData<D, R> =>
+  verdict === 'close' || verdict === 'reopen'
+    ? applyVerdict(p, s, verdict, now)
+    : circuitData(s.phase, now, s.issued, s.inFlight - 1, probesWithout(s.probes, index), s.detector, verdict)
 
 /** Settles, as failed, every probe unsettled for `probeTimeoutMs` or more (oldest first), until none is or the phase ends. */
 const expireProbes = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: number): CircuitData<D, R> => {
@@ -209,7 +222,7 @@ const expireProbes = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: nu
     const admittedAt = state.probes[1] ?? now
     if (now - admittedAt < p.probeTimeoutMs) break
     const recovery = state.recovery
-    state = applyVerdict(p, withoutProbe(state, 0, now), p.recovery.outcome(recovery, true, p.probeTimeoutMs, now), now)
+    state = probeEnded(p, state, 0, p.recovery.outcome(recovery, true, p.probeTimeoutMs, now), now)
   }
   return state
 }
@@ -243,8 +256,7 @@ const onRequest = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: numbe
     return [admission.state === state.recovery ? state : withRecovery(state, admission.state, now), admission.rejection]
   }
   const id = state.issued
-  const probes = state.probes.slice()
-  probes.push(id, now)
+  const probes = state.probes.length === 0 ? [id, now] : [...state.probes, id, now]
   return [
     circuitData(state.phase, now, id + 1, state.inFlight + 1, probes, state.detector, admission.state),
     admitted(state.phase.generation, id, true),
@@ -276,8 +288,7 @@ const onOutcome = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: unk
   // A probe still in the list counts, even past its timeout: expiry happens on requests and ticks.
   const index = probeIndex(s.probes, id)
   if (index < 0 || s.recovery === null) return [s, ignored['already-settled']]
-  const verdict = p.recovery.outcome(s.recovery, failed, latencyMs, now)
-  return [applyVerdict(p, withoutProbe(s, index, now), verdict, now), recorded]
+  return [probeEnded(p, s, index, p.recovery.outcome(s.recovery, failed, latencyMs, now), now), recorded]
 }
 
 const onCancel = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, ticket: unknown, now: number): Result<D, R> => {
@@ -287,7 +298,7 @@ const onCancel = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, ticket: unk
     return [circuitData(s.phase, now, s.issued, s.inFlight - 1, s.probes, s.detector, s.recovery), recorded]
   const index = probeIndex(s.probes, (ticket as Admitted).id)
   if (index < 0 || s.recovery === null) return [s, ignored['already-settled']]
-  return [withRecovery(withoutProbe(s, index, now), p.recovery.cancel(s.recovery, now), now), recorded]
+  return [probeEnded(p, s, index, p.recovery.cancel(s.recovery, now), now), recorded]
 }
 
 const onTick = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: number): Result<D, R> => {
@@ -399,31 +410,29 @@ const step = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: BreakerE
   // A time that is not a finite number (within +-2^53 ms) is no time at all: nothing is stored from it.
   if (!isTime(time)) return [s, ignored['invalid-time']]
   if (typeof event !== 'object' || event === null) return [s, ignored['invalid-event']]
-  const state = time < s.clock - Limits.clockToleranceMs ? rebase(p, s, time) : s
-  // Small steps back (within the tolerance) count as the latest time.
-  const now = Math.max(time, state.clock)
-  let result: Result<D, R>
+  if (time >= s.clock - Limits.clockToleranceMs) return dispatch(p, s, event, time > s.clock ? time : s.clock, time)
+  // A jump back: every stored time moves onto the new clock. An event ignored even so changes
+  // nothing, not even the clock: the rebase waits for an event that counts.
+  const result = dispatch(p, rebase(p, s, time), event, time, time)
+  return result[1]._tag === 'Ignored' ? [s, result[1]] : result
+}
+
+/** Hands the event to its reducer; `now` is the time to store (small steps back count as the latest time). */
+const dispatch = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: BreakerEvent, now: number, time: number): Result<D, R> => {
   switch (event._tag) {
     case 'CallRequested':
-      result = onRequest(p, state, now, time)
-      break
+      return onRequest(p, s, now, time)
     case 'CallSucceeded':
-      result = onOutcome(p, state, event, false, now)
-      break
+      return onOutcome(p, s, event, false, now)
     case 'CallFailed':
-      result = onOutcome(p, state, event, true, now)
-      break
+      return onOutcome(p, s, event, true, now)
     case 'CallCancelled':
-      result = onCancel(p, state, event.ticket, now)
-      break
+      return onCancel(p, s, event.ticket, now)
     case 'Ticked':
-      result = onTick(p, state, now)
-      break
+      return onTick(p, s, now)
     default:
-      result = onCommand(p, state, event, now)
+      return onCommand(p, s, event, now)
   }
-  // An ignored event changes nothing, not even the clock: a rebase waits for an event that counts.
-  return result[1]._tag === 'Ignored' ? [s, result[1]] : result
 }
 
 // ---- inspection --------------------------------------------------------------------------

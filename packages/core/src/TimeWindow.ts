@@ -103,8 +103,12 @@ export const advanceTimeWindow = (window: TimeWindow, spec: TimeWindowSpec, now:
   rotateTimeWindowTo(window, spec, epochOf(spec, now))
 
 /** Records one outcome at `now` (in the newest bucket if `now` is older than it). */
-export const addToTimeWindow = (window: TimeWindow, spec: TimeWindowSpec, failed: boolean, slow: boolean, now: number): TimeWindow => {
-  const w = rotateTimeWindowTo(window, spec, epochOf(spec, now))
+export const addToTimeWindow = (window: TimeWindow, spec: TimeWindowSpec, failed: boolean, slow: boolean, now: number): TimeWindow =>
+  addToTimeWindowAt(window, spec, failed, slow, epochOf(spec, now))
+
+/** Records one outcome in the bucket of `epoch` (in the newest bucket if `epoch` is older than it). */
+export const addToTimeWindowAt = (window: TimeWindow, spec: TimeWindowSpec, failed: boolean, slow: boolean, epoch: number): TimeWindow => {
+  const w = rotateTimeWindowTo(window, spec, epoch)
   const f = failed ? 1 : 0
   const s = slow ? 1 : 0
   return timeWindow(w.epoch, w.calls + 1, w.failures + f, w.slow + s, w.headCalls + 1, w.headFailures + f, w.headSlow + s, w.counts)

@@ -8,10 +8,11 @@ import { addToCountWindow, type CountWindow, countWindowCodec, emptyCountWindow,
 import { DurationMs, intIn, literal, refine, struct, tagged } from './codecs.js'
 import { Limits } from './Limits.js'
 import {
-  addToTimeWindow,
-  advanceTimeWindow,
+  addToTimeWindowAt,
   emptyTimeWindow,
+  epochOf,
   getTimeWindowMonoid,
+  rotateTimeWindowTo,
   shiftTimeWindow,
   type TimeWindow,
   timeWindowCodec,
@@ -94,11 +95,17 @@ export const windowOps = (spec: WindowSpec): WindowOps<WindowState> => {
     return ops as WindowOps<WindowState>
   }
   const timeSpec = { durationMs: spec.durationMs, buckets: spec.buckets }
+  // The bucket of a time, with the width computed once (a division per outcome is measurable).
+  const width = spec.durationMs / spec.buckets
+  const epochAt = (now: number): number => {
+    const e = Math.floor(now / width)
+    return Number.isSafeInteger(e) ? e : epochOf(timeSpec, now)
+  }
   const ops: WindowOps<TimeWindow> = {
     spec,
     initial: (now) => emptyTimeWindow(timeSpec, now),
-    add: (w, failed, slow, now) => addToTimeWindow(w, timeSpec, failed, slow, now),
-    advance: (w, now) => advanceTimeWindow(w, timeSpec, now),
+    add: (w, failed, slow, now) => addToTimeWindowAt(w, timeSpec, failed, slow, epochAt(now)),
+    advance: (w, now) => rotateTimeWindowTo(w, timeSpec, epochAt(now)),
     rebase: (w, deltaMs) => shiftTimeWindow(w, timeSpec, Math.floor(deltaMs / (timeSpec.durationMs / timeSpec.buckets))),
     codec: timeWindowCodec(timeSpec),
     monoid: getTimeWindowMonoid(timeSpec),
