@@ -410,7 +410,7 @@ const step = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: BreakerE
   // A time that is not a finite number (within +-2^53 ms) is no time at all: nothing is stored from it.
   if (!isTime(time)) return [s, ignored['invalid-time']]
   if (typeof event !== 'object' || event === null) return [s, ignored['invalid-event']]
-  if (time >= s.clock - Limits.clockToleranceMs) return dispatch(p, s, event, time > s.clock ? time : s.clock, time)
+  if (time >= s.clock - Limits.clockToleranceMs) return dispatch(p, s, event, Math.max(time, s.clock), time)
   // A jump back: every stored time moves onto the new clock. An event ignored even so changes
   // nothing, not even the clock: the rebase waits for an event that counts.
   const result = dispatch(p, rebase(p, s, time), event, time, time)
