@@ -48,6 +48,12 @@ export interface PhaseData {
   readonly isolations: ReadonlyArray<number>
   /** The id the next isolation gets. */
   readonly nextIsolation: number
+  /**
+   * While half-open: the first call id the current recovery admitted. Probes with lower ids were
+   * admitted under a recovery that a swap replaced: they stay in flight (and block new probes)
+   * until they settle or time out, so a swap never multiplies the probes in flight.
+   */
+  readonly probesFrom: number
 }
 
 /**
@@ -133,7 +139,8 @@ const phaseData = (
   reason: TransitionReason,
   isolations: ReadonlyArray<number>,
   nextIsolation: number,
-): PhaseData => ({ state, mode, generation, openUntil, trips, since, reason, isolations, nextIsolation })
+  probesFrom = 0,
+): PhaseData => ({ state, mode, generation, openUntil, trips, since, reason, isolations, nextIsolation, probesFrom })
 
 const circuitData = <D, R>(
   phase: PhaseData,
@@ -149,7 +156,7 @@ const withRecovery = <D, R>(s: CircuitData<D, R>, recovery: R, now: number): Cir
   circuitData(s.phase, now, s.issued, s.inFlight, s.probes, s.detector, recovery)
 
 const withIsolations = (p: PhaseData, isolations: ReadonlyArray<number>, nextIsolation: number, mode = p.mode): PhaseData =>
-  phaseData(p.state, mode, p.generation, p.openUntil, p.trips, p.since, p.reason, isolations, nextIsolation)
+  phaseData(p.state, mode, p.generation, p.openUntil, p.trips, p.since, p.reason, isolations, nextIsolation, p.probesFrom)
 
 // ---- transitions: every phase change goes through `enter` and bumps the generation ----------
 
@@ -215,14 +222,18 @@ const probeEnded = <D, R>(
     ? applyVerdict(p, s, verdict, now)
     : circuitData(s.phase, now, s.issued, s.inFlight - 1, probesWithout(s.probes, index), s.detector, verdict)
 
-/** Settles, as failed, every probe unsettled for `probeTimeoutMs` or more (oldest first), until none is or the phase ends. */
+/**
+ * Settles, as failed, every probe unsettled for `probeTimeoutMs` or more (oldest first), until
+ * none is or the phase ends. A probe carried over a swap just leaves flight: its recovery is gone.
+ */
 const expireProbes = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: number): CircuitData<D, R> => {
   let state = s
   while (state.phase.state === CircuitState.HalfOpen && state.recovery !== null && state.probes.length > 0) {
     const admittedAt = state.probes[1] ?? now
     if (now - admittedAt < p.probeTimeoutMs) break
     const recovery = state.recovery
-    state = probeEnded(p, state, 0, p.recovery.outcome(recovery, true, p.probeTimeoutMs, now), now)
+    const carried = (state.probes[0] ?? 0) < state.phase.probesFrom
+    state = probeEnded(p, state, 0, carried ? recovery : p.recovery.outcome(recovery, true, p.probeTimeoutMs, now), now)
   }
   return state
 }
@@ -250,7 +261,9 @@ const onRequest = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: numbe
   }
   state = expireProbes(p, state, now)
   if (state.phase.state !== CircuitState.HalfOpen || state.recovery === null) return onRequest(p, state, now, time)
-  if (state.inFlight >= p.maxProbesInFlight) return [state, rejectedHalfOpenFull]
+  if (state.inFlight >= p.maxProbesInFlight || (state.probes[0] ?? Number.POSITIVE_INFINITY) < state.phase.probesFrom) {
+    return [state, rejectedHalfOpenFull]
+  }
   const admission = p.recovery.request(state.recovery, now)
   if (!admission.admitted) {
     return [admission.state === state.recovery ? state : withRecovery(state, admission.state, now), admission.rejection]
@@ -288,7 +301,9 @@ const onOutcome = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: unk
   // A probe still in the list counts, even past its timeout: expiry happens on requests and ticks.
   const index = probeIndex(s.probes, id)
   if (index < 0 || s.recovery === null) return [s, ignored['already-settled']]
-  return [probeEnded(p, s, index, p.recovery.outcome(s.recovery, failed, latencyMs, now), now), recorded]
+  // A probe of a recovery swapped out frees its slot and counts nowhere: the new recovery never admitted it.
+  const verdict = id < s.phase.probesFrom ? s.recovery : p.recovery.outcome(s.recovery, failed, latencyMs, now)
+  return [probeEnded(p, s, index, verdict, now), recorded]
 }
 
 const onCancel = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, ticket: unknown, now: number): Result<D, R> => {
@@ -296,9 +311,10 @@ const onCancel = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, ticket: unk
   if (problem !== undefined) return [s, problem]
   if (s.phase.state === CircuitState.Closed)
     return [circuitData(s.phase, now, s.issued, s.inFlight - 1, s.probes, s.detector, s.recovery), recorded]
-  const index = probeIndex(s.probes, (ticket as Admitted).id)
+  const id = (ticket as Admitted).id
+  const index = probeIndex(s.probes, id)
   if (index < 0 || s.recovery === null) return [s, ignored['already-settled']]
-  return [probeEnded(p, s, index, p.recovery.cancel(s.recovery, now), now), recorded]
+  return [probeEnded(p, s, index, id < s.phase.probesFrom ? s.recovery : p.recovery.cancel(s.recovery, now), now), recorded]
 }
 
 const onTick = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: number): Result<D, R> => {
@@ -396,7 +412,7 @@ const rebase = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, time: number)
   const recovery = s.recovery === null || p.recovery.rebase === undefined ? s.recovery : p.recovery.rebase(s.recovery, delta, time)
   const openUntil = ph.openUntil === null ? null : since + (ph.openUntil - ph.since)
   return circuitData(
-    phaseData(ph.state, ph.mode, ph.generation, openUntil, ph.trips, since, ph.reason, ph.isolations, ph.nextIsolation),
+    phaseData(ph.state, ph.mode, ph.generation, openUntil, ph.trips, since, ph.reason, ph.isolations, ph.nextIsolation, ph.probesFrom),
     time,
     s.issued,
     s.inFlight,
@@ -506,11 +522,25 @@ const adopt = <D, R>(p: CircuitParts<D, R>, from: Strategy<unknown>, fromState: 
     const at = isTime(time) && time > s.clock ? time : s.clock
     const detector = carryDetectorState(other.detector, s.detector, p.detector, at)
     const phase = keepOpen(s.phase, p.openFor)
-    const kept = circuitData(phase, s.clock, s.issued, s.inFlight, s.probes, detector, null as R | null)
-    if (phase.state !== CircuitState.HalfOpen || s.recovery === null) return kept
+    if (phase.state !== CircuitState.HalfOpen || s.recovery === null) {
+      return circuitData(phase, s.clock, s.issued, s.inFlight, s.probes, detector, null as R | null)
+    }
     if (other.recovery.key === p.recovery.key) return circuitData(phase, s.clock, s.issued, s.inFlight, s.probes, detector, s.recovery as R)
-    // Another recovery policy starts afresh, under a new generation: the old probes are stale.
-    return halfOpen(p, kept, at, 'swapped')
+    // Another recovery policy starts afresh, in the same generation: the probes in flight stay
+    // (their tickets stay valid) and block new probes until they settle, counted nowhere.
+    const restarted = phaseData(
+      phase.state,
+      phase.mode,
+      phase.generation,
+      phase.openUntil,
+      phase.trips,
+      at,
+      'swapped',
+      phase.isolations,
+      phase.nextIsolation,
+      s.issued,
+    )
+    return circuitData(restarted, at, s.issued, s.inFlight, s.probes, detector, p.recovery.start(at))
   }
   // A strategy of another kind: keep what its snapshot tells (phase, mode, open-until), count afresh.
   const snap = from.inspect(fromState)
@@ -655,6 +685,7 @@ const PhaseCodec = t.type({
   reason: oneOf<TransitionReason>(transitionReasons),
   isolations: t.array(NonNegativeInt),
   nextIsolation: NonNegativeInt,
+  probesFrom: NonNegativeInt,
 })
 
 const Shell = t.type({
@@ -674,6 +705,7 @@ const unreachable = <D, R>(p: CircuitParts<D, R>, s: t.TypeOf<typeof Shell>): st
   const ph = s.phase
   if (ph.since > s.clock) return 'expected since at or before clock'
   if (s.inFlight > s.issued) return 'expected at most issued calls in flight'
+  if (ph.probesFrom > s.issued || (ph.probesFrom > 0 && ph.state !== CircuitState.HalfOpen)) return 'expected probesFrom at most issued, and 0 unless half-open'
   if (!ascending(ph.isolations) || ph.isolations.some((id) => id >= ph.nextIsolation))
     return 'expected ascending isolation ids below nextIsolation'
   if (ph.isolations.length > 0 && ph.mode !== Mode.Isolated && ph.mode !== Mode.ForcedOpen)
@@ -732,7 +764,7 @@ function circuitDataCodec<D, R>(name: string, p: CircuitParts<D, R>): t.Type<Cir
     const ph = s.phase
     return t.success(
       circuitData(
-        phaseData(ph.state, ph.mode, ph.generation, ph.openUntil, ph.trips, ph.since, ph.reason, ph.isolations, ph.nextIsolation),
+        phaseData(ph.state, ph.mode, ph.generation, ph.openUntil, ph.trips, ph.since, ph.reason, ph.isolations, ph.nextIsolation, ph.probesFrom),
         s.clock,
         s.issued,
         s.inFlight,

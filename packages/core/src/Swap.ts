@@ -9,8 +9,9 @@ import type { Strategy } from './Strategy.js'
  *   and calls in flight are kept; the detector's counts are carried where the new detector counts
  *   the same way (equal config, a member with an equal config, or the new detector's own
  *   `adopt`), else it starts empty; a half-open circuit keeps its recovery state if the recovery
- *   config is unchanged, otherwise the new recovery starts afresh under a new generation (the old
- *   probes report as stale). From a strategy of another kind, a circuit keeps what `inspect`
+ *   config is unchanged, otherwise the new recovery starts afresh in the same generation, and the
+ *   probes in flight block new ones until they settle (counted nowhere): a swap never multiplies
+ *   the probes in flight. From a strategy of another kind, a circuit keeps what `inspect`
  *   reports (phase, mode, `openUntil`) under a new generation and counts afresh.
  * - otherwise the swap starts from `to.initial(now)`.
  *

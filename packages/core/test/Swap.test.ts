@@ -60,7 +60,7 @@ describe('swapStrategy', () => {
     expect(from.inspect(back).consecutiveFailures).toBe(2)
   })
 
-  it('in half-open with a different recovery, restarts recovery and makes old probes stale', () => {
+  it('in half-open with a different recovery, restarts recovery; the old probes block new ones until they settle, counted nowhere', () => {
     const from = circuit({
       trip: { kind: 'consecutive-failures', threshold: 1 },
       recovery: { kind: 'classic', probes: 2 },
@@ -76,8 +76,26 @@ describe('swapStrategy', () => {
     const probe = admitted(h.request(10))
     const moved = new Harness(to)
     moved.state = swapStrategy(from, h.state, to, 11)
-    expect(moved.snapshot).toMatchObject({ state: 'half-open', reason: 'swapped', recovery: { kind: 'gradual', admitRate: 0.5 } })
-    expect(moved.settle(probe, 'success', 12)).toEqual({ _tag: 'Ignored', reason: 'stale' })
+    expect(moved.snapshot).toMatchObject({ state: 'half-open', reason: 'swapped', inFlight: 1, recovery: { kind: 'gradual', admitRate: 0.5 } })
+    expect(moved.request(11)).toEqual({ _tag: 'Rejected', reason: 'half-open-full', retryAfterMs: null })
+    expect(moved.settle(probe, 'failure', 12)).toEqual({ _tag: 'Recorded' })
+    // The old probe's failure counted nowhere: the new recovery is still running, now admitting.
+    expect(moved.snapshot).toMatchObject({ state: 'half-open', inFlight: 0 })
+    expect(moved.request(13)._tag).toBe('Admitted')
+  })
+
+  it('flapping the recovery config while half-open never multiplies the probes in flight', () => {
+    const one = circuit({ trip: { kind: 'consecutive-failures', threshold: 1 }, recovery: { kind: 'classic', probes: 1 }, openFor: { kind: 'constant', ms: 10 } })
+    const two = circuit({ trip: { kind: 'consecutive-failures', threshold: 1 }, recovery: { kind: 'classic', probes: 2 }, openFor: { kind: 'constant', ms: 10 } })
+    const h = new Harness(one)
+    h.call(0, 'failure', 0)
+    let maxInFlight = 0
+    for (let t = 10; t < 1000; t++) {
+      h.request(t) // the upstream hangs: nothing settles
+      maxInFlight = Math.max(maxInFlight, h.snapshot.inFlight)
+      h.swap(h.strategy === one ? two : one, t)
+    }
+    expect(maxInFlight).toBeLessThanOrEqual(2)
   })
 
   it('in half-open with the same recovery, keeps the probes counting', () => {

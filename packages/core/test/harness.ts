@@ -1,10 +1,10 @@
-import { type Admitted, BreakerEvent, type Decision, type Snapshot, type Strategy } from '@datapunk/breaker'
+import { type Admitted, BreakerEvent, type Decision, type Snapshot, type Strategy, swapStrategy } from '@datapunk/breaker'
 
 /** Drives a strategy step by step in a test, holding the state the way a breaker handle would. */
 export class Harness<S> {
   state: S
   constructor(
-    readonly strategy: Strategy<S>,
+    public strategy: Strategy<S>,
     now = 0,
   ) {
     this.state = strategy.initial(now)
@@ -29,6 +29,12 @@ export class Harness<S> {
 
   settle(ticket: Admitted, outcome: 'success' | 'failure', now: number, latencyMs = 1): Decision {
     return this.step(outcome === 'success' ? BreakerEvent.succeeded(ticket, latencyMs) : BreakerEvent.failed(ticket, latencyMs), now)
+  }
+
+  /** Moves to `next` as a breaker handle's `swap` would. */
+  swap(next: Strategy<S>, now: number): void {
+    this.state = swapStrategy(this.strategy, this.state, next, now)
+    this.strategy = next
   }
 
   get snapshot(): Snapshot {
