@@ -99,7 +99,7 @@ describe('JSDoc examples run and say true things', () => {
     expect(examples.length).toBeGreaterThanOrEqual(20)
   })
 
-  it.each(examples.map((e) => [`${e.file}:${e.line}`, e] as const))('%s', (_where, example) => {
+  it.each(examples.map((e) => [`${e.file}:${e.line}`, e] as const))('%s', async (_where, example) => {
     const js = ts.transpileModule(instrument(example.code), {
       compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.None },
     }).outputText
@@ -108,7 +108,11 @@ describe('JSDoc examples run and say true things', () => {
       checks++
       expect(actual, what).toEqual(expected)
     }
-    new Function('__modules', '__check', js)(modules, check)
+    // Examples may `await` (the promise API): they run as async functions.
+    const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (
+      ...args: string[]
+    ) => (...args: unknown[]) => Promise<void>
+    await new AsyncFunction('__modules', '__check', js)(modules, check)
     expect(checks, 'an example should show at least one result').toBeGreaterThan(0)
   })
 })

@@ -705,7 +705,8 @@ const unreachable = <D, R>(p: CircuitParts<D, R>, s: t.TypeOf<typeof Shell>): st
   const ph = s.phase
   if (ph.since > s.clock) return 'expected since at or before clock'
   if (s.inFlight > s.issued) return 'expected at most issued calls in flight'
-  if (ph.probesFrom > s.issued || (ph.probesFrom > 0 && ph.state !== CircuitState.HalfOpen)) return 'expected probesFrom at most issued, and 0 unless half-open'
+  if (ph.probesFrom > s.issued || (ph.probesFrom > 0 && ph.state !== CircuitState.HalfOpen))
+    return 'expected probesFrom at most issued, and 0 unless half-open'
   if (!ascending(ph.isolations) || ph.isolations.some((id) => id >= ph.nextIsolation))
     return 'expected ascending isolation ids below nextIsolation'
   if (ph.isolations.length > 0 && ph.mode !== Mode.Isolated && ph.mode !== Mode.ForcedOpen)
@@ -764,7 +765,18 @@ function circuitDataCodec<D, R>(name: string, p: CircuitParts<D, R>): t.Type<Cir
     const ph = s.phase
     return t.success(
       circuitData(
-        phaseData(ph.state, ph.mode, ph.generation, ph.openUntil, ph.trips, ph.since, ph.reason, ph.isolations, ph.nextIsolation, ph.probesFrom),
+        phaseData(
+          ph.state,
+          ph.mode,
+          ph.generation,
+          ph.openUntil,
+          ph.trips,
+          ph.since,
+          ph.reason,
+          ph.isolations,
+          ph.nextIsolation,
+          ph.probesFrom,
+        ),
         s.clock,
         s.issued,
         s.inFlight,

@@ -76,7 +76,12 @@ describe('swapStrategy', () => {
     const probe = admitted(h.request(10))
     const moved = new Harness(to)
     moved.state = swapStrategy(from, h.state, to, 11)
-    expect(moved.snapshot).toMatchObject({ state: 'half-open', reason: 'swapped', inFlight: 1, recovery: { kind: 'gradual', admitRate: 0.5 } })
+    expect(moved.snapshot).toMatchObject({
+      state: 'half-open',
+      reason: 'swapped',
+      inFlight: 1,
+      recovery: { kind: 'gradual', admitRate: 0.5 },
+    })
     expect(moved.request(11)).toEqual({ _tag: 'Rejected', reason: 'half-open-full', retryAfterMs: null })
     expect(moved.settle(probe, 'failure', 12)).toEqual({ _tag: 'Recorded' })
     // The old probe's failure counted nowhere: the new recovery is still running, now admitting.
@@ -85,8 +90,16 @@ describe('swapStrategy', () => {
   })
 
   it('flapping the recovery config while half-open never multiplies the probes in flight', () => {
-    const one = circuit({ trip: { kind: 'consecutive-failures', threshold: 1 }, recovery: { kind: 'classic', probes: 1 }, openFor: { kind: 'constant', ms: 10 } })
-    const two = circuit({ trip: { kind: 'consecutive-failures', threshold: 1 }, recovery: { kind: 'classic', probes: 2 }, openFor: { kind: 'constant', ms: 10 } })
+    const one = circuit({
+      trip: { kind: 'consecutive-failures', threshold: 1 },
+      recovery: { kind: 'classic', probes: 1 },
+      openFor: { kind: 'constant', ms: 10 },
+    })
+    const two = circuit({
+      trip: { kind: 'consecutive-failures', threshold: 1 },
+      recovery: { kind: 'classic', probes: 2 },
+      openFor: { kind: 'constant', ms: 10 },
+    })
     const h = new Harness(one)
     h.call(0, 'failure', 0)
     let maxInFlight = 0

@@ -1,26 +1,60 @@
-import { type BreakerEvent, type Decision, type Snapshot, type Strategy, swapStrategy, type Ticket } from '@datapunk/breaker'
-import { asyncScheduler, merge, Observable, type SchedulerLike, Subject } from 'rxjs'
+import {
+  type Admitted,
+  type BreakerEvent,
+  type Decision,
+  type Rejected,
+  restore,
+  type Snapshot,
+  type Strategy,
+  swapStrategy,
+  type Ticket,
+} from '@datapunk/breaker'
+import { merge, Observable, type SchedulerLike, Subject, type Subscription, type Unsubscribable } from 'rxjs'
+import type { CallSink } from './AdmittedCall.js'
+import { type ExecuteOptions, execute } from './execute.js'
 import type { CallEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
+import { monotonicScheduler } from './monotonicScheduler.js'
 
 /** Options of {@link createBreaker}. */
 export interface BreakerOptions<S> {
   /** Name in errors, metrics and logs. Default: the strategy's name. */
   readonly name?: string
-  /** The clock (`scheduler.now()`) and the timer of call timeouts. Default: `asyncScheduler`. */
+  /**
+   * The clock (`scheduler.now()`) and the timer of call timeouts. Default: `monotonicScheduler`
+   * (asyncScheduler's timers on a clock that never jumps); a `TestScheduler` for marble tests.
+   */
   readonly scheduler?: SchedulerLike
-  /** A state to start from, e.g. restored from a snapshot. Default: `strategy.initial(now)`. */
-  readonly initialState?: S
+  /**
+   * A state to start from, e.g. a snapshot read back from storage (as `strategy.codec.encode`
+   * wrote it). Decoded with the strategy's codec: a state that does not decode throws the core's
+   * `SnapshotError` naming each problem. Default: `strategy.initial(now)`.
+   */
+  readonly initialState?: S | unknown
 }
 
 const outcomeTag = { CallSucceeded: 'succeeded', CallFailed: 'failed', CallCancelled: 'cancelled' } as const
+
+/** A caller waiting in half-open for the probes' verdict. */
+interface Waiter {
+  readonly admit: (ticket: Admitted, call: number, now: number) => void
+  readonly fail: (rejection: Rejected) => void
+  timer: Subscription | undefined
+}
+
+const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
+const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs: null }
 
 /**
  * One breaker: a strategy's state shared by every call that goes through it, with the scheduler
  * as its clock. Create it with {@link createBreaker}. A breaker can swap to any strategy (whatever
  * its state type), so it holds the state as `unknown`: read it through `strategy.inspect`, or
  * persist it with `strategy.codec.encode(breaker.state)`.
+ *
+ * Events are delivered in causal order: if a subscriber reacts to an event by dispatching to the
+ * breaker, the events of that dispatch are delivered after every subscriber has seen the first
+ * one, so the last value of `state$` and of `transitions$` is always the breaker's latest state.
  */
-export class Breaker {
+export class Breaker implements CallSink {
   readonly name: string
   readonly scheduler: SchedulerLike
   private strategyNow: Strategy<unknown>
@@ -30,10 +64,15 @@ export class Breaker {
   private readonly transitionEvents = new Subject<TransitionEvent>()
   private readonly snapshots = new Subject<Snapshot>()
   private callCount = 0
+  /** Emissions waiting for the one in progress to reach every subscriber (subject, value pairs). */
+  private readonly queue: unknown[] = []
+  private emitting = false
+  private waiters: Waiter[] | undefined
+  private drainScheduled = false
 
   /** Per-call metric events (admitted, rejected, succeeded, failed, cancelled, stale). Hot. */
   readonly calls$: Observable<CallEvent> = this.callEvents.asObservable()
-  /** State changes, recovery-rate changes, config swaps and rejections. Hot. */
+  /** State changes, recovery-rate changes, config swaps, rejected configs, classifiers that threw. Hot. */
   readonly transitions$: Observable<TransitionEvent> = this.transitionEvents.asObservable()
   /** Every metric event: `calls$` and `transitions$` merged. Hot. */
   readonly metrics$: Observable<MetricEvent> = merge(this.calls$, this.transitions$)
@@ -49,8 +88,13 @@ export class Breaker {
   constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}) {
     this.strategyNow = strategy
     this.name = options.name ?? strategy.name
-    this.scheduler = options.scheduler ?? asyncScheduler
-    this.current = options.initialState ?? strategy.initial(this.scheduler.now())
+    this.scheduler = options.scheduler ?? monotonicScheduler
+    if (options.initialState === undefined) this.current = strategy.initial(this.scheduler.now())
+    else {
+      const restored = restore(strategy, options.initialState)
+      if (restored._tag === 'Left') throw restored.left
+      this.current = restored.right
+    }
   }
 
   /** The strategy in use. */
@@ -66,6 +110,11 @@ export class Breaker {
   /** The number of the call the last `request` asked about (calls are numbered from 1). */
   get lastCall(): number {
     return this.callCount
+  }
+
+  /** Callers waiting in half-open (see the `waitInHalfOpen` option). */
+  get waiting(): number {
+    return this.waiters?.length ?? 0
   }
 
   /** The current snapshot, live counts included. */
@@ -92,6 +141,7 @@ export class Breaker {
     this.current = after
     if (after !== before) this.changed(before, after, now)
     if (this.callEvents.observed) this.emitCall(event, decision, now, call)
+    if (this.queue.length > 0) this.flush()
     return decision
   }
 
@@ -100,12 +150,12 @@ export class Breaker {
     return this.dispatchAt(REQUESTED, now, ++this.callCount)
   }
 
-  /** Records that the call admitted with `ticket` succeeded after `latencyMs`. */
+  /** Records that the call admitted with `ticket` succeeded after `latencyMs`. Report each ticket once. */
   succeeded(ticket: Ticket, latencyMs: number, now = this.scheduler.now(), call = 0): Decision {
     return this.dispatchAt({ _tag: 'CallSucceeded', ticket, latencyMs: Math.max(0, latencyMs) }, now, call)
   }
 
-  /** Records that the call admitted with `ticket` failed after `latencyMs`. */
+  /** Records that the call admitted with `ticket` failed after `latencyMs`. Report each ticket once. */
   failed(ticket: Ticket, latencyMs: number, now = this.scheduler.now(), call = 0): Decision {
     return this.dispatchAt({ _tag: 'CallFailed', ticket, latencyMs: Math.max(0, latencyMs) }, now, call)
   }
@@ -113,6 +163,24 @@ export class Breaker {
   /** Records that the call admitted with `ticket` ends without an outcome that counts. */
   cancelled(ticket: Ticket, call = 0): Decision {
     return this.dispatchAt({ _tag: 'CallCancelled', ticket }, this.scheduler.now(), call)
+  }
+
+  /**
+   * Runs a promise-returning call under the breaker: `fn` is never invoked when the call is
+   * rejected (the promise rejects with a `BrokenCircuitError`); the `AbortSignal` it gets aborts
+   * on timeout or when `options.signal` aborts. Outcomes are recorded exactly as the
+   * `circuitBreaker()` operator records them. See {@link ExecuteOptions}.
+   *
+   * @example
+   * import { circuit } from '@datapunk/breaker'
+   * import { createBreaker } from '@datapunk/breaker-rxjs'
+   * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }))
+   * await breaker.execute(async () => 'ok') // 'ok'
+   * await breaker.execute(async () => { throw new Error('down') }).catch((e: Error) => e.message) // 'down'
+   * await breaker.execute(async () => 'never called').catch((e: Error) => e.name) // 'BrokenCircuitError'
+   */
+  execute<T>(fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: ExecuteOptions): Promise<T> {
+    return execute(this, fn, options)
   }
 
   /**
@@ -131,18 +199,114 @@ export class Breaker {
     this.current = state
     const now = this.scheduler.now()
     if (this.transitionEvents.observed)
-      this.transitionEvents.next({ _tag: 'ConfigSwapped', breaker: this.name, at: now, strategy: next.name })
+      this.send(this.transitionEvents, { _tag: 'ConfigSwapped', breaker: this.name, at: now, strategy: next.name })
+    this.lastSnapshot = undefined
     this.changed(before, state, now)
+    this.flush()
   }
 
   /** Reports a config that could not be used (see `followConfig`). */
   configRejected(message: string): void {
     if (this.transitionEvents.observed) {
-      this.transitionEvents.next({ _tag: 'ConfigRejected', breaker: this.name, at: this.scheduler.now(), message })
+      this.send(this.transitionEvents, { _tag: 'ConfigRejected', breaker: this.name, at: this.scheduler.now(), message })
+      this.flush()
+    }
+  }
+
+  /** Reports a failure classifier (`isFailure`) that threw; the call it classified counted as a failure. */
+  classifierFailed(error: unknown): void {
+    if (this.transitionEvents.observed) {
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+      this.send(this.transitionEvents, { _tag: 'ClassifierFailed', breaker: this.name, at: this.scheduler.now(), message })
+      this.flush()
+    }
+  }
+
+  /**
+   * Whether a caller rejected with `rejection` may wait (half-open and full, or throttled, and
+   * fewer than `maxWaiting` already waiting).
+   */
+  canWait(rejection: Rejected, maxWaiting: number): boolean {
+    return (rejection.reason === 'half-open-full' || rejection.reason === 'throttled') && this.waiting < maxWaiting
+  }
+
+  /**
+   * Queues a caller for the probes' verdict: whenever the state changes the first waiter asks
+   * again; it is admitted when the circuit closed or ramped far enough, fails when the circuit
+   * opened again, and fails with the last rejection after `maxWaitMs`. Unsubscribe to leave the queue.
+   */
+  wait(maxWaitMs: number, admit: Waiter['admit'], fail: Waiter['fail']): Unsubscribable {
+    const waiter: Waiter = { admit, fail, timer: undefined }
+    this.waiters ??= []
+    this.waiters.push(waiter)
+    waiter.timer = this.scheduler.schedule(() => {
+      if (this.leave(waiter)) fail({ _tag: 'Rejected', reason: 'half-open-full', retryAfterMs: null })
+    }, maxWaitMs)
+    return { unsubscribe: () => void this.leave(waiter) }
+  }
+
+  private leave(waiter: Waiter): boolean {
+    const index = this.waiters?.indexOf(waiter) ?? -1
+    if (index < 0) return false
+    this.waiters?.splice(index, 1)
+    waiter.timer?.unsubscribe()
+    return true
+  }
+
+  /** Lets waiters ask again, outside the dispatch that changed the state (no re-entrant calls). */
+  private drainSoon(): void {
+    if (this.drainScheduled) return
+    this.drainScheduled = true
+    this.scheduler.schedule(() => {
+      this.drainScheduled = false
+      this.drain()
+    })
+  }
+
+  private drain(): void {
+    const waiters = this.waiters
+    while (waiters !== undefined && waiters.length > 0) {
+      const now = this.scheduler.now()
+      const decision = this.request(now)
+      if (decision._tag === 'Admitted') {
+        const waiter = waiters.shift() as Waiter
+        waiter.timer?.unsubscribe()
+        waiter.admit(decision, this.callCount, now)
+        continue
+      }
+      const rejection = decision._tag === 'Rejected' ? decision : REJECTED_OPEN
+      if (rejection.reason === 'half-open-full' || rejection.reason === 'throttled') return
+      // Open again (or forced open): the verdict is in, and it is no.
+      for (const waiter of waiters.splice(0)) {
+        waiter.timer?.unsubscribe()
+        waiter.fail(rejection)
+      }
+    }
+  }
+
+  /**
+   * Queues `value` for `subject`. Every emission goes through the queue and `flush`, so a
+   * dispatch made by a subscriber (re-entrantly) is delivered after the dispatch in progress.
+   */
+  private send<T>(subject: Subject<T>, value: T): void {
+    this.queue.push(subject, value)
+  }
+
+  /** Delivers the queue in order; a flush already in progress delivers what is queued meanwhile. */
+  private flush(): void {
+    if (this.emitting) return
+    this.emitting = true
+    const queue = this.queue
+    try {
+      for (let i = 0; i < queue.length; i += 2) (queue[i] as Subject<unknown>).next(queue[i + 1])
+    } finally {
+      queue.length = 0
+      this.emitting = false
     }
   }
 
   private changed(before: unknown, after: unknown, now: number): void {
+    if (this.waiters !== undefined && this.waiters.length > 0) this.drainSoon()
     if (!this.transitionEvents.observed && !this.snapshots.observed) {
       this.lastSnapshot = undefined
       return
@@ -150,15 +314,15 @@ export class Breaker {
     // Cheap test first, where the strategy offers one: nothing a watcher sees changed.
     const strategy = this.strategyNow
     if (this.lastSnapshot !== undefined && strategy.transitioned !== undefined && !strategy.transitioned(before, after)) return
-    const previous = this.lastSnapshot ?? this.strategyNow.inspect(before)
-    const next = this.strategyNow.inspect(after)
+    const previous = this.lastSnapshot ?? strategy.inspect(before)
+    const next = strategy.inspect(after)
     this.lastSnapshot = next
     const transition = previous.generation !== next.generation || previous.state !== next.state || previous.mode !== next.mode
     const rate = previous.admitRate !== next.admitRate && next.state === 'half-open'
     if (!transition && !rate) return
     if (this.transitionEvents.observed) {
       if (transition) {
-        this.transitionEvents.next({
+        this.send(this.transitionEvents, {
           _tag: 'StateChanged',
           breaker: this.name,
           at: now,
@@ -169,7 +333,7 @@ export class Breaker {
         })
       }
       if (rate) {
-        this.transitionEvents.next({
+        this.send(this.transitionEvents, {
           _tag: 'RecoveryRateChanged',
           breaker: this.name,
           at: now,
@@ -178,16 +342,23 @@ export class Breaker {
         })
       }
     }
-    if (this.snapshots.observed) this.snapshots.next(next)
+    if (this.snapshots.observed) this.send(this.snapshots, next)
   }
 
   private emitCall(event: BreakerEvent, decision: Decision, at: number, call: number): void {
     const breaker = this.name
     switch (event._tag) {
       case 'CallRequested':
-        if (decision._tag === 'Admitted') this.callEvents.next({ _tag: 'CallAdmitted', breaker, at, call, probe: decision.probe })
+        if (decision._tag === 'Admitted') this.send(this.callEvents, { _tag: 'CallAdmitted', breaker, at, call, probe: decision.probe })
         else if (decision._tag === 'Rejected') {
-          this.callEvents.next({ _tag: 'CallRejected', breaker, at, call, reason: decision.reason, retryAfterMs: decision.retryAfterMs })
+          this.send(this.callEvents, {
+            _tag: 'CallRejected',
+            breaker,
+            at,
+            call,
+            reason: decision.reason,
+            retryAfterMs: decision.retryAfterMs,
+          })
         }
         return
       case 'CallSucceeded':
@@ -195,17 +366,15 @@ export class Breaker {
       case 'CallCancelled':
         if (decision._tag === 'Ignored') {
           const latencyMs = event._tag === 'CallCancelled' ? null : event.latencyMs
-          this.callEvents.next({ _tag: 'CallStale', breaker, at, call, outcome: outcomeTag[event._tag], latencyMs })
-        } else if (event._tag === 'CallCancelled') this.callEvents.next({ _tag: 'CallCancelled', breaker, at, call })
-        else this.callEvents.next({ _tag: event._tag, breaker, at, call, latencyMs: event.latencyMs })
+          this.send(this.callEvents, { _tag: 'CallStale', breaker, at, call, outcome: outcomeTag[event._tag], latencyMs })
+        } else if (event._tag === 'CallCancelled') this.send(this.callEvents, { _tag: 'CallCancelled', breaker, at, call })
+        else this.send(this.callEvents, { _tag: event._tag, breaker, at, call, latencyMs: event.latencyMs })
         return
       default:
         return
     }
   }
 }
-
-const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
 
 /**
  * Creates a breaker: one state shared by every subscription that uses it, with

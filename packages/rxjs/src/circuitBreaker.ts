@@ -1,42 +1,41 @@
-import type { Admitted } from '@datapunk/breaker'
-import { type MonoTypeOperatorFunction, Observable, type Observer, type Subscriber, type Subscription, type Unsubscribable } from 'rxjs'
-import type { Breaker } from './Breaker.js'
+import type { Admitted, Decision, Rejected } from '@datapunk/breaker'
+import {
+  type MonoTypeOperatorFunction,
+  Observable,
+  type Observer,
+  type SchedulerLike,
+  type Subscriber,
+  type Subscription,
+  type Unsubscribable,
+} from 'rxjs'
+import { AdmittedCall, CANCEL, type CallSink, classify, FAILURE, SUCCESS } from './AdmittedCall.js'
 import { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
+import { type CallOptions, callOptions } from './execute.js'
 
-/** Options of {@link circuitBreaker}. */
-export interface CircuitBreakerConfig {
+/** Options of {@link circuitBreaker}: {@link CallOptions} (`isFailure`, `timeoutMs`, `waitInHalfOpen`) and these. */
+export interface CircuitBreakerConfig extends CallOptions {
   /**
    * When an admitted call counts as a success: on `'complete'`, or on the `'first-value'` (for
    * sources that never complete, like a stream of server events). Default `'complete'`.
    */
   readonly successOn?: 'complete' | 'first-value'
   /**
-   * Whether an error is the upstream's fault. Errors it returns `false` for (a 404, a validation
-   * error) count nowhere and give back a probe permit. Default: every error is a failure.
-   */
-  readonly isFailure?: (error: unknown) => boolean
-  /**
    * What an unsubscribe before the call settled and before any value means: `'cancel'` (counts
    * nowhere, gives back a probe permit) or `'failure'`. Default `'cancel'`. An unsubscribe after a
    * value (`take(1)`, `firstValueFrom`) counts as a success: the upstream answered.
    */
   readonly onUnsubscribe?: 'cancel' | 'failure'
-  /**
-   * If set, an admitted call that has not settled after this many ms (scheduler time) is
-   * unsubscribed, counted as a failure, and errors with a `CallTimeoutError`. Default: none.
-   */
-  readonly timeoutMs?: number
 }
-
-const everyError = (): boolean => true
 
 /**
  * Protects the source with a breaker: every subscription asks for admission first.
  *
  * - Rejected: the subscriber gets a {@link BrokenCircuitError} at once (reason, `retryAfterMs`)
- *   and the source is never subscribed.
+ *   and the source is never subscribed (or, with `waitInHalfOpen`, waits for the probes' verdict).
  * - Admitted: the source is subscribed; its outcome is recorded with its latency and its ticket,
- *   so an outcome arriving after the breaker changed state is stale, not counted.
+ *   exactly once, so an outcome arriving after the breaker changed state is stale, not counted.
+ *   RxJS semantics are unchanged: an unsubscribe reaches the source even while it emits
+ *   synchronously (`firstValueFrom` of an endless synchronous source returns).
  *
  * @example
  * import { circuit } from '@datapunk/breaker'
@@ -47,111 +46,109 @@ const everyError = (): boolean => true
  * breaker.snapshot().state // 'open'
  */
 export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerConfig = {}): MonoTypeOperatorFunction<T> => {
+  const { isFailure, timeoutMs, wait } = callOptions(config, 'circuitBreaker')
   const successOnValue = config.successOn === 'first-value'
-  const isFailure = config.isFailure ?? everyError
   const cancelCounts = config.onUnsubscribe === 'failure'
-  const timeoutMs = config.timeoutMs
-  if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs < Number.POSITIVE_INFINITY)) {
-    throw new RangeError(`circuitBreaker: timeoutMs must be a finite number of milliseconds > 0, got ${timeoutMs}`)
-  }
   const b = breaker
   return (source) =>
     new Observable<T>((subscriber) => {
-      const scheduler = b.scheduler
-      const started = scheduler.now()
+      const started = b.scheduler.now()
       const decision = b.request(started)
-      if (decision._tag !== 'Admitted') {
-        subscriber.error(
-          decision._tag === 'Rejected'
-            ? BrokenCircuitError.of(b.name, decision.reason, decision.retryAfterMs)
-            : BrokenCircuitError.of(b.name, 'open', null),
-        )
+      const start = (ticket: Admitted, call: number, at: number): Call<T> => {
+        const c = new Call<T>(b, ticket, call, at, subscriber, successOnValue, isFailure, cancelCounts)
+        // Chained before the source runs: an unsubscribe during a synchronous emission reaches it.
+        subscriber.add(c)
+        if (timeoutMs !== undefined) c.timer = b.scheduler.schedule(() => c.timedOut(timeoutMs), timeoutMs)
+        new Observable<T>((inner) => {
+          c.inner = inner
+          return source.subscribe(inner)
+        }).subscribe(c)
+        return c
+      }
+      if (decision._tag === 'Admitted') {
+        start(decision, b.lastCall, started)
         return
       }
-      const call = new Call<T>(b, decision, b.lastCall, started, subscriber, successOnValue, isFailure, cancelCounts)
-      if (timeoutMs !== undefined) call.timer = scheduler.schedule(() => call.timedOut(timeoutMs), timeoutMs)
-      call.inner = source.subscribe(call)
-      return call
+      const rejection = rejectionOf(decision)
+      if (wait !== undefined && b.canWait(rejection, wait.maxWaiting)) {
+        const waiting = b.wait(
+          wait.maxWaitMs,
+          (ticket, call, now) => void start(ticket, call, now),
+          (last) => subscriber.error(BrokenCircuitError.of(b.name, last.reason, last.retryAfterMs)),
+        )
+        subscriber.add(waiting)
+        return
+      }
+      subscriber.error(BrokenCircuitError.of(b.name, rejection.reason, rejection.retryAfterMs))
     })
 }
 
+const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs: null }
+const rejectionOf = (decision: Decision): Rejected => (decision._tag === 'Rejected' ? decision : REJECTED_OPEN)
+
 /**
  * One admitted call: the observer of the source and the teardown of the subscription in one
- * object (one allocation per call instead of a closure per callback).
+ * object (one allocation per call instead of a closure per callback). Settles exactly once.
  */
-class Call<T> implements Observer<T>, Unsubscribable {
-  private settled = false
+class Call<T> extends AdmittedCall implements Observer<T>, Unsubscribable {
   private answered = false
-  inner: Subscription | undefined
+  /** The subscriber the source emits into; unsubscribing it stops even a synchronous source. */
+  inner: Subscriber<T> | undefined
   timer: Subscription | undefined
 
   constructor(
-    private readonly breaker: BreakerLike,
-    private readonly ticket: Admitted,
-    private readonly call: number,
-    private readonly started: number,
+    sink: CallSink,
+    ticket: Admitted,
+    call: number,
+    started: number,
     private readonly downstream: Subscriber<T>,
     private readonly successOnValue: boolean,
     private readonly isFailure: (error: unknown) => boolean,
     private readonly cancelCounts: boolean,
-  ) {}
+  ) {
+    super(sink, ticket, call, started)
+  }
 
   next(value: T): void {
     this.answered = true
-    if (this.successOnValue) this.settle(SUCCESS)
+    if (this.successOnValue) this.end(SUCCESS)
     this.downstream.next(value)
   }
 
   error(error: unknown): void {
-    this.settle(this.isFailure(error) ? FAILURE : CANCEL)
+    this.end(classify(this.sink, this.isFailure, error))
     this.downstream.error(error)
   }
 
   complete(): void {
-    this.settle(SUCCESS)
+    this.end(SUCCESS)
     this.downstream.complete()
   }
 
   /** Teardown: the downstream unsubscribed, or the call ended. */
   unsubscribe(): void {
     this.inner?.unsubscribe()
-    if (!this.settled) this.settle(this.answered ? SUCCESS : this.cancelCounts ? FAILURE : CANCEL)
-    this.timer?.unsubscribe()
+    if (!this.settled) this.end(this.answered ? SUCCESS : this.cancelCounts ? FAILURE : CANCEL)
   }
 
   timedOut(timeoutMs: number): void {
     if (this.settled) return
-    this.settle(FAILURE)
+    this.end(FAILURE)
     this.inner?.unsubscribe()
-    this.downstream.error(new CallTimeoutError(this.breaker.name, timeoutMs))
+    this.downstream.error(new CallTimeoutError(this.sink.name, timeoutMs))
   }
 
-  private settle(outcome: number): void {
-    if (this.settled) return
-    this.settled = true
-    this.timer?.unsubscribe()
-    const b = this.breaker
-    if (outcome === CANCEL) {
-      b.cancelled(this.ticket, this.call)
-      return
-    }
-    const now = b.scheduler.now()
-    if (outcome === SUCCESS) b.succeeded(this.ticket, now - this.started, now, this.call)
-    else b.failed(this.ticket, now - this.started, now, this.call)
+  private end(outcome: 0 | 1 | 2): void {
+    if (this.settle(outcome)) this.timer?.unsubscribe()
   }
 }
 
-const SUCCESS = 0
-const FAILURE = 1
-const CANCEL = 2
-
-/** The part of a {@link Breaker} the operator uses (any state type). */
-export interface BreakerLike {
+/** The part of a {@link Breaker} the operator uses. */
+export interface BreakerLike extends CallSink {
   readonly name: string
-  readonly scheduler: Breaker['scheduler']
+  readonly scheduler: SchedulerLike
   readonly lastCall: number
-  request: Breaker['request']
-  succeeded: Breaker['succeeded']
-  failed: Breaker['failed']
-  cancelled: Breaker['cancelled']
+  request(now?: number): Decision
+  canWait(rejection: Rejected, maxWaiting: number): boolean
+  wait(maxWaitMs: number, admit: (ticket: Admitted, call: number, now: number) => void, fail: (rejection: Rejected) => void): Unsubscribable
 }

@@ -12,7 +12,9 @@ interface Loggable {
  * Writes a breaker's metric events as structured pino lines: opening at `warn`, other state
  * changes, recovery-rate changes and config swaps at `info`, rejected configs at `error`, and
  * per-call events at `debug` (subscribed only if the logger's level lets debug through, so an
- * info logger adds no per-call work). Returns the subscription; unsubscribe to stop.
+ * info logger adds no per-call work). A logger or destination that throws loses that line and
+ * nothing else: logging never breaks the breaker or the caller. Returns the subscription;
+ * unsubscribe to stop.
  *
  * @example
  * import { circuit } from '@datapunk/breaker'
@@ -24,9 +26,17 @@ interface Loggable {
  */
 export const logBreaker = (breaker: Loggable, logger: Logger): Subscription => {
   const subscription = new Subscription()
-  subscription.add(breaker.transitions$.subscribe((event) => write(logger, event)))
-  if (logger.isLevelEnabled('debug')) subscription.add(breaker.calls$.subscribe((event) => write(logger, event)))
+  subscription.add(breaker.transitions$.subscribe((event) => safely(logger, event)))
+  if (logger.isLevelEnabled('debug')) subscription.add(breaker.calls$.subscribe((event) => safely(logger, event)))
   return subscription
+}
+
+const safely = (logger: Logger, event: MetricEvent): void => {
+  try {
+    write(logger, event)
+  } catch {
+    // A broken logger (a full disk, a closed stream) must not turn a log line into an outage.
+  }
 }
 
 const write = (logger: Logger, event: MetricEvent): void => {
@@ -45,6 +55,9 @@ const write = (logger: Logger, event: MetricEvent): void => {
       return
     case 'ConfigRejected':
       logger.error(line, `circuit ${event.breaker} rejected a config: ${event.message}`)
+      return
+    case 'ClassifierFailed':
+      logger.error(line, `circuit ${event.breaker}: isFailure threw (${event.message}); the call counted as a failure`)
       return
     default:
       logger.debug(line, `circuit ${event.breaker}: ${event._tag}`)

@@ -205,7 +205,7 @@ describe('circuitBreaker in virtual time', () => {
   it('refuses a bad timeout at once', () => {
     const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }))
     expect(() => circuitBreaker(breaker, { timeoutMs: -1 })).toThrow(
-      'circuitBreaker: timeoutMs must be a finite number of milliseconds > 0, got -1',
+      'circuitBreaker: timeoutMs must be a number of milliseconds in [1, 2147483647], got -1',
     )
   })
 })

@@ -1,0 +1,68 @@
+/**
+ * The bookkeeping of one admitted call, shared by the `circuitBreaker()` operator and
+ * `Breaker.execute`: the call settles exactly once (success, failure or cancellation), with its
+ * latency on the breaker's clock, whatever races between the source, a timeout and an abort.
+ */
+import type { Admitted } from '@datapunk/breaker'
+
+/** How a call ended, as the breaker counts it: a success, a failure, or a cancellation (counts nowhere). */
+export type Outcome = typeof SUCCESS | typeof FAILURE | typeof CANCEL
+export const SUCCESS = 0
+export const FAILURE = 1
+export const CANCEL = 2
+
+/** The breaker operations an admitted call needs (any breaker handle). */
+export interface CallSink {
+  readonly name: string
+  readonly scheduler: { now(): number }
+  succeeded(ticket: Admitted, latencyMs: number, now: number, call: number): unknown
+  failed(ticket: Admitted, latencyMs: number, now: number, call: number): unknown
+  cancelled(ticket: Admitted, call: number): unknown
+  /** Reports a failure classifier that threw (the call then counts as a failure). */
+  classifierFailed(error: unknown): void
+}
+
+/** An error is the upstream's fault unless a classifier clears it. */
+export const everyError = (): boolean => true
+
+/**
+ * Classifies an error with `isFailure`; a classifier that throws counts the call as a failure
+ * (the upstream's answer was unexpected) and is reported on the breaker, never thrown.
+ */
+export const classify = (sink: CallSink, isFailure: (error: unknown) => boolean, error: unknown): Outcome => {
+  if (isFailure === everyError) return FAILURE
+  try {
+    return isFailure(error) ? FAILURE : CANCEL
+  } catch (thrown) {
+    sink.classifierFailed(thrown)
+    return FAILURE
+  }
+}
+
+/** One admitted call: settles once. Subclasses add the plumbing of the operator or the promise API. */
+export class AdmittedCall {
+  settled = false
+
+  constructor(
+    protected readonly sink: CallSink,
+    protected readonly ticket: Admitted,
+    protected readonly call: number,
+    protected readonly started: number,
+  ) {}
+
+  /** Records the outcome; `false` if the call had already settled. */
+  settle(outcome: Outcome): boolean {
+    if (this.settled) return false
+    this.settled = true
+    const sink = this.sink
+    if (outcome === CANCEL) {
+      sink.cancelled(this.ticket, this.call)
+      return true
+    }
+    const now = sink.scheduler.now()
+    const latencyMs = now - this.started
+    if (outcome === SUCCESS) sink.succeeded(this.ticket, latencyMs, now, this.call)
+    else sink.failed(this.ticket, latencyMs, now, this.call)
+    return true
+  }
+}

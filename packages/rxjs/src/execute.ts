@@ -1,0 +1,212 @@
+/**
+ * The promise API: `breaker.execute((signal) => fetch(url, { signal }), options)`. The same
+ * admission, classification and settlement as the `circuitBreaker()` operator (both build on
+ * `AdmittedCall`), for callers that do not use RxJS.
+ */
+import type { Admitted } from '@datapunk/breaker'
+import type { Subscription, Unsubscribable } from 'rxjs'
+import { AdmittedCall, CANCEL, type CallSink, classify, everyError, FAILURE, SUCCESS } from './AdmittedCall.js'
+import type { Breaker } from './Breaker.js'
+import { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
+
+/** Waiting in half-open instead of failing at once (cockatiel's behaviour), bounded. */
+export interface WaitConfig {
+  /** Callers that may wait at once; more are rejected as usual. Default 100 (1 to 100,000). */
+  readonly maxWaiting?: number
+  /** The longest a caller waits, in ms (scheduler time), before failing with `BrokenCircuitError`. 1 to 2^31 - 1. */
+  readonly maxWaitMs: number
+}
+
+/** Options shared by the operator and `execute`. */
+export interface CallOptions {
+  /**
+   * Whether an error is the upstream's fault. Errors it returns `false` for (a 404, a validation
+   * error) count nowhere and give back a probe permit. If it throws, the call counts as a failure
+   * and the breaker reports `ClassifierFailed` on `transitions$`. Default: every error is a failure.
+   */
+  readonly isFailure?: (error: unknown) => boolean
+  /**
+   * If set, an admitted call that has not settled after this many ms (scheduler time) is stopped
+   * (the source unsubscribed, or the `AbortSignal` aborted), counted as a failure, and fails with
+   * a `CallTimeoutError`. 1 to 2^31 - 1 (the longest timer Node keeps). Default: none.
+   */
+  readonly timeoutMs?: number
+  /**
+   * If set, a caller rejected because half-open is full (or the recovery is throttling) waits
+   * for the probes' verdict instead: it runs once the circuit closed or ramped far enough to
+   * admit it, and fails with `BrokenCircuitError` if the circuit opened again or after
+   * `maxWaitMs`. Default: reject at once.
+   */
+  readonly waitInHalfOpen?: WaitConfig
+}
+
+/** Options of `Breaker.execute`. */
+export interface ExecuteOptions extends CallOptions {
+  /**
+   * The caller's own signal: when it aborts, the call is cancelled (counts nowhere, gives back a
+   * probe permit), the signal given to `fn` aborts, and the promise rejects with the abort reason.
+   * Aborted already: `fn` is never called.
+   */
+  readonly signal?: AbortSignal
+}
+
+/** Options after checking, with defaults filled. */
+export interface CheckedCallOptions {
+  readonly isFailure: (error: unknown) => boolean
+  readonly timeoutMs: number | undefined
+  readonly wait: { readonly maxWaiting: number; readonly maxWaitMs: number } | undefined
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1
+const inTimerRange = (ms: unknown): boolean => typeof ms === 'number' && ms >= 1 && ms <= MAX_TIMER_MS
+
+/** Checks call options once, where they are given: a bad value is a `RangeError` naming it. */
+export const callOptions = (options: CallOptions, where: string): CheckedCallOptions => {
+  const { timeoutMs, waitInHalfOpen, isFailure } = options
+  if (timeoutMs !== undefined && !inTimerRange(timeoutMs)) {
+    throw new RangeError(`${where}: timeoutMs must be a number of milliseconds in [1, ${MAX_TIMER_MS}], got ${String(timeoutMs)}`)
+  }
+  if (isFailure !== undefined && typeof isFailure !== 'function') throw new TypeError(`${where}: isFailure must be a function`)
+  let wait: CheckedCallOptions['wait']
+  if (waitInHalfOpen !== undefined) {
+    const maxWaiting = waitInHalfOpen.maxWaiting ?? 100
+    if (!inTimerRange(waitInHalfOpen.maxWaitMs)) {
+      throw new RangeError(
+        `${where}: waitInHalfOpen.maxWaitMs must be a number of milliseconds in [1, ${MAX_TIMER_MS}], got ${String(waitInHalfOpen.maxWaitMs)}`,
+      )
+    }
+    if (!(Number.isSafeInteger(maxWaiting) && maxWaiting >= 1 && maxWaiting <= 100_000)) {
+      throw new RangeError(`${where}: waitInHalfOpen.maxWaiting must be an integer in [1, 100000], got ${String(maxWaiting)}`)
+    }
+    wait = { maxWaiting, maxWaitMs: waitInHalfOpen.maxWaitMs }
+  }
+  return { isFailure: isFailure ?? everyError, timeoutMs, wait }
+}
+
+const DEFAULTS: CheckedCallOptions = { isFailure: everyError, timeoutMs: undefined, wait: undefined }
+
+/** One admitted promise call: settles once, whichever of the result, the timeout or an abort comes first. */
+class Execution<T> extends AdmittedCall {
+  controller: AbortController | undefined
+  timer: Subscription | undefined
+  abortListener: (() => void) | undefined
+
+  constructor(
+    sink: CallSink,
+    ticket: Admitted,
+    call: number,
+    started: number,
+    private readonly resolve: (value: T) => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly isFailure: (error: unknown) => boolean,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    super(sink, ticket, call, started)
+  }
+
+  succeed(value: T): void {
+    if (this.finish(SUCCESS)) this.resolve(value)
+  }
+
+  fail(error: unknown): void {
+    if (this.finish(classify(this.sink, this.isFailure, error))) this.reject(error)
+  }
+
+  timedOut(timeoutMs: number): void {
+    if (!this.finish(FAILURE)) return
+    const error = new CallTimeoutError(this.sink.name, timeoutMs)
+    this.controller?.abort(error)
+    this.reject(error)
+  }
+
+  aborted(): void {
+    if (!this.finish(CANCEL)) return
+    const reason: unknown = this.signal?.reason
+    this.controller?.abort(reason)
+    this.reject(reason)
+  }
+
+  private finish(outcome: 0 | 1 | 2): boolean {
+    if (!this.settle(outcome)) return false
+    this.timer?.unsubscribe()
+    if (this.abortListener !== undefined) this.signal?.removeEventListener('abort', this.abortListener)
+    return true
+  }
+}
+
+/** Runs `fn` as the admitted call `ticket`. */
+const run = <T>(
+  breaker: Breaker,
+  ticket: Admitted,
+  call: number,
+  started: number,
+  fn: (signal: AbortSignal) => PromiseLike<T> | T,
+  checked: CheckedCallOptions,
+  signal: AbortSignal | undefined,
+): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const execution = new Execution<T>(breaker, ticket, call, started, resolve, reject, checked.isFailure, signal)
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        execution.aborted()
+        return
+      }
+      execution.abortListener = () => execution.aborted()
+      signal.addEventListener('abort', execution.abortListener, { once: true })
+    }
+    const timeoutMs = checked.timeoutMs
+    // A function that takes no argument cannot watch a signal: it gets a shared, never-aborted one.
+    const needsSignal = fn.length > 0
+    if (needsSignal) execution.controller = new AbortController()
+    if (timeoutMs !== undefined) execution.timer = breaker.scheduler.schedule(() => execution.timedOut(timeoutMs), timeoutMs)
+    let result: PromiseLike<T> | T
+    try {
+      result = fn(execution.controller?.signal ?? NEVER_ABORTED)
+    } catch (error) {
+      execution.fail(error)
+      return
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<T>).then === 'function') {
+      ;(result as PromiseLike<T>).then(
+        (value) => execution.succeed(value),
+        (error: unknown) => execution.fail(error),
+      )
+    } else execution.succeed(result as T)
+  })
+
+const NEVER_ABORTED: AbortSignal = new AbortController().signal
+
+/** `Breaker.execute`: see there. */
+export const execute = <T>(breaker: Breaker, fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: ExecuteOptions): Promise<T> => {
+  const checked = options === undefined ? DEFAULTS : callOptions(options, 'execute')
+  const signal = options?.signal
+  const started = breaker.scheduler.now()
+  const decision = breaker.request(started)
+  if (decision._tag === 'Admitted') return run(breaker, decision, breaker.lastCall, started, fn, checked, signal)
+  const rejection = decision._tag === 'Rejected' ? decision : undefined
+  const wait = checked.wait
+  if (wait !== undefined && rejection !== undefined && breaker.canWait(rejection, wait.maxWaiting) && signal?.aborted !== true) {
+    return new Promise<T>((resolve, reject) => {
+      let onAbort: (() => void) | undefined
+      const waiting: Unsubscribable = breaker.wait(
+        wait.maxWaitMs,
+        (ticket, call, now) => {
+          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
+          run(breaker, ticket, call, now, fn, checked, signal).then(resolve, reject)
+        },
+        (last) => {
+          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
+          reject(BrokenCircuitError.of(breaker.name, last.reason, last.retryAfterMs))
+        },
+      )
+      if (signal !== undefined) {
+        onAbort = () => {
+          waiting.unsubscribe()
+          reject(signal.reason)
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+      }
+    })
+  }
+  return Promise.reject(BrokenCircuitError.of(breaker.name, rejection?.reason ?? 'open', rejection?.retryAfterMs ?? null))
+}
