@@ -1,6 +1,7 @@
-import type { Strategy } from '@datapunk/breaker'
-import { asyncScheduler, type SchedulerLike } from 'rxjs'
+import type { CircuitState, Strategy } from '@datapunk/breaker'
+import { type Observable, type SchedulerLike, Subject } from 'rxjs'
 import { Breaker } from './Breaker.js'
+import { monotonicScheduler } from './monotonicScheduler.js'
 
 /** Options of {@link breakerGroup}. */
 export interface BreakerGroupConfig<K, S> {
@@ -9,36 +10,72 @@ export interface BreakerGroupConfig<K, S> {
   /** Name of the breaker for `key`, in errors, metrics and logs. Default: `String(key)`. */
   readonly nameFor?: (key: K) => string
   /**
-   * A breaker unused for this long (scheduler time) is dropped the next time the group is used:
-   * there is no timer per breaker. It is dropped only if it is closed (an open or half-open
-   * breaker is still protecting its upstream), unless the group is over `maxKeys`. Default 10 min.
+   * A closed breaker unused for this long (scheduler time) is dropped the next time the group is
+   * used: there is no timer per breaker. Default 10 min.
    */
   readonly idleEvictMs?: number
-  /** Hard cap on breakers held: past it, the least recently used is dropped whatever its phase. Default 10,000. */
+  /**
+   * How many breakers the group aims to hold. Past it, closed breakers are dropped, least recently
+   * used first, idle or not. An open or half-open breaker is never dropped (it still protects its
+   * upstream, and a fresh closed one would let the traffic through): if every breaker held is open
+   * or half-open, the group grows past `maxKeys` and reports `OverCapacity` on `events$`.
+   * Default 10,000.
+   */
   readonly maxKeys?: number
-  /** Clock and scheduler of every breaker in the group. Default `asyncScheduler`. */
+  /** Clock and scheduler of every breaker in the group. Default `monotonicScheduler`. */
   readonly scheduler?: SchedulerLike
   /** Called with each breaker as it is created (to subscribe logging or metrics to it). */
   readonly onCreate?: (breaker: Breaker, key: K) => void
 }
 
+/** What the group did with its breakers: evictions, and growth past `maxKeys`. */
+export type GroupEvent<K> =
+  | {
+      readonly _tag: 'Evicted'
+      readonly key: K
+      readonly breaker: Breaker
+      /** `idle`: unused for `idleEvictMs`; `capacity`: dropped to stay within `maxKeys`. */
+      readonly reason: 'idle' | 'capacity'
+      readonly at: number
+    }
+  | {
+      readonly _tag: 'OverCapacity'
+      /** The key whose new breaker took the group past `maxKeys`. */
+      readonly key: K
+      readonly size: number
+      readonly maxKeys: number
+      readonly at: number
+    }
+
 /** Breakers by key (host, route, tenant), created on first use, evicted when idle, capped in number. */
 export interface BreakerGroup<K> {
-  /** The breaker for `key`, created if needed; marks it used now. */
+  /** The breaker for `key`, created if needed; marks it used now. O(1) amortised. */
   get(key: K): Breaker
   /** The breaker for `key` if held, without creating it or marking it used. */
   peek(key: K): Breaker | undefined
   /** Number of breakers held. */
   readonly size: number
-  /** Keys held, least recently used first. */
+  /** Keys held: closed breakers least recently used first, then the open and half-open ones. */
   keys(): IterableIterator<K>
-  /** Drops the idle breakers now (also done on every `get`). Returns how many were dropped. */
+  /** Drops the idle closed breakers now (also done on every `get` of a new key). Returns how many were dropped. */
   evictIdle(): number
+  /** Evictions and growth past `maxKeys`, as they happen. Hot. */
+  readonly events$: Observable<GroupEvent<K>>
 }
 
+interface Entry {
+  readonly breaker: Breaker
+  lastUsed: number
+}
+
+const stateOf = (entry: Entry): CircuitState => entry.breaker.snapshot().state
+
 /**
- * One breaker per key, with bounded memory: breakers are kept in least-recently-used order;
- * idle closed ones are dropped lazily on use, and the group never holds more than `maxKeys`.
+ * One breaker per key, with bounded memory. Breakers are kept in least-recently-used order;
+ * closed ones are dropped lazily when idle or when the group is over `maxKeys`. Open and
+ * half-open breakers are never dropped: a scan that meets one sets it aside (so no later scan
+ * looks at it again), and breakers set aside are re-examined a few at a time, so `get` stays
+ * O(1) amortised however many breakers are open.
  *
  * @example
  * import { circuit } from '@datapunk/breaker'
@@ -56,50 +93,91 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
   if (!(idleEvictMs >= 0) || !(maxKeys >= 1) || !Number.isSafeInteger(maxKeys)) {
     throw new RangeError(`breakerGroup: expected idleEvictMs >= 0 and maxKeys an integer >= 1, got ${idleEvictMs} and ${maxKeys}`)
   }
-  const scheduler = config.scheduler ?? asyncScheduler
+  const scheduler = config.scheduler ?? monotonicScheduler
   const nameFor = config.nameFor ?? ((key: K) => String(key))
   // Map iteration order is insertion order: re-inserting on use keeps it least recently used first.
-  const entries = new Map<K, { breaker: Breaker; lastUsed: number }>()
+  const recent = new Map<K, Entry>()
+  // Breakers a scan found open or half-open: kept aside, out of the scans, until they close.
+  const aside = new Map<K, Entry>()
+  const events = new Subject<GroupEvent<K>>()
 
+  const evict = (key: K, entry: Entry, reason: 'idle' | 'capacity', at: number): void => {
+    recent.delete(key)
+    if (events.observed) events.next({ _tag: 'Evicted', key, breaker: entry.breaker, reason, at })
+  }
+
+  /** Looks at a few breakers set aside; those closed again go back among the recent ones. */
+  const revisit = (count: number): void => {
+    let seen = 0
+    for (const [key, entry] of aside) {
+      if (seen++ >= count) return
+      aside.delete(key)
+      if (stateOf(entry) === 'closed') recent.set(key, entry)
+      else aside.set(key, entry) // to the back of the line
+    }
+  }
+
+  /** Drops idle closed breakers from the least recently used end; sets open ones aside. */
   const evictIdle = (): number => {
     const now = scheduler.now()
     let dropped = 0
-    for (const [key, entry] of entries) {
+    for (const [key, entry] of recent) {
       if (now - entry.lastUsed < idleEvictMs) break // the rest were used more recently
-      if (entry.breaker.snapshot().state === 'closed') {
-        entries.delete(key)
+      if (stateOf(entry) === 'closed') {
+        evict(key, entry, 'idle', now)
         dropped++
+      } else {
+        recent.delete(key)
+        aside.set(key, entry)
       }
     }
     return dropped
   }
 
+  /** Makes room for one more breaker; `false` if only open or half-open breakers are held. */
+  const makeRoom = (now: number): boolean => {
+    while (recent.size + aside.size >= maxKeys) {
+      const oldest = recent.entries().next()
+      if (oldest.done === true) return false
+      const [key, entry] = oldest.value
+      if (stateOf(entry) === 'closed') evict(key, entry, 'capacity', now)
+      else {
+        recent.delete(key)
+        aside.set(key, entry)
+      }
+    }
+    return true
+  }
+
   return {
     get: (key) => {
       const now = scheduler.now()
-      const found = entries.get(key)
+      const found = recent.get(key) ?? aside.get(key)
       if (found !== undefined) {
-        entries.delete(key)
+        recent.delete(key)
+        aside.delete(key)
         found.lastUsed = now
-        entries.set(key, found)
+        recent.set(key, found)
         return found.breaker
       }
+      revisit(2)
       evictIdle()
-      while (entries.size >= maxKeys) {
-        const oldest = entries.keys().next()
-        if (oldest.done === true) break
-        entries.delete(oldest.value)
-      }
+      const roomy = makeRoom(now)
       const breaker = new Breaker(config.strategyFor(key) as Strategy<unknown>, { name: nameFor(key), scheduler })
-      entries.set(key, { breaker, lastUsed: now })
+      recent.set(key, { breaker, lastUsed: now })
+      if (!roomy && events.observed) events.next({ _tag: 'OverCapacity', key, size: recent.size + aside.size, maxKeys, at: now })
       config.onCreate?.(breaker, key)
       return breaker
     },
-    peek: (key) => entries.get(key)?.breaker,
+    peek: (key) => (recent.get(key) ?? aside.get(key))?.breaker,
     get size() {
-      return entries.size
+      return recent.size + aside.size
     },
-    keys: () => entries.keys(),
+    keys: function* () {
+      yield* recent.keys()
+      yield* aside.keys()
+    },
     evictIdle,
+    events$: events.asObservable(),
   }
 }

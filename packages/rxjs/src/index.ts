@@ -6,7 +6,7 @@
  */
 export { Breaker, type BreakerOptions, createBreaker } from './Breaker.js'
 export { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
-export { type BreakerGroup, type BreakerGroupConfig, breakerGroup } from './breakerGroup.js'
+export { type BreakerGroup, type BreakerGroupConfig, breakerGroup, type GroupEvent } from './breakerGroup.js'
 export { type BreakerLike, type CircuitBreakerConfig, circuitBreaker } from './circuitBreaker.js'
 export { type DecideConfig, decide } from './decide.js'
 export type { CallOptions, ExecuteOptions, WaitConfig } from './execute.js'

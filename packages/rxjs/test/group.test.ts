@@ -1,5 +1,5 @@
-import { circuit } from '@datapunk/breaker'
-import { breakerGroup } from '@datapunk/breaker-rxjs'
+import { circuit, type Strategy } from '@datapunk/breaker'
+import { type Breaker, breakerGroup, type GroupEvent } from '@datapunk/breaker-rxjs'
 import { VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 
@@ -55,5 +55,69 @@ describe('breakerGroup', () => {
     expect(() => breakerGroup({ strategyFor: () => strategy, maxKeys: 0 })).toThrow(
       'expected idleEvictMs >= 0 and maxKeys an integer >= 1, got 600000 and 0',
     )
+  })
+
+  const trip = (breaker: Breaker) => {
+    const ticket = breaker.request()
+    if (ticket._tag === 'Admitted') breaker.failed(ticket, 1)
+  }
+
+  it('never replaces an open breaker with a fresh closed one at the cap (maxKeys: 2, open db, get a and b)', () => {
+    const c = clock()
+    const group = breakerGroup<string>({ strategyFor: () => strategy, maxKeys: 2, scheduler: c.scheduler })
+    const events: GroupEvent<string>[] = []
+    group.events$.subscribe((e) => events.push(e))
+    const db = group.get('db')
+    trip(db)
+    group.get('a')
+    group.get('b')
+    expect(group.peek('db')).toBe(db)
+    expect(group.get('db').snapshot().state).toBe('open')
+    expect(events.map((e) => (e._tag === 'Evicted' ? `evicted ${e.key} (${e.reason})` : `over capacity at ${e.key}`))).toEqual([
+      'evicted a (capacity)', // to make room for b; db, open, was set aside, not dropped
+    ])
+  })
+
+  it('under churn, keeps every open breaker, grows past the cap only when all it holds are open, and says so', () => {
+    const c = clock()
+    const group = breakerGroup<string>({ strategyFor: () => strategy, maxKeys: 1000, idleEvictMs: 10, scheduler: c.scheduler })
+    const overCapacity: number[] = []
+    group.events$.subscribe((e) => {
+      if (e._tag === 'OverCapacity') overCapacity.push(e.size)
+    })
+    const open: Breaker[] = []
+    for (let i = 0; i < 900; i++) {
+      const breaker = group.get(`sick-${i}`)
+      trip(breaker)
+      open.push(breaker)
+    }
+    for (let i = 0; i < 20_000; i++) {
+      c.set(i)
+      group.get(`churn-${i}`)
+    }
+    expect(open.filter((b, i) => group.peek(`sick-${i}`) === b && b.snapshot().state === 'open')).toHaveLength(900)
+    expect(group.size).toBeLessThanOrEqual(1000)
+    expect(overCapacity).toEqual([])
+    // 200 more open ones: now every breaker held is open, and the group grows rather than forget one.
+    for (let i = 0; i < 200; i++) trip(group.get(`sicker-${i}`))
+    expect(group.size).toBe(1100)
+    expect(overCapacity.at(-1)).toBe(1100)
+  })
+
+  it('get of a new key looks at O(1) breakers amortised, however many are open (9,000 open)', () => {
+    const c = clock()
+    let inspections = 0
+    const counted: Strategy<unknown> = { ...strategy, inspect: (s) => (inspections++, strategy.inspect(s as never)) } as Strategy<unknown>
+    const group = breakerGroup<string>({ strategyFor: () => counted, maxKeys: 100_000, idleEvictMs: 10, scheduler: c.scheduler })
+    for (let i = 0; i < 9000; i++) trip(group.get(`sick-${i}`))
+    c.set(1000) // every open breaker is idle now
+    group.get('first') // one scan sets them aside, once
+    inspections = 0
+    for (let i = 0; i < 10_000; i++) {
+      c.set(1000 + i)
+      group.get(`new-${i}`)
+    }
+    expect(inspections / 10_000).toBeLessThanOrEqual(4)
+    expect(group.size).toBeGreaterThanOrEqual(9000)
   })
 })
