@@ -178,7 +178,15 @@ const NEVER_ABORTED: AbortSignal = new AbortController().signal
 
 /** `Breaker.execute`: see there. */
 export const execute = <T>(breaker: Breaker, fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: ExecuteOptions): Promise<T> => {
-  const checked = options === undefined ? DEFAULTS : callOptions(options, 'execute')
+  let checked = DEFAULTS
+  if (options !== undefined) {
+    // A promise API answers with a rejection, never a synchronous throw, even for bad options.
+    try {
+      checked = callOptions(options, 'execute')
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
   const signal = options?.signal
   const started = breaker.scheduler.now()
   const decision = breaker.request(started)
