@@ -115,6 +115,7 @@ interface Contender {
 const closedContenders = (): Contender[] => {
   const ourPromise = ours()
   const ourSync = ours()
+  const ourExecute = ours()
   const mutable = new MutableBreaker(5)
   const strategy = circuit({ trip: { kind: 'consecutive-failures', threshold: 5 }, openFor: longOpen })
   let state: CircuitData = strategy.initial(0)
@@ -132,6 +133,8 @@ const closedContenders = (): Contender[] => {
       baseline: 'rxjs defer(promise)',
       fn: () => firstValueFrom(defer(call).pipe(circuitBreaker(ourPromise))),
     },
+    // The promise API, next to cockatiel's execute and opossum's fire (same floor).
+    { name: 'ours, execute(promise)', baseline: 'floor', fn: () => ourExecute.execute(call) },
     { name: 'rxjs of(1)', baseline: 'rxjs of(1)', fn: () => of(1).subscribe(noop) },
     // The least any operator built with new Observable(...) costs: what no RxJS breaker can avoid.
     { name: 'rxjs, pass-through operator', baseline: 'rxjs of(1)', fn: () => of(1).pipe(passThrough).subscribe(noop) },
@@ -152,6 +155,7 @@ const closedContenders = (): Contender[] => {
 const openContenders = (): Contender[] => {
   const ourPromise = oursOpen()
   const ourSync = oursOpen()
+  const ourExecute = oursOpen()
   const mutable = new MutableBreaker(1)
   void mutable.fire(() => Promise.reject(new Error('down'))).catch(noop)
   const mutableNoStack = new MutableBreakerNoStack(1)
@@ -174,6 +178,7 @@ const openContenders = (): Contender[] => {
       baseline: 'rxjs defer(promise)',
       fn: () => firstValueFrom(defer(call).pipe(circuitBreaker(ourPromise))).catch(noop),
     },
+    { name: 'ours, execute(promise)', baseline: 'floor', fn: () => ourExecute.execute(call).catch(noop) },
     { name: 'rxjs of(1)', baseline: 'rxjs of(1)', fn: () => of(1).subscribe(noop) },
     { name: 'ours, of(1)', baseline: 'rxjs of(1)', fn: () => of(1).pipe(circuitBreaker(ourSync)).subscribe({ error: noop }) },
     ...Object.entries(cockatiels).map(([name, policy]) => ({ name, baseline: 'floor', fn: () => policy.execute(call).catch(noop) })),
@@ -187,13 +192,15 @@ const reducerContenders = (kind: 'gradual' | 'time-window'): Contender[] => {
   if (kind === 'gradual') {
     const strategy = circuit({
       trip: { kind: 'consecutive-failures', threshold: 1 },
-      recovery: { kind: 'gradual', initialRate: 0.1, stageCalls: 1_000_000_000, failureRateThreshold: 0.9 },
-      openFor: { kind: 'constant', ms: 0 },
+      // One stage for the whole run: it needs a million outcomes and lasts ~24 days (the limits).
+      recovery: { kind: 'gradual', initialRate: 0.1, stageCalls: 1_000_000, stageMs: 2 ** 31 - 1, failureRateThreshold: 0.9 },
+      openFor: { kind: 'constant', ms: 1 },
     })
     const [s1, t1] = strategy.step(strategy.initial(0), REQUESTED, 0)
     let state = t1._tag === 'Admitted' ? strategy.step(s1, { _tag: 'CallFailed', ticket: t1, latencyMs: 1 }, 0)[0] : s1
-    state = strategy.step(state, { _tag: 'Ticked' }, 0)[0]
-    const twin = new MutableGradualStage(100_000, 1_000_000_000, 0.9).startHalfOpen(0)
+    state = strategy.step(state, { _tag: 'Ticked' }, 1)[0]
+    i = 1
+    const twin = new MutableGradualStage(100_000, 1_000_000, 0.9).startHalfOpen(1)
     return [
       {
         name: 'ours, gradual decision',
@@ -405,8 +412,14 @@ const main = async () => {
         rows: closed,
         peersOverOursPromise: ratios(closed, 'ours, defer(promise)'),
         peersOverOursSync: ratios(closed, 'ours, of(1)'),
+        peersOverOursExecute: ratios(closed, 'ours, execute(promise)'),
       },
-      open: { rows: open, peersOverOursPromise: ratios(open, 'ours, defer(promise)'), peersOverOursSync: ratios(open, 'ours, of(1)') },
+      open: {
+        rows: open,
+        peersOverOursPromise: ratios(open, 'ours, defer(promise)'),
+        peersOverOursSync: ratios(open, 'ours, of(1)'),
+        peersOverOursExecute: ratios(open, 'ours, execute(promise)'),
+      },
       gradual: { rows: gradual },
       timeWindow: { rows: timeWindow },
       heapPerCall: heap.perCall,
@@ -417,8 +430,10 @@ const main = async () => {
   for (const [label, r] of Object.entries({
     'closed, ours on defer(promise)': summary.cases.closed.peersOverOursPromise,
     'closed, ours on of(1)': summary.cases.closed.peersOverOursSync,
+    'closed, ours execute(promise)': summary.cases.closed.peersOverOursExecute,
     'open, ours on defer(promise)': summary.cases.open.peersOverOursPromise,
     'open, ours on of(1)': summary.cases.open.peersOverOursSync,
+    'open, ours execute(promise)': summary.cases.open.peersOverOursExecute,
   })) {
     console.log(
       `  ${label}: ${Object.entries(r)

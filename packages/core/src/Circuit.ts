@@ -124,8 +124,12 @@ type Result<D, R> = readonly [CircuitData<D, R>, Decision]
 
 const NONE: ReadonlyArray<number> = []
 
+// Read once: these are checked on every step.
+const MAX_TIME = Limits.maxTime
+const CLOCK_TOLERANCE_MS = Limits.clockToleranceMs
+
 /** A time the circuit takes: a finite number within +-`Limits.maxTime`. */
-const isTime = (x: unknown): x is number => typeof x === 'number' && x >= -Limits.maxTime && x <= Limits.maxTime
+const isTime = (x: unknown): x is number => typeof x === 'number' && x >= -MAX_TIME && x <= MAX_TIME
 
 // ---- constructors of states (one shape each, so property reads stay monomorphic) ----------
 
@@ -426,7 +430,7 @@ const step = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: BreakerE
   // A time that is not a finite number (within +-2^53 ms) is no time at all: nothing is stored from it.
   if (!isTime(time)) return [s, ignored['invalid-time']]
   if (typeof event !== 'object' || event === null) return [s, ignored['invalid-event']]
-  if (time >= s.clock - Limits.clockToleranceMs) return dispatch(p, s, event, Math.max(time, s.clock), time)
+  if (time >= s.clock - CLOCK_TOLERANCE_MS) return dispatch(p, s, event, Math.max(time, s.clock), time)
   // A jump back: every stored time moves onto the new clock. An event ignored even so changes
   // nothing, not even the clock: the rebase waits for an event that counts.
   const result = dispatch(p, rebase(p, s, time), event, time, time)

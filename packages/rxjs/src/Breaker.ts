@@ -139,7 +139,11 @@ export class Breaker implements CallSink {
     const after = result[0]
     const decision = result[1]
     this.current = after
-    if (after !== before) this.changed(before, after, now)
+    if (after !== before) {
+      // Nobody watching and nobody waiting (the common case): nothing to compute.
+      if (this.waiters === undefined && !this.transitionEvents.observed && !this.snapshots.observed) this.lastSnapshot = undefined
+      else this.changed(before, after, now)
+    }
     if (this.callEvents.observed) this.emitCall(event, decision, now, call)
     if (this.queue.length > 0) this.flush()
     return decision

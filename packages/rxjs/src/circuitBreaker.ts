@@ -47,40 +47,65 @@ export interface CircuitBreakerConfig extends CallOptions {
  */
 export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerConfig = {}): MonoTypeOperatorFunction<T> => {
   const { isFailure, timeoutMs, wait } = callOptions(config, 'circuitBreaker')
-  const successOnValue = config.successOn === 'first-value'
-  const cancelCounts = config.onUnsubscribe === 'failure'
-  const b = breaker
+  const settings: Settings = {
+    breaker,
+    isFailure,
+    timeoutMs,
+    successOnValue: config.successOn === 'first-value',
+    cancelCounts: config.onUnsubscribe === 'failure',
+  }
   return (source) =>
     new Observable<T>((subscriber) => {
-      const started = b.scheduler.now()
-      const decision = b.request(started)
-      const start = (ticket: Admitted, call: number, at: number): Call<T> => {
-        const c = new Call<T>(b, ticket, call, at, subscriber, successOnValue, isFailure, cancelCounts)
-        // Chained before the source runs: an unsubscribe during a synchronous emission reaches it.
-        subscriber.add(c)
-        if (timeoutMs !== undefined) c.timer = b.scheduler.schedule(() => c.timedOut(timeoutMs), timeoutMs)
-        new Observable<T>((inner) => {
-          c.inner = inner
-          return source.subscribe(inner)
-        }).subscribe(c)
-        return c
-      }
+      const started = breaker.scheduler.now()
+      const decision = breaker.request(started)
       if (decision._tag === 'Admitted') {
-        start(decision, b.lastCall, started)
+        startCall(settings, source, subscriber, decision, breaker.lastCall, started)
         return
       }
       const rejection = rejectionOf(decision)
-      if (wait !== undefined && b.canWait(rejection, wait.maxWaiting)) {
-        const waiting = b.wait(
+      if (wait !== undefined && breaker.canWait(rejection, wait.maxWaiting)) {
+        const waiting = breaker.wait(
           wait.maxWaitMs,
-          (ticket, call, now) => void start(ticket, call, now),
-          (last) => subscriber.error(BrokenCircuitError.of(b.name, last.reason, last.retryAfterMs)),
+          (ticket, call, now) => startCall(settings, source, subscriber, ticket, call, now),
+          (last) => subscriber.error(BrokenCircuitError.of(breaker.name, last.reason, last.retryAfterMs)),
         )
         subscriber.add(waiting)
         return
       }
-      subscriber.error(BrokenCircuitError.of(b.name, rejection.reason, rejection.retryAfterMs))
+      subscriber.error(BrokenCircuitError.of(breaker.name, rejection.reason, rejection.retryAfterMs))
     })
+}
+
+/** What one operator's calls share (built once per `circuitBreaker(...)`, not per call). */
+interface Settings {
+  readonly breaker: BreakerLike
+  readonly isFailure: (error: unknown) => boolean
+  readonly timeoutMs: number | undefined
+  readonly successOnValue: boolean
+  readonly cancelCounts: boolean
+}
+
+/** Subscribes the source for the admitted call `ticket`. */
+const startCall = <T>(
+  settings: Settings,
+  source: Observable<T>,
+  subscriber: Subscriber<T>,
+  ticket: Admitted,
+  call: number,
+  at: number,
+): void => {
+  const b = settings.breaker
+  const c = new Call<T>(b, ticket, call, at, subscriber, settings.successOnValue, settings.isFailure, settings.cancelCounts)
+  // Chained before the source runs: an unsubscribe during a synchronous emission reaches it.
+  subscriber.add(c)
+  const timeoutMs = settings.timeoutMs
+  if (timeoutMs !== undefined) c.timer = b.scheduler.schedule(() => c.timedOut(timeoutMs), timeoutMs)
+  // The relay hands us the subscriber the source will emit into before the source runs (public
+  // API only): unsubscribing it is what stops a synchronous source mid-emission.
+  new Observable<T>((inner) => {
+    c.inner = inner
+    return source.subscribe(inner)
+  }).subscribe(c)
 }
 
 const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs: null }
