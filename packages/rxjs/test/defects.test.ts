@@ -171,3 +171,38 @@ describe('the default clock', () => {
     expect((error as BrokenCircuitError).retryAfterMs).toBeGreaterThan(4000)
   })
 })
+
+describe('7. hot reconfiguration flapping probes between 1 and 2 while half-open', () => {
+  it('never lets more probes into the upstream than one config allows', async () => {
+    const { followConfig } = await import('@datapunk/breaker-rxjs')
+    const { Subject } = await import('rxjs')
+    const scheduler = new VirtualTimeScheduler()
+    const config = (probes: number) => ({
+      name: 'flapping',
+      trip: { kind: 'consecutive-failures', threshold: 1 },
+      recovery: { kind: 'classic', probes },
+      openFor: { kind: 'constant', ms: 10 },
+    })
+    const breaker = createBreaker(circuit(config(1) as never), { scheduler })
+    const configs = new Subject<unknown>()
+    followConfig(breaker, configs)
+    throwError(() => new Error('down'))
+      .pipe(circuitBreaker(breaker))
+      .subscribe({ error: () => {} })
+    breaker.dispatch(BreakerEvent.halfOpen())
+    let inUpstream = 0
+    let most = 0
+    for (let i = 0; i < 300; i++) {
+      // A failing upstream that hangs: every admitted probe stays in flight.
+      new Observable<never>(() => {
+        inUpstream++
+        most = Math.max(most, inUpstream)
+      })
+        .pipe(circuitBreaker(breaker))
+        .subscribe({ error: () => {} })
+      configs.next(config(i % 2 === 0 ? 2 : 1))
+    }
+    expect(most).toBeLessThanOrEqual(2)
+    expect(breaker.snapshot().inFlight).toBeLessThanOrEqual(2)
+  })
+})
