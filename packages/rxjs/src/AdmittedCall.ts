@@ -16,7 +16,7 @@ export interface CallSink {
   readonly name: string
   readonly scheduler: { now(): number }
   succeeded(ticket: Admitted, latencyMs: number, now: number, call: number): unknown
-  failed(ticket: Admitted, latencyMs: number, now: number, call: number): unknown
+  failed(ticket: Admitted, latencyMs: number, now: number, call: number, timedOut?: boolean): unknown
   cancelled(ticket: Admitted, call: number): unknown
   /** Reports a failure classifier that threw (the call then counts as a failure). */
   classifierFailed(error: unknown): void
@@ -50,8 +50,8 @@ export class AdmittedCall {
     protected readonly started: number,
   ) {}
 
-  /** Records the outcome; `false` if the call had already settled. */
-  settle(outcome: Outcome): boolean {
+  /** Records the outcome (`timedOut`: a failure by timeout); `false` if the call had already settled. */
+  settle(outcome: Outcome, timedOut = false): boolean {
     if (this.settled) return false
     this.settled = true
     const sink = this.sink
@@ -62,7 +62,7 @@ export class AdmittedCall {
     const now = sink.scheduler.now()
     const latencyMs = now - this.started
     if (outcome === SUCCESS) sink.succeeded(this.ticket, latencyMs, now, this.call)
-    else sink.failed(this.ticket, latencyMs, now, this.call)
+    else sink.failed(this.ticket, latencyMs, now, this.call, timedOut)
     return true
   }
 }

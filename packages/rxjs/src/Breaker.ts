@@ -64,6 +64,8 @@ export class Breaker implements CallSink {
   private readonly transitionEvents = new Subject<TransitionEvent>()
   private readonly snapshots = new Subject<Snapshot>()
   private callCount = 0
+  /** Whether the failure being dispatched is a timeout (for its call event). */
+  private timedOut = false
   /** Emissions waiting for the one in progress to reach every subscriber (subject, value pairs). */
   private readonly queue: unknown[] = []
   private emitting = false
@@ -159,8 +161,9 @@ export class Breaker implements CallSink {
     return this.dispatchAt({ _tag: 'CallSucceeded', ticket, latencyMs: Math.max(0, latencyMs) }, now, call)
   }
 
-  /** Records that the call admitted with `ticket` failed after `latencyMs`. Report each ticket once. */
-  failed(ticket: Ticket, latencyMs: number, now = this.scheduler.now(), call = 0): Decision {
+  /** Records that the call admitted with `ticket` failed after `latencyMs` (`timedOut`: by its timeout). Report each ticket once. */
+  failed(ticket: Ticket, latencyMs: number, now = this.scheduler.now(), call = 0, timedOut = false): Decision {
+    this.timedOut = timedOut
     return this.dispatchAt({ _tag: 'CallFailed', ticket, latencyMs: Math.max(0, latencyMs) }, now, call)
   }
 
@@ -372,7 +375,9 @@ export class Breaker implements CallSink {
           const latencyMs = event._tag === 'CallCancelled' ? null : event.latencyMs
           this.send(this.callEvents, { _tag: 'CallStale', breaker, at, call, outcome: outcomeTag[event._tag], latencyMs })
         } else if (event._tag === 'CallCancelled') this.send(this.callEvents, { _tag: 'CallCancelled', breaker, at, call })
-        else this.send(this.callEvents, { _tag: event._tag, breaker, at, call, latencyMs: event.latencyMs })
+        else if (event._tag === 'CallSucceeded')
+          this.send(this.callEvents, { _tag: 'CallSucceeded', breaker, at, call, latencyMs: event.latencyMs })
+        else this.send(this.callEvents, { _tag: 'CallFailed', breaker, at, call, latencyMs: event.latencyMs, timedOut: this.timedOut })
         return
       default:
         return

@@ -23,7 +23,15 @@ export type CallEvent =
       readonly retryAfterMs: number | null
     }
   | { readonly _tag: 'CallSucceeded'; readonly breaker: string; readonly at: number; readonly call: number; readonly latencyMs: number }
-  | { readonly _tag: 'CallFailed'; readonly breaker: string; readonly at: number; readonly call: number; readonly latencyMs: number }
+  | {
+      readonly _tag: 'CallFailed'
+      readonly breaker: string
+      readonly at: number
+      readonly call: number
+      readonly latencyMs: number
+      /** The call failed because it ran past its `timeoutMs`. */
+      readonly timedOut: boolean
+    }
   | { readonly _tag: 'CallCancelled'; readonly breaker: string; readonly at: number; readonly call: number }
   | {
       readonly _tag: 'CallStale'

@@ -28,8 +28,9 @@ export interface BreakerGroupConfig<K, S> {
   readonly onCreate?: (breaker: Breaker, key: K) => void
 }
 
-/** What the group did with its breakers: evictions, and growth past `maxKeys`. */
+/** What the group did with its breakers: creations, evictions, and growth past `maxKeys`. */
 export type GroupEvent<K> =
+  | { readonly _tag: 'Created'; readonly key: K; readonly breaker: Breaker; readonly at: number }
   | {
       readonly _tag: 'Evicted'
       readonly key: K
@@ -57,9 +58,11 @@ export interface BreakerGroup<K> {
   readonly size: number
   /** Keys held: closed breakers least recently used first, then the open and half-open ones. */
   keys(): IterableIterator<K>
+  /** The breakers held, with their keys (for adapters that attach to a group already in use). */
+  entries(): IterableIterator<readonly [K, Breaker]>
   /** Drops the idle closed breakers now (also done on every `get` of a new key). Returns how many were dropped. */
   evictIdle(): number
-  /** Evictions and growth past `maxKeys`, as they happen. Hot. */
+  /** Creations, evictions and growth past `maxKeys`, as they happen. Hot. */
   readonly events$: Observable<GroupEvent<K>>
 }
 
@@ -167,6 +170,7 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
       recent.set(key, { breaker, lastUsed: now })
       if (!roomy && events.observed) events.next({ _tag: 'OverCapacity', key, size: recent.size + aside.size, maxKeys, at: now })
       config.onCreate?.(breaker, key)
+      if (events.observed) events.next({ _tag: 'Created', key, breaker, at: now })
       return breaker
     },
     peek: (key) => (recent.get(key) ?? aside.get(key))?.breaker,
@@ -176,6 +180,10 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
     keys: function* () {
       yield* recent.keys()
       yield* aside.keys()
+    },
+    entries: function* () {
+      for (const [key, entry] of recent) yield [key, entry.breaker] as const
+      for (const [key, entry] of aside) yield [key, entry.breaker] as const
     },
     evictIdle,
     events$: events.asObservable(),

@@ -158,13 +158,13 @@ class Call<T> extends AdmittedCall implements Observer<T>, Unsubscribable {
 
   timedOut(timeoutMs: number): void {
     if (this.settled) return
-    this.end(FAILURE)
+    this.end(FAILURE, true)
     this.inner?.unsubscribe()
     this.downstream.error(new CallTimeoutError(this.sink.name, timeoutMs))
   }
 
-  private end(outcome: 0 | 1 | 2): void {
-    if (this.settle(outcome)) this.timer?.unsubscribe()
+  private end(outcome: 0 | 1 | 2, timedOut = false): void {
+    if (this.settle(outcome, timedOut)) this.timer?.unsubscribe()
   }
 }
 

@@ -113,7 +113,7 @@ class Execution<T> extends AdmittedCall {
   }
 
   timedOut(timeoutMs: number): void {
-    if (!this.finish(FAILURE)) return
+    if (!this.finish(FAILURE, true)) return
     const error = new CallTimeoutError(this.sink.name, timeoutMs)
     this.controller?.abort(error)
     this.reject(error)
@@ -126,8 +126,8 @@ class Execution<T> extends AdmittedCall {
     this.reject(reason)
   }
 
-  private finish(outcome: 0 | 1 | 2): boolean {
-    if (!this.settle(outcome)) return false
+  private finish(outcome: 0 | 1 | 2, timedOut = false): boolean {
+    if (!this.settle(outcome, timedOut)) return false
     this.timer?.unsubscribe()
     if (this.abortListener !== undefined) this.signal?.removeEventListener('abort', this.abortListener)
     return true

@@ -1,0 +1,4 @@
+/**
+ * @datapunk/breaker-prometheus: Prometheus metrics (prom-client) for Datapunk Breaker.
+ */
+export { metricCatalogue, type PrometheusAttachment, type PrometheusOptions, prometheusMetrics } from './prometheusMetrics.js'

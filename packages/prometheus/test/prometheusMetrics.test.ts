@@ -1,0 +1,154 @@
+import { BreakerEvent, circuit } from '@datapunk/breaker'
+import { metricCatalogue, prometheusMetrics } from '@datapunk/breaker-prometheus'
+import { breakerGroup, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { Registry } from 'prom-client'
+import { NEVER, of, throwError, VirtualTimeScheduler } from 'rxjs'
+import { describe, expect, it } from 'vitest'
+
+/** The value of one series in the registry's text output, or undefined if absent. */
+const valueOf = async (registry: Registry, series: string): Promise<number | undefined> => {
+  const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `))
+  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}
+
+const setup = () => {
+  const registry = new Registry()
+  const scheduler = new VirtualTimeScheduler()
+  const breaker = createBreaker(
+    circuit({
+      name: 'payments',
+      trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 4, window: { kind: 'count', size: 10 } },
+      recovery: { kind: 'gradual', initialRate: 0.25, stageCalls: 4 },
+      openFor: { kind: 'constant', ms: 1000 },
+    }),
+    { scheduler },
+  )
+  const metrics = prometheusMetrics(breaker, { registry })
+  return { registry, scheduler, breaker, metrics }
+}
+const ok = (breaker: ReturnType<typeof setup>['breaker']) =>
+  of(1)
+    .pipe(circuitBreaker(breaker))
+    .subscribe({ error: () => {} })
+const fail = (breaker: ReturnType<typeof setup>['breaker']) =>
+  throwError(() => new Error('down'))
+    .pipe(circuitBreaker(breaker))
+    .subscribe({ error: () => {} })
+
+describe('prometheusMetrics', () => {
+  it('exports the state as one 0/1 series per phase', async () => {
+    const { registry, breaker } = setup()
+    expect(await valueOf(registry, 'breaker_state{breaker="payments",key="",state="closed"}')).toBe(1)
+    expect(await valueOf(registry, 'breaker_state{breaker="payments",key="",state="open"}')).toBe(0)
+    breaker.dispatch(BreakerEvent.openFor(500))
+    expect(await valueOf(registry, 'breaker_state{breaker="payments",key="",state="open"}')).toBe(1)
+    expect(await valueOf(registry, 'breaker_open_until_timestamp_seconds{breaker="payments",key=""}')).toBe(0.5)
+  })
+
+  it('counts calls by outcome, with durations, and rejections by reason', async () => {
+    const { registry, breaker, scheduler } = setup()
+    ok(breaker)
+    ok(breaker)
+    of(1)
+      .pipe(circuitBreaker(breaker, { isFailure: () => false }))
+      .subscribe()
+    throwError(() => new Error('404'))
+      .pipe(circuitBreaker(breaker, { isFailure: () => false }))
+      .subscribe({ error: () => {} }) // cleared: cancelled
+    NEVER.pipe(circuitBreaker(breaker, { timeoutMs: 250 })).subscribe({ error: () => {} })
+    scheduler.flush() // the timeout fires
+    fail(breaker)
+    const ticket = breaker.request()
+    breaker.dispatch(BreakerEvent.forcedOpen())
+    if (ticket._tag === 'Admitted') breaker.succeeded(ticket, 1) // after a state change: ignored
+    ok(breaker) // rejected: forced open
+    const calls = (outcome: string) => valueOf(registry, `breaker_calls_total{breaker="payments",key="",outcome="${outcome}"}`)
+    expect(await calls('success')).toBe(3)
+    expect(await calls('cancelled')).toBe(1)
+    expect(await calls('timeout')).toBe(1)
+    expect(await calls('failure')).toBe(1)
+    expect(await calls('ignored')).toBe(1)
+    expect(await valueOf(registry, 'breaker_rejections_total{breaker="payments",key="",reason="forced-open"}')).toBe(1)
+    expect(await valueOf(registry, 'breaker_call_duration_seconds_count{breaker="payments",key="",outcome="timeout"}')).toBe(1)
+    expect(await valueOf(registry, 'breaker_call_duration_seconds_sum{breaker="payments",key="",outcome="timeout"}')).toBe(0.25)
+  })
+
+  it('counts transitions by from, to and reason, and shows the admitted share while ramping', async () => {
+    const { registry, breaker, scheduler } = setup()
+    for (let i = 0; i < 4; i++) fail(breaker)
+    expect(await valueOf(registry, 'breaker_transitions_total{breaker="payments",key="",from="closed",to="open",reason="tripped"}')).toBe(1)
+    expect(await valueOf(registry, 'breaker_admitted_ratio{breaker="payments",key=""}')).toBe(0)
+    scheduler.schedule(() => ok(breaker), 1000)
+    scheduler.flush()
+    expect(await valueOf(registry, 'breaker_state{breaker="payments",key="",state="half-open"}')).toBe(1)
+    expect(await valueOf(registry, 'breaker_admitted_ratio{breaker="payments",key=""}')).toBe(0.25)
+  })
+
+  it('leaves rates absent, not 0, until they exist', async () => {
+    const { registry, breaker } = setup()
+    expect(await valueOf(registry, 'breaker_failure_rate_ratio{breaker="payments",key=""}')).toBeUndefined()
+    ok(breaker)
+    ok(breaker)
+    ok(breaker)
+    fail(breaker)
+    expect(await valueOf(registry, 'breaker_failure_rate_ratio{breaker="payments",key=""}')).toBe(0.25)
+    expect(await valueOf(registry, 'breaker_slow_call_rate_ratio{breaker="payments",key=""}')).toBeUndefined()
+    expect(await valueOf(registry, 'breaker_consecutive_failures{breaker="payments",key=""}')).toBeUndefined()
+  })
+
+  it('detach removes the series and stops counting', async () => {
+    const { registry, breaker, metrics } = setup()
+    ok(breaker)
+    metrics.detach()
+    ok(breaker)
+    const text = await registry.metrics()
+    expect(text).not.toContain('breaker="payments"')
+    expect(breaker.calls$).toBeDefined()
+  })
+
+  it('a group: one label set per held breaker, and evicted keys leave the registry (100,000 keys churned)', async () => {
+    const registry = new Registry()
+    const scheduler = new VirtualTimeScheduler()
+    let now = 0
+    scheduler.now = () => now
+    const group = breakerGroup<string>({
+      strategyFor: (host) => circuit({ name: host, trip: { kind: 'consecutive-failures', threshold: 1 } }),
+      maxKeys: 500,
+      idleEvictMs: 50,
+      scheduler,
+    })
+    prometheusMetrics(group, { registry, prefix: 'mesh_' })
+    for (let i = 0; i < 100_000; i++) {
+      now = i
+      const breaker = group.get(`host-${i}`)
+      of(1).pipe(circuitBreaker(breaker)).subscribe()
+    }
+    const metrics = await registry.getMetricsAsJSON()
+    const calls = metrics.find((m) => m.name === 'mesh_calls_total')
+    const states = metrics.find((m) => m.name === 'mesh_state')
+    expect(calls?.values.length).toBeLessThanOrEqual(500)
+    expect(states?.values.length).toBeLessThanOrEqual(3 * 500)
+    expect(calls?.values.at(-1)?.labels).toEqual({ breaker: 'host-99999', key: 'host-99999', outcome: 'success' })
+  })
+
+  it('works for any strategy: the gauges come from inspect()', async () => {
+    const registry = new Registry()
+    const foreign = circuit({ name: 'custom', trip: { kind: 'all-of', detectors: [{ kind: 'consecutive-failures', threshold: 2 }] } })
+    prometheusMetrics(createBreaker(foreign), { registry })
+    expect(await valueOf(registry, 'breaker_consecutive_failures{breaker="custom",key=""}')).toBe(0)
+  })
+
+  it('names follow Prometheus conventions, and every metric of the catalogue is registered', async () => {
+    const { registry } = setup()
+    const names = (await registry.getMetricsAsJSON()).map((m) => m.name).sort()
+    expect(names).toEqual(metricCatalogue.map((m) => `breaker_${m.name}`).sort())
+    for (const m of metricCatalogue) {
+      if (m.type === 'counter') expect(m.name).toMatch(/_total$/)
+      if (/rate|admitted/.test(m.name)) expect(m.name).toMatch(/_ratio$/)
+      if (m.type === 'histogram') expect(m.name).toMatch(/_seconds$/)
+    }
+    expect(() =>
+      prometheusMetrics(createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } })), { prefix: 'bad-prefix' }),
+    ).toThrow('prometheusMetrics: prefix must be a valid metric name prefix, got "bad-prefix"')
+  })
+})
