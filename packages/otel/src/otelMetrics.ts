@@ -1,0 +1,179 @@
+/**
+ * OpenTelemetry metrics for breakers, on `@opentelemetry/api`: the same figures as the Prometheus
+ * adapter, as OTel instruments. Per call: one counter add (and a histogram record for settled
+ * calls) with attribute objects built once per breaker; the snapshot figures are observable
+ * gauges read at collection time from `inspect()`.
+ */
+
+import { type Breaker, type BreakerSource, type CallEvent, type TransitionEvent, watchBreakers } from '@datapunk/breaker-rxjs'
+import type { Attributes, Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api'
+import { Subscription } from 'rxjs'
+
+/** Options of {@link otelMetrics}. */
+export interface OtelOptions {
+  /** Where the instruments are created, e.g. `metrics.getMeter('payments-service')`. */
+  readonly meter: Meter
+  /** Prefix of every instrument name. Default `'breaker.'`. */
+  readonly prefix?: string
+  /** Bucket boundaries of the call duration histogram, in seconds (an advice to the SDK). */
+  readonly buckets?: ReadonlyArray<number>
+}
+
+/** An attachment: `detach()` stops counting and stops reporting the source's gauges. */
+export interface OtelAttachment {
+  detach(): void
+}
+
+/** Every instrument, by name without the prefix (attributes in OTel style: `breaker.name`, `breaker.key`, ...). */
+export const instrumentCatalogue = [
+  { name: 'calls', kind: 'counter', unit: '{call}', attributes: ['breaker.name', 'breaker.key', 'breaker.outcome'] },
+  { name: 'rejections', kind: 'counter', unit: '{call}', attributes: ['breaker.name', 'breaker.key', 'breaker.rejection.reason'] },
+  { name: 'call.duration', kind: 'histogram', unit: 's', attributes: ['breaker.name', 'breaker.key', 'breaker.outcome'] },
+  {
+    name: 'transitions',
+    kind: 'counter',
+    unit: '{transition}',
+    attributes: ['breaker.name', 'breaker.key', 'breaker.state.from', 'breaker.state.to', 'breaker.transition.reason'],
+  },
+  { name: 'state', kind: 'gauge', unit: '1', attributes: ['breaker.name', 'breaker.key', 'breaker.state'] },
+  { name: 'admitted_ratio', kind: 'gauge', unit: '1', attributes: ['breaker.name', 'breaker.key'] },
+  { name: 'failure_rate', kind: 'gauge', unit: '1', attributes: ['breaker.name', 'breaker.key'] },
+  { name: 'slow_call_rate', kind: 'gauge', unit: '1', attributes: ['breaker.name', 'breaker.key'] },
+  { name: 'consecutive_failures', kind: 'gauge', unit: '{failure}', attributes: ['breaker.name', 'breaker.key'] },
+  { name: 'calls.in_flight', kind: 'gauge', unit: '{call}', attributes: ['breaker.name', 'breaker.key'] },
+  { name: 'open_until', kind: 'gauge', unit: 's', attributes: ['breaker.name', 'breaker.key'] },
+] as const
+
+const PHASES = ['closed', 'open', 'half-open'] as const
+
+interface Attached {
+  readonly subscription: Subscription
+  readonly base: Attributes
+  /** Attribute sets by outcome, reason or transition: built once, reused on every call. */
+  readonly sets: Map<string, Attributes>
+}
+
+/**
+ * Reports a breaker's (or every breaker of a group's) metrics through an OpenTelemetry meter;
+ * see {@link instrumentCatalogue}. Breakers a group evicts stop being observed at once; the
+ * counters they fed stay in the SDK's cumulative state (OTel has no way to delete a series), so
+ * bound an SDK's cardinality with its own limits when keys churn.
+ *
+ * @example
+ * import { metrics } from '@opentelemetry/api'
+ * import { circuit } from '@datapunk/breaker'
+ * import { createBreaker } from '@datapunk/breaker-rxjs'
+ * import { otelMetrics } from '@datapunk/breaker-otel'
+ * const breaker = createBreaker(circuit({ name: 'payments', trip: { kind: 'consecutive-failures', threshold: 5 } }))
+ * const attachment = otelMetrics(breaker, { meter: metrics.getMeter('payments-service') })
+ * typeof attachment.detach // 'function'
+ * attachment.detach()
+ */
+export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): OtelAttachment => {
+  const { meter } = options
+  const prefix = options.prefix ?? 'breaker.'
+  const describe = (name: (typeof instrumentCatalogue)[number]['name'], description: string) => ({
+    description,
+    unit: instrumentCatalogue.find((i) => i.name === name)?.unit ?? '1',
+  })
+  const calls: Counter = meter.createCounter(
+    `${prefix}calls`,
+    describe('calls', 'Admitted calls by outcome: success, failure, timeout, cancelled, ignored'),
+  )
+  const rejections: Counter = meter.createCounter(
+    `${prefix}rejections`,
+    describe('rejections', 'Calls rejected without reaching the upstream, by reason'),
+  )
+  const transitions: Counter = meter.createCounter(`${prefix}transitions`, describe('transitions', 'Phase changes'))
+  const duration: Histogram = meter.createHistogram(`${prefix}call.duration`, {
+    ...describe('call.duration', 'Duration of settled calls'),
+    ...(options.buckets === undefined ? {} : { advice: { explicitBucketBoundaries: [...options.buckets] } }),
+  })
+  const gauge = (name: (typeof instrumentCatalogue)[number]['name'], description: string): ObservableGauge =>
+    meter.createObservableGauge(`${prefix}${name}`, describe(name, description))
+  const state = gauge('state', '1 for the phase the breaker is in, 0 for the others')
+  const admitted = gauge('admitted_ratio', 'Share of requests admitted now')
+  const failureRate = gauge('failure_rate', 'Failure rate in the window (not reported below minimumCalls)')
+  const slowRate = gauge('slow_call_rate', 'Slow-call rate in the window (not reported where not tracked)')
+  const consecutive = gauge('consecutive_failures', 'The current run of failures (not reported where not tracked)')
+  const inFlight = gauge('calls.in_flight', 'Admitted calls not yet settled')
+  const openUntil = gauge('open_until', "When an open breaker may admit a probe, on the breaker's clock")
+
+  const attached = new Map<Breaker, Attached>()
+  const setOf = (a: Attached, id: string, extra: Attributes): Attributes => {
+    let found = a.sets.get(id)
+    if (found === undefined) {
+      found = { ...a.base, ...extra }
+      a.sets.set(id, found)
+    }
+    return found
+  }
+  const onCall = (a: Attached, event: CallEvent): void => {
+    switch (event._tag) {
+      case 'CallSucceeded':
+      case 'CallFailed': {
+        const outcome = event._tag === 'CallSucceeded' ? 'success' : event.timedOut ? 'timeout' : 'failure'
+        const set = setOf(a, outcome, { 'breaker.outcome': outcome })
+        calls.add(1, set)
+        duration.record(event.latencyMs / 1000, set)
+        return
+      }
+      case 'CallCancelled':
+        calls.add(1, setOf(a, 'cancelled', { 'breaker.outcome': 'cancelled' }))
+        return
+      case 'CallStale':
+        calls.add(1, setOf(a, 'ignored', { 'breaker.outcome': 'ignored' }))
+        return
+      case 'CallRejected':
+        rejections.add(1, setOf(a, `r:${event.reason}`, { 'breaker.rejection.reason': event.reason }))
+        return
+      default:
+        return
+    }
+  }
+  const onTransition = (a: Attached, event: TransitionEvent): void => {
+    if (event._tag !== 'StateChanged') return
+    const id = `t:${event.from}:${event.to}:${event.reason}`
+    transitions.add(
+      1,
+      setOf(a, id, { 'breaker.state.from': event.from, 'breaker.state.to': event.to, 'breaker.transition.reason': event.reason }),
+    )
+  }
+
+  const observe = (result: { observe(gauge: ObservableGauge, value: number, attributes?: Attributes): void }): void => {
+    for (const [breaker, a] of attached) {
+      const s = breaker.snapshot()
+      for (const phase of PHASES) result.observe(state, phase === s.state ? 1 : 0, setOf(a, `s:${phase}`, { 'breaker.state': phase }))
+      result.observe(admitted, s.admitRate, a.base)
+      result.observe(inFlight, s.inFlight, a.base)
+      if (s.failureRate !== null) result.observe(failureRate, s.failureRate, a.base)
+      if (s.slowCallRate !== null) result.observe(slowRate, s.slowCallRate, a.base)
+      if (s.consecutiveFailures !== null) result.observe(consecutive, s.consecutiveFailures, a.base)
+      if (s.state === 'open' && s.openUntil !== null) result.observe(openUntil, s.openUntil / 1000, a.base)
+    }
+  }
+  const gauges = [state, admitted, failureRate, slowRate, consecutive, inFlight, openUntil]
+  meter.addBatchObservableCallback(observe, gauges)
+
+  const watching = watchBreakers(source, {
+    added: (breaker, key) => {
+      if (attached.has(breaker)) return
+      const base: Attributes =
+        key === undefined ? { 'breaker.name': breaker.name } : { 'breaker.name': breaker.name, 'breaker.key': String(key) }
+      const a: Attached = { subscription: new Subscription(), base, sets: new Map() }
+      a.subscription.add(breaker.calls$.subscribe((event) => onCall(a, event)))
+      a.subscription.add(breaker.transitions$.subscribe((event) => onTransition(a, event)))
+      attached.set(breaker, a)
+    },
+    removed: (breaker) => {
+      attached.get(breaker)?.subscription.unsubscribe()
+      attached.delete(breaker)
+    },
+  })
+  return {
+    detach: () => {
+      watching.unsubscribe()
+      meter.removeBatchObservableCallback(observe, gauges)
+    },
+  }
+}

@@ -1,0 +1,141 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { BreakerEvent, circuit } from '@datapunk/breaker'
+import { otelMetrics } from '@datapunk/breaker-otel'
+import { breakerGroup, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus'
+import {
+  AggregationTemporality,
+  type DataPoint,
+  type Histogram,
+  InMemoryMetricExporter,
+  MeterProvider,
+  type MetricData,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics'
+import { NEVER, of, throwError, VirtualTimeScheduler } from 'rxjs'
+import { describe, expect, it } from 'vitest'
+
+const sdk = () => {
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 })
+  const provider = new MeterProvider({ readers: [reader] })
+  const collect = async (): Promise<MetricData[]> => {
+    exporter.reset()
+    await reader.forceFlush()
+    return exporter.getMetrics().flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics))
+  }
+  return { meter: provider.getMeter('test'), collect, provider }
+}
+
+const points = (metrics: MetricData[], name: string): ReadonlyArray<DataPoint<unknown>> =>
+  (metrics.find((m) => m.descriptor.name === name)?.dataPoints ?? []) as ReadonlyArray<DataPoint<unknown>>
+const valueAt = (metrics: MetricData[], name: string, attributes: Record<string, string>) =>
+  points(metrics, name).find((p) => Object.entries(attributes).every(([k, v]) => p.attributes[k] === v))?.value
+
+const setup = () => {
+  const { meter, collect } = sdk()
+  const scheduler = new VirtualTimeScheduler()
+  const breaker = createBreaker(
+    circuit({
+      name: 'payments',
+      trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 4, window: { kind: 'count', size: 10 } },
+      openFor: { kind: 'constant', ms: 1000 },
+    }),
+    { scheduler },
+  )
+  const attachment = otelMetrics(breaker, { meter })
+  return { breaker, scheduler, collect, attachment }
+}
+const ok = (b: ReturnType<typeof setup>['breaker']) =>
+  of(1)
+    .pipe(circuitBreaker(b))
+    .subscribe({ error: () => {} })
+const fail = (b: ReturnType<typeof setup>['breaker']) =>
+  throwError(() => new Error('down'))
+    .pipe(circuitBreaker(b))
+    .subscribe({ error: () => {} })
+
+describe('otelMetrics (in-memory exporter)', () => {
+  it('counts calls by outcome and rejections by reason, records durations in seconds', async () => {
+    const { breaker, scheduler, collect } = setup()
+    ok(breaker)
+    ok(breaker)
+    NEVER.pipe(circuitBreaker(breaker, { timeoutMs: 500 })).subscribe({ error: () => {} })
+    scheduler.flush()
+    fail(breaker)
+    breaker.dispatch(BreakerEvent.forcedOpen())
+    ok(breaker)
+    const m = await collect()
+    expect(valueAt(m, 'breaker.calls', { 'breaker.name': 'payments', 'breaker.outcome': 'success' })).toBe(2)
+    expect(valueAt(m, 'breaker.calls', { 'breaker.outcome': 'timeout' })).toBe(1)
+    expect(valueAt(m, 'breaker.calls', { 'breaker.outcome': 'failure' })).toBe(1)
+    expect(valueAt(m, 'breaker.rejections', { 'breaker.rejection.reason': 'forced-open' })).toBe(1)
+    const timeout = valueAt(m, 'breaker.call.duration', { 'breaker.outcome': 'timeout' }) as Histogram
+    expect(timeout.count).toBe(1)
+    expect(timeout.sum).toBe(0.5)
+    expect(m.find((x) => x.descriptor.name === 'breaker.call.duration')?.descriptor.unit).toBe('s')
+  })
+
+  it('observes state, admitted share, rates (absent until they exist) and transitions', async () => {
+    const { breaker, collect } = setup()
+    let m = await collect()
+    expect(valueAt(m, 'breaker.state', { 'breaker.state': 'closed' })).toBe(1)
+    expect(valueAt(m, 'breaker.state', { 'breaker.state': 'open' })).toBe(0)
+    expect(points(m, 'breaker.failure_rate')).toHaveLength(0)
+    for (let i = 0; i < 4; i++) fail(breaker)
+    m = await collect()
+    expect(valueAt(m, 'breaker.state', { 'breaker.state': 'open' })).toBe(1)
+    expect(valueAt(m, 'breaker.admitted_ratio', {})).toBe(0)
+    expect(valueAt(m, 'breaker.failure_rate', {})).toBe(1)
+    expect(valueAt(m, 'breaker.open_until', {})).toBe(1)
+    expect(
+      valueAt(m, 'breaker.transitions', {
+        'breaker.state.from': 'closed',
+        'breaker.state.to': 'open',
+        'breaker.transition.reason': 'tripped',
+      }),
+    ).toBe(1)
+  })
+
+  it('detach stops counting and observing; group breakers carry their key, evicted ones stop being observed', async () => {
+    const { breaker, collect, attachment } = setup()
+    attachment.detach()
+    ok(breaker)
+    expect(points(await collect(), 'breaker.state')).toHaveLength(0)
+    const { meter, collect: collectGroup } = sdk()
+    let now = 0
+    const scheduler = new VirtualTimeScheduler()
+    scheduler.now = () => now
+    const group = breakerGroup<string>({
+      strategyFor: (k) => circuit({ name: k, trip: { kind: 'consecutive-failures', threshold: 1 } }),
+      idleEvictMs: 10,
+      scheduler,
+    })
+    otelMetrics(group, { meter })
+    ok(group.get('a') as never)
+    now = 100
+    group.get('b')
+    const m = await collectGroup()
+    expect(points(m, 'breaker.state').map((p) => p.attributes['breaker.key'])).toEqual(['b', 'b', 'b'])
+    expect(valueAt(m, 'breaker.calls', { 'breaker.key': 'a', 'breaker.outcome': 'success' })).toBe(1)
+  })
+})
+
+describe('otelMetrics through @opentelemetry/exporter-prometheus', () => {
+  it('comes out as Prometheus text with the OTel names translated', async () => {
+    const exporter = new PrometheusExporter({ preventServerStart: true })
+    const provider = new MeterProvider({ readers: [exporter] })
+    const breaker = createBreaker(circuit({ name: 'inventory', trip: { kind: 'consecutive-failures', threshold: 1 } }))
+    otelMetrics(breaker, { meter: provider.getMeter('test') })
+    of(1).pipe(circuitBreaker(breaker)).subscribe()
+    const server = createServer((req, res) => exporter.getMetricsRequestHandler(req, res))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const text = await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`)).text()
+    server.close()
+    await provider.shutdown()
+    expect(text).toMatch(/breaker_calls_total\{[^}]*breaker_name="inventory"[^}]*breaker_outcome="success"[^}]*\} 1/)
+    expect(text).toMatch(/breaker_state\{[^}]*breaker_state="closed"[^}]*\} 1/)
+    expect(text).toContain('breaker_call_duration_bucket') // this exporter adds no unit suffix; the unit is in # UNIT
+  })
+})
