@@ -6,7 +6,7 @@ import { NEVER, of, throwError, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 
 /** The value of one series in the registry's text output, or undefined if absent. */
-const valueOf = async (registry: Registry, series: string): Promise<number | undefined> => {
+const seriesValue = async (registry: Registry, series: string): Promise<number | undefined> => {
   const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `))
   return line === undefined ? undefined : Number(line.slice(series.length + 1))
 }
@@ -38,11 +38,11 @@ const fail = (breaker: ReturnType<typeof setup>['breaker']) =>
 describe('prometheusMetrics', () => {
   it('exports the state as one 0/1 series per phase', async () => {
     const { registry, breaker } = setup()
-    expect(await valueOf(registry, 'breaker_state{breaker="payments",key="",state="closed"}')).toBe(1)
-    expect(await valueOf(registry, 'breaker_state{breaker="payments",key="",state="open"}')).toBe(0)
+    expect(await seriesValue(registry, 'breaker_state{breaker="payments",key="",state="closed"}')).toBe(1)
+    expect(await seriesValue(registry, 'breaker_state{breaker="payments",key="",state="open"}')).toBe(0)
     breaker.dispatch(BreakerEvent.openFor(500))
-    expect(await valueOf(registry, 'breaker_state{breaker="payments",key="",state="open"}')).toBe(1)
-    expect(await valueOf(registry, 'breaker_open_until_timestamp_seconds{breaker="payments",key=""}')).toBe(0.5)
+    expect(await seriesValue(registry, 'breaker_state{breaker="payments",key="",state="open"}')).toBe(1)
+    expect(await seriesValue(registry, 'breaker_open_until_timestamp_seconds{breaker="payments",key=""}')).toBe(0.5)
   })
 
   it('counts calls by outcome, with durations, and rejections by reason', async () => {
@@ -62,38 +62,38 @@ describe('prometheusMetrics', () => {
     breaker.dispatch(BreakerEvent.forcedOpen())
     if (ticket._tag === 'Admitted') breaker.succeeded(ticket, 1) // after a state change: ignored
     ok(breaker) // rejected: forced open
-    const calls = (outcome: string) => valueOf(registry, `breaker_calls_total{breaker="payments",key="",outcome="${outcome}"}`)
+    const calls = (outcome: string) => seriesValue(registry, `breaker_calls_total{breaker="payments",key="",outcome="${outcome}"}`)
     expect(await calls('success')).toBe(3)
     expect(await calls('cancelled')).toBe(1)
     expect(await calls('timeout')).toBe(1)
     expect(await calls('failure')).toBe(1)
     expect(await calls('ignored')).toBe(1)
-    expect(await valueOf(registry, 'breaker_rejections_total{breaker="payments",key="",reason="forced-open"}')).toBe(1)
-    expect(await valueOf(registry, 'breaker_call_duration_seconds_count{breaker="payments",key="",outcome="timeout"}')).toBe(1)
-    expect(await valueOf(registry, 'breaker_call_duration_seconds_sum{breaker="payments",key="",outcome="timeout"}')).toBe(0.25)
+    expect(await seriesValue(registry, 'breaker_rejections_total{breaker="payments",key="",reason="forced-open"}')).toBe(1)
+    expect(await seriesValue(registry, 'breaker_call_duration_seconds_count{breaker="payments",key="",outcome="timeout"}')).toBe(1)
+    expect(await seriesValue(registry, 'breaker_call_duration_seconds_sum{breaker="payments",key="",outcome="timeout"}')).toBe(0.25)
   })
 
   it('counts transitions by from, to and reason, and shows the admitted share while ramping', async () => {
     const { registry, breaker, scheduler } = setup()
     for (let i = 0; i < 4; i++) fail(breaker)
-    expect(await valueOf(registry, 'breaker_transitions_total{breaker="payments",key="",from="closed",to="open",reason="tripped"}')).toBe(1)
-    expect(await valueOf(registry, 'breaker_admitted_ratio{breaker="payments",key=""}')).toBe(0)
+    expect(await seriesValue(registry, 'breaker_transitions_total{breaker="payments",key="",from="closed",to="open",reason="tripped"}')).toBe(1)
+    expect(await seriesValue(registry, 'breaker_admitted_ratio{breaker="payments",key=""}')).toBe(0)
     scheduler.schedule(() => ok(breaker), 1000)
     scheduler.flush()
-    expect(await valueOf(registry, 'breaker_state{breaker="payments",key="",state="half-open"}')).toBe(1)
-    expect(await valueOf(registry, 'breaker_admitted_ratio{breaker="payments",key=""}')).toBe(0.25)
+    expect(await seriesValue(registry, 'breaker_state{breaker="payments",key="",state="half-open"}')).toBe(1)
+    expect(await seriesValue(registry, 'breaker_admitted_ratio{breaker="payments",key=""}')).toBe(0.25)
   })
 
   it('leaves rates absent, not 0, until they exist', async () => {
     const { registry, breaker } = setup()
-    expect(await valueOf(registry, 'breaker_failure_rate_ratio{breaker="payments",key=""}')).toBeUndefined()
+    expect(await seriesValue(registry, 'breaker_failure_rate_ratio{breaker="payments",key=""}')).toBeUndefined()
     ok(breaker)
     ok(breaker)
     ok(breaker)
     fail(breaker)
-    expect(await valueOf(registry, 'breaker_failure_rate_ratio{breaker="payments",key=""}')).toBe(0.25)
-    expect(await valueOf(registry, 'breaker_slow_call_rate_ratio{breaker="payments",key=""}')).toBeUndefined()
-    expect(await valueOf(registry, 'breaker_consecutive_failures{breaker="payments",key=""}')).toBeUndefined()
+    expect(await seriesValue(registry, 'breaker_failure_rate_ratio{breaker="payments",key=""}')).toBe(0.25)
+    expect(await seriesValue(registry, 'breaker_slow_call_rate_ratio{breaker="payments",key=""}')).toBeUndefined()
+    expect(await seriesValue(registry, 'breaker_consecutive_failures{breaker="payments",key=""}')).toBeUndefined()
   })
 
   it('detach removes the series and stops counting', async () => {
@@ -135,7 +135,7 @@ describe('prometheusMetrics', () => {
     const registry = new Registry()
     const foreign = circuit({ name: 'custom', trip: { kind: 'all-of', detectors: [{ kind: 'consecutive-failures', threshold: 2 }] } })
     prometheusMetrics(createBreaker(foreign), { registry })
-    expect(await valueOf(registry, 'breaker_consecutive_failures{breaker="custom",key=""}')).toBe(0)
+    expect(await seriesValue(registry, 'breaker_consecutive_failures{breaker="custom",key=""}')).toBe(0)
   })
 
   it('names follow Prometheus conventions, and every metric of the catalogue is registered', async () => {
