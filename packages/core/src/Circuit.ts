@@ -484,6 +484,7 @@ const inspect = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>): Snapshot =>
     failures: firstFigure(detectors, 'failures'),
     slowCalls: firstFigure(detectors, 'slowCalls'),
     failureRate: firstFigure(detectors, 'failureRate'),
+    failureRateThreshold: p.detector.failureRateThreshold ?? null,
     slowCallRate: firstFigure(detectors, 'slowCallRate'),
     consecutiveFailures: firstFigure(detectors, 'consecutiveFailures'),
     detectors,

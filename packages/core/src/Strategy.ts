@@ -70,6 +70,8 @@ export interface Snapshot {
   readonly failures: number | null
   readonly slowCalls: number | null
   readonly failureRate: number | null
+  /** The failure rate at which the circuit trips (the strictest of its detectors'), or `null` if none trips on a rate. */
+  readonly failureRateThreshold: number | null
   readonly slowCallRate: number | null
   readonly consecutiveFailures: number | null
   /** Every detector's own figures, in config order (`any-of` flattened). */

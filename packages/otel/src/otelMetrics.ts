@@ -38,6 +38,7 @@ export const instrumentCatalogue = [
   { name: 'state', kind: 'gauge', unit: '1', attributes: ['breaker.name', 'breaker.key', 'breaker.state'] },
   { name: 'admitted_ratio', kind: 'gauge', unit: '1', attributes: ['breaker.name', 'breaker.key'] },
   { name: 'failure_rate', kind: 'gauge', unit: '1', attributes: ['breaker.name', 'breaker.key'] },
+  { name: 'failure_rate.threshold', kind: 'gauge', unit: '1', attributes: ['breaker.name', 'breaker.key'] },
   { name: 'slow_call_rate', kind: 'gauge', unit: '1', attributes: ['breaker.name', 'breaker.key'] },
   { name: 'consecutive_failures', kind: 'gauge', unit: '{failure}', attributes: ['breaker.name', 'breaker.key'] },
   { name: 'calls.in_flight', kind: 'gauge', unit: '{call}', attributes: ['breaker.name', 'breaker.key'] },
@@ -94,6 +95,10 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
   const state = gauge('state', '1 for the phase the breaker is in, 0 for the others')
   const admitted = gauge('admitted_ratio', 'Share of requests admitted now')
   const failureRate = gauge('failure_rate', 'Failure rate in the window (not reported below minimumCalls)')
+  const threshold = gauge(
+    'failure_rate.threshold',
+    'The failure rate at which the breaker trips (not reported if it does not trip on a rate)',
+  )
   const slowRate = gauge('slow_call_rate', 'Slow-call rate in the window (not reported where not tracked)')
   const consecutive = gauge('consecutive_failures', 'The current run of failures (not reported where not tracked)')
   const inFlight = gauge('calls.in_flight', 'Admitted calls not yet settled')
@@ -147,12 +152,13 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
       result.observe(admitted, s.admitRate, a.base)
       result.observe(inFlight, s.inFlight, a.base)
       if (s.failureRate !== null) result.observe(failureRate, s.failureRate, a.base)
+      if (s.failureRateThreshold !== null) result.observe(threshold, s.failureRateThreshold, a.base)
       if (s.slowCallRate !== null) result.observe(slowRate, s.slowCallRate, a.base)
       if (s.consecutiveFailures !== null) result.observe(consecutive, s.consecutiveFailures, a.base)
       if (s.state === 'open' && s.openUntil !== null) result.observe(openUntil, s.openUntil / 1000, a.base)
     }
   }
-  const gauges = [state, admitted, failureRate, slowRate, consecutive, inFlight, openUntil]
+  const gauges = [state, admitted, failureRate, threshold, slowRate, consecutive, inFlight, openUntil]
   meter.addBatchObservableCallback(observe, gauges)
 
   const watching = watchBreakers(source, {

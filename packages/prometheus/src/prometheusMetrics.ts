@@ -64,6 +64,12 @@ export const metricCatalogue = [
     help: 'Failure rate in the window (absent below minimumCalls or where not tracked)',
   },
   {
+    name: 'failure_rate_threshold_ratio',
+    type: 'gauge',
+    labels: ['breaker', 'key'],
+    help: 'The failure rate at which the breaker trips (absent if it does not trip on a rate)',
+  },
+  {
     name: 'slow_call_rate_ratio',
     type: 'gauge',
     labels: ['breaker', 'key'],
@@ -145,6 +151,7 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
   })
   lazyGauge('admitted_ratio', (s) => s.admitRate)
   lazyGauge('failure_rate_ratio', (s) => s.failureRate)
+  lazyGauge('failure_rate_threshold_ratio', (s) => s.failureRateThreshold)
   lazyGauge('slow_call_rate_ratio', (s) => s.slowCallRate)
   lazyGauge('consecutive_failures', (s) => s.consecutiveFailures)
   lazyGauge('in_flight_calls', (s) => s.inFlight)

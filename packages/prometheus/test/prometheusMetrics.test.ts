@@ -76,7 +76,9 @@ describe('prometheusMetrics', () => {
   it('counts transitions by from, to and reason, and shows the admitted share while ramping', async () => {
     const { registry, breaker, scheduler } = setup()
     for (let i = 0; i < 4; i++) fail(breaker)
-    expect(await seriesValue(registry, 'breaker_transitions_total{breaker="payments",key="",from="closed",to="open",reason="tripped"}')).toBe(1)
+    expect(
+      await seriesValue(registry, 'breaker_transitions_total{breaker="payments",key="",from="closed",to="open",reason="tripped"}'),
+    ).toBe(1)
     expect(await seriesValue(registry, 'breaker_admitted_ratio{breaker="payments",key=""}')).toBe(0)
     scheduler.schedule(() => ok(breaker), 1000)
     scheduler.flush()

@@ -1,30 +1,21 @@
 /**
- * The HTML report opens in headless Chromium (Debian's `chromium` package, installed here if
- * missing) without errors and shows its charts.
+ * The HTML report opens in headless Chromium (Debian's `chromium` package, from
+ * scripts/system-deps.sh) without errors and shows its charts.
  */
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { demoStrategies, renderHtml, scenarios, simulate } from '@datapunk/breaker-sim'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { systemProgram } from '../../../test/support/systemProgram.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-
-/** Installs Debian's chromium if it is missing (the test machines run as root with apt). */
-const ensureChromium = (): void => {
-  if (existsSync(CHROMIUM)) return
-  if (process.getuid?.() !== 0) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)`)
-  execFileSync('bash', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'], {
-    stdio: 'inherit',
-    timeout: 900_000,
-  })
-}
+const browser = systemProgram('chromium')
 
 /** Headless Chromium as this machine allows it: no sandbox as root, no background networking. */
 const chromium = (args: string[]) =>
   spawnSync(
-    CHROMIUM,
+    browser.require(),
     [
       '--headless',
       '--no-sandbox',
@@ -44,13 +35,11 @@ const chromium = (args: string[]) =>
 const fragile = scenarios['fragile-recovery']
 if (fragile === undefined) throw new Error('missing scenario')
 
-describe('the HTML report', () => {
+describe.runIf(browser.run)('the HTML report', () => {
   const dir = mkdtempSync(join(tmpdir(), 'breaker-report-'))
   const file = join(dir, 'report.html')
   const html = renderHtml(fragile, simulate(fragile, demoStrategies(), { seed: 1 }), 1)
   writeFileSync(file, html)
-
-  beforeAll(() => ensureChromium(), 900_000)
 
   it('is self-contained and deterministic', () => {
     expect(html).toBe(renderHtml(fragile, simulate(fragile, demoStrategies(), { seed: 1 }), 1))
