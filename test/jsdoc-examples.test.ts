@@ -7,9 +7,13 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as core from '@datapunk/breaker'
+import * as otel from '@datapunk/breaker-otel'
+import * as prometheus from '@datapunk/breaker-prometheus'
 import * as rx from '@datapunk/breaker-rxjs'
 import * as sim from '@datapunk/breaker-sim'
+import * as otelApi from '@opentelemetry/api'
 import pino from 'pino'
+import * as promClient from 'prom-client'
 import * as rxjs from 'rxjs'
 import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
@@ -18,6 +22,10 @@ const modules: Record<string, unknown> = {
   '@datapunk/breaker': core,
   '@datapunk/breaker-rxjs': rx,
   '@datapunk/breaker-sim': sim,
+  '@datapunk/breaker-prometheus': prometheus,
+  '@datapunk/breaker-otel': otel,
+  'prom-client': promClient,
+  '@opentelemetry/api': otelApi,
   rxjs,
   pino: { default: pino },
 }
