@@ -12,6 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { type BreakerEvent, type CircuitData, circuit } from '@datapunk/breaker'
+import { prometheusMetrics } from '@datapunk/breaker-prometheus'
 import { breakerGroup, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
 import {
   ConsecutiveBreaker as ConsecutiveBreaker3,
@@ -27,6 +28,7 @@ import {
 } from 'cockatiel4'
 import { measure } from 'mitata'
 import CircuitBreaker from 'opossum'
+import { Registry } from 'prom-client'
 import { defer, firstValueFrom, Observable, of } from 'rxjs'
 import { MutableGradualStage, MutableTimeWindow } from '../core/twins.js'
 
@@ -116,6 +118,9 @@ const closedContenders = (): Contender[] => {
   const ourPromise = ours()
   const ourSync = ours()
   const ourExecute = ours()
+  // The same breaker with the Prometheus adapter attached (a registry of its own).
+  const ourMetered = ours()
+  prometheusMetrics(ourMetered, { registry: new Registry() })
   const mutable = new MutableBreaker(5)
   const strategy = circuit({ trip: { kind: 'consecutive-failures', threshold: 5 }, openFor: longOpen })
   let state: CircuitData = strategy.initial(0)
@@ -135,6 +140,7 @@ const closedContenders = (): Contender[] => {
     },
     // The promise API, next to cockatiel's execute and opossum's fire (same floor).
     { name: 'ours, execute(promise)', baseline: 'floor', fn: () => ourExecute.execute(call) },
+    { name: 'ours, execute(promise), prometheus', baseline: 'floor', fn: () => ourMetered.execute(call) },
     { name: 'rxjs of(1)', baseline: 'rxjs of(1)', fn: () => of(1).subscribe(noop) },
     // The least any operator built with new Observable(...) costs: what no RxJS breaker can avoid.
     { name: 'rxjs, pass-through operator', baseline: 'rxjs of(1)', fn: () => of(1).pipe(passThrough).subscribe(noop) },
@@ -413,6 +419,8 @@ const main = async () => {
         peersOverOursPromise: ratios(closed, 'ours, defer(promise)'),
         peersOverOursSync: ratios(closed, 'ours, of(1)'),
         peersOverOursExecute: ratios(closed, 'ours, execute(promise)'),
+        /** The metrics issue's target: the Prometheus adapter at most doubles the closed-path added cost. */
+        prometheusOverhead: ratios(closed, 'ours, execute(promise)')['ours, execute(promise), prometheus'] ?? null,
       },
       open: {
         rows: open,
@@ -426,6 +434,9 @@ const main = async () => {
       heapPerKey: heap.perKey,
     },
   }
+  console.log(
+    `\nPrometheus adapter attached: closed-path added cost x${summary.cases.closed.prometheusOverhead ?? '-'} of the same without it (target <= 2x)`,
+  )
   console.log('\nAdded-cost ratios, peer / ours (how many times more the peer adds):')
   for (const [label, r] of Object.entries({
     'closed, ours on defer(promise)': summary.cases.closed.peersOverOursPromise,

@@ -1,8 +1,8 @@
 /**
- * Prometheus metrics for breakers, on prom-client. Per-call work is a counter increment (and a
- * histogram observation for settled calls), on children bound once per breaker; every figure a
- * snapshot holds (state, admitted share, rates, open-until) is read at scrape time from
- * `inspect()`, so a strategy you wrote gets metrics without doing anything.
+ * Prometheus metrics for breakers, on prom-client. Per-call work is incrementing plain numbers
+ * (a count, and a bucket, sum and count for settled calls); prom-client gets the totals at scrape
+ * time. Every figure a snapshot holds (state, admitted share, rates, open-until) is read at
+ * scrape time from `inspect()`, so a strategy you wrote gets metrics without doing anything.
  */
 import type { Snapshot } from '@datapunk/breaker'
 import { type Breaker, type BreakerSource, type CallEvent, type TransitionEvent, watchBreakers } from '@datapunk/breaker-rxjs'
@@ -90,28 +90,95 @@ export const metricCatalogue = [
   },
 ] as const
 
-/** One breaker's bound children and the label sets it created (to remove them when it leaves). */
-interface Attached {
+/** Settled-call outcomes that have a duration. */
+type Timed = 'success' | 'failure' | 'timeout'
+const OUTCOMES = ['success', 'failure', 'timeout', 'cancelled', 'ignored'] as const
+type Outcome = (typeof OUTCOMES)[number]
+
+/** prom-client's default buckets, in seconds: 5 ms to 10 s. */
+const DEFAULT_BUCKETS: ReadonlyArray<number> = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/** A duration histogram kept as plain numbers: counts per bucket (not cumulative), sum, count. */
+interface Durations {
+  readonly buckets: Float64Array
+  sum: number
+  count: number
+}
+
+/**
+ * One breaker's counts, as plain numbers: a call only increments them. prom-client sees them at
+ * scrape time (its own label hashing on every call would cost microseconds).
+ */
+interface Tally {
   readonly name: string
   readonly key: string
   readonly subscription: Subscription
-  readonly created: Array<{ readonly metric: Counter<string> | Histogram<string>; readonly labels: Record<string, string> }>
-  readonly counters: Map<string, { inc(): void }>
-  readonly durations: Map<string, { observe(value: number): void }>
+  readonly calls: Record<Outcome, number>
+  readonly rejections: Map<string, number>
+  readonly transitions: Map<string, { readonly from: string; readonly to: string; readonly reason: string; count: number }>
+  readonly durations: Record<Timed, Durations>
 }
 
 /** The metrics of one registry and prefix, shared by every attachment to them. */
 interface Shared {
-  readonly attached: Map<Breaker, Attached>
-  readonly calls: Counter<string>
-  readonly rejections: Counter<string>
-  readonly transitions: Counter<string>
-  readonly duration: Histogram<string>
+  readonly attached: Map<Breaker, Tally>
+  readonly bounds: ReadonlyArray<number>
 }
 
 const sharedByRegistry = new WeakMap<Registry, Map<string, Shared>>()
 
 const PHASES = ['closed', 'open', 'half-open'] as const
+
+/** The duration histogram, computed at scrape time from the tallies (prom-client's own format). */
+class TalliedHistogram extends Histogram<string> {
+  private readonly metricName: string
+  private readonly metricHelp: string
+
+  constructor(
+    configuration: ConstructorParameters<typeof Histogram<string>>[0],
+    private readonly shared: Shared,
+  ) {
+    super(configuration)
+    this.metricName = configuration.name
+    this.metricHelp = configuration.help
+  }
+
+  private values() {
+    const name = this.metricName
+    const out: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = []
+    for (const tally of this.shared.attached.values()) {
+      for (const outcome of ['success', 'failure', 'timeout'] as const) {
+        const d = tally.durations[outcome]
+        if (d.count === 0) continue
+        const labels = { breaker: tally.name, key: tally.key, outcome }
+        let cumulative = 0
+        this.shared.bounds.forEach((le, i) => {
+          cumulative += d.buckets[i] ?? 0
+          out.push({ labels: { ...labels, le }, value: cumulative, metricName: `${name}_bucket` })
+        })
+        out.push({ labels: { ...labels, le: '+Inf' }, value: d.count, metricName: `${name}_bucket` })
+        out.push({ labels, value: d.sum, metricName: `${name}_sum` })
+        out.push({ labels, value: d.count, metricName: `${name}_count` })
+      }
+    }
+    return out
+  }
+
+  override async get() {
+    return {
+      name: this.metricName,
+      help: this.metricHelp,
+      type: 'histogram',
+      values: this.values(),
+      aggregator: 'sum',
+    } as unknown as Awaited<ReturnType<Histogram<string>['get']>>
+  }
+
+  /** What the registry reads for the text format. */
+  async getForPromString() {
+    return this.get()
+  }
+}
 
 /** Builds (or finds) the metrics of `registry` and `prefix`. */
 const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArray<number> | undefined): Shared => {
@@ -122,7 +189,8 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
   }
   const found = byPrefix.get(prefix)
   if (found !== undefined) return found
-  const attached = new Map<Breaker, Attached>()
+  const shared: Shared = { attached: new Map(), bounds: [...(buckets ?? DEFAULT_BUCKETS)].sort((a, b) => a - b) }
+  const attached = shared.attached
   const info = (name: (typeof metricCatalogue)[number]['name']) => {
     const entry = metricCatalogue.find((m) => m.name === name)
     return { name: prefix + name, help: entry?.help ?? name, labelNames: [...(entry?.labels ?? [])], registers: [registry] }
@@ -133,19 +201,31 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
       ...info(name),
       collect() {
         this.reset()
-        for (const [breaker, a] of attached) {
+        for (const [breaker, t] of attached) {
           const v = value(breaker.snapshot())
-          if (v !== null) this.set({ breaker: a.name, key: a.key }, v)
+          if (v !== null) this.set({ breaker: t.name, key: t.key }, v)
         }
+      },
+    })
+  /** A counter whose values are the tallies' totals, set at scrape time. */
+  const talliedCounter = (
+    name: (typeof metricCatalogue)[number]['name'],
+    each: (t: Tally, add: (labels: Record<string, string>, n: number) => void) => void,
+  ) =>
+    new Counter({
+      ...info(name),
+      collect() {
+        this.reset()
+        for (const t of attached.values()) each(t, (labels, n) => n > 0 && this.inc({ breaker: t.name, key: t.key, ...labels }, n))
       },
     })
   new Gauge({
     ...info('state'),
     collect() {
       this.reset()
-      for (const [breaker, a] of attached) {
+      for (const [breaker, t] of attached) {
         const state = breaker.snapshot().state
-        for (const phase of PHASES) this.set({ breaker: a.name, key: a.key, state: phase }, phase === state ? 1 : 0)
+        for (const phase of PHASES) this.set({ breaker: t.name, key: t.key, state: phase }, phase === state ? 1 : 0)
       }
     },
   })
@@ -156,75 +236,70 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
   lazyGauge('consecutive_failures', (s) => s.consecutiveFailures)
   lazyGauge('in_flight_calls', (s) => s.inFlight)
   lazyGauge('open_until_timestamp_seconds', (s) => (s.state === 'open' && s.openUntil !== null ? s.openUntil / 1000 : null))
-  const shared: Shared = {
-    attached,
-    calls: new Counter(info('calls_total')),
-    rejections: new Counter(info('rejections_total')),
-    transitions: new Counter(info('transitions_total')),
-    duration: new Histogram({ ...info('call_duration_seconds'), ...(buckets === undefined ? {} : { buckets: [...buckets] }) }),
-  }
+  talliedCounter('calls_total', (t, add) => {
+    for (const outcome of OUTCOMES) add({ outcome }, t.calls[outcome])
+  })
+  talliedCounter('rejections_total', (t, add) => {
+    for (const [reason, n] of t.rejections) add({ reason }, n)
+  })
+  talliedCounter('transitions_total', (t, add) => {
+    for (const { from, to, reason, count } of t.transitions.values()) add({ from, to, reason }, count)
+  })
+  new TalliedHistogram({ ...info('call_duration_seconds'), buckets: [...shared.bounds] }, shared)
   byPrefix.set(prefix, shared)
   return shared
 }
 
-/** A child bound once per breaker and label value, remembered for removal. */
-const child = <C>(
-  a: Attached,
-  cache: Map<string, C>,
-  metric: Counter<string> | Histogram<string>,
-  labels: Record<string, string>,
-  id: string,
-): C => {
-  let found = cache.get(id)
-  if (found === undefined) {
-    found = metric.labels(labels) as C
-    cache.set(id, found)
-    a.created.push({ metric, labels })
-  }
-  return found
-}
-
-const onCall = (shared: Shared, a: Attached, event: CallEvent): void => {
-  const base = { breaker: a.name, key: a.key }
-  const count = (outcome: string) => child<{ inc(): void }>(a, a.counters, shared.calls, { ...base, outcome }, `c:${outcome}`).inc()
-  const time = (outcome: string, ms: number) =>
-    child<{ observe(v: number): void }>(a, a.durations, shared.duration, { ...base, outcome }, `d:${outcome}`).observe(ms / 1000)
-  switch (event._tag) {
-    case 'CallSucceeded':
-      count('success')
-      time('success', event.latencyMs)
-      return
-    case 'CallFailed': {
-      const outcome = event.timedOut ? 'timeout' : 'failure'
-      count(outcome)
-      time(outcome, event.latencyMs)
+const time = (bounds: ReadonlyArray<number>, d: Durations, ms: number): void => {
+  const seconds = ms / 1000
+  d.sum += seconds
+  d.count++
+  for (let i = 0; i < bounds.length; i++) {
+    if (seconds <= (bounds[i] ?? 0)) {
+      d.buckets[i] = (d.buckets[i] ?? 0) + 1
       return
     }
+  }
+}
+
+const onCall = (shared: Shared, t: Tally, event: CallEvent): void => {
+  switch (event._tag) {
+    case 'CallSucceeded':
+      t.calls.success++
+      time(shared.bounds, t.durations.success, event.latencyMs)
+      return
+    case 'CallFailed':
+      if (event.timedOut) {
+        t.calls.timeout++
+        time(shared.bounds, t.durations.timeout, event.latencyMs)
+      } else {
+        t.calls.failure++
+        time(shared.bounds, t.durations.failure, event.latencyMs)
+      }
+      return
     case 'CallCancelled':
-      count('cancelled')
+      t.calls.cancelled++
       return
     case 'CallStale':
-      count('ignored')
+      t.calls.ignored++
       return
     case 'CallRejected':
-      child<{ inc(): void }>(a, a.counters, shared.rejections, { ...base, reason: event.reason }, `r:${event.reason}`).inc()
+      t.rejections.set(event.reason, (t.rejections.get(event.reason) ?? 0) + 1)
       return
     default:
       return
   }
 }
 
-const onTransition = (shared: Shared, a: Attached, event: TransitionEvent): void => {
+const onTransition = (t: Tally, event: TransitionEvent): void => {
   if (event._tag !== 'StateChanged') return
-  const id = `t:${event.from}:${event.to}:${event.reason}`
-  child<{ inc(): void }>(
-    a,
-    a.counters,
-    shared.transitions,
-    { breaker: a.name, key: a.key, from: event.from, to: event.to, reason: event.reason },
-    id,
-  ).inc()
+  const id = `${event.from}/${event.to}/${event.reason}`
+  const found = t.transitions.get(id)
+  if (found !== undefined) found.count++
+  else t.transitions.set(id, { from: event.from, to: event.to, reason: event.reason, count: 1 })
 }
+
+const durations = (bounds: number): Durations => ({ buckets: new Float64Array(bounds), sum: 0, count: 0 })
 
 /**
  * Exports a breaker's (or every breaker of a group's) metrics to a prom-client registry; see
@@ -252,23 +327,23 @@ export const prometheusMetrics = <K>(source: BreakerSource<K>, options: Promethe
   const watching = watchBreakers(source, {
     added: (breaker, key) => {
       if (shared.attached.has(breaker)) return
-      const a: Attached = {
+      const n = shared.bounds.length
+      const t: Tally = {
         name: breaker.name,
         key: key === undefined ? '' : String(key),
         subscription: new Subscription(),
-        created: [],
-        counters: new Map(),
-        durations: new Map(),
+        calls: { success: 0, failure: 0, timeout: 0, cancelled: 0, ignored: 0 },
+        rejections: new Map(),
+        transitions: new Map(),
+        durations: { success: durations(n), failure: durations(n), timeout: durations(n) },
       }
-      a.subscription.add(breaker.calls$.subscribe((event) => onCall(shared, a, event)))
-      a.subscription.add(breaker.transitions$.subscribe((event) => onTransition(shared, a, event)))
-      shared.attached.set(breaker, a)
+      t.subscription.add(breaker.calls$.subscribe((event) => onCall(shared, t, event)))
+      t.subscription.add(breaker.transitions$.subscribe((event) => onTransition(t, event)))
+      shared.attached.set(breaker, t)
     },
+    // Its series leave the registry at the next scrape: every value is computed from the attached breakers.
     removed: (breaker) => {
-      const a = shared.attached.get(breaker)
-      if (a === undefined) return
-      a.subscription.unsubscribe()
-      for (const { metric, labels } of a.created) metric.remove(labels)
+      shared.attached.get(breaker)?.subscription.unsubscribe()
       shared.attached.delete(breaker)
     },
   })
