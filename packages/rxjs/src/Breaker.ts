@@ -9,7 +9,7 @@ import {
   swapStrategy,
   type Ticket,
 } from '@datapunk/breaker'
-import { merge, Observable, type SchedulerLike, Subject, type Subscription, type Unsubscribable } from 'rxjs'
+import { merge, Observable, type SchedulerLike, Subject, type Subscriber, type Subscription, type Unsubscribable } from 'rxjs'
 import type { CallSink } from './AdmittedCall.js'
 import { type ExecuteOptions, execute } from './execute.js'
 import type { CallEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
@@ -42,6 +42,11 @@ interface Waiter {
 }
 
 const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
+
+/** Hands `value` to each subscriber (each is a safe subscriber: a throwing handler is reported by RxJS, not thrown here). */
+const deliver = <T>(subscribers: ReadonlyArray<Subscriber<T>>, value: T): void => {
+  for (let i = 0; i < subscribers.length; i++) subscribers[i]?.next(value)
+}
 const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs: null }
 
 /**
@@ -60,7 +65,8 @@ export class Breaker implements CallSink {
   private strategyNow: Strategy<unknown>
   private current: unknown
   private lastSnapshot: Snapshot | undefined
-  private readonly callEvents = new Subject<CallEvent>()
+  /** Subscribers of `calls$`: a plain list, not a Subject (a Subject's `next` costs a closure per event, per call). */
+  private callSubscribers: ReadonlyArray<Subscriber<CallEvent>> = []
   private readonly transitionEvents = new Subject<TransitionEvent>()
   private readonly snapshots = new Subject<Snapshot>()
   private callCount = 0
@@ -73,7 +79,13 @@ export class Breaker implements CallSink {
   private drainScheduled = false
 
   /** Per-call metric events (admitted, rejected, succeeded, failed, cancelled, stale). Hot. */
-  readonly calls$: Observable<CallEvent> = this.callEvents.asObservable()
+  readonly calls$: Observable<CallEvent> = new Observable<CallEvent>((subscriber) => {
+    // Copy on write: a delivery in progress keeps iterating the list it started with.
+    this.callSubscribers = [...this.callSubscribers, subscriber]
+    return () => {
+      this.callSubscribers = this.callSubscribers.filter((s) => s !== subscriber)
+    }
+  })
   /** State changes, recovery-rate changes, config swaps, rejected configs, classifiers that threw. Hot. */
   readonly transitions$: Observable<TransitionEvent> = this.transitionEvents.asObservable()
   /** Every metric event: `calls$` and `transitions$` merged. Hot. */
@@ -146,7 +158,7 @@ export class Breaker implements CallSink {
       if (this.waiters === undefined && !this.transitionEvents.observed && !this.snapshots.observed) this.lastSnapshot = undefined
       else this.changed(before, after, now)
     }
-    if (this.callEvents.observed) this.emitCall(event, decision, now, call)
+    if (this.callSubscribers.length > 0) this.emitCall(event, decision, now, call)
     if (this.queue.length > 0) this.flush()
     return decision
   }
@@ -299,13 +311,32 @@ export class Breaker implements CallSink {
     this.queue.push(subject, value)
   }
 
+  /** Delivers a call event: at once if nothing is being delivered, else after what is queued. */
+  private sendCall(value: CallEvent): void {
+    if (this.emitting || this.queue.length > 0) {
+      this.queue.push(this.callSubscribers, value)
+      return
+    }
+    this.emitting = true
+    try {
+      deliver(this.callSubscribers, value)
+    } finally {
+      this.emitting = false
+    }
+    if (this.queue.length > 0) this.flush()
+  }
+
   /** Delivers the queue in order; a flush already in progress delivers what is queued meanwhile. */
   private flush(): void {
     if (this.emitting) return
     this.emitting = true
     const queue = this.queue
     try {
-      for (let i = 0; i < queue.length; i += 2) (queue[i] as Subject<unknown>).next(queue[i + 1])
+      for (let i = 0; i < queue.length; i += 2) {
+        const target = queue[i]
+        if (Array.isArray(target)) deliver(target as ReadonlyArray<Subscriber<unknown>>, queue[i + 1])
+        else (target as Subject<unknown>).next(queue[i + 1])
+      }
     } finally {
       queue.length = 0
       this.emitting = false
@@ -356,9 +387,9 @@ export class Breaker implements CallSink {
     const breaker = this.name
     switch (event._tag) {
       case 'CallRequested':
-        if (decision._tag === 'Admitted') this.send(this.callEvents, { _tag: 'CallAdmitted', breaker, at, call, probe: decision.probe })
+        if (decision._tag === 'Admitted') this.sendCall({ _tag: 'CallAdmitted', breaker, at, call, probe: decision.probe })
         else if (decision._tag === 'Rejected') {
-          this.send(this.callEvents, {
+          this.sendCall({
             _tag: 'CallRejected',
             breaker,
             at,
@@ -373,11 +404,10 @@ export class Breaker implements CallSink {
       case 'CallCancelled':
         if (decision._tag === 'Ignored') {
           const latencyMs = event._tag === 'CallCancelled' ? null : event.latencyMs
-          this.send(this.callEvents, { _tag: 'CallStale', breaker, at, call, outcome: outcomeTag[event._tag], latencyMs })
-        } else if (event._tag === 'CallCancelled') this.send(this.callEvents, { _tag: 'CallCancelled', breaker, at, call })
-        else if (event._tag === 'CallSucceeded')
-          this.send(this.callEvents, { _tag: 'CallSucceeded', breaker, at, call, latencyMs: event.latencyMs })
-        else this.send(this.callEvents, { _tag: 'CallFailed', breaker, at, call, latencyMs: event.latencyMs, timedOut: this.timedOut })
+          this.sendCall({ _tag: 'CallStale', breaker, at, call, outcome: outcomeTag[event._tag], latencyMs })
+        } else if (event._tag === 'CallCancelled') this.sendCall({ _tag: 'CallCancelled', breaker, at, call })
+        else if (event._tag === 'CallSucceeded') this.sendCall({ _tag: 'CallSucceeded', breaker, at, call, latencyMs: event.latencyMs })
+        else this.sendCall({ _tag: 'CallFailed', breaker, at, call, latencyMs: event.latencyMs, timedOut: this.timedOut })
         return
       default:
         return
