@@ -1,0 +1,237 @@
+#!/usr/bin/env node
+/**
+ * What a stranger gets from npm, checked: every public package under packages/ is packed with
+ * `pnpm pack` (workspace links become versions), linted with publint and @arethetypeswrong/cli,
+ * installed from the tarballs into a fresh project outside the workspace (no links, no path
+ * aliases), and there
+ *   - a TypeScript file type-checks against the published types (module nodenext),
+ *   - a program imports every package from ESM and protects a call,
+ *   - a program require()s every package from CommonJS (Node 20.19+) and protects a call,
+ *   - the simulator's CLI runs from the installed tarball (`npx breaker-sim --help`);
+ * then the core's size is measured: `circuit` and `BreakerEvent` imported, bundled and
+ * tree-shaken with esbuild, minified and gzipped, against a stated budget; and the core must not
+ * import any `node:` module (it runs in browsers and edge runtimes).
+ *
+ * Part of `pnpm test`. Needs the npm registry (the peer dependencies are installed from it).
+ * `--keep` leaves the temporary project in place and prints its path.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
+
+/**
+ * The core's budget, minified and gzipped, for `circuit` + `BreakerEvent` with fp-ts and io-ts
+ * bundled in (25.2 KB measured at 0.1.0: `circuit` reads JSON configs, so every built-in kind and
+ * its codecs come along), and without them (13.8 KB): a little headroom, so growth is a decision.
+ */
+const CORE_BUDGET_BYTES = 27_000
+const CORE_OWN_BUDGET_BYTES = 15_000
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)))
+const bin = (name) => join(root, 'node_modules', '.bin', name)
+const run = (command, args, options = {}) =>
+  execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...options })
+const step = (what) => process.stdout.write(`pack-check: ${what}\n`)
+const failures = []
+const check = (ok, message) => {
+  if (!ok) failures.push(message)
+}
+
+const packages = readdirSync(join(root, 'packages'))
+  .map((dir) => ({
+    dir: join(root, 'packages', dir),
+    manifest: JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')),
+  }))
+  .filter((p) => p.manifest.private !== true)
+
+const work = mkdtempSync(join(tmpdir(), 'pack-check-'))
+const tarballs = join(work, 'tarballs')
+const project = join(work, 'project')
+
+try {
+  // ---- pack, publint, attw --------------------------------------------------------------------
+  for (const p of packages) {
+    step(`pnpm pack ${p.manifest.name}`)
+    run('pnpm', ['pack', '--pack-destination', tarballs], { cwd: p.dir })
+    for (const file of ['LICENSE', 'README.md', 'CHANGELOG.md'])
+      check(existsSync(join(p.dir, file)), `${p.manifest.name}: ${file} is missing`)
+  }
+  const tgz = readdirSync(tarballs).filter((f) => f.endsWith('.tgz'))
+  check(tgz.length === packages.length, `expected ${packages.length} tarballs, got ${tgz.length}`)
+  for (const p of packages) {
+    step(`publint ${p.manifest.name}`)
+    try {
+      const out = run(bin('publint'), ['--strict', p.dir])
+      check(out.includes('All good!'), `publint ${p.manifest.name}:\n${out}`)
+    } catch (error) {
+      failures.push(`publint ${p.manifest.name}:\n${error.stdout ?? ''}${error.stderr ?? error.message}`)
+    }
+  }
+  for (const file of tgz) {
+    step(`attw ${file}`)
+    try {
+      run(bin('attw'), ['--profile', 'esm-only', '--format', 'ascii', join(tarballs, file)])
+    } catch (error) {
+      failures.push(`attw ${file}:\n${error.stdout ?? ''}${error.stderr ?? error.message}`)
+    }
+  }
+
+  // ---- a fresh project outside the workspace ---------------------------------------------------
+  step('installing the tarballs into a fresh project')
+  run('mkdir', ['-p', project])
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'stranger', private: true, type: 'module' }, null, 2))
+  const peers = ['fp-ts@2.16.11', 'io-ts@2.2.22', 'rxjs@7.8.2', 'prom-client@15.1.3', '@opentelemetry/api@1.9.0', 'pino@10.4.0']
+  run(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      ...tgz.map((f) => join(tarballs, f)),
+      ...peers,
+      'typescript@5.9.3',
+      '@types/node@20',
+    ],
+    {
+      cwd: project,
+      timeout: 300_000,
+    },
+  )
+
+  step('type-checking against the published types')
+  writeFileSync(
+    join(project, 'check.ts'),
+    `import { type CircuitStrategy, circuit, circuitOf, consecutiveFailures, classicHalfOpen, constantOpenFor, type Detector } from '@datapunk/breaker'
+import { type Breaker, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { prometheusMetrics } from '@datapunk/breaker-prometheus'
+import { otelMetrics } from '@datapunk/breaker-otel'
+import { simulate, scenarios } from '@datapunk/breaker-sim'
+import { of } from 'rxjs'
+
+const strategy: CircuitStrategy = circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } })
+const detector: Detector<unknown> = consecutiveFailures({ threshold: 2 })
+const composed = circuitOf({ detector, recovery: classicHalfOpen(), openFor: constantOpenFor(1000) })
+const breaker: Breaker = createBreaker(composed)
+export const piped = of(1).pipe(circuitBreaker(breaker))
+export const promised: Promise<number> = breaker.execute(async () => 1)
+export const attachments = [prometheusMetrics, otelMetrics]
+export const runs = simulate(scenarios.outage!, [strategy], { seed: 1 })
+// @ts-expect-error a threshold must be a number
+circuit({ trip: { kind: 'consecutive-failures', threshold: 'three' } })
+`,
+  )
+  writeFileSync(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: ['node'] },
+      files: ['check.ts'],
+    }),
+  )
+  try {
+    run(join(project, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: project })
+  } catch (error) {
+    failures.push(`tsc in the fresh project:\n${error.stdout ?? ''}${error.stderr ?? ''}`)
+  }
+
+  const program = (load) => `${load}
+const breaker = core.circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } })
+const handle = rx.createBreaker(breaker)
+const value = await handle.execute(async () => 'ok')
+if (value !== 'ok') throw new Error('expected the protected call to return ok')
+await handle.execute(async () => { throw new Error('down') }).catch(() => {})
+const rejected = await handle.execute(async () => 'never').catch((e) => e)
+if (rejected.name !== 'BrokenCircuitError') throw new Error('expected the open breaker to reject')
+if (typeof prometheus.prometheusMetrics !== 'function' || typeof otel.otelMetrics !== 'function') throw new Error('adapters missing')
+if (typeof sim.simulate !== 'function') throw new Error('simulator missing')
+console.log('protected, rejected:', rejected.reason)
+`
+  step('running an ESM program against the tarballs')
+  writeFileSync(
+    join(project, 'esm.mjs'),
+    program(`import * as core from '@datapunk/breaker'
+import * as rx from '@datapunk/breaker-rxjs'
+import * as prometheus from '@datapunk/breaker-prometheus'
+import * as otel from '@datapunk/breaker-otel'
+import * as sim from '@datapunk/breaker-sim'`),
+  )
+  try {
+    check(run('node', ['esm.mjs'], { cwd: project }).includes('rejected: open'), 'the ESM program did not protect a call')
+  } catch (error) {
+    failures.push(`node esm.mjs:\n${error.stdout ?? ''}${error.stderr ?? ''}`)
+  }
+  step('running a CommonJS program (require) against the tarballs')
+  writeFileSync(
+    join(project, 'cjs.cjs'),
+    `(async () => {
+const core = require('@datapunk/breaker')
+const rx = require('@datapunk/breaker-rxjs')
+const prometheus = require('@datapunk/breaker-prometheus')
+const otel = require('@datapunk/breaker-otel')
+const sim = require('@datapunk/breaker-sim')
+${program('').trim()}
+})().catch((e) => { console.error(e); process.exit(1) })
+`,
+  )
+  try {
+    check(run('node', ['cjs.cjs'], { cwd: project }).includes('rejected: open'), 'the CommonJS program did not protect a call')
+  } catch (error) {
+    failures.push(`node cjs.cjs:\n${error.stdout ?? ''}${error.stderr ?? ''}`)
+  }
+  step('npx breaker-sim --help from the installed tarball')
+  try {
+    check(
+      run('npx', ['--no-install', 'breaker-sim', '--help'], { cwd: project }).startsWith('usage: breaker-sim'),
+      'breaker-sim --help printed no usage',
+    )
+  } catch (error) {
+    failures.push(`npx breaker-sim --help:\n${error.stdout ?? ''}${error.stderr ?? ''}`)
+  }
+
+  // ---- the core's size, and no node: imports -------------------------------------------------
+  step('measuring the core (circuit + BreakerEvent, tree-shaken, minified, gzipped)')
+  const installedCore = join(project, 'node_modules', '@datapunk', 'breaker', 'dist')
+  for (const file of readdirSync(installedCore).filter((f) => f.endsWith('.js'))) {
+    const text = readFileSync(join(installedCore, file), 'utf8')
+    check(!/from ['"]node:|require\(['"]node:|import\(['"]node:/.test(text), `the core imports a node: module in ${file}`)
+  }
+  writeFileSync(join(project, 'entry.mjs'), "export { circuit, BreakerEvent } from '@datapunk/breaker'\n")
+  const bundle = (external) =>
+    run(
+      bin('esbuild'),
+      [
+        'entry.mjs',
+        '--bundle',
+        '--minify',
+        '--format=esm',
+        '--platform=neutral',
+        '--main-fields=module,main',
+        ...external.map((e) => `--external:${e}`),
+      ],
+      {
+        cwd: project,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    )
+  const whole = gzipSync(bundle([])).length
+  const own = gzipSync(bundle(['fp-ts', 'io-ts'])).length
+  process.stdout.write(
+    `pack-check: core size, min+gzip: ${whole} bytes with fp-ts and io-ts (budget ${CORE_BUDGET_BYTES}), ${own} bytes of its own (budget ${CORE_OWN_BUDGET_BYTES})\n`,
+  )
+  check(whole <= CORE_BUDGET_BYTES, `the core is ${whole} bytes min+gzip with its dependencies, over the budget of ${CORE_BUDGET_BYTES}`)
+  check(own <= CORE_OWN_BUDGET_BYTES, `the core is ${own} bytes min+gzip on its own, over the budget of ${CORE_OWN_BUDGET_BYTES}`)
+} catch (error) {
+  failures.push(`pack-check stopped: ${error.stack ?? error}\n${error.stdout ?? ''}${error.stderr ?? ''}`)
+} finally {
+  if (process.argv.includes('--keep')) process.stdout.write(`pack-check: kept ${work}\n`)
+  else rmSync(work, { recursive: true, force: true })
+}
+
+if (failures.length > 0) {
+  process.stderr.write(`pack-check: ${failures.length} problem(s):\n${failures.map((f) => `- ${f}`).join('\n')}\n`)
+  process.exit(1)
+}
+process.stdout.write(`pack-check: ${packages.length} packages packed, linted, installed and run from their tarballs\n`)
