@@ -14,25 +14,11 @@ import {
 import pino from 'pino'
 import { firstValueFrom, from, Observable, take, throwError, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it, vi } from 'vitest'
-
-const halfOpenClassic = (scheduler = new VirtualTimeScheduler()) => {
-  const breaker = createBreaker(
-    circuit({
-      trip: { kind: 'consecutive-failures', threshold: 1 },
-      recovery: { kind: 'classic', probes: 1 },
-      openFor: { kind: 'constant', ms: 1000 },
-    }),
-    { scheduler },
-  )
-  const first = breaker.request()
-  if (first._tag === 'Admitted') breaker.failed(first, 1)
-  breaker.dispatch(BreakerEvent.halfOpen())
-  return breaker
-}
+import { halfOpenBreaker } from './fixtures.js'
 
 describe('1. an isFailure that throws', () => {
   it('settles the call as a failure, gives the subscriber the error, reports the predicate, and leaks no probe permit', () => {
-    const breaker = halfOpenClassic()
+    const breaker = halfOpenBreaker()
     const reported: TransitionEvent[] = []
     breaker.transitions$.subscribe((e) => reported.push(e))
     const uncaught = vi.fn()

@@ -111,7 +111,13 @@ describe('breakerGroup', () => {
   it('get of a new key looks at O(1) breakers amortised, however many are open (9,000 open)', () => {
     const c = clock()
     let inspections = 0
-    const counted: Strategy<unknown> = { ...strategy, inspect: (s) => (inspections++, strategy.inspect(s as never)) } as Strategy<unknown>
+    const counted: Strategy<unknown> = {
+      ...strategy,
+      inspect: (s) => {
+        inspections++
+        return strategy.inspect(s as never)
+      },
+    } as Strategy<unknown>
     const group = breakerGroup<string>({ strategyFor: () => counted, maxKeys: 100_000, idleEvictMs: 10, scheduler: c.scheduler })
     for (let i = 0; i < 9000; i++) trip(group.get(`sick-${i}`))
     c.set(1000) // every open breaker is idle now

@@ -1,8 +1,9 @@
-import { BreakerEvent, circuit } from '@datapunk/breaker'
+import { circuit } from '@datapunk/breaker'
 import { BrokenCircuitError, CallTimeoutError, circuitBreaker, createBreaker, type MetricEvent } from '@datapunk/breaker-rxjs'
 import { catchError, defer, filter, map, mergeMap, type Observable, of, take } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { describe, expect, it } from 'vitest'
+import { halfOpenBreaker } from './fixtures.js'
 
 const newScheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected))
 
@@ -21,22 +22,6 @@ const describeErrors = <T>(source: Observable<T>): Observable<T | string> =>
       ),
     ),
   )
-
-/** A breaker with one probe permit that has just tripped and was moved to half-open by hand. */
-const halfOpenBreaker = (scheduler: TestScheduler) => {
-  const breaker = createBreaker(
-    circuit({
-      trip: { kind: 'consecutive-failures', threshold: 1 },
-      recovery: { kind: 'classic', probes: 1 },
-      openFor: { kind: 'constant', ms: 1000 },
-    }),
-    { scheduler },
-  )
-  const first = breaker.request()
-  if (first._tag === 'Admitted') breaker.failed(first, 1)
-  breaker.dispatch(BreakerEvent.halfOpen())
-  return breaker
-}
 
 describe('circuitBreaker in virtual time', () => {
   it('trips after failures, rejects with the right retryAfterMs without subscribing, and probes after the open duration', () => {
