@@ -1,4 +1,6 @@
+import { fileURLToPath } from 'node:url'
 import { normal, type Random } from './Random.js'
+import { readScenarioFile } from './ScenarioFile.js'
 
 /** How requests arrive. */
 export type LoadModel =
@@ -42,79 +44,29 @@ export interface Scenario {
 }
 
 const healthy = (atMs: number): HealthSegment => ({ atMs, failureRate: 0.002, latencyMs: { median: 40, p99: 150 } })
-const down = (atMs: number): HealthSegment => ({ atMs, failureRate: 1, latencyMs: { median: 5, p99: 20 } })
 
-const range = (from: number, to: number, step: number): number[] => {
-  const out: number[] = []
-  for (let x = from; x < to; x += step) out.push(x)
-  return out
+/** The built-in scenarios, in the order the CLI lists them: files of the scenario format in `scenarios/`. */
+const BUILT_IN = [
+  'fragile-recovery',
+  'outage',
+  'brownout',
+  'flapping',
+  'slow-degradation',
+  'cascading',
+  'noisy-but-healthy',
+  'self-healing-spikes',
+] as const
+
+const loadBuiltIn = (name: string): Scenario => {
+  const path = fileURLToPath(new URL(`../scenarios/${name}.json`, import.meta.url))
+  const decoded = readScenarioFile(path)
+  // A shipped file that does not decode is a packaging bug, not a user error: fail loudly.
+  if (decoded._tag === 'Left') throw new Error(`built-in scenario ${name}: ${decoded.left}`)
+  return decoded.right
 }
 
-/** The built-in scenarios, by name. */
-export const scenarios: Readonly<Record<string, Scenario>> = {
-  'fragile-recovery': {
-    name: 'fragile-recovery',
-    description: 'a hard outage (60-120 s), then an upstream that collapses again above 50% of the load until it has held for 30 s',
-    durationMs: 300_000,
-    load: { kind: 'poisson', rps: 200 },
-    health: [healthy(0), down(60_000), healthy(120_000)],
-    fragility: { fromMs: 120_000, capacityRps: 100, settleMs: 30_000, collapseMs: 20_000 },
-    incidentAtMs: 60_000,
-    recoveredAtMs: 120_000,
-  },
-  outage: {
-    name: 'outage',
-    description: 'a hard outage from 60 s to 120 s: every call fails fast, then all is well',
-    durationMs: 240_000,
-    load: { kind: 'poisson', rps: 200 },
-    health: [healthy(0), down(60_000), healthy(120_000)],
-    incidentAtMs: 60_000,
-    recoveredAtMs: 120_000,
-  },
-  brownout: {
-    name: 'brownout',
-    description: 'from 60 s the error rate climbs to 60% and latency to 1.5 s over 90 s; healthy again at 200 s',
-    durationMs: 300_000,
-    load: { kind: 'poisson', rps: 200 },
-    health: [
-      healthy(0),
-      ...range(60_000, 150_000, 10_000).map((atMs, i, all) => {
-        const f = (i + 1) / all.length
-        return { atMs, failureRate: 0.6 * f, latencyMs: { median: 40 + 1000 * f, p99: 150 + 1400 * f } }
-      }),
-      { atMs: 150_000, failureRate: 0.6, latencyMs: { median: 1000, p99: 1500 } },
-      healthy(200_000),
-    ],
-    incidentAtMs: 60_000,
-    recoveredAtMs: 200_000,
-  },
-  flapping: {
-    name: 'flapping',
-    description: 'from 60 s to 240 s the upstream is down for 10 s in every 30 s',
-    durationMs: 300_000,
-    load: { kind: 'poisson', rps: 200 },
-    health: [healthy(0), ...range(60_000, 240_000, 30_000).flatMap((atMs) => [down(atMs), healthy(atMs + 10_000)])],
-    incidentAtMs: 60_000,
-    recoveredAtMs: 240_000,
-  },
-  'slow-degradation': {
-    name: 'slow-degradation',
-    description: 'latency creeps from 40 ms to 2 s over 60-180 s, errors (30%) start at 150 s; healthy at 240 s',
-    durationMs: 300_000,
-    load: { kind: 'constant', rps: 200 },
-    health: [
-      healthy(0),
-      ...range(60_000, 180_000, 10_000).map((atMs, i, all) => {
-        const f = (i + 1) / all.length
-        return { atMs, failureRate: atMs >= 150_000 ? 0.3 : 0.002, latencyMs: { median: 40 + 1960 * f, p99: 150 + 2400 * f } }
-      }),
-      { atMs: 180_000, failureRate: 0.3, latencyMs: { median: 2000, p99: 2600 } },
-      healthy(240_000),
-    ],
-    incidentAtMs: 60_000,
-    recoveredAtMs: 240_000,
-  },
-}
+/** The built-in scenarios, by name (read from the files the package ships). */
+export const scenarios: Readonly<Record<string, Scenario>> = Object.fromEntries(BUILT_IN.map((name) => [name, loadBuiltIn(name)]))
 
 /** Request arrival times (ms) over `durationMs`, drawn from `random`. */
 export const arrivals = (load: LoadModel, durationMs: number, random: Random): Float64Array => {

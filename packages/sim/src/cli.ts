@@ -10,12 +10,15 @@ import type { Kinds } from '@datapunk/breaker'
 import { renderHtml } from './html.js'
 import { loadKinds } from './kindsModule.js'
 import { parseTrace, replay, strategyFromJson } from './replay.js'
-import { renderText } from './report.js'
-import { scenarios } from './Scenario.js'
+import { renderSeedTable, renderText } from './report.js'
+import { type Scenario, scenarios } from './Scenario.js'
+import { readScenarioFile } from './ScenarioFile.js'
 import { simulate } from './simulate.js'
 import { demoStrategies } from './strategies.js'
 
 const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--list] [--help]
+       breaker-sim run --config FILE [--config FILE ...] [--scenario NAME | --scenario-file FILE]
+                       [--seeds SEEDS] [--kinds MODULE] [--html PATH]
        breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
 
 Runs classic half-open, gradual recovery and consecutive-failures-with-backoff on the same
@@ -27,6 +30,12 @@ options:
   --html PATH       also write a self-contained HTML report (inline charts, no network) to PATH
   --list            list the scenarios with their descriptions
   --help            this text
+
+run: your strategy configs (JSON files, as fromConfig reads them; --kinds adds your part kinds)
+side by side on the same simulated traffic, on a built-in scenario or a scenario file (the format
+of packages/sim/scenarios/*.json). --seeds takes N, A..B or A,B,C (at most 1000 seeds): with one
+seed it draws the charts and the table, with several a table of the median and the range of each
+metric over the seeds. --html writes the one-seed report.
 
 replay: feeds a recorded trace (JSON lines of a live breaker's calls$ events) through each
 strategy config (a JSON file, as fromConfig reads it) and compares their decisions with the
@@ -40,6 +49,10 @@ function fail(message: string): never {
 
 if (process.argv[2] === 'replay') {
   await replayCommand(process.argv.slice(3))
+  process.exit(0)
+}
+if (process.argv[2] === 'run') {
+  await runCommand(process.argv.slice(3))
   process.exit(0)
 }
 
@@ -65,7 +78,7 @@ if (values.help === true) {
   process.exit(0)
 }
 if (values.list === true) {
-  for (const s of Object.values(scenarios)) process.stdout.write(`${s.name.padEnd(18)} ${s.description}\n`)
+  for (const s of Object.values(scenarios)) process.stdout.write(`${s.name.padEnd(20)} ${s.description}\n`)
   process.exit(0)
 }
 const name = values.scenario ?? 'fragile-recovery'
@@ -78,11 +91,105 @@ const seed =
 
 const runs = simulate(scenario, demoStrategies(), { seed })
 process.stdout.write(`${renderText(scenario, runs, seed)}\n`)
-if (values.html !== undefined) {
-  const path = resolve(values.html)
+if (values.html !== undefined) writeHtml(values.html, renderHtml(scenario, runs, seed))
+
+/** Seeds from `N`, `A..B` or `A,B,C`: non-negative integers, at most 1000 of them. */
+function parseSeeds(spec: string): number[] {
+  const seed = (text: string): number => {
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
+      fail(`--seeds: expected N, A..B or A,B,C of non-negative integers, got "${spec}"`)
+    return Number(text)
+  }
+  const range = /^(\d+)\.\.(\d+)$/.exec(spec)
+  const seeds = range !== null ? rangeOf(seed(range[1] ?? ''), seed(range[2] ?? '')) : spec.split(',').map(seed)
+  if (seeds.length === 0 || seeds.length > 1000) fail(`--seeds: expected 1 to 1000 seeds, got ${seeds.length}`)
+  return seeds
+}
+
+function rangeOf(from: number, to: number): number[] {
+  if (to < from) fail(`--seeds: expected A..B with A <= B, got ${from}..${to}`)
+  if (to - from >= 1000) fail(`--seeds: expected 1 to 1000 seeds, got ${to - from + 1}`)
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
+}
+
+async function runCommand(args: string[]): Promise<void> {
+  let values: {
+    config?: string[] | undefined
+    scenario?: string | undefined
+    'scenario-file'?: string | undefined
+    seeds?: string | undefined
+    kinds?: string | undefined
+    html?: string | undefined
+  }
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        config: { type: 'string', multiple: true },
+        scenario: { type: 'string' },
+        'scenario-file': { type: 'string' },
+        seeds: { type: 'string' },
+        kinds: { type: 'string' },
+        html: { type: 'string' },
+      },
+      strict: true,
+    }).values
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error))
+  }
+  if (values.config === undefined || values.config.length === 0) fail('run: at least one --config FILE is required')
+  if (values.scenario !== undefined && values['scenario-file'] !== undefined) fail('run: give --scenario or --scenario-file, not both')
+  let kinds: Kinds | undefined
+  if (values.kinds !== undefined) {
+    const loaded = await loadKinds(values.kinds)
+    if ('error' in loaded) fail(loaded.error)
+    kinds = loaded.kinds
+  }
+  const file = values['scenario-file']
+  let scenario: Scenario
+  if (file !== undefined) {
+    const decoded = readScenarioFile(file)
+    if (decoded._tag === 'Left') fail(decoded.left)
+    scenario = decoded.right
+  } else {
+    const name = values.scenario ?? 'fragile-recovery'
+    scenario = scenarios[name] ?? fail(`unknown scenario "${name}" (see --list)`)
+  }
+  const strategies = values.config.map((path) => {
+    let text: string
+    try {
+      text = readFileSync(path, 'utf8')
+    } catch (error) {
+      fail(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`)
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch (error) {
+      fail(`${path}: not JSON (${error instanceof Error ? error.message : String(error)})`)
+    }
+    const strategy = strategyFromJson(json, path, kinds === undefined ? {} : { kinds })
+    if (strategy._tag === 'Left') fail(strategy.left)
+    return strategy.right
+  })
+  const seeds = parseSeeds(values.seeds ?? '1')
+  if (seeds.length > 1 && values.html !== undefined) fail('run: --html draws one seed; give --seeds N')
+  if (seeds.length === 1) {
+    const seed = seeds[0] ?? 1
+    const runs = simulate(scenario, strategies, { seed })
+    process.stdout.write(`${renderText(scenario, runs, seed)}\n`)
+    if (values.html !== undefined) writeHtml(values.html, renderHtml(scenario, runs, seed))
+    return
+  }
+  const bySeed = seeds.map((seed) => simulate(scenario, strategies, { seed }))
+  process.stdout.write(`${renderSeedTable(scenario, bySeed, seeds)}\n`)
+}
+
+function writeHtml(target: string, html: string): void {
+  const path = resolve(target)
   try {
     mkdirSync(dirname(path), { recursive: true })
-    writeFileSync(path, renderHtml(scenario, runs, seed))
+    writeFileSync(path, html)
   } catch (error) {
     process.stderr.write(
       `breaker-sim: could not write the HTML report to ${path}: ${error instanceof Error ? error.message : String(error)}\n`,

@@ -72,3 +72,66 @@ export const renderText = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
   lines.push('collapses: a fragile upstream brought down again by the traffic let through.')
   return lines.join('\n')
 }
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+}
+
+/**
+ * One table for runs over several seeds: per strategy and metric, the median and, in brackets,
+ * the smallest and largest value over the seeds. A time that did not happen in some seeds (never
+ * detected, never back to full) counts those seeds after the median: `12 s [8 s-30 s] (3 never)`.
+ */
+export const renderSeedTable = (scenario: Scenario, bySeed: ReadonlyArray<ReadonlyArray<Run>>, seeds: ReadonlyArray<number>): string => {
+  const strategies = bySeed[0]?.map((r) => r.summary.strategy) ?? []
+  const spread = (values: ReadonlyArray<number>, format: (n: number) => string): string =>
+    values.length === 0 ? '-' : `${format(median(values))} [${format(Math.min(...values))}-${format(Math.max(...values))}]`
+  const times = (values: ReadonlyArray<number | null>): string => {
+    const known = values.filter((v): v is number => v !== null)
+    const never = values.length - known.length
+    return `${spread(known, (n) => ms(n))}${never > 0 ? ` (${never} never)` : ''}`
+  }
+  const header = ['strategy', 'success', 'wasted', 'needless', 'detect', 'back to full', 'opens', 'collapses']
+  const rows = strategies.map((name, i) => {
+    const runs = bySeed.map((seedRuns) => seedRuns[i]?.summary).filter((x) => x !== undefined)
+    return [
+      name,
+      spread(
+        runs.map((r) => r.successRate * 100),
+        (n) => `${n.toFixed(1)}%`,
+      ),
+      spread(
+        runs.map((r) => r.wasted),
+        (n) => String(Math.round(n)),
+      ),
+      spread(
+        runs.map((r) => r.needless),
+        (n) => String(Math.round(n)),
+      ),
+      times(runs.map((r) => r.timeToDetectMs)),
+      times(runs.map((r) => r.timeToFullMs)),
+      spread(
+        runs.map((r) => r.opens),
+        (n) => String(Math.round(n)),
+      ),
+      spread(
+        runs.map((r) => r.collapses),
+        (n) => String(Math.round(n)),
+      ),
+    ]
+  })
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
+  const first = seeds[0] ?? 0
+  const last = seeds[seeds.length - 1] ?? 0
+  return [
+    `${scenario.name}, ${seeds.length} seeds (${first}..${last}): ${scenario.description}`,
+    'median [min-max] over the seeds',
+    '',
+    line(header),
+    ...rows.map(line),
+  ].join('\n')
+}

@@ -1,0 +1,176 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { parseScenario, scenarios } from '@datapunk/breaker-sim'
+import { describe, expect, it } from 'vitest'
+
+const valid = {
+  name: 'mine',
+  description: 'a short outage',
+  durationMs: 60_000,
+  load: { kind: 'poisson', rps: 100 },
+  health: [
+    { atMs: 0, failureRate: 0.001, latencyMs: { median: 30, p99: 120 } },
+    { atMs: 20_000, failureRate: 1, latencyMs: { median: 5, p99: 20 } },
+    { atMs: 40_000, failureRate: 0.001, latencyMs: { median: 30, p99: 120 } },
+  ],
+  incidentAtMs: 20_000,
+  recoveredAtMs: 40_000,
+}
+
+const problems = (json: unknown): string => {
+  const result = parseScenario(json, 's.json')
+  if (result._tag === 'Right') throw new Error('expected the scenario to be refused')
+  return result.left
+}
+
+describe('scenario files', () => {
+  it('decodes a valid file into the scenario the simulator runs', () => {
+    const result = parseScenario(valid, 's.json')
+    expect(result._tag).toBe('Right')
+    expect(result._tag === 'Right' && result.right.health[1]?.failureRate).toBe(1)
+  })
+
+  it.each([
+    ['not an object', 'outage', 's.json: (root): expected a scenario, got "outage"'],
+    [
+      'a typo in a key',
+      { ...valid, durationMS: 1 },
+      's.json: durationMS: unknown key (expected only name, durationMs, load, health, incidentAtMs, recoveredAtMs, description, fragility)',
+    ],
+    [
+      'an unknown load kind',
+      { ...valid, load: { kind: 'sine', rps: 10 } },
+      's.json: load.kind: expected one of "constant" | "poisson" | "bursts", got "sine"',
+    ],
+    [
+      'a failure rate above 1',
+      { ...valid, health: [valid.health[0], { ...valid.health[1], failureRate: 1.5 }] },
+      's.json: health[1].failureRate: expected a probability in [0, 1], got 1.5',
+    ],
+    ['no health at all', { ...valid, health: [] }, 's.json: health: expected 1 to 10000 health segments'],
+    [
+      'segments out of order',
+      { ...valid, health: [valid.health[0], valid.health[2], valid.health[1]] },
+      "s.json: health[2].atMs: expected a time after the previous segment's (40000), got 20000",
+    ],
+    [
+      'a first segment after 0',
+      { ...valid, health: [{ ...valid.health[0], atMs: 5 }] },
+      's.json: health[0].atMs: expected the first segment to start at 0, got 5',
+    ],
+    [
+      'a p99 below the median',
+      { ...valid, health: [{ ...valid.health[0], latencyMs: { median: 100, p99: 50 } }] },
+      's.json: health[0].latencyMs.p99: expected at least the median (100), got 50',
+    ],
+    [
+      'recovery before the incident',
+      { ...valid, recoveredAtMs: 10_000 },
+      's.json: recoveredAtMs: expected at least incidentAtMs (20000), got 10000',
+    ],
+    [
+      'more traffic than a run may simulate',
+      { ...valid, durationMs: 86_400_000, load: { kind: 'constant', rps: 100_000 } },
+      's.json: durationMs: expected at most 50,000,000 requests (rate x duration), got 8,640,000,000',
+    ],
+    [
+      'a name with spaces',
+      { ...valid, name: 'my scenario' },
+      's.json: name: expected a name of lowercase letters, digits and dashes, got "my scenario"',
+    ],
+    [
+      'bursts longer than their period',
+      { ...valid, load: { kind: 'bursts', rps: 10, burstRps: 100, everyMs: 5000, forMs: 10_000 } },
+      's.json: load.forMs: expected at most everyMs (5000), got 10000',
+    ],
+  ])('%s', (_name, json, expected) => {
+    expect(problems(json)).toBe(expected)
+  })
+
+  it('reports every problem of a file, not just the first', () => {
+    expect(problems({ ...valid, durationMs: 10, incidentAtMs: -1 }).split('\n')).toEqual([
+      's.json: durationMs: expected a duration in ms in [1000, 86400000], got 10',
+      's.json: incidentAtMs: expected a time in ms in [0, 86400000], got -1',
+    ])
+  })
+
+  it('ships every built-in scenario as a file of this format', () => {
+    const dir = fileURLToPath(new URL('../scenarios/', import.meta.url))
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'))
+    expect(files.map((f) => f.replace('.json', '')).sort()).toEqual(Object.keys(scenarios).sort())
+    for (const file of files) expect(parseScenario(JSON.parse(readFileSync(join(dir, file), 'utf8')), file)._tag).toBe('Right')
+    expect(Object.keys(scenarios)).toEqual(
+      expect.arrayContaining(['noisy-but-healthy', 'self-healing-spikes', 'slow-degradation', 'cascading']),
+    )
+  })
+})
+
+describe('breaker-sim run (CLI)', () => {
+  const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+  const dir = mkdtempSync(join(tmpdir(), 'sim-run-'))
+  const detection = { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } }
+  const classic = join(dir, 'classic.json')
+  writeFileSync(classic, JSON.stringify({ name: 'classic', trip: detection, openFor: { kind: 'constant', ms: 5000 } }))
+  // A config naming a part kind of the user's, loaded with --kinds.
+  const core = pathToFileURL(fileURLToPath(new URL('../../core/dist/index.js', import.meta.url))).href
+  const kinds = join(dir, 'kinds.mjs')
+  writeFileSync(
+    kinds,
+    [
+      `import { consecutiveFailures, detectorKind, literal, PositiveInt, struct } from '${core}'`,
+      `const codec = struct('a failure-run detector', { kind: literal('failure-run'), length: PositiveInt })`,
+      `export const kinds = { detectors: { 'failure-run': detectorKind({ codec, build: (c) => consecutiveFailures({ threshold: c.length }) }) } }`,
+    ].join('\n'),
+  )
+  const custom = join(dir, 'custom.json')
+  writeFileSync(
+    custom,
+    JSON.stringify({ name: 'custom-run', trip: { kind: 'failure-run', length: 10 }, openFor: { kind: 'constant', ms: 5000 } }),
+  )
+  const scenarioFile = join(dir, 'mine.json')
+  writeFileSync(scenarioFile, JSON.stringify(valid))
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'run', ...args], { encoding: 'utf8' })
+
+  it('runs your configs, your part kinds included, side by side over several seeds: the median and range of each metric', () => {
+    const result = run('--config', classic, '--config', custom, '--kinds', kinds, '--scenario', 'outage', '--seeds', '1..5')
+    expect(result.status, result.stderr).toBe(0)
+    const lines = result.stdout.trim().split('\n')
+    expect(lines[0]).toBe('outage, 5 seeds (1..5): a hard outage from 60 s to 120 s: every call fails fast, then all is well')
+    expect(lines[3]).toMatch(/^strategy\s+success\s+wasted\s+needless\s+detect\s+back to full\s+opens\s+collapses$/)
+    expect(lines[4]).toMatch(/^classic\s+\d+\.\d% \[\d+\.\d%-\d+\.\d%\]/)
+    expect(lines[5]).toMatch(/^custom-run\s+\d+\.\d% \[/)
+    // Deterministic: the same inputs give the same bytes.
+    expect(run('--config', classic, '--config', custom, '--kinds', kinds, '--scenario', 'outage', '--seeds', '1..5').stdout).toBe(
+      result.stdout,
+    )
+  })
+
+  it('runs a scenario file, and draws the charts for one seed', () => {
+    const result = run('--config', classic, '--scenario-file', scenarioFile, '--seeds', '7')
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout.split('\n')[0]).toBe('mine (seed 7): a short outage')
+    expect(result.stdout).toContain('classic: upstream')
+  })
+
+  it('refuses what it cannot run, with the reason and exit code 2', () => {
+    const bad = join(dir, 'bad.json')
+    writeFileSync(bad, JSON.stringify({ ...valid, health: [] }))
+    const cases: Array<[string[], string]> = [
+      [['--scenario', 'outage'], 'run: at least one --config FILE is required'],
+      [['--config', classic, '--scenario', 'outage', '--scenario-file', scenarioFile], 'run: give --scenario or --scenario-file, not both'],
+      [['--config', classic, '--seeds', '9..3'], '--seeds: expected A..B with A <= B, got 9..3'],
+      [['--config', classic, '--seeds', 'lots'], '--seeds: expected N, A..B or A,B,C of non-negative integers, got "lots"'],
+      [['--config', classic, '--scenario-file', bad], `${bad}: health: expected 1 to 10000 health segments`],
+      [['--config', custom], `${custom}: trip.kind: expected one of`],
+      [['--config', classic, '--seeds', '1..2', '--html', join(dir, 'r.html')], 'run: --html draws one seed; give --seeds N'],
+    ]
+    for (const [args, message] of cases) {
+      const result = run(...args)
+      expect(result.status, args.join(' ')).toBe(2)
+      expect(result.stderr).toContain(message)
+    }
+  })
+})
