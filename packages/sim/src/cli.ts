@@ -4,6 +4,7 @@
  * `pnpm demo` runs it with the defaults: the fragile-recovery scenario, seed 1.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Kinds } from '@datapunk/breaker'
@@ -15,10 +16,13 @@ import { type Scenario, scenarios } from './Scenario.js'
 import { readScenarioFile } from './ScenarioFile.js'
 import { simulate } from './simulate.js'
 import { demoStrategies } from './strategies.js'
+import { best, candidatesOf, type Evaluation, paretoFront, parseSpace, type Target, tuneAll, Weights } from './tune.js'
 
 const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--list] [--help]
        breaker-sim run --config FILE [--config FILE ...] [--scenario NAME | --scenario-file FILE]
                        [--seeds SEEDS] [--kinds MODULE] [--html PATH]
+       breaker-sim tune --space FILE (--scenario NAME | --scenario-file FILE | --trace FILE)
+                        [--seeds SEEDS] [--budget N] [--workers N] [--kinds MODULE] [--out FILE]
        breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
 
 Runs classic half-open, gradual recovery and consecutive-failures-with-backoff on the same
@@ -37,6 +41,18 @@ of packages/sim/scenarios/*.json). --seeds takes N, A..B or A,B,C (at most 1000 
 seed it draws the charts and the table, with several a table of the median and the range of each
 metric over the seeds. --html writes the one-seed report.
 
+tune: searches a config space (a JSON file: "base", a config every candidate starts from;
+"parameters", each { "path": "trip.threshold", "values": [...] } or { "path": ..., "range":
+{ "min", "max", "step" } }; "search", { "kind": "grid" } (default) or { "kind": "random", "seed" };
+"weights") for the config of lowest cost: wasted x weights.wasted (1) + needless x needless (1) +
+collapses x collapses (1000) + seconds to detect x detectSeconds (10) + seconds back to full x
+backToFullSeconds (1), averaged over the seeds (a time that never came counts as the whole
+scenario). On a --trace, a candidate admitting a call that failed live wastes it and rejecting one
+that succeeded live is needless. --budget caps the candidates (default 100); --workers spreads
+them over worker threads (default: the cores; the result is the same for any number); the best
+config is written to --out (default tuned.json). It prints the best candidates and the Pareto
+front of wasted vs needless.
+
 replay: feeds a recorded trace (JSON lines of a live breaker's calls$ events) through each
 strategy config (a JSON file, as fromConfig reads it) and compares their decisions with the
 live ones. --kinds MODULE imports a JavaScript module whose \`kinds\` export adds your own part
@@ -53,6 +69,10 @@ if (process.argv[2] === 'replay') {
 }
 if (process.argv[2] === 'run') {
   await runCommand(process.argv.slice(3))
+  process.exit(0)
+}
+if (process.argv[2] === 'tune') {
+  await tuneCommand(process.argv.slice(3))
   process.exit(0)
 }
 
@@ -183,6 +203,123 @@ async function runCommand(args: string[]): Promise<void> {
   }
   const bySeed = seeds.map((seed) => simulate(scenario, strategies, { seed }))
   process.stdout.write(`${renderSeedTable(scenario, bySeed, seeds)}\n`)
+}
+
+function readJson(path: string): unknown {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    fail(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch (error) {
+    fail(`${path}: not JSON (${error instanceof Error ? error.message : String(error)})`)
+  }
+}
+
+function positiveInt(text: string | undefined, name: string, fallback: number, max: number): number {
+  if (text === undefined) return fallback
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || n < 1 || n > max) fail(`--${name}: expected an integer in [1, ${max}], got "${text}"`)
+  return n
+}
+
+async function tuneCommand(args: string[]): Promise<void> {
+  let values: Record<string, string | undefined>
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        space: { type: 'string' },
+        scenario: { type: 'string' },
+        'scenario-file': { type: 'string' },
+        trace: { type: 'string' },
+        seeds: { type: 'string' },
+        budget: { type: 'string' },
+        workers: { type: 'string' },
+        kinds: { type: 'string' },
+        out: { type: 'string' },
+      },
+      strict: true,
+    }).values as Record<string, string | undefined>
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error))
+  }
+  const spacePath = values.space ?? fail('tune: --space FILE is required')
+  const space = parseSpace(readJson(spacePath), spacePath)
+  if (space._tag === 'Left') fail(space.left)
+  const targets = [values.scenario, values['scenario-file'], values.trace].filter((v) => v !== undefined)
+  if (targets.length !== 1) fail('tune: give exactly one of --scenario, --scenario-file, --trace')
+  let kinds: Kinds | undefined
+  if (values.kinds !== undefined) {
+    const loaded = await loadKinds(values.kinds)
+    if ('error' in loaded) fail(loaded.error)
+    kinds = loaded.kinds
+  }
+  let target: Target
+  let where: string
+  if (values.trace !== undefined) {
+    const trace = parseTrace(readFileSync(values.trace, 'utf8'))
+    if (trace._tag === 'Left') fail(`${values.trace}: ${trace.left.message}`)
+    target = { kind: 'trace', events: trace.right }
+    where = `the trace ${values.trace} (${trace.right.length} events)`
+  } else {
+    let scenario: Scenario
+    if (values['scenario-file'] !== undefined) {
+      const decoded = readScenarioFile(values['scenario-file'])
+      if (decoded._tag === 'Left') fail(decoded.left)
+      scenario = decoded.right
+    } else scenario = scenarios[values.scenario ?? ''] ?? fail(`unknown scenario "${values.scenario}" (see --list)`)
+    const seeds = parseSeeds(values.seeds ?? '1')
+    target = { kind: 'scenario', scenario, seeds }
+    where = `${scenario.name}, seeds ${seeds.length === 1 ? seeds[0] : `${seeds[0]}..${seeds.at(-1)}`}`
+  }
+  const budget = positiveInt(values.budget, 'budget', 100, 100_000)
+  const workers = positiveInt(values.workers, 'workers', availableParallelism(), 64)
+  const candidates = candidatesOf(space.right, budget)
+  if (candidates._tag === 'Left') fail(`tune: ${candidates.left}`)
+  const weights = space.right.weights ?? (Weights.decode({}) as { right: Weights }).right
+  const evaluations = await tuneAll(candidates.right, target, weights, {
+    workers,
+    ...(values.kinds === undefined ? {} : { kindsModule: resolve(values.kinds) }),
+    ...(kinds === undefined ? {} : { kinds }),
+  })
+  const winner = best(evaluations)
+  const invalid = evaluations.filter((e) => !e.valid)
+  if (winner === undefined) fail(`tune: no candidate config is valid; the first problem: ${invalid[0]?.problem ?? 'none'}`)
+  const byIndex = new Map(candidates.right.map((c) => [c.index, c]))
+  const describe = (e: Evaluation) =>
+    Object.entries(byIndex.get(e.index)?.values ?? {})
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(' ')
+  const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1))
+  const lines = [
+    `tuned ${candidates.right.length} candidates on ${where}${invalid.length > 0 ? ` (${invalid.length} invalid, skipped)` : ''}`,
+    '',
+    `${'rank'.padEnd(5)}${'cost'.padStart(10)}${'wasted'.padStart(9)}${'needless'.padStart(10)}${'collapses'.padStart(11)}${'detect s'.padStart(10)}${'full s'.padStart(9)}  parameters`,
+    ...[...evaluations]
+      .filter((e) => e.valid)
+      .sort((a, b) => a.cost - b.cost || a.index - b.index)
+      .slice(0, 10)
+      .map(
+        (e, i) =>
+          `${String(i + 1).padEnd(5)}${fmt(e.cost).padStart(10)}${fmt(e.wasted).padStart(9)}${fmt(e.needless).padStart(10)}${fmt(e.collapses).padStart(11)}${fmt(e.detectSeconds).padStart(10)}${fmt(e.backToFullSeconds).padStart(9)}  ${describe(e)}`,
+      ),
+    '',
+    'Pareto front (wasted vs needless: no other candidate is better on both):',
+    ...paretoFront(evaluations).map((e) => `  wasted ${fmt(e.wasted)}, needless ${fmt(e.needless)}: ${describe(e)}`),
+  ]
+  const out = resolve(values.out ?? 'tuned.json')
+  const config = { ...(byIndex.get(winner.index)?.config as Record<string, unknown>), name: String(space.right.base.name ?? 'tuned') }
+  try {
+    writeFileSync(out, `${JSON.stringify(config, null, 2)}\n`)
+  } catch (error) {
+    fail(`cannot write ${out}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  lines.push('', `best: ${describe(winner)} (cost ${fmt(winner.cost)}), written to ${out}`)
+  process.stdout.write(`${lines.join('\n')}\n`)
 }
 
 function writeHtml(target: string, html: string): void {

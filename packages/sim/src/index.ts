@@ -10,3 +10,18 @@ export { arrivals, type Fragility, type HealthSegment, healthAt, type LoadModel,
 export { MAX_SCENARIO_MS, MAX_SIMULATED_REQUESTS, parseScenario, readScenarioFile, ScenarioFile } from './ScenarioFile.js'
 export { type Bucket, type Run, type RunSummary, type SimulateOptions, simulate } from './simulate.js'
 export { demoStrategies } from './strategies.js'
+export {
+  best,
+  type Candidate,
+  candidatesOf,
+  costOf,
+  type Evaluation,
+  evaluate,
+  paretoFront,
+  parseSpace,
+  type Target,
+  type TuneOptions,
+  TuneSpace,
+  tuneAll,
+  Weights,
+} from './tune.js'

@@ -120,7 +120,8 @@ const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
 /**
  * Feeds the trace's requests and outcomes through `strategy` in order, at their recorded times.
  * An outcome is fed only if the strategy admitted its call: what a call the replay rejected would
- * have returned is unknowable. Through the config the trace was recorded with, the decisions are
+ * have returned is unknowable. A call the strategy admits that the live breaker rejected has no
+ * outcome either: it is cancelled at once (counts nowhere, frees its permit). Through the config the trace was recorded with, the decisions are
  * the live ones, exactly.
  */
 export const replay = <S>(events: ReadonlyArray<TraceEvent>, strategy: Strategy<S>): Replay => {
@@ -147,7 +148,11 @@ export const replay = <S>(events: ReadonlyArray<TraceEvent>, strategy: Strategy<
       case 'CallRejected': {
         const [next, decision] = strategy.step(state, REQUESTED, event.at)
         state = next
-        if (decision._tag === 'Admitted' && event.call > 0) tickets.set(event.call, decision)
+        if (decision._tag === 'Admitted' && event._tag === 'CallRejected') {
+          // The live breaker rejected this call, so its outcome is unknowable: it counts nowhere
+          // (and gives back the permit it took, or a probe would wait for it forever).
+          state = strategy.step(state, { _tag: 'CallCancelled', ticket: decision }, event.at)[0]
+        } else if (decision._tag === 'Admitted' && event.call > 0) tickets.set(event.call, decision)
         calls.push({
           call: event.call,
           at: event.at,

@@ -1,0 +1,244 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fromConfig } from '@datapunk/breaker'
+import { circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { candidatesOf, parseScenario, parseSpace, tuneAll } from '@datapunk/breaker-sim'
+import { catchError, delay, map, of, throwError, VirtualTimeScheduler } from 'rxjs'
+import { describe, expect, it } from 'vitest'
+
+/**
+ * A scenario whose every outcome is known: 100 requests/s (one every 10 ms, from 10 ms), calls of
+ * exactly 1 ms, an upstream that fails every call from 10 s to 20 s and none otherwise.
+ */
+const exact = {
+  name: 'exact-outage',
+  description: 'a deterministic outage',
+  durationMs: 40_000,
+  load: { kind: 'constant', rps: 100 },
+  health: [
+    { atMs: 0, failureRate: 0, latencyMs: { median: 1, p99: 1 } },
+    { atMs: 10_000, failureRate: 1, latencyMs: { median: 1, p99: 1 } },
+    { atMs: 20_000, failureRate: 0, latencyMs: { median: 1, p99: 1 } },
+  ],
+  incidentAtMs: 10_000,
+  recoveredAtMs: 20_000,
+}
+
+/**
+ * The cost (wasted + needless) of a consecutive-failures(5) breaker with classic half-open and a
+ * constant open duration `d` (a multiple of 10 ms) on that scenario, by hand:
+ * - the calls at 10,000..10,040 ms fail; the fifth failure (at 10,041) trips: 5 wasted;
+ * - the first request at or after 10,041 + d is a probe, at 10,050 + d; a probe that fails
+ *   (before 20,000) reopens at its time + 1, so the next probe comes 10 + d later; each is wasted;
+ * - the first probe at or after 20,000 succeeds and closes the circuit; the requests rejected from
+ *   20,000 until then (one every 10 ms) were needless.
+ */
+const costByHand = (d: number): number => {
+  let probe = 10_050 + d
+  let wasted = 5
+  while (probe < 20_000) {
+    wasted++
+    probe += 10 + d
+  }
+  return wasted + (probe - 20_000) / 10
+}
+
+const space = {
+  base: {
+    name: 'tuned',
+    trip: { kind: 'consecutive-failures', threshold: 5 },
+    recovery: { kind: 'classic' },
+    openFor: { kind: 'constant', ms: 1000 },
+  },
+  parameters: [{ path: 'openFor.ms', range: { min: 1000, max: 10_000, step: 500 } }],
+  weights: { wasted: 1, needless: 1, collapses: 0, detectSeconds: 0, backToFullSeconds: 0 },
+}
+
+describe('the tuner', () => {
+  it('finds the optimum of a scenario whose costs are computable by hand, and costs every candidate as the hand does', async () => {
+    const scenario = parseScenario(exact, 'exact.json')
+    const decoded = parseSpace(space, 'space.json')
+    if (scenario._tag === 'Left' || decoded._tag === 'Left') throw new Error('fixtures must decode')
+    const candidates = candidatesOf(decoded.right, 100)
+    if (candidates._tag === 'Left') throw new Error(candidates.left)
+    expect(candidates.right).toHaveLength(19)
+    const evaluations = await tuneAll(
+      candidates.right,
+      { kind: 'scenario', scenario: scenario.right, seeds: [1] },
+      decoded.right.weights ?? ({} as never),
+      { workers: 1 },
+    )
+    for (const e of evaluations) {
+      const d = candidates.right[e.index]?.values['openFor.ms'] as number
+      expect(e.cost, `openFor.ms=${d}`).toBe(costByHand(d))
+    }
+    const byHand = [...candidates.right].sort(
+      (a, b) => costByHand(a.values['openFor.ms'] as number) - costByHand(b.values['openFor.ms'] as number),
+    )[0]
+    const winner = [...evaluations].sort((a, b) => a.cost - b.cost)[0]
+    expect(winner?.index).toBe(byHand?.index)
+    expect(candidates.right[winner?.index ?? -1]?.values).toEqual({ 'openFor.ms': 10_000 })
+  })
+
+  it('refuses a grid larger than the budget, and a random search draws the same candidates for the same seed', () => {
+    const decoded = parseSpace(space, 's.json')
+    if (decoded._tag === 'Left') throw new Error(decoded.left)
+    expect(candidatesOf(decoded.right, 10)).toEqual({
+      _tag: 'Left',
+      left: 'the grid has 19 candidates, more than the budget (10): search at random ("search": { "kind": "random", "seed": 1 }) or raise --budget',
+    })
+    const random = parseSpace({ ...space, search: { kind: 'random', seed: 7 } }, 's.json')
+    if (random._tag === 'Left') throw new Error(random.left)
+    const a = candidatesOf(random.right, 5)
+    const b = candidatesOf(random.right, 5)
+    expect(a).toEqual(b)
+    expect(a._tag === 'Right' && new Set(a.right.map((c) => JSON.stringify(c.values))).size).toBe(5)
+  })
+
+  it('explains a bad space file', () => {
+    const bad = parseSpace(
+      { base: {}, parameters: [{ path: 'trip..threshold', values: [] }], search: { kind: 'annealing' }, extra: 1 },
+      's.json',
+    )
+    expect(bad._tag === 'Left' && bad.left.split('\n')).toEqual([
+      's.json: extra: unknown key (expected only base, parameters, search, weights)',
+      's.json: parameters[0]: expected { path, values } or { path, range: { min, max, step } }',
+      's.json: search.kind: expected one of "grid" | "random", got "annealing"',
+    ])
+  })
+})
+
+describe('breaker-sim tune (CLI)', () => {
+  const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+  const dir = mkdtempSync(join(tmpdir(), 'sim-tune-'))
+  const scenarioFile = join(dir, 'exact.json')
+  writeFileSync(scenarioFile, JSON.stringify(exact))
+  const spaceFile = join(dir, 'space.json')
+  writeFileSync(spaceFile, JSON.stringify(space))
+  const tune = (...args: string[]) => spawnSync(process.execPath, [cli, 'tune', ...args], { encoding: 'utf8' })
+
+  it('writes the best config as a file fromConfig accepts, and prints the ranking and the Pareto front', () => {
+    const out = join(dir, 'best.json')
+    const result = tune('--space', spaceFile, '--scenario-file', scenarioFile, '--out', out, '--workers', '1')
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout.split('\n')[0]).toBe('tuned 19 candidates on exact-outage, seeds 1')
+    expect(result.stdout).toMatch(/^1\s+10\s+5\s+5\s+0\s+0\.0\s+0\.1\s+openFor\.ms=10000$/m)
+    expect(result.stdout).toContain(
+      'Pareto front (wasted vs needless: no other candidate is better on both):\n  wasted 5, needless 5: openFor.ms=10000',
+    )
+    const written = JSON.parse(readFileSync(out, 'utf8')) as unknown
+    expect(fromConfig(written)._tag).toBe('Right')
+    expect(written).toMatchObject({ name: 'tuned', openFor: { kind: 'constant', ms: 10_000 } })
+  })
+
+  it('gives the same result, byte for byte, on 1, 2 or 3 worker threads (a random search over seeds, custom kinds loaded in each worker)', () => {
+    const core = pathToFileURL(fileURLToPath(new URL('../../core/dist/index.js', import.meta.url))).href
+    const kinds = join(dir, 'kinds.mjs')
+    writeFileSync(
+      kinds,
+      [
+        `import { consecutiveFailures, detectorKind, literal, PositiveInt, struct } from '${core}'`,
+        `const codec = struct('a failure-run detector', { kind: literal('failure-run'), length: PositiveInt })`,
+        `export const kinds = { detectors: { 'failure-run': detectorKind({ codec, build: (c) => consecutiveFailures({ threshold: c.length }) }) } }`,
+      ].join('\n'),
+    )
+    const customSpace = join(dir, 'custom-space.json')
+    writeFileSync(
+      customSpace,
+      JSON.stringify({
+        base: { name: 'custom', trip: { kind: 'failure-run', length: 5 }, openFor: { kind: 'constant', ms: 1000 } },
+        parameters: [
+          { path: 'trip.length', values: [2, 5, 10, 20] },
+          { path: 'openFor.ms', values: [1000, 3000, 10_000] },
+        ],
+        search: { kind: 'random', seed: 3 },
+      }),
+    )
+    const outputs = [1, 2, 3].map((workers) => {
+      const result = tune(
+        '--space',
+        customSpace,
+        '--scenario',
+        'flapping',
+        '--seeds',
+        '1..2',
+        '--budget',
+        '8',
+        '--kinds',
+        kinds,
+        '--workers',
+        String(workers),
+        '--out',
+        join(dir, 'w.json'),
+      )
+      expect(result.status, result.stderr).toBe(0)
+      return result.stdout
+    })
+    expect(outputs[1]).toBe(outputs[0])
+    expect(outputs[2]).toBe(outputs[0])
+    expect(outputs[0]?.split('\n')[0]).toBe('tuned 8 candidates on flapping, seeds 1..2')
+  })
+
+  it('tunes over a recorded trace', () => {
+    // A live breaker's calls$, over an outage, in virtual time.
+    const scheduler = new VirtualTimeScheduler()
+    const live = fromConfig({ name: 'live', trip: { kind: 'consecutive-failures', threshold: 20 }, openFor: { kind: 'constant', ms: 500 } })
+    if (live._tag === 'Left') throw live.left
+    const breaker = createBreaker(live.right, { scheduler })
+    const lines: string[] = []
+    breaker.calls$.subscribe((e) => lines.push(JSON.stringify(e)))
+    for (let at = 0; at < 3000; at += 10) {
+      scheduler.schedule(() => {
+        const down = at >= 1000 && at < 2000
+        ;(down ? throwError(() => new Error('down')) : of('ok'))
+          .pipe(
+            delay(2, scheduler),
+            map(() => 'ok'),
+            circuitBreaker(breaker),
+            catchError(() => of('x')),
+          )
+          .subscribe()
+      }, at)
+    }
+    scheduler.flush()
+    const trace = join(dir, 'trace.jsonl')
+    writeFileSync(trace, lines.join('\n'))
+    const traceSpace = join(dir, 'trace-space.json')
+    writeFileSync(
+      traceSpace,
+      JSON.stringify({
+        base: { name: 'from-trace', trip: { kind: 'consecutive-failures', threshold: 20 }, openFor: { kind: 'constant', ms: 500 } },
+        parameters: [{ path: 'trip.threshold', values: [2, 5, 20, 50] }],
+        weights: { wasted: 1, needless: 1 },
+      }),
+    )
+    const result = tune('--space', traceSpace, '--trace', trace, '--out', join(dir, 't.json'), '--workers', '2')
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout.split('\n')[0]).toMatch(/^tuned 4 candidates on the trace .*trace\.jsonl \(\d+ events\)$/)
+    // Tripping sooner than the live breaker (threshold 20) wastes fewer calls of the recorded
+    // outage (the two that trip it, and a probe where the live breaker probed too), and it is on
+    // the Pareto front.
+    const wastedOf = (threshold: number) =>
+      Number(new RegExp(`^\\d+\\s+\\S+\\s+(\\S+)\\s.*trip\\.threshold=${threshold}$`, 'm').exec(result.stdout)?.[1])
+    expect(wastedOf(2)).toBeLessThanOrEqual(5)
+    expect(wastedOf(20)).toBeGreaterThanOrEqual(20)
+    expect(result.stdout).toMatch(new RegExp(`^ {2}wasted ${wastedOf(2)}, needless \\d+: trip\\.threshold=2$`, 'm'))
+  })
+
+  it('refuses what it cannot do, with the reason and exit code 2', () => {
+    const cases: Array<[string[], string]> = [
+      [['--scenario', 'outage'], 'tune: --space FILE is required'],
+      [['--space', spaceFile], 'tune: give exactly one of --scenario, --scenario-file, --trace'],
+      [['--space', spaceFile, '--scenario', 'outage', '--budget', '5'], 'tune: the grid has 19 candidates, more than the budget (5)'],
+      [['--space', spaceFile, '--scenario', 'outage', '--workers', '0'], '--workers: expected an integer in [1, 64], got "0"'],
+    ]
+    for (const [args, message] of cases) {
+      const result = tune(...args)
+      expect(result.status, args.join(' ')).toBe(2)
+      expect(result.stderr).toContain(message)
+    }
+  })
+})
