@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Kinds } from '@datapunk/breaker'
-import { renderHtml } from './html.js'
+import { renderHtml, renderSeedHtml, renderTuneHtml } from './html.js'
 import { loadKinds } from './kindsModule.js'
 import { parseTrace, replay, strategyFromJson } from './replay.js'
 import { renderSeedTable, renderText } from './report.js'
@@ -16,13 +16,13 @@ import { type Scenario, scenarios } from './Scenario.js'
 import { readScenarioFile } from './ScenarioFile.js'
 import { simulate } from './simulate.js'
 import { demoStrategies } from './strategies.js'
-import { best, candidatesOf, type Evaluation, paretoFront, parseSpace, type Target, tuneAll, Weights } from './tune.js'
+import { best, candidatesOf, type Evaluation, paretoFront, parseSpace, simulateSeeds, type Target, tuneAll, Weights } from './tune.js'
 
 const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--list] [--help]
        breaker-sim run --config FILE [--config FILE ...] [--scenario NAME | --scenario-file FILE]
                        [--seeds SEEDS] [--kinds MODULE] [--html PATH]
        breaker-sim tune --space FILE (--scenario NAME | --scenario-file FILE | --trace FILE)
-                        [--seeds SEEDS] [--budget N] [--workers N] [--kinds MODULE] [--out FILE]
+                        [--seeds SEEDS] [--budget N] [--workers N] [--kinds MODULE] [--out FILE] [--html PATH]
        breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
 
 Runs classic half-open, gradual recovery and consecutive-failures-with-backoff on the same
@@ -39,7 +39,8 @@ run: your strategy configs (JSON files, as fromConfig reads them; --kinds adds y
 side by side on the same simulated traffic, on a built-in scenario or a scenario file (the format
 of packages/sim/scenarios/*.json). --seeds takes N, A..B or A,B,C (at most 1000 seeds): with one
 seed it draws the charts and the table, with several a table of the median and the range of each
-metric over the seeds. --html writes the one-seed report.
+metric over the seeds (simulated on --workers threads, default the cores; the same result for
+any number). --html writes the report: the charts for one seed, the summary for several.
 
 tune: searches a config space (a JSON file: "base", a config every candidate starts from;
 "parameters", each { "path": "trip.threshold", "values": [...] } or { "path": ..., "range":
@@ -51,7 +52,7 @@ scenario). On a --trace, a candidate admitting a call that failed live wastes it
 that succeeded live is needless. --budget caps the candidates (default 100); --workers spreads
 them over worker threads (default: the cores; the result is the same for any number); the best
 config is written to --out (default tuned.json). It prints the best candidates and the Pareto
-front of wasted vs needless.
+front of wasted vs needless; --html also draws them (a scatter with the chosen config marked).
 
 replay: feeds a recorded trace (JSON lines of a live breaker's calls$ events) through each
 strategy config (a JSON file, as fromConfig reads it) and compares their decisions with the
@@ -140,6 +141,7 @@ async function runCommand(args: string[]): Promise<void> {
     seeds?: string | undefined
     kinds?: string | undefined
     html?: string | undefined
+    workers?: string | undefined
   }
   try {
     values = parseArgs({
@@ -151,6 +153,7 @@ async function runCommand(args: string[]): Promise<void> {
         seeds: { type: 'string' },
         kinds: { type: 'string' },
         html: { type: 'string' },
+        workers: { type: 'string' },
       },
       strict: true,
     }).values
@@ -175,34 +178,33 @@ async function runCommand(args: string[]): Promise<void> {
     const name = values.scenario ?? 'fragile-recovery'
     scenario = scenarios[name] ?? fail(`unknown scenario "${name}" (see --list)`)
   }
-  const strategies = values.config.map((path) => {
-    let text: string
-    try {
-      text = readFileSync(path, 'utf8')
-    } catch (error) {
-      fail(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`)
-    }
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch (error) {
-      fail(`${path}: not JSON (${error instanceof Error ? error.message : String(error)})`)
-    }
+  const configs = (values.config ?? []).map((path) => {
+    const json = readJson(path)
     const strategy = strategyFromJson(json, path, kinds === undefined ? {} : { kinds })
     if (strategy._tag === 'Left') fail(strategy.left)
-    return strategy.right
+    return { json, strategy: strategy.right }
   })
   const seeds = parseSeeds(values.seeds ?? '1')
-  if (seeds.length > 1 && values.html !== undefined) fail('run: --html draws one seed; give --seeds N')
   if (seeds.length === 1) {
     const seed = seeds[0] ?? 1
-    const runs = simulate(scenario, strategies, { seed })
+    const runs = simulate(
+      scenario,
+      configs.map((c) => c.strategy),
+      { seed },
+    )
     process.stdout.write(`${renderText(scenario, runs, seed)}\n`)
     if (values.html !== undefined) writeHtml(values.html, renderHtml(scenario, runs, seed))
     return
   }
-  const bySeed = seeds.map((seed) => simulate(scenario, strategies, { seed }))
+  const workers = positiveInt(values.workers, 'workers', availableParallelism(), 64)
+  const bySeed = await simulateSeeds(
+    configs.map((c) => c.json),
+    scenario,
+    seeds,
+    { workers, ...(values.kinds === undefined ? {} : { kindsModule: resolve(values.kinds) }), ...(kinds === undefined ? {} : { kinds }) },
+  )
   process.stdout.write(`${renderSeedTable(scenario, bySeed, seeds)}\n`)
+  if (values.html !== undefined) writeHtml(values.html, renderSeedHtml(scenario, bySeed, seeds))
 }
 
 function readJson(path: string): unknown {
@@ -241,6 +243,7 @@ async function tuneCommand(args: string[]): Promise<void> {
         workers: { type: 'string' },
         kinds: { type: 'string' },
         out: { type: 'string' },
+        html: { type: 'string' },
       },
       strict: true,
     }).values as Record<string, string | undefined>
@@ -320,6 +323,8 @@ async function tuneCommand(args: string[]): Promise<void> {
   }
   lines.push('', `best: ${describe(winner)} (cost ${fmt(winner.cost)}), written to ${out}`)
   process.stdout.write(`${lines.join('\n')}\n`)
+  if (values.html !== undefined)
+    writeHtml(values.html, renderTuneHtml(`tuned on ${where}`, evaluations, paretoFront(evaluations), winner, describe))
 }
 
 function writeHtml(target: string, html: string): void {

@@ -1,5 +1,6 @@
 import type { Scenario } from './Scenario.js'
-import type { Run } from './simulate.js'
+import type { Run, RunSummary } from './simulate.js'
+import type { Evaluation } from './tune.js'
 
 const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c)
@@ -65,11 +66,27 @@ export const renderHtml = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
   const sections = runs
     .map((run) => `<section class="strategy"><h2>${escapeHtml(run.summary.strategy)}</h2>\n${chart(scenario, run)}\n</section>`)
     .join('\n')
-  return `<!doctype html>
+  return page(
+    `${scenario.name} (seed ${seed})`,
+    `<h1>${escapeHtml(scenario.name)} <small>(seed ${seed})</small></h1>
+<p>${escapeHtml(scenario.description)}</p>
+<p class="legend"><span><i class="swatch" style="background:#1565c0"></i>admitted share</span><span><i class="swatch" style="background:#c62828"></i>errors let through</span><span><i class="swatch" style="background:${PHASE_COLOR.closed}"></i>closed</span><span><i class="swatch" style="background:${PHASE_COLOR.open}"></i>open</span><span><i class="swatch" style="background:${PHASE_COLOR['half-open']}"></i>half-open</span><span><i class="swatch" style="background:#b71c1c"></i>upstream down</span></p>
+${sections}
+<table class="summary">
+<thead><tr><th>strategy</th><th>success</th><th>wasted</th><th>needless</th><th>detect</th><th>back to full</th><th>opens</th><th>oscillations</th><th>collapses</th><th>peak rps after recovery</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>`,
+  )
+}
+
+/** The page around a report's body: one self-contained file, no scripts, no network. */
+const page = (title: string, body: string): string => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>Datapunk Breaker: ${escapeHtml(scenario.name)} (seed ${seed})</title>
+<title>Datapunk Breaker: ${escapeHtml(title)}</title>
 <style>
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
 table { border-collapse: collapse; margin-top: 16px; }
@@ -80,17 +97,124 @@ th:first-child { text-align: left; }
 </style>
 </head>
 <body>
-<h1>${escapeHtml(scenario.name)} <small>(seed ${seed})</small></h1>
-<p>${escapeHtml(scenario.description)}</p>
-<p class="legend"><span><i class="swatch" style="background:#1565c0"></i>admitted share</span><span><i class="swatch" style="background:#c62828"></i>errors let through</span><span><i class="swatch" style="background:${PHASE_COLOR.closed}"></i>closed</span><span><i class="swatch" style="background:${PHASE_COLOR.open}"></i>open</span><span><i class="swatch" style="background:${PHASE_COLOR['half-open']}"></i>half-open</span><span><i class="swatch" style="background:#b71c1c"></i>upstream down</span></p>
-${sections}
-<table class="summary">
-<thead><tr><th>strategy</th><th>success</th><th>wasted</th><th>needless</th><th>detect</th><th>back to full</th><th>opens</th><th>oscillations</th><th>collapses</th><th>peak rps after recovery</th></tr></thead>
-<tbody>
-${rows}
-</tbody>
-</table>
+${body}
 </body>
 </html>
 `
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+}
+
+/**
+ * The report of a run over several seeds: per strategy and metric, the median and the range over
+ * the seeds, in one table. Deterministic: the same summaries give the same bytes.
+ */
+export const renderSeedHtml = (
+  scenario: Scenario,
+  bySeed: ReadonlyArray<ReadonlyArray<RunSummary>>,
+  seeds: ReadonlyArray<number>,
+): string => {
+  const names = bySeed[0]?.map((s) => s.strategy) ?? []
+  const cell = (values: ReadonlyArray<number | null>, format: (n: number) => string) => {
+    const known = values.filter((v): v is number => v !== null)
+    const never = values.length - known.length
+    if (known.length === 0) return '<td>-</td>'
+    return `<td>${format(median(known))} <small>[${format(Math.min(...known))}-${format(Math.max(...known))}]${never > 0 ? ` (${never} never)` : ''}</small></td>`
+  }
+  const rows = names
+    .map((name, i) => {
+      const runs = bySeed.map((r) => r[i]).filter((r): r is RunSummary => r !== undefined)
+      return `<tr><th>${escapeHtml(name)}</th>${cell(
+        runs.map((r) => r.successRate * 100),
+        (n) => `${n.toFixed(1)}%`,
+      )}${cell(
+        runs.map((r) => r.wasted),
+        (n) => String(Math.round(n)),
+      )}${cell(
+        runs.map((r) => r.needless),
+        (n) => String(Math.round(n)),
+      )}${cell(
+        runs.map((r) => r.timeToDetectMs),
+        (n) => seconds(n),
+      )}${cell(
+        runs.map((r) => r.timeToFullMs),
+        (n) => seconds(n),
+      )}${cell(
+        runs.map((r) => r.opens),
+        (n) => String(Math.round(n)),
+      )}${cell(
+        runs.map((r) => r.collapses),
+        (n) => String(Math.round(n)),
+      )}</tr>`
+    })
+    .join('\n')
+  return page(
+    `${scenario.name}, ${seeds.length} seeds`,
+    `<h1>${escapeHtml(scenario.name)} <small>(${seeds.length} seeds, ${seeds[0]}..${seeds[seeds.length - 1]})</small></h1>
+<p>${escapeHtml(scenario.description)}</p>
+<p>Each cell: the median over the seeds, and [the smallest-the largest].</p>
+<table class="summary seeds">
+<thead><tr><th>strategy</th><th>success</th><th>wasted</th><th>needless</th><th>detect</th><th>back to full</th><th>opens</th><th>collapses</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>`,
+  )
+}
+
+/**
+ * The tuner's report: every valid candidate as a point of wasted (x) against needless (y), the
+ * Pareto front joined by a line, the chosen config marked; then the best candidates. One file,
+ * deterministic.
+ */
+export const renderTuneHtml = (
+  title: string,
+  evaluations: ReadonlyArray<Evaluation>,
+  front: ReadonlyArray<Evaluation>,
+  chosen: Evaluation,
+  describe: (e: Evaluation) => string,
+): string => {
+  const valid = evaluations.filter((e) => e.valid)
+  const maxX = Math.max(1, ...valid.map((e) => e.wasted))
+  const maxY = Math.max(1, ...valid.map((e) => e.needless))
+  const H = 420
+  const x = (v: number) => (PAD + (v / maxX) * (WIDTH - 2 * PAD)).toFixed(1)
+  const y = (v: number) => (H - PAD - (v / maxY) * (H - 2 * PAD)).toFixed(1)
+  const points = valid
+    .map(
+      (e) =>
+        `<circle class="candidate" cx="${x(e.wasted)}" cy="${y(e.needless)}" r="4" fill="#90a4ae"><title>${escapeHtml(describe(e))}</title></circle>`,
+    )
+    .join('')
+  const line = `<polyline class="pareto" fill="none" stroke="#1565c0" stroke-width="2" points="${front.map((e) => `${x(e.wasted)},${y(e.needless)}`).join(' ')}"/>`
+  const mark = `<circle class="chosen" cx="${x(chosen.wasted)}" cy="${y(chosen.needless)}" r="8" fill="none" stroke="#c62828" stroke-width="3"><title>${escapeHtml(describe(chosen))}</title></circle>`
+  const top = [...valid]
+    .sort((a, b) => a.cost - b.cost || a.index - b.index)
+    .slice(0, 10)
+    .map(
+      (e, i) =>
+        `<tr><th>${i + 1}</th><td>${e.cost.toFixed(1)}</td><td>${e.wasted.toFixed(1)}</td><td>${e.needless.toFixed(1)}</td><td>${e.collapses.toFixed(1)}</td><td style="text-align:left">${escapeHtml(describe(e))}</td></tr>`,
+    )
+    .join('\n')
+  return page(
+    title,
+    `<h1>${escapeHtml(title)}</h1>
+<p class="legend"><span><i class="swatch" style="background:#90a4ae"></i>candidate</span><span><i class="swatch" style="background:#1565c0"></i>Pareto front</span><span><i class="swatch" style="background:#c62828"></i>chosen (lowest cost): ${escapeHtml(describe(chosen))}</span></p>
+<svg class="chart pareto-chart" role="img" aria-label="wasted against needless" viewBox="0 0 ${WIDTH} ${H}" width="${WIDTH}" height="${H}" xmlns="http://www.w3.org/2000/svg">
+<line x1="${PAD}" y1="${H - PAD}" x2="${WIDTH - PAD}" y2="${H - PAD}" stroke="#555"/>
+<line x1="${PAD}" y1="${PAD}" x2="${PAD}" y2="${H - PAD}" stroke="#555"/>
+<text x="${WIDTH - PAD}" y="${H - 8}" font-size="11" text-anchor="end">wasted calls (${maxX.toFixed(0)})</text>
+<text x="${PAD}" y="${PAD - 8}" font-size="11">needless rejections (${maxY.toFixed(0)})</text>
+${points}${line}${mark}
+</svg>
+<table class="summary tune">
+<thead><tr><th>rank</th><th>cost</th><th>wasted</th><th>needless</th><th>collapses</th><th>parameters</th></tr></thead>
+<tbody>
+${top}
+</tbody>
+</table>`,
+  )
 }

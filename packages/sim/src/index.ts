@@ -2,7 +2,7 @@
  * @datapunk/breaker-sim: a deterministic simulator of clients calling an upstream through
  * circuit-breaker strategies, for comparing and tuning them.
  */
-export { renderHtml } from './html.js'
+export { renderHtml, renderSeedHtml, renderTuneHtml } from './html.js'
 export { normal, type Random, seeded } from './Random.js'
 export { parseTrace, type Replay, type ReplayedCall, replay, strategyFromJson, TraceError, TraceEvent } from './replay.js'
 export { renderSeedTable, renderText, sparkline } from './report.js'
@@ -19,6 +19,8 @@ export {
   evaluate,
   paretoFront,
   parseSpace,
+  simulateSeeds,
+  simulateSummaries,
   type Target,
   type TuneOptions,
   TuneSpace,

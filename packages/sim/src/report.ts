@@ -1,5 +1,5 @@
 import type { Scenario } from './Scenario.js'
-import type { Run } from './simulate.js'
+import type { Run, RunSummary } from './simulate.js'
 
 const BARS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 
@@ -84,8 +84,12 @@ const median = (xs: ReadonlyArray<number>): number => {
  * the smallest and largest value over the seeds. A time that did not happen in some seeds (never
  * detected, never back to full) counts those seeds after the median: `12 s [8 s-30 s] (3 never)`.
  */
-export const renderSeedTable = (scenario: Scenario, bySeed: ReadonlyArray<ReadonlyArray<Run>>, seeds: ReadonlyArray<number>): string => {
-  const strategies = bySeed[0]?.map((r) => r.summary.strategy) ?? []
+export const renderSeedTable = (
+  scenario: Scenario,
+  bySeed: ReadonlyArray<ReadonlyArray<RunSummary>>,
+  seeds: ReadonlyArray<number>,
+): string => {
+  const strategies = bySeed[0]?.map((r) => r.strategy) ?? []
   const spread = (values: ReadonlyArray<number>, format: (n: number) => string): string =>
     values.length === 0 ? '-' : `${format(median(values))} [${format(Math.min(...values))}-${format(Math.max(...values))}]`
   const times = (values: ReadonlyArray<number | null>): string => {
@@ -95,7 +99,7 @@ export const renderSeedTable = (scenario: Scenario, bySeed: ReadonlyArray<Readon
   }
   const header = ['strategy', 'success', 'wasted', 'needless', 'detect', 'back to full', 'opens', 'collapses']
   const rows = strategies.map((name, i) => {
-    const runs = bySeed.map((seedRuns) => seedRuns[i]?.summary).filter((x) => x !== undefined)
+    const runs = bySeed.map((seedRuns) => seedRuns[i]).filter((x) => x !== undefined)
     return [
       name,
       spread(

@@ -10,7 +10,7 @@ import * as t from 'io-ts'
 import { seeded } from './Random.js'
 import { replay, type TraceEvent } from './replay.js'
 import type { Scenario } from './Scenario.js'
-import { simulate } from './simulate.js'
+import { type RunSummary, simulate } from './simulate.js'
 
 // ---- the space --------------------------------------------------------------------------------
 
@@ -265,6 +265,64 @@ export const best = (evaluations: ReadonlyArray<Evaluation>): Evaluation | undef
 
 // ---- parallel evaluation ------------------------------------------------------------------------
 
+/** The summaries of configs simulated over seeds: `[seed][config]`. */
+export const simulateSummaries = (
+  configs: ReadonlyArray<unknown>,
+  scenario: Scenario,
+  seeds: ReadonlyArray<number>,
+  kinds: Kinds | undefined,
+): ReadonlyArray<ReadonlyArray<RunSummary>> => {
+  const strategies = configs.map((config) => {
+    const s = fromConfig(config, kinds === undefined ? {} : { kinds })
+    if (s._tag === 'Left') throw s.left
+    return s.right
+  })
+  return seeds.map((seed) => simulate(scenario, strategies, { seed }).map((run) => run.summary))
+}
+
+/**
+ * Runs configs over many seeds on worker threads (seed i on worker i mod workers); the summaries
+ * come back in seed order, whatever the number of workers.
+ */
+export const simulateSeeds = async (
+  configs: ReadonlyArray<unknown>,
+  scenario: Scenario,
+  seeds: ReadonlyArray<number>,
+  options: TuneOptions,
+): Promise<ReadonlyArray<ReadonlyArray<RunSummary>>> => {
+  const workers = Math.max(1, Math.min(options.workers, seeds.length))
+  if (workers === 1) return simulateSummaries(configs, scenario, seeds, options.kinds)
+  const slices = Array.from({ length: workers }, (_, w) => seeds.map((seed, i) => ({ seed, i })).filter(({ i }) => i % workers === w))
+  const parts = await Promise.all(
+    slices.map((slice) =>
+      inWorker<ReadonlyArray<ReadonlyArray<RunSummary>>>({
+        job: 'simulate',
+        configs,
+        scenario,
+        seeds: slice.map((s) => s.seed),
+        kindsModule: options.kindsModule,
+      }).then((summaries) => summaries.map((s, k) => ({ i: slice[k]?.i ?? 0, s }))),
+    ),
+  )
+  return parts
+    .flat()
+    .sort((a, b) => a.i - b.i)
+    .map((p) => p.s)
+}
+
+/** Runs one job on a worker thread and resolves with what it posts back. */
+const inWorker = async <T>(workerData: unknown): Promise<T> => {
+  const { Worker } = await import('node:worker_threads')
+  return new Promise<T>((resolve, reject) => {
+    const worker = new Worker(new URL('./tuneWorker.js', import.meta.url), { workerData })
+    worker.once('message', (result: T) => resolve(result))
+    worker.once('error', reject)
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`a simulator worker stopped with code ${code}`))
+    })
+  })
+}
+
 /** Options of {@link tuneAll}. */
 export interface TuneOptions {
   /** Worker threads; 1 evaluates on this thread. The result does not depend on it. */
@@ -287,21 +345,10 @@ export const tuneAll = async (
 ): Promise<ReadonlyArray<Evaluation>> => {
   const workers = Math.max(1, Math.min(options.workers, candidates.length))
   if (workers === 1) return candidates.map((c) => evaluate(c, target, weights, options.kinds))
-  const { Worker } = await import('node:worker_threads')
   const slices = Array.from({ length: workers }, (_, w) => candidates.filter((_, i) => i % workers === w))
   const results = await Promise.all(
-    slices.map(
-      (slice) =>
-        new Promise<ReadonlyArray<Evaluation>>((resolve, reject) => {
-          const worker = new Worker(new URL('./tuneWorker.js', import.meta.url), {
-            workerData: { candidates: slice, target, weights, kindsModule: options.kindsModule },
-          })
-          worker.once('message', (evaluations: ReadonlyArray<Evaluation>) => resolve(evaluations))
-          worker.once('error', reject)
-          worker.once('exit', (code) => {
-            if (code !== 0) reject(new Error(`a tuner worker stopped with code ${code}`))
-          })
-        }),
+    slices.map((slice) =>
+      inWorker<ReadonlyArray<Evaluation>>({ job: 'evaluate', candidates: slice, target, weights, kindsModule: options.kindsModule }),
     ),
   )
   return results.flat().sort((a, b) => a.index - b.index)

@@ -6,7 +6,19 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { demoStrategies, renderHtml, scenarios, simulate } from '@datapunk/breaker-sim'
+import {
+  candidatesOf,
+  demoStrategies,
+  paretoFront,
+  parseSpace,
+  renderHtml,
+  renderSeedHtml,
+  renderTuneHtml,
+  scenarios,
+  simulate,
+  simulateSummaries,
+  tuneAll,
+} from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
 import { systemProgram } from '../../../test/support/systemProgram.js'
 
@@ -64,5 +76,63 @@ describe.runIf(browser.run)('the HTML report', () => {
     expect(existsSync(png)).toBe(true)
     expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG')
     expect(statSync(png).size).toBeGreaterThan(20_000) // charts, not a blank page
+  })
+})
+
+describe.runIf(browser.run)('the multi-seed and tuner reports', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'breaker-reports-'))
+  const outage = scenarios.outage
+  if (outage === undefined) throw new Error('missing scenario')
+  const detection = { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'count', size: 50 } }
+  const configs = [
+    { name: 'classic', trip: detection },
+    { name: 'gradual', trip: detection, recovery: { kind: 'gradual' } },
+  ]
+
+  it('shows the median and range of every metric per strategy, over the seeds', () => {
+    const seeds = [1, 2, 3]
+    const html = renderSeedHtml(outage, simulateSummaries(configs, outage, seeds, undefined), seeds)
+    expect(renderSeedHtml(outage, simulateSummaries(configs, outage, seeds, undefined), seeds)).toBe(html)
+    const file = join(dir, 'seeds.html')
+    writeFileSync(file, html)
+    const dom = chromium(['--dump-dom', `file://${file}`])
+    expect(dom.status, dom.stderr).toBe(0)
+    expect((dom.stdout.match(/<tr><th>(classic|gradual)<\/th>/g) ?? []).length).toBe(2)
+    expect(dom.stdout).toContain('(3 seeds, 1..3)')
+    expect(dom.stdout).not.toMatch(/<script/)
+  })
+
+  it('draws every candidate, the Pareto front and the chosen config', async () => {
+    const space = parseSpace(
+      {
+        base: { name: 't', trip: { kind: 'consecutive-failures', threshold: 5 } },
+        parameters: [{ path: 'trip.threshold', values: [2, 5, 10, 20, 40] }],
+      },
+      's.json',
+    )
+    if (space._tag === 'Left') throw new Error(space.left)
+    const candidates = candidatesOf(space.right, 10)
+    if (candidates._tag === 'Left') throw new Error(candidates.left)
+    const evaluations = await tuneAll(
+      candidates.right,
+      { kind: 'scenario', scenario: outage, seeds: [1] },
+      space.right.weights ?? ({} as never),
+      { workers: 1 },
+    )
+    const valid = evaluations.filter((e) => e.valid)
+    const chosen = [...valid].sort((a, b) => a.cost - b.cost)[0]
+    if (chosen === undefined) throw new Error('no valid candidate')
+    const describe = (e: (typeof evaluations)[number]) => `threshold ${String(candidates.right[e.index]?.values['trip.threshold'])}`
+    const file = join(dir, 'tune.html')
+    writeFileSync(file, renderTuneHtml('tuned on outage', evaluations, paretoFront(evaluations), chosen, describe))
+    const dom = chromium(['--dump-dom', `file://${file}`])
+    expect(dom.status, dom.stderr).toBe(0)
+    expect((dom.stdout.match(/class="candidate"/g) ?? []).length).toBe(valid.length)
+    expect((dom.stdout.match(/class="chosen"/g) ?? []).length).toBe(1)
+    expect((dom.stdout.match(/class="pareto"/g) ?? []).length).toBe(1)
+    const png = join(dir, 'tune.png')
+    const shot = chromium(['--hide-scrollbars', '--window-size=960,700', `--screenshot=${png}`, `file://${file}`])
+    expect(shot.status, shot.stderr).toBe(0)
+    expect(statSync(png).size).toBeGreaterThan(10_000)
   })
 })

@@ -165,7 +165,6 @@ describe('breaker-sim run (CLI)', () => {
       [['--config', classic, '--seeds', 'lots'], '--seeds: expected N, A..B or A,B,C of non-negative integers, got "lots"'],
       [['--config', classic, '--scenario-file', bad], `${bad}: health: expected 1 to 10000 health segments`],
       [['--config', custom], `${custom}: trip.kind: expected one of`],
-      [['--config', classic, '--seeds', '1..2', '--html', join(dir, 'r.html')], 'run: --html draws one seed; give --seeds N'],
     ]
     for (const [args, message] of cases) {
       const result = run(...args)
