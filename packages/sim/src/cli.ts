@@ -312,7 +312,12 @@ async function tuneCommand(args: string[]): Promise<void> {
       ),
     '',
     'Pareto front (wasted vs needless: no other candidate is better on both):',
-    ...paretoFront(evaluations).map((e) => `  wasted ${fmt(e.wasted)}, needless ${fmt(e.needless)}: ${describe(e)}`),
+    // Candidates with the same figures share one line.
+    ...sameFigures(paretoFront(evaluations)).map((same) => {
+      const first = same[0] as Evaluation
+      const more = same.length > 1 ? ` (and ${same.length - 1} more with the same figures)` : ''
+      return `  wasted ${fmt(first.wasted)}, needless ${fmt(first.needless)}: ${describe(first)}${more}`
+    }),
   ]
   const out = resolve(values.out ?? 'tuned.json')
   const config = { ...(byIndex.get(winner.index)?.config as Record<string, unknown>), name: String(space.right.base.name ?? 'tuned') }
@@ -325,6 +330,17 @@ async function tuneCommand(args: string[]): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`)
   if (values.html !== undefined)
     writeHtml(values.html, renderTuneHtml(`tuned on ${where}`, evaluations, paretoFront(evaluations), winner, describe))
+}
+
+/** Runs of evaluations with equal wasted and needless figures, in order. */
+function sameFigures(evaluations: ReadonlyArray<Evaluation>): Evaluation[][] {
+  const groups: Evaluation[][] = []
+  for (const e of evaluations) {
+    const last = groups.at(-1)?.[0]
+    if (last !== undefined && last.wasted === e.wasted && last.needless === e.needless) groups.at(-1)?.push(e)
+    else groups.push([e])
+  }
+  return groups
 }
 
 function writeHtml(target: string, html: string): void {

@@ -142,10 +142,24 @@ describe('breaker-sim run (CLI)', () => {
     expect(lines[3]).toMatch(/^strategy\s+success\s+wasted\s+needless\s+detect\s+back to full\s+opens\s+collapses$/)
     expect(lines[4]).toMatch(/^classic\s+\d+\.\d% \[\d+\.\d%-\d+\.\d%\]/)
     expect(lines[5]).toMatch(/^custom-run\s+\d+\.\d% \[/)
-    // Deterministic: the same inputs give the same bytes.
-    expect(run('--config', classic, '--config', custom, '--kinds', kinds, '--scenario', 'outage', '--seeds', '1..5').stdout).toBe(
-      result.stdout,
-    )
+    // Deterministic: the same inputs give the same bytes, on one worker thread or three.
+    for (const workers of ['1', '3']) {
+      const again = run(
+        '--config',
+        classic,
+        '--config',
+        custom,
+        '--kinds',
+        kinds,
+        '--scenario',
+        'outage',
+        '--seeds',
+        '1..5',
+        '--workers',
+        workers,
+      )
+      expect(again.stdout).toBe(result.stdout)
+    }
   })
 
   it('runs a scenario file, and draws the charts for one seed', () => {
