@@ -165,6 +165,7 @@ class TalliedHistogram extends Histogram<string> {
   }
 
   override async get() {
+    // prom-client types a histogram's values by its label names; ours add `le`, as its own do.
     return {
       name: this.metricName,
       help: this.metricHelp,
