@@ -465,10 +465,20 @@ const firstFigure = (detectors: ReadonlyArray<DetectorSnapshot>, key: keyof Omit
   return null
 }
 
+/** Probes admitted before a swap to another recovery policy and still in flight: they block new probes. */
+const carriedProbes = <D, R>(s: CircuitData<D, R>): number => {
+  let carried = 0
+  for (let i = 0; i < s.probes.length; i += 2) if ((s.probes[i] ?? 0) < s.phase.probesFrom) carried++
+  return carried
+}
+
 const inspect = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>): Snapshot => {
   const detectors = p.detector.measure(s.detector)
   const phase = s.phase
-  const recovery = phase.state === CircuitState.HalfOpen && s.recovery !== null ? p.recovery.measure(s.recovery, s.inFlight) : null
+  const carried = carriedProbes(s)
+  // The recovery reports on its own probes; while probes carried over a swap fly, nothing is admitted.
+  const recovery =
+    phase.state === CircuitState.HalfOpen && s.recovery !== null ? p.recovery.measure(s.recovery, s.inFlight - carried) : null
   return {
     state: phase.state,
     mode: phase.mode,
@@ -477,7 +487,8 @@ const inspect = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>): Snapshot =>
     since: phase.since,
     reason: phase.reason,
     trips: phase.trips,
-    admitRate: phase.state === CircuitState.Closed ? 1 : recovery === null ? 0 : Math.min(1, Math.max(0, recovery.admitRate)),
+    admitRate:
+      phase.state === CircuitState.Closed ? 1 : recovery === null || carried > 0 ? 0 : Math.min(1, Math.max(0, recovery.admitRate)),
     inFlight: s.inFlight,
     isolations: phase.isolations.length,
     calls: firstFigure(detectors, 'calls'),
@@ -672,7 +683,9 @@ export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy
       before.phase !== after.phase ||
       (after.recovery !== before.recovery &&
         after.recovery !== null &&
-        (before.recovery === null || p.recovery.admitRate(after.recovery) !== p.recovery.admitRate(before.recovery))),
+        (before.recovery === null || p.recovery.admitRate(after.recovery) !== p.recovery.admitRate(before.recovery))) ||
+      // The last probe carried over a swap settling unblocks admission without any other change.
+      (after.phase.probesFrom > 0 && carriedProbes(before) > 0 !== carriedProbes(after) > 0),
   }
   circuitParts.set(strategy, p as CircuitParts<unknown, unknown>)
   return strategy
@@ -726,9 +739,12 @@ const unreachable = <D, R>(p: CircuitParts<D, R>, s: t.TypeOf<typeof Shell>): st
     case CircuitState.HalfOpen: {
       if (s.recovery === null || ph.mode !== Mode.Normal) return 'a half-open circuit needs a recovery state and mode normal'
       if (ph.openUntil !== null) return 'a half-open circuit has no openUntil'
-      if (s.probes.length !== s.inFlight * 2 || s.inFlight > p.maxProbesInFlight)
-        return 'expected one [id, admittedAt] pair per probe in flight'
+      if (s.probes.length !== s.inFlight * 2) return 'expected one [id, admittedAt] pair per probe in flight'
       const ids = s.probes.filter((_, i) => i % 2 === 0)
+      // Probes carried over a swap (ids below probesFrom) may exceed this circuit's own limit.
+      if (ids.filter((id) => id >= ph.probesFrom).length > p.maxProbesInFlight || s.inFlight > Limits.maxProbesInFlight) {
+        return `expected at most ${p.maxProbesInFlight} probes in flight (besides any carried over a swap)`
+      }
       const times = s.probes.filter((_, i) => i % 2 === 1)
       if (!ids.every((id) => Number.isSafeInteger(id) && id >= 0 && id < s.issued) || !ascending(ids))
         return 'expected ascending probe ids below issued'

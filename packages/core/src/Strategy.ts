@@ -59,7 +59,12 @@ export interface Snapshot {
   readonly reason: TransitionReason
   /** Trips since the last close (drives the backoff). */
   readonly trips: number
-  /** The share of requests admitted now: 1 closed, 0 open, the ramp's rate in gradual recovery, 1 or 0 in classic half-open (a permit free or not). */
+  /**
+   * The share of requests admitted now: 1 closed, 0 open, the ramp's rate in gradual recovery, 1 or
+   * 0 in classic half-open (a permit free or not), and 0 while probes admitted before a swap to
+   * another recovery policy are still in flight (they block new probes; `recovery` reports only
+   * the new policy's own probes).
+   */
   readonly admitRate: number
   /** Calls admitted in this phase and not yet settled (probes while half-open). */
   readonly inFlight: number

@@ -80,13 +80,37 @@ describe('swapStrategy', () => {
       state: 'half-open',
       reason: 'swapped',
       inFlight: 1,
-      recovery: { kind: 'gradual', admitRate: 0.5 },
+      // Nothing is admitted while the old probe flies; the new recovery has no probes of its own yet.
+      admitRate: 0,
+      recovery: { kind: 'gradual', admitRate: 0.5, inFlight: 0 },
     })
     expect(moved.request(11)).toEqual({ _tag: 'Rejected', reason: 'half-open-full', retryAfterMs: null })
     expect(moved.settle(probe, 'failure', 12)).toEqual({ _tag: 'Recorded' })
     // The old probe's failure counted nowhere: the new recovery is still running, now admitting.
     expect(moved.snapshot).toMatchObject({ state: 'half-open', inFlight: 0 })
     expect(moved.request(13)._tag).toBe('Admitted')
+  })
+
+  it('carries more probes than the new policy allows: the state round-trips, reports admitting nothing, and says so when they settle', () => {
+    const trip = { kind: 'consecutive-failures', threshold: 1 } as const
+    const openFor = { kind: 'constant', ms: 10 } as const
+    const from = circuit({ trip, recovery: { kind: 'classic', probes: 3 }, maxProbesInFlight: 3, openFor })
+    const to = circuit({ trip, recovery: { kind: 'classic', probes: 1 }, maxProbesInFlight: 1, openFor })
+    const h = new Harness(from)
+    h.call(0, 'failure', 0)
+    const probes = [admitted(h.request(10)), admitted(h.request(10)), admitted(h.request(10))]
+    const moved = new Harness(to)
+    moved.state = swapStrategy(from, h.state, to, 11)
+    expect(moved.snapshot).toMatchObject({ inFlight: 3, admitRate: 0, recovery: { kind: 'classic', inFlight: 0, probes: 1 } })
+    expect(restore(to, JSON.parse(JSON.stringify(to.codec.encode(moved.state))))).toEqual({ _tag: 'Right', right: moved.state })
+    moved.settle(probes[0] as (typeof probes)[0], 'success', 12)
+    moved.settle(probes[1] as (typeof probes)[0], 'success', 12)
+    const before = moved.state
+    moved.settle(probes[2] as (typeof probes)[0], 'success', 13)
+    // The last carried probe leaves: admission reopens with no other change a handle could see.
+    expect(to.transitioned?.(before, moved.state)).toBe(true)
+    expect(moved.snapshot).toMatchObject({ state: 'half-open', inFlight: 0, admitRate: 1 })
+    expect(moved.request(14)._tag).toBe('Admitted')
   })
 
   it('flapping the recovery config while half-open never multiplies the probes in flight', () => {
