@@ -149,6 +149,7 @@ export type ScriptStep =
   | { readonly dt: number; readonly op: 'tick' | 'forceOpen' | 'disable' | 'reset' | 'halfOpen' | 'close' | 'isolate' }
   | { readonly dt: number; readonly op: 'openFor'; readonly ms: number }
   | { readonly dt: number; readonly op: 'release'; readonly pick: number }
+  | { readonly dt: number; readonly op: 'swap' }
   | { readonly dt: number; readonly op: 'invalid' | 'invalid-time' }
 
 const dt = fc.integer({ min: 0, max: 200 })
@@ -199,6 +200,8 @@ const scriptStep = (failureBias: number): fc.Arbitrary<ScriptStep> =>
     },
     { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('openFor' as const), ms: fc.integer({ min: 1, max: MANUAL_OPEN_MAX_MS }) }) },
     { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('release' as const), pick: fc.nat() }) },
+    // A run-time swap to the other config of the pair (and back, the next time).
+    { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('swap' as const) }) },
     // The caller's clock jumps: back or forward by up to an hour, or to somewhere far away.
     {
       weight: 1,

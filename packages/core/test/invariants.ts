@@ -16,6 +16,7 @@ import {
   type GradualRecoverySnapshot,
   Limits,
   type Snapshot,
+  swapStrategy,
   type Ticket,
 } from '@datapunk/breaker'
 import fc from 'fast-check'
@@ -75,7 +76,7 @@ const checkSnapshot = (s: Snapshot): void => {
 }
 
 /** A script step's time: `now` after the step (times may jump back and forth). */
-type Op = Exclude<ScriptStep['op'], 'call'>
+type Op = Exclude<ScriptStep['op'], 'call' | 'swap'>
 
 /** Turns a script step into an event, taking the settled call out of `inFlight`. */
 const toEvent = (step: ScriptStep & { op: Op }, inFlight: Admitted[], isolations: number[]): BreakerEvent => {
@@ -163,14 +164,23 @@ interface RunOptions {
 }
 
 /** Runs a script, checking every invariant after every step; returns the decisions and final state. */
-export const run = (strategy: CircuitStrategy, steps: ReadonlyArray<ScriptStep>, options: RunOptions = { checks: true }) => {
+export const run = (
+  strategy: CircuitStrategy,
+  steps: ReadonlyArray<ScriptStep>,
+  options: RunOptions = { checks: true },
+  other?: CircuitStrategy,
+) => {
   let state = deepFreeze(strategy.initial(0))
+  let current = strategy
   let now = 0
   const inFlight: Admitted[] = []
   const settled: Admitted[] = []
   const isolations: number[] = []
   const decisions: Decision[] = []
-  const maxOpenMs = Math.max(strategy.openFor.maxMs, MANUAL_OPEN_MAX_MS)
+  const pair = other === undefined ? [strategy] : [strategy, other]
+  // Bounds that hold whichever strategy of the pair is in use (a swap keeps what the other admitted).
+  const maxOpenMs = Math.max(...pair.map((s) => s.openFor.maxMs), MANUAL_OPEN_MAX_MS)
+  const maxProbesInFlight = Math.max(...pair.map((s) => s.maxProbesInFlight))
   // Our own count of the current gradual stage, to check the admission credit from outside.
   let stage = { key: '', requests: 0, admitted: 0, rate: 1 }
   let index = 0
@@ -186,7 +196,7 @@ export const run = (strategy: CircuitStrategy, steps: ReadonlyArray<ScriptStep>,
           junk.outcome === 'cancel'
             ? { _tag: 'CallCancelled', ticket }
             : { _tag: junk.outcome === 'fail' ? 'CallFailed' : 'CallSucceeded', ticket, latencyMs: 5 }
-        const [next, decision] = strategy.step(state, event, now)
+        const [next, decision] = current.step(state, event, now)
         check(decision._tag === 'Ignored' && next === state, 'a duplicate, forged or stale outcome changes nothing', {
           junk,
           ticket,
@@ -195,12 +205,29 @@ export const run = (strategy: CircuitStrategy, steps: ReadonlyArray<ScriptStep>,
         })
       }
     }
+    if (step.op === 'swap') {
+      if (other === undefined) continue
+      const next = current === strategy ? other : strategy
+      const moved = deepFreeze(swapStrategy(current, state, next, now))
+      current = next
+      state = moved
+      if (!options.checks) continue
+      const encoded = JSON.stringify(current.codec.encode(moved))
+      const decoded = current.codec.decode(JSON.parse(encoded))
+      check(
+        decoded._tag === 'Right' && JSON.stringify(decoded.right) === JSON.stringify(moved),
+        'a swapped state round-trips through the new codec',
+        encoded,
+      )
+      checkSnapshot(current.inspect(moved))
+      continue
+    }
     const pickedStep =
       step.op === 'succeed' || step.op === 'fail' ? { ...step, pick: step.pick === -1 ? inFlight.length - 1 : step.pick } : step
     const event = toEvent(pickedStep, inFlight, isolations)
     const time = step.op === 'invalid-time' ? Number.NaN : now
     const before = state
-    const [next, decision] = strategy.step(before, event, time)
+    const [next, decision] = current.step(before, event, time)
     deepFreeze(next)
     decisions.push(decision)
     if (decision._tag === 'Admitted') inFlight.push(decision)
@@ -261,17 +288,17 @@ export const run = (strategy: CircuitStrategy, steps: ReadonlyArray<ScriptStep>,
       })
     }
     if (next.phase.state === 'half-open') {
-      check(next.inFlight <= strategy.maxProbesInFlight, 'never more probes in flight than allowed', next.inFlight)
+      check(next.inFlight <= maxProbesInFlight, 'never more probes in flight than allowed', next.inFlight)
       const oldest = next.probes[1]
       if (decision._tag !== 'Ignored' && (event._tag === 'CallRequested' || event._tag === 'Ticked') && oldest !== undefined) {
-        check(Math.max(now, next.clock) - oldest < strategy.probeTimeoutMs, 'no probe outlives its timeout past a request or tick', {
+        check(Math.max(now, next.clock) - oldest < current.probeTimeoutMs, 'no probe outlives its timeout past a request or tick', {
           now,
           probes: next.probes,
         })
       }
     }
 
-    const snapshot = strategy.inspect(next)
+    const snapshot = current.inspect(next)
     checkSnapshot(snapshot)
     if (snapshot.recovery?.kind === 'gradual' && event._tag === 'CallRequested') {
       const g = snapshot.recovery as GradualRecoverySnapshot
@@ -283,10 +310,10 @@ export const run = (strategy: CircuitStrategy, steps: ReadonlyArray<ScriptStep>,
       check(stage.admitted <= stage.rate * stage.requests + 1, "a gradual stage admits at most its rate's share plus one request", stage)
     }
 
-    const encoded = JSON.stringify(strategy.codec.encode(next))
-    const decoded = strategy.codec.decode(JSON.parse(encoded))
+    const encoded = JSON.stringify(current.codec.encode(next))
+    const decoded = current.codec.decode(JSON.parse(encoded))
     check(
-      decoded._tag === 'Right' && JSON.stringify(strategy.codec.encode(decoded.right)) === encoded,
+      decoded._tag === 'Right' && JSON.stringify(current.codec.encode(decoded.right)) === encoded,
       'state round-trips through its codec',
       { encoded, decoded },
     )
@@ -296,12 +323,12 @@ export const run = (strategy: CircuitStrategy, steps: ReadonlyArray<ScriptStep>,
 }
 
 export const invariantsHold = (family: string, configs: fc.Arbitrary<CircuitConfigInput>) =>
-  it(`${family}: step never throws or mutates, never admits while open, keeps rates in [0, 1] and counts >= 0, round-trips its state, survives clock jumps, and is deterministic`, () => {
+  it(`${family}: step never throws or mutates, never admits while open, keeps rates in [0, 1] and counts >= 0, round-trips its state, survives clock jumps and swaps, and is deterministic`, () => {
     fc.assert(
-      fc.property(configs, script, (config, steps) => {
+      fc.property(configs, configs, script, (config, otherConfig, steps) => {
         const strategy = circuit(config)
-        const first = run(strategy, steps)
-        const second = run(circuit(config), steps)
+        const first = run(strategy, steps, { checks: true }, circuit(otherConfig))
+        const second = run(circuit(config), steps, { checks: true }, circuit(otherConfig))
         check(JSON.stringify(first) === JSON.stringify(second), 'same inputs give the same outputs')
       }),
       { numRuns: NUM_RUNS },
