@@ -119,7 +119,7 @@ const toEvent = (step: ScriptStep & { op: Op }, inFlight: Admitted[], isolations
 }
 
 /** A call is a request and, if admitted, its outcome at once: two events. */
-const expand = (step: ScriptStep): Array<ScriptStep & { op: Op }> =>
+const expand = (step: ScriptStep): Array<ScriptStep & { op: Exclude<ScriptStep['op'], 'call'> }> =>
   step.op === 'call'
     ? [
         { dt: step.dt, op: 'request' },
