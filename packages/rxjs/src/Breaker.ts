@@ -49,6 +49,21 @@ const deliver = <T>(subscribers: ReadonlyArray<Subscriber<T>>, value: T): void =
 }
 const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs: null }
 
+/** The observables of a {@link Breaker}, built together on first read. */
+interface Views {
+  readonly calls$: Observable<CallEvent>
+  readonly transitions$: Observable<TransitionEvent>
+  readonly metrics$: Observable<MetricEvent>
+  readonly state$: Observable<Snapshot>
+}
+
+/**
+ * Stands in for a breaker's subjects until someone subscribes. Nobody ever subscribes to it, so
+ * `observed` is false and nothing is ever sent to it (every send checks `observed` first).
+ */
+const UNWATCHED = new Subject<unknown>()
+const unwatched = <T>(): Subject<T> => UNWATCHED as unknown as Subject<T>
+
 /**
  * One breaker: a strategy's state shared by every call that goes through it, with the scheduler
  * as its clock. Create it with {@link createBreaker}. A breaker can swap to any strategy (whatever
@@ -67,8 +82,10 @@ export class Breaker implements CallSink {
   private lastSnapshot: Snapshot | undefined
   /** Subscribers of `calls$`: a plain list, not a Subject (a Subject's `next` costs a closure per event, per call). */
   private callSubscribers: ReadonlyArray<Subscriber<CallEvent>> = []
-  private readonly transitionEvents = new Subject<TransitionEvent>()
-  private readonly snapshots = new Subject<Snapshot>()
+  /** `UNWATCHED` until someone subscribes to `transitions$` (or `metrics$`): an idle breaker keeps no subject. */
+  private transitionEvents: Subject<TransitionEvent> = unwatched()
+  /** `UNWATCHED` until someone subscribes to `state$`. */
+  private snapshots: Subject<Snapshot> = unwatched()
   private callCount = 0
   /** Whether the failure being dispatched is a timeout (for its call event). */
   private timedOut = false
@@ -77,27 +94,50 @@ export class Breaker implements CallSink {
   private emitting = false
   private waiters: Waiter[] | undefined
   private drainScheduled = false
+  /** The observables below, built on first read (a keyed group holds many idle breakers). */
+  private views: Views | undefined
 
   /** Per-call metric events (admitted, rejected, succeeded, failed, cancelled, stale). Hot. */
-  readonly calls$: Observable<CallEvent> = new Observable<CallEvent>((subscriber) => {
-    // Copy on write: a delivery in progress keeps iterating the list it started with.
-    this.callSubscribers = [...this.callSubscribers, subscriber]
-    return () => {
-      this.callSubscribers = this.callSubscribers.filter((s) => s !== subscriber)
-    }
-  })
+  get calls$(): Observable<CallEvent> {
+    return this.view().calls$
+  }
   /** State changes, recovery-rate changes, config swaps, rejected configs, classifiers that threw. Hot. */
-  readonly transitions$: Observable<TransitionEvent> = this.transitionEvents.asObservable()
+  get transitions$(): Observable<TransitionEvent> {
+    return this.view().transitions$
+  }
   /** Every metric event: `calls$` and `transitions$` merged. Hot. */
-  readonly metrics$: Observable<MetricEvent> = merge(this.calls$, this.transitions$)
+  get metrics$(): Observable<MetricEvent> {
+    return this.view().metrics$
+  }
   /**
    * The current snapshot at once, then a new one whenever the phase, mode, generation or admit
    * rate changes (not on every call: read `snapshot()` for live counts).
    */
-  readonly state$: Observable<Snapshot> = new Observable<Snapshot>((subscriber) => {
-    subscriber.next(this.snapshot())
-    return this.snapshots.subscribe(subscriber)
-  })
+  get state$(): Observable<Snapshot> {
+    return this.view().state$
+  }
+
+  private view(): Views {
+    if (this.views !== undefined) return this.views
+    const calls$ = new Observable<CallEvent>((subscriber) => {
+      // Copy on write: a delivery in progress keeps iterating the list it started with.
+      this.callSubscribers = [...this.callSubscribers, subscriber]
+      return () => {
+        this.callSubscribers = this.callSubscribers.filter((s) => s !== subscriber)
+      }
+    })
+    const transitions$ = new Observable<TransitionEvent>((subscriber) => {
+      if (this.transitionEvents === UNWATCHED) this.transitionEvents = new Subject<TransitionEvent>()
+      return this.transitionEvents.subscribe(subscriber)
+    })
+    const state$ = new Observable<Snapshot>((subscriber) => {
+      subscriber.next(this.snapshot())
+      if (this.snapshots === UNWATCHED) this.snapshots = new Subject<Snapshot>()
+      return this.snapshots.subscribe(subscriber)
+    })
+    this.views = { calls$, transitions$, metrics$: merge(calls$, transitions$), state$ }
+    return this.views
+  }
 
   constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}) {
     this.strategyNow = strategy

@@ -131,3 +131,34 @@ describe('breakerGroup', () => {
     expect(group.size).toBeGreaterThanOrEqual(9000)
   })
 })
+
+describe('idle keyed breakers', () => {
+  it('build their subjects only when watched, and never share them: a watcher sees its own breaker only', () => {
+    const group = breakerGroup<string>({ strategyFor: () => strategy })
+    const a = group.get('a')
+    const b = group.get('b')
+    const seenA: string[] = []
+    const statesA: string[] = []
+    a.transitions$.subscribe((e) => seenA.push(e._tag))
+    a.state$.subscribe((s) => statesA.push(s.state))
+    // b is not watched: tripping it reaches nobody, and above all not a's watchers.
+    const call = b.request()
+    if (call._tag === 'Admitted') b.failed(call, 1)
+    expect(b.snapshot().state).toBe('open')
+    expect(seenA).toEqual([])
+    expect(statesA).toEqual(['closed'])
+    // Watched after the fact, b reports its state now and its transitions from then on.
+    const statesB: string[] = []
+    const seenB: string[] = []
+    b.state$.subscribe((s) => statesB.push(s.state))
+    b.metrics$.subscribe((e) => seenB.push(e._tag))
+    b.dispatch({ _tag: 'Reset' })
+    expect(statesB).toEqual(['open', 'closed'])
+    expect(seenB).toContain('StateChanged')
+    expect(seenA).toEqual([])
+    const own = a.request()
+    if (own._tag === 'Admitted') a.failed(own, 1)
+    expect(seenA).toEqual(['StateChanged'])
+    expect(statesA).toEqual(['closed', 'open'])
+  })
+})
