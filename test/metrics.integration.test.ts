@@ -153,7 +153,9 @@ describe.runIf(prometheus.run)('Prometheus scrapes the example service (real pro
   it('has the open transition, the state over time (open, then closed), and the threshold', async () => {
     const counted = service.counted.get('inventory')
     expect(await scalar('sum(breaker_transitions_total{breaker="inventory",from="closed",to="open"})')).toBe(counted?.opened)
-    const end = Date.now() / 1000
+    // A range's last point is up to a step before `end`: end a step ahead so that it falls after
+    // the last scrape (which saw the breaker closed: beforeAll waited for it), not before it.
+    const end = Date.now() / 1000 + 1
     const range = (await (
       await fetch(
         `${api}/api/v1/query_range?query=${encodeURIComponent('breaker_state{breaker="inventory",state="open"}')}&start=${started}&end=${end}&step=1`,
