@@ -103,9 +103,10 @@ const callEnded = (s: GradualRecoveryState, counted: boolean, failed: boolean): 
     s.stageStartedAt,
   )
 
-const copyOf = (s: GradualRecoveryState): GradualRecoveryState =>
+/** A copy of `s` at another rate (a fresh object in the constructor's shape). */
+const atRate = (s: GradualRecoveryState, ratePpm: number): GradualRecoveryState =>
   gradualState(
-    s.ratePpm,
+    ratePpm,
     s.speed,
     s.credit,
     s.inFlight,
@@ -117,6 +118,8 @@ const copyOf = (s: GradualRecoveryState): GradualRecoveryState =>
     s.stageFailures,
     s.stageStartedAt,
   )
+
+const copyOf = (s: GradualRecoveryState): GradualRecoveryState => atRate(s, s.ratePpm)
 
 // ---- codecs ------------------------------------------------------------------------------
 
@@ -226,22 +229,7 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
     return Math.max(s.ratePpm, initialPpm, toPpm(progress ** inverseAggression))
   }
 
-  const withRate = (s: GradualRecoveryState, ratePpm: number): GradualRecoveryState =>
-    ratePpm === s.ratePpm
-      ? s
-      : gradualState(
-          ratePpm,
-          s.speed,
-          s.credit,
-          s.inFlight,
-          s.startedAt,
-          s.requests,
-          s.stageRequests,
-          s.stageAdmitted,
-          s.stageCalls,
-          s.stageFailures,
-          s.stageStartedAt,
-        )
+  const withRate = (s: GradualRecoveryState, ratePpm: number): GradualRecoveryState => (ratePpm === s.ratePpm ? s : atRate(s, ratePpm))
 
   const newStage = (s: GradualRecoveryState, ratePpm: number, speed: number, now: number): GradualRecoveryState =>
     gradualState(ratePpm, speed, s.credit, s.inFlight, s.startedAt, s.requests, 0, 0, 0, 0, Math.max(now, s.stageStartedAt))
