@@ -21,12 +21,36 @@ export interface HealthSegment {
  * A fragile recovery: from `fromMs`, an upstream that has just come back collapses again (fails
  * every call for `collapseMs`) if it gets more than `capacityRps` over the last second; it is
  * healthy for good once it has gone `settleMs` without collapsing.
+ *
+ * With `strain`, it shows its fragility before it breaks, as an overloaded server does (it sheds
+ * load with errors as its queues fill): once the last second's load passes `fromShare` of the
+ * capacity, calls fail with a probability rising linearly to `failureRate` at the capacity (on top
+ * of the health segment's own failures). Without it, the upstream is a cliff: perfectly healthy up
+ * to the capacity, collapsed above it.
  */
 export interface Fragility {
   readonly fromMs: number
   readonly capacityRps: number
   readonly settleMs: number
   readonly collapseMs: number
+  readonly strain?: Strain
+}
+
+/** The errors a fragile upstream makes under load before it collapses (see {@link Fragility}). */
+export interface Strain {
+  /** The share of the capacity from which errors start, in [0, 1). */
+  readonly fromShare: number
+  /** The failure probability at the capacity, in [0, 1]. */
+  readonly failureRate: number
+}
+
+/** The strain failure probability of a fragile upstream at `load` requests over the last second. */
+export const strainAt = (fragility: Fragility, load: number): number => {
+  const strain = fragility.strain
+  if (strain === undefined) return 0
+  const share = load / fragility.capacityRps
+  if (share <= strain.fromShare) return 0
+  return strain.failureRate * Math.min(1, (share - strain.fromShare) / (1 - strain.fromShare))
 }
 
 /** A scenario: load, the upstream's health over time, and the moments metrics refer to. */
@@ -48,6 +72,7 @@ const healthy = (atMs: number): HealthSegment => ({ atMs, failureRate: 0.002, la
 /** The built-in scenarios, in the order the CLI lists them: files of the scenario format in `scenarios/`. */
 const BUILT_IN = [
   'fragile-recovery',
+  'fragile-cliff',
   'outage',
   'brownout',
   'flapping',

@@ -44,7 +44,9 @@ const HealthSegment = struct('a health segment', {
   latencyMs: struct('a latency distribution', { median: LatencyMs, p99: LatencyMs }),
 })
 
-const Fragility = struct('a fragility', { fromMs: Time, capacityRps: Rps, settleMs: Duration, collapseMs: Duration })
+const Share = constrained('a share in [0, 1)', (n) => n >= 0 && n < 1)
+const Strain = struct('a strain', { fromShare: Share, failureRate: Probability })
+const Fragility = struct('a fragility', { fromMs: Time, capacityRps: Rps, settleMs: Duration, collapseMs: Duration }, { strain: Strain })
 
 const Shape = struct(
   'a scenario',

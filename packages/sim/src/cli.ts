@@ -59,6 +59,18 @@ strategy config (a JSON file, as fromConfig reads it) and compares their decisio
 live ones. --kinds MODULE imports a JavaScript module whose \`kinds\` export adds your own part
 kinds (as fromConfig(json, { kinds }) takes them), so the configs can name your parts.`
 
+/** What the demo's comparison of classic half-open and gradual recovery shows, and where each wins. */
+const RECOVERY_NOTE = `classic vs gradual: classic half-open closes on its first good probe and sends all traffic back at
+once. Gradual recovery admits 10%, doubles its share after each clean stage (20 calls and 1 s at
+least), steps back to the last good share when errors rise with it, remembers a share that broke
+the upstream, and watches at full traffic for 30 s before closing (a relapse reopens it at once).
+It costs more than classic when the upstream comes back clean: a few seconds of partial traffic
+(outage: about 1 point of success) and, on a partial recovery that still fails 20% of calls
+(cascading), it keeps out traffic that classic lets in. It saves the upstream when load is what
+breaks it: one that strains as traffic returns is never brought down, one that breaks without
+warning (fragile-cliff) is broken once, not again and again, and a flapping one is caught within a
+second instead of five. pnpm bench:recovery prints the medians over 20 seeds.`
+
 function fail(message: string): never {
   process.stderr.write(`breaker-sim: ${message}\n\n${usage}\n`)
   process.exit(2)
@@ -111,7 +123,7 @@ const seed =
     : fail(`--seed: expected a non-negative integer, got "${seedText}"`)
 
 const runs = simulate(scenario, demoStrategies(), { seed })
-process.stdout.write(`${renderText(scenario, runs, seed)}\n`)
+process.stdout.write(`${renderText(scenario, runs, seed)}\n\n${RECOVERY_NOTE}\n`)
 if (values.html !== undefined) writeHtml(values.html, renderHtml(scenario, runs, seed))
 
 /** Seeds from `N`, `A..B` or `A,B,C`: non-negative integers, at most 1000 of them. */

@@ -6,7 +6,18 @@ export { renderHtml, renderSeedHtml, renderTuneHtml } from './html.js'
 export { normal, type Random, seeded } from './Random.js'
 export { parseTrace, type Replay, type ReplayedCall, replay, strategyFromJson, TraceError, TraceEvent } from './replay.js'
 export { renderSeedTable, renderText, sparkline } from './report.js'
-export { arrivals, type Fragility, type HealthSegment, healthAt, type LoadModel, latencyOf, type Scenario, scenarios } from './Scenario.js'
+export {
+  arrivals,
+  type Fragility,
+  type HealthSegment,
+  healthAt,
+  type LoadModel,
+  latencyOf,
+  type Scenario,
+  type Strain,
+  scenarios,
+  strainAt,
+} from './Scenario.js'
 export { MAX_SCENARIO_MS, MAX_SIMULATED_REQUESTS, parseScenario, readScenarioFile, ScenarioFile } from './ScenarioFile.js'
 export { type Bucket, type Run, type RunSummary, type SimulateOptions, simulate } from './simulate.js'
 export { demoStrategies } from './strategies.js'

@@ -68,7 +68,7 @@ export const renderText = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
   lines.push('')
   lines.push('success: share of all requests answered successfully; wasted: calls let into a failing upstream;')
   lines.push('needless: requests rejected while the upstream was healthy; detect: incident to first trip;')
-  lines.push('back to full: recovery to the last close; oscillations: closes followed by another trip;')
+  lines.push('back to full: recovery to admitting every request again; oscillations: closes followed by another trip;')
   lines.push('collapses: a fragile upstream brought down again by the traffic let through.')
   return lines.join('\n')
 }

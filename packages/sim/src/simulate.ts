@@ -1,6 +1,6 @@
 import type { Admitted, BreakerEvent, CircuitState, Strategy } from '@datapunk/breaker'
 import { normal, seeded } from './Random.js'
-import { arrivals, healthAt, latencyOf, type Scenario } from './Scenario.js'
+import { arrivals, healthAt, latencyOf, type Scenario, strainAt } from './Scenario.js'
 
 /** One time bucket of a run, for charts. */
 export interface Bucket {
@@ -27,7 +27,11 @@ export interface RunSummary {
   readonly needless: number
   /** From the incident to the first trip, or null if it never tripped. */
   readonly timeToDetectMs: number | null
-  /** From the upstream's recovery to the last close, or null if the breaker did not end closed. */
+  /**
+   * From the upstream's recovery to the moment the strategy went back to admitting every request
+   * for good (the request after its last rejection; the recovery itself if it rejected none
+   * since), or null if it still rejects at the end (open, or a ramp below 100%).
+   */
   readonly timeToFullMs: number | null
   readonly opens: number
   readonly closes: number
@@ -172,7 +176,9 @@ const runOne = <S>(
   let opens = 0
   let closes = 0
   let firstTripAt: number | null = null
-  let lastCloseAt: number | null = null
+  // The first request admitted after the last rejection: where full traffic resumed.
+  let lastRejectAt: number | null = null
+  let fullFrom: number | null = null
 
   // The fragile upstream: admitted calls per 100 ms over the last second, and its collapse state.
   const fragility = scenario.fragility
@@ -197,10 +203,7 @@ const runOne = <S>(
         opens++
         if (firstTripAt === null && t >= scenario.incidentAtMs) firstTripAt = t
       }
-      if (phase === 'closed' && before !== 'closed') {
-        closes++
-        lastCloseAt = t
-      }
+      if (phase === 'closed' && before !== 'closed') closes++
     }
     state = next
     return decision
@@ -253,15 +256,28 @@ const runOne = <S>(
         const second = Math.floor(t / 1000)
         recoveryLoad.set(second, (recoveryLoad.get(second) ?? 0) + 1)
       }
+      if (lastRejectAt !== null && fullFrom === null) fullFrom = t
       const down = upstreamDown(t)
-      const failed = down || (failureDraws[i] ?? 1) < segment.failureRate
+      // A strained fragile upstream fails on its own draw as well as the segment's.
+      const strain = fragility !== undefined && !settled && !down && t >= fragility.fromMs ? strainAt(fragility, loadInSecond) : 0
+      const draw = failureDraws[i] ?? 1
+      const failed = down || draw < segment.failureRate || (strain > 0 && 1 - draw < strain)
       const latencyMs = down ? 5 : latencyOf(segment, latencyDraws[i] ?? 0)
       if (failed) {
         wasted++
         failedIn[bucket] = (failedIn[bucket] ?? 0) + 1
       } else succeeded++
       pending.push({ at: t + latencyMs, ticket: decision, failed, latencyMs })
-    } else if (segment.failureRate < 0.05 && !upstreamDown(t) && (fragility === undefined || settled || t < fragility.fromMs)) {
+    } else {
+      lastRejectAt = t
+      fullFrom = null
+    }
+    if (
+      decision._tag !== 'Admitted' &&
+      segment.failureRate < 0.05 &&
+      !upstreamDown(t) &&
+      (fragility === undefined || settled || t < fragility.fromMs)
+    ) {
       needless++
     }
     phaseAt[bucket] = phase
@@ -271,6 +287,10 @@ const runOne = <S>(
   for (const count of recoveryLoad.values()) peakRecoveryRps = Math.max(peakRecoveryRps, count)
 
   const closedAtEnd = phase === 'closed'
+  const fullAtEnd = closedAtEnd || strategy.inspect(state).admitRate >= 1
+  // Back to full: from the first admission after the last rejection (or the recovery itself when
+  // nothing was rejected after it) for a strategy that admits everything at the end.
+  const fullAt = lastRejectAt === null || lastRejectAt < scenario.recoveredAtMs ? scenario.recoveredAtMs : (fullFrom ?? lastRejectAt)
   const summary: RunSummary = {
     strategy: strategy.name,
     requests: times.length,
@@ -281,7 +301,9 @@ const runOne = <S>(
     needless,
     timeToDetectMs: firstTripAt === null ? null : firstTripAt - scenario.incidentAtMs,
     timeToFullMs:
-      closedAtEnd && lastCloseAt !== null && lastCloseAt >= scenario.recoveredAtMs ? lastCloseAt - scenario.recoveredAtMs : null,
+      fullAtEnd && !(lastRejectAt !== null && lastRejectAt >= scenario.recoveredAtMs && fullFrom === null)
+        ? fullAt - scenario.recoveredAtMs
+        : null,
     opens,
     closes,
     oscillations: closedAtEnd ? Math.max(0, closes - 1) : closes,

@@ -9,14 +9,14 @@ const detection = {
 
 /**
  * The strategies the demo compares: the same detection with classic half-open and with gradual
- * recovery, and a consecutive-failures breaker with exponential backoff.
+ * recovery (its defaults), and a consecutive-failures breaker with exponential backoff.
  */
 export const demoStrategies = (): ReadonlyArray<CircuitStrategy> => [
   circuit({ name: 'classic', trip: detection, recovery: { kind: 'classic', probes: 1 }, openFor: { kind: 'constant', ms: 5_000 } }),
   circuit({
     name: 'gradual',
     trip: detection,
-    recovery: { kind: 'gradual', initialRate: 0.1, increment: 0.1, maxSpeed: 1, stageCalls: 20, stageMs: 10_000 },
+    recovery: { kind: 'gradual' },
     openFor: { kind: 'constant', ms: 5_000 },
   }),
   circuit({

@@ -90,6 +90,15 @@ describe('scenario files', () => {
     expect(problems(json)).toBe(expected)
   })
 
+  it('decodes a fragility with a strain, and names a bad one', () => {
+    const fragility = { fromMs: 40_000, capacityRps: 50, settleMs: 10_000, collapseMs: 5_000 }
+    const strained = parseScenario({ ...valid, fragility: { ...fragility, strain: { fromShare: 0.5, failureRate: 0.4 } } }, 's.json')
+    expect(strained._tag === 'Right' && strained.right.fragility?.strain).toEqual({ fromShare: 0.5, failureRate: 0.4 })
+    expect(problems({ ...valid, fragility: { ...fragility, strain: { fromShare: 1, failureRate: 0.4 } } })).toBe(
+      's.json: fragility.strain.fromShare: expected a share in [0, 1), got 1',
+    )
+  })
+
   it('reports every problem of a file, not just the first', () => {
     expect(problems({ ...valid, durationMs: 10, incidentAtMs: -1 }).split('\n')).toEqual([
       's.json: durationMs: expected a duration in ms in [1000, 86400000], got 10',

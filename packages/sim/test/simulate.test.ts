@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { circuit } from '@datapunk/breaker'
-import { arrivals, demoStrategies, renderText, scenarios, seeded, simulate } from '@datapunk/breaker-sim'
+import { arrivals, demoStrategies, renderText, type Scenario, scenarios, seeded, simulate, strainAt } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
 
 const fragile = scenarios['fragile-recovery']
@@ -52,6 +52,58 @@ describe('simulate', () => {
     const [a, b] = simulate(fragile, [strategy, strategy], { seed: 5 })
     expect(a?.summary).toEqual(b?.summary)
     expect(a?.summary.requests).toBe(arrivals(fragile.load, fragile.durationMs, seeded(5)).length)
+  })
+})
+
+describe('a strained fragile upstream', () => {
+  const healthy = { failureRate: 0, latencyMs: { median: 10, p99: 20 } }
+  /** 150 requests/s into an upstream of capacity 200 that strains from half of it: 40% errors at the capacity. */
+  const strained: Scenario = {
+    name: 'strained',
+    description: '',
+    durationMs: 60_000,
+    load: { kind: 'constant', rps: 150 },
+    health: [{ atMs: 0, ...healthy }],
+    fragility: { fromMs: 0, capacityRps: 200, settleMs: 86_400_000, collapseMs: 10_000, strain: { fromShare: 0.5, failureRate: 0.4 } },
+    incidentAtMs: 0,
+    recoveredAtMs: 0,
+  }
+  const neverTrips = circuit({ name: 'never-trips', trip: { kind: 'consecutive-failures', threshold: 1_000_000 } })
+
+  it('fails calls with a probability rising linearly from fromShare of the capacity to failureRate at it', () => {
+    const fragility = strained.fragility
+    if (fragility === undefined) throw new Error('missing fragility')
+    expect(strainAt(fragility, 100)).toBe(0)
+    expect(strainAt(fragility, 150)).toBeCloseTo(0.2, 10)
+    expect(strainAt(fragility, 200)).toBeCloseTo(0.4, 10)
+    expect(strainAt(fragility, 400)).toBeCloseTo(0.4, 10)
+    expect(strainAt({ ...fragility, strain: undefined }, 199)).toBe(0)
+  })
+
+  it('shows the strain in the calls let through (about 75% of the capacity: 17-20% fail), and none once it has settled', () => {
+    const [run] = simulate(strained, [neverTrips], { seed: 1 })
+    // The load window counts the last 0.9 to 1 s (ten 100 ms slots, the newest filling): 135 to
+    // 150 calls, 68-75% of the capacity, so 14.5-20% of calls fail.
+    expect((run?.summary.wasted ?? 0) / (run?.summary.admitted ?? 1)).toBeGreaterThan(0.15)
+    expect((run?.summary.wasted ?? 0) / (run?.summary.admitted ?? 1)).toBeLessThan(0.2)
+    expect(run?.summary.collapses).toBe(0)
+    const settles: Scenario = { ...strained, fragility: { ...(strained.fragility as NonNullable<Scenario['fragility']>), settleMs: 1000 } }
+    expect(simulate(settles, [neverTrips], { seed: 1 })[0]?.summary.wasted).toBeLessThan(200)
+  })
+
+  it('measures back to full traffic from the recovery to the end of the last rejection, and null for a breaker still rejecting', () => {
+    const outage = scenarios.outage
+    if (outage === undefined) throw new Error('missing scenario')
+    const stuck = circuit({
+      name: 'stuck',
+      trip: { kind: 'consecutive-failures', threshold: 5 },
+      openFor: { kind: 'constant', ms: 3_600_000 },
+    })
+    const [classic, , , never, stuckRun] = simulate(outage, [...demoStrategies(), neverTrips, stuck], { seed: 1 })
+    expect(classic?.summary.timeToFullMs).toBeGreaterThanOrEqual(0)
+    expect(classic?.summary.timeToFullMs).toBeLessThan(5_100) // the open window, then one good probe
+    expect(never?.summary.timeToFullMs).toBe(0) // it never rejected anything: full all along
+    expect(stuckRun?.summary.timeToFullMs).toBeNull()
   })
 })
 
