@@ -17,7 +17,17 @@ const strategies: ReadonlyArray<CircuitStrategy> = [
   circuit({
     name: 'gradual',
     trip: detection,
-    recovery: { kind: 'gradual', initialRate: 0.2, increment: 0.2, maxSpeed: 2, stageCalls: 2 },
+    // A short timeline: stages of 2 calls judged on their error rate alone (confidence 0.5), no probation.
+    recovery: {
+      kind: 'gradual',
+      initialRate: 0.2,
+      increment: 0.2,
+      maxSpeed: 2,
+      stageCalls: 2,
+      stageMs: 0,
+      confidence: 0.5,
+      probationMs: 0,
+    },
     openFor,
   }),
 ]

@@ -39,7 +39,8 @@ const breakers = breakerGroup<string>({
     circuit({
       name: host,
       trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 10, window: { kind: 'time', durationMs: 1000, buckets: 10 } },
-      recovery: { kind: 'gradual', initialRate: 0.1, increment: 0.2, stageCalls: 5 },
+      // Seconds stand for minutes here: stages are judged on calls alone, and there is no probation.
+      recovery: { kind: 'gradual', initialRate: 0.1, increment: 0.2, stageCalls: 5, stageMs: 0, probationMs: 0 },
       openFor: { kind: 'exponential', initialMs: 200, maxMs: 2000 },
     }),
   nameFor: (host) => (host === hosts.catalog ? 'catalog' : 'payments'),

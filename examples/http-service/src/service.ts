@@ -52,7 +52,8 @@ export const startService = async (options: ServiceOptions): Promise<Service> =>
       circuit({
         name: host,
         trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 10, window: { kind: 'count', size: 20 } },
-        recovery: { kind: 'gradual', initialRate: 0.25, stageCalls: 5 },
+        // Time runs fast in this example: stages are judged on calls alone, and there is no probation.
+        recovery: { kind: 'gradual', initialRate: 0.25, stageCalls: 5, stageMs: 0, probationMs: 0 },
         openFor: { kind: 'constant', ms: options.openMs ?? 2500 },
       }),
     maxKeys: 100,

@@ -72,7 +72,10 @@ export interface CircuitData<D = unknown, R = unknown> {
   readonly probes: ReadonlyArray<number>
   /** The detector's state: live while closed, frozen while open or half-open, fresh on close. */
   readonly detector: D
-  /** The recovery's state while half-open, else `null`. */
+  /**
+   * The recovery's state while half-open; while open after a failed recovery, that recovery's last
+   * state (its memory, for `Recovery.restart`) if the recovery policy has `restart`; else `null`.
+   */
   readonly recovery: R | null
 }
 
@@ -186,13 +189,24 @@ const enter = <D, R>(
     recovery,
   )
 
-const trip = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, detector: D, at: number, reason: TransitionReason): CircuitData<D, R> => {
+const trip = <D, R>(
+  p: CircuitParts<D, R>,
+  s: CircuitData<D, R>,
+  detector: D,
+  at: number,
+  reason: TransitionReason,
+  memory: R | null = null,
+): CircuitData<D, R> => {
   const trips = s.phase.trips + 1
-  return enter(s, CircuitState.Open, Mode.Normal, at + p.openFor.durationMs(trips), trips, at, reason, detector, null)
+  return enter(s, CircuitState.Open, Mode.Normal, at + p.openFor.durationMs(trips), trips, at, reason, detector, memory)
 }
 
-const halfOpen = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, at: number, reason: TransitionReason): CircuitData<D, R> =>
-  enter(s, CircuitState.HalfOpen, Mode.Normal, null, s.phase.trips, at, reason, s.detector, p.recovery.start(at))
+/** Half-open with a fresh recovery, or one that remembers the failed recovery the open phase keeps. */
+const halfOpen = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, at: number, reason: TransitionReason): CircuitData<D, R> => {
+  const memory = s.phase.state === CircuitState.Open ? s.recovery : null
+  const recovery = memory !== null && p.recovery.restart !== undefined ? p.recovery.restart(memory, at) : p.recovery.start(at)
+  return enter(s, CircuitState.HalfOpen, Mode.Normal, null, s.phase.trips, at, reason, s.detector, recovery)
+}
 
 const close = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, at: number, reason: TransitionReason, mode: Mode): CircuitData<D, R> =>
   enter(s, CircuitState.Closed, mode, null, mode === Mode.Disabled ? s.phase.trips : 0, at, reason, p.detector.initial(at), null, NONE)
@@ -201,7 +215,7 @@ const applyVerdict = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, verdict
   verdict === 'close'
     ? close(p, s, at, 'recovered', Mode.Normal)
     : verdict === 'reopen'
-      ? trip(p, s, s.detector, at, 'recovery-failed')
+      ? trip(p, s, s.detector, at, 'recovery-failed', p.recovery.restart === undefined ? null : s.recovery)
       : verdict === s.recovery
         ? s
         : withRecovery(s, verdict, at)
@@ -539,7 +553,15 @@ const adopt = <D, R>(p: CircuitParts<D, R>, from: Strategy<unknown>, fromState: 
     const detector = carryDetectorState(other.detector, s.detector, p.detector, at)
     const phase = keepOpen(s.phase, p.openFor)
     if (phase.state !== CircuitState.HalfOpen || s.recovery === null) {
-      return circuitData(phase, s.clock, s.issued, s.inFlight, s.probes, detector, null as R | null)
+      // An open circuit's memory of its failed recovery carries over to the same recovery policy only.
+      const memory =
+        phase.state === CircuitState.Open &&
+        phase.reason === 'recovery-failed' &&
+        other.recovery.key === p.recovery.key &&
+        p.recovery.restart !== undefined
+          ? (s.recovery as R | null)
+          : null
+      return circuitData(phase, s.clock, s.issued, s.inFlight, s.probes, detector, memory)
     }
     if (other.recovery.key === p.recovery.key) return circuitData(phase, s.clock, s.issued, s.inFlight, s.probes, detector, s.recovery as R)
     // Another recovery policy starts afresh, in the same generation: the probes in flight stay
@@ -754,7 +776,10 @@ const unreachable = <D, R>(p: CircuitParts<D, R>, s: t.TypeOf<typeof Shell>): st
       return undefined
     }
     case CircuitState.Open:
-      if (s.recovery !== null || s.probes.length > 0 || s.issued > 0) return 'an open circuit has no recovery state, probes or calls'
+      if (s.probes.length > 0 || s.issued > 0) return 'an open circuit has no probes or calls'
+      if (s.recovery !== null && (p.recovery.restart === undefined || ph.mode !== Mode.Normal || ph.reason !== 'recovery-failed')) {
+        return 'an open circuit holds a recovery state only after a failed recovery, for a recovery policy that restarts from it'
+      }
       if (ph.mode === Mode.Disabled) return 'an open circuit cannot be disabled'
       return (ph.mode === Mode.Normal) === (ph.openUntil === null) ? 'an open circuit has openUntil exactly when in mode normal' : undefined
     default:

@@ -44,6 +44,13 @@ export interface Recovery<R> {
   readonly key: string
   /** A fresh half-open phase beginning at `now`. */
   start(now: number): R
+  /**
+   * A fresh half-open phase beginning at `now`, after the previous one failed in state `memory`:
+   * the circuit reopened on this recovery's verdict and has stayed open since. Without it, or when
+   * the circuit opened any other way (a trip from closed, a manual or forced open, an isolation, a
+   * swap to another recovery), the circuit calls `start`. The circuit keeps `memory` while open.
+   */
+  restart?(memory: R, now: number): R
   /** Takes a request: admit it as a probe, or reject it with a reason and a retry-after. */
   request(state: R, now: number): RecoveryAdmission<R>
   /** A probe settled (`latencyMs` finite and >= 0). */

@@ -122,7 +122,9 @@ export {
   type GradualRecoverySnapshot,
   type GradualRecoveryState,
   gradualRecovery,
+  normalQuantile,
   PPM,
+  wilsonBound,
 } from './GradualRecovery.js'
 export { Limits } from './Limits.js'
 export {

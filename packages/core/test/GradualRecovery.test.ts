@@ -1,11 +1,12 @@
-import { BreakerEvent, circuit, type GradualRecoverySnapshot, gradualRecovery } from '@datapunk/breaker'
+import { BreakerEvent, circuit, type GradualRecoverySnapshot, gradualRecovery, normalQuantile, wilsonBound } from '@datapunk/breaker'
 import { describe, expect, it } from 'vitest'
 import { Harness } from './harness.js'
 
+/** A circuit with gradual recovery; the ramp tests judge stages on calls alone, without probation, unless they say otherwise. */
 const gradual = (recovery: Parameters<typeof gradualRecovery>[0]) =>
   circuit({
     trip: { kind: 'consecutive-failures', threshold: 1 },
-    recovery: { kind: 'gradual', ...recovery },
+    recovery: { kind: 'gradual', stageMs: 0, probationMs: 0, ...recovery },
     openFor: { kind: 'constant', ms: 1000 },
   })
 
@@ -110,7 +111,8 @@ describe('gradual recovery', () => {
   })
 
   it('waits for stageMs as well as stageCalls, and a tick can end the stage', () => {
-    const h = new Harness(gradual({ initialRate: 1, increment: 0.1, stageCalls: 1, stageMs: 500 }))
+    // confidence 0.5 asks for no evidence beyond stageCalls: one healthy call is a healthy stage.
+    const h = new Harness(gradual({ initialRate: 1, increment: 0.1, stageCalls: 1, stageMs: 500, confidence: 0.5 }))
     h.call(0, 'failure', 0)
     h.call(1000, 'success', 1)
     expect(h.snapshot.state).toBe('half-open') // 1 call, but only 1 ms of the 500
@@ -149,5 +151,281 @@ describe('gradual recovery', () => {
     expect(() => gradualRecovery({ failureRateThreshold: 0.2, marginalRate: 0.3 })).toThrow(
       'marginalRate: expected at most failureRateThreshold (0.2), got 0.3',
     )
+  })
+
+  it('steps back to the last healthy share when the upstream strains, and holds below that share until it is healthy there', () => {
+    // The upstream fails 1 call in 5 (20%, marginal) whenever 40% or more of traffic reaches it,
+    // for its first 20,000 requests; then it copes with any share.
+    const h = new Harness(
+      gradual({ initialRate: 0.1, increment: 0.1, maxSpeed: 4, stageCalls: 20, failureRateThreshold: 0.3, marginalRate: 0.1 }),
+    )
+    h.call(0, 'failure', 0)
+    const rates: number[] = []
+    let strained = 0
+    for (let i = 0; i < 40_000 && (i === 0 || h.snapshot.state === 'half-open'); i++) {
+      const now = 1000 + i
+      const decision = h.request(now)
+      const rate = h.snapshot.admitRate
+      if (rates.at(-1) !== rate) rates.push(rate)
+      if (decision._tag !== 'Admitted') continue
+      const fails = i < 20_000 && rate >= 0.4 && strained++ % 5 === 4
+      h.settle(decision, fails ? 'failure' : 'success', now, 1)
+    }
+    // Slow start (0.1, 0.2, 0.4), strain at 0.4: back to 0.2, then +0.1 steps up to the ceiling and back, never past it.
+    expect(rates.slice(0, 6)).toEqual([0.1, 0.2, 0.4, 0.2, 0.3, 0.4])
+    const lifted = rates.findIndex((r) => r > 0.4)
+    expect(lifted).toBeGreaterThan(0)
+    const whileStrained = rates.slice(0, lifted)
+    expect(Math.max(...whileStrained)).toBe(0.4)
+    expect(whileStrained.length).toBeGreaterThan(8) // it kept retrying the ceiling
+    // Once the strain is gone, a healthy stage at the ceiling lifts it and the ramp goes on to close.
+    expect(rates.at(-1)).toBe(1)
+    expect(h.snapshot.state).toBe('closed')
+  })
+
+  it('reports the last healthy share and the ceiling', () => {
+    const h = new Harness(gradual({ initialRate: 0.2, stageCalls: 20, failureRateThreshold: 0.5, marginalRate: 0.1 }))
+    h.call(0, 'failure', 0)
+    let t = 1000
+    const stage = (fails: (n: number) => boolean) => {
+      for (let n = 0; n < 20; t++) {
+        const d = h.request(t)
+        if (d._tag === 'Admitted') h.settle(d, fails(n++) ? 'failure' : 'success', t, 1)
+      }
+    }
+    stage(() => false) // a healthy stage at 0.2: on to 0.3
+    expect(h.snapshot.recovery).toMatchObject({ admitRate: 0.3, lastGoodRate: 0.2, ceiling: null, probationEnds: null })
+    stage((n) => n % 4 === 3) // 25% at 0.3: strained, not bad
+    expect(h.snapshot.recovery).toMatchObject({ admitRate: 0.2, lastGoodRate: 0.2, ceiling: 0.3, speed: 1 })
+  })
+
+  it('reopens after two failed probes when the upstream is still down', () => {
+    const h = new Harness(gradual({ initialRate: 0.1 }))
+    h.call(0, 'failure', 0)
+    let probes = 0
+    for (let i = 0; i < 1000 && (i === 0 || h.snapshot.state === 'half-open'); i++) {
+      const d = h.request(1000 + i)
+      if (d._tag === 'Admitted') {
+        probes++
+        h.settle(d, 'failure', 1000 + i, 1)
+      }
+    }
+    expect(h.snapshot).toMatchObject({ state: 'open', reason: 'recovery-failed' })
+    expect(probes).toBe(2)
+  })
+
+  it('does not end a stage on too little evidence: a clean stage needs calls enough for a confident verdict', () => {
+    // stageCalls 5, threshold 0.2: 0 failures of 5 leaves a 95% upper bound of 35%; 11 clean calls bring it under 20%.
+    const calls = (confidence: number) => {
+      const { stages } = ramp(gradual({ initialRate: 1, stageCalls: 5, failureRateThreshold: 0.2, confidence }), () => false)
+      return stages[0]?.admitted
+    }
+    expect(calls(0.95)).toBe(11)
+    expect(calls(0.5)).toBe(5)
+    expect(wilsonBound(0, 10, normalQuantile(0.95), 1)).toBeGreaterThan(0.2)
+    expect(wilsonBound(0, 11, normalQuantile(0.95), 1)).toBeLessThan(0.2)
+  })
+
+  it('keeps watching at full traffic for probationMs: a relapse reopens at once, stray errors do not, and it closes after', () => {
+    const probation = () =>
+      new Harness(
+        gradual({ initialRate: 1, stageCalls: 20, stageMs: 0, probationMs: 10_000, probationCalls: 100, failureRateThreshold: 0.2 }),
+      )
+    // A clean upstream: every request admitted, half-open until the first healthy stage after 10 s.
+    const clean = probation()
+    clean.call(0, 'failure', 0)
+    let closedAt = -1
+    for (let t = 1000; t < 20_000 && closedAt < 0; t += 10) {
+      expect(clean.call(t, 'success')._tag).toBe('Admitted')
+      if (clean.snapshot.state === 'closed') closedAt = t
+      else expect(clean.snapshot).toMatchObject({ state: 'half-open', admitRate: 1, recovery: { probationEnds: 11_000 } })
+    }
+    expect(closedAt).toBeGreaterThanOrEqual(11_000)
+    expect(closedAt).toBeLessThan(12_000)
+
+    // One error in 25 calls (4%) at full traffic: no reopen, and the circuit still closes.
+    const noisy = probation()
+    noisy.call(0, 'failure', 0)
+    for (let t = 1000, n = 0; t < 20_000 && (t === 1000 || noisy.snapshot.state === 'half-open'); t += 10)
+      noisy.call(t, n++ % 25 === 24 ? 'failure' : 'success')
+    expect(noisy.snapshot).toMatchObject({ state: 'closed', trips: 0 })
+
+    // A relapse 5 s into probation: reopened within 20 failures, long before the closed detector would have seen it.
+    const relapse = probation()
+    relapse.call(0, 'failure', 0)
+    let failed = 0
+    for (let t = 1000; t < 20_000 && (t === 1000 || relapse.snapshot.state === 'half-open'); t += 10) {
+      const down = t >= 6000
+      if (relapse.call(t, down ? 'failure' : 'success')._tag === 'Admitted' && down) failed++
+    }
+    expect(relapse.snapshot).toMatchObject({ state: 'open', reason: 'recovery-failed' })
+    expect(failed).toBeLessThanOrEqual(20)
+  })
+
+  it('keeps the ramp state through its codec, and refuses shares over 1', () => {
+    const strategy = gradual({ initialRate: 0.2, stageCalls: 10, marginalRate: 0.1, failureRateThreshold: 0.5, confidence: 0.5 })
+    const h = new Harness(strategy)
+    h.call(0, 'failure', 0)
+    for (let i = 0, n = 0; n < 10; i++) if (h.call(1000 + i, 'success')._tag === 'Admitted') n++
+    expect(h.snapshot.recovery).toMatchObject({ admitRate: 0.3, lastGoodRate: 0.2 })
+    const encoded = strategy.codec.encode(h.state) as { recovery: Record<string, unknown> }
+    const decoded = strategy.codec.decode(encoded)
+    expect(decoded._tag).toBe('Right')
+    expect(strategy.codec.decode({ ...encoded, recovery: { ...encoded.recovery, ceilingPpm: 1_000_001 } })._tag).toBe('Left')
+  })
+
+  it('computes normal quantiles and Wilson bounds', () => {
+    expect(normalQuantile(0.5)).toBeCloseTo(0, 9)
+    expect(normalQuantile(0.95)).toBeCloseTo(1.644854, 5)
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959964, 5)
+    expect(normalQuantile(0.001)).toBeCloseTo(-3.090232, 5)
+    expect(wilsonBound(0, 0, 1.96, 1)).toBe(1)
+    expect(wilsonBound(0, 0, 1.96, -1)).toBe(0)
+    expect(wilsonBound(5, 10, 1.96, -1)).toBeCloseTo(0.2366, 3)
+    expect(wilsonBound(5, 10, 1.96, 1)).toBeCloseTo(0.7634, 3)
+    expect(wilsonBound(10, 10, 1.96, 1)).toBe(1)
+  })
+
+  describe('memory of a failed recovery', () => {
+    const cliff = (holdMs: number) =>
+      gradual({
+        initialRate: 0.1,
+        increment: 0.1,
+        maxSpeed: 4,
+        stageCalls: 10,
+        failureRateThreshold: 0.3,
+        marginalRate: 0.1,
+        confidence: 0.5,
+        holdMs,
+      })
+
+    /** A request per ms from 1 s on; the upstream fails every call while 80% or more of traffic reaches it, until `cliffUntil`. */
+    const run = (h: Harness<unknown>, cliffUntil: number, until: number) => {
+      const shares: Array<{ at: number; share: number; state: string }> = []
+      let breaks = 0
+      for (let now = 1000; now < until; now++) {
+        const decision = h.request(now)
+        const snap = h.snapshot
+        if (shares.at(-1)?.share !== snap.admitRate || shares.at(-1)?.state !== snap.state)
+          shares.push({ at: now, share: snap.admitRate, state: snap.state })
+        if (decision._tag !== 'Admitted') continue
+        const broken = now < cliffUntil && snap.admitRate >= 0.8
+        const before = h.snapshot.state
+        h.settle(decision, broken ? 'failure' : 'success', now, 1)
+        if (before === 'half-open' && h.snapshot.state === 'open' && broken) breaks++
+      }
+      return { shares, breaks }
+    }
+
+    it('holds the next recovery at the share last healthy before the failure, for holdMs, then climbs on', () => {
+      const h = new Harness(cliff(5000))
+      h.call(0, 'failure', 0)
+      // The cliff lasts until 5 s: past the second ramp's arrival at its ceiling, not past its hold.
+      const { shares, breaks } = run(h as Harness<unknown>, 5000, 30_000)
+      expect(breaks).toBe(1) // the cliff breaks the first ramp at 0.8, and only that one
+      const reopened = shares.find((s) => s.state === 'open' && s.at > 1000)?.at ?? Number.NaN
+      const second = shares.filter((s) => s.at > reopened && s.state === 'half-open')
+      const held = second.filter((s) => s.at < reopened + 1000 + 5000)
+      expect(Math.max(...held.map((s) => s.share))).toBe(0.4)
+      expect(h.snapshot.state).toBe('closed')
+    })
+
+    it('reports the remembered ceiling and when its hold ends', () => {
+      const h = new Harness(cliff(5000))
+      h.call(0, 'failure', 0)
+      let seen: GradualRecoverySnapshot | undefined
+      for (let now = 1000; now < 4000 && seen === undefined; now++) {
+        const d = h.request(now)
+        const snap = h.snapshot.recovery as GradualRecoverySnapshot | null
+        if (snap?.holdUntil != null) seen = snap
+        if (d._tag === 'Admitted') h.settle(d, h.snapshot.admitRate >= 0.8 ? 'failure' : 'success', now, 1)
+      }
+      expect(seen).toMatchObject({ admitRate: 0.4, ceiling: 0.4 })
+      expect(seen?.holdUntil).toBeGreaterThan(2000)
+    })
+
+    it('without memory (holdMs 0) breaks the same way again', () => {
+      const h = new Harness(cliff(0))
+      h.call(0, 'failure', 0)
+      expect(run(h as Harness<unknown>, 9000, 30_000).breaks).toBeGreaterThan(1)
+    })
+
+    it('passes the memory through recoveries that fail at their first share, and forgets it on close', () => {
+      const h = new Harness(cliff(60_000))
+      h.call(0, 'failure', 0)
+      // Ramp to 0.8 and break there.
+      let now = 1000
+      for (; now < 3000 && !(h.snapshot.state === 'open' && now > 1000); now++) {
+        const d = h.request(now)
+        if (d._tag === 'Admitted') h.settle(d, h.snapshot.admitRate >= 0.8 ? 'failure' : 'success', now, 1)
+      }
+      // Two recoveries fail at once (the upstream is down), each on its first probes.
+      for (let i = 0; i < 2; i++) {
+        now += 1000
+        for (let k = 0; k < 100 && (k === 0 || h.snapshot.state !== 'open'); k++, now++) {
+          const d = h.request(now)
+          if (d._tag === 'Admitted') h.settle(d, 'failure', now, 1)
+        }
+        expect(h.snapshot.state).toBe('open')
+      }
+      now += 1000
+      h.request(now)
+      expect(h.snapshot.recovery).toMatchObject({ ceiling: 0.4 })
+      // The memory survives a round trip through the codec while open.
+      const strategy = h.strategy
+      const restored = strategy.codec.decode(JSON.parse(JSON.stringify(strategy.codec.encode(h.state))))
+      expect(restored._tag).toBe('Right')
+      // Close by hand, trip again: a fresh recovery, no ceiling.
+      h.step(BreakerEvent.close(), now)
+      h.call(now + 1, 'failure', 0)
+      h.request(now + 1002)
+      expect(h.snapshot.recovery).toMatchObject({ ceiling: null, holdUntil: null })
+    })
+
+    it('is kept over a swap to the same recovery policy and dropped by any other; a classic circuit never holds one', () => {
+      const h = new Harness(cliff(60_000))
+      h.call(0, 'failure', 0)
+      for (let now = 1000; now < 3000 && !(h.snapshot.state === 'open' && now > 1001); now++) {
+        const d = h.request(now)
+        if (d._tag === 'Admitted') h.settle(d, h.snapshot.admitRate >= 0.8 ? 'failure' : 'success', now, 1)
+      }
+      expect(h.snapshot.state).toBe('open')
+      const encoded = h.strategy.codec.encode(h.state) as { recovery: unknown }
+      expect(encoded.recovery).not.toBeNull()
+      const sameRecovery = circuit({
+        trip: { kind: 'consecutive-failures', threshold: 2 },
+        recovery: {
+          kind: 'gradual',
+          stageMs: 0,
+          probationMs: 0,
+          initialRate: 0.1,
+          increment: 0.1,
+          maxSpeed: 4,
+          stageCalls: 10,
+          failureRateThreshold: 0.3,
+          marginalRate: 0.1,
+          confidence: 0.5,
+          holdMs: 60_000,
+        },
+        openFor: { kind: 'constant', ms: 1000 },
+      })
+      const kept = new Harness(h.strategy)
+      kept.state = h.state
+      kept.swap(sameRecovery, 3000)
+      expect((sameRecovery.codec.encode(kept.state) as { recovery: unknown }).recovery).not.toBeNull()
+      const classic = circuit({
+        trip: { kind: 'consecutive-failures', threshold: 1 },
+        recovery: { kind: 'classic', probes: 1 },
+        openFor: { kind: 'constant', ms: 1000 },
+      })
+      const dropped = new Harness(h.strategy)
+      dropped.state = h.state
+      dropped.swap(classic, 3000)
+      const classicState = classic.codec.encode(dropped.state) as { recovery: unknown }
+      expect(classicState.recovery).toBeNull()
+      expect(
+        classic.codec.decode({ ...classicState, recovery: { kind: 'classic', permits: 1, admitted: 0, failures: 0, inFlight: 0 } })._tag,
+      ).toBe('Left')
+    })
   })
 })

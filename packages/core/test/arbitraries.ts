@@ -98,6 +98,10 @@ export const gradualRecovery = (cap: number): fc.Arbitrary<RecoveryConfigInput> 
         aggression: fc.double({ min: 0.5, max: 4, noNaN: true }),
         failureRateThreshold: fc.constant(threshold),
         marginalRate: fc.double({ min: 0, max: threshold, noNaN: true }).filter((m) => m < 1),
+        confidence: fc.double({ min: 0.5, max: 0.9999, noNaN: true }),
+        probationMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 400 })),
+        probationCalls: fc.integer({ min: 1, max: 20 }),
+        holdMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 800 })),
         slowCallMs: fc.integer({ min: 300, max: 1000 }), // rarely slow: most recoveries can succeed
       },
       { requiredKeys: ['kind', 'failureRateThreshold', 'marginalRate'] },

@@ -67,7 +67,7 @@ describe('circuitBreaker in front of a real HTTP server', () => {
       circuit({
         name: 'upstream',
         trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 10, window: { kind: 'count', size: 20 } },
-        recovery: { kind: 'gradual', initialRate: 0.2, increment: 0.2, maxSpeed: 2, stageCalls: 4 },
+        recovery: { kind: 'gradual', initialRate: 0.2, increment: 0.2, maxSpeed: 2, stageCalls: 4, stageMs: 0, probationMs: 0 },
         openFor: { kind: 'constant', ms: 300 },
       }),
     )

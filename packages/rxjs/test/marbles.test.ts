@@ -84,7 +84,16 @@ describe('circuitBreaker in virtual time', () => {
       const breaker = createBreaker(
         circuit({
           trip: { kind: 'consecutive-failures', threshold: 1 },
-          recovery: { kind: 'gradual', initialRate: 0.25, increment: 0.25, maxSpeed: 1, stageCalls: 2 },
+          recovery: {
+            kind: 'gradual',
+            initialRate: 0.25,
+            increment: 0.25,
+            maxSpeed: 1,
+            stageCalls: 2,
+            stageMs: 0,
+            confidence: 0.5,
+            probationMs: 0,
+          },
           openFor: { kind: 'constant', ms: 10 },
         }),
         { scheduler },
