@@ -26,6 +26,38 @@ describe('simulate', () => {
     }
   })
 
+  it('gradual recovery at its defaults costs little on a clean outage and wastes less on flapping and brown-outs than classic', () => {
+    /** Classic's and gradual's summaries over seeds 1..5, and their medians of a metric. */
+    const over = (name: string) => {
+      const scenario = scenarios[name]
+      if (scenario === undefined) throw new Error(`missing scenario ${name}`)
+      const runs = [1, 2, 3, 4, 5].map((seed) => simulate(scenario, demoStrategies(), { seed }).map((r) => r.summary))
+      const median = (xs: number[]) => xs.sort((a, b) => a - b)[2] ?? Number.NaN
+      return (strategy: 0 | 1, metric: (s: (typeof runs)[0][0]) => number | null) =>
+        median(runs.map((r) => metric(r[strategy] as (typeof runs)[0][0]) ?? Number.POSITIVE_INFINITY))
+    }
+    const outage = over('outage')
+    expect(outage(1, (s) => s.successRate)).toBeGreaterThanOrEqual(outage(0, (s) => s.successRate) - 0.02)
+    expect(outage(1, (s) => s.timeToFullMs)).toBeLessThanOrEqual(15_000)
+    for (const name of ['flapping', 'brownout']) {
+      const m = over(name)
+      expect(
+        m(1, (s) => s.wasted),
+        name,
+      ).toBeLessThan(m(0, (s) => s.wasted))
+      expect(
+        m(1, (s) => s.successRate),
+        name,
+      ).toBeGreaterThanOrEqual(m(0, (s) => s.successRate) - 0.02)
+    }
+    const cliff = over('fragile-cliff')
+    expect(
+      cliff(1, (s) => s.collapses),
+      'one collapse without warning, then memory',
+    ).toBeLessThanOrEqual(1)
+    expect(cliff(0, (s) => s.collapses)).toBeGreaterThan(5)
+  })
+
   it('detects a hard outage within the open window of every strategy, and every strategy recovers from it', () => {
     const outage = scenarios.outage
     if (outage === undefined) throw new Error('missing scenario')
@@ -77,7 +109,8 @@ describe('a strained fragile upstream', () => {
     expect(strainAt(fragility, 150)).toBeCloseTo(0.2, 10)
     expect(strainAt(fragility, 200)).toBeCloseTo(0.4, 10)
     expect(strainAt(fragility, 400)).toBeCloseTo(0.4, 10)
-    expect(strainAt({ ...fragility, strain: undefined }, 199)).toBe(0)
+    const { strain: _, ...cliff } = fragility
+    expect(strainAt(cliff, 199)).toBe(0)
   })
 
   it('shows the strain in the calls let through (about 75% of the capacity: 17-20% fail), and none once it has settled', () => {
