@@ -63,6 +63,27 @@ interface Views {
  */
 const UNWATCHED = new Subject<unknown>()
 const unwatched = <T>(): Subject<T> => UNWATCHED as unknown as Subject<T>
+const NO_SUBSCRIBERS: ReadonlyArray<Subscriber<CallEvent>> = Object.freeze([])
+
+/**
+ * What a breaker keeps for its watchers and waiters, created the first time anyone subscribes or
+ * waits: an idle breaker (most of a keyed group) is its strategy, its state and a few fields.
+ */
+class Watch {
+  lastSnapshot: Snapshot | undefined = undefined
+  /** Subscribers of `calls$`: a plain list, not a Subject (a Subject's `next` costs a closure per event, per call). */
+  callSubscribers: ReadonlyArray<Subscriber<CallEvent>> = NO_SUBSCRIBERS
+  /** `UNWATCHED` until someone subscribes to `transitions$` (or `metrics$`). */
+  transitionEvents: Subject<TransitionEvent> = unwatched()
+  /** `UNWATCHED` until someone subscribes to `state$`. */
+  snapshots: Subject<Snapshot> = unwatched()
+  /** Emissions waiting for the one in progress to reach every subscriber (subject, value pairs). */
+  readonly queue: unknown[] = []
+  emitting = false
+  waiters: Waiter[] | undefined = undefined
+  drainScheduled = false
+  views: Views | undefined = undefined
+}
 
 /**
  * One breaker: a strategy's state shared by every call that goes through it, with the scheduler
@@ -79,23 +100,14 @@ export class Breaker implements CallSink {
   readonly scheduler: SchedulerLike
   private strategyNow: Strategy<unknown>
   private current: unknown
-  private lastSnapshot: Snapshot | undefined
-  /** Subscribers of `calls$`: a plain list, not a Subject (a Subject's `next` costs a closure per event, per call). */
-  private callSubscribers: ReadonlyArray<Subscriber<CallEvent>> = []
-  /** `UNWATCHED` until someone subscribes to `transitions$` (or `metrics$`): an idle breaker keeps no subject. */
-  private transitionEvents: Subject<TransitionEvent> = unwatched()
-  /** `UNWATCHED` until someone subscribes to `state$`. */
-  private snapshots: Subject<Snapshot> = unwatched()
   private callCount = 0
-  /** Whether the failure being dispatched is a timeout (for its call event). */
-  private timedOut = false
-  /** Emissions waiting for the one in progress to reach every subscriber (subject, value pairs). */
-  private readonly queue: unknown[] = []
-  private emitting = false
-  private waiters: Waiter[] | undefined
-  private drainScheduled = false
-  /** The observables below, built on first read (a keyed group holds many idle breakers). */
-  private views: Views | undefined
+  /** Watchers' and waiters' bookkeeping, created on first use (a keyed group holds many idle breakers). */
+  private watched: Watch | undefined = undefined
+
+  private watch(): Watch {
+    this.watched ??= new Watch()
+    return this.watched
+  }
 
   /** Per-call metric events (admitted, rejected, succeeded, failed, cancelled, stale). Hot. */
   get calls$(): Observable<CallEvent> {
@@ -118,25 +130,26 @@ export class Breaker implements CallSink {
   }
 
   private view(): Views {
-    if (this.views !== undefined) return this.views
+    const w = this.watch()
+    if (w.views !== undefined) return w.views
     const calls$ = new Observable<CallEvent>((subscriber) => {
       // Copy on write: a delivery in progress keeps iterating the list it started with.
-      this.callSubscribers = [...this.callSubscribers, subscriber]
+      w.callSubscribers = [...w.callSubscribers, subscriber]
       return () => {
-        this.callSubscribers = this.callSubscribers.filter((s) => s !== subscriber)
+        w.callSubscribers = w.callSubscribers.filter((s) => s !== subscriber)
       }
     })
     const transitions$ = new Observable<TransitionEvent>((subscriber) => {
-      if (this.transitionEvents === UNWATCHED) this.transitionEvents = new Subject<TransitionEvent>()
-      return this.transitionEvents.subscribe(subscriber)
+      if (w.transitionEvents === UNWATCHED) w.transitionEvents = new Subject<TransitionEvent>()
+      return w.transitionEvents.subscribe(subscriber)
     })
     const state$ = new Observable<Snapshot>((subscriber) => {
       subscriber.next(this.snapshot())
-      if (this.snapshots === UNWATCHED) this.snapshots = new Subject<Snapshot>()
-      return this.snapshots.subscribe(subscriber)
+      if (w.snapshots === UNWATCHED) w.snapshots = new Subject<Snapshot>()
+      return w.snapshots.subscribe(subscriber)
     })
-    this.views = { calls$, transitions$, metrics$: merge(calls$, transitions$), state$ }
-    return this.views
+    w.views = { calls$, transitions$, metrics$: merge(calls$, transitions$), state$ }
+    return w.views
   }
 
   constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}) {
@@ -168,13 +181,13 @@ export class Breaker implements CallSink {
 
   /** Callers waiting in half-open (see the `waitInHalfOpen` option). */
   get waiting(): number {
-    return this.waiters?.length ?? 0
+    return this.watched?.waiters?.length ?? 0
   }
 
   /** The current snapshot, live counts included. */
   snapshot(): Snapshot {
     const snapshot = this.strategyNow.inspect(this.current)
-    this.lastSnapshot = snapshot
+    if (this.watched !== undefined) this.watched.lastSnapshot = snapshot
     return snapshot
   }
 
@@ -187,19 +200,21 @@ export class Breaker implements CallSink {
    * Steps the strategy with `event` at `now`, a time the caller just read from this breaker's
    * scheduler (the operator reads the clock once per call edge instead of twice).
    */
-  dispatchAt(event: BreakerEvent, now: number, call = 0): Decision {
+  dispatchAt(event: BreakerEvent, now: number, call = 0, timedOut = false): Decision {
     const before = this.current
     const result = this.strategyNow.step(before, event, now)
     const after = result[0]
     const decision = result[1]
     this.current = after
+    const w = this.watched
+    // Nobody ever watched or waited (the common case): nothing else to do.
+    if (w === undefined) return decision
     if (after !== before) {
-      // Nobody watching and nobody waiting (the common case): nothing to compute.
-      if (this.waiters === undefined && !this.transitionEvents.observed && !this.snapshots.observed) this.lastSnapshot = undefined
-      else this.changed(before, after, now)
+      if (w.waiters === undefined && !w.transitionEvents.observed && !w.snapshots.observed) w.lastSnapshot = undefined
+      else this.changed(w, before, after, now)
     }
-    if (this.callSubscribers.length > 0) this.emitCall(event, decision, now, call)
-    if (this.queue.length > 0) this.flush()
+    if (w.callSubscribers.length > 0) this.emitCall(w, event, decision, now, call, timedOut)
+    if (w.queue.length > 0) this.flush(w)
     return decision
   }
 
@@ -215,8 +230,7 @@ export class Breaker implements CallSink {
 
   /** Records that the call admitted with `ticket` failed after `latencyMs` (`timedOut`: by its timeout). Report each ticket once. */
   failed(ticket: Ticket, latencyMs: number, now = this.scheduler.now(), call = 0, timedOut = false): Decision {
-    this.timedOut = timedOut
-    return this.dispatchAt({ _tag: 'CallFailed', ticket, latencyMs: Math.max(0, latencyMs) }, now, call)
+    return this.dispatchAt({ _tag: 'CallFailed', ticket, latencyMs: Math.max(0, latencyMs) }, now, call, timedOut)
   }
 
   /** Records that the call admitted with `ticket` ends without an outcome that counts. */
@@ -257,27 +271,31 @@ export class Breaker implements CallSink {
     this.strategyNow = next
     this.current = state
     const now = this.scheduler.now()
-    if (this.transitionEvents.observed)
-      this.send(this.transitionEvents, { _tag: 'ConfigSwapped', breaker: this.name, at: now, strategy: next.name })
-    this.lastSnapshot = undefined
-    this.changed(before, state, now)
-    this.flush()
+    const w = this.watched
+    if (w === undefined) return
+    if (w.transitionEvents.observed)
+      this.send(w, w.transitionEvents, { _tag: 'ConfigSwapped', breaker: this.name, at: now, strategy: next.name })
+    w.lastSnapshot = undefined
+    this.changed(w, before, state, now)
+    this.flush(w)
   }
 
   /** Reports a config that could not be used (see `followConfig`). */
   configRejected(message: string): void {
-    if (this.transitionEvents.observed) {
-      this.send(this.transitionEvents, { _tag: 'ConfigRejected', breaker: this.name, at: this.scheduler.now(), message })
-      this.flush()
+    const w = this.watched
+    if (w?.transitionEvents.observed === true) {
+      this.send(w, w.transitionEvents, { _tag: 'ConfigRejected', breaker: this.name, at: this.scheduler.now(), message })
+      this.flush(w)
     }
   }
 
   /** Reports a failure classifier (`isFailure`) that threw; the call it classified counted as a failure. */
   classifierFailed(error: unknown): void {
-    if (this.transitionEvents.observed) {
+    const w = this.watched
+    if (w?.transitionEvents.observed === true) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-      this.send(this.transitionEvents, { _tag: 'ClassifierFailed', breaker: this.name, at: this.scheduler.now(), message })
-      this.flush()
+      this.send(w, w.transitionEvents, { _tag: 'ClassifierFailed', breaker: this.name, at: this.scheduler.now(), message })
+      this.flush(w)
     }
   }
 
@@ -296,8 +314,9 @@ export class Breaker implements CallSink {
    */
   wait(maxWaitMs: number, admit: Waiter['admit'], fail: Waiter['fail']): Unsubscribable {
     const waiter: Waiter = { admit, fail, timer: undefined }
-    this.waiters ??= []
-    this.waiters.push(waiter)
+    const w = this.watch()
+    w.waiters ??= []
+    w.waiters.push(waiter)
     waiter.timer = this.scheduler.schedule(() => {
       if (this.leave(waiter)) fail({ _tag: 'Rejected', reason: 'half-open-full', retryAfterMs: null })
     }, maxWaitMs)
@@ -305,25 +324,26 @@ export class Breaker implements CallSink {
   }
 
   private leave(waiter: Waiter): boolean {
-    const index = this.waiters?.indexOf(waiter) ?? -1
+    const waiters = this.watched?.waiters
+    const index = waiters?.indexOf(waiter) ?? -1
     if (index < 0) return false
-    this.waiters?.splice(index, 1)
+    waiters?.splice(index, 1)
     waiter.timer?.unsubscribe()
     return true
   }
 
   /** Lets waiters ask again, outside the dispatch that changed the state (no re-entrant calls). */
-  private drainSoon(): void {
-    if (this.drainScheduled) return
-    this.drainScheduled = true
+  private drainSoon(w: Watch): void {
+    if (w.drainScheduled) return
+    w.drainScheduled = true
     this.scheduler.schedule(() => {
-      this.drainScheduled = false
-      this.drain()
+      w.drainScheduled = false
+      this.drain(w)
     })
   }
 
-  private drain(): void {
-    const waiters = this.waiters
+  private drain(w: Watch): void {
+    const waiters = w.waiters
     while (waiters !== undefined && waiters.length > 0) {
       const now = this.scheduler.now()
       const decision = this.request(now)
@@ -347,30 +367,30 @@ export class Breaker implements CallSink {
    * Queues `value` for `subject`. Every emission goes through the queue and `flush`, so a
    * dispatch made by a subscriber (re-entrantly) is delivered after the dispatch in progress.
    */
-  private send<T>(subject: Subject<T>, value: T): void {
-    this.queue.push(subject, value)
+  private send<T>(w: Watch, subject: Subject<T>, value: T): void {
+    w.queue.push(subject, value)
   }
 
   /** Delivers a call event: at once if nothing is being delivered, else after what is queued. */
-  private sendCall(value: CallEvent): void {
-    if (this.emitting || this.queue.length > 0) {
-      this.queue.push(this.callSubscribers, value)
+  private sendCall(w: Watch, value: CallEvent): void {
+    if (w.emitting || w.queue.length > 0) {
+      w.queue.push(w.callSubscribers, value)
       return
     }
-    this.emitting = true
+    w.emitting = true
     try {
-      deliver(this.callSubscribers, value)
+      deliver(w.callSubscribers, value)
     } finally {
-      this.emitting = false
+      w.emitting = false
     }
-    if (this.queue.length > 0) this.flush()
+    if (w.queue.length > 0) this.flush(w)
   }
 
   /** Delivers the queue in order; a flush already in progress delivers what is queued meanwhile. */
-  private flush(): void {
-    if (this.emitting) return
-    this.emitting = true
-    const queue = this.queue
+  private flush(w: Watch): void {
+    if (w.emitting) return
+    w.emitting = true
+    const queue = w.queue
     try {
       for (let i = 0; i < queue.length; i += 2) {
         const target = queue[i]
@@ -379,28 +399,28 @@ export class Breaker implements CallSink {
       }
     } finally {
       queue.length = 0
-      this.emitting = false
+      w.emitting = false
     }
   }
 
-  private changed(before: unknown, after: unknown, now: number): void {
-    if (this.waiters !== undefined && this.waiters.length > 0) this.drainSoon()
-    if (!this.transitionEvents.observed && !this.snapshots.observed) {
-      this.lastSnapshot = undefined
+  private changed(w: Watch, before: unknown, after: unknown, now: number): void {
+    if (w.waiters !== undefined && w.waiters.length > 0) this.drainSoon(w)
+    if (!w.transitionEvents.observed && !w.snapshots.observed) {
+      w.lastSnapshot = undefined
       return
     }
     // Cheap test first, where the strategy offers one: nothing a watcher sees changed.
     const strategy = this.strategyNow
-    if (this.lastSnapshot !== undefined && strategy.transitioned !== undefined && !strategy.transitioned(before, after)) return
-    const previous = this.lastSnapshot ?? strategy.inspect(before)
+    if (w.lastSnapshot !== undefined && strategy.transitioned !== undefined && !strategy.transitioned(before, after)) return
+    const previous = w.lastSnapshot ?? strategy.inspect(before)
     const next = strategy.inspect(after)
-    this.lastSnapshot = next
+    w.lastSnapshot = next
     const transition = previous.generation !== next.generation || previous.state !== next.state || previous.mode !== next.mode
     const rate = previous.admitRate !== next.admitRate && next.state === 'half-open'
     if (!transition && !rate) return
-    if (this.transitionEvents.observed) {
+    if (w.transitionEvents.observed) {
       if (transition) {
-        this.send(this.transitionEvents, {
+        this.send(w, w.transitionEvents, {
           _tag: 'StateChanged',
           breaker: this.name,
           at: now,
@@ -411,7 +431,7 @@ export class Breaker implements CallSink {
         })
       }
       if (rate) {
-        this.send(this.transitionEvents, {
+        this.send(w, w.transitionEvents, {
           _tag: 'RecoveryRateChanged',
           breaker: this.name,
           at: now,
@@ -420,16 +440,16 @@ export class Breaker implements CallSink {
         })
       }
     }
-    if (this.snapshots.observed) this.send(this.snapshots, next)
+    if (w.snapshots.observed) this.send(w, w.snapshots, next)
   }
 
-  private emitCall(event: BreakerEvent, decision: Decision, at: number, call: number): void {
+  private emitCall(w: Watch, event: BreakerEvent, decision: Decision, at: number, call: number, timedOut: boolean): void {
     const breaker = this.name
     switch (event._tag) {
       case 'CallRequested':
-        if (decision._tag === 'Admitted') this.sendCall({ _tag: 'CallAdmitted', breaker, at, call, probe: decision.probe })
+        if (decision._tag === 'Admitted') this.sendCall(w, { _tag: 'CallAdmitted', breaker, at, call, probe: decision.probe })
         else if (decision._tag === 'Rejected') {
-          this.sendCall({
+          this.sendCall(w, {
             _tag: 'CallRejected',
             breaker,
             at,
@@ -444,10 +464,10 @@ export class Breaker implements CallSink {
       case 'CallCancelled':
         if (decision._tag === 'Ignored') {
           const latencyMs = event._tag === 'CallCancelled' ? null : event.latencyMs
-          this.sendCall({ _tag: 'CallStale', breaker, at, call, outcome: outcomeTag[event._tag], latencyMs })
-        } else if (event._tag === 'CallCancelled') this.sendCall({ _tag: 'CallCancelled', breaker, at, call })
-        else if (event._tag === 'CallSucceeded') this.sendCall({ _tag: 'CallSucceeded', breaker, at, call, latencyMs: event.latencyMs })
-        else this.sendCall({ _tag: 'CallFailed', breaker, at, call, latencyMs: event.latencyMs, timedOut: this.timedOut })
+          this.sendCall(w, { _tag: 'CallStale', breaker, at, call, outcome: outcomeTag[event._tag], latencyMs })
+        } else if (event._tag === 'CallCancelled') this.sendCall(w, { _tag: 'CallCancelled', breaker, at, call })
+        else if (event._tag === 'CallSucceeded') this.sendCall(w, { _tag: 'CallSucceeded', breaker, at, call, latencyMs: event.latencyMs })
+        else this.sendCall(w, { _tag: 'CallFailed', breaker, at, call, latencyMs: event.latencyMs, timedOut })
         return
       default:
         return

@@ -97,6 +97,9 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
     throw new RangeError(`breakerGroup: expected idleEvictMs >= 0 and maxKeys an integer >= 1, got ${idleEvictMs} and ${maxKeys}`)
   }
   const scheduler = config.scheduler ?? monotonicScheduler
+  // Use times are whole ms since the group began: small integers, stored inline (no number box per key).
+  const epoch = scheduler.now()
+  const usedAt = (now: number): number => Math.floor(now - epoch)
   const nameFor = config.nameFor ?? ((key: K) => String(key))
   // Map iteration order is insertion order: re-inserting on use keeps it least recently used first.
   const recent = new Map<K, Entry>()
@@ -125,7 +128,7 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
     const now = scheduler.now()
     let dropped = 0
     for (const [key, entry] of recent) {
-      if (now - entry.lastUsed < idleEvictMs) break // the rest were used more recently
+      if (usedAt(now) - entry.lastUsed < idleEvictMs) break // the rest were used more recently
       if (stateOf(entry) === 'closed') {
         evict(key, entry, 'idle', now)
         dropped++
@@ -159,7 +162,7 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
       if (found !== undefined) {
         recent.delete(key)
         aside.delete(key)
-        found.lastUsed = now
+        found.lastUsed = usedAt(now)
         recent.set(key, found)
         return found.breaker
       }
@@ -167,7 +170,7 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
       evictIdle()
       const roomy = makeRoom(now)
       const breaker = new Breaker(config.strategyFor(key) as Strategy<unknown>, { name: nameFor(key), scheduler })
-      recent.set(key, { breaker, lastUsed: now })
+      recent.set(key, { breaker, lastUsed: usedAt(now) })
       if (!roomy && events.observed) events.next({ _tag: 'OverCapacity', key, size: recent.size + aside.size, maxKeys, at: now })
       config.onCreate?.(breaker, key)
       if (events.observed) events.next({ _tag: 'Created', key, breaker, at: now })
