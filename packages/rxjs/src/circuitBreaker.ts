@@ -10,7 +10,7 @@ import {
 } from 'rxjs'
 import { AdmittedCall, CANCEL, type CallSink, classify, FAILURE, SUCCESS } from './AdmittedCall.js'
 import { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
-import { type CallOptions, callOptions } from './execute.js'
+import { type CallOptions, callOptions, DEFAULT_CALL_OPTIONS } from './execute.js'
 
 /** Options of {@link circuitBreaker}: {@link CallOptions} (`isFailure`, `timeoutMs`, `waitInHalfOpen`) and these. */
 export interface CircuitBreakerConfig extends CallOptions {
@@ -46,7 +46,9 @@ export interface CircuitBreakerConfig extends CallOptions {
  * breaker.snapshot().state // 'open'
  */
 export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerConfig = {}): MonoTypeOperatorFunction<T> => {
-  const { isFailure, timeoutMs, wait } = callOptions(config, 'circuitBreaker')
+  // The common case, no options: nothing to check (operators are often built per call).
+  const plain = config.isFailure === undefined && config.timeoutMs === undefined && config.waitInHalfOpen === undefined
+  const { isFailure, timeoutMs, wait } = plain ? DEFAULT_CALL_OPTIONS : callOptions(config, 'circuitBreaker')
   const settings: Settings = {
     breaker,
     isFailure,

@@ -83,7 +83,9 @@ export const callOptions = (options: CallOptions, where: string): CheckedCallOpt
   return { isFailure: isFailure ?? everyError, timeoutMs, wait }
 }
 
-const DEFAULTS: CheckedCallOptions = { isFailure: everyError, timeoutMs: undefined, wait: undefined }
+/** The checked options of a call given none. */
+export const DEFAULT_CALL_OPTIONS: CheckedCallOptions = { isFailure: everyError, timeoutMs: undefined, wait: undefined }
+const DEFAULTS = DEFAULT_CALL_OPTIONS
 
 /** One admitted promise call: settles once, whichever of the result, the timeout or an abort comes first. */
 class Execution<T> extends AdmittedCall {
@@ -176,6 +178,34 @@ const run = <T>(
 
 const NEVER_ABORTED: AbortSignal = new AbortController().signal
 
+/**
+ * Runs `fn` as the admitted call `ticket` when nothing but its own result can end it (no timeout,
+ * no caller signal): one async frame, no settlement object, no controller. Settles once because
+ * the result is the only way out.
+ */
+const runPlain = async <T>(
+  breaker: Breaker,
+  ticket: Admitted,
+  call: number,
+  started: number,
+  fn: (signal: AbortSignal) => PromiseLike<T> | T,
+  isFailure: (error: unknown) => boolean,
+): Promise<T> => {
+  let value: T
+  try {
+    value = await fn(NEVER_ABORTED)
+  } catch (error) {
+    const now = breaker.scheduler.now()
+    const outcome = classify(breaker, isFailure, error)
+    if (outcome === FAILURE) breaker.failed(ticket, now - started, now, call)
+    else breaker.cancelled(ticket, call)
+    throw error
+  }
+  const now = breaker.scheduler.now()
+  breaker.succeeded(ticket, now - started, now, call)
+  return value
+}
+
 /** `Breaker.execute`: see there. */
 export const execute = <T>(breaker: Breaker, fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: ExecuteOptions): Promise<T> => {
   let checked = DEFAULTS
@@ -190,7 +220,11 @@ export const execute = <T>(breaker: Breaker, fn: (signal: AbortSignal) => Promis
   const signal = options?.signal
   const started = breaker.scheduler.now()
   const decision = breaker.request(started)
-  if (decision._tag === 'Admitted') return run(breaker, decision, breaker.lastCall, started, fn, checked, signal)
+  if (decision._tag === 'Admitted') {
+    return signal === undefined && checked.timeoutMs === undefined
+      ? runPlain(breaker, decision, breaker.lastCall, started, fn, checked.isFailure)
+      : run(breaker, decision, breaker.lastCall, started, fn, checked, signal)
+  }
   const rejection = decision._tag === 'Rejected' ? decision : undefined
   const wait = checked.wait
   if (wait !== undefined && rejection !== undefined && breaker.canWait(rejection, wait.maxWaiting) && signal?.aborted !== true) {
