@@ -95,15 +95,25 @@ export const scenarios: Readonly<Record<string, Scenario>> = Object.fromEntries(
 
 /** Request arrival times (ms) over `durationMs`, drawn from `random`. */
 export const arrivals = (load: LoadModel, durationMs: number, random: Random): Float64Array => {
-  const out: number[] = []
+  const peak = load.kind === 'bursts' ? Math.max(load.rps, load.burstRps) : load.rps
+  // Sized for the expected count and grown by doubling: no array of boxed numbers in between.
+  let out = new Float64Array(Math.max(16, Math.ceil((peak * durationMs) / 1000 / 0.9)))
+  let n = 0
   const rateAt = (t: number): number => (load.kind === 'bursts' && t % load.everyMs < load.forMs ? load.burstRps : load.rps)
   let t = 0
   while (t < durationMs) {
     const rps = rateAt(t)
     t += load.kind === 'constant' ? 1000 / rps : (-Math.log(1 - random()) * 1000) / rps
-    if (t < durationMs) out.push(t)
+    if (t < durationMs) {
+      if (n === out.length) {
+        const bigger = new Float64Array(out.length * 2)
+        bigger.set(out)
+        out = bigger
+      }
+      out[n++] = t
+    }
   }
-  return Float64Array.from(out)
+  return out.slice(0, n)
 }
 
 /** The health segment in force at `t`. */

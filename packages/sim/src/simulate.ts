@@ -1,6 +1,6 @@
 import type { Admitted, BreakerEvent, CircuitState, Strategy } from '@datapunk/breaker'
 import { normal, seeded } from './Random.js'
-import { arrivals, healthAt, latencyOf, type Scenario, strainAt } from './Scenario.js'
+import { arrivals, type HealthSegment, type Scenario, strainAt } from './Scenario.js'
 
 /** One time bucket of a run, for charts. */
 export interface Bucket {
@@ -56,69 +56,117 @@ export interface SimulateOptions {
   readonly bucketMs?: number
 }
 
-interface Pending {
-  readonly at: number
-  readonly ticket: Admitted
-  readonly failed: boolean
-  readonly latencyMs: number
-}
-
-/** A binary min-heap of pending outcomes by time (ties in insertion order, for determinism). */
+/**
+ * Pending outcomes by time, ties in insertion order (for determinism): a binary min-heap of slot
+ * numbers over typed arrays, so an admitted call costs no object of the simulator's own. Slots
+ * are reused; the arrays double when more calls are in flight than ever before.
+ */
 class Outcomes {
-  private readonly items: Array<{ pending: Pending; order: number }> = []
-  private order = 0
+  private at = new Float64Array(1024)
+  private order = new Float64Array(1024)
+  private latency = new Float64Array(1024)
+  private failed = new Uint8Array(1024)
+  private tickets: Array<Admitted | undefined> = new Array<Admitted | undefined>(1024).fill(undefined)
+  private heap = new Int32Array(1024)
+  private free: number[] = []
+  private slots = 0
+  private count = 0
+  private inserted = 0
+
   get size(): number {
-    return this.items.length
+    return this.count
   }
+
   peekAt(): number {
-    return this.items[0]?.pending.at ?? Number.POSITIVE_INFINITY
+    return this.count === 0 ? Number.POSITIVE_INFINITY : (this.at[this.heap[0] ?? 0] ?? Number.POSITIVE_INFINITY)
   }
-  push(pending: Pending): void {
-    const items = this.items
-    items.push({ pending, order: this.order++ })
-    let i = items.length - 1
+
+  push(at: number, ticket: Admitted, failed: boolean, latencyMs: number): void {
+    let slot = this.free.pop()
+    if (slot === undefined) {
+      if (this.slots === this.at.length) this.grow()
+      slot = this.slots++
+    }
+    this.at[slot] = at
+    this.order[slot] = this.inserted++
+    this.latency[slot] = latencyMs
+    this.failed[slot] = failed ? 1 : 0
+    this.tickets[slot] = ticket
+    const heap = this.heap
+    let i = this.count++
     while (i > 0) {
       const parent = (i - 1) >> 1
-      if (!this.less(i, parent)) break
-      this.swap(i, parent)
+      const p = heap[parent] ?? 0
+      if (!this.less(slot, p)) break
+      heap[i] = p
       i = parent
     }
+    heap[i] = slot
   }
-  pop(): Pending | undefined {
-    const items = this.items
-    const top = items[0]
-    const last = items.pop()
-    if (top === undefined || last === undefined) return undefined
-    if (items.length > 0) {
-      items[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let smallest = i
-        if (l < items.length && this.less(l, smallest)) smallest = l
-        if (r < items.length && this.less(r, smallest)) smallest = r
-        if (smallest === i) break
-        this.swap(i, smallest)
-        i = smallest
-      }
+
+  /** Removes the earliest outcome; read it with the accessors below before the next push. */
+  pop(): number {
+    const heap = this.heap
+    const top = heap[0] ?? 0
+    const last = heap[--this.count] ?? 0
+    let i = 0
+    const n = this.count
+    for (;;) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const r = l + 1
+      let child = l
+      if (r < n && this.less(heap[r] ?? 0, heap[l] ?? 0)) child = r
+      const c = heap[child] ?? 0
+      if (!this.less(c, last)) break
+      heap[i] = c
+      i = child
     }
-    return top.pending
+    if (n > 0) heap[i] = last
+    this.free.push(top)
+    return top
   }
+
+  atOf(slot: number): number {
+    return this.at[slot] ?? 0
+  }
+  failedOf(slot: number): boolean {
+    return this.failed[slot] === 1
+  }
+  latencyOf(slot: number): number {
+    return this.latency[slot] ?? 0
+  }
+  /** The ticket of `slot`, released (a popped slot is free for the next push). */
+  takeTicket(slot: number): Admitted {
+    const ticket = this.tickets[slot] as Admitted
+    this.tickets[slot] = undefined
+    return ticket
+  }
+
   private less(a: number, b: number): boolean {
-    const x = this.items[a]
-    const y = this.items[b]
-    if (x === undefined || y === undefined) return false
-    return x.pending.at < y.pending.at || (x.pending.at === y.pending.at && x.order < y.order)
+    const x = this.at[a] ?? 0
+    const y = this.at[b] ?? 0
+    return x < y || (x === y && (this.order[a] ?? 0) < (this.order[b] ?? 0))
   }
-  private swap(a: number, b: number): void {
-    const x = this.items[a]
-    const y = this.items[b]
-    if (x === undefined || y === undefined) return
-    this.items[a] = y
-    this.items[b] = x
+
+  private grow(): void {
+    const size = this.at.length * 2
+    const widen = <A extends Float64Array | Uint8Array | Int32Array>(old: A, make: (n: number) => A): A => {
+      const next = make(size)
+      next.set(old)
+      return next
+    }
+    this.at = widen(this.at, (n) => new Float64Array(n))
+    this.order = widen(this.order, (n) => new Float64Array(n))
+    this.latency = widen(this.latency, (n) => new Float64Array(n))
+    this.failed = widen(this.failed, (n) => new Uint8Array(n))
+    this.heap = widen(this.heap, (n) => new Int32Array(n))
+    this.tickets.length = size
+    this.tickets.fill(undefined, size / 2)
   }
 }
+
+const HEALTHY: HealthSegment = { atMs: 0, failureRate: 0.002, latencyMs: { median: 40, p99: 150 } }
 
 const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
 
@@ -163,6 +211,9 @@ const runOne = <S>(
   // The phase, read through the public interface: `inspect` only when the strategy says something a watcher sees changed.
   let phase: CircuitState = strategy.inspect(state).state
   const pending = new Outcomes()
+  const segments = scenario.health
+  const sigmas = segments.map((segment) => Math.log(segment.latencyMs.p99 / segment.latencyMs.median) / 2.326)
+  let segmentIndex = 0
   const bucketCount = Math.ceil(scenario.durationMs / bucketMs)
   const requests = new Array<number>(bucketCount).fill(0)
   const admittedIn = new Array<number>(bucketCount).fill(0)
@@ -211,13 +262,12 @@ const runOne = <S>(
 
   const settleDue = (t: number) => {
     while (pending.size > 0 && pending.peekAt() <= t) {
-      const outcome = pending.pop()
-      if (outcome === undefined) break
+      const slot = pending.pop()
+      const ticket = pending.takeTicket(slot)
+      const latencyMs = pending.latencyOf(slot)
       apply(
-        outcome.failed
-          ? { _tag: 'CallFailed', ticket: outcome.ticket, latencyMs: outcome.latencyMs }
-          : { _tag: 'CallSucceeded', ticket: outcome.ticket, latencyMs: outcome.latencyMs },
-        outcome.at,
+        pending.failedOf(slot) ? { _tag: 'CallFailed', ticket, latencyMs } : { _tag: 'CallSucceeded', ticket, latencyMs },
+        pending.atOf(slot),
       )
     }
   }
@@ -227,7 +277,10 @@ const runOne = <S>(
     settleDue(t)
     const bucket = Math.min(bucketCount - 1, Math.floor(t / bucketMs))
     requests[bucket] = (requests[bucket] ?? 0) + 1
-    const segment = healthAt(scenario, t)
+    // Arrivals come in time order: the segment in force only moves forward.
+    while (segmentIndex + 1 < segments.length && (segments[segmentIndex + 1]?.atMs ?? Number.POSITIVE_INFINITY) <= t) segmentIndex++
+    const segment = segments[segmentIndex] ?? HEALTHY
+    const sigma = sigmas[segmentIndex] ?? 0
     const decision = apply(REQUESTED, t)
     if (decision._tag === 'Admitted') {
       admitted++
@@ -262,12 +315,13 @@ const runOne = <S>(
       const strain = fragility !== undefined && !settled && !down && t >= fragility.fromMs ? strainAt(fragility, loadInSecond) : 0
       const draw = failureDraws[i] ?? 1
       const failed = down || draw < segment.failureRate || (strain > 0 && 1 - draw < strain)
-      const latencyMs = down ? 5 : latencyOf(segment, latencyDraws[i] ?? 0)
+      // Log-normal with the segment's median and p99 (as `latencyOf`, its sigma computed once per segment).
+      const latencyMs = down ? 5 : segment.latencyMs.median * Math.exp(sigma * (latencyDraws[i] ?? 0))
       if (failed) {
         wasted++
         failedIn[bucket] = (failedIn[bucket] ?? 0) + 1
       } else succeeded++
-      pending.push({ at: t + latencyMs, ticket: decision, failed, latencyMs })
+      pending.push(t + latencyMs, decision, failed, latencyMs)
     } else {
       lastRejectAt = t
       fullFrom = null
