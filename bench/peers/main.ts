@@ -9,6 +9,7 @@
  * Options: --quick (every case briefly: proves the benchmark runs; CI uses it, asserting nothing).
  * Writes bench/out/summary.json. Run with --expose-gc for the heap cases (the script does).
  */
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { type BreakerEvent, type CircuitData, circuit } from '@datapunk/breaker'
@@ -360,7 +361,32 @@ const heapCases = async () => {
       },
     ),
   ]
-  return { perCall, perKey: perKeyRows, calls, keys }
+  return { perCall, perKey: perKeyRows, calls, keys, million: millionKeys() }
+}
+
+/** The result of bench/peers/keys.ts: a group of many keys in a child process with a capped heap. */
+interface ManyKeys {
+  readonly keys: number
+  readonly heapCapMB: number
+  /** Whether the child held them all without running out of heap. */
+  readonly fits: boolean
+  readonly bytesPerKey: number | null
+  readonly getHeldNs: number | null
+  readonly getNewNs: number | null
+}
+
+/** 1,000,000 idle keyed breakers in a 400 MB heap (--quick: 20,000 in 32 MB, to prove it runs). */
+const millionKeys = (): ManyKeys => {
+  const keys = quick ? 20_000 : 1_000_000
+  const heapCapMB = quick ? 32 : 400
+  const script = fileURLToPath(new URL('./keys.js', import.meta.url))
+  const child = spawnSync(process.execPath, [`--max-old-space-size=${heapCapMB}`, '--expose-gc', script, String(keys)], {
+    encoding: 'utf8',
+  })
+  const line = child.status === 0 ? child.stdout.trim().split('\n').pop() : undefined
+  if (line === undefined) return { keys, heapCapMB, fits: false, bytesPerKey: null, getHeldNs: null, getNewNs: null }
+  const r = JSON.parse(line) as { size: number; bytesPerKey: number; getHeldNs: number; getNewNs: number }
+  return { keys, heapCapMB, fits: r.size >= keys, bytesPerKey: r.bytesPerKey, getHeldNs: r.getHeldNs, getNewNs: r.getNewNs }
 }
 
 // ---- report ----------------------------------------------------------------------------------
@@ -408,6 +434,7 @@ const targetsOf = (
   heap: {
     perCall: ReadonlyArray<{ contender: string; bytesPerCall: number | null }>
     perKey: ReadonlyArray<{ contender: string; bytesPerKey: number | null }>
+    million: ManyKeys
   },
 ): Target[] => {
   const row = (rows: Row[], name: string) => rows.find((r) => r.contender === name)
@@ -440,6 +467,12 @@ const targetsOf = (
       heap.perKey.find((r) => r.contender === 'ours, breakerGroup')?.bytesPerKey,
       300,
     ),
+    {
+      name: `idle keyed breakers: ${heap.million.keys.toLocaleString('en-US')} keys fit in a ${heap.million.heapCapMB} MB heap`,
+      ours: heap.million.fits ? 1 : 0,
+      limit: 1,
+      met: quick ? null : heap.million.fits,
+    },
     // Measured by `pnpm bench:sim` in its own process, so not computed from these rows.
     { name: 'simulator: >= 5,000,000 requests/s (see pnpm bench:sim)', ours: null, limit: 5_000_000, met: null },
     atMost('heap retained per call, operator and execute: bytes <= 1', perCall.length === 2 ? worstPerCall : null, 1),
@@ -463,6 +496,14 @@ const main = async () => {
   for (const r of heap.perCall) console.log(`  ${r.contender.padEnd(36)}${fmt(r.bytesPerCall).padStart(10)}`)
   console.log(`\nHeap per idle keyed breaker, ${heap.keys.toLocaleString('en-US')} keys (bytes)`)
   for (const r of heap.perKey) console.log(`  ${r.contender.padEnd(36)}${fmt(r.bytesPerKey).padStart(10)}`)
+  const m = heap.million
+  console.log(
+    `\n${m.keys.toLocaleString('en-US')} idle keyed breakers in a ${m.heapCapMB} MB heap (a child process): ${
+      m.fits
+        ? `fit, ${fmt(m.bytesPerKey)} bytes each; get ${fmt(m.getHeldNs)} ns for a held key, ${fmt(m.getNewNs)} ns for a new one`
+        : 'out of heap'
+    }`,
+  )
 
   const summary = {
     node: process.version,
@@ -487,6 +528,7 @@ const main = async () => {
       timeWindow: { rows: timeWindow },
       heapPerCall: heap.perCall,
       heapPerKey: heap.perKey,
+      manyKeys: heap.million,
     },
     targets: targetsOf(closed, open, heap),
   }
