@@ -9,6 +9,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import { allOf } from './AllOf.js'
 import { anyOf } from './AnyOf.js'
+import { ChangePointConfig, changePoint } from './ChangePoint.js'
 import { type CircuitConfig, type CircuitStrategy, circuitOf } from './Circuit.js'
 import { ClassicHalfOpenConfig, classicHalfOpen } from './ClassicHalfOpen.js'
 import { ConfigError } from './ConfigError.js'
@@ -84,6 +85,7 @@ export const builtInKinds = {
     'failure-count': detectorKind({ codec: FailureCountConfig, build: failureCount }),
     'failure-rate': detectorKind({ codec: FailureRateConfig, build: failureRate }),
     'slow-call-rate': detectorKind({ codec: SlowCallRateConfig, build: slowCallRate }),
+    'change-point': detectorKind({ codec: ChangePointConfig, build: changePoint }),
   },
   recoveries: {
     classic: recoveryKind({ codec: ClassicHalfOpenConfig, build: classicHalfOpen }),
@@ -116,6 +118,7 @@ export type TripConfigInput =
   | t.OutputOf<typeof FailureCountConfig>
   | t.OutputOf<typeof FailureRateConfig>
   | t.OutputOf<typeof SlowCallRateConfig>
+  | t.OutputOf<typeof ChangePointConfig>
   | { readonly kind: 'any-of' | 'all-of'; readonly detectors: ReadonlyArray<TripConfigInput> }
 
 /** Recovery as written by a user. */

@@ -23,6 +23,7 @@ export type {
   Ticked,
 } from './BreakerEvent.js'
 export { BreakerEvent, eventTags, InvalidEventError, isValidLatency, isValidTicket } from './BreakerEvent.js'
+export { ChangePointConfig, type ChangePointInput, type ChangePointState, type ChangeSignal, changePoint } from './ChangePoint.js'
 export {
   type CircuitConfig,
   type CircuitData,

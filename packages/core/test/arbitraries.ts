@@ -13,7 +13,14 @@ export const windowSpec = fc.oneof(
 
 const ratio = fc.double({ min: 0.01, max: 1, noNaN: true })
 
-export type DetectorKind = 'consecutive-failures' | 'failure-count' | 'failure-rate' | 'slow-call-rate' | 'any-of' | 'all-of'
+export type DetectorKind =
+  | 'consecutive-failures'
+  | 'failure-count'
+  | 'failure-rate'
+  | 'slow-call-rate'
+  | 'change-point'
+  | 'any-of'
+  | 'all-of'
 
 const minimumCallsFor = (window: { kind: 'count'; size: number } | { kind: 'time' }) =>
   fc.integer({ min: 1, max: window.kind === 'count' ? window.size : 30 })
@@ -44,6 +51,19 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
           window: fc.constant(window),
         }),
       )
+    case 'change-point':
+      return fc.record(
+        {
+          kind: fc.constant(kind),
+          signal: fc.constantFrom('failure' as const, 'latency' as const),
+          tolerance: fc.double({ min: 0, max: 2, noNaN: true }),
+          threshold: fc.double({ min: 0.1, max: 20, noNaN: true }),
+          baselineWeight: ratio,
+          minimumCalls: fc.integer({ min: 1, max: 30 }),
+          cap: fc.double({ min: 0.5, max: 10, noNaN: true }),
+        },
+        { requiredKeys: ['kind', 'signal'] },
+      )
     case 'any-of':
     case 'all-of':
       return fc.record({
@@ -52,7 +72,7 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
           fc
             .constantFrom<DetectorKind>(
               ...(depth < 1
-                ? (['consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'any-of', 'all-of'] as const)
+                ? (['consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'change-point', 'any-of', 'all-of'] as const)
                 : (['consecutive-failures', 'failure-rate'] as const)),
             )
             .chain((k) => tripOf(k, depth + 1)),
@@ -63,7 +83,7 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
 }
 
 export const anyTrip: fc.Arbitrary<TripConfigInput> = fc
-  .constantFrom<DetectorKind>('consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'any-of', 'all-of')
+  .constantFrom<DetectorKind>('consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'change-point', 'any-of', 'all-of')
   .chain((k) => tripOf(k))
 
 /** The strictest failure-rate threshold in a trip config (recovery thresholds must not exceed it). */

@@ -3,6 +3,14 @@ import { configWith, type DetectorKind, tripOf } from './arbitraries.js'
 import { invariantsHold } from './invariants.js'
 
 describe('properties of every detection strategy (with either recovery)', () => {
-  const detectors: DetectorKind[] = ['consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'any-of', 'all-of']
+  const detectors: DetectorKind[] = [
+    'consecutive-failures',
+    'failure-count',
+    'failure-rate',
+    'slow-call-rate',
+    'change-point',
+    'any-of',
+    'all-of',
+  ]
   for (const kind of detectors) invariantsHold(`${kind} detection`, configWith(tripOf(kind), 'any'))
 })

@@ -97,7 +97,7 @@ export const renderSeedTable = (
     const never = values.length - known.length
     return `${spread(known, (n) => ms(n))}${never > 0 ? ` (${never} never)` : ''}`
   }
-  const header = ['strategy', 'success', 'wasted', 'needless', 'detect', 'back to full', 'opens', 'collapses']
+  const header = ['strategy', 'success', 'wasted', 'needless', 'detect', 'lead', 'back to full', 'opens', 'collapses']
   const rows = strategies.map((name, i) => {
     const runs = bySeed.map((seedRuns) => seedRuns[i]).filter((x) => x !== undefined)
     return [
@@ -115,6 +115,7 @@ export const renderSeedTable = (
         (n) => String(Math.round(n)),
       ),
       times(runs.map((r) => r.timeToDetectMs)),
+      times(runs.map((r) => r.leadTimeMs)),
       times(runs.map((r) => r.timeToFullMs)),
       spread(
         runs.map((r) => r.opens),

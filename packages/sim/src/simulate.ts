@@ -28,6 +28,13 @@ export interface RunSummary {
   /** From the incident to the first trip, or null if it never tripped. */
   readonly timeToDetectMs: number | null
   /**
+   * How long before the upstream's true failure rate first reached 50% the strategy first tripped
+   * (negative: after it); null if the failure rate never reached 50% or the strategy never tripped.
+   */
+  readonly leadTimeMs: number | null
+  /** Trips (opens) per simulated 24 hours: false trips, on a scenario that never justifies one. */
+  readonly tripsPerDay: number
+  /**
    * From the upstream's recovery to the moment the strategy went back to admitting every request
    * for good (the request after its last rejection; the recovery itself if it rejected none
    * since), or null if it still rejects at the end (open, or a ramp below 100%).
@@ -341,6 +348,8 @@ const runOne = <S>(
   for (const count of recoveryLoad.values()) peakRecoveryRps = Math.max(peakRecoveryRps, count)
 
   const closedAtEnd = phase === 'closed'
+  // When the upstream's true failure rate first reached 50% (after the incident began).
+  const halfFailing = segments.find((segment) => segment.failureRate >= 0.5 && segment.atMs >= scenario.incidentAtMs)
   const fullAtEnd = closedAtEnd || strategy.inspect(state).admitRate >= 1
   // Back to full: from the first admission after the last rejection (or the recovery itself when
   // nothing was rejected after it) for a strategy that admits everything at the end.
@@ -354,6 +363,8 @@ const runOne = <S>(
     wasted,
     needless,
     timeToDetectMs: firstTripAt === null ? null : firstTripAt - scenario.incidentAtMs,
+    leadTimeMs: firstTripAt === null || halfFailing === undefined ? null : halfFailing.atMs - firstTripAt,
+    tripsPerDay: (opens * 86_400_000) / scenario.durationMs,
     timeToFullMs:
       fullAtEnd && !(lastRejectAt !== null && lastRejectAt >= scenario.recoveredAtMs && fullFrom === null)
         ? fullAt - scenario.recoveredAtMs

@@ -124,6 +124,21 @@ describe('a strained fragile upstream', () => {
     expect(simulate(settles, [neverTrips], { seed: 1 })[0]?.summary.wasted).toBeLessThan(200)
   })
 
+  it('measures lead time against the moment the true failure rate reaches 50%, and trips per simulated day', () => {
+    const brownout = scenarios.brownout
+    const noisy = scenarios['noisy-but-healthy']
+    if (brownout === undefined || noisy === undefined) throw new Error('missing scenario')
+    const [classic] = simulate(brownout, demoStrategies(), { seed: 1 }).map((r) => r.summary)
+    // The brown-out reaches 53% errors at 130 s; a 50% threshold over 10 s trips a few seconds after.
+    expect(classic?.leadTimeMs).toBe(130_000 - 60_000 - (classic?.timeToDetectMs ?? 0))
+    expect(classic?.leadTimeMs).toBeLessThan(0)
+    const [onNoisy] = simulate(noisy, [neverTrips], { seed: 1 }).map((r) => r.summary)
+    expect(onNoisy).toMatchObject({ leadTimeMs: null, tripsPerDay: 0 })
+    const jumpy = circuit({ name: 'jumpy', trip: { kind: 'consecutive-failures', threshold: 1 } })
+    const [tripping] = simulate(noisy, [jumpy], { seed: 1 }).map((r) => r.summary)
+    expect(tripping?.tripsPerDay).toBe(((tripping?.opens ?? 0) * 86_400_000) / noisy.durationMs)
+  })
+
   it('measures back to full traffic from the recovery to the end of the last rejection, and null for a breaker still rejecting', () => {
     const outage = scenarios.outage
     if (outage === undefined) throw new Error('missing scenario')
