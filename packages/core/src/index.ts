@@ -5,6 +5,14 @@
  * Strategies are assembled from parts (detectors, recoveries, open durations) that you can write
  * yourself: see `Detector`, `Recovery`, `OpenFor` and `circuitOf`.
  */
+
+export {
+  AdaptiveThrottleConfig,
+  type AdaptiveThrottleInput,
+  adaptiveThrottle,
+  type ThrottledState,
+  type ThrottleState,
+} from './AdaptiveThrottle.js'
 export { allOf } from './AllOf.js'
 export { anyOf } from './AnyOf.js'
 export type {

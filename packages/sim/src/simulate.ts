@@ -27,9 +27,12 @@ export interface RunSummary {
   readonly needless: number
   /** From the incident to the first trip, or null if it never tripped. */
   readonly timeToDetectMs: number | null
+  /** From the incident to the first request rejected after it (a trip, or a throttle), or null if none was. */
+  readonly timeToShedMs: number | null
   /**
-   * How long before the upstream's true failure rate first reached 50% the strategy first tripped
-   * (negative: after it); null if the failure rate never reached 50% or the strategy never tripped.
+   * How long before the upstream's true failure rate first reached 50% the strategy first shed
+   * load, i.e. rejected a request after the incident began (negative: after it); null if the
+   * failure rate never reached 50% or the strategy never rejected anything after the incident.
    */
   readonly leadTimeMs: number | null
   /** Trips (opens) per simulated 24 hours: false trips, on a scenario that never justifies one. */
@@ -236,6 +239,7 @@ const runOne = <S>(
   let firstTripAt: number | null = null
   // The first request admitted after the last rejection: where full traffic resumed.
   let lastRejectAt: number | null = null
+  let firstShedAt: number | null = null
   let fullFrom: number | null = null
 
   // The fragile upstream: admitted calls per 100 ms over the last second, and its collapse state.
@@ -332,6 +336,7 @@ const runOne = <S>(
     } else {
       lastRejectAt = t
       fullFrom = null
+      if (firstShedAt === null && t >= scenario.incidentAtMs) firstShedAt = t
     }
     if (
       decision._tag !== 'Admitted' &&
@@ -363,7 +368,8 @@ const runOne = <S>(
     wasted,
     needless,
     timeToDetectMs: firstTripAt === null ? null : firstTripAt - scenario.incidentAtMs,
-    leadTimeMs: firstTripAt === null || halfFailing === undefined ? null : halfFailing.atMs - firstTripAt,
+    timeToShedMs: firstShedAt === null ? null : firstShedAt - scenario.incidentAtMs,
+    leadTimeMs: firstShedAt === null || halfFailing === undefined ? null : halfFailing.atMs - firstShedAt,
     tripsPerDay: (opens * 86_400_000) / scenario.durationMs,
     timeToFullMs:
       fullAtEnd && !(lastRejectAt !== null && lastRejectAt >= scenario.recoveredAtMs && fullFrom === null)

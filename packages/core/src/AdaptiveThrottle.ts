@@ -1,0 +1,259 @@
+/**
+ * Client-side adaptive throttling (Google SRE book, "Handling Overload"): a strategy combinator
+ * that rejects requests locally, before the circuit sees them, with probability
+ * `max(0, (requests - k * accepts) / (requests + 1))` over a sliding window, so that a client
+ * sends a sick upstream roughly what it can accept instead of everything until a circuit trips.
+ * It is written against the open `Strategy` interface, as a user could write it: the wrapped
+ * strategy (any circuit, or your own) still trips on a hard outage.
+ */
+import * as t from 'io-ts'
+import type { BreakerEvent } from './BreakerEvent.js'
+import { ConfigError, decodeOrThrow, problem } from './ConfigError.js'
+import { constrained, DurationMs, Finite, intIn, literal, NonNegativeInt, struct } from './codecs.js'
+import { type Decision, rejected } from './Decision.js'
+import type { Snapshot, Strategy } from './Strategy.js'
+import { swapStrategy } from './Swap.js'
+
+// ---- model -------------------------------------------------------------------------------
+
+/** Admission credit in millionths, as gradual recovery keeps it: admission is exact integer arithmetic. */
+const PPM = 1_000_000
+
+/** The throttle's own state: its window of requests and accepts, and its admission credit. */
+export interface ThrottleState {
+  /** Start time of the newest bucket. */
+  readonly start: number
+  /** Requests per bucket, newest last. */
+  readonly requests: ReadonlyArray<number>
+  /** Accepted calls (settled without failing) per bucket, newest last. */
+  readonly accepts: ReadonlyArray<number>
+  /** Admission credit, in millionths: each request adds its admit share, an admission spends 1,000,000. */
+  readonly credit: number
+}
+
+/** State of a throttled strategy: the throttle's and the wrapped strategy's. */
+export interface ThrottledState<S> {
+  readonly throttle: ThrottleState
+  readonly inner: S
+}
+
+// ---- codecs ------------------------------------------------------------------------------
+
+const K = constrained('a number in [1, 100]', (n) => n >= 1 && n <= 100)
+
+/**
+ * Config codec: `{ kind: 'adaptive', k, windowMs, buckets }`. Defaults: `k` 2 (the SRE book's:
+ * reject once fewer than half the requests are accepted), `windowMs` 10,000 in `buckets` 10. The
+ * book's window is two minutes; in the simulator (`bench/prediction/README.md`) ten seconds keep a
+ * fragile upstream from collapsing where two minutes let it collapse twice, at the price of a
+ * slower return to full traffic after a clean outage.
+ */
+export const AdaptiveThrottleConfig = struct(
+  'an adaptive throttle',
+  { kind: literal('adaptive') },
+  { k: K, windowMs: DurationMs, buckets: intIn(1, 1000) },
+  { k: 2, windowMs: 10_000, buckets: 10 },
+)
+/** An adaptive throttle's config (defaults filled). */
+export type AdaptiveThrottleConfig = t.TypeOf<typeof AdaptiveThrottleConfig>
+/** The throttle's settings as written in code. */
+export type AdaptiveThrottleInput = Partial<Omit<AdaptiveThrottleConfig, 'kind'>>
+
+const ThrottleStateCodec = struct('a throttle state', {
+  start: Finite,
+  requests: t.readonlyArray(NonNegativeInt),
+  accepts: t.readonlyArray(NonNegativeInt),
+  credit: NonNegativeInt,
+})
+
+// ---- the combinator ------------------------------------------------------------------------
+
+const sum = (xs: ReadonlyArray<number>): number => {
+  let total = 0
+  for (let i = 0; i < xs.length; i++) total += xs[i] ?? 0
+  return total
+}
+
+/**
+ * Wraps `inner` in client-side adaptive throttling. Every request counts in the window; a call
+ * that settles without failing counts as accepted. The rejection probability is computed from the
+ * window before the request counts, and applied deterministically with an admission credit (each
+ * request adds `1 - p`, an admission spends 1): over any run of requests at one probability, the
+ * admitted count is within one of `(1 - p) * requests`. A throttled request is rejected with
+ * reason `throttled` and a retry-after (the requests still needed before the next admission times
+ * the window's mean request interval) and never reaches `inner`. Everything else goes to `inner`
+ * as it is; outcomes `inner` ignores (stale, forged) count nowhere here either.
+ *
+ * The wrapped strategy sees only the calls the throttle lets through: during a hard outage that is
+ * a trickle (about `1 / (requests + 1)` of them), so give it a detector that trips on a few calls
+ * (`consecutive-failures` with a small threshold, or `failure-rate` with a small `minimumCalls`);
+ * one that waits for many may never see enough.
+ *
+ * The snapshot is `inner`'s, with `admitRate` multiplied by the throttle's admit share and the
+ * throttle's figures as one more entry of `detectors` (kind `adaptive-throttle`: `rejectRate`,
+ * `requests`, `accepts`).
+ *
+ * @example
+ * import { adaptiveThrottle, BreakerEvent, circuit } from '@datapunk/breaker'
+ * const strategy = adaptiveThrottle(circuit({ trip: { kind: 'consecutive-failures', threshold: 1000 } }), { k: 2 })
+ * let s = strategy.initial(0)
+ * let admitted = 0
+ * for (let i = 0; i < 100; i++) {
+ *   const [next, d] = strategy.step(s, BreakerEvent.requested(), i)
+ *   s = next
+ *   if (d._tag === 'Admitted') {
+ *     admitted++
+ *     s = strategy.step(s, BreakerEvent.failed(d, 1), i)[0] // the upstream fails everything
+ *   }
+ * }
+ * admitted < 10 // true: once nothing is accepted, almost every request is throttled
+ */
+export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleInput = {}): Strategy<ThrottledState<S>> => {
+  const config = decodeOrThrow(AdaptiveThrottleConfig, { ...input, kind: 'adaptive' })
+  const { k, windowMs, buckets } = config
+  if (windowMs / buckets < 1)
+    throw new ConfigError([problem('buckets', `expected buckets of 1 ms at least (windowMs / buckets), got ${windowMs / buckets}`)])
+  const bucketMs = windowMs / buckets
+  const zeros: ReadonlyArray<number> = Object.freeze(new Array<number>(buckets).fill(0))
+
+  const throttleAt = (start: number, requests: ReadonlyArray<number>, accepts: ReadonlyArray<number>, credit: number): ThrottleState => ({
+    start,
+    requests,
+    accepts,
+    credit,
+  })
+
+  /** The window moved on to `now`: buckets older than `windowMs` dropped. */
+  const rotate = (s: ThrottleState, now: number): ThrottleState => {
+    if (!(now >= s.start + bucketMs)) return s
+    const steps = Math.floor((now - s.start) / bucketMs)
+    if (steps >= buckets) return throttleAt(s.start + steps * bucketMs, zeros, zeros, s.credit)
+    const shift = (xs: ReadonlyArray<number>) => [...xs.slice(steps), ...zeros.slice(0, steps)]
+    return throttleAt(s.start + steps * bucketMs, shift(s.requests), shift(s.accepts), s.credit)
+  }
+
+  const bump = (xs: ReadonlyArray<number>): ReadonlyArray<number> => {
+    const next = xs.slice()
+    next[buckets - 1] = (next[buckets - 1] ?? 0) + 1
+    return next
+  }
+
+  /** The SRE book's rejection probability over the window. */
+  const rejectProbability = (s: ThrottleState): number => {
+    const requests = sum(s.requests)
+    return Math.max(0, (requests - k * sum(s.accepts)) / (requests + 1))
+  }
+
+  const state = <X>(throttle: ThrottleState, innerState: X): ThrottledState<X> => ({ throttle, inner: innerState })
+
+  const step = (s: ThrottledState<S>, event: BreakerEvent, now: number): readonly [ThrottledState<S>, Decision] => {
+    // Times the inner strategy refuses are not times here either.
+    const timed = Number.isFinite(now) && Math.abs(now) <= Number.MAX_SAFE_INTEGER
+    if (event !== null && typeof event === 'object' && event._tag === 'CallRequested' && timed) {
+      const rotated = rotate(s.throttle, now)
+      const p = rejectProbability(rotated)
+      const share = Math.round((1 - p) * PPM)
+      const credit = rotated.credit + share
+      const counted = throttleAt(rotated.start, bump(rotated.requests), rotated.accepts, credit >= PPM ? credit - PPM : credit)
+      if (credit < PPM) {
+        const requests = sum(rotated.requests)
+        const interval = requests > 0 ? Math.min(windowMs, now - rotated.start + (buckets - 1) * bucketMs) / requests : null
+        const needed = share > 0 ? Math.ceil((PPM - counted.credit) / share) : null
+        return [state(counted, s.inner), rejected('throttled', interval === null || needed === null ? null : Math.ceil(needed * interval))]
+      }
+      const [innerNext, decision] = inner.step(s.inner, event, now)
+      return [state(counted, innerNext), decision]
+    }
+    const [innerNext, decision] = inner.step(s.inner, event, now)
+    let throttle = timed ? rotate(s.throttle, now) : s.throttle
+    // An outcome the inner strategy took (not ignored): a success is an accept.
+    if (event !== null && typeof event === 'object' && event._tag === 'CallSucceeded' && decision._tag !== 'Ignored' && timed) {
+      throttle = throttleAt(throttle.start, throttle.requests, bump(throttle.accepts), throttle.credit)
+    }
+    return innerNext === s.inner && throttle === s.throttle ? [s, decision] : [state(throttle, innerNext), decision]
+  }
+
+  const inspect = (s: ThrottledState<S>): Snapshot => {
+    const snapshot = inner.inspect(s.inner)
+    const p = rejectProbability(s.throttle)
+    return {
+      ...snapshot,
+      admitRate: snapshot.admitRate * (1 - p),
+      detectors: [
+        ...snapshot.detectors,
+        {
+          kind: 'adaptive-throttle',
+          calls: null,
+          failures: null,
+          slowCalls: null,
+          failureRate: null,
+          slowCallRate: null,
+          consecutiveFailures: null,
+          figures: { rejectRate: p, requests: sum(s.throttle.requests), accepts: sum(s.throttle.accepts) },
+        },
+      ],
+    }
+  }
+
+  const validateThrottle = (u: unknown, c: t.Context): t.Validation<ThrottleState> => {
+    const r = ThrottleStateCodec.validate(u, c)
+    if (r._tag === 'Left') return r
+    const v = r.right
+    if (v.requests.length !== buckets || v.accepts.length !== buckets)
+      return t.failure(u, c, `expected ${buckets} buckets of requests and of accepts`)
+    if (v.credit >= PPM) return t.failure(u, c, `expected credit below ${PPM}`)
+    return t.success(throttleAt(v.start, [...v.requests], [...v.accepts], v.credit))
+  }
+
+  const codecName = `a throttled ${inner.codec.name}`
+  const validate = (u: unknown, c: t.Context): t.Validation<ThrottledState<S>> => {
+    if (typeof u !== 'object' || u === null) return t.failure(u, c, 'expected { throttle, inner }')
+    const { throttle, inner: innerState } = u as { throttle?: unknown; inner?: unknown }
+    const th = validateThrottle(throttle, t.appendContext(c, 'throttle', t.unknown, throttle))
+    if (th._tag === 'Left') return th
+    const is = inner.codec.validate(innerState, t.appendContext(c, 'inner', t.unknown, innerState))
+    if (is._tag === 'Left') return is
+    return t.success(state(th.right, is.right))
+  }
+
+  const strategy: Strategy<ThrottledState<S>> = {
+    name: inner.name,
+    initial: (now) => state(throttleAt(now, zeros, zeros, 0), inner.initial(now)),
+    step,
+    inspect,
+    codec: {
+      name: codecName,
+      decode: (u) => validate(u, t.getDefaultContext(t.unknown)),
+      validate,
+      encode: (s) => ({
+        throttle: {
+          start: s.throttle.start,
+          requests: [...s.throttle.requests],
+          accepts: [...s.throttle.accepts],
+          credit: s.throttle.credit,
+        },
+        inner: inner.codec.encode(s.inner),
+      }),
+    },
+    // A swap carries the inner state across (as the inner strategy adopts it) and the window when
+    // the other strategy is throttled too.
+    adopt: (from, fromState, now) => {
+      const throttled = throttledParts.get(from)
+      if (throttled !== undefined) {
+        const other = fromState as ThrottledState<unknown>
+        const sameWindow = throttled.buckets === buckets && throttled.windowMs === windowMs
+        return state(sameWindow ? other.throttle : throttleAt(now, zeros, zeros, 0), swapStrategy(throttled.inner, other.inner, inner, now))
+      }
+      return state(throttleAt(now, zeros, zeros, 0), swapStrategy(from, fromState, inner, now))
+    },
+    transitioned: (before, after) =>
+      inner.transitioned === undefined ||
+      inner.transitioned(before.inner, after.inner) ||
+      rejectProbability(before.throttle) !== rejectProbability(after.throttle),
+  }
+  throttledParts.set(strategy as Strategy<unknown>, { inner: inner as Strategy<unknown>, buckets, windowMs })
+  return strategy
+}
+
+/** The inner strategy and window of every throttled strategy, for swaps between them. */
+const throttledParts = new WeakMap<Strategy<unknown>, { inner: Strategy<unknown>; buckets: number; windowMs: number }>()
