@@ -30,6 +30,7 @@ import {
 } from './OpenDuration.js'
 import type { Recovery } from './Recovery.js'
 import { SlowCallRateConfig, slowCallRate } from './SlowCallRate.js'
+import { TrendForecastConfig, trendForecast } from './TrendForecast.js'
 
 export { ConfigError }
 
@@ -86,6 +87,7 @@ export const builtInKinds = {
     'failure-rate': detectorKind({ codec: FailureRateConfig, build: failureRate }),
     'slow-call-rate': detectorKind({ codec: SlowCallRateConfig, build: slowCallRate }),
     'change-point': detectorKind({ codec: ChangePointConfig, build: changePoint }),
+    'trend-forecast': detectorKind({ codec: TrendForecastConfig, build: trendForecast }),
   },
   recoveries: {
     classic: recoveryKind({ codec: ClassicHalfOpenConfig, build: classicHalfOpen }),
@@ -119,6 +121,7 @@ export type TripConfigInput =
   | t.OutputOf<typeof FailureRateConfig>
   | t.OutputOf<typeof SlowCallRateConfig>
   | t.OutputOf<typeof ChangePointConfig>
+  | t.OutputOf<typeof TrendForecastConfig>
   | { readonly kind: 'any-of' | 'all-of'; readonly detectors: ReadonlyArray<TripConfigInput> }
 
 /** Recovery as written by a user. */

@@ -162,4 +162,5 @@ export {
   timeWindowBuckets,
   timeWindowCodec,
 } from './TimeWindow.js'
+export { TrendForecastConfig, type TrendForecastInput, type TrendForecastState, trendForecast } from './TrendForecast.js'
 export { type CountWindowSpec, type TimeWindowSpecTagged, WindowSpec, type WindowState, windowOps } from './Window.js'

@@ -19,6 +19,7 @@ export type DetectorKind =
   | 'failure-rate'
   | 'slow-call-rate'
   | 'change-point'
+  | 'trend-forecast'
   | 'any-of'
   | 'all-of'
 
@@ -64,6 +65,22 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
         },
         { requiredKeys: ['kind', 'signal'] },
       )
+    case 'trend-forecast':
+      return fc.integer({ min: 1, max: 500 }).chain((bucketMs) =>
+        fc.record(
+          {
+            kind: fc.constant(kind),
+            threshold: ratio,
+            bucketMs: fc.constant(bucketMs),
+            horizonMs: fc.integer({ min: bucketMs, max: bucketMs * 20 }),
+            levelWeight: ratio,
+            trendWeight: ratio,
+            minimumCalls: fc.integer({ min: 1, max: 10 }),
+            warmupBuckets: fc.integer({ min: 1, max: 5 }),
+          },
+          { requiredKeys: ['kind', 'bucketMs', 'horizonMs'] },
+        ),
+      )
     case 'any-of':
     case 'all-of':
       return fc.record({
@@ -72,7 +89,16 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
           fc
             .constantFrom<DetectorKind>(
               ...(depth < 1
-                ? (['consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'change-point', 'any-of', 'all-of'] as const)
+                ? ([
+                    'consecutive-failures',
+                    'failure-count',
+                    'failure-rate',
+                    'slow-call-rate',
+                    'change-point',
+                    'trend-forecast',
+                    'any-of',
+                    'all-of',
+                  ] as const)
                 : (['consecutive-failures', 'failure-rate'] as const)),
             )
             .chain((k) => tripOf(k, depth + 1)),
@@ -83,12 +109,22 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
 }
 
 export const anyTrip: fc.Arbitrary<TripConfigInput> = fc
-  .constantFrom<DetectorKind>('consecutive-failures', 'failure-count', 'failure-rate', 'slow-call-rate', 'change-point', 'any-of', 'all-of')
+  .constantFrom<DetectorKind>(
+    'consecutive-failures',
+    'failure-count',
+    'failure-rate',
+    'slow-call-rate',
+    'change-point',
+    'trend-forecast',
+    'any-of',
+    'all-of',
+  )
   .chain((k) => tripOf(k))
 
 /** The strictest failure-rate threshold in a trip config (recovery thresholds must not exceed it). */
 const closedRate = (trip: TripConfigInput): number => {
   if (trip.kind === 'failure-rate') return trip.threshold
+  if (trip.kind === 'trend-forecast') return trip.threshold ?? 0.5
   if (trip.kind === 'any-of' || trip.kind === 'all-of') return Math.min(1, ...trip.detectors.map(closedRate))
   return 1
 }

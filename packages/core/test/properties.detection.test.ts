@@ -9,6 +9,7 @@ describe('properties of every detection strategy (with either recovery)', () => 
     'failure-rate',
     'slow-call-rate',
     'change-point',
+    'trend-forecast',
     'any-of',
     'all-of',
   ]

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util'
 import type { Kinds } from '@datapunk/breaker'
 import { renderHtml, renderSeedHtml, renderTuneHtml } from './html.js'
 import { loadKinds } from './kindsModule.js'
+import { evaluatePrediction, renderPrediction } from './prediction.js'
 import { parseTrace, replay, strategyFromJson } from './replay.js'
 import { renderSeedTable, renderText } from './report.js'
 import { type Scenario, scenarios } from './Scenario.js'
@@ -24,6 +25,7 @@ const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--
        breaker-sim tune --space FILE (--scenario NAME | --scenario-file FILE | --trace FILE)
                         [--seeds SEEDS] [--budget N] [--workers N] [--kinds MODULE] [--out FILE] [--html PATH]
        breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
+       breaker-sim evaluate --config FILE [--config FILE ...] [--seeds SEEDS] [--hours N] [--kinds MODULE]
 
 Runs classic half-open, gradual recovery and consecutive-failures-with-backoff on the same
 simulated traffic (same seed, same draws) and shows what each did to callers and to the upstream.
@@ -57,7 +59,13 @@ front of wasted vs needless; --html also draws them (a scatter with the chosen c
 replay: feeds a recorded trace (JSON lines of a live breaker's calls$ events) through each
 strategy config (a JSON file, as fromConfig reads it) and compares their decisions with the
 live ones. --kinds MODULE imports a JavaScript module whose \`kinds\` export adds your own part
-kinds (as fromConfig(json, { kinds }) takes them), so the configs can name your parts.`
+kinds (as fromConfig(json, { kinds }) takes them), so the configs can name your parts.
+
+evaluate: how your configs do at shedding load early and at not tripping for nothing, on seeds
+you did not tune on (--seeds, default 101..120): when each first sheds load on slow-degradation
+and brownout, its lead time on the brown-out (before the true failure rate reached 50%), its
+trips over --hours (default 24) of the noisy-but-healthy and self-healing-spikes patterns, and
+success / wasted / needless / collapses on outage, brownout, fragile-recovery, noisy-but-healthy.`
 
 /** What the demo's comparison of classic half-open and gradual recovery shows, and where each wins. */
 const RECOVERY_NOTE = `classic vs gradual: classic half-open closes on its first good probe and sends all traffic back at
@@ -82,6 +90,10 @@ if (process.argv[2] === 'replay') {
 }
 if (process.argv[2] === 'run') {
   await runCommand(process.argv.slice(3))
+  process.exit(0)
+}
+if (process.argv[2] === 'evaluate') {
+  await evaluateCommand(process.argv.slice(3))
   process.exit(0)
 }
 if (process.argv[2] === 'tune') {
@@ -217,6 +229,39 @@ async function runCommand(args: string[]): Promise<void> {
   )
   process.stdout.write(`${renderSeedTable(scenario, bySeed, seeds)}\n`)
   if (values.html !== undefined) writeHtml(values.html, renderSeedHtml(scenario, bySeed, seeds))
+}
+
+async function evaluateCommand(args: string[]): Promise<void> {
+  let values: { config?: string[] | undefined; seeds?: string | undefined; hours?: string | undefined; kinds?: string | undefined }
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        config: { type: 'string', multiple: true },
+        seeds: { type: 'string' },
+        hours: { type: 'string' },
+        kinds: { type: 'string' },
+      },
+      strict: true,
+    }).values
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error))
+  }
+  if (values.config === undefined || values.config.length === 0) fail('evaluate: at least one --config FILE is required')
+  let kinds: Kinds | undefined
+  if (values.kinds !== undefined) {
+    const loaded = await loadKinds(values.kinds)
+    if ('error' in loaded) fail(loaded.error)
+    kinds = loaded.kinds
+  }
+  const strategies = (values.config ?? []).map((path) => {
+    const strategy = strategyFromJson(readJson(path), path, kinds === undefined ? {} : { kinds })
+    if (strategy._tag === 'Left') fail(strategy.left)
+    return strategy.right
+  })
+  const seeds = parseSeeds(values.seeds ?? '101..120')
+  const hours = positiveInt(values.hours, 'hours', 24, 24 * 7)
+  process.stdout.write(`${renderPrediction(evaluatePrediction(strategies, { seeds, dayHours: hours }))}\n`)
 }
 
 function readJson(path: string): unknown {

@@ -140,6 +140,9 @@ export const renderSeedHtml = (
         runs.map((r) => r.timeToDetectMs),
         (n) => seconds(n),
       )}${cell(
+        runs.map((r) => r.leadTimeMs),
+        (n) => seconds(n),
+      )}${cell(
         runs.map((r) => r.timeToFullMs),
         (n) => seconds(n),
       )}${cell(
@@ -157,12 +160,54 @@ export const renderSeedHtml = (
 <p>${escapeHtml(scenario.description)}</p>
 <p>Each cell: the median over the seeds, and [the smallest-the largest].</p>
 <table class="summary seeds">
-<thead><tr><th>strategy</th><th>success</th><th>wasted</th><th>needless</th><th>detect</th><th>back to full</th><th>opens</th><th>collapses</th></tr></thead>
+<thead><tr><th>strategy</th><th>success</th><th>wasted</th><th>needless</th><th>detect</th><th>lead</th><th>back to full</th><th>opens</th><th>collapses</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
-</table>`,
+</table>
+${leadChart(names, bySeed)}`,
   )
+}
+
+/**
+ * Lead time per strategy as horizontal bars (the median over the seeds, a whisker for the range):
+ * right of the zero line, load was shed before the upstream's true failure rate reached 50%; left,
+ * after. Empty when the scenario never reaches 50% or no strategy shed load.
+ */
+const leadChart = (names: ReadonlyArray<string>, bySeed: ReadonlyArray<ReadonlyArray<RunSummary>>): string => {
+  const leads = names.map((_, i) =>
+    bySeed
+      .map((r) => r[i]?.leadTimeMs ?? null)
+      .filter((v): v is number => v !== null)
+      .map((ms) => ms / 1000),
+  )
+  if (leads.every((l) => l.length === 0)) return ''
+  const all = leads.flat()
+  const lo = Math.min(0, ...all)
+  const hi = Math.max(0, ...all)
+  const span = hi - lo || 1
+  const ROW = 26
+  const LABEL = 200
+  const H = PAD * 2 + ROW * names.length
+  const x = (v: number) => (LABEL + ((v - lo) / span) * (WIDTH - LABEL - PAD)).toFixed(1)
+  const bars = names
+    .map((name, i) => {
+      const l = leads[i] ?? []
+      const y = PAD + i * ROW
+      if (l.length === 0) return `<text x="${LABEL - 8}" y="${y + 16}" font-size="12" text-anchor="end">${escapeHtml(name)} (never)</text>`
+      const m = median(l)
+      const left = Math.min(0, m)
+      const width = Math.abs(m)
+      return `<text x="${LABEL - 8}" y="${y + 16}" font-size="12" text-anchor="end">${escapeHtml(name)}</text><rect class="lead" x="${x(left)}" y="${y + 5}" width="${((width / span) * (WIDTH - LABEL - PAD)).toFixed(1)}" height="14" fill="${m >= 0 ? '#2e7d32' : '#c62828'}"><title>${escapeHtml(name)}: ${m.toFixed(1)} s</title></rect><line x1="${x(Math.min(...l))}" y1="${y + 12}" x2="${x(Math.max(...l))}" y2="${y + 12}" stroke="#333"/>`
+    })
+    .join('')
+  return `<h2>Lead time: load shed before (right) or after (left) the upstream's failure rate reached 50%</h2>
+<svg class="chart lead-chart" role="img" aria-label="lead time per strategy" viewBox="0 0 ${WIDTH} ${H}" width="${WIDTH}" height="${H}" xmlns="http://www.w3.org/2000/svg">
+<line x1="${x(0)}" y1="${PAD - 4}" x2="${x(0)}" y2="${H - PAD + 4}" stroke="#555"/>
+<text x="${x(lo)}" y="${H - 4}" font-size="11">${lo.toFixed(0)} s</text>
+<text x="${x(hi)}" y="${H - 4}" font-size="11" text-anchor="end">${hi.toFixed(0)} s</text>
+${bars}
+</svg>`
 }
 
 /**

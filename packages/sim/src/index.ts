@@ -3,6 +3,15 @@
  * circuit-breaker strategies, for comparing and tuning them.
  */
 export { renderHtml, renderSeedHtml, renderTuneHtml } from './html.js'
+export {
+  evaluatePrediction,
+  OUTCOME_SCENARIOS,
+  type PredictionEvaluation,
+  type PredictionOutcome,
+  type PredictionRow,
+  renderPrediction,
+  stretched,
+} from './prediction.js'
 export { normal, type Random, seeded } from './Random.js'
 export { parseTrace, type Replay, type ReplayedCall, replay, strategyFromJson, TraceError, TraceEvent } from './replay.js'
 export { renderSeedTable, renderText, sparkline } from './report.js'

@@ -102,6 +102,36 @@ describe.runIf(browser.run)('the multi-seed and tuner reports', () => {
     expect(dom.stdout).not.toMatch(/<script/)
   })
 
+  it('draws a lead-time bar per strategy where the upstream reaches 50% failures, and none where it does not', () => {
+    const brownout = scenarios.brownout
+    if (brownout === undefined) throw new Error('missing scenario')
+    const seeds = [1, 2]
+    const overTenSeconds = {
+      kind: 'failure-rate',
+      threshold: 0.5,
+      minimumCalls: 20,
+      window: { kind: 'time', durationMs: 10_000, buckets: 10 },
+    }
+    const reactive = { name: 'classic', trip: overTenSeconds }
+    const predictive = {
+      name: 'predictive',
+      trip: { kind: 'any-of', detectors: [overTenSeconds, { kind: 'change-point', signal: 'latency' }] },
+    }
+    const html = renderSeedHtml(brownout, simulateSummaries([reactive, predictive], brownout, seeds, undefined), seeds)
+    const file = join(dir, 'lead.html')
+    writeFileSync(file, html)
+    const dom = chromium(['--dump-dom', `file://${file}`])
+    expect(dom.status, dom.stderr).toBe(0)
+    const bars = [...dom.stdout.matchAll(/<rect class="lead"[^>]*fill="(#[0-9a-f]+)"><title>([^<]+)<\/title>/g)].map((m) => [m[1], m[2]])
+    expect(bars.map(([, title]) => title?.split(':')[0])).toEqual(['classic', 'predictive'])
+    expect(bars[0]?.[0]).toBe('#c62828') // the threshold sheds load after the 50% mark
+    expect(bars[1]?.[0]).toBe('#2e7d32') // the change-point detector before it
+    expect(renderSeedHtml(outage, simulateSummaries(configs, outage, seeds, undefined), seeds)).toContain('lead-chart')
+    const noisy = scenarios['noisy-but-healthy']
+    if (noisy === undefined) throw new Error('missing scenario')
+    expect(renderSeedHtml(noisy, simulateSummaries(configs, noisy, seeds, undefined), seeds)).not.toContain('lead-chart')
+  })
+
   it('draws every candidate, the Pareto front and the chosen config', async () => {
     const space = parseSpace(
       {

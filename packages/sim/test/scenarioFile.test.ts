@@ -178,6 +178,53 @@ describe('breaker-sim run (CLI)', () => {
     expect(result.stdout).toContain('classic: upstream')
   })
 
+  it('evaluates configs for early shedding and false trips on held-out seeds', () => {
+    const predictive = join(dir, 'predictive.json')
+    writeFileSync(
+      predictive,
+      JSON.stringify({
+        name: 'predictive',
+        trip: {
+          kind: 'any-of',
+          detectors: [
+            { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } },
+            { kind: 'change-point', signal: 'latency' },
+          ],
+        },
+        openFor: { kind: 'constant', ms: 5000 },
+      }),
+    )
+    const reactive = join(dir, 'reactive.json')
+    writeFileSync(
+      reactive,
+      JSON.stringify({
+        name: 'reactive',
+        trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } },
+        openFor: { kind: 'constant', ms: 5000 },
+      }),
+    )
+    const result = spawnSync(
+      process.execPath,
+      [cli, 'evaluate', '--config', reactive, '--config', predictive, '--seeds', '101..102', '--hours', '1'],
+      {
+        encoding: 'utf8',
+      },
+    )
+    expect(result.status, result.stderr).toBe(0)
+    const row = (name: string) =>
+      result.stdout
+        .split('\n')
+        .find((line) => line.startsWith(`| ${name} | `))
+        ?.split(' | ') ?? []
+    expect(row('reactive')[1]).toBe('never (2 of 2 seeds)')
+    expect(row('predictive')[1]).toMatch(/^\d+\.\d s$/) // it sheds load on the slow degradation
+    expect(Number.parseFloat(row('predictive')[3] ?? '')).toBeGreaterThan(Number.parseFloat(row('reactive')[3] ?? '') + 5) // earlier on the brown-out
+    expect(row('predictive')[4]).toBe('0') // no trip in an hour of bursty errors
+    const bad = spawnSync(process.execPath, [cli, 'evaluate', '--config', reactive, '--hours', '0'], { encoding: 'utf8' })
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toContain('--hours: expected an integer in [1, 168], got "0"')
+  })
+
   it('refuses what it cannot run, with the reason and exit code 2', () => {
     const bad = join(dir, 'bad.json')
     writeFileSync(bad, JSON.stringify({ ...valid, health: [] }))
