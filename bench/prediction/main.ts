@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { adaptiveThrottle, type CircuitConfigInput, circuit, type Strategy, type TripConfigInput } from '@datapunk/breaker'
-import { evaluatePrediction, renderPrediction } from '@datapunk/breaker-sim'
+import { evaluatePrediction, renderPrediction, scenarios, trainPredictor } from '@datapunk/breaker-sim'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -32,6 +32,15 @@ const failureShift = { kind: 'change-point', signal: 'failure' } as const satisf
 const latencyShift = { kind: 'change-point', signal: 'latency' } as const satisfies TripConfigInput
 const forecast = { kind: 'trend-forecast' } as const satisfies TripConfigInput
 
+// The learned predictor, trained on seeds 1..10 (never the evaluation's), as `breaker-sim train` does.
+const TRAINING = ['brownout', 'slow-degradation', 'noisy-but-healthy', 'self-healing-spikes', 'outage', 'cascading']
+const trained = trainPredictor({
+  scenarios: TRAINING.map((name) => scenarios[name] ?? (undefined as never)),
+  seeds: quick ? [1] : [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  horizonMs: 30_000,
+})
+const learned = { kind: 'learned', model: trained.model } as const satisfies TripConfigInput
+
 const circuitWith = (name: string, trip: TripConfigInput) =>
   circuit({ name, trip, recovery: { kind: 'classic', probes: 1 }, openFor: { kind: 'constant', ms: 5_000 } } satisfies CircuitConfigInput)
 const strategies = [
@@ -41,6 +50,7 @@ const strategies = [
   circuitWith('+ change-point, latency', { kind: 'any-of', detectors: [reactive, latencyShift] }),
   circuitWith('+ change-point, both', { kind: 'any-of', detectors: [reactive, failureShift, latencyShift] }),
   circuitWith('+ trend forecast', { kind: 'any-of', detectors: [reactive, forecast] }),
+  circuitWith('+ learned predictor', { kind: 'any-of', detectors: [reactive, learned] }),
   // Throttling alone: a circuit that never trips, inside the throttle.
   adaptiveThrottle(circuit({ name: 'adaptive throttle alone', trip: { kind: 'consecutive-failures', threshold: 1_000_000 } })),
   adaptiveThrottle(circuitWith('throttle + change-point, latency', { kind: 'any-of', detectors: [reactive, latencyShift] })),
@@ -48,6 +58,11 @@ const strategies = [
 
 const evaluation = evaluatePrediction(strategies, { seeds, dayHours })
 console.log(`Prediction and throttling vs the reactive threshold (node ${process.version})\n`)
+console.log(
+  `learned predictor: trained on ${trained.examples} buckets (${trained.positives} positive) of ${TRAINING.join(', ')}, seeds ${
+    quick ? '1' : '1..10'
+  }, horizon 30 s (${(trained.accuracy * 100).toFixed(1)}% right on them): ${JSON.stringify(trained.model)}\n`,
+)
 console.log(renderPrediction(evaluation))
 
 // The prediction issue's targets.

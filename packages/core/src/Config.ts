@@ -19,6 +19,7 @@ import type { Detector } from './Detector.js'
 import { FailureCountConfig, failureCount } from './FailureCount.js'
 import { FailureRateConfig, failureRate } from './FailureRate.js'
 import { GradualRecoveryConfig, gradualRecovery } from './GradualRecovery.js'
+import { LearnedPredictorConfig, learnedPredictor } from './LearnedPredictor.js'
 import { Limits } from './Limits.js'
 import {
   ConstantOpenForConfig,
@@ -88,6 +89,7 @@ export const builtInKinds = {
     'slow-call-rate': detectorKind({ codec: SlowCallRateConfig, build: slowCallRate }),
     'change-point': detectorKind({ codec: ChangePointConfig, build: changePoint }),
     'trend-forecast': detectorKind({ codec: TrendForecastConfig, build: trendForecast }),
+    learned: detectorKind({ codec: LearnedPredictorConfig, build: learnedPredictor }),
   },
   recoveries: {
     classic: recoveryKind({ codec: ClassicHalfOpenConfig, build: classicHalfOpen }),
@@ -122,6 +124,7 @@ export type TripConfigInput =
   | t.OutputOf<typeof SlowCallRateConfig>
   | t.OutputOf<typeof ChangePointConfig>
   | t.OutputOf<typeof TrendForecastConfig>
+  | t.OutputOf<typeof LearnedPredictorConfig>
   | { readonly kind: 'any-of' | 'all-of'; readonly detectors: ReadonlyArray<TripConfigInput> }
 
 /** Recovery as written by a user. */

@@ -135,6 +135,18 @@ export {
   PPM,
   wilsonBound,
 } from './GradualRecovery.js'
+export {
+  LearnedPredictorConfig,
+  type LearnedPredictorInput,
+  type LearnedPredictorState,
+  learnedPredictor,
+  nextBaseline,
+  PREDICTOR_FEATURES,
+  type PredictorFeature,
+  PredictorModel,
+  predict,
+  predictorFeatures,
+} from './LearnedPredictor.js'
 export { Limits } from './Limits.js'
 export {
   ConstantOpenForConfig,

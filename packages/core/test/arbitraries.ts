@@ -20,6 +20,7 @@ export type DetectorKind =
   | 'slow-call-rate'
   | 'change-point'
   | 'trend-forecast'
+  | 'learned'
   | 'any-of'
   | 'all-of'
 
@@ -81,6 +82,20 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
           { requiredKeys: ['kind', 'bucketMs', 'horizonMs'] },
         ),
       )
+    case 'learned': {
+      const weight = fc.double({ min: -50, max: 50, noNaN: true })
+      return fc.record({
+        kind: fc.constant(kind),
+        model: fc.record({
+          bias: weight,
+          weights: fc.record({ failureRate: weight, failureRateChange: weight, logLatencyRatio: weight, logLatencyRatioChange: weight }),
+        }),
+        bucketMs: fc.integer({ min: 1, max: 300 }),
+        minimumCalls: fc.integer({ min: 1, max: 5 }),
+        confirmBuckets: fc.integer({ min: 1, max: 3 }),
+        warmupBuckets: fc.integer({ min: 1, max: 4 }),
+      })
+    }
     case 'any-of':
     case 'all-of':
       return fc.record({
@@ -96,6 +111,7 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
                     'slow-call-rate',
                     'change-point',
                     'trend-forecast',
+                    'learned',
                     'any-of',
                     'all-of',
                   ] as const)
@@ -116,6 +132,7 @@ export const anyTrip: fc.Arbitrary<TripConfigInput> = fc
     'slow-call-rate',
     'change-point',
     'trend-forecast',
+    'learned',
     'any-of',
     'all-of',
   )

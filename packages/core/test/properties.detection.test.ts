@@ -10,6 +10,7 @@ describe('properties of every detection strategy (with either recovery)', () => 
     'slow-call-rate',
     'change-point',
     'trend-forecast',
+    'learned',
     'any-of',
     'all-of',
   ]

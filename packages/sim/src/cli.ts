@@ -17,6 +17,7 @@ import { type Scenario, scenarios } from './Scenario.js'
 import { readScenarioFile } from './ScenarioFile.js'
 import { simulate } from './simulate.js'
 import { demoStrategies } from './strategies.js'
+import { trainPredictor } from './train.js'
 import { best, candidatesOf, type Evaluation, paretoFront, parseSpace, simulateSeeds, type Target, tuneAll, Weights } from './tune.js'
 
 const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--list] [--help]
@@ -26,6 +27,7 @@ const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--
                         [--seeds SEEDS] [--budget N] [--workers N] [--kinds MODULE] [--out FILE] [--html PATH]
        breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
        breaker-sim evaluate --config FILE [--config FILE ...] [--seeds SEEDS] [--hours N] [--kinds MODULE]
+       breaker-sim train [--scenarios A,B,...] [--seeds SEEDS] [--trace FILE] [--horizon-ms N] [--out FILE]
 
 Runs classic half-open, gradual recovery and consecutive-failures-with-backoff on the same
 simulated traffic (same seed, same draws) and shows what each did to callers and to the upstream.
@@ -65,7 +67,16 @@ evaluate: how your configs do at shedding load early and at not tripping for not
 you did not tune on (--seeds, default 101..120): when each first sheds load on slow-degradation
 and brownout, its lead time on the brown-out (before the true failure rate reached 50%), its
 trips over --hours (default 24) of the noisy-but-healthy and self-healing-spikes patterns, and
-success / wasted / needless / collapses on outage, brownout, fragile-recovery, noisy-but-healthy.`
+success / wasted / needless / collapses on outage, brownout, fragile-recovery, noisy-but-healthy.
+
+train: fits the learned predictor (a logistic model over per-bucket failure rate, latency and
+their changes) on built-in scenarios (--scenarios, default brownout, slow-degradation,
+noisy-but-healthy, self-healing-spikes, outage, cascading) over --seeds (default 1..10): a bucket
+is positive when the upstream's true failure rate reaches 50% within --horizon-ms (default
+30000). With --trace (a live breaker's calls$ as JSON lines) it trains on the recorded outcomes
+instead, labelling a bucket positive when the calls settled within the horizon after it failed
+at 50% or more; give --scenarios too to train on both. Deterministic. Writes the detector config
+({ "kind": "learned", "model": ... }) to --out (default model.json), ready for a trip's any-of.`
 
 /** What the demo's comparison of classic half-open and gradual recovery shows, and where each wins. */
 const RECOVERY_NOTE = `classic vs gradual: classic half-open closes on its first good probe and sends all traffic back at
@@ -94,6 +105,10 @@ if (process.argv[2] === 'run') {
 }
 if (process.argv[2] === 'evaluate') {
   await evaluateCommand(process.argv.slice(3))
+  process.exit(0)
+}
+if (process.argv[2] === 'train') {
+  trainCommand(process.argv.slice(3))
   process.exit(0)
 }
 if (process.argv[2] === 'tune') {
@@ -264,6 +279,61 @@ async function evaluateCommand(args: string[]): Promise<void> {
   process.stdout.write(`${renderPrediction(evaluatePrediction(strategies, { seeds, dayHours: hours }))}\n`)
 }
 
+function trainCommand(args: string[]): void {
+  let values: {
+    scenarios?: string | undefined
+    seeds?: string | undefined
+    trace?: string | undefined
+    'horizon-ms'?: string | undefined
+    out?: string | undefined
+  }
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        scenarios: { type: 'string' },
+        seeds: { type: 'string' },
+        trace: { type: 'string' },
+        'horizon-ms': { type: 'string' },
+        out: { type: 'string' },
+      },
+      strict: true,
+    }).values
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error))
+  }
+  const defaultNames = values.trace === undefined ? 'brownout,slow-degradation,noisy-but-healthy,self-healing-spikes,outage,cascading' : ''
+  const names = (values.scenarios ?? defaultNames).split(',').filter((name) => name !== '')
+  const chosen = names.map((name) => scenarios[name] ?? fail(`train: unknown scenario "${name}" (see --list)`))
+  const seeds = parseSeeds(values.seeds ?? '1..10')
+  const horizonMs = positiveInt(values['horizon-ms'], 'horizon-ms', 30_000, 600_000)
+  let outcomes: Array<readonly [number, boolean, number]> | undefined
+  if (values.trace !== undefined) {
+    let text: string
+    try {
+      text = readFileSync(values.trace, 'utf8')
+    } catch (error) {
+      fail(`cannot read ${values.trace}: ${error instanceof Error ? error.message : String(error)}`)
+    }
+    const parsed = parseTrace(text)
+    if (parsed._tag === 'Left') fail(`${values.trace}: ${parsed.left.message}`)
+    outcomes = parsed.right.flatMap((e) =>
+      e._tag === 'CallSucceeded' || e._tag === 'CallFailed' ? [[e.at, e._tag === 'CallFailed', e.latencyMs] as const] : [],
+    )
+  }
+  const trained = trainPredictor({ scenarios: chosen, seeds, horizonMs, ...(outcomes === undefined ? {} : { outcomes }) })
+  if (trained.examples === 0) fail('train: no bucket to learn from (a trace needs enough calls per second, after a warm-up of 10 s)')
+  const out = values.out ?? 'model.json'
+  writeJson(out, { kind: 'learned', model: trained.model })
+  const sources = [
+    ...(names.length > 0 ? [`${names.join(', ')}, seeds ${values.seeds ?? '1..10'}`] : []),
+    ...(values.trace === undefined ? [] : [values.trace]),
+  ]
+  process.stdout.write(
+    `trained on ${trained.examples} buckets (${trained.positives} positive) of ${sources.join(' and ')}, horizon ${horizonMs} ms: ${(trained.accuracy * 100).toFixed(1)}% right on them\nwrote ${out}\n`,
+  )
+}
+
 function readJson(path: string): unknown {
   let text: string
   try {
@@ -398,6 +468,17 @@ function sameFigures(evaluations: ReadonlyArray<Evaluation>): Evaluation[][] {
     else groups.push([e])
   }
   return groups
+}
+
+function writeJson(target: string, value: unknown): void {
+  const path = resolve(target)
+  try {
+    mkdirSync(dirname(path), { recursive: true })
+    writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`)
+  } catch (error) {
+    process.stderr.write(`breaker-sim: could not write ${path}: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exit(1)
+  }
 }
 
 function writeHtml(target: string, html: string): void {

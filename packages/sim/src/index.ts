@@ -30,6 +30,7 @@ export {
 export { MAX_SCENARIO_MS, MAX_SIMULATED_REQUESTS, parseScenario, readScenarioFile, ScenarioFile } from './ScenarioFile.js'
 export { type Bucket, type Run, type RunSummary, type SimulateOptions, simulate } from './simulate.js'
 export { demoStrategies } from './strategies.js'
+export { type Trained, type TrainOptions, traceExamples, trainPredictor } from './train.js'
 export {
   best,
   type Candidate,

@@ -1,0 +1,99 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { fromConfig, learnedPredictor } from '@datapunk/breaker'
+import { scenarios, traceExamples, trainPredictor } from '@datapunk/breaker-sim'
+import { describe, expect, it } from 'vitest'
+
+const brownout = scenarios.brownout
+const noisy = scenarios['noisy-but-healthy']
+if (brownout === undefined || noisy === undefined) throw new Error('missing scenarios')
+
+describe('training the learned predictor', () => {
+  it('is deterministic: the same scenarios, seeds and horizon give the same weights', () => {
+    const options = { scenarios: [brownout, noisy], seeds: [1, 2], horizonMs: 30_000, epochs: 300 }
+    expect(trainPredictor(options)).toEqual(trainPredictor(options))
+  })
+
+  it('learns that failures ahead come with failures now, and fits its data', () => {
+    const trained = trainPredictor({ scenarios: [brownout, noisy], seeds: [1, 2, 3], horizonMs: 30_000 })
+    expect(trained.examples).toBeGreaterThan(1000)
+    expect(trained.positives).toBeGreaterThan(50)
+    expect(trained.model.weights.failureRate).toBeGreaterThan(1)
+    expect(trained.accuracy).toBeGreaterThan(0.9)
+    // The model, as a detector, trips on a brown-out's climb and not on healthy traffic.
+    const detector = learnedPredictor({ model: trained.model })
+    let s = detector.initial(0)
+    for (let ms = 0; ms < 60_000; ms += 5) s = detector.record(s, (ms / 5) % 500 === 0, 40, ms)
+    expect(detector.tripped(s)).toBe(false)
+    for (let ms = 60_000; ms < 120_000 && !detector.tripped(s); ms += 5) s = detector.record(s, (ms / 5) % 10 < 6, 400, ms)
+    expect(detector.tripped(s)).toBe(true)
+  })
+
+  it('writes a detector config from the command line that fromConfig reads', () => {
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+    const out = join(mkdtempSync(join(tmpdir(), 'train-')), 'model.json')
+    const result = spawnSync(process.execPath, [cli, 'train', '--scenarios', 'brownout', '--seeds', '1..2', '--out', out], {
+      encoding: 'utf8',
+    })
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(
+      /^trained on \d+ buckets \(\d+ positive\) of brownout, seeds 1\.\.2, horizon 30000 ms: \d+\.\d% right on them/,
+    )
+    const config = JSON.parse(readFileSync(out, 'utf8'))
+    expect(fromConfig({ trip: { kind: 'any-of', detectors: [{ kind: 'consecutive-failures', threshold: 5 }, config] } })._tag).toBe('Right')
+    const bad = spawnSync(process.execPath, [cli, 'train', '--scenarios', 'nope'], { encoding: 'utf8' })
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toContain('train: unknown scenario "nope"')
+  })
+
+  /** 100 calls a second for 90 s; from 50 s on, a failure share rising 5 points a second. */
+  const recorded = (): Array<readonly [number, boolean, number]> => {
+    const out: Array<readonly [number, boolean, number]> = []
+    for (let ms = 0; ms < 90_000; ms += 10) {
+      const share = ms < 50_000 ? 0.01 : Math.min(1, 0.01 + 0.05 * Math.floor((ms - 50_000) / 1000))
+      out.push([ms, (ms / 10) % 100 < share * 100, 40 + (ms >= 50_000 ? (ms - 50_000) / 100 : 0)])
+    }
+    return out
+  }
+
+  it('labels recorded outcomes by what followed them', () => {
+    const examples = traceExamples(recorded(), 10_000)
+    // Buckets end at 11 s .. 90 s (the first 10 are the warm-up); the share passes 50% at 60 s, so
+    // buckets ending from ~50 s on see a failing horizon.
+    expect(examples.length).toBeGreaterThan(70)
+    const positives = examples.filter(([, y]) => y === 1).length
+    expect(positives).toBeGreaterThan(25)
+    expect(positives).toBeLessThan(50)
+    expect(examples[0]?.[1]).toBe(0)
+    expect(examples.at(-1)?.[1]).toBe(0) // nothing recorded after the end: no evidence either way
+  })
+
+  it('trains from a recorded trace on the command line', () => {
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+    const dir = mkdtempSync(join(tmpdir(), 'train-trace-'))
+    const trace = join(dir, 'calls.jsonl')
+    const lines = recorded().map(([at, failed, latencyMs], i) =>
+      JSON.stringify({
+        _tag: failed ? 'CallFailed' : 'CallSucceeded',
+        breaker: 'live',
+        at,
+        call: i + 1,
+        latencyMs,
+        ...(failed ? { timedOut: false } : {}),
+      }),
+    )
+    writeFileSync(trace, `${lines.join('\n')}\n`)
+    const out = join(dir, 'model.json')
+    const result = spawnSync(process.execPath, [cli, 'train', '--trace', trace, '--horizon-ms', '10000', '--out', out], {
+      encoding: 'utf8',
+    })
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout).toContain(`of ${trace}, horizon 10000 ms`)
+    const config = JSON.parse(readFileSync(out, 'utf8'))
+    expect(config.model.weights.failureRate).toBeGreaterThan(0)
+    expect(fromConfig({ trip: config })._tag).toBe('Right')
+  })
+})
