@@ -82,4 +82,25 @@ describe('trend-forecast detector (Holt)', () => {
     expect(h.snapshot.state).toBe('open')
     expect(() => trendForecast({ bucketMs: 1000, horizonMs: 500 })).toThrow('horizonMs: expected at least bucketMs (1000), got 500')
   })
+
+  it('on a latency quantile: estimates it, and trips on a rising latency before it reaches the threshold', () => {
+    const detector = trendForecast({ signal: 'latency', threshold: 1000, quantile: 0.9, warmupBuckets: 5 })
+    let s = detector.initial(0)
+    // Latencies 10..100 ms evenly: the 90th percentile is ~91 ms.
+    for (let ms = 0; ms < 20_000; ms += 10) s = detector.record(s, false, 10 + ((ms / 10) % 10) * 10, ms)
+    expect(s.estimate).toBeGreaterThan(80)
+    expect(s.estimate).toBeLessThan(105)
+    expect(detector.tripped(s)).toBe(false)
+    // Then every latency climbs 40 ms a second: 1,000 ms is ~23 s away; the forecast gets there first.
+    let trippedAt = -1
+    for (let ms = 20_000; ms < 60_000 && trippedAt < 0; ms += 10) {
+      s = detector.record(s, false, 10 + ((ms / 10) % 10) * 10 + 40 * ((ms - 20_000) / 1000), ms)
+      if (detector.tripped(s)) trippedAt = ms
+    }
+    expect(trippedAt).toBeGreaterThan(20_000)
+    expect(trippedAt).toBeLessThan(42_000)
+    expect(s.level).toBeLessThan(1000)
+    expect(() => trendForecast({ signal: 'latency' })).toThrow('threshold: expected a latency in ms for signal latency')
+    expect(() => trendForecast({ threshold: 2 })).toThrow('threshold: expected a failure rate in (0, 1], got 2')
+  })
 })

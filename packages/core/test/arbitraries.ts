@@ -67,11 +67,13 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
         { requiredKeys: ['kind', 'signal'] },
       )
     case 'trend-forecast':
-      return fc.integer({ min: 1, max: 500 }).chain((bucketMs) =>
+      return fc.tuple(fc.integer({ min: 1, max: 500 }), fc.boolean()).chain(([bucketMs, latency]) =>
         fc.record(
           {
             kind: fc.constant(kind),
-            threshold: ratio,
+            signal: fc.constant(latency ? ('latency' as const) : ('failure' as const)),
+            threshold: latency ? fc.double({ min: 1, max: 2000, noNaN: true }) : ratio,
+            quantile: fc.double({ min: 0.5, max: 0.99, noNaN: true }),
             bucketMs: fc.constant(bucketMs),
             horizonMs: fc.integer({ min: bucketMs, max: bucketMs * 20 }),
             levelWeight: ratio,
@@ -79,7 +81,7 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
             minimumCalls: fc.integer({ min: 1, max: 10 }),
             warmupBuckets: fc.integer({ min: 1, max: 5 }),
           },
-          { requiredKeys: ['kind', 'bucketMs', 'horizonMs'] },
+          { requiredKeys: ['kind', 'signal', 'threshold', 'bucketMs', 'horizonMs'] },
         ),
       )
     case 'learned': {
@@ -141,7 +143,7 @@ export const anyTrip: fc.Arbitrary<TripConfigInput> = fc
 /** The strictest failure-rate threshold in a trip config (recovery thresholds must not exceed it). */
 const closedRate = (trip: TripConfigInput): number => {
   if (trip.kind === 'failure-rate') return trip.threshold
-  if (trip.kind === 'trend-forecast') return trip.threshold ?? 0.5
+  if (trip.kind === 'trend-forecast') return trip.signal === 'latency' ? 1 : (trip.threshold ?? 0.5)
   if (trip.kind === 'any-of' || trip.kind === 'all-of') return Math.min(1, ...trip.detectors.map(closedRate))
   return 1
 }
