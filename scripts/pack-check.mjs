@@ -24,11 +24,13 @@ import { gzipSync } from 'node:zlib'
 
 /**
  * The core's budget, minified and gzipped, for `circuit` + `BreakerEvent` with fp-ts and io-ts
- * bundled in (25.2 KB measured at 0.1.0: `circuit` reads JSON configs, so every built-in kind and
- * its codecs come along), and without them (13.8 KB): a little headroom, so growth is a decision.
+ * bundled in (`circuit` reads JSON configs, so every built-in kind and its codecs come along), and
+ * without them: a little headroom, so growth is a decision. 0.1.0 measured 25.2 KB and 13.8 KB;
+ * the third session decided to grow it to 29.2 KB and 17.9 KB for three built-in predictive
+ * detectors (change-point, trend-forecast, learned) and the evidence-driven gradual recovery.
  */
-const CORE_BUDGET_BYTES = 27_000
-const CORE_OWN_BUDGET_BYTES = 15_000
+const CORE_BUDGET_BYTES = 31_000
+const CORE_OWN_BUDGET_BYTES = 19_000
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const bin = (name) => join(root, 'node_modules', '.bin', name)
