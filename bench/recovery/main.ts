@@ -13,7 +13,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Strategy } from '@datapunk/breaker'
-import { demoStrategies, type RunSummary, scenarios, simulate } from '@datapunk/breaker-sim'
+import { demoDetection, demoStrategies, type RunSummary, scenarios, simulate } from '@datapunk/breaker-sim'
 
 const SCENARIOS = ['outage', 'brownout', 'flapping', 'fragile-recovery', 'fragile-cliff', 'cascading'] as const
 
@@ -77,18 +77,11 @@ const seeds = Array.from({ length: Number(range[2]) - Number(range[1]) + 1 }, (_
 const here = fileURLToPath(new URL('../../recovery/', import.meta.url))
 const beforePath = `${here}before.json`
 
-const detection = {
-  kind: 'failure-rate',
-  threshold: 0.5,
-  minimumCalls: 20,
-  window: { kind: 'time', durationMs: 10_000, buckets: 10 },
-} as const
-
 const recordBefore = optionOf('--record-before')
 if (recordBefore !== undefined) {
   // The old core's `circuit`, with the demo's gradual config of that time and its defaults.
   const old = (await import(recordBefore)) as { circuit: (config: unknown) => Strategy<unknown> }
-  const common = { trip: detection, openFor: { kind: 'constant', ms: 5_000 } }
+  const common = { trip: demoDetection, openFor: { kind: 'constant', ms: 5_000 } }
   const strategies = [
     old.circuit({
       ...common,

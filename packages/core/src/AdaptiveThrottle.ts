@@ -11,6 +11,7 @@ import type { BreakerEvent } from './BreakerEvent.js'
 import { ConfigError, decodeOrThrow, problem } from './ConfigError.js'
 import { constrained, DurationMs, Finite, intIn, literal, NonNegativeInt, struct } from './codecs.js'
 import { type Decision, rejected } from './Decision.js'
+import { emptyDetectorSnapshot } from './Detector.js'
 import type { Snapshot, Strategy } from './Strategy.js'
 import { swapStrategy } from './Swap.js'
 
@@ -182,13 +183,7 @@ export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleI
       detectors: [
         ...snapshot.detectors,
         {
-          kind: 'adaptive-throttle',
-          calls: null,
-          failures: null,
-          slowCalls: null,
-          failureRate: null,
-          slowCallRate: null,
-          consecutiveFailures: null,
+          ...emptyDetectorSnapshot('adaptive-throttle'),
           figures: { rejectRate: p, requests: sum(s.throttle.requests), accepts: sum(s.throttle.accepts) },
         },
       ],

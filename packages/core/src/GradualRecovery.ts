@@ -142,8 +142,8 @@ const callEnded = (s: GradualRecoveryState, counted: boolean, failed: boolean): 
     s.ramp,
   )
 
-/** A copy of `s` at another rate (a fresh object in the constructor's shape). */
-const atRate = (s: GradualRecoveryState, ratePpm: number): GradualRecoveryState =>
+/** A copy of `s` at another rate and ramp (a fresh object in the constructor's shape). */
+const copy = (s: GradualRecoveryState, ratePpm: number, ramp: RampState): GradualRecoveryState =>
   gradualState(
     ratePpm,
     s.speed,
@@ -156,25 +156,15 @@ const atRate = (s: GradualRecoveryState, ratePpm: number): GradualRecoveryState 
     s.stageCalls,
     s.stageFailures,
     s.stageStartedAt,
-    s.ramp,
+    ramp,
   )
+
+/** A copy of `s` at another rate. */
+const atRate = (s: GradualRecoveryState, ratePpm: number): GradualRecoveryState => copy(s, ratePpm, s.ramp)
 
 /** A copy of `s` with a copy of its ramp (decoded or encoded states share nothing with their source). */
 const copyOf = (s: GradualRecoveryState): GradualRecoveryState =>
-  gradualState(
-    s.ratePpm,
-    s.speed,
-    s.credit,
-    s.inFlight,
-    s.startedAt,
-    s.requests,
-    s.stageRequests,
-    s.stageAdmitted,
-    s.stageCalls,
-    s.stageFailures,
-    s.stageStartedAt,
-    rampState(s.ramp.goodPpm, s.ramp.ceilingPpm, s.ramp.probationEnds, s.ramp.brokeAt, s.ramp.holdUntil),
-  )
+  copy(s, s.ratePpm, rampState(s.ramp.goodPpm, s.ramp.ceilingPpm, s.ramp.probationEnds, s.ramp.brokeAt, s.ramp.holdUntil))
 
 // ---- statistics --------------------------------------------------------------------------
 

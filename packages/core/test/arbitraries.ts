@@ -13,16 +13,19 @@ export const windowSpec = fc.oneof(
 
 const ratio = fc.double({ min: 0.01, max: 1, noNaN: true })
 
-export type DetectorKind =
-  | 'consecutive-failures'
-  | 'failure-count'
-  | 'failure-rate'
-  | 'slow-call-rate'
-  | 'change-point'
-  | 'trend-forecast'
-  | 'learned'
-  | 'any-of'
-  | 'all-of'
+/** Every built-in detector kind, composites last. */
+export const DETECTOR_KINDS = [
+  'consecutive-failures',
+  'failure-count',
+  'failure-rate',
+  'slow-call-rate',
+  'change-point',
+  'trend-forecast',
+  'learned',
+  'any-of',
+  'all-of',
+] as const
+export type DetectorKind = (typeof DETECTOR_KINDS)[number]
 
 const minimumCallsFor = (window: { kind: 'count'; size: number } | { kind: 'time' }) =>
   fc.integer({ min: 1, max: window.kind === 'count' ? window.size : 30 })
@@ -104,21 +107,7 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
         kind: fc.constant(kind),
         detectors: fc.array(
           fc
-            .constantFrom<DetectorKind>(
-              ...(depth < 1
-                ? ([
-                    'consecutive-failures',
-                    'failure-count',
-                    'failure-rate',
-                    'slow-call-rate',
-                    'change-point',
-                    'trend-forecast',
-                    'learned',
-                    'any-of',
-                    'all-of',
-                  ] as const)
-                : (['consecutive-failures', 'failure-rate'] as const)),
-            )
+            .constantFrom<DetectorKind>(...(depth < 1 ? DETECTOR_KINDS : (['consecutive-failures', 'failure-rate'] as const)))
             .chain((k) => tripOf(k, depth + 1)),
           { minLength: 1, maxLength: 3 },
         ),
@@ -126,19 +115,7 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
   }
 }
 
-export const anyTrip: fc.Arbitrary<TripConfigInput> = fc
-  .constantFrom<DetectorKind>(
-    'consecutive-failures',
-    'failure-count',
-    'failure-rate',
-    'slow-call-rate',
-    'change-point',
-    'trend-forecast',
-    'learned',
-    'any-of',
-    'all-of',
-  )
-  .chain((k) => tripOf(k))
+export const anyTrip: fc.Arbitrary<TripConfigInput> = fc.constantFrom<DetectorKind>(...DETECTOR_KINDS).chain((k) => tripOf(k))
 
 /** The strictest failure-rate threshold in a trip config (recovery thresholds must not exceed it). */
 const closedRate = (trip: TripConfigInput): number => {

@@ -29,7 +29,7 @@ export {
 } from './Scenario.js'
 export { MAX_SCENARIO_MS, MAX_SIMULATED_REQUESTS, parseScenario, readScenarioFile, ScenarioFile } from './ScenarioFile.js'
 export { type Bucket, type Run, type RunSummary, type SimulateOptions, simulate } from './simulate.js'
-export { demoStrategies } from './strategies.js'
+export { demoDetection, demoStrategies } from './strategies.js'
 export { type Trained, type TrainOptions, traceExamples, trainPredictor } from './train.js'
 export {
   best,

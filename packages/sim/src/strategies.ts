@@ -1,6 +1,7 @@
 import { type CircuitStrategy, circuit } from '@datapunk/breaker'
 
-const detection = {
+/** The failure detection every demo strategy but the last shares: 50% over 10 s, 20 calls at least. */
+export const demoDetection = {
   kind: 'failure-rate',
   threshold: 0.5,
   minimumCalls: 20,
@@ -12,10 +13,10 @@ const detection = {
  * recovery (its defaults), and a consecutive-failures breaker with exponential backoff.
  */
 export const demoStrategies = (): ReadonlyArray<CircuitStrategy> => [
-  circuit({ name: 'classic', trip: detection, recovery: { kind: 'classic', probes: 1 }, openFor: { kind: 'constant', ms: 5_000 } }),
+  circuit({ name: 'classic', trip: demoDetection, recovery: { kind: 'classic', probes: 1 }, openFor: { kind: 'constant', ms: 5_000 } }),
   circuit({
     name: 'gradual',
-    trip: detection,
+    trip: demoDetection,
     recovery: { kind: 'gradual' },
     openFor: { kind: 'constant', ms: 5_000 },
   }),
