@@ -287,8 +287,9 @@ describe('gradual recovery', () => {
   })
 
   describe('memory of a failed recovery', () => {
-    const cliff = (holdMs: number) =>
-      gradual({
+    /** The recovery of these tests: stages of 10 calls judged on their error rate alone. */
+    const cliffRecovery = (holdMs: number) =>
+      ({
         initialRate: 0.1,
         increment: 0.1,
         maxSpeed: 4,
@@ -297,7 +298,8 @@ describe('gradual recovery', () => {
         marginalRate: 0.1,
         confidence: 0.5,
         holdMs,
-      })
+      }) as const
+    const cliff = (holdMs: number) => gradual(cliffRecovery(holdMs))
 
     /** A request per ms from 1 s on; the upstream fails every call while 80% or more of traffic reaches it, until `cliffUntil`. */
     const run = (h: Harness<unknown>, cliffUntil: number, until: number) => {
@@ -398,14 +400,7 @@ describe('gradual recovery', () => {
           kind: 'gradual',
           stageMs: 0,
           probationMs: 0,
-          initialRate: 0.1,
-          increment: 0.1,
-          maxSpeed: 4,
-          stageCalls: 10,
-          failureRateThreshold: 0.3,
-          marginalRate: 0.1,
-          confidence: 0.5,
-          holdMs: 60_000,
+          ...cliffRecovery(60_000),
         },
         openFor: { kind: 'constant', ms: 1000 },
       })
