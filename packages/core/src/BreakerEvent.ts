@@ -1,4 +1,5 @@
 import type { Ticket } from './Decision.js'
+import { type Evidence, isEvidence } from './Evidence.js'
 
 /**
  * What happened, the input of `step`. Tags are in the past tense: they report facts.
@@ -15,6 +16,10 @@ import type { Ticket } from './Decision.js'
  *   open or half-open; anything else is `Ignored` as `illegal-transition`).
  * - `IsolationRequested` / `IsolationReleased`: reference-counted forced open; each request gets
  *   an id (decision `Isolated`), and the circuit closes when the last one is released.
+ * - `EvidenceReceived`: the rest of a fleet's counts (see `Evidence`), replacing what came before;
+ *   a closed circuit's detectors absorb them and may trip on the sum.
+ * - `PeerTripped`: another replica of the fleet tripped: a closed circuit opens (reason
+ *   `peer-tripped`) as if it had tripped itself, and a half-open one reopens.
  */
 export type BreakerEvent =
   | CallRequested
@@ -30,6 +35,8 @@ export type BreakerEvent =
   | CloseCommanded
   | IsolationRequested
   | IsolationReleased
+  | EvidenceReceived
+  | PeerTripped
 
 /** A caller asks for admission. */
 export interface CallRequested {
@@ -93,6 +100,16 @@ export interface IsolationReleased {
   readonly id: number
 }
 
+/** The rest of a fleet's evidence, by detector key (it replaces what an earlier one brought). */
+export interface EvidenceReceived {
+  readonly _tag: 'EvidenceReceived'
+  readonly evidence: ReadonlyArray<Evidence>
+}
+/** Another replica of the fleet tripped (or its recovery failed). */
+export interface PeerTripped {
+  readonly _tag: 'PeerTripped'
+}
+
 /** Every event tag, in a stable order. */
 export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
   'CallRequested',
@@ -108,6 +125,8 @@ export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
   'CloseCommanded',
   'IsolationRequested',
   'IsolationReleased',
+  'EvidenceReceived',
+  'PeerTripped',
 ]
 
 /**
@@ -117,7 +136,7 @@ export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
 export class InvalidEventError extends TypeError {
   override readonly name = 'InvalidEventError'
   constructor(
-    readonly field: 'latencyMs' | 'ticket' | 'forMs' | 'until' | 'id',
+    readonly field: 'latencyMs' | 'ticket' | 'forMs' | 'until' | 'id' | 'evidence',
     readonly given: unknown,
     message: string,
   ) {
@@ -169,6 +188,7 @@ const ticked: Ticked = { _tag: 'Ticked' }
 const forcedOpen: ForcedOpen = { _tag: 'ForcedOpen' }
 const disabled: Disabled = { _tag: 'Disabled' }
 const reset: Reset = { _tag: 'Reset' }
+const peerTripped: PeerTripped = { _tag: 'PeerTripped' }
 
 /**
  * Event constructors. Outcome constructors validate their arguments and throw an
@@ -220,4 +240,22 @@ export const BreakerEvent = {
     if (!isCount(id)) throw new InvalidEventError('id', id, 'id: expected the id of an Isolated decision, got ' + describe(id))
     return { _tag: 'IsolationReleased', id }
   },
+  /** The rest of a fleet's counts (each entry checked with `isEvidence`). */
+  evidence: (evidence: ReadonlyArray<Evidence>): EvidenceReceived => {
+    if (!Array.isArray(evidence)) {
+      throw new InvalidEventError('evidence', evidence, 'evidence: expected an array of evidence, got ' + describe(evidence))
+    }
+    const bad = evidence.findIndex((e) => !isEvidence(e))
+    if (bad >= 0) {
+      throw new InvalidEventError(
+        'evidence',
+        evidence[bad],
+        `evidence[${bad}]: expected { key, bucketMs, buckets: [epoch, calls, failures, slow][] } with counts that add up, got ` +
+          describe(evidence[bad]),
+      )
+    }
+    return { _tag: 'EvidenceReceived', evidence }
+  },
+  /** Another replica of the fleet tripped. */
+  peerTripped: (): PeerTripped => peerTripped,
 } as const

@@ -24,6 +24,7 @@ import {
   rejectedHalfOpenFull,
 } from './Decision.js'
 import { carryDetectorState, type Detector, type DetectorSnapshot } from './Detector.js'
+import { type Evidence, isEvidence } from './Evidence.js'
 import { Limits } from './Limits.js'
 import type { OpenFor } from './OpenDuration.js'
 import type { Recovery, RecoveryVerdict } from './Recovery.js'
@@ -126,6 +127,7 @@ interface CircuitParts<D, R> {
 type Result<D, R> = readonly [CircuitData<D, R>, Decision]
 
 const NONE: ReadonlyArray<number> = []
+const NO_EVIDENCE: ReadonlyArray<Evidence> = []
 
 // Read once: these are checked on every step.
 const MAX_TIME = Limits.maxTime
@@ -351,6 +353,23 @@ const onTick = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: number):
   return [applyVerdict(p, state, p.recovery.tick(state.recovery, now), now), recorded]
 }
 
+/** A closed circuit's detectors absorb the fleet's evidence (malformed entries dropped) and may trip on the sum. */
+const onEvidence = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, evidence: unknown, now: number): Result<D, R> => {
+  if (!Array.isArray(evidence)) return [s, ignored['invalid-event']]
+  if (s.phase.state !== CircuitState.Closed || p.detector.absorb === undefined) return [s, recorded]
+  const absorbed = p.detector.absorb(s.detector, evidence.filter(isEvidence), now)
+  if (absorbed === s.detector) return [s, recorded]
+  if (s.phase.mode === Mode.Normal && p.detector.tripped(absorbed)) return [trip(p, s, absorbed, now, 'tripped'), recorded]
+  return [circuitData(s.phase, now, s.issued, s.inFlight, s.probes, absorbed, s.recovery), recorded]
+}
+
+/** Another replica tripped: a closed circuit opens as if it had tripped, a half-open one reopens; the open stay open. */
+const onPeerTripped = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: number): Result<D, R> => {
+  if (s.phase.mode !== Mode.Normal) return [s, ignored['illegal-transition']]
+  if (s.phase.state === CircuitState.Open) return [s, recorded]
+  return [trip(p, s, s.detector, now, 'peer-tripped'), recorded]
+}
+
 const onOpenCommanded = <D, R>(s: CircuitData<D, R>, event: unknown, now: number): Result<D, R> => {
   const { forMs, until } = event as { readonly forMs?: unknown; readonly until?: unknown }
   const openUntil =
@@ -464,6 +483,10 @@ const dispatch = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: Brea
       return onCancel(p, s, event.ticket, now)
     case 'Ticked':
       return onTick(p, s, now)
+    case 'EvidenceReceived':
+      return onEvidence(p, s, event.evidence, now)
+    case 'PeerTripped':
+      return onPeerTripped(p, s, now)
     default:
       return onCommand(p, s, event, now)
   }
@@ -524,7 +547,7 @@ const circuitParts = new WeakMap<object, CircuitParts<unknown, unknown>>()
 
 /** The longest an open phase entered for `reason` may last under `openFor`. */
 const maxOpenMs = (openFor: OpenFor, reason: TransitionReason): number =>
-  reason === 'tripped' || reason === 'recovery-failed' ? openFor.maxMs : Limits.maxDurationMs
+  reason === 'tripped' || reason === 'recovery-failed' || reason === 'peer-tripped' ? openFor.maxMs : Limits.maxDurationMs
 
 /**
  * Keeps an open phase's `openUntil` across a swap. If it is longer than the new policy could
@@ -699,6 +722,7 @@ export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy
     },
     step: (s, event, now) => step(p, s, event, now),
     inspect: (s) => inspect(p, s),
+    share: (s) => (s.phase.state === CircuitState.Closed && p.detector.share !== undefined ? p.detector.share(s.detector) : NO_EVIDENCE),
     codec: circuitDataCodec(name, p),
     adopt: (from, state, now) => adopt(p, from, state, now),
     transitioned: (before, after) =>

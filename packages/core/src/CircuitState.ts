@@ -53,6 +53,7 @@ export type TransitionReason =
   | 'closed-manually'
   | 'isolated'
   | 'released'
+  | 'peer-tripped'
 
 /** Every {@link TransitionReason}, in a stable order (for codecs and documentation). */
 export const transitionReasons: ReadonlyArray<TransitionReason> = [
@@ -70,4 +71,5 @@ export const transitionReasons: ReadonlyArray<TransitionReason> = [
   'closed-manually',
   'isolated',
   'released',
+  'peer-tripped',
 ]

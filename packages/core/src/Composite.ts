@@ -91,6 +91,8 @@ export const composite = (
     tripped: (s) => trips(count, (i) => (detectors[i] as Detector<unknown>).tripped(s.detectors[i])),
     measure: (s): ReadonlyArray<DetectorSnapshot> => detectors.flatMap((d, i) => d.measure(s.detectors[i])),
     members: (s) => detectors.map((d, i) => [d, s.detectors[i]] as const),
+    share: (s) => detectors.flatMap((d, i) => (d.share === undefined ? [] : d.share(s.detectors[i]))),
+    absorb: (s, evidence, now) => mapStates(s, (d, member) => (d.absorb === undefined ? member : d.absorb(member, evidence, now))),
     // Carry each member's counts from a member of the old detector that counts the same way.
     adopt: (from, fromState, now) => {
       const leaves = new Map<string, unknown>()

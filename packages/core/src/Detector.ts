@@ -5,6 +5,7 @@
  * type as the library's, and composes with them (`anyOf`, `allOf`, `circuitOf`).
  */
 import type * as t from 'io-ts'
+import type { Evidence } from './Evidence.js'
 
 // ---- model -------------------------------------------------------------------------------
 
@@ -83,6 +84,19 @@ export interface Detector<S> {
    * to start fresh. Called only when the keys differ (equal keys carry the state as it is).
    */
   adopt?(from: Detector<unknown>, state: unknown, now: number): S | undefined
+  /**
+   * The counts this detector gathered itself, for other replicas of a fleet (see `Evidence`): one
+   * entry per detector that shares (composites list their members'). Counts absorbed from others
+   * are never shared back.
+   */
+  share?(state: S): ReadonlyArray<Evidence>
+  /**
+   * Takes in what the rest of a fleet counted (the sum of the other replicas' evidence, by key),
+   * replacing what was absorbed before: an entry missing for this detector's key means the others
+   * counted nothing. `tripped` then judges local and absorbed counts together. Must ignore
+   * malformed entries (see `isEvidence`) rather than throw.
+   */
+  absorb?(state: S, evidence: ReadonlyArray<Evidence>, now: number): S
 }
 
 // ---- helpers -----------------------------------------------------------------------------

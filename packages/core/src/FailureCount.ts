@@ -2,8 +2,8 @@ import type * as t from 'io-ts'
 import { decodeOrThrow } from './ConfigError.js'
 import { literal, PositiveInt, refine, struct } from './codecs.js'
 import type { Detector } from './Detector.js'
-import { WindowSpec, type WindowState } from './Window.js'
-import { windowDetector } from './WindowDetector.js'
+import { WindowSpec } from './Window.js'
+import { type WindowDetectorState, windowDetector } from './WindowDetector.js'
 
 // ---- codecs ------------------------------------------------------------------------------
 
@@ -35,7 +35,7 @@ export type FailureCountConfig = t.TypeOf<typeof FailureCountConfig>
  * for (const at of [0, 100, 200]) s = detector.record(s, true, 5, at)
  * detector.tripped(s) // true
  */
-export const failureCount = (config: Omit<FailureCountConfig, 'kind'>): Detector<WindowState> => {
+export const failureCount = (config: Omit<FailureCountConfig, 'kind'>): Detector<WindowDetectorState> => {
   const full = decodeOrThrow(FailureCountConfig, { ...config, kind: 'failure-count' })
   const threshold = full.threshold
   return windowDetector({

@@ -3,8 +3,8 @@ import { decodeOrThrow } from './ConfigError.js'
 import { intIn, literal, Ratio, refine, struct } from './codecs.js'
 import type { Detector } from './Detector.js'
 import { Limits } from './Limits.js'
-import { WindowSpec, type WindowState } from './Window.js'
-import { windowDetector } from './WindowDetector.js'
+import { WindowSpec } from './Window.js'
+import { type WindowDetectorState, windowDetector } from './WindowDetector.js'
 
 // ---- codecs ------------------------------------------------------------------------------
 
@@ -51,7 +51,7 @@ export function minimumCallsFitWindow(c: { readonly minimumCalls: number; readon
  */
 export const failureRate = (
   config: Omit<FailureRateConfig, 'kind' | 'minimumCalls'> & { readonly minimumCalls?: number },
-): Detector<WindowState> => {
+): Detector<WindowDetectorState> => {
   const full = decodeOrThrow(FailureRateConfig, { ...config, kind: 'failure-rate' })
   const { threshold, minimumCalls } = full
   return windowDetector({

@@ -3,8 +3,8 @@ import { decodeOrThrow } from './ConfigError.js'
 import { DurationMs, literal, Ratio, refine, struct } from './codecs.js'
 import type { Detector } from './Detector.js'
 import { MinimumCalls, minimumCallsFitWindow } from './FailureRate.js'
-import { WindowSpec, type WindowState } from './Window.js'
-import { windowDetector } from './WindowDetector.js'
+import { WindowSpec } from './Window.js'
+import { type WindowDetectorState, windowDetector } from './WindowDetector.js'
 
 // ---- codecs ------------------------------------------------------------------------------
 
@@ -42,7 +42,7 @@ export type SlowCallRateConfig = t.TypeOf<typeof SlowCallRateConfig>
  */
 export const slowCallRate = (
   config: Omit<SlowCallRateConfig, 'kind' | 'minimumCalls'> & { readonly minimumCalls?: number },
-): Detector<WindowState> => {
+): Detector<WindowDetectorState> => {
   const full = decodeOrThrow(SlowCallRateConfig, { ...config, kind: 'slow-call-rate' })
   const { threshold, minimumCalls } = full
   return windowDetector({

@@ -3,6 +3,7 @@ import type { BreakerEvent } from './BreakerEvent.js'
 import type { CircuitState, Mode, TransitionReason } from './CircuitState.js'
 import type { Decision } from './Decision.js'
 import type { DetectorSnapshot } from './Detector.js'
+import type { Evidence } from './Evidence.js'
 import type { RecoverySnapshot } from './Recovery.js'
 
 /**
@@ -33,6 +34,12 @@ export interface Strategy<S> {
    * they inspect every time.
    */
   transitioned?(before: S, after: S): boolean
+  /**
+   * The evidence this breaker gathered itself, to share with a fleet (see `Evidence`): a circuit
+   * shares its detectors' own counts while closed, and nothing otherwise. The other half is the
+   * event `BreakerEvent.evidence(...)`, which hands it the rest of the fleet's counts.
+   */
+  share?(state: S): ReadonlyArray<Evidence>
 }
 
 /**

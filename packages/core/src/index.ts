@@ -22,11 +22,13 @@ export type {
   CallSucceeded,
   CloseCommanded,
   Disabled,
+  EvidenceReceived,
   ForcedOpen,
   HalfOpenCommanded,
   IsolationReleased,
   IsolationRequested,
   OpenCommanded,
+  PeerTripped,
   Reset,
   Ticked,
 } from './BreakerEvent.js'
@@ -122,6 +124,7 @@ export {
   emptyDetectorSnapshot,
   type StateCodec,
 } from './Detector.js'
+export { type Evidence, type EvidenceBucket, isEvidence, isEvidenceBucket, maxEvidenceCalls, mergeEvidence } from './Evidence.js'
 export { FailureCountConfig, failureCount } from './FailureCount.js'
 export { FailureRateConfig, failureRate } from './FailureRate.js'
 export {
@@ -176,3 +179,4 @@ export {
 } from './TimeWindow.js'
 export { TrendForecastConfig, type TrendForecastInput, type TrendForecastState, trendForecast } from './TrendForecast.js'
 export { type CountWindowSpec, type TimeWindowSpecTagged, WindowSpec, type WindowState, windowOps } from './Window.js'
+export { type SharedWindow, type WindowDetectorSpec, type WindowDetectorState, windowDetector } from './WindowDetector.js'

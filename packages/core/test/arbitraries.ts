@@ -207,6 +207,16 @@ export type ScriptStep =
   | { readonly dt: number; readonly op: 'release'; readonly pick: number }
   | { readonly dt: number; readonly op: 'swap' }
   | { readonly dt: number; readonly op: 'invalid' | 'invalid-time' }
+  | { readonly dt: number; readonly op: 'peerTripped' }
+  /** The fleet's evidence: this replica's own share scaled by `scale`, epochs moved by `shift`, maybe with junk. */
+  | {
+      readonly dt: number
+      readonly op: 'evidence'
+      readonly scale: number
+      readonly failShare: number
+      readonly shift: number
+      readonly junk: boolean
+    }
 
 const dt = fc.integer({ min: 0, max: 200 })
 
@@ -256,6 +266,18 @@ const scriptStep = (failureBias: number): fc.Arbitrary<ScriptStep> =>
     },
     { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('openFor' as const), ms: fc.integer({ min: 1, max: MANUAL_OPEN_MAX_MS }) }) },
     { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('release' as const), pick: fc.nat() }) },
+    { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('peerTripped' as const) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        dt,
+        op: fc.constant('evidence' as const),
+        scale: fc.integer({ min: 0, max: 20 }),
+        failShare: fc.double({ min: 0, max: 1, noNaN: true }),
+        shift: fc.integer({ min: -12, max: 3 }),
+        junk: fc.boolean(),
+      }),
+    },
     // A run-time swap to the other config of the pair (and back, the next time).
     { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('swap' as const) }) },
     // The caller's clock jumps: back or forward by up to an hour, or to somewhere far away.

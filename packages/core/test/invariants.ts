@@ -13,6 +13,7 @@ import {
   type ClassicHalfOpenSnapshot,
   circuit,
   type Decision,
+  type Evidence,
   type GradualRecoverySnapshot,
   Limits,
   type Snapshot,
@@ -76,7 +77,7 @@ const checkSnapshot = (s: Snapshot): void => {
 }
 
 /** A script step's time: `now` after the step (times may jump back and forth). */
-type Op = Exclude<ScriptStep['op'], 'call' | 'swap'>
+type Op = Exclude<ScriptStep['op'], 'call' | 'swap' | 'evidence'>
 
 /** Turns a script step into an event, taking the settled call out of `inFlight`. */
 const toEvent = (step: ScriptStep & { op: Op }, inFlight: Admitted[], isolations: number[]): BreakerEvent => {
@@ -115,7 +116,31 @@ const toEvent = (step: ScriptStep & { op: Op }, inFlight: Admitted[], isolations
     case 'invalid':
     case 'invalid-time':
       return { _tag: 'CallFailed', ticket: take(0), latencyMs: -1 }
+    case 'peerTripped':
+      return { _tag: 'PeerTripped' }
   }
+}
+
+/**
+ * The rest of a fleet, as evidence: what this replica shares, scaled, with `failShare` of the
+ * calls failed, moved by `shift` buckets, and with junk entries that must be ignored.
+ */
+const fleetEvidence = (own: ReadonlyArray<Evidence>, step: ScriptStep & { op: 'evidence' }): BreakerEvent => {
+  const evidence: Array<unknown> = own.map((e) => ({
+    key: e.key,
+    bucketMs: e.bucketMs,
+    buckets: e.buckets.map(([epoch, calls, failures, slow]) => {
+      const c = calls * step.scale
+      return [epoch + step.shift, c, Math.min(c, Math.round(c * step.failShare) + failures), Math.min(c, slow * step.scale)]
+    }),
+  }))
+  if (step.junk)
+    evidence.push({ key: own[0]?.key ?? 'x', bucketMs: own[0]?.bucketMs ?? 1, buckets: [[0, 1, 2, 0]] }, { key: 7, buckets: 'no' }, null, {
+      key: own[0]?.key ?? 'x',
+      bucketMs: Number.NaN,
+      buckets: [],
+    })
+  return { _tag: 'EvidenceReceived', evidence: evidence as ReadonlyArray<Evidence> }
 }
 
 /** A call is a request and, if admitted, its outcome at once: two events. */
@@ -224,7 +249,8 @@ export const run = (
     }
     const pickedStep =
       step.op === 'succeed' || step.op === 'fail' ? { ...step, pick: step.pick === -1 ? inFlight.length - 1 : step.pick } : step
-    const event = toEvent(pickedStep, inFlight, isolations)
+    const event =
+      pickedStep.op === 'evidence' ? fleetEvidence(current.share?.(state) ?? [], pickedStep) : toEvent(pickedStep, inFlight, isolations)
     const time = step.op === 'invalid-time' ? Number.NaN : now
     const before = state
     const [next, decision] = current.step(before, event, time)
