@@ -7,6 +7,7 @@ export default defineConfig({
   resolve: {
     alias: {
       '@datapunk/breaker-prometheus': fileURLToPath(new URL('./packages/prometheus/src/index.ts', import.meta.url)),
+      '@datapunk/breaker-redis': fileURLToPath(new URL('./packages/redis/src/index.ts', import.meta.url)),
       '@datapunk/breaker-otel': fileURLToPath(new URL('./packages/otel/src/index.ts', import.meta.url)),
       '@datapunk/breaker-sim': fileURLToPath(new URL('./packages/sim/src/index.ts', import.meta.url)),
       '@datapunk/breaker-rxjs': fileURLToPath(new URL('./packages/rxjs/src/index.ts', import.meta.url)),

@@ -22,6 +22,8 @@ export interface Evidence {
   readonly key: string
   /** The width of a bucket in ms (the same for every detector with this key). */
   readonly bucketMs: number
+  /** How many buckets the window holds (buckets older than the newest by this many have left it). */
+  readonly span: number
   readonly buckets: ReadonlyArray<EvidenceBucket>
 }
 
@@ -50,12 +52,19 @@ export const isEvidenceBucket = (bucket: unknown): bucket is EvidenceBucket => {
   )
 }
 
-/** True for well-formed evidence: a key, a bucket width in range, and at most `maxTimeWindowBuckets` well-formed buckets. */
+/**
+ * True for well-formed evidence: a key, a bucket width and span in range, and at most
+ * `maxTimeWindowBuckets` well-formed buckets.
+ */
 export const isEvidence = (evidence: unknown): evidence is Evidence => {
   if (typeof evidence !== 'object' || evidence === null) return false
-  const { key, bucketMs, buckets } = evidence as { key?: unknown; bucketMs?: unknown; buckets?: unknown }
+  const { key, bucketMs, span, buckets } = evidence as { key?: unknown; bucketMs?: unknown; span?: unknown; buckets?: unknown }
   return (
     typeof key === 'string' &&
+    typeof span === 'number' &&
+    Number.isInteger(span) &&
+    span >= 1 &&
+    span <= Limits.maxTimeWindowBuckets &&
     typeof bucketMs === 'number' &&
     bucketMs >= 1 &&
     bucketMs <= Limits.maxDurationMs &&
@@ -75,16 +84,16 @@ export const isEvidence = (evidence: unknown): evidence is Evidence => {
  * @example
  * import { mergeEvidence } from '@datapunk/breaker'
  * mergeEvidence([
- *   { key: 'k', bucketMs: 1000, buckets: [[5, 10, 2, 0]] },
- *   { key: 'k', bucketMs: 1000, buckets: [[5, 4, 4, 0], [6, 1, 0, 0]] },
- * ]) // [{ key: 'k', bucketMs: 1000, buckets: [[5, 14, 6, 0], [6, 1, 0, 0]] }]
+ *   { key: 'k', bucketMs: 1000, span: 10, buckets: [[5, 10, 2, 0]] },
+ *   { key: 'k', bucketMs: 1000, span: 10, buckets: [[5, 4, 4, 0], [6, 1, 0, 0]] },
+ * ]) // [{ key: 'k', bucketMs: 1000, span: 10, buckets: [[5, 14, 6, 0], [6, 1, 0, 0]] }]
  */
 export const mergeEvidence = (evidence: ReadonlyArray<Evidence>): ReadonlyArray<Evidence> => {
-  const byKey = new Map<string, { bucketMs: number; epochs: Map<number, [number, number, number, number]> }>()
+  const byKey = new Map<string, { bucketMs: number; span: number; epochs: Map<number, [number, number, number, number]> }>()
   for (const e of evidence) {
     let entry = byKey.get(e.key)
     if (entry === undefined) {
-      entry = { bucketMs: e.bucketMs, epochs: new Map() }
+      entry = { bucketMs: e.bucketMs, span: e.span, epochs: new Map() }
       byKey.set(e.key, entry)
     }
     for (const [epoch, calls, failures, slow] of e.buckets) {
@@ -97,9 +106,10 @@ export const mergeEvidence = (evidence: ReadonlyArray<Evidence>): ReadonlyArray<
       }
     }
   }
-  return [...byKey].map(([key, { bucketMs, epochs }]) => ({
+  return [...byKey].map(([key, { bucketMs, span, epochs }]) => ({
     key,
     bucketMs,
+    span,
     buckets: [...epochs.values()].sort((a, b) => a[0] - b[0]),
   }))
 }

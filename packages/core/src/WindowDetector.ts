@@ -109,13 +109,12 @@ export const windowDetector = (spec: WindowDetectorSpec): Detector<WindowDetecto
     ...withThreshold,
     share: (s) => {
       const local = s.kind === 'shared' ? s.local : (s as TimeWindow)
-      if (local.calls === 0) return []
       const buckets = timeWindowBuckets(local, time).map(([epoch, c]): EvidenceBucket => [epoch, c.calls, c.failures, c.slow])
-      return [{ key, bucketMs, buckets }]
+      return [{ key, bucketMs, span: time.buckets, buckets }]
     },
     absorb: (s, evidence, now) => {
       const local = ops.advance(s.kind === 'shared' ? s.local : s, now) as TimeWindow
-      const mine = evidence.filter((e) => isEvidence(e) && e.key === key && e.bucketMs === bucketMs)
+      const mine = evidence.filter((e) => isEvidence(e) && e.key === key && e.bucketMs === bucketMs && e.span === time.buckets)
       if (mine.length === 0) return local
       // Rebuild the others' window at this replica's epoch: buckets older than the window fall
       // out, buckets ahead of it (a peer's clock runs a little fast) count in the newest bucket.

@@ -16,16 +16,16 @@ import { Harness } from './harness.js'
 const trip = { kind: 'failure-rate', threshold: 0.5, minimumCalls: 10, window: { kind: 'time', durationMs: 10_000, buckets: 10 } } as const
 const key = failureRate(trip).key
 
-const fleet = (...buckets: Array<readonly [number, number, number, number]>): Evidence => ({ key, bucketMs: 1000, buckets })
+const fleet = (...buckets: Array<readonly [number, number, number, number]>): Evidence => ({ key, bucketMs: 1000, span: 10, buckets })
 
 describe('evidence', () => {
   it('merges by key and epoch (sums), oldest bucket first', () => {
     const merged = mergeEvidence([
       fleet([3, 5, 1, 0], [4, 2, 2, 0]),
       fleet([4, 1, 0, 0], [2, 7, 7, 0]),
-      { key: 'other', bucketMs: 5, buckets: [] },
+      { key: 'other', bucketMs: 5, span: 2, buckets: [] },
     ])
-    expect(merged).toEqual([fleet([2, 7, 7, 0], [3, 5, 1, 0], [4, 3, 2, 0]), { key: 'other', bucketMs: 5, buckets: [] }])
+    expect(merged).toEqual([fleet([2, 7, 7, 0], [3, 5, 1, 0], [4, 3, 2, 0]), { key: 'other', bucketMs: 5, span: 2, buckets: [] }])
     expect(mergeEvidence([])).toEqual([])
   })
 
@@ -34,8 +34,9 @@ describe('evidence', () => {
     expect(isEvidence(fleet([1, 2, 3, 0]))).toBe(false) // more failures than calls
     expect(isEvidence(fleet([1, -1, 0, 0]))).toBe(false)
     expect(isEvidence(fleet([1.5, 1, 0, 0]))).toBe(false)
-    expect(isEvidence({ key, bucketMs: 0, buckets: [] })).toBe(false)
-    expect(isEvidence({ key, bucketMs: 1000, buckets: 'x' })).toBe(false)
+    expect(isEvidence({ key, bucketMs: 0, span: 10, buckets: [] })).toBe(false)
+    expect(isEvidence({ key, bucketMs: 1000, span: 0, buckets: [] })).toBe(false)
+    expect(isEvidence({ key, bucketMs: 1000, span: 10, buckets: 'x' })).toBe(false)
     expect(() => BreakerEvent.evidence([fleet([1, 2, 3, 0])])).toThrow(InvalidEventError)
     expect(() => BreakerEvent.evidence('x' as never)).toThrow(/evidence: expected an array/)
   })
@@ -44,8 +45,9 @@ describe('evidence', () => {
 describe('a time-window detector in a fleet', () => {
   const strategy = circuit({ trip }) as CircuitStrategy<unknown, unknown>
 
-  it('shares only its own counts, bucket by bucket', () => {
+  it('shares only its own counts, bucket by bucket (an empty window too: the fleet needs its span)', () => {
     const h = new Harness(strategy)
+    expect(strategy.share?.(h.state)).toEqual([fleet()])
     h.call(500, 'failure')
     h.call(1500, 'success')
     h.call(1600, 'success')
@@ -99,15 +101,16 @@ describe('a time-window detector in a fleet', () => {
     h.step(
       BreakerEvent.evidence([
         fleet([10, 100, 100, 0], [11, 1, 0, 0], [22, 2, 0, 0]),
-        { key: 'someone else', bucketMs: 1000, buckets: [[20, 100, 100, 0]] },
-        { key, bucketMs: 500, buckets: [[20, 100, 100, 0]] },
+        { key: 'someone else', bucketMs: 1000, span: 10, buckets: [[20, 100, 100, 0]] },
+        { key, bucketMs: 500, span: 20, buckets: [[20, 100, 100, 0]] },
+        { key, bucketMs: 1000, span: 5, buckets: [[20, 100, 100, 0]] },
       ]),
       20_000,
     )
     expect(h.snapshot.calls).toBe(4)
     expect(h.snapshot.failures).toBe(0)
     const before = h.state
-    const junk = { _tag: 'EvidenceReceived', evidence: [{ key, bucketMs: 1000, buckets: [[20, 1, 5, 0]] }, null, 7] } as never
+    const junk = { _tag: 'EvidenceReceived', evidence: [{ key, bucketMs: 1000, span: 10, buckets: [[20, 1, 5, 0]] }, null, 7] } as never
     expect(h.step(junk, 20_001)._tag).toBe('Recorded')
     expect(h.snapshot.calls).toBe(1) // every entry was junk: the others counted nothing
     expect(h.step({ _tag: 'EvidenceReceived', evidence: 'junk' } as never, 20_002)).toEqual({ _tag: 'Ignored', reason: 'invalid-event' })
@@ -142,7 +145,7 @@ describe('a count-window detector in a fleet', () => {
     h.call(0, 'failure')
     expect(strategy.share?.(h.state)).toEqual([])
     const before = h.state
-    h.step(BreakerEvent.evidence([{ key: 'x', bucketMs: 1, buckets: [[0, 9, 9, 0]] }]), 0)
+    h.step(BreakerEvent.evidence([{ key: 'x', bucketMs: 1, span: 1, buckets: [[0, 9, 9, 0]] }]), 0)
     expect(h.state).toBe(before)
   })
 })

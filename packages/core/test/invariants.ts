@@ -129,6 +129,7 @@ const fleetEvidence = (own: ReadonlyArray<Evidence>, step: ScriptStep & { op: 'e
   const evidence: Array<unknown> = own.map((e) => ({
     key: e.key,
     bucketMs: e.bucketMs,
+    span: e.span,
     buckets: e.buckets.map(([epoch, calls, failures, slow]) => {
       const c = calls * step.scale
       return [epoch + step.shift, c, Math.min(c, Math.round(c * step.failShare) + failures), Math.min(c, slow * step.scale)]

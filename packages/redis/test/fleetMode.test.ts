@@ -1,0 +1,183 @@
+import { type Admitted, circuit } from '@datapunk/breaker'
+import { type FleetAttachment, type FleetEvent, fleetMode } from '@datapunk/breaker-redis'
+import { type Breaker, breakerGroup, createBreaker } from '@datapunk/breaker-rxjs'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { systemProgram } from '../../../test/support/systemProgram.js'
+import { type RedisServer, redisServer } from './redisServer.js'
+
+const redisProgram = systemProgram('redis-server')
+
+const trip = { kind: 'failure-rate', threshold: 0.5, minimumCalls: 10, window: { kind: 'time', durationMs: 10_000, buckets: 10 } } as const
+const strategy = () => circuit({ trip, openFor: { kind: 'constant', ms: 60_000 } })
+
+const call = (breaker: Breaker, failed: boolean): void => {
+  const d = breaker.request()
+  if (d._tag !== 'Admitted') return
+  if (failed) breaker.failed(d as Admitted, 2)
+  else breaker.succeeded(d as Admitted, 2)
+}
+
+const until = async (what: string, ok: () => boolean, ms = 5000): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
+  let server: RedisServer
+  let admin: Redis
+  const logged: string[] = []
+  const logger = { error: (_: object, text: string) => void logged.push(text) }
+  const attachments: FleetAttachment[] = []
+  /** Attached and syncing (a sync before the connection is up fails like any sync without Redis). */
+  const attach = async (source: Parameters<typeof fleetMode>[0], replicaId: string, prefix: string): Promise<FleetAttachment> => {
+    const a = fleetMode(source, { redis: server.url, replicaId, prefix, syncMs: 50, reconnect: { minMs: 20, maxMs: 200 }, logger })
+    attachments.push(a)
+    await until(`replica ${replicaId} to sync`, () => a.health().healthy)
+    return a
+  }
+
+  beforeAll(async () => {
+    server = await redisServer(redisProgram.require())
+    admin = new Redis(server.url, { lazyConnect: false })
+  })
+  afterAll(async () => {
+    await Promise.all(attachments.map((a) => a.detach()))
+    admin?.disconnect()
+    await server?.stop()
+  })
+
+  it('trips on the fleet total when no replica has enough calls alone, and the other opens on the published trip', async () => {
+    const a = createBreaker(strategy(), { name: 'payments' })
+    const b = createBreaker(strategy(), { name: 'payments' })
+    const fa = await attach(a, 'a', 't1:')
+    const fb = await attach(b, 'b', 't1:')
+    for (let i = 0; i < 6; i++) call(a, true)
+    for (let i = 0; i < 6; i++) call(b, true)
+    expect(a.snapshot().state).toBe('closed') // 6 calls each: below minimumCalls 10
+    await fb.sync() // b writes its 6 failures
+    await fa.sync() // a reads them: 12 of 12 failed in the fleet
+    expect(a.snapshot()).toMatchObject({ state: 'open', reason: 'tripped', calls: 12 })
+    await until('b to open on the published trip', () => b.snapshot().state === 'open')
+    expect(b.snapshot().reason).toBe('peer-tripped')
+    expect(fb.health().peerTrips).toBe(1)
+    expect(fa.health().tripsPublished).toBe(1)
+  })
+
+  it('shares absolute counts: repeated rounds never double count, and an open breaker withdraws its own', async () => {
+    const a = createBreaker(strategy(), { name: 'search' })
+    const b = createBreaker(strategy(), { name: 'search' })
+    const fa = await attach(a, 'a', 't2:')
+    const fb = await attach(b, 'b', 't2:')
+    for (let i = 0; i < 5; i++) call(b, false)
+    for (let i = 0; i < 3; i++) await fb.sync()
+    for (let i = 0; i < 3; i++) await fa.sync()
+    expect(a.snapshot().calls).toBe(5)
+    expect(a.snapshot().detectors[0]?.figures).toMatchObject({ localCalls: 0, fleetCalls: 5 })
+    b.dispatch({ _tag: 'ForcedOpen' })
+    await fb.sync()
+    await fa.sync()
+    expect(a.snapshot().calls).toBe(0)
+  })
+
+  it('ignores corrupt and foreign data with a logged error, and keeps deciding', async () => {
+    const a = createBreaker(strategy(), { name: 'orders' })
+    const fa = await attach(a, 'a', 't3:')
+    const events: FleetEvent[] = []
+    fa.events$.subscribe((e) => events.push(e))
+    await fa.sync()
+    const epoch = Math.floor(a.scheduler.now() / 1000)
+    const keys = (await admin.keys('t3:*')).length
+    expect(keys).toBe(0) // nothing counted yet, nothing written
+    const base = 't3:{orders}:'
+    // Someone else's writes in our namespace: junk in a field, a string where a hash belongs.
+    call(a, false)
+    await fa.sync()
+    const [written] = await admin.keys('t3:*')
+    expect(written?.startsWith(base)).toBe(true)
+    const prefix = (written ?? '').slice(0, (written ?? '').lastIndexOf(':'))
+    await admin.hset(`${prefix}:${epoch}`, 'intruder', 'lots', 'other', '5,9,0')
+    await admin.set(`${prefix}:${epoch - 1}`, 'not a hash')
+    logged.length = 0
+    await fa.sync()
+    expect(fa.health().healthy).toBe(true)
+    expect(events.filter((e) => e._tag === 'BadData').length).toBeGreaterThanOrEqual(3)
+    expect(logged.some((t) => t.includes('ignored bad data'))).toBe(true)
+    expect(a.snapshot()).toMatchObject({ state: 'closed', calls: 1 })
+    await admin.publish('t3:trips', '{not json')
+    await admin.publish('t3:trips', JSON.stringify({ breaker: 'orders' }))
+    await until('the bad trip messages to be logged', () => events.filter((e) => e._tag === 'BadData').length >= 5)
+    expect(a.snapshot().state).toBe('closed')
+  })
+
+  it('shares the evidence of every breaker of a group, by name', async () => {
+    const ga = breakerGroup<string>({ strategyFor: () => strategy() })
+    const gb = breakerGroup<string>({ strategyFor: () => strategy() })
+    const fa = await attach(ga, 'a', 't4:')
+    const fb = await attach(gb, 'b', 't4:')
+    for (let i = 0; i < 9; i++) call(gb.get('x'), i % 2 === 0 && i < 8) // 4 of 9 failed: b's 'x' stays closed
+    call(gb.get('y'), false)
+    call(ga.get('x'), true)
+    ga.get('y')
+    await fb.sync()
+    await fa.sync()
+    expect(ga.get('x').snapshot()).toMatchObject({ state: 'open', calls: 10, failures: 5 }) // 5 of 10 failed in the fleet
+    expect(ga.get('y').snapshot().calls).toBe(1)
+  })
+
+  it('keeps serving when Redis dies (local evidence, no waiting), and resynchronises when it returns', async () => {
+    const a = createBreaker(strategy(), { name: 'stock' })
+    const b = createBreaker(strategy(), { name: 'stock' })
+    const fa = await attach(a, 'a', 't5:')
+    const fb = await attach(b, 'b', 't5:')
+    const health: boolean[] = []
+    fa.events$.subscribe((e) => e._tag === 'SyncHealthChanged' && health.push(e.healthy))
+    for (let i = 0; i < 4; i++) call(b, false)
+    await fb.sync()
+    await fa.sync()
+    expect(a.snapshot().calls).toBe(4)
+    await server.stop()
+    await fa.sync()
+    expect(fa.health().healthy).toBe(false)
+    expect(a.snapshot().calls).toBe(0) // back to its own evidence
+    const started = Date.now()
+    for (let i = 0; i < 100; i++) call(a, false)
+    const value = await a.execute(async () => 'served')
+    expect(value).toBe('served')
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(health).toEqual([false])
+    await server.start() // empty: everything written before is gone
+    await until('both replicas to reconnect and sync', () => fa.health().healthy && fb.health().healthy, 10_000)
+    await fb.sync()
+    await fa.sync()
+    // b's 4 calls were written again after the restart.
+    expect(a.snapshot().detectors[0]?.figures).toMatchObject({ localCalls: 101, fleetCalls: 4 })
+    expect(health).toEqual([false, true])
+  })
+
+  it('withdraws its evidence on detach', async () => {
+    const a = createBreaker(strategy(), { name: 'mail' })
+    const fa = fleetMode(a, { redis: server.url, replicaId: 'a', prefix: 't6:', syncMs: 50, logger })
+    await until('the replica to sync', () => fa.health().healthy)
+    call(a, false)
+    await fa.sync()
+    const keys = await admin.keys('t6:*')
+    expect(keys.length).toBe(1)
+    await fa.detach()
+    expect(await admin.hgetall(keys[0] ?? '')).toEqual({})
+  })
+
+  it('rejects bad options with a clear error', () => {
+    const a = createBreaker(strategy(), { name: 'x' })
+    expect(() => fleetMode(a, { redis: server.url, syncMs: 5 })).toThrow(/syncMs must be an integer from 10 to 60000, got 5/)
+    expect(() => fleetMode(a, { redis: server.url, replicaId: '' })).toThrow(/replicaId/)
+    expect(() => fleetMode(a, { redis: server.url, reconnect: { minMs: 10, maxMs: 5 } })).toThrow(/minMs/)
+  })
+})
+
+it.runIf(!redisProgram.run)('fleet mode tests need redis-server', () => {
+  expect(redisProgram.run).toBe(false)
+})
