@@ -1,0 +1,197 @@
+/**
+ * Four replicas (child processes) call one flaky node:http upstream on 127.0.0.1, each through its
+ * own breaker: alone (local evidence) and in fleet mode on a real redis-server. Measured: how many
+ * failed calls the fleet sends, and how long it takes, until every replica is open; then Redis is
+ * killed mid-run (replicas keep serving, no call waits) and restarted (they resynchronise).
+ *
+ * The replicas run the built packages (dist/, from `tsc -b`, which `pnpm test` runs first).
+ */
+import { type ChildProcess, fork } from 'node:child_process'
+import { createServer, type Server } from 'node:http'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { systemProgram } from '../../../test/support/systemProgram.js'
+import { type RedisServer, redisServer } from './redisServer.js'
+
+const redisProgram = systemProgram('redis-server')
+const fixture = fileURLToPath(new URL('./fixtures/replica.mjs', import.meta.url))
+const REPLICAS = 4
+
+interface Report {
+  readonly replica: string
+  readonly successes: number
+  readonly failures: number
+  readonly rejected: number
+  readonly maxMs: number
+  readonly openedAt: number | null
+  readonly state: string
+  readonly reason: string
+  readonly healthy: boolean | null
+}
+
+/** The upstream: healthy or failing (503), counting what it serves. */
+const upstream = async () => {
+  let failing = false
+  let served = { ok: 0, failed: 0 }
+  const server: Server = createServer((_req, res) => {
+    if (failing) served.failed++
+    else served.ok++
+    res.writeHead(failing ? 503 : 200).end()
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const address = server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    fail: (on: boolean) => {
+      failing = on
+    },
+    served: () => served,
+    reset: () => {
+      served = { ok: 0, failed: 0 }
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  }
+}
+
+const until = async (what: string, ok: () => boolean, ms: number, output: () => string): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${output()}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** Starts the replicas; resolves once each has reported (and, in fleet mode, synced). */
+const startFleet = async (upstreamUrl: string, redisUrl: string | undefined) => {
+  const latest = new Map<string, Report>()
+  let output = ''
+  const children: ChildProcess[] = []
+  for (let i = 0; i < REPLICAS; i++) {
+    const child = fork(fixture, [], {
+      env: { ...process.env, UPSTREAM: upstreamUrl, REDIS_URL: redisUrl ?? '', REPLICA: `r${i}` },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    })
+    child.stdout?.on('data', (d: Buffer) => void (output += d.toString()))
+    child.stderr?.on('data', (d: Buffer) => void (output += d.toString()))
+    child.on('message', (m: Report) => latest.set(m.replica, m))
+    children.push(child)
+  }
+  const reports = () => [...latest.values()]
+  const show = () => `${JSON.stringify(reports(), null, 1)}\n${output}`
+  await until('every replica to report', () => latest.size === REPLICAS && reports().every((r) => r.healthy !== false), 15_000, show)
+  return {
+    reports,
+    show,
+    send: (message: string) => {
+      for (const c of children) c.send(message)
+    },
+    stop: () =>
+      Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null) return resolve()
+              const kill = setTimeout(() => c.kill('SIGKILL'), 5000)
+              c.once('exit', () => {
+                clearTimeout(kill)
+                resolve()
+              })
+              c.send('stop')
+            }),
+        ),
+      ),
+  }
+}
+
+describe.runIf(redisProgram.run)('four replicas against a flaky upstream', () => {
+  let redis: RedisServer
+  let up: Awaited<ReturnType<typeof upstream>>
+  const results: Record<string, { failedCalls: number; allOpenMs: number; peerTripped: number }> = {}
+
+  beforeAll(async () => {
+    redis = await redisServer(redisProgram.require())
+    up = await upstream()
+  })
+  afterAll(async () => {
+    await up?.close()
+    await redis?.stop()
+    if (Object.keys(results).length > 0) console.log('fleet integration, until every replica is open:', JSON.stringify(results))
+  })
+
+  /** A dead upstream from the first call: failed calls and time until all four are open. */
+  const tripRun = async (mode: 'local' | 'fleet') => {
+    up.reset()
+    up.fail(true)
+    const fleet = await startFleet(up.url, mode === 'fleet' ? redis.url : undefined)
+    try {
+      const started = Date.now()
+      fleet.send('go')
+      await until(`every ${mode} replica to open`, () => fleet.reports().every((r) => r.state === 'open'), 20_000, fleet.show)
+      const reports = fleet.reports()
+      results[mode] = {
+        failedCalls: up.served().failed,
+        allOpenMs: Math.max(...reports.map((r) => r.openedAt ?? Date.now())) - started,
+        peerTripped: reports.filter((r) => r.reason === 'peer-tripped').length,
+      }
+      return results[mode]
+    } finally {
+      await fleet.stop()
+    }
+  }
+
+  it('fleet mode opens every replica after far fewer failed calls than replicas deciding alone', async () => {
+    const local = await tripRun('local')
+    const fleet = await tripRun('fleet')
+    // Alone, each replica needs minimumCalls (40) failures: about 160 in all.
+    expect(local.failedCalls).toBeGreaterThanOrEqual(REPLICAS * 40)
+    expect(local.peerTripped).toBe(0)
+    // Together, 40 failures across the fleet (plus what flies during a sync interval) trip the
+    // first replica, and the others open on its published trip.
+    expect(fleet.failedCalls).toBeLessThan(local.failedCalls * 0.75)
+    expect(fleet.peerTripped).toBeGreaterThan(0)
+  })
+
+  it('keeps serving without waiting when Redis dies, and resynchronises when it returns', async () => {
+    up.reset()
+    up.fail(false)
+    const fleet = await startFleet(up.url, redis.url)
+    const admin = new Redis(redis.url, { lazyConnect: true, enableOfflineQueue: true })
+    try {
+      fleet.send('go')
+      await until('calls to flow', () => fleet.reports().every((r) => r.successes > 10), 10_000, fleet.show)
+      await redis.stop()
+      fleet.send('reset-max')
+      const before = fleet.reports().map((r) => r.successes)
+      await until('every replica to notice', () => fleet.reports().every((r) => r.healthy === false), 10_000, fleet.show)
+      await new Promise((r) => setTimeout(r, 1000))
+      const during = fleet.reports()
+      during.forEach((r, i) => {
+        expect(r.successes).toBeGreaterThan((before[i] ?? 0) + 10) // still serving
+        expect(r.failures).toBe(0)
+        expect(r.state).toBe('closed')
+        expect(r.maxMs).toBeLessThan(1000) // no call waited on Redis (calls time out at 2 s)
+      })
+      await redis.start()
+      await until('every replica to resynchronise', () => fleet.reports().every((r) => r.healthy === true), 15_000, fleet.show)
+      await admin.connect()
+      // Every replica wrote its window again into the empty Redis.
+      let fields = new Set<string>()
+      const deadline = Date.now() + 5000
+      while (fields.size < REPLICAS && Date.now() < deadline) {
+        const keys = await admin.keys('breaker:{upstream}:*')
+        fields = new Set((await Promise.all(keys.map((k) => admin.hkeys(k)))).flat())
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      expect([...fields].sort()).toEqual(['r0', 'r1', 'r2', 'r3'])
+    } finally {
+      admin.disconnect()
+      await fleet.stop()
+    }
+  })
+})
+
+it.runIf(!redisProgram.run)('the fleet integration tests need redis-server', () => {
+  expect(redisProgram.run).toBe(false)
+})
