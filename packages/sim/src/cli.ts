@@ -7,7 +7,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { Kinds } from '@datapunk/breaker'
+import type { Kinds, Strategy } from '@datapunk/breaker'
+import { FLEET_SIZES, renderFleetHtml, renderFleetText, sweepFleet } from './fleet.js'
 import { renderHtml, renderSeedHtml, renderTuneHtml } from './html.js'
 import { loadKinds } from './kindsModule.js'
 import { evaluatePrediction, renderPrediction } from './prediction.js'
@@ -28,6 +29,8 @@ const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--
        breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
        breaker-sim evaluate --config FILE [--config FILE ...] [--seeds SEEDS] [--hours N] [--kinds MODULE]
        breaker-sim train [--scenarios A,B,...] [--seeds SEEDS] [--trace FILE] [--horizon-ms N] [--out FILE]
+       breaker-sim fleet [--config FILE] [--sizes N,N,...] [--rps N] [--sync-ms N] [--seeds SEEDS] [--quiet-start]
+                         [--kinds MODULE] [--html PATH]
 
 Runs classic half-open, gradual recovery and consecutive-failures-with-backoff on the same
 simulated traffic (same seed, same draws) and shows what each did to callers and to the upstream.
@@ -69,6 +72,14 @@ and brownout, its lead time on the brown-out (before the true failure rate reach
 trips over --hours (default 24) of the noisy-but-healthy and self-healing-spikes patterns, and
 success / wasted / needless / collapses on outage, brownout, fragile-recovery, noisy-but-healthy.
 
+fleet: what fleet mode (@datapunk/breaker-redis) buys, before deploying Redis. N replicas share
+--rps requests/s (default 200) at random and call one upstream that dies after 20 s of healthy
+traffic (--quiet-start: from the first call); each runs --config (default: failure rate 50% over
+10 s, minimumCalls 20) alone, then in fleet mode (window counts synced every --sync-ms, default
+250, trips published). For each fleet size (--sizes, default 1,2,5,10,20,50,100): the time until
+every replica is open and the calls wasted on the dead upstream until then, medians over --seeds
+(default 1..5). --html draws both against fleet size.
+
 train: fits the learned predictor (a logistic model over per-bucket failure rate, latency and
 their changes) on built-in scenarios (--scenarios, default brownout, slow-degradation,
 noisy-but-healthy, self-healing-spikes, outage, cascading) over --seeds (default 1..10): a bucket
@@ -101,6 +112,10 @@ if (process.argv[2] === 'replay') {
 }
 if (process.argv[2] === 'run') {
   await runCommand(process.argv.slice(3))
+  process.exit(0)
+}
+if (process.argv[2] === 'fleet') {
+  await fleetCommand(process.argv.slice(3))
   process.exit(0)
 }
 if (process.argv[2] === 'evaluate') {
@@ -277,6 +292,72 @@ async function evaluateCommand(args: string[]): Promise<void> {
   const seeds = parseSeeds(values.seeds ?? '101..120')
   const hours = positiveInt(values.hours, 'hours', 24, 24 * 7)
   process.stdout.write(`${renderPrediction(evaluatePrediction(strategies, { seeds, dayHours: hours }))}\n`)
+}
+
+async function fleetCommand(args: string[]): Promise<void> {
+  let values: {
+    config?: string | undefined
+    sizes?: string | undefined
+    rps?: string | undefined
+    'sync-ms'?: string | undefined
+    seeds?: string | undefined
+    'quiet-start'?: boolean | undefined
+    kinds?: string | undefined
+    html?: string | undefined
+  }
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        config: { type: 'string' },
+        sizes: { type: 'string' },
+        rps: { type: 'string' },
+        'sync-ms': { type: 'string' },
+        seeds: { type: 'string' },
+        'quiet-start': { type: 'boolean' },
+        kinds: { type: 'string' },
+        html: { type: 'string' },
+      },
+      strict: true,
+    }).values
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error))
+  }
+  let kinds: Kinds | undefined
+  if (values.kinds !== undefined) {
+    const loaded = await loadKinds(values.kinds)
+    if ('error' in loaded) fail(loaded.error)
+    kinds = loaded.kinds
+  }
+  let strategy: Strategy<unknown> | undefined
+  if (values.config !== undefined) {
+    const parsed = strategyFromJson(readJson(values.config), values.config, kinds === undefined ? {} : { kinds })
+    if (parsed._tag === 'Left') fail(parsed.left)
+    strategy = parsed.right
+  }
+  const sizes =
+    values.sizes === undefined
+      ? [...FLEET_SIZES]
+      : values.sizes.split(',').map((text) => {
+          const n = Number(text)
+          if (!/^\d+$/.test(text) || n < 1 || n > 1000) fail(`--sizes: expected replica counts from 1 to 1000, got "${values.sizes}"`)
+          return n
+        })
+  const rps = positiveInt(values.rps, 'rps', 200, 100_000)
+  const syncMs = positiveInt(values['sync-ms'], 'sync-ms', 250, 60_000)
+  const seeds = parseSeeds(values.seeds ?? '1..5')
+  const quiet = values['quiet-start'] === true
+  const rows = sweepFleet(sizes, {
+    rps,
+    syncMs,
+    seeds,
+    ...(strategy === undefined ? {} : { strategy }),
+    ...(quiet ? { outageAtMs: 0 } : {}),
+  })
+  process.stdout.write(
+    `Fleet of N replicas, ${rps} requests/s in all, the upstream dies ${quiet ? 'at the first call' : 'after 20 s of healthy traffic'}; sync every ${syncMs} ms in fleet mode (medians over ${seeds.length} seed${seeds.length === 1 ? '' : 's'}).\n\n${renderFleetText(rows)}\n`,
+  )
+  if (values.html !== undefined) writeHtml(values.html, renderFleetHtml(rows))
 }
 
 function trainCommand(args: string[]): void {

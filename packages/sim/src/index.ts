@@ -2,6 +2,17 @@
  * @datapunk/breaker-sim: a deterministic simulator of clients calling an upstream through
  * circuit-breaker strategies, for comparing and tuning them.
  */
+export {
+  FLEET_DEFAULT_CONFIG,
+  FLEET_SIZES,
+  type FleetModelOptions,
+  type FleetRun,
+  type FleetSizeRow,
+  renderFleetHtml,
+  renderFleetText,
+  simulateFleet,
+  sweepFleet,
+} from './fleet.js'
 export { renderHtml, renderSeedHtml, renderTuneHtml } from './html.js'
 export {
   evaluatePrediction,

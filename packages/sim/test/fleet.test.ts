@@ -1,0 +1,86 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { circuit, type Strategy } from '@datapunk/breaker'
+import { renderFleetHtml, renderFleetText, simulateFleet, sweepFleet } from '@datapunk/breaker-sim'
+import { describe, expect, it } from 'vitest'
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+
+describe('the fleet model', () => {
+  it('is deterministic, and one replica is the same alone or in fleet mode', () => {
+    expect(simulateFleet({ replicas: 10, shared: true, seed: 3 })).toEqual(simulateFleet({ replicas: 10, shared: true, seed: 3 }))
+    const alone = simulateFleet({ replicas: 1, shared: false, seed: 2 })
+    const fleet = simulateFleet({ replicas: 1, shared: true, seed: 2 })
+    expect(fleet).toEqual({ ...alone, shared: true })
+  })
+
+  it('from a quiet start, opens a large fleet after about minimumCalls failed calls instead of minimumCalls per replica', () => {
+    const alone = simulateFleet({ replicas: 50, shared: false, outageAtMs: 0, seed: 1 })
+    const fleet = simulateFleet({ replicas: 50, shared: true, outageAtMs: 0, seed: 1 })
+    expect(alone.wasted).toBeGreaterThanOrEqual(50 * 20) // every replica needs its own 20 calls
+    expect(fleet.wasted).toBeLessThan(80) // 20 calls, plus what one sync interval lets through
+    expect(fleet.allOpenMs).not.toBeNull()
+    expect(fleet.allOpenMs ?? Number.POSITIVE_INFINITY).toBeLessThan(alone.allOpenMs ?? Number.POSITIVE_INFINITY)
+    // One trip opens everyone: the first and the last replica open within a publish delay.
+    expect((fleet.allOpenMs ?? 0) - (fleet.firstOpenMs ?? 0)).toBeLessThanOrEqual(2)
+  })
+
+  it('after healthy traffic, opens a fleet too thin to reach minimumCalls per replica in one window', () => {
+    // 200 requests/s over 100 replicas: 20 calls per replica per 10 s window, right at minimumCalls.
+    const alone = simulateFleet({ replicas: 100, shared: false, seed: 1 })
+    const fleet = simulateFleet({ replicas: 100, shared: true, seed: 1 })
+    expect(fleet.allOpenMs).not.toBeNull()
+    expect(fleet.allOpenMs ?? 0).toBeLessThan(6000)
+    expect(alone.allOpenMs ?? Number.POSITIVE_INFINITY).toBeGreaterThan(10_000)
+    expect(fleet.wasted).toBeLessThan(alone.wasted)
+  })
+
+  it('shares trips even for a strategy that shares no counts', () => {
+    const consecutive = circuit({ trip: { kind: 'consecutive-failures', threshold: 5 }, openFor: { kind: 'constant', ms: 600_000 } })
+    const options = { replicas: 20, outageAtMs: 0, seed: 1, strategy: consecutive as Strategy<unknown> }
+    const alone = simulateFleet({ ...options, shared: false })
+    const fleet = simulateFleet({ ...options, shared: true })
+    expect(alone.wasted).toBeGreaterThanOrEqual(20 * 5)
+    // The first replica to see 5 failures in a row opens everyone.
+    expect(fleet.wasted).toBeLessThan(alone.wasted / 2)
+  })
+
+  it('rejects a fleet size out of range', () => {
+    expect(() => simulateFleet({ replicas: 0, shared: true })).toThrow(/replicas must be 1 to 1000, got 0/)
+    expect(() => simulateFleet({ replicas: 2, shared: true, rps: 0 })).toThrow(RangeError)
+  })
+
+  it('renders the sweep as a table and as a page with both charts', () => {
+    const rows = sweepFleet([1, 10], { seeds: [1], outageAtMs: 0 })
+    const text = renderFleetText(rows)
+    expect(text.split('\n')).toHaveLength(3)
+    expect(text).toMatch(/^\s+10\s+\d+\.\d\d s\s+\d+\s+\d+\.\d\d s\s+\d+$/m)
+    const html = renderFleetHtml(rows)
+    expect(html.match(/<svg /g)).toHaveLength(2)
+    expect(html.match(/class="series series-(local|fleet)"/g)).toHaveLength(4)
+    expect(html).toContain('<tr><th>10</th>')
+  })
+
+  it('breaker-sim fleet prints the table and writes the chart; a bad option names itself', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-'))
+    const html = join(dir, 'fleet.html')
+    const run = spawnSync(process.execPath, [cli, 'fleet', '--sizes', '1,20', '--seeds', '1', '--quiet-start', '--html', html], {
+      encoding: 'utf8',
+    })
+    expect(run.status).toBe(0)
+    expect(run.stdout).toContain('the upstream dies at the first call')
+    expect(run.stdout).toMatch(/^\s+20\s/m)
+    expect(readFileSync(html, 'utf8')).toContain('Fleet mode against fleet size')
+    const config = join(dir, 'config.json')
+    writeFileSync(config, JSON.stringify({ trip: { kind: 'consecutive-failures', threshold: 3 } }))
+    expect(
+      spawnSync(process.execPath, [cli, 'fleet', '--sizes', '2', '--seeds', '1', '--config', config], { encoding: 'utf8' }).status,
+    ).toBe(0)
+    const bad = spawnSync(process.execPath, [cli, 'fleet', '--sizes', '1,x'], { encoding: 'utf8' })
+    expect(bad.status).not.toBe(0)
+    expect(bad.stderr).toContain('--sizes: expected replica counts from 1 to 1000')
+  })
+})
