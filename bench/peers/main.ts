@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { type BreakerEvent, type CircuitData, circuit } from '@datapunk/breaker'
 import { prometheusMetrics } from '@datapunk/breaker-prometheus'
+import { fleetMode } from '@datapunk/breaker-redis'
 import { breakerGroup, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
 import {
   ConsecutiveBreaker as ConsecutiveBreaker3,
@@ -32,6 +33,7 @@ import CircuitBreaker from 'opossum'
 import { Registry } from 'prom-client'
 import { defer, firstValueFrom, Observable, of } from 'rxjs'
 import { MutableGradualStage, MutableTimeWindow } from '../core/twins.js'
+import { type BenchRedis, startRedis } from './redis.js'
 
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 1 : 7
@@ -115,13 +117,35 @@ interface Contender {
   readonly fn: () => unknown
 }
 
-const closedContenders = (): Contender[] => {
+/** Fleet attachments made for the bench, detached at the end. */
+const detachers: Array<() => Promise<void>> = []
+
+/** A breaker that counts in a time window (what fleet mode shares), alone or with fleet mode attached. */
+const oursWindowed = (redis: BenchRedis | undefined) => {
+  const b = createBreaker(
+    circuit({
+      trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } },
+      openFor: longOpen,
+    }),
+    { name: 'bench' },
+  )
+  if (redis !== undefined) {
+    const fleet = fleetMode(b, { redis: redis.url, replicaId: 'bench', syncMs: 100 })
+    detachers.push(() => fleet.detach())
+  }
+  return b
+}
+
+const closedContenders = (redis: BenchRedis | undefined): Contender[] => {
   const ourPromise = ours()
   const ourSync = ours()
   const ourExecute = ours()
   // The same breaker with the Prometheus adapter attached (a registry of its own).
   const ourMetered = ours()
   prometheusMetrics(ourMetered, { registry: new Registry() })
+  // Fleet mode attached to a real redis-server, syncing every 100 ms (when redis-server is installed).
+  const ourWindowed = oursWindowed(undefined)
+  const ourFleet = redis === undefined ? undefined : oursWindowed(redis)
   const mutable = new MutableBreaker(5)
   const strategy = circuit({ trip: { kind: 'consecutive-failures', threshold: 5 }, openFor: longOpen })
   let state: CircuitData = strategy.initial(0)
@@ -142,6 +166,10 @@ const closedContenders = (): Contender[] => {
     // The promise API, next to cockatiel's execute and opossum's fire (same floor).
     { name: 'ours, execute(promise)', baseline: 'floor', fn: () => ourExecute.execute(call) },
     { name: 'ours, execute(promise), prometheus', baseline: 'floor', fn: () => ourMetered.execute(call) },
+    { name: 'ours, execute(promise), time window', baseline: 'floor', fn: () => ourWindowed.execute(call) },
+    ...(ourFleet === undefined
+      ? []
+      : [{ name: 'ours, execute(promise), time window, fleet', baseline: 'floor', fn: () => ourFleet.execute(call) }]),
     { name: 'rxjs of(1)', baseline: 'rxjs of(1)', fn: () => of(1).subscribe(noop) },
     // The least any operator built with new Observable(...) costs: what no RxJS breaker can avoid.
     { name: 'rxjs, pass-through operator', baseline: 'rxjs of(1)', fn: () => of(1).pipe(passThrough).subscribe(noop) },
@@ -473,6 +501,11 @@ const targetsOf = (
       limit: 1,
       met: quick ? null : heap.million.fits,
     },
+    atMost(
+      'fleet mode attached: execute closed added ns <= 1.1 x the same time-window breaker alone',
+      row(closed, 'ours, execute(promise), time window, fleet')?.addedNs,
+      (row(closed, 'ours, execute(promise), time window')?.addedNs ?? Number.NaN) * 1.1 || null,
+    ),
     // Measured by `pnpm bench:sim` in its own process, so not computed from these rows.
     { name: 'simulator: >= 5,000,000 requests/s (see pnpm bench:sim)', ours: null, limit: 5_000_000, met: null },
     atMost('heap retained per call, operator and execute: bytes <= 1', perCall.length === 2 ? worstPerCall : null, 1),
@@ -483,7 +516,12 @@ const main = async () => {
   console.log(
     `Datapunk Breaker vs peers (node ${process.version}${quick ? ', --quick: too short to trust' : ''}; ${ROUNDS} interleaved rounds, medians)`,
   )
-  const closed = await timeCase(closedContenders())
+  const redis = await startRedis()
+  if (redis === undefined)
+    console.log('(redis-server is not installed: the fleet-mode row is left out; bash scripts/system-deps.sh installs it)')
+  const closed = await timeCase(closedContenders(redis))
+  await Promise.all(detachers.map((detach) => detach()))
+  redis?.stop()
   printCase('Closed state: one protected call (added = above the same call without a breaker)', closed)
   const open = await timeCase(openContenders())
   printCase('Open state: one rejected call, as the caller observes it', open)
@@ -517,6 +555,8 @@ const main = async () => {
         peersOverOursExecute: ratios(closed, 'ours, execute(promise)'),
         /** The metrics issue's target: the Prometheus adapter at most doubles the closed-path added cost. */
         prometheusOverhead: ratios(closed, 'ours, execute(promise)')['ours, execute(promise), prometheus'] ?? null,
+        /** The fleet issue's target: fleet mode attached adds at most 10% to the closed-path added cost. */
+        fleetOverhead: ratios(closed, 'ours, execute(promise), time window')['ours, execute(promise), time window, fleet'] ?? null,
       },
       open: {
         rows: open,
@@ -534,6 +574,9 @@ const main = async () => {
   }
   console.log(
     `\nPrometheus adapter attached: closed-path added cost x${summary.cases.closed.prometheusOverhead ?? '-'} of the same without it (target <= 2x)`,
+  )
+  console.log(
+    `Fleet mode attached (redis-server, sync every 100 ms): closed-path added cost x${summary.cases.closed.fleetOverhead ?? '-'} of the same time-window breaker without it (target <= 1.1x)`,
   )
   console.log('\nAdded-cost ratios, peer / ours (how many times more the peer adds):')
   for (const [label, r] of Object.entries({
