@@ -73,8 +73,11 @@ const startFleet = async (upstreamUrl: string, redisUrl: string | undefined) => 
       env: { ...process.env, UPSTREAM: upstreamUrl, REDIS_URL: redisUrl ?? '', REPLICA: `r${i}` },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     })
-    child.stdout?.on('data', (d: Buffer) => void (output += d.toString()))
-    child.stderr?.on('data', (d: Buffer) => void (output += d.toString()))
+    const collect = (d: Buffer): void => {
+      output += d.toString()
+    }
+    child.stdout?.on('data', collect)
+    child.stderr?.on('data', collect)
     child.on('message', (m: Report) => latest.set(m.replica, m))
     children.push(child)
   }
