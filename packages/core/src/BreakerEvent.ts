@@ -20,6 +20,11 @@ import { type Evidence, isEvidence } from './Evidence.js'
  *   a closed circuit's detectors absorb them and may trip on the sum.
  * - `PeerTripped`: another replica of the fleet tripped: a closed circuit opens (reason
  *   `peer-tripped`) as if it had tripped itself, and a half-open one reopens.
+ * - `RecoveryFollowed`: another replica leads the fleet's recovery: an open or half-open circuit
+ *   stops running its own and, while half-open, admits the share `rate` of requests (counted
+ *   nowhere); `rate: null` ends it (the circuit recovers by itself again, from a fresh start).
+ * - `PeerRecovered`: the replica leading the fleet's recovery closed: an open or half-open
+ *   circuit closes too (reason `peer-recovered`).
  */
 export type BreakerEvent =
   | CallRequested
@@ -37,6 +42,8 @@ export type BreakerEvent =
   | IsolationReleased
   | EvidenceReceived
   | PeerTripped
+  | RecoveryFollowed
+  | PeerRecovered
 
 /** A caller asks for admission. */
 export interface CallRequested {
@@ -110,6 +117,16 @@ export interface PeerTripped {
   readonly _tag: 'PeerTripped'
 }
 
+/** Another replica leads the fleet's recovery: admit `rate` of requests while half-open (`null`: recover by yourself). */
+export interface RecoveryFollowed {
+  readonly _tag: 'RecoveryFollowed'
+  readonly rate: number | null
+}
+/** The replica leading the fleet's recovery closed. */
+export interface PeerRecovered {
+  readonly _tag: 'PeerRecovered'
+}
+
 /** Every event tag, in a stable order. */
 export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
   'CallRequested',
@@ -127,6 +144,8 @@ export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
   'IsolationReleased',
   'EvidenceReceived',
   'PeerTripped',
+  'RecoveryFollowed',
+  'PeerRecovered',
 ]
 
 /**
@@ -136,7 +155,7 @@ export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
 export class InvalidEventError extends TypeError {
   override readonly name = 'InvalidEventError'
   constructor(
-    readonly field: 'latencyMs' | 'ticket' | 'forMs' | 'until' | 'id' | 'evidence',
+    readonly field: 'latencyMs' | 'ticket' | 'forMs' | 'until' | 'id' | 'evidence' | 'rate',
     readonly given: unknown,
     message: string,
   ) {
@@ -189,6 +208,7 @@ const forcedOpen: ForcedOpen = { _tag: 'ForcedOpen' }
 const disabled: Disabled = { _tag: 'Disabled' }
 const reset: Reset = { _tag: 'Reset' }
 const peerTripped: PeerTripped = { _tag: 'PeerTripped' }
+const peerRecovered: PeerRecovered = { _tag: 'PeerRecovered' }
 
 /**
  * Event constructors. Outcome constructors validate their arguments and throw an
@@ -258,4 +278,13 @@ export const BreakerEvent = {
   },
   /** Another replica of the fleet tripped. */
   peerTripped: (): PeerTripped => peerTripped,
+  /** Follow the fleet's recovery, admitting `rate` (in [0, 1]) of requests while half-open; `null` to recover alone again. */
+  follow: (rate: number | null): RecoveryFollowed => {
+    if (!(rate === null || (typeof rate === 'number' && rate >= 0 && rate <= 1))) {
+      throw new InvalidEventError('rate', rate, 'rate: expected a share in [0, 1] or null, got ' + describe(rate))
+    }
+    return { _tag: 'RecoveryFollowed', rate }
+  },
+  /** The replica leading the fleet's recovery closed. */
+  peerRecovered: (): PeerRecovered => peerRecovered,
 } as const

@@ -55,6 +55,19 @@ export interface PhaseData {
    * until they settle or time out, so a swap never multiplies the probes in flight.
    */
   readonly probesFrom: number
+  /**
+   * Set while another replica of a fleet leads the recovery (see `BreakerEvent.follow`): this
+   * circuit's own recovery does not run, and while half-open it admits the share `ratePpm`
+   * (parts per million) of requests, counted nowhere, until the leader's verdict arrives
+   * (`PeerRecovered` closes, `PeerTripped` reopens). `null`: the circuit recovers by itself.
+   */
+  readonly follow: FollowData | null
+}
+
+/** Following a fleet's recovery: the share admitted, and the admission credit (both in ppm). */
+export interface FollowData {
+  readonly ratePpm: number
+  readonly credit: number
 }
 
 /**
@@ -127,6 +140,9 @@ interface CircuitParts<D, R> {
 type Result<D, R> = readonly [CircuitData<D, R>, Decision]
 
 const NONE: ReadonlyArray<number> = []
+const PPM = 1_000_000
+/** A follower's request outside the fleet's share (no retry time is known: the share comes from the leader). */
+const rejectedFollowing = rejected('throttled', null)
 const NO_EVIDENCE: ReadonlyArray<Evidence> = []
 
 // Read once: these are checked on every step.
@@ -149,7 +165,8 @@ const phaseData = (
   isolations: ReadonlyArray<number>,
   nextIsolation: number,
   probesFrom = 0,
-): PhaseData => ({ state, mode, generation, openUntil, trips, since, reason, isolations, nextIsolation, probesFrom })
+  follow: FollowData | null = null,
+): PhaseData => ({ state, mode, generation, openUntil, trips, since, reason, isolations, nextIsolation, probesFrom, follow })
 
 const circuitData = <D, R>(
   phase: PhaseData,
@@ -165,7 +182,7 @@ const withRecovery = <D, R>(s: CircuitData<D, R>, recovery: R, now: number): Cir
   circuitData(s.phase, now, s.issued, s.inFlight, s.probes, s.detector, recovery)
 
 const withIsolations = (p: PhaseData, isolations: ReadonlyArray<number>, nextIsolation: number, mode = p.mode): PhaseData =>
-  phaseData(p.state, mode, p.generation, p.openUntil, p.trips, p.since, p.reason, isolations, nextIsolation, p.probesFrom)
+  phaseData(p.state, mode, p.generation, p.openUntil, p.trips, p.since, p.reason, isolations, nextIsolation, p.probesFrom, p.follow)
 
 // ---- transitions: every phase change goes through `enter` and bumps the generation ----------
 
@@ -180,9 +197,10 @@ const enter = <D, R>(
   detector: D,
   recovery: R | null,
   isolations: ReadonlyArray<number> = s.phase.isolations,
+  follow: FollowData | null = null,
 ): CircuitData<D, R> =>
   circuitData(
-    phaseData(state, mode, s.phase.generation + 1, openUntil, trips, at, reason, isolations, s.phase.nextIsolation),
+    phaseData(state, mode, s.phase.generation + 1, openUntil, trips, at, reason, isolations, s.phase.nextIsolation, 0, follow),
     at,
     0,
     0,
@@ -207,7 +225,20 @@ const trip = <D, R>(
 const halfOpen = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, at: number, reason: TransitionReason): CircuitData<D, R> => {
   const memory = s.phase.state === CircuitState.Open ? s.recovery : null
   const recovery = memory !== null && p.recovery.restart !== undefined ? p.recovery.restart(memory, at) : p.recovery.start(at)
-  return enter(s, CircuitState.HalfOpen, Mode.Normal, null, s.phase.trips, at, reason, s.detector, recovery)
+  // A circuit told to follow the fleet's recovery while open keeps following once half-open.
+  return enter(
+    s,
+    CircuitState.HalfOpen,
+    Mode.Normal,
+    null,
+    s.phase.trips,
+    at,
+    reason,
+    s.detector,
+    recovery,
+    s.phase.isolations,
+    s.phase.follow,
+  )
 }
 
 const close = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, at: number, reason: TransitionReason, mode: Mode): CircuitData<D, R> =>
@@ -252,7 +283,7 @@ const expireProbes = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: nu
     const admittedAt = state.probes[1] ?? now
     if (now - admittedAt < p.probeTimeoutMs) break
     const recovery = state.recovery
-    const carried = (state.probes[0] ?? 0) < state.phase.probesFrom
+    const carried = (state.probes[0] ?? 0) < state.phase.probesFrom || state.phase.follow !== null
     state = probeEnded(p, state, 0, carried ? recovery : p.recovery.outcome(recovery, true, p.probeTimeoutMs, now), now)
   }
   return state
@@ -281,6 +312,7 @@ const onRequest = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: numbe
   }
   state = expireProbes(p, state, now)
   if (state.phase.state !== CircuitState.HalfOpen || state.recovery === null) return onRequest(p, state, now, time)
+  if (state.phase.follow !== null) return onFollowerRequest(p, state, state.phase.follow, now)
   if (state.inFlight >= p.maxProbesInFlight || (state.probes[0] ?? Number.POSITIVE_INFINITY) < state.phase.probesFrom) {
     return [state, rejectedHalfOpenFull]
   }
@@ -294,6 +326,33 @@ const onRequest = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: numbe
     circuitData(state.phase, now, id + 1, state.inFlight + 1, probes, state.detector, admission.state),
     admitted(state.phase.generation, id, true),
   ]
+}
+
+/**
+ * A request while following the fleet's recovery: admitted when the share's credit reaches a whole
+ * request (exact: `ratePpm` per request, in ppm), within `maxProbesInFlight`; counted nowhere.
+ */
+const onFollowerRequest = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, follow: FollowData, now: number): Result<D, R> => {
+  const credit = follow.credit + follow.ratePpm
+  const admit = credit >= PPM && s.inFlight < p.maxProbesInFlight
+  const ph = s.phase
+  const phase = phaseData(
+    ph.state,
+    ph.mode,
+    ph.generation,
+    ph.openUntil,
+    ph.trips,
+    ph.since,
+    ph.reason,
+    ph.isolations,
+    ph.nextIsolation,
+    ph.probesFrom,
+    { ratePpm: follow.ratePpm, credit: admit ? credit - PPM : Math.min(credit, PPM - 1) },
+  )
+  if (!admit) return [circuitData(phase, now, s.issued, s.inFlight, s.probes, s.detector, s.recovery), rejectedFollowing]
+  const id = s.issued
+  const probes = s.probes.length === 0 ? [id, now] : [...s.probes, id, now]
+  return [circuitData(phase, now, id + 1, s.inFlight + 1, probes, s.detector, s.recovery), admitted(ph.generation, id, true)]
 }
 
 /** Checks a ticket against the state: `undefined` if it names a call of this generation that may still be in flight. */
@@ -322,7 +381,7 @@ const onOutcome = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: unk
   const index = probeIndex(s.probes, id)
   if (index < 0 || s.recovery === null) return [s, ignored['already-settled']]
   // A probe of a recovery swapped out frees its slot and counts nowhere: the new recovery never admitted it.
-  const verdict = id < s.phase.probesFrom ? s.recovery : p.recovery.outcome(s.recovery, failed, latencyMs, now)
+  const verdict = id < s.phase.probesFrom || s.phase.follow !== null ? s.recovery : p.recovery.outcome(s.recovery, failed, latencyMs, now)
   return [probeEnded(p, s, index, verdict, now), recorded]
 }
 
@@ -334,7 +393,8 @@ const onCancel = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, ticket: unk
   const id = (ticket as Admitted).id
   const index = probeIndex(s.probes, id)
   if (index < 0 || s.recovery === null) return [s, ignored['already-settled']]
-  return [probeEnded(p, s, index, id < s.phase.probesFrom ? s.recovery : p.recovery.cancel(s.recovery, now), now), recorded]
+  const counted = id >= s.phase.probesFrom && s.phase.follow === null
+  return [probeEnded(p, s, index, counted ? p.recovery.cancel(s.recovery, now) : s.recovery, now), recorded]
 }
 
 const onTick = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: number): Result<D, R> => {
@@ -368,6 +428,36 @@ const onPeerTripped = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: n
   if (s.phase.mode !== Mode.Normal) return [s, ignored['illegal-transition']]
   if (s.phase.state === CircuitState.Open) return [s, recorded]
   return [trip(p, s, s.detector, now, 'peer-tripped'), recorded]
+}
+
+/**
+ * Follow the fleet's recovery at `rate` (a share in [0, 1]), or stop following (`null`): the own
+ * recovery then starts afresh. Calls admitted under the other regime stay in flight, counted nowhere.
+ */
+const onFollow = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, rate: unknown, now: number): Result<D, R> => {
+  if (!(rate === null || (typeof rate === 'number' && rate >= 0 && rate <= 1))) return [s, ignored['invalid-event']]
+  const ph = s.phase
+  if (ph.mode !== Mode.Normal || ph.state === CircuitState.Closed) return [s, ignored['illegal-transition']]
+  if (rate === null && ph.follow === null) return [s, recorded]
+  const follow = rate === null ? null : { ratePpm: Math.round(rate * PPM), credit: ph.follow?.credit ?? 0 }
+  if (follow !== null && ph.follow !== null && follow.ratePpm === ph.follow.ratePpm) return [s, recorded]
+  // Half-open, a change of regime: what flies now was admitted under the other one.
+  const regimeChanged = ph.state === CircuitState.HalfOpen && (follow === null) !== (ph.follow === null)
+  const phase = phaseData(
+    ph.state,
+    ph.mode,
+    ph.generation,
+    ph.openUntil,
+    ph.trips,
+    ph.since,
+    ph.reason,
+    ph.isolations,
+    ph.nextIsolation,
+    regimeChanged ? s.issued : ph.probesFrom,
+    follow,
+  )
+  const recovery = ph.state === CircuitState.HalfOpen && follow === null ? p.recovery.start(now) : s.recovery
+  return [circuitData(phase, now, s.issued, s.inFlight, s.probes, s.detector, recovery), recorded]
 }
 
 const onOpenCommanded = <D, R>(s: CircuitData<D, R>, event: unknown, now: number): Result<D, R> => {
@@ -449,7 +539,19 @@ const rebase = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, time: number)
   const recovery = s.recovery === null || p.recovery.rebase === undefined ? s.recovery : p.recovery.rebase(s.recovery, delta, time)
   const openUntil = ph.openUntil === null ? null : since + (ph.openUntil - ph.since)
   return circuitData(
-    phaseData(ph.state, ph.mode, ph.generation, openUntil, ph.trips, since, ph.reason, ph.isolations, ph.nextIsolation, ph.probesFrom),
+    phaseData(
+      ph.state,
+      ph.mode,
+      ph.generation,
+      openUntil,
+      ph.trips,
+      since,
+      ph.reason,
+      ph.isolations,
+      ph.nextIsolation,
+      ph.probesFrom,
+      ph.follow,
+    ),
     time,
     s.issued,
     s.inFlight,
@@ -487,6 +589,11 @@ const dispatch = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: Brea
       return onEvidence(p, s, event.evidence, now)
     case 'PeerTripped':
       return onPeerTripped(p, s, now)
+    case 'RecoveryFollowed':
+      return onFollow(p, s, event.rate, now)
+    case 'PeerRecovered':
+      if (s.phase.mode !== Mode.Normal) return [s, ignored['illegal-transition']]
+      return [s.phase.state === CircuitState.Closed ? s : close(p, s, now, 'peer-recovered', Mode.Normal), recorded]
     default:
       return onCommand(p, s, event, now)
   }
@@ -514,8 +621,13 @@ const inspect = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>): Snapshot =>
   const phase = s.phase
   const carried = carriedProbes(s)
   // The recovery reports on its own probes; while probes carried over a swap fly, nothing is admitted.
+  const following = phase.state === CircuitState.HalfOpen ? phase.follow : null
   const recovery =
-    phase.state === CircuitState.HalfOpen && s.recovery !== null ? p.recovery.measure(s.recovery, s.inFlight - carried) : null
+    following !== null
+      ? { kind: 'following', admitRate: following.ratePpm / PPM, inFlight: s.inFlight }
+      : phase.state === CircuitState.HalfOpen && s.recovery !== null
+        ? p.recovery.measure(s.recovery, s.inFlight - carried)
+        : null
   return {
     state: phase.state,
     mode: phase.mode,
@@ -525,7 +637,11 @@ const inspect = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>): Snapshot =>
     reason: phase.reason,
     trips: phase.trips,
     admitRate:
-      phase.state === CircuitState.Closed ? 1 : recovery === null || carried > 0 ? 0 : Math.min(1, Math.max(0, recovery.admitRate)),
+      phase.state === CircuitState.Closed
+        ? 1
+        : recovery === null || (carried > 0 && following === null)
+          ? 0
+          : Math.min(1, Math.max(0, recovery.admitRate)),
     inFlight: s.inFlight,
     isolations: phase.isolations.length,
     calls: firstFigure(detectors, 'calls'),
@@ -566,6 +682,8 @@ const keepOpen = (phase: PhaseData, openFor: OpenFor): PhaseData =>
         'swapped',
         phase.isolations,
         phase.nextIsolation,
+        phase.probesFrom,
+        phase.follow,
       )
 
 const adopt = <D, R>(p: CircuitParts<D, R>, from: Strategy<unknown>, fromState: unknown, time: number): CircuitData<D, R> => {
@@ -600,6 +718,7 @@ const adopt = <D, R>(p: CircuitParts<D, R>, from: Strategy<unknown>, fromState: 
       phase.isolations,
       phase.nextIsolation,
       s.issued,
+      phase.follow,
     )
     return circuitData(restarted, at, s.issued, s.inFlight, s.probes, detector, p.recovery.start(at))
   }
@@ -739,6 +858,9 @@ export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy
 
 // ---- codecs ------------------------------------------------------------------------------
 
+const FollowCodec = t.type({ ratePpm: intIn(0, PPM), credit: intIn(0, PPM - 1) })
+
+/** `follow` may be absent: snapshots taken before fleet mode existed have none. */
 const PhaseCodec = t.type({
   state: oneOf<CircuitState>([CircuitState.Closed, CircuitState.Open, CircuitState.HalfOpen]),
   mode: oneOf<Mode>([Mode.Normal, Mode.ForcedOpen, Mode.Isolated, Mode.Disabled]),
@@ -750,6 +872,7 @@ const PhaseCodec = t.type({
   isolations: t.array(NonNegativeInt),
   nextIsolation: NonNegativeInt,
   probesFrom: NonNegativeInt,
+  follow: t.union([t.undefined, nullable(FollowCodec)]),
 })
 
 const Shell = t.type({
@@ -771,6 +894,11 @@ const unreachable = <D, R>(p: CircuitParts<D, R>, s: t.TypeOf<typeof Shell>): st
   if (s.inFlight > s.issued) return 'expected at most issued calls in flight'
   if (ph.probesFrom > s.issued || (ph.probesFrom > 0 && ph.state !== CircuitState.HalfOpen))
     return 'expected probesFrom at most issued, and 0 unless half-open'
+  if (
+    ph.follow != null &&
+    (ph.mode !== Mode.Normal || ph.state === CircuitState.Closed || (ph.state === CircuitState.Open && ph.openUntil === null))
+  )
+    return 'only an open or half-open circuit in mode normal follows a fleet recovery'
   if (!ascending(ph.isolations) || ph.isolations.some((id) => id >= ph.nextIsolation))
     return 'expected ascending isolation ids below nextIsolation'
   if (ph.isolations.length > 0 && ph.mode !== Mode.Isolated && ph.mode !== Mode.ForcedOpen)
@@ -846,6 +974,7 @@ function circuitDataCodec<D, R>(name: string, p: CircuitParts<D, R>): t.Type<Cir
           ph.isolations,
           ph.nextIsolation,
           ph.probesFrom,
+          ph.follow ?? null,
         ),
         s.clock,
         s.issued,

@@ -54,6 +54,7 @@ export type TransitionReason =
   | 'isolated'
   | 'released'
   | 'peer-tripped'
+  | 'peer-recovered'
 
 /** Every {@link TransitionReason}, in a stable order (for codecs and documentation). */
 export const transitionReasons: ReadonlyArray<TransitionReason> = [
@@ -72,4 +73,5 @@ export const transitionReasons: ReadonlyArray<TransitionReason> = [
   'isolated',
   'released',
   'peer-tripped',
+  'peer-recovered',
 ]

@@ -521,6 +521,7 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
     measure: (s, inFlight): GradualRecoverySnapshot => ({
       kind: 'gradual',
       admitRate: s.ratePpm / PPM,
+      fleetRate: s.ratePpm / PPM,
       speed: s.speed,
       lastGoodRate: s.ramp.goodPpm / PPM,
       ceiling: s.ramp.ceilingPpm >= PPM ? null : s.ramp.ceilingPpm / PPM,

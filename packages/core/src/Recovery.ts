@@ -28,6 +28,12 @@ export interface RecoverySnapshot {
   readonly admitRate: number
   /** Probes admitted and not yet settled. */
   readonly inFlight: number
+  /**
+   * The share of requests the other replicas of a fleet may admit while this one leads the fleet's
+   * recovery (see `BreakerEvent.follow`): a ramp's own rate (gradual recovery). Absent means 0:
+   * only the leader probes (classic half-open), so the fleet sends no more probes than one replica.
+   */
+  readonly fleetRate?: number
   /** Any other figures the recovery wants on dashboards, by name. */
   readonly figures?: Readonly<Record<string, number | null>>
 }

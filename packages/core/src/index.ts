@@ -28,7 +28,9 @@ export type {
   IsolationReleased,
   IsolationRequested,
   OpenCommanded,
+  PeerRecovered,
   PeerTripped,
+  RecoveryFollowed,
   Reset,
   Ticked,
 } from './BreakerEvent.js'
@@ -40,6 +42,7 @@ export {
   type CircuitPartsInput,
   type CircuitStrategy,
   circuitOf,
+  type FollowData,
   type PhaseData,
   restore,
   SnapshotError,

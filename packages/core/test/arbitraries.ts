@@ -207,7 +207,8 @@ export type ScriptStep =
   | { readonly dt: number; readonly op: 'release'; readonly pick: number }
   | { readonly dt: number; readonly op: 'swap' }
   | { readonly dt: number; readonly op: 'invalid' | 'invalid-time' }
-  | { readonly dt: number; readonly op: 'peerTripped' }
+  | { readonly dt: number; readonly op: 'peerTripped' | 'peerRecovered' }
+  | { readonly dt: number; readonly op: 'follow'; readonly rate: number | null }
   /** The fleet's evidence: this replica's own share scaled by `scale`, epochs moved by `shift`, maybe with junk. */
   | {
       readonly dt: number
@@ -266,7 +267,15 @@ const scriptStep = (failureBias: number): fc.Arbitrary<ScriptStep> =>
     },
     { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('openFor' as const), ms: fc.integer({ min: 1, max: MANUAL_OPEN_MAX_MS }) }) },
     { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('release' as const), pick: fc.nat() }) },
-    { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('peerTripped' as const) }) },
+    { weight: 1, arbitrary: fc.record({ dt, op: fc.constantFrom('peerTripped' as const, 'peerRecovered' as const) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        dt,
+        op: fc.constant('follow' as const),
+        rate: fc.oneof(fc.constant(null), fc.constantFrom(0, 0.1, 0.5, 1), fc.double({ min: 0, max: 1, noNaN: true })),
+      }),
+    },
     {
       weight: 2,
       arbitrary: fc.record({

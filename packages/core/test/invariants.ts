@@ -118,6 +118,10 @@ const toEvent = (step: ScriptStep & { op: Op }, inFlight: Admitted[], isolations
       return { _tag: 'CallFailed', ticket: take(0), latencyMs: -1 }
     case 'peerTripped':
       return { _tag: 'PeerTripped' }
+    case 'peerRecovered':
+      return { _tag: 'PeerRecovered' }
+    case 'follow':
+      return { _tag: 'RecoveryFollowed', rate: step.rate }
   }
 }
 
@@ -284,6 +288,10 @@ export const run = (
             : ph.openUntil - effectiveNow
       if (ph.state === 'open' && (remaining === null || remaining > 0)) {
         check(decision._tag !== 'Admitted', 'never admits while open before openUntil', { before, now, decision })
+      }
+      // A follower of the fleet's recovery at share 0 sends nothing: only the leader probes.
+      if (ph.state === 'half-open' && ph.follow?.ratePpm === 0 && now >= before.clock - Limits.clockToleranceMs) {
+        check(decision._tag !== 'Admitted', 'a follower at share 0 never admits', { before, now, decision })
       }
       if (decision._tag === 'Rejected' && decision.reason === 'open') {
         check(
