@@ -20,9 +20,10 @@ import { type Evidence, isEvidence } from './Evidence.js'
  *   a closed circuit's detectors absorb them and may trip on the sum.
  * - `PeerTripped`: another replica of the fleet tripped: a closed circuit opens (reason
  *   `peer-tripped`) as if it had tripped itself, and a half-open one reopens.
- * - `RecoveryFollowed`: another replica leads the fleet's recovery: an open or half-open circuit
- *   stops running its own and, while half-open, admits the share `rate` of requests (counted
- *   nowhere); `rate: null` ends it (the circuit recovers by itself again, from a fresh start).
+ * - `RecoveryFollowed`: a fleet's standing instruction: the circuit does not run its own recovery
+ *   and, while half-open, admits the share `rate` of requests (counted nowhere), the share another
+ *   replica leading the recovery offers; entering open or closed resets the share to 0. `rate:
+ *   null` ends it: the circuit recovers by itself again (a half-open one from a fresh start).
  * - `PeerRecovered`: the replica leading the fleet's recovery closed: an open or half-open
  *   circuit closes too (reason `peer-recovered`).
  */

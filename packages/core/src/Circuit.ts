@@ -56,10 +56,12 @@ export interface PhaseData {
    */
   readonly probesFrom: number
   /**
-   * Set while another replica of a fleet leads the recovery (see `BreakerEvent.follow`): this
-   * circuit's own recovery does not run, and while half-open it admits the share `ratePpm`
-   * (parts per million) of requests, counted nowhere, until the leader's verdict arrives
-   * (`PeerRecovered` closes, `PeerTripped` reopens). `null`: the circuit recovers by itself.
+   * A fleet's standing instruction (see `BreakerEvent.follow`): while set, this circuit's own
+   * recovery does not run; half-open, it admits the share `ratePpm` (parts per million) of
+   * requests, counted nowhere, until the leading replica's verdict arrives (`PeerRecovered`
+   * closes, `PeerTripped` reopens). The instruction survives transitions, but the share resets to
+   * 0 on entering open or closed, so each new episode waits for the fleet's word. `null`: the
+   * circuit recovers by itself (alone, or leading the fleet).
    */
   readonly follow: FollowData | null
 }
@@ -141,6 +143,7 @@ type Result<D, R> = readonly [CircuitData<D, R>, Decision]
 
 const NONE: ReadonlyArray<number> = []
 const PPM = 1_000_000
+const FOLLOW_NOTHING: FollowData = { ratePpm: 0, credit: 0 }
 /** A follower's request outside the fleet's share (no retry time is known: the share comes from the leader). */
 const rejectedFollowing = rejected('throttled', null)
 const NO_EVIDENCE: ReadonlyArray<Evidence> = []
@@ -197,7 +200,9 @@ const enter = <D, R>(
   detector: D,
   recovery: R | null,
   isolations: ReadonlyArray<number> = s.phase.isolations,
-  follow: FollowData | null = null,
+  // A standing instruction to follow the fleet survives transitions; the share it admits is reset
+  // on entering any phase but half-open, so each new episode waits for the fleet's word again.
+  follow: FollowData | null = s.phase.follow === null || state === CircuitState.HalfOpen ? s.phase.follow : FOLLOW_NOTHING,
 ): CircuitData<D, R> =>
   circuitData(
     phaseData(state, mode, s.phase.generation + 1, openUntil, trips, at, reason, isolations, s.phase.nextIsolation, 0, follow),
@@ -225,20 +230,7 @@ const trip = <D, R>(
 const halfOpen = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, at: number, reason: TransitionReason): CircuitData<D, R> => {
   const memory = s.phase.state === CircuitState.Open ? s.recovery : null
   const recovery = memory !== null && p.recovery.restart !== undefined ? p.recovery.restart(memory, at) : p.recovery.start(at)
-  // A circuit told to follow the fleet's recovery while open keeps following once half-open.
-  return enter(
-    s,
-    CircuitState.HalfOpen,
-    Mode.Normal,
-    null,
-    s.phase.trips,
-    at,
-    reason,
-    s.detector,
-    recovery,
-    s.phase.isolations,
-    s.phase.follow,
-  )
+  return enter(s, CircuitState.HalfOpen, Mode.Normal, null, s.phase.trips, at, reason, s.detector, recovery)
 }
 
 const close = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, at: number, reason: TransitionReason, mode: Mode): CircuitData<D, R> =>
@@ -437,7 +429,6 @@ const onPeerTripped = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: n
 const onFollow = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, rate: unknown, now: number): Result<D, R> => {
   if (!(rate === null || (typeof rate === 'number' && rate >= 0 && rate <= 1))) return [s, ignored['invalid-event']]
   const ph = s.phase
-  if (ph.mode !== Mode.Normal || ph.state === CircuitState.Closed) return [s, ignored['illegal-transition']]
   if (rate === null && ph.follow === null) return [s, recorded]
   const follow = rate === null ? null : { ratePpm: Math.round(rate * PPM), credit: ph.follow?.credit ?? 0 }
   if (follow !== null && ph.follow !== null && follow.ratePpm === ph.follow.ratePpm) return [s, recorded]
@@ -456,7 +447,7 @@ const onFollow = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, rate: unkno
     regimeChanged ? s.issued : ph.probesFrom,
     follow,
   )
-  const recovery = ph.state === CircuitState.HalfOpen && follow === null ? p.recovery.start(now) : s.recovery
+  const recovery = regimeChanged && follow === null ? p.recovery.start(now) : s.recovery
   return [circuitData(phase, now, s.issued, s.inFlight, s.probes, s.detector, recovery), recorded]
 }
 
@@ -894,11 +885,6 @@ const unreachable = <D, R>(p: CircuitParts<D, R>, s: t.TypeOf<typeof Shell>): st
   if (s.inFlight > s.issued) return 'expected at most issued calls in flight'
   if (ph.probesFrom > s.issued || (ph.probesFrom > 0 && ph.state !== CircuitState.HalfOpen))
     return 'expected probesFrom at most issued, and 0 unless half-open'
-  if (
-    ph.follow != null &&
-    (ph.mode !== Mode.Normal || ph.state === CircuitState.Closed || (ph.state === CircuitState.Open && ph.openUntil === null))
-  )
-    return 'only an open or half-open circuit in mode normal follows a fleet recovery'
   if (!ascending(ph.isolations) || ph.isolations.some((id) => id >= ph.nextIsolation))
     return 'expected ascending isolation ids below nextIsolation'
   if (ph.isolations.length > 0 && ph.mode !== Mode.Isolated && ph.mode !== Mode.ForcedOpen)

@@ -46,13 +46,15 @@ describe('following the fleet recovery', () => {
     a.request(1000)
     a.step(BreakerEvent.peerRecovered(), 1100)
     expect(a.snapshot).toMatchObject({ state: 'closed', reason: 'peer-recovered', trips: 0 })
-    expect(a.state).toMatchObject({ phase: { follow: null } })
+    // Still in the fleet's hands, waiting for its word in the next episode.
+    expect(a.state).toMatchObject({ phase: { follow: { ratePpm: 0, credit: 0 } } })
     const b = opened()
     b.step(BreakerEvent.follow(0.5), 10)
     b.request(1000)
     b.step(BreakerEvent.peerTripped(), 1100)
     expect(b.snapshot).toMatchObject({ state: 'open', reason: 'peer-tripped', trips: 2 })
-    expect(b.state).toMatchObject({ phase: { follow: null } }) // a new episode: the adapter decides again
+    // A new episode: the share goes back to 0 until the fleet's leader offers one again.
+    expect(b.state).toMatchObject({ phase: { follow: { ratePpm: 0, credit: 0 } } })
   })
 
   it('recovers by itself from a fresh start when told to stop following; calls in flight count nowhere', () => {
@@ -79,18 +81,22 @@ describe('following the fleet recovery', () => {
     expect(h.snapshot.state).toBe('half-open') // the failed probe did not reopen it
   })
 
-  it('is ignored where there is nothing to follow, and a bad rate never reaches a breaker', () => {
+  it('is a standing instruction: stored while closed, carried through a trip with its share reset, and a bad rate never reaches a breaker', () => {
     const h = new Harness(strategy as never)
-    expect(h.step(BreakerEvent.follow(0.5), 0)).toEqual({ _tag: 'Ignored', reason: 'illegal-transition' })
-    h.step(BreakerEvent.forcedOpen(), 1)
-    expect(h.step(BreakerEvent.follow(0.5), 2)).toEqual({ _tag: 'Ignored', reason: 'illegal-transition' })
-    expect(h.step(BreakerEvent.peerRecovered(), 3)).toEqual({ _tag: 'Ignored', reason: 'illegal-transition' })
+    expect(h.step(BreakerEvent.follow(0.5), 0)).toEqual({ _tag: 'Recorded' })
+    h.call(0, 'success') // closed: admitted as ever
+    h.call(0, 'failure')
+    h.call(0, 'failure')
+    expect(h.state).toMatchObject({ phase: { state: 'open', follow: { ratePpm: 0, credit: 0 } } })
+    expect(h.request(2000)._tag).toBe('Rejected') // half-open, waiting for the leader's share
+    h.step(BreakerEvent.forcedOpen(), 2001)
+    expect(h.step(BreakerEvent.peerRecovered(), 2002)).toEqual({ _tag: 'Ignored', reason: 'illegal-transition' })
     expect(h.step({ _tag: 'RecoveryFollowed', rate: 2 } as never, 4)).toEqual({ _tag: 'Ignored', reason: 'invalid-event' })
     expect(() => BreakerEvent.follow(Number.NaN)).toThrow(InvalidEventError)
     expect(() => BreakerEvent.follow(1.5)).toThrow(/rate: expected a share in \[0, 1\] or null, got 1.5/)
   })
 
-  it('round-trips through the codec; a snapshot from before fleet mode decodes; a closed follower does not', () => {
+  it('round-trips through the codec; a snapshot from before fleet mode decodes; a malformed share does not', () => {
     const h = opened()
     h.step(BreakerEvent.follow(0.3), 10)
     for (let i = 0; i < 5; i++) h.request(1000 + i)
@@ -101,7 +107,8 @@ describe('following the fleet recovery', () => {
     const old = JSON.parse(JSON.stringify(strategy.codec.encode(strategy.initial(0))))
     delete old.phase.follow
     expect(strategy.codec.decode(old)._tag).toBe('Right')
-    expect(strategy.codec.decode({ ...old, phase: { ...old.phase, follow: { ratePpm: 1, credit: 0 } } })._tag).toBe('Left')
+    expect(strategy.codec.decode({ ...old, phase: { ...old.phase, follow: { ratePpm: 1, credit: 0 } } })._tag).toBe('Right')
+    expect(strategy.codec.decode({ ...old, phase: { ...old.phase, follow: { ratePpm: 2_000_000, credit: 0 } } })._tag).toBe('Left')
   })
 })
 
