@@ -63,8 +63,8 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     expect(a.snapshot()).toMatchObject({ state: 'open', reason: 'tripped', calls: 12 })
     await until('b to open on the published trip', () => b.snapshot().state === 'open')
     expect(b.snapshot().reason).toBe('peer-tripped')
-    expect(fb.health().peerTrips).toBe(1)
-    expect(fa.health().tripsPublished).toBe(1)
+    expect(fb.health().peerEvents).toBe(1)
+    expect(fa.health().published).toBe(1)
   })
 
   it('shares absolute counts: repeated rounds never double count, and an open breaker withdraws its own', async () => {
@@ -107,8 +107,8 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     expect(events.filter((e) => e._tag === 'BadData').length).toBeGreaterThanOrEqual(3)
     expect(logged.some((t) => t.includes('ignored bad data'))).toBe(true)
     expect(a.snapshot()).toMatchObject({ state: 'closed', calls: 1 })
-    await admin.publish('t3:trips', '{not json')
-    await admin.publish('t3:trips', JSON.stringify({ breaker: 'orders' }))
+    await admin.publish('t3:events', '{not json')
+    await admin.publish('t3:events', JSON.stringify({ breaker: 'orders' }))
     await until('the bad trip messages to be logged', () => events.filter((e) => e._tag === 'BadData').length >= 5)
     expect(a.snapshot().state).toBe('closed')
   })
@@ -156,6 +156,109 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     // b's 4 calls were written again after the restart.
     expect(a.snapshot().detectors[0]?.figures).toMatchObject({ localCalls: 101, fleetCalls: 4 })
     expect(health).toEqual([false, true])
+  })
+
+  it('lets one replica lead a classic recovery: the others send no probe, and close when it recovers', async () => {
+    const recovering = () =>
+      circuit({
+        trip: { kind: 'consecutive-failures', threshold: 1 },
+        openFor: { kind: 'constant', ms: 200 },
+        recovery: { kind: 'classic', probes: 2 },
+      })
+    const a = createBreaker(recovering(), { name: 'ledger' })
+    const b = createBreaker(recovering(), { name: 'ledger' })
+    const fa = await attach(a, 'a', 't7:')
+    const fb = await attach(b, 'b', 't7:')
+    await fa.sync()
+    await fb.sync() // both wait for the fleet's word before any recovery
+    call(a, true)
+    call(b, true)
+    await fa.sync() // a sees its breaker open first: it takes the lead
+    await fb.sync()
+    expect(fa.health().leading).toBe(1)
+    expect(fb.health().leading).toBe(0)
+    await new Promise((r) => setTimeout(r, 220)) // both open durations are over
+    const admittedBy = (breaker: Breaker) => Array.from({ length: 50 }, () => breaker.request()).filter((d) => d._tag === 'Admitted')
+    const probes = admittedBy(a)
+    expect(probes).toHaveLength(2) // the leader's own classic probes
+    expect(admittedBy(b)).toHaveLength(0) // the follower sends none
+    expect(b.snapshot()).toMatchObject({ state: 'half-open', recovery: { kind: 'following', admitRate: 0 } })
+    for (const t of probes) a.succeeded(t as Admitted, 2)
+    expect(a.snapshot()).toMatchObject({ state: 'closed', reason: 'recovered' })
+    await fa.sync() // publishes the recovery and gives the lead back
+    await until('b to close on the leader recovery', () => b.snapshot().state === 'closed')
+    expect(b.snapshot().reason).toBe('peer-recovered')
+    expect(await admin.get('t7:{ledger}:lead')).toBeNull()
+  })
+
+  it('lets the followers of a gradual recovery ramp with the leader', async () => {
+    const ramping = () =>
+      circuit({
+        trip: { kind: 'consecutive-failures', threshold: 1 },
+        openFor: { kind: 'constant', ms: 100 },
+        recovery: { kind: 'gradual' },
+      })
+    const a = createBreaker(ramping(), { name: 'feed' })
+    const b = createBreaker(ramping(), { name: 'feed' })
+    const fa = await attach(a, 'a', 't8:')
+    const fb = await attach(b, 'b', 't8:')
+    await fa.sync()
+    await fb.sync()
+    call(a, true)
+    call(b, true)
+    await fa.sync()
+    await fb.sync()
+    await new Promise((r) => setTimeout(r, 120))
+    a.request() // the leader half-opens, ramping from 10%
+    await fa.sync() // and offers its share
+    await fb.sync()
+    const admitted = Array.from({ length: 100 }, () => b.request()).filter((d) => d._tag === 'Admitted')
+    expect(b.snapshot()).toMatchObject({ state: 'half-open', admitRate: 0.1, recovery: { kind: 'following' } })
+    expect(admitted).toHaveLength(10)
+  })
+
+  it('hands the lead over when its holder goes quiet, and follows a bad share as 0', async () => {
+    const recovering = () => circuit({ trip: { kind: 'consecutive-failures', threshold: 1 }, openFor: { kind: 'constant', ms: 60_000 } })
+    const a = createBreaker(recovering(), { name: 'quiet' })
+    const fa = await attach(a, 'a', 't9:')
+    await fa.sync()
+    call(a, true)
+    // Someone else holds the lead (and will not renew it): a follows at their share.
+    await admin.set('t9:{quiet}:lead', 'ghost', 'PX', 300)
+    await admin.set('t9:{quiet}:share', '0', 'PX', 300)
+    await fa.sync()
+    expect(fa.health().leading).toBe(0)
+    await new Promise((r) => setTimeout(r, 320))
+    await fa.sync()
+    expect(fa.health().leading).toBe(1)
+    // A share that is not a share is bad data: followed as 0.
+    await admin.set('t9:{quiet}:lead', 'ghost', 'PX', 5000)
+    await admin.set('t9:{quiet}:share', 'lots', 'PX', 5000)
+    await fa.sync()
+    expect(fa.health()).toMatchObject({ leading: 0 })
+    expect(logged.some((t) => t.includes('a share that is not in [0, 1]'))).toBe(true)
+  })
+
+  it('a follower recovers by itself once Redis is gone', async () => {
+    const a = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 }, openFor: { kind: 'constant', ms: 100 } }), {
+      name: 'orphan',
+    })
+    const fa = await attach(a, 'a', 't10:')
+    await fa.sync()
+    call(a, true)
+    await admin.set('t10:{orphan}:lead', 'ghost', 'PX', 60_000)
+    await fa.sync() // a follows the ghost at share 0
+    await new Promise((r) => setTimeout(r, 120))
+    expect(a.request()._tag).toBe('Rejected')
+    await server.stop()
+    await fa.sync()
+    expect(fa.health().healthy).toBe(false)
+    const probe = a.request() // on its own again: classic half-open admits its probe
+    expect(probe._tag).toBe('Admitted')
+    a.succeeded(probe as Admitted, 1)
+    expect(a.snapshot()).toMatchObject({ state: 'closed', reason: 'recovered' })
+    await server.start()
+    await until('the replica to reconnect', () => fa.health().healthy, 10_000)
   })
 
   it('withdraws its evidence on detach', async () => {
