@@ -2,7 +2,7 @@
  * The fleet model: N replicas of a client service share one upstream, each request going to one
  * replica at random, each replica with its own breaker. Alone, a replica decides on the calls it
  * sees; in fleet mode (what `@datapunk/breaker-redis` does) it also absorbs the other replicas'
- * window counts every `syncMs` and opens when another replica publishes a trip. The upstream
+ * window counts every `syncMs` and opens when another replica publishes a trip (at its next sync). The upstream
  * fails a little while healthy, then dies at `outageAtMs`: the model measures how long until the
  * first and the last replica open, and how many calls the fleet wasted on the dead upstream until
  * all were open. Deterministic: the same options give the same numbers.
@@ -30,7 +30,7 @@ export interface FleetModelOptions {
   readonly rps?: number
   /** How often a replica syncs its evidence (staggered across replicas). Default 250. */
   readonly syncMs?: number
-  /** How long a published trip takes to reach the others. Default 2. */
+  /** How long a published trip takes to reach the others (it is published at the replica's next sync). Default 2. */
   readonly publishDelayMs?: number
   /** The upstream's failure rate while healthy. Default 0.01. */
   readonly baselineFailureRate?: number
@@ -114,7 +114,13 @@ export const simulateFleet = (options: FleetModelOptions): FleetRun => {
     if (!wasOpen && snap.state === 'open' && open[i] === null && now >= outageAt) {
       open[i] = now
       openCount++
-      if (options.shared && snap.reason !== 'peer-tripped') trips.push({ at: now + publishDelayMs, from: i })
+      // Published by the replica's next sync round, kept in time order.
+      if (options.shared && snap.reason !== 'peer-tripped') {
+        const at = (nextSync[i] ?? now) + publishDelayMs
+        let k = trips.length
+        while (k > nextTrip && (trips[k - 1]?.at ?? 0) > at) k--
+        trips.splice(k, 0, { at, from: i })
+      }
     }
     return decision
   }

@@ -24,8 +24,8 @@ describe('the fleet model', () => {
     expect(fleet.wasted).toBeLessThan(80) // 20 calls, plus what one sync interval lets through
     expect(fleet.allOpenMs).not.toBeNull()
     expect(fleet.allOpenMs ?? Number.POSITIVE_INFINITY).toBeLessThan(alone.allOpenMs ?? Number.POSITIVE_INFINITY)
-    // One trip opens everyone: the first and the last replica open within a publish delay.
-    expect((fleet.allOpenMs ?? 0) - (fleet.firstOpenMs ?? 0)).toBeLessThanOrEqual(2)
+    // One trip opens everyone: the last replica opens within a sync interval (250 ms) of the first.
+    expect((fleet.allOpenMs ?? 0) - (fleet.firstOpenMs ?? 0)).toBeLessThanOrEqual(252)
   })
 
   it('after healthy traffic, opens a fleet too thin to reach minimumCalls per replica in one window', () => {
@@ -44,8 +44,8 @@ describe('the fleet model', () => {
     const alone = simulateFleet({ ...options, shared: false })
     const fleet = simulateFleet({ ...options, shared: true })
     expect(alone.wasted).toBeGreaterThanOrEqual(20 * 5)
-    // The first replica to see 5 failures in a row opens everyone.
-    expect(fleet.wasted).toBeLessThan(alone.wasted / 2)
+    // The first replica to see 5 failures in a row opens everyone (by its next sync).
+    expect(fleet.wasted).toBeLessThan(alone.wasted * 0.75)
   })
 
   it('rejects a fleet size out of range', () => {
