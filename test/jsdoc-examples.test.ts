@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import * as core from '@datapunk/breaker'
 import * as otel from '@datapunk/breaker-otel'
 import * as prometheus from '@datapunk/breaker-prometheus'
+import * as redis from '@datapunk/breaker-redis'
 import * as rx from '@datapunk/breaker-rxjs'
 import * as sim from '@datapunk/breaker-sim'
 import * as otelApi from '@opentelemetry/api'
@@ -24,6 +25,7 @@ const modules: Record<string, unknown> = {
   '@datapunk/breaker-sim': sim,
   '@datapunk/breaker-prometheus': prometheus,
   '@datapunk/breaker-otel': otel,
+  '@datapunk/breaker-redis': redis,
   'prom-client': promClient,
   '@opentelemetry/api': otelApi,
   rxjs,

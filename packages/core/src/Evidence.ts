@@ -83,10 +83,12 @@ export const isEvidence = (evidence: unknown): evidence is Evidence => {
  *
  * @example
  * import { mergeEvidence } from '@datapunk/breaker'
- * mergeEvidence([
+ * const merged = mergeEvidence([
  *   { key: 'k', bucketMs: 1000, span: 10, buckets: [[5, 10, 2, 0]] },
  *   { key: 'k', bucketMs: 1000, span: 10, buckets: [[5, 4, 4, 0], [6, 1, 0, 0]] },
- * ]) // [{ key: 'k', bucketMs: 1000, span: 10, buckets: [[5, 14, 6, 0], [6, 1, 0, 0]] }]
+ * ])
+ * merged.length // 1
+ * merged[0].buckets // [[5, 14, 6, 0], [6, 1, 0, 0]]
  */
 export const mergeEvidence = (evidence: ReadonlyArray<Evidence>): ReadonlyArray<Evidence> => {
   const byKey = new Map<string, { bucketMs: number; span: number; epochs: Map<number, [number, number, number, number]> }>()

@@ -74,9 +74,11 @@ const exponential = (random: () => number, mean: number): number => -Math.log(1 
  *
  * @example
  * import { simulateFleet } from '@datapunk/breaker-sim'
- * const alone = simulateFleet({ replicas: 50, shared: false, seed: 1 })
- * const fleet = simulateFleet({ replicas: 50, shared: true, seed: 1 })
- * fleet.wasted < alone.wasted // true
+ * // The upstream is dead from the first call: each replica alone needs minimumCalls (20) failures.
+ * const alone = simulateFleet({ replicas: 50, shared: false, outageAtMs: 0, seed: 1 })
+ * const fleet = simulateFleet({ replicas: 50, shared: true, outageAtMs: 0, seed: 1 })
+ * alone.wasted >= 1000 // true
+ * fleet.wasted < 100 // true
  */
 export const simulateFleet = (options: FleetModelOptions): FleetRun => {
   const n = options.replicas
@@ -215,7 +217,7 @@ export const FLEET_SIZES = [1, 2, 5, 10, 20, 50, 100] as const
  *
  * @example
  * import { sweepFleet } from '@datapunk/breaker-sim'
- * const [row] = sweepFleet([20], { seeds: [1] })
+ * const [row] = sweepFleet([20], { seeds: [1], outageAtMs: 0 })
  * row.fleet.wasted < row.local.wasted // true
  */
 export const sweepFleet = (
