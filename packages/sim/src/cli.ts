@@ -354,10 +354,9 @@ async function fleetCommand(args: string[]): Promise<void> {
     ...(strategy === undefined ? {} : { strategy }),
     ...(quiet ? { outageAtMs: 0 } : {}),
   })
-  process.stdout.write(
-    `Fleet of N replicas, ${rps} requests/s in all, the upstream dies ${quiet ? 'at the first call' : 'after 20 s of healthy traffic'}; sync every ${syncMs} ms in fleet mode (medians over ${seeds.length} seed${seeds.length === 1 ? '' : 's'}).\n\n${renderFleetText(rows)}\n`,
-  )
-  if (values.html !== undefined) writeHtml(values.html, renderFleetHtml(rows))
+  const description = `Fleet of N replicas, ${rps} requests/s in all, the upstream dies ${quiet ? 'at the first call' : 'after 20 s of healthy traffic'}; sync every ${syncMs} ms in fleet mode (medians over ${seeds.length} seed${seeds.length === 1 ? '' : 's'}).`
+  process.stdout.write(`${description}\n\n${renderFleetText(rows)}\n`)
+  if (values.html !== undefined) writeHtml(values.html, renderFleetHtml(rows, { description }))
 }
 
 function trainCommand(args: string[]): void {

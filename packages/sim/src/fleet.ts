@@ -252,7 +252,11 @@ const escapeHtml = (text: string): string =>
  * every replica is open and calls wasted on the dead upstream, alone (red) and in fleet mode
  * (blue); then the table. A replica count that never all opened is drawn at the horizon.
  */
-export const renderFleetHtml = (rows: ReadonlyArray<FleetSizeRow>, horizonMs = 60_000): string => {
+export const renderFleetHtml = (
+  rows: ReadonlyArray<FleetSizeRow>,
+  options: { readonly description?: string; readonly horizonMs?: number } = {},
+): string => {
+  const horizonMs = options.horizonMs ?? 60_000
   const W = 640
   const H = 260
   const P = 48
@@ -277,7 +281,7 @@ export const renderFleetHtml = (rows: ReadonlyArray<FleetSizeRow>, horizonMs = 6
     return `<h2>${escapeHtml(title)}</h2>
 <svg class="chart" role="img" aria-label="${escapeHtml(title)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg">
 <line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="#555"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="#555"/>
-<text x="${P - 4}" y="${P + 4}" font-size="10" text-anchor="end">${max.toFixed(unit === 's' ? 1 : 0)}</text>
+<text x="${P - 4}" y="${P + 4}" font-size="10" text-anchor="end">${max.toFixed(unit === 's' ? 1 : 0)} ${unit}</text>
 <text x="${P - 4}" y="${H - P + 4}" font-size="10" text-anchor="end">0</text>
 <text x="${W / 2}" y="${H - 8}" font-size="11" text-anchor="middle">replicas</text>
 ${ticks}${series('local', '#c62828')}${series('fleet', '#1565c0')}
@@ -303,7 +307,7 @@ th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
 </head>
 <body>
 <h1>Fleet mode against fleet size</h1>
-<p>Replicas calling one upstream that dies; <span style="color:#c62828">red: each replica alone</span>, <span style="color:#1565c0">blue: fleet mode (shared evidence and trips)</span>. Medians over the seeds; a fleet that never all opened is drawn at the horizon (${horizonMs / 1000} s).</p>
+${options.description === undefined ? '' : `<p>${escapeHtml(options.description)}</p>\n`}<p>Replicas calling one upstream that dies; <span style="color:#c62828">red: each replica alone</span>, <span style="color:#1565c0">blue: fleet mode (shared evidence and trips)</span>. Medians over the seeds; a fleet that never all opened is drawn at the horizon (${horizonMs / 1000} s).</p>
 ${chartOf('Time until every replica is open', 's', horizon)}
 ${chartOf('Calls wasted on the dead upstream until every replica is open', 'calls', (run) => run.wasted)}
 <table>
