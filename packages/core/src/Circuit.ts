@@ -184,6 +184,10 @@ const circuitData = <D, R>(
 const withRecovery = <D, R>(s: CircuitData<D, R>, recovery: R, now: number): CircuitData<D, R> =>
   circuitData(s.phase, now, s.issued, s.inFlight, s.probes, s.detector, recovery)
 
+/** The same phase, following the fleet by `follow` (see `BreakerEvent.follow`), its own probes from `probesFrom`. */
+const withFollow = (p: PhaseData, follow: FollowData | null, probesFrom = p.probesFrom): PhaseData =>
+  phaseData(p.state, p.mode, p.generation, p.openUntil, p.trips, p.since, p.reason, p.isolations, p.nextIsolation, probesFrom, follow)
+
 const withIsolations = (p: PhaseData, isolations: ReadonlyArray<number>, nextIsolation: number, mode = p.mode): PhaseData =>
   phaseData(p.state, mode, p.generation, p.openUntil, p.trips, p.since, p.reason, isolations, nextIsolation, p.probesFrom, p.follow)
 
@@ -328,19 +332,7 @@ const onFollowerRequest = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, fo
   const credit = follow.credit + follow.ratePpm
   const admit = credit >= PPM && s.inFlight < p.maxProbesInFlight
   const ph = s.phase
-  const phase = phaseData(
-    ph.state,
-    ph.mode,
-    ph.generation,
-    ph.openUntil,
-    ph.trips,
-    ph.since,
-    ph.reason,
-    ph.isolations,
-    ph.nextIsolation,
-    ph.probesFrom,
-    { ratePpm: follow.ratePpm, credit: admit ? credit - PPM : Math.min(credit, PPM - 1) },
-  )
+  const phase = withFollow(ph, { ratePpm: follow.ratePpm, credit: admit ? credit - PPM : Math.min(credit, PPM - 1) })
   if (!admit) return [circuitData(phase, now, s.issued, s.inFlight, s.probes, s.detector, s.recovery), rejectedFollowing]
   const id = s.issued
   const probes = s.probes.length === 0 ? [id, now] : [...s.probes, id, now]
@@ -434,19 +426,7 @@ const onFollow = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, rate: unkno
   if (follow !== null && ph.follow !== null && follow.ratePpm === ph.follow.ratePpm) return [s, recorded]
   // Half-open, a change of regime: what flies now was admitted under the other one.
   const regimeChanged = ph.state === CircuitState.HalfOpen && (follow === null) !== (ph.follow === null)
-  const phase = phaseData(
-    ph.state,
-    ph.mode,
-    ph.generation,
-    ph.openUntil,
-    ph.trips,
-    ph.since,
-    ph.reason,
-    ph.isolations,
-    ph.nextIsolation,
-    regimeChanged ? s.issued : ph.probesFrom,
-    follow,
-  )
+  const phase = withFollow(ph, follow, regimeChanged ? s.issued : ph.probesFrom)
   const recovery = regimeChanged && follow === null ? p.recovery.start(now) : s.recovery
   return [circuitData(phase, now, s.issued, s.inFlight, s.probes, s.detector, recovery), recorded]
 }

@@ -168,6 +168,26 @@ const runs = simulate(scenario, demoStrategies(), { seed })
 process.stdout.write(`${renderText(scenario, runs, seed)}\n\n${RECOVERY_NOTE}\n`)
 if (values.html !== undefined) writeHtml(values.html, renderHtml(scenario, runs, seed))
 
+/** The part kinds of `--kinds MODULE` (none without it); a module that does not load ends the command. */
+async function kindsOption(spec: string | undefined): Promise<Kinds | undefined> {
+  if (spec === undefined) return undefined
+  const loaded = await loadKinds(spec)
+  if ('error' in loaded) fail(loaded.error)
+  return loaded.kinds
+}
+
+/** The strategy of a config read from `path` (as `fromConfig` reads it); a bad one ends the command naming what is wrong. */
+function strategyOf(json: unknown, path: string, kinds: Kinds | undefined): Strategy<unknown> {
+  const parsed = strategyFromJson(json, path, kinds === undefined ? {} : { kinds })
+  if (parsed._tag === 'Left') fail(parsed.left)
+  return parsed.right
+}
+
+/** The strategy of a `--config FILE`. */
+function strategyFile(path: string, kinds: Kinds | undefined): Strategy<unknown> {
+  return strategyOf(readJson(path), path, kinds)
+}
+
 /** Seeds from `N`, `A..B` or `A,B,C`: non-negative integers, at most 1000 of them. */
 function parseSeeds(spec: string): number[] {
   const seed = (text: string): number => {
@@ -216,12 +236,7 @@ async function runCommand(args: string[]): Promise<void> {
   }
   if (values.config === undefined || values.config.length === 0) fail('run: at least one --config FILE is required')
   if (values.scenario !== undefined && values['scenario-file'] !== undefined) fail('run: give --scenario or --scenario-file, not both')
-  let kinds: Kinds | undefined
-  if (values.kinds !== undefined) {
-    const loaded = await loadKinds(values.kinds)
-    if ('error' in loaded) fail(loaded.error)
-    kinds = loaded.kinds
-  }
+  const kinds = await kindsOption(values.kinds)
   const file = values['scenario-file']
   let scenario: Scenario
   if (file !== undefined) {
@@ -234,9 +249,7 @@ async function runCommand(args: string[]): Promise<void> {
   }
   const configs = (values.config ?? []).map((path) => {
     const json = readJson(path)
-    const strategy = strategyFromJson(json, path, kinds === undefined ? {} : { kinds })
-    if (strategy._tag === 'Left') fail(strategy.left)
-    return { json, strategy: strategy.right }
+    return { json, strategy: strategyOf(json, path, kinds) }
   })
   const seeds = parseSeeds(values.seeds ?? '1')
   if (seeds.length === 1) {
@@ -278,17 +291,8 @@ async function evaluateCommand(args: string[]): Promise<void> {
     fail(error instanceof Error ? error.message : String(error))
   }
   if (values.config === undefined || values.config.length === 0) fail('evaluate: at least one --config FILE is required')
-  let kinds: Kinds | undefined
-  if (values.kinds !== undefined) {
-    const loaded = await loadKinds(values.kinds)
-    if ('error' in loaded) fail(loaded.error)
-    kinds = loaded.kinds
-  }
-  const strategies = (values.config ?? []).map((path) => {
-    const strategy = strategyFromJson(readJson(path), path, kinds === undefined ? {} : { kinds })
-    if (strategy._tag === 'Left') fail(strategy.left)
-    return strategy.right
-  })
+  const kinds = await kindsOption(values.kinds)
+  const strategies = (values.config ?? []).map((path) => strategyFile(path, kinds))
   const seeds = parseSeeds(values.seeds ?? '101..120')
   const hours = positiveInt(values.hours, 'hours', 24, 24 * 7)
   process.stdout.write(`${renderPrediction(evaluatePrediction(strategies, { seeds, dayHours: hours }))}\n`)
@@ -323,18 +327,8 @@ async function fleetCommand(args: string[]): Promise<void> {
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error))
   }
-  let kinds: Kinds | undefined
-  if (values.kinds !== undefined) {
-    const loaded = await loadKinds(values.kinds)
-    if ('error' in loaded) fail(loaded.error)
-    kinds = loaded.kinds
-  }
-  let strategy: Strategy<unknown> | undefined
-  if (values.config !== undefined) {
-    const parsed = strategyFromJson(readJson(values.config), values.config, kinds === undefined ? {} : { kinds })
-    if (parsed._tag === 'Left') fail(parsed.left)
-    strategy = parsed.right
-  }
+  const kinds = await kindsOption(values.kinds)
+  const strategy = values.config === undefined ? undefined : strategyFile(values.config, kinds)
   const sizes =
     values.sizes === undefined
       ? [...FLEET_SIZES]
@@ -462,12 +456,7 @@ async function tuneCommand(args: string[]): Promise<void> {
   if (space._tag === 'Left') fail(space.left)
   const targets = [values.scenario, values['scenario-file'], values.trace].filter((v) => v !== undefined)
   if (targets.length !== 1) fail('tune: give exactly one of --scenario, --scenario-file, --trace')
-  let kinds: Kinds | undefined
-  if (values.kinds !== undefined) {
-    const loaded = await loadKinds(values.kinds)
-    if ('error' in loaded) fail(loaded.error)
-    kinds = loaded.kinds
-  }
+  const kinds = await kindsOption(values.kinds)
   let target: Target
   let where: string
   if (values.trace !== undefined) {
@@ -586,12 +575,7 @@ async function replayCommand(args: string[]): Promise<void> {
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error))
   }
-  let kinds: Kinds | undefined
-  if (values.kinds !== undefined) {
-    const loaded = await loadKinds(values.kinds)
-    if ('error' in loaded) fail(loaded.error)
-    kinds = loaded.kinds
-  }
+  const kinds = await kindsOption(values.kinds)
   if (values.trace === undefined) fail('replay: --trace FILE is required')
   if (values.config === undefined || values.config.length === 0) fail('replay: at least one --config FILE is required')
   const read = (path: string): string => {
@@ -612,9 +596,7 @@ async function replayCommand(args: string[]): Promise<void> {
     } catch (error) {
       fail(`${path}: not JSON (${error instanceof Error ? error.message : String(error)})`)
     }
-    const strategy = strategyFromJson(json, path, kinds === undefined ? {} : { kinds })
-    if (strategy._tag === 'Left') fail(strategy.left)
-    const result = replay(trace.right, strategy.right)
+    const result = replay(trace.right, strategyOf(json, path, kinds))
     rows.push([
       path,
       String(result.calls.length),
