@@ -66,6 +66,12 @@ const unwatched = <T>(): Subject<T> => UNWATCHED as unknown as Subject<T>
 const NO_SUBSCRIBERS: ReadonlyArray<Subscriber<CallEvent>> = Object.freeze([])
 
 /**
+ * The state of a breaker nobody has used yet: its strategy's first state is made on first use, at
+ * that time (a keyed group holds many breakers that are never called; they hold no state).
+ */
+const PRISTINE: unique symbol = Symbol('pristine')
+
+/**
  * What a breaker keeps for its watchers and waiters, created the first time anyone subscribes or
  * waits: an idle breaker (most of a keyed group) is its strategy, its state and a few fields.
  */
@@ -99,6 +105,7 @@ export class Breaker implements CallSink {
   readonly name: string
   readonly scheduler: SchedulerLike
   private strategyNow: Strategy<unknown>
+  /** The strategy's state, or `PRISTINE` until the breaker is first used. */
   private current: unknown
   private callCount = 0
   /** Watchers' and waiters' bookkeeping, created on first use (a keyed group holds many idle breakers). */
@@ -156,7 +163,7 @@ export class Breaker implements CallSink {
     this.strategyNow = strategy
     this.name = options.name ?? strategy.name
     this.scheduler = options.scheduler ?? monotonicScheduler
-    if (options.initialState === undefined) this.current = strategy.initial(this.scheduler.now())
+    if (options.initialState === undefined) this.current = PRISTINE
     else {
       const restored = restore(strategy, options.initialState)
       if (restored._tag === 'Left') throw restored.left
@@ -171,6 +178,12 @@ export class Breaker implements CallSink {
 
   /** The raw state of the strategy in use (plain data; `strategy.codec.encode` it to persist). */
   get state(): unknown {
+    return this.settled(this.scheduler.now())
+  }
+
+  /** The state, made from the strategy's `initial(now)` on first use. */
+  private settled(now: number): unknown {
+    if (this.current === PRISTINE) this.current = this.strategyNow.initial(now)
     return this.current
   }
 
@@ -186,7 +199,7 @@ export class Breaker implements CallSink {
 
   /** The current snapshot, live counts included. */
   snapshot(): Snapshot {
-    const snapshot = this.strategyNow.inspect(this.current)
+    const snapshot = this.strategyNow.inspect(this.settled(this.scheduler.now()))
     if (this.watched !== undefined) this.watched.lastSnapshot = snapshot
     return snapshot
   }
@@ -201,7 +214,7 @@ export class Breaker implements CallSink {
    * scheduler (the operator reads the clock once per call edge instead of twice).
    */
   dispatchAt(event: BreakerEvent, now: number, call = 0, timedOut = false): Decision {
-    const before = this.current
+    const before = this.current === PRISTINE ? this.settled(now) : this.current
     const result = this.strategyNow.step(before, event, now)
     const after = result[0]
     const decision = result[1]
@@ -262,12 +275,13 @@ export class Breaker implements CallSink {
    * their counts; a strategy without `adopt` starts afresh). Emits `ConfigSwapped`.
    */
   swap(next: Strategy<unknown>): void {
-    this.replace(next, swapStrategy(this.strategyNow, this.current, next, this.scheduler.now()))
+    const now = this.scheduler.now()
+    this.replace(next, swapStrategy(this.strategyNow, this.settled(now), next, now))
   }
 
   /** Replaces strategy and state outright (`state` must be a state of `next`). Emits `ConfigSwapped`. */
   replace(next: Strategy<unknown>, state: unknown): void {
-    const before = this.current
+    const before = this.settled(this.scheduler.now())
     this.strategyNow = next
     this.current = state
     const now = this.scheduler.now()

@@ -13,6 +13,23 @@ const clock = () => {
   return { scheduler, set: (t: number) => (now = t) }
 }
 
+describe('a breaker nobody has used yet', () => {
+  it('makes its first state on first use, at that time, and behaves as a fresh breaker from then on', () => {
+    const c = clock()
+    const group = breakerGroup<string>({ strategyFor: () => strategy, scheduler: c.scheduler })
+    const idle = group.get('quiet') // created at 0; an idle key holds no state
+    c.set(5000)
+    expect(idle.snapshot()).toMatchObject({ state: 'closed', since: 5000, reason: 'initial', generation: 0 })
+    expect(strategy.codec.decode(strategy.codec.encode(idle.state as never))._tag).toBe('Right')
+    const used = group.get('busy')
+    c.set(7000)
+    const ticket = used.request()
+    expect(ticket._tag).toBe('Admitted')
+    used.failed(ticket as never, 1)
+    expect(used.snapshot()).toMatchObject({ state: 'open', since: 7000, openUntil: 67_000 })
+  })
+})
+
 describe('breakerGroup', () => {
   it('100,000 keys touched once never hold more than maxKeys, and idle ones are gone once idle', () => {
     const c = clock()
