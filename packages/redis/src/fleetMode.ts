@@ -353,6 +353,8 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
 
     for (const watch of watched.values()) {
       const { breaker } = watch
+      // A breaker nobody has used yet has nothing to share and nothing to recover: leave it light.
+      if (breaker.pristine) continue
       const name = breaker.name
       const snapshot = breaker.snapshot()
 
@@ -437,7 +439,11 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
         }
       plans.push({ watch, shared })
     }
-    if (touched.length === 0) return
+    // Nothing to write or read (every breaker idle): still find out whether Redis answers.
+    if (touched.length === 0) {
+      await redis.ping()
+      return
+    }
     const results = await pipeline.exec()
     if (results === null) throw new Error('the pipeline was discarded')
     if (results.every(([error]) => error !== null)) throw results[0]?.[0]
@@ -567,7 +573,9 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
         breaker,
         written: new Map(),
         absorbed: false,
-        generation: breaker.snapshot().generation,
+        // A breaker restored from a snapshot starts where it is (nothing to publish); a pristine one
+        // has seen no phase yet, so its first trip is published.
+        generation: breaker.pristine ? -1 : breaker.snapshot().generation,
         following: null,
         leading: false,
       })

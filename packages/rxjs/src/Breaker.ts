@@ -181,6 +181,15 @@ export class Breaker implements CallSink {
     return this.settled(this.scheduler.now())
   }
 
+  /**
+   * True until the breaker is first used (a call, an event, a snapshot, a read of `state`): it
+   * holds no state yet, and will start from its strategy's `initial` at that time. Adapters that
+   * visit every breaker of a group (fleet mode) skip these, so idle keys stay light.
+   */
+  get pristine(): boolean {
+    return this.current === PRISTINE
+  }
+
   /** The state, made from the strategy's `initial(now)` on first use. */
   private settled(now: number): unknown {
     if (this.current === PRISTINE) this.current = this.strategyNow.initial(now)
