@@ -265,10 +265,17 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
   let detached = false
 
   const emit = (event: FleetEvent): void => events.next(event)
+  // Junk that stays in Redis is met every round: counted and reported each time, logged once a
+  // minute per key (the map forgets keys not logged for a minute, so it stays small).
+  const loggedAt = new Map<string, number>()
   const bad = (key: string, text: string): void => {
     badData++
+    const now = Date.now()
+    emit({ _tag: 'BadData', at: now, key, message: text })
+    if (now - (loggedAt.get(key) ?? Number.NEGATIVE_INFINITY) < 60_000) return
+    if (loggedAt.size >= 1000) for (const [k, at] of loggedAt) if (now - at >= 60_000) loggedAt.delete(k)
+    loggedAt.set(key, now)
     logger.error({ key, replica: replicaId }, `ignored bad data in Redis: ${text}`)
-    emit({ _tag: 'BadData', at: Date.now(), key, message: text })
   }
   const setHealthy = (ok: boolean, error?: unknown): void => {
     if (ok === healthy) return
@@ -360,7 +367,11 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
 
       // Trips and recoveries since the last round.
       if (snapshot.generation !== watch.generation) {
-        watch.generation = snapshot.generation
+        // Marked as seen only once the round got through: a trip is not lost to a Redis outage.
+        const generation = snapshot.generation
+        afterwards.push(() => {
+          watch.generation = generation
+        })
         const event =
           snapshot.state === 'open' && TRIP_REASONS.has(snapshot.reason)
             ? 'tripped'

@@ -108,6 +108,11 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     expect(events.filter((e) => e._tag === 'BadData').length).toBeGreaterThanOrEqual(3)
     expect(logged.some((t) => t.includes('ignored bad data'))).toBe(true)
     expect(a.snapshot()).toMatchObject({ state: 'closed', calls: 1 })
+    // Junk that stays is reported every round, logged once a minute per key.
+    const [reported, lines] = [events.filter((e) => e._tag === 'BadData').length, logged.length]
+    await fa.sync()
+    expect(events.filter((e) => e._tag === 'BadData').length).toBeGreaterThan(reported)
+    expect(logged.length).toBe(lines)
     await admin.publish('t3:events', '{not json')
     await admin.publish('t3:events', JSON.stringify({ breaker: 'orders' }))
     await until('the bad trip messages to be logged', () => events.filter((e) => e._tag === 'BadData').length >= 5)
