@@ -23,9 +23,9 @@
  */
 import { hostname } from 'node:os'
 import { BreakerEvent, type Evidence, type EvidenceBucket, type Snapshot } from '@datapunk/breaker'
-import { type Breaker, type BreakerSource, watchBreakers } from '@datapunk/breaker-rxjs'
+import { type Breaker, type BreakerSource, monotonicScheduler, watchBreakers } from '@datapunk/breaker-rxjs'
 import { type ChainableCommander, Redis, type RedisOptions } from 'ioredis'
-import { type Observable, Subject } from 'rxjs'
+import { type Observable, type SchedulerLike, Subject } from 'rxjs'
 
 // ---- model -------------------------------------------------------------------------------
 
@@ -54,6 +54,11 @@ export interface FleetOptions {
   readonly reconnect?: { readonly minMs?: number; readonly maxMs?: number }
   /** Where errors (Redis down, bad data) are logged. Default: `console.error`. */
   readonly logger?: FleetLogger
+  /**
+   * The clock of the attachment's own times (events' `at`, `lastSyncAt`, how often junk is
+   * logged). Default: the breakers' default clock. Buckets are numbered on each breaker's own.
+   */
+  readonly scheduler?: SchedulerLike
 }
 
 /** What fleet mode reports, as it happens. */
@@ -83,7 +88,7 @@ export interface FleetHealth {
   readonly healthy: boolean
   readonly syncs: number
   readonly failedSyncs: number
-  /** When the last round succeeded (`Date.now()`), or `null`. */
+  /** When the last round succeeded (on the attachment's `scheduler`), or `null`. */
   readonly lastSyncAt: number | null
   /** Values in Redis ignored as bad data. */
   readonly badData: number
@@ -231,6 +236,8 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
   const shareRecovery = options.shareRecovery ?? true
   const logger = options.logger ?? consoleLogger
   const channel = `${prefix}events`
+  const clock = options.scheduler ?? monotonicScheduler
+  const now = (): number => clock.now()
   // A lead outlives a few missed rounds of its holder, and no more.
   const leaseMs = Math.max(1000, syncMs * 4)
 
@@ -270,11 +277,11 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
   const loggedAt = new Map<string, number>()
   const bad = (key: string, text: string): void => {
     badData++
-    const now = Date.now()
-    emit({ _tag: 'BadData', at: now, key, message: text })
-    if (now - (loggedAt.get(key) ?? Number.NEGATIVE_INFINITY) < 60_000) return
-    if (loggedAt.size >= 1000) for (const [k, at] of loggedAt) if (now - at >= 60_000) loggedAt.delete(k)
-    loggedAt.set(key, now)
+    const at = now()
+    emit({ _tag: 'BadData', at, key, message: text })
+    if (at - (loggedAt.get(key) ?? Number.NEGATIVE_INFINITY) < 60_000) return
+    if (loggedAt.size >= 1000) for (const [k, t] of loggedAt) if (at - t >= 60_000) loggedAt.delete(k)
+    loggedAt.set(key, at)
     logger.error({ key, replica: replicaId }, `ignored bad data in Redis: ${text}`)
   }
   const setHealthy = (ok: boolean, error?: unknown): void => {
@@ -283,8 +290,8 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
     if (!ok) logger.error({ replica: replicaId, error: message(error) }, 'Redis unreachable: breakers decide and recover on their own')
     emit(
       ok
-        ? { _tag: 'SyncHealthChanged', at: Date.now(), healthy: true }
-        : { _tag: 'SyncHealthChanged', at: Date.now(), healthy: false, error: message(error) },
+        ? { _tag: 'SyncHealthChanged', at: now(), healthy: true }
+        : { _tag: 'SyncHealthChanged', at: now(), healthy: false, error: message(error) },
     )
   }
   // A share is told every round (the breaker ignores a repeat, and resets the share to 0 itself on
@@ -297,7 +304,7 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
   const setLeading = (watch: Watched, leading: boolean): void => {
     if (watch.leading === leading) return
     watch.leading = leading
-    emit({ _tag: 'LeadChanged', at: Date.now(), breaker: watch.breaker.name, leading })
+    emit({ _tag: 'LeadChanged', at: now(), breaker: watch.breaker.name, leading })
   }
 
   // Connection errors are reported through health; without a listener ioredis would raise them as
@@ -330,7 +337,7 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
       if (breaker === undefined) return
       peerEvents++
       breaker.dispatch(event === 'tripped' ? BreakerEvent.peerTripped() : BreakerEvent.peerRecovered())
-      emit({ _tag: 'PeerEvent', at: Date.now(), breaker: name, replica, event })
+      emit({ _tag: 'PeerEvent', at: now(), breaker: name, replica, event })
     })
   }
 
@@ -338,7 +345,7 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
 
   /** One round: everything queued on one pipeline, then the replies handed out. */
   const round = async (): Promise<void> => {
-    const started = Date.now()
+    const started = now()
     const pipeline = redis.pipeline()
     /** The key each queued command touches, by position (replies come back in that order). */
     const touched: string[] = []
@@ -382,7 +389,7 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
           queue(channel, (p) => p.publish(channel, JSON.stringify({ v: 1, event, breaker: name, replica: replicaId })))
           afterwards.push(() => {
             published++
-            emit({ _tag: 'Published', at: Date.now(), breaker: name, event })
+            emit({ _tag: 'Published', at: now(), breaker: name, event })
           })
         }
       }
@@ -410,7 +417,7 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
 
       // Evidence: write what changed of this replica's windows, read everyone's.
       const shared = shareEvidence ? (breaker.strategy.share?.(breaker.state) ?? []) : []
-      const now = breaker.scheduler.now()
+      const breakerNow = breaker.scheduler.now()
       const seen = new Set<string>()
       for (const e of shared) {
         const keyBase = `${base(name)}:${shortHash(e.key)}:${e.bucketMs}x${e.span}`
@@ -421,7 +428,7 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
           watch.written.set(keyBase, written)
         }
         const w = written
-        const newest = Math.floor(now / e.bucketMs)
+        const newest = Math.floor(breakerNow / e.bucketMs)
         const mine = new Map(e.buckets.map((b) => [b[0], b] as const))
         const ttl = (e.span + 1) * e.bucketMs
         for (let epoch = newest - e.span + 1; epoch <= newest; epoch++) {
@@ -529,7 +536,7 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
       watch.breaker.dispatch(BreakerEvent.evidence(evidence))
     }
     syncs++
-    lastSyncAt = Date.now()
+    lastSyncAt = now()
     emit({ _tag: 'Synced', at: lastSyncAt, breakers: plans.length, fleetCalls, durationMs: lastSyncAt - started })
   }
 
