@@ -44,7 +44,8 @@ const DAWN = Number.MIN_SAFE_INTEGER
 
 const bucketMs = (spec: TimeWindowSpec): number => spec.durationMs / spec.buckets
 
-const ringIndex = (epoch: number, buckets: number): number => ((epoch % buckets) + buckets) % buckets
+/** The ring slot of the bucket of `epoch` (exported for the window detectors; not public). */
+export const ringIndex = (epoch: number, buckets: number): number => ((epoch % buckets) + buckets) % buckets
 
 /** The epoch a time falls in; non-finite times fall before everything (they never rotate). */
 export const epochOf = (spec: TimeWindowSpec, now: number): number => {
@@ -52,8 +53,8 @@ export const epochOf = (spec: TimeWindowSpec, now: number): number => {
   return Number.isSafeInteger(e) ? e : DAWN
 }
 
-/** Every window is built here, so all share one shape. */
-const timeWindow = (
+/** Every window is built here, so all share one shape (exported for the window detectors; not public). */
+export const timeWindow = (
   epoch: number,
   calls: number,
   failures: number,

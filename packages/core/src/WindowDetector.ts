@@ -12,7 +12,7 @@ import * as t from 'io-ts'
 import { type Counts, rateOf } from './Counts.js'
 import { canonical, type Detector, type DetectorSnapshot, type StateCodec } from './Detector.js'
 import { type EvidenceBucket, isEvidence } from './Evidence.js'
-import { emptyTimeWindow, rotateTimeWindowTo, type TimeWindow, timeWindowBuckets } from './TimeWindow.js'
+import { ringIndex, rotateTimeWindowTo, type TimeWindow, timeWindow, timeWindowBuckets } from './TimeWindow.js'
 import { type WindowSpec, type WindowState, windowOps } from './Window.js'
 
 /** What distinguishes one window detector from another. */
@@ -118,37 +118,26 @@ export const windowDetector = (spec: WindowDetectorSpec): Detector<WindowDetecto
       if (mine.length === 0) return local
       // Rebuild the others' window at this replica's epoch: buckets older than the window fall
       // out, buckets ahead of it (a peer's clock runs a little fast) count in the newest bucket.
-      let remote = emptyTimeWindow(time, local.epoch * bucketMs)
-      const counts = remote.counts.slice()
-      let calls = 0
-      let failures = 0
-      let slow = 0
-      let head = [0, 0, 0]
+      const counts = new Array<number>(time.buckets * 3).fill(0)
+      let [calls, failures, slow, headCalls, headFailures, headSlow] = [0, 0, 0, 0, 0, 0]
       for (const e of mine)
         for (const [epoch, c, f, sl] of e.buckets) {
           if (epoch <= local.epoch - time.buckets) continue
           calls += c
           failures += f
           slow += sl
-          if (epoch >= local.epoch) head = [(head[0] ?? 0) + c, (head[1] ?? 0) + f, (head[2] ?? 0) + sl]
-          else {
-            const at = (((epoch % time.buckets) + time.buckets) % time.buckets) * 3
+          if (epoch >= local.epoch) {
+            headCalls += c
+            headFailures += f
+            headSlow += sl
+          } else {
+            const at = ringIndex(epoch, time.buckets) * 3
             counts[at] = (counts[at] ?? 0) + c
             counts[at + 1] = (counts[at + 1] ?? 0) + f
             counts[at + 2] = (counts[at + 2] ?? 0) + sl
           }
         }
-      remote = {
-        kind: 'time',
-        epoch: local.epoch,
-        calls,
-        failures,
-        slow,
-        headCalls: head[0] ?? 0,
-        headFailures: head[1] ?? 0,
-        headSlow: head[2] ?? 0,
-        counts,
-      }
+      const remote = timeWindow(local.epoch, calls, failures, slow, headCalls, headFailures, headSlow, counts)
       return { kind: 'shared', local, remote }
     },
   }
