@@ -397,11 +397,13 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
       // Who leads the recovery: take or renew the lead, or learn the leader's share.
       if (shareRecovery) {
         if (recovering(snapshot)) {
-          const offered = snapshot.state === 'half-open' && watch.following === null ? (snapshot.recovery?.fleetRate ?? 0) : 0
+          const rate = snapshot.state === 'half-open' && watch.following === null ? (snapshot.recovery?.fleetRate ?? 0) : 0
+          // Six decimals: a ramp moves in parts per million; anything else a recovery reports is clamped.
+          const offered = (rate >= 0 && rate <= 1 ? rate : rate > 1 ? 1 : 0).toFixed(6)
           const lead = `${base(name)}:lead`
           leads.push({
             watch,
-            at: queue(lead, (p) => p.eval(LEAD, 2, lead, `${base(name)}:share`, replicaId, String(leaseMs), String(offered))),
+            at: queue(lead, (p) => p.eval(LEAD, 2, lead, `${base(name)}:share`, replicaId, String(leaseMs), offered)),
           })
         } else {
           if (watch.leading) {
