@@ -394,6 +394,8 @@ const onTick = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: number):
   }
   const state = expireProbes(p, s, now)
   if (state.phase.state !== CircuitState.HalfOpen || state.recovery === null) return [state, recorded]
+  // A follower's own recovery does not run: only the leader's verdict moves it.
+  if (state.phase.follow !== null) return [state, recorded]
   return [applyVerdict(p, state, p.recovery.tick(state.recovery, now), now), recorded]
 }
 

@@ -1,4 +1,15 @@
-import { type Admitted, BreakerEvent, type CircuitData, circuit, InvalidEventError } from '@datapunk/breaker'
+import {
+  type Admitted,
+  BreakerEvent,
+  type CircuitData,
+  circuit,
+  circuitOf,
+  consecutiveFailures,
+  constantOpenFor,
+  InvalidEventError,
+  type Recovery,
+} from '@datapunk/breaker'
+import * as t from 'io-ts'
 import { describe, expect, it } from 'vitest'
 import { Harness } from './harness.js'
 
@@ -109,6 +120,35 @@ describe('following the fleet recovery', () => {
     expect(strategy.codec.decode(old)._tag).toBe('Right')
     expect(strategy.codec.decode({ ...old, phase: { ...old.phase, follow: { ratePpm: 1, credit: 0 } } })._tag).toBe('Right')
     expect(strategy.codec.decode({ ...old, phase: { ...old.phase, follow: { ratePpm: 2_000_000, credit: 0 } } })._tag).toBe('Left')
+  })
+})
+
+describe('a follower', () => {
+  it('never closes or reopens on its own recovery clock, however long it waits', () => {
+    // A recovery of your own that closes on the first tick: while following, it must not run.
+    const closesOnTick: Recovery<number> = {
+      kind: 'closes-on-tick',
+      config: { kind: 'closes-on-tick' },
+      key: 'closes-on-tick',
+      start: () => 0,
+      request: (s) => ({ state: s, admitted: true }),
+      outcome: (s) => s,
+      cancel: (s) => s,
+      tick: () => 'close',
+      admitRate: () => 1,
+      measure: (_s, inFlight) => ({ kind: 'closes-on-tick', admitRate: 1, inFlight }),
+      codec: { validate: (u, c) => (typeof u === 'number' ? t.success(u) : t.failure(u, c)), encode: (s) => s },
+    }
+    const strategy = circuitOf({ detector: consecutiveFailures({ threshold: 1 }), recovery: closesOnTick, openFor: constantOpenFor(100) })
+    const h = new Harness(strategy as never)
+    h.step(BreakerEvent.follow(0), -2)
+    h.call(-1, 'failure')
+    h.request(100) // half-open, following at share 0
+    for (let i = 0; i < 20; i++) h.step(BreakerEvent.ticked(), 200 + i * 1000)
+    expect(h.snapshot).toMatchObject({ state: 'half-open', recovery: { kind: 'following' } })
+    h.step(BreakerEvent.follow(null), 30_000) // alone again: its own recovery runs
+    h.step(BreakerEvent.ticked(), 30_001)
+    expect(h.snapshot).toMatchObject({ state: 'closed', reason: 'recovered' })
   })
 })
 
