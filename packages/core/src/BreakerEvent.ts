@@ -1,5 +1,6 @@
 import type { Ticket } from './Decision.js'
 import { type Evidence, isEvidence } from './Evidence.js'
+import { primeShape } from './shapes.js'
 
 /**
  * What happened, the input of `step`. Tags are in the past tense: they report facts.
@@ -200,6 +201,10 @@ const describe = (value: unknown): string => {
   }
 }
 
+/** Every outcome event is built here: one hidden class, primed for any latency (see shapes.ts). */
+const outcome = <Tag extends 'CallSucceeded' | 'CallFailed'>(_tag: Tag, ticket: Ticket, latencyMs: number) => ({ _tag, ticket, latencyMs })
+primeShape((v) => outcome(v, v, v))
+
 const callRequested: CallRequested = { _tag: 'CallRequested' }
 const halfOpenCommanded: HalfOpenCommanded = { _tag: 'HalfOpenCommanded' }
 const closeCommanded: CloseCommanded = { _tag: 'CloseCommanded' }
@@ -226,11 +231,11 @@ export const BreakerEvent = {
   requested: (): CallRequested => callRequested,
   succeeded: (ticket: Ticket, latencyMs: number): CallSucceeded => {
     checkOutcome(ticket, latencyMs)
-    return { _tag: 'CallSucceeded', ticket, latencyMs }
+    return outcome('CallSucceeded', ticket, latencyMs)
   },
   failed: (ticket: Ticket, latencyMs: number): CallFailed => {
     checkOutcome(ticket, latencyMs)
-    return { _tag: 'CallFailed', ticket, latencyMs }
+    return outcome('CallFailed', ticket, latencyMs)
   },
   cancelled: (ticket: Ticket): CallCancelled => {
     checkOutcome(ticket, 0)

@@ -1,3 +1,5 @@
+import { primeShape } from './shapes.js'
+
 /**
  * What a strategy decided about an event: the output of `step`.
  *
@@ -89,6 +91,10 @@ export const rejected = (reason: RejectReason, retryAfterMs: number | null): Rej
   reason,
   retryAfterMs,
 })
+
+// Ids and retry times of any size, fractions included, in one hidden class each (see shapes.ts).
+primeShape((v) => admitted(v, v, v))
+primeShape((v) => rejected(v, v))
 
 /** The one `Recorded` value (decisions are immutable, so it is shared). */
 export const recorded: Recorded = { _tag: 'Recorded' }

@@ -19,6 +19,7 @@ import { type Rejected, rejected } from './Decision.js'
 import { canonical } from './Detector.js'
 import { Limits } from './Limits.js'
 import { probeFailed, type Recovery, type RecoveryAdmission, type RecoverySnapshot, type RecoveryVerdict } from './Recovery.js'
+import { primeShape } from './shapes.js'
 
 // ---- model -------------------------------------------------------------------------------
 
@@ -68,6 +69,7 @@ const rampState = (
   brokeAt: number | null,
   holdUntil: number | null,
 ): RampState => ({ goodPpm, ceilingPpm, probationEnds, brokeAt, holdUntil })
+primeShape((v) => rampState(v, v, v, v, v))
 
 /** What gradual recovery reports. */
 export interface GradualRecoverySnapshot extends RecoverySnapshot {
@@ -124,6 +126,7 @@ const gradualState = (
   stageStartedAt,
   ramp,
 })
+primeShape((v) => gradualState(v, v, v, v, v, v, v, v, v, v, v, v))
 
 /** A probe left flight: counted in the stage (a settled outcome) or not (a cancellation). */
 const callEnded = (s: GradualRecoveryState, counted: boolean, failed: boolean): GradualRecoveryState =>

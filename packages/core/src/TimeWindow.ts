@@ -11,6 +11,7 @@ import type * as M from 'fp-ts/lib/Monoid.js'
 import * as t from 'io-ts'
 import type { Counts } from './Counts.js'
 import { NonNegativeInt } from './codecs.js'
+import { primeShape } from './shapes.js'
 
 // ---- model -------------------------------------------------------------------------------
 
@@ -64,6 +65,7 @@ export const timeWindow = (
   headSlow: number,
   counts: ReadonlyArray<number>,
 ): TimeWindow => ({ kind: 'time', epoch, calls, failures, slow, headCalls, headFailures, headSlow, counts })
+primeShape((v) => timeWindow(v, v, v, v, v, v, v, v))
 
 // ---- constructors ------------------------------------------------------------------------
 
