@@ -6,7 +6,8 @@
  * caller to learn of it); a gradual-ramp decision and a time-window step (core reducers against
  * their mutable twins); heap retained per 1,000,000 calls; heap per idle keyed breaker.
  *
- * Options: --quick (every case briefly: proves the benchmark runs; CI uses it, asserting nothing).
+ * Options: --quick (every case briefly: proves the benchmark runs; CI uses it, asserting nothing);
+ * --closed-only (the closed-state case alone, no summary written: for work on the hot path).
  * Writes bench/out/summary.json. Run with --expose-gc for the heap cases (the script does).
  */
 import { spawnSync } from 'node:child_process'
@@ -36,6 +37,8 @@ import { MutableGradualStage, MutableTimeWindow } from '../core/twins.js'
 import { type BenchRedis, startRedis } from './redis.js'
 
 const quick = process.argv.includes('--quick')
+/** --closed-only: the closed-state case alone (for working on the hot path); writes no summary. */
+const closedOnly = process.argv.includes('--closed-only')
 const ROUNDS = quick ? 1 : 7
 const MEASURE = quick ? { min_cpu_time: 5e6, max_samples: 200 } : { min_cpu_time: 150e6 }
 const LONG = 1e9 // open "forever" during a case
@@ -523,6 +526,7 @@ const main = async () => {
   await Promise.all(detachers.map((detach) => detach()))
   redis?.stop()
   printCase('Closed state: one protected call (added = above the same call without a breaker)', closed)
+  if (closedOnly) return
   const open = await timeCase(openContenders())
   printCase('Open state: one rejected call, as the caller observes it', open)
   const gradual = await timeCase(reducerContenders('gradual'))
