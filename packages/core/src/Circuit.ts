@@ -28,7 +28,7 @@ import { type Evidence, isEvidence } from './Evidence.js'
 import { Limits } from './Limits.js'
 import type { OpenFor } from './OpenDuration.js'
 import type { Recovery, RecoveryVerdict } from './Recovery.js'
-import type { Snapshot, Strategy } from './Strategy.js'
+import { type Snapshot, type Strategy, withInPlace } from './Strategy.js'
 import { primeShape } from './shapes.js'
 
 // ---- model -------------------------------------------------------------------------------
@@ -299,12 +299,16 @@ const probeIndex = (probes: ReadonlyArray<number>, id: number): number => {
 
 // ---- the reducer -------------------------------------------------------------------------
 
+/** A closed circuit admits every request: the next id of the generation. */
+const admitClosed = <D, R>(s: CircuitData<D, R>, now: number): Result<D, R> => {
+  const phase = s.phase
+  const id = s.issued
+  return [circuitData(phase, now, id + 1, s.inFlight + 1, s.probes, s.detector, s.recovery), admitted(phase.generation, id, false)]
+}
+
 const onRequest = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: number, time: number): Result<D, R> => {
   const phase = s.phase
-  if (phase.state === CircuitState.Closed) {
-    const id = s.issued
-    return [circuitData(phase, now, id + 1, s.inFlight + 1, s.probes, s.detector, s.recovery), admitted(phase.generation, id, false)]
-  }
+  if (phase.state === CircuitState.Closed) return admitClosed(s, now)
   let state = s
   if (phase.state === CircuitState.Open) {
     if (phase.openUntil === null) return [s, rejectedForcedOpen]
@@ -356,17 +360,70 @@ const ticketProblem = <D, R>(s: CircuitData<D, R>, ticket: unknown): Decision | 
   return s.inFlight === 0 ? ignored['already-settled'] : undefined
 }
 
+/** A closed circuit's detector counts the outcome of a call in flight, and may trip. */
+const countClosed = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, failed: boolean, latencyMs: number, now: number): Result<D, R> => {
+  const detector = p.detector
+  const counted = detector.record(s.detector, failed, latencyMs, now)
+  if (s.phase.mode === Mode.Normal && detector.tripped(counted)) return [trip(p, s, counted, now, 'tripped'), recorded]
+  return [circuitData(s.phase, now, s.issued, s.inFlight - 1, s.probes, counted, s.recovery), recorded]
+}
+
+/**
+ * The one test the hot path makes of an outcome: a valid latency, and a ticket of this generation
+ * with an id issued and calls in flight. Anything else takes the full path, which says what is wrong.
+ */
+const countable = <D, R>(s: CircuitData<D, R>, ticket: unknown, latencyMs: unknown): latencyMs is number => {
+  if (!(typeof latencyMs === 'number' && latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY)) return false
+  if (typeof ticket !== 'object' || ticket === null || s.inFlight === 0) return false
+  const id = (ticket as { readonly id?: unknown }).id
+  return (
+    (ticket as { readonly generation?: unknown }).generation === s.phase.generation &&
+    typeof id === 'number' &&
+    id >= 0 &&
+    id < s.issued &&
+    Number.isInteger(id)
+  )
+}
+
+/** A circuit's state with writable top-level fields: only `stepInPlace` writes them, on a state its caller owns. */
+type Transient<D, R> = { -readonly [K in keyof CircuitData<D, R>]: CircuitData<D, R>[K] }
+
+/**
+ * `step`'s hot path, in place (see `InPlaceStep`): a closed circuit's request, or an outcome it
+ * counts without tripping, at or after its clock, by the rules of `admitClosed` and `countClosed`;
+ * anything else is `undefined`. The properties hold it equal to `step`.
+ */
+const stepInPlace = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: BreakerEvent, time: number): Decision | undefined => {
+  if (s.phase.state !== CircuitState.Closed || !(isTime(time) && time >= s.clock) || typeof event !== 'object' || event === null)
+    return undefined
+  const w = s as Transient<D, R>
+  const tag = event._tag
+  if (tag === 'CallRequested') {
+    const id = s.issued
+    w.issued = id + 1
+    w.inFlight = s.inFlight + 1
+    w.clock = time
+    return admitted(s.phase.generation, id, false)
+  }
+  if (tag !== 'CallSucceeded' && tag !== 'CallFailed') return undefined
+  const { ticket, latencyMs } = event as { readonly ticket?: unknown; readonly latencyMs?: unknown }
+  if (!countable(s, ticket, latencyMs)) return undefined
+  const counted = p.detector.record(s.detector, tag === 'CallFailed', latencyMs, time)
+  // A trip is a transition: `step` makes it.
+  if (s.phase.mode === Mode.Normal && p.detector.tripped(counted)) return undefined
+  w.detector = counted
+  w.inFlight = s.inFlight - 1
+  w.clock = time
+  return recorded
+}
+
 const onOutcome = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: unknown, failed: boolean, now: number): Result<D, R> => {
   const { ticket, latencyMs } = event as { readonly ticket?: unknown; readonly latencyMs?: unknown }
   if (!(typeof latencyMs === 'number' && latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY)) return [s, ignored['invalid-event']]
   const problem = ticketProblem(s, ticket)
   if (problem !== undefined) return [s, problem]
   const id = (ticket as Admitted).id
-  if (s.phase.state === CircuitState.Closed) {
-    const counted = p.detector.record(s.detector, failed, latencyMs, now)
-    if (s.phase.mode === Mode.Normal && p.detector.tripped(counted)) return [trip(p, s, counted, now, 'tripped'), recorded]
-    return [circuitData(s.phase, now, s.issued, s.inFlight - 1, s.probes, counted, s.recovery), recorded]
-  }
+  if (s.phase.state === CircuitState.Closed) return countClosed(p, s, failed, latencyMs, now)
   // A probe still in the list counts, even past its timeout: expiry happens on requests and ticks.
   const index = probeIndex(s.probes, id)
   if (index < 0 || s.recovery === null) return [s, ignored['already-settled']]
@@ -818,7 +875,10 @@ export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy
         null,
       )
     },
-    step: (s, event, now) => step(p, s, event, now),
+    step: withInPlace(
+      (s, event, now) => step(p, s, event, now),
+      (s, event, now) => stepInPlace(p, s, event, now),
+    ),
     inspect: (s) => inspect(p, s),
     share: (s) => (s.phase.state === CircuitState.Closed && p.detector.share !== undefined ? p.detector.share(s.detector) : NO_EVIDENCE),
     codec: circuitDataCodec(name, p),

@@ -43,6 +43,54 @@ export interface Strategy<S> {
 }
 
 /**
+ * The transient twin of a strategy's `step`, for speed (as Clojure's transients and Immer's drafts
+ * are for theirs): steps `state` in place and returns the decision, leaving `state` equal to the
+ * state `step` would have returned. Returns `undefined`, `state` untouched, for any step it has no
+ * in-place path for; the caller then calls `step`. `step` stays the definition, and property tests
+ * hold the two equal.
+ *
+ * Only a caller that owns `state` may call it: it made `state` with the strategy's `initial` or
+ * `step` (a strategy offering a twin returns new objects, or the state it was given, from both) and
+ * never handed it out. A handle that shows its state to anyone stops calling it until `step` gives
+ * it a new one. An in-place step changes nothing a watcher sees (phase, mode, generation, admit
+ * rate), keeps no reference to `event`, and writes nothing `inspect` returns.
+ *
+ * The twin lives on the `step` function itself (see {@link withInPlace}): a strategy built by
+ * spreading another and replacing `step` (a wrapper that logs or records) drops it with the step it
+ * replaced, so the fast path can never go around a wrapper.
+ */
+export type InPlaceStep<S> = (state: S, event: BreakerEvent, now: number) => Decision | undefined
+
+/** A `step` function carrying its in-place twin. */
+export type StepWithInPlace<S> = ((state: S, event: BreakerEvent, now: number) => readonly [S, Decision]) & {
+  readonly inPlace: InPlaceStep<S>
+}
+
+/** Attaches `inPlace` to `step` as its transient twin (see {@link InPlaceStep}); returns `step`. */
+export const withInPlace = <S>(
+  step: (state: S, event: BreakerEvent, now: number) => readonly [S, Decision],
+  inPlace: InPlaceStep<S>,
+): StepWithInPlace<S> => Object.assign(step, { inPlace })
+
+/**
+ * The in-place twin of `strategy.step`, if it has one. Circuits step a closed circuit's requests,
+ * and the outcomes it counts without tripping, in place: a call then allocates its ticket, where
+ * `step` allocates two states and two pairs.
+ *
+ * @example
+ * import { BreakerEvent, circuit, inPlaceStep } from '@datapunk/breaker'
+ * const strategy = circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } })
+ * const inPlace = inPlaceStep(strategy)
+ * const state = strategy.initial(0) // made here, never handed out: ours to step in place
+ * const ticket = inPlace?.(state, BreakerEvent.requested(), 5)
+ * ticket // { _tag: 'Admitted', generation: 0, id: 0, probe: false }
+ * state.inFlight // 1
+ * inPlace?.(state, BreakerEvent.forcedOpen(), 6) // undefined
+ */
+export const inPlaceStep = <S>(strategy: Strategy<S>): InPlaceStep<S> | undefined =>
+  (strategy.step as { readonly inPlace?: InPlaceStep<S> }).inPlace
+
+/**
  * A strategy's state codec: an io-ts `Type<S, unknown, unknown>` fits. (Declared with methods so
  * that a `Strategy<MyState>` is also a `Strategy<unknown>`, which swaps and handles take.)
  */

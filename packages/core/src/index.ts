@@ -167,7 +167,15 @@ export {
 } from './OpenDuration.js'
 export type { Recovery, RecoveryAdmission, RecoverySnapshot, RecoveryVerdict } from './Recovery.js'
 export { SlowCallRateConfig, slowCallRate } from './SlowCallRate.js'
-export type { Snapshot, Strategy, StrategyCodec } from './Strategy.js'
+export {
+  type InPlaceStep,
+  inPlaceStep,
+  type Snapshot,
+  type StepWithInPlace,
+  type Strategy,
+  type StrategyCodec,
+  withInPlace,
+} from './Strategy.js'
 export { swapStrategy } from './Swap.js'
 export {
   addToTimeWindow,

@@ -15,6 +15,7 @@ import {
   type Decision,
   type Evidence,
   type GradualRecoverySnapshot,
+  inPlaceStep,
   Limits,
   type Snapshot,
   swapStrategy,
@@ -193,6 +194,35 @@ interface RunOptions {
   readonly checks: boolean
 }
 
+/**
+ * The in-place twin (see `InPlaceStep`), run on a copy of the state `step` just took: it either
+ * declines, leaving the copy as it was, or gives the same decision and leaves the copy equal to the
+ * state `step` returned. (The states here are frozen: the twin, run on one, would throw.)
+ */
+const checkInPlace = (
+  strategy: CircuitStrategy,
+  before: CircuitData,
+  event: BreakerEvent,
+  time: number,
+  decision: Decision,
+  next: CircuitData,
+): void => {
+  const inPlace = inPlaceStep(strategy)
+  if (inPlace === undefined) return
+  const copy = structuredClone(before)
+  const answer = inPlace(copy, event, time)
+  if (answer === undefined) {
+    check(JSON.stringify(copy) === JSON.stringify(before), 'an in-place step it declines leaves the state untouched', { event })
+    return
+  }
+  inPlaceSteps++
+  check(JSON.stringify(answer) === JSON.stringify(decision), 'the in-place step decides as step does', { event, answer, decision })
+  check(JSON.stringify(copy) === JSON.stringify(next), 'the in-place step leaves the state step returns', { event, copy, next })
+}
+
+/** How many steps the in-place twin took (a test checks the twin is exercised at all). */
+export let inPlaceSteps = 0
+
 /** Runs a script, checking every invariant after every step; returns the decisions and final state. */
 export const run = (
   strategy: CircuitStrategy,
@@ -227,6 +257,7 @@ export const run = (
             ? { _tag: 'CallCancelled', ticket }
             : { _tag: junk.outcome === 'fail' ? 'CallFailed' : 'CallSucceeded', ticket, latencyMs: 5 }
         const [next, decision] = current.step(state, event, now)
+        checkInPlace(current, state, event, now, decision, next)
         check(decision._tag === 'Ignored' && next === state, 'a duplicate, forged or stale outcome changes nothing', {
           junk,
           ticket,
@@ -260,6 +291,7 @@ export const run = (
     const before = state
     const [next, decision] = current.step(before, event, time)
     deepFreeze(next)
+    if (options.checks) checkInPlace(current, before, event, time, decision, next)
     decisions.push(decision)
     if (decision._tag === 'Admitted') inFlight.push(decision)
     const settling = event._tag === 'CallSucceeded' || event._tag === 'CallFailed' || event._tag === 'CallCancelled'
