@@ -2,6 +2,8 @@ import {
   type Admitted,
   type BreakerEvent,
   type Decision,
+  type InPlaceStep,
+  inPlaceStep,
   type Rejected,
   restore,
   type Snapshot,
@@ -107,12 +109,31 @@ export class Breaker implements CallSink {
   private strategyNow: Strategy<unknown>
   /** The strategy's state, or `PRISTINE` until the breaker is first used. */
   private current: unknown
+  /**
+   * Whether `current` is this breaker's alone (its strategy made it and nobody was shown it): only
+   * then may the strategy's in-place step write it (see `InPlaceStep` in the core). Reading
+   * `state`, or a state given from outside, clears it until the next `step` makes a new one.
+   */
+  private owned = false
+  /** The strategy's in-place step while `owned` and nobody watches or waits: the hot path's one test. */
+  private fast: InPlaceStep<unknown> | undefined = undefined
+
   private callCount = 0
   /** Watchers' and waiters' bookkeeping, created on first use (a keyed group holds many idle breakers). */
   private watched: Watch | undefined = undefined
 
+  /** Marks the state as this breaker's alone (its strategy just made it) or not (shown, or given). */
+  private own(owned: boolean): void {
+    this.owned = owned
+    this.fast = owned && this.watched === undefined ? inPlaceStep(this.strategyNow) : undefined
+  }
+
   private watch(): Watch {
-    this.watched ??= new Watch()
+    if (this.watched === undefined) {
+      this.watched = new Watch()
+      // Watched: every step goes the whole way (`dispatchFully` still steps in place when it can).
+      this.fast = undefined
+    }
     return this.watched
   }
 
@@ -178,7 +199,10 @@ export class Breaker implements CallSink {
 
   /** The raw state of the strategy in use (plain data; `strategy.codec.encode` it to persist). */
   get state(): unknown {
-    return this.settled(this.scheduler.now())
+    const state = this.settled(this.scheduler.now())
+    // Shown: from now on it is the reader's too, and is never written in place again.
+    this.own(false)
+    return state
   }
 
   /**
@@ -192,7 +216,10 @@ export class Breaker implements CallSink {
 
   /** The state, made from the strategy's `initial(now)` on first use. */
   private settled(now: number): unknown {
-    if (this.current === PRISTINE) this.current = this.strategyNow.initial(now)
+    if (this.current === PRISTINE) {
+      this.current = this.strategyNow.initial(now)
+      this.own(true)
+    }
     return this.current
   }
 
@@ -223,13 +250,39 @@ export class Breaker implements CallSink {
    * scheduler (the operator reads the clock once per call edge instead of twice).
    */
   dispatchAt(event: BreakerEvent, now: number, call = 0, timedOut = false): Decision {
+    // The hot path, kept small: nobody watches or waits, and the strategy steps our own state in
+    // place (`undefined`: it has no in-place path for this step).
+    const fast = this.fast
+    if (fast !== undefined) {
+      const decision = fast(this.current, event, now)
+      if (decision !== undefined) return decision
+    }
+    return this.dispatchFully(event, now, call, timedOut)
+  }
+
+  /** `dispatchAt`, the whole way: watchers told, waiters let in, events delivered in order. */
+  private dispatchFully(event: BreakerEvent, now: number, call: number, timedOut: boolean): Decision {
     const before = this.current === PRISTINE ? this.settled(now) : this.current
-    const result = this.strategyNow.step(before, event, now)
+    const strategy = this.strategyNow
+    const w = this.watched
+    if (this.owned && w !== undefined && (w.waiters === undefined || w.waiters.length === 0)) {
+      // In place while watched: nothing a watcher sees changes, so only the call event is left to send.
+      const inPlace = inPlaceStep(strategy)
+      const decision = inPlace === undefined ? undefined : inPlace(before, event, now)
+      if (decision !== undefined) {
+        if (w.callSubscribers.length > 0) this.emitCall(w, event, decision, now, call, timedOut)
+        if (w.queue.length > 0) this.flush(w)
+        return decision
+      }
+    }
+    const result = strategy.step(before, event, now)
     const after = result[0]
     const decision = result[1]
-    this.current = after
-    const w = this.watched
-    // Nobody ever watched or waited (the common case): nothing else to do.
+    if (after !== before) {
+      this.current = after
+      if (!this.owned) this.own(true)
+    }
+    // Nobody ever watched or waited: nothing else to do.
     if (w === undefined) return decision
     if (after !== before) {
       if (w.waiters === undefined && !w.transitionEvents.observed && !w.snapshots.observed) w.lastSnapshot = undefined
@@ -293,6 +346,8 @@ export class Breaker implements CallSink {
     const before = this.settled(this.scheduler.now())
     this.strategyNow = next
     this.current = state
+    // Given from outside (or adopted from the old state): not ours to write in place.
+    this.own(false)
     const now = this.scheduler.now()
     const w = this.watched
     if (w === undefined) return
