@@ -110,12 +110,12 @@ export class Breaker implements CallSink {
   /** The strategy's state, or `PRISTINE` until the breaker is first used. */
   private current: unknown
   /**
-   * Whether `current` is this breaker's alone (its strategy made it and nobody was shown it): only
-   * then may the strategy's in-place step write it (see `InPlaceStep` in the core). Reading
-   * `state`, or a state given from outside, clears it until the next `step` makes a new one.
+   * The strategy's in-place step (see `InPlaceStep` in the core) while `current` is this breaker's
+   * alone: its strategy made it and nobody was shown it. Reading `state`, or a state given from
+   * outside, clears it until the next `step` makes a new state.
    */
-  private owned = false
-  /** The strategy's in-place step while `owned` and nobody watches or waits: the hot path's one test. */
+  private twin: InPlaceStep<unknown> | undefined = undefined
+  /** `twin` while nobody watches or waits: the hot path's one test. */
   private fast: InPlaceStep<unknown> | undefined = undefined
 
   private callCount = 0
@@ -124,14 +124,14 @@ export class Breaker implements CallSink {
 
   /** Marks the state as this breaker's alone (its strategy just made it) or not (shown, or given). */
   private own(owned: boolean): void {
-    this.owned = owned
-    this.fast = owned && this.watched === undefined ? inPlaceStep(this.strategyNow) : undefined
+    this.twin = owned ? inPlaceStep(this.strategyNow) : undefined
+    this.fast = this.watched === undefined ? this.twin : undefined
   }
 
   private watch(): Watch {
     if (this.watched === undefined) {
       this.watched = new Watch()
-      // Watched: every step goes the whole way (`dispatchFully` still steps in place when it can).
+      // Watched: `dispatchFully` steps in place and sends the call event.
       this.fast = undefined
     }
     return this.watched
@@ -262,25 +262,25 @@ export class Breaker implements CallSink {
 
   /** `dispatchAt`, the whole way: watchers told, waiters let in, events delivered in order. */
   private dispatchFully(event: BreakerEvent, now: number, call: number, timedOut: boolean): Decision {
-    const before = this.current === PRISTINE ? this.settled(now) : this.current
-    const strategy = this.strategyNow
     const w = this.watched
-    if (this.owned && w !== undefined && (w.waiters === undefined || w.waiters.length === 0)) {
+    const twin = this.twin
+    if (twin !== undefined && w !== undefined && (w.waiters === undefined || w.waiters.length === 0)) {
       // In place while watched: nothing a watcher sees changes, so only the call event is left to send.
-      const inPlace = inPlaceStep(strategy)
-      const decision = inPlace === undefined ? undefined : inPlace(before, event, now)
+      const decision = twin(this.current, event, now)
       if (decision !== undefined) {
         if (w.callSubscribers.length > 0) this.emitCall(w, event, decision, now, call, timedOut)
         if (w.queue.length > 0) this.flush(w)
         return decision
       }
     }
+    const before = this.current === PRISTINE ? this.settled(now) : this.current
+    const strategy = this.strategyNow
     const result = strategy.step(before, event, now)
     const after = result[0]
     const decision = result[1]
     if (after !== before) {
       this.current = after
-      if (!this.owned) this.own(true)
+      if (this.twin === undefined) this.own(true)
     }
     // Nobody ever watched or waited: nothing else to do.
     if (w === undefined) return decision

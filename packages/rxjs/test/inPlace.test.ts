@@ -110,7 +110,7 @@ describe('in-place steps in a breaker', () => {
     breaker.calls$.subscribe((e) => events.push(e._tag))
     await traffic(breaker, 2)
     expect(events).toEqual(['CallAdmitted', 'CallSucceeded', 'CallAdmitted', 'CallSucceeded', 'CallAdmitted', 'CallFailed'])
-    expect(counts).toEqual({ inPlace: 6, step: 0 })
+    expect(counts).toEqual({ inPlace: 5, step: 1 })
   })
 
   it('leave the trip to step: the third failure in a row opens the circuit and tells the watchers', async () => {
@@ -123,7 +123,7 @@ describe('in-place steps in a breaker', () => {
     for (let i = 0; i < 3; i++) await breaker.execute(async () => Promise.reject(new Error('down'))).catch(() => undefined)
     expect(transitions).toEqual(['closed->open'])
     expect(breaker.snapshot().state).toBe('open')
-    // Five events in place; the tripping failure takes the whole way.
-    expect(counts).toEqual({ inPlace: 5, step: 1 })
+    // The first request (it makes the state) and the tripping failure take the whole way.
+    expect(counts).toEqual({ inPlace: 4, step: 2 })
   })
 })
