@@ -1,7 +1,7 @@
 /**
  * The bookkeeping of one admitted call, shared by the `circuitBreaker()` operator and
- * `Breaker.execute`: the call settles exactly once (success, failure or cancellation), with its
- * latency on the breaker's clock, whatever races between the source, a timeout and an abort.
+ * `Breaker.execute` (`settle`): the call settles exactly once (success, failure or cancellation),
+ * with its latency on the breaker's clock, whatever races between the source, a timeout and an abort.
  */
 import type { Admitted } from '@datapunk/breaker'
 
@@ -39,30 +39,47 @@ export const classify = (sink: CallSink, isFailure: (error: unknown) => boolean,
   }
 }
 
-/** One admitted call: settles once. Subclasses add the plumbing of the operator or the promise API. */
-export class AdmittedCall {
+/** What settling an admitted call reads and writes (an `AdmittedCall`, or the operator's subscriber). */
+export interface Settleable {
+  settled: boolean
+  readonly sink: CallSink
+  readonly ticket: Admitted
+  readonly call: number
+  readonly started: number
+}
+
+/**
+ * Records the outcome of `admitted` (`timedOut`: a failure by timeout), with its latency on the
+ * breaker's clock; `false` if it had already settled.
+ */
+export const settle = (admitted: Settleable, outcome: Outcome, timedOut = false): boolean => {
+  if (admitted.settled) return false
+  admitted.settled = true
+  const sink = admitted.sink
+  if (outcome === CANCEL) {
+    sink.cancelled(admitted.ticket, admitted.call)
+    return true
+  }
+  const now = sink.scheduler.now()
+  const latencyMs = now - admitted.started
+  if (outcome === SUCCESS) sink.succeeded(admitted.ticket, latencyMs, now, admitted.call)
+  else sink.failed(admitted.ticket, latencyMs, now, admitted.call, timedOut)
+  return true
+}
+
+/** One admitted call: settles once. `Breaker.execute` adds the plumbing of the promise API. */
+export class AdmittedCall implements Settleable {
   settled = false
 
   constructor(
-    protected readonly sink: CallSink,
-    protected readonly ticket: Admitted,
-    protected readonly call: number,
-    protected readonly started: number,
+    readonly sink: CallSink,
+    readonly ticket: Admitted,
+    readonly call: number,
+    readonly started: number,
   ) {}
 
   /** Records the outcome (`timedOut`: a failure by timeout); `false` if the call had already settled. */
   settle(outcome: Outcome, timedOut = false): boolean {
-    if (this.settled) return false
-    this.settled = true
-    const sink = this.sink
-    if (outcome === CANCEL) {
-      sink.cancelled(this.ticket, this.call)
-      return true
-    }
-    const now = sink.scheduler.now()
-    const latencyMs = now - this.started
-    if (outcome === SUCCESS) sink.succeeded(this.ticket, latencyMs, now, this.call)
-    else sink.failed(this.ticket, latencyMs, now, this.call, timedOut)
-    return true
+    return settle(this, outcome, timedOut)
   }
 }

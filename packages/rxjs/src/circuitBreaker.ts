@@ -1,14 +1,6 @@
 import type { Admitted, Decision, Rejected } from '@datapunk/breaker'
-import {
-  type MonoTypeOperatorFunction,
-  Observable,
-  type Observer,
-  type SchedulerLike,
-  Subscriber,
-  type Subscription,
-  type Unsubscribable,
-} from 'rxjs'
-import { AdmittedCall, CANCEL, type CallSink, classify, FAILURE, SUCCESS } from './AdmittedCall.js'
+import { type MonoTypeOperatorFunction, Observable, type SchedulerLike, Subscriber, type Subscription, type Unsubscribable } from 'rxjs'
+import { CANCEL, type CallSink, classify, FAILURE, type Outcome, type Settleable, SUCCESS, settle } from './AdmittedCall.js'
 import { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
 import { type CallOptions, callOptions, DEFAULT_CALL_OPTIONS } from './execute.js'
 
@@ -96,79 +88,83 @@ const startCall = <T>(
   call: number,
   at: number,
 ): void => {
-  const b = settings.breaker
-  const c = new Call<T>(b, ticket, call, at, subscriber, settings.successOnValue, settings.isFailure, settings.cancelCounts)
+  const c = new Call<T>(settings, ticket, call, at, subscriber)
   // Chained before the source runs: an unsubscribe during a synchronous emission reaches it.
   subscriber.add(c)
   const timeoutMs = settings.timeoutMs
-  if (timeoutMs !== undefined) c.timer = b.scheduler.schedule(() => c.timedOut(timeoutMs), timeoutMs)
-  // The subscriber the source will emit into, known before the source runs: unsubscribing it is
-  // what stops a synchronous source mid-emission. `subscribe` takes a Subscriber as it is, and the
-  // Call behind it is not a Subscription, so nothing else is chained. RxJS 7 marks this
-  // constructor internal-to-be in v8 (where `operate` replaces it); it saves the ~60 ns a relay
-  // Observable and its SafeSubscriber cost per call.
-  const inner = new Subscriber<T>(c)
-  c.inner = inner
-  source.subscribe(inner)
+  if (timeoutMs !== undefined) c.timer = settings.breaker.scheduler.schedule(() => c.timedOut(timeoutMs), timeoutMs)
+  // The call is the subscriber the source emits into (`subscribe` takes a Subscriber as it is):
+  // one object per call, and unsubscribing it stops even a synchronous source mid-emission. RxJS 7
+  // marks this constructor internal-to-be in v8 (where `operate` replaces it); it saves a relay
+  // Observable and its SafeSubscriber per call.
+  source.subscribe(c)
 }
 
 const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs: null }
 const rejectionOf = (decision: Decision): Rejected => (decision._tag === 'Rejected' ? decision : REJECTED_OPEN)
 
 /**
- * One admitted call: the observer of the source and the teardown of the subscription in one
- * object (one allocation per call instead of a closure per callback). Settles exactly once.
+ * One admitted call: the subscriber of the source, forwarding to the downstream subscriber, and
+ * the teardown the downstream holds, in one object. Settles exactly once.
  */
-class Call<T> extends AdmittedCall implements Observer<T>, Unsubscribable {
+class Call<T> extends Subscriber<T> implements Settleable {
+  settled = false
   private answered = false
-  /** The subscriber the source emits into; unsubscribing it stops even a synchronous source. */
-  inner: Subscriber<T> | undefined
-  timer: Subscription | undefined
+  timer: Subscription | undefined = undefined
+  readonly sink: CallSink
 
   constructor(
-    sink: CallSink,
-    ticket: Admitted,
-    call: number,
-    started: number,
+    private readonly settings: Settings,
+    readonly ticket: Admitted,
+    readonly call: number,
+    readonly started: number,
     private readonly downstream: Subscriber<T>,
-    private readonly successOnValue: boolean,
-    private readonly isFailure: (error: unknown) => boolean,
-    private readonly cancelCounts: boolean,
   ) {
-    super(sink, ticket, call, started)
+    // No destination: the call forwards to `downstream` itself, after counting.
+    super()
+    this.sink = settings.breaker
   }
 
-  next(value: T): void {
+  protected override _next(value: T): void {
     this.answered = true
-    if (this.successOnValue) this.end(SUCCESS)
+    if (this.settings.successOnValue) this.end(SUCCESS)
     this.downstream.next(value)
   }
 
-  error(error: unknown): void {
-    this.end(classify(this.sink, this.isFailure, error))
-    this.downstream.error(error)
+  protected override _error(error: unknown): void {
+    try {
+      this.end(classify(this.sink, this.settings.isFailure, error))
+      this.downstream.error(error)
+    } finally {
+      this.unsubscribe()
+    }
   }
 
-  complete(): void {
-    this.end(SUCCESS)
-    this.downstream.complete()
+  protected override _complete(): void {
+    try {
+      this.end(SUCCESS)
+      this.downstream.complete()
+    } finally {
+      this.unsubscribe()
+    }
   }
 
-  /** Teardown: the downstream unsubscribed, or the call ended. */
-  unsubscribe(): void {
-    this.inner?.unsubscribe()
-    if (!this.settled) this.end(this.answered ? SUCCESS : this.cancelCounts ? FAILURE : CANCEL)
+  /** Teardown: the downstream unsubscribed, or the call ended. The source is stopped first. */
+  override unsubscribe(): void {
+    if (this.closed) return
+    super.unsubscribe()
+    if (!this.settled) this.end(this.answered ? SUCCESS : this.settings.cancelCounts ? FAILURE : CANCEL)
   }
 
   timedOut(timeoutMs: number): void {
     if (this.settled) return
     this.end(FAILURE, true)
-    this.inner?.unsubscribe()
+    super.unsubscribe()
     this.downstream.error(new CallTimeoutError(this.sink.name, timeoutMs))
   }
 
-  private end(outcome: 0 | 1 | 2, timedOut = false): void {
-    if (this.settle(outcome, timedOut)) this.timer?.unsubscribe()
+  private end(outcome: Outcome, timedOut = false): void {
+    if (settle(this, outcome, timedOut)) this.timer?.unsubscribe()
   }
 }
 
