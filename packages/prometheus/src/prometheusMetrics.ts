@@ -7,7 +7,7 @@
 import type { Snapshot } from '@datapunk/breaker'
 import { type Breaker, type BreakerSource, type CallEvent, type TransitionEvent, watchBreakers } from '@datapunk/breaker-rxjs'
 import { Counter, register as defaultRegistry, Gauge, Histogram, type Registry } from 'prom-client'
-import { Subscription } from 'rxjs'
+import { Subscriber, Subscription } from 'rxjs'
 
 /** Options of {@link prometheusMetrics}. */
 export interface PrometheusOptions {
@@ -292,6 +292,23 @@ const onCall = (shared: Shared, t: Tally, event: CallEvent): void => {
   }
 }
 
+/**
+ * Tallies a breaker's call events. A Subscriber of its own, handed to `calls$.subscribe` as it is:
+ * each event reaches `onCall` in one call, not through the wrapper RxJS puts around a function
+ * (the adapter runs on every call; `onCall` never throws).
+ */
+class CallTally extends Subscriber<CallEvent> {
+  constructor(
+    private readonly shared: Shared,
+    private readonly tally: Tally,
+  ) {
+    super()
+  }
+  protected override _next(event: CallEvent): void {
+    onCall(this.shared, this.tally, event)
+  }
+}
+
 const onTransition = (t: Tally, event: TransitionEvent): void => {
   if (event._tag !== 'StateChanged') return
   const id = `${event.from}/${event.to}/${event.reason}`
@@ -338,7 +355,7 @@ export const prometheusMetrics = <K>(source: BreakerSource<K>, options: Promethe
         transitions: new Map(),
         durations: { success: durations(n), failure: durations(n), timeout: durations(n) },
       }
-      t.subscription.add(breaker.calls$.subscribe((event) => onCall(shared, t, event)))
+      t.subscription.add(breaker.calls$.subscribe(new CallTally(shared, t)))
       t.subscription.add(breaker.transitions$.subscribe((event) => onTransition(t, event)))
       shared.attached.set(breaker, t)
     },
