@@ -6,7 +6,7 @@
  * learned as small integers later holds a fraction, V8 retires the shape: code optimized for it
  * deoptimizes, and objects made from the retired shape are migrated one at a time, on access.
  * A process that steps a strategy at integer times first (a test, the simulator, a replay at
- * virtual time 0, 1, 2, ...) and then runs a live breaker (times from `performance.now()`,
+ * virtual time 0, 1, 2, ...) and then runs a live breaker (times from a monotonic clock in ms,
  * fractional latencies) hits exactly that: measured on the development VM, a breaker's closed
  * call went from ~70 ns to ~1,500 ns added, for as long as the old shape's code kept running.
  *
