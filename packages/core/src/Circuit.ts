@@ -9,7 +9,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import type { BreakerEvent } from './BreakerEvent.js'
+import { type BreakerEvent, isValidLatency } from './BreakerEvent.js'
 import { CircuitState, Mode, type TransitionReason, transitionReasons } from './CircuitState.js'
 import { ConfigError, problem } from './ConfigError.js'
 import { Finite, intIn, NonNegativeInt, nullable, oneOf, report } from './codecs.js'
@@ -369,12 +369,12 @@ const countClosed = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, failed: 
 }
 
 /**
- * The one test the hot path makes of an outcome: a valid latency, and a ticket of this generation
- * with an id issued and calls in flight. Anything else takes the full path, which says what is wrong.
+ * An outcome a closed circuit counts: a valid latency, and a ticket of a call that may still be in
+ * flight. `ticketProblem`'s checks as a yes or no, written out: it runs on every call, where naming
+ * the problem cost ~5 ns (anything it refuses goes to `step`, which names it).
  */
 const countable = <D, R>(s: CircuitData<D, R>, ticket: unknown, latencyMs: unknown): latencyMs is number => {
-  if (!(typeof latencyMs === 'number' && latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY)) return false
-  if (typeof ticket !== 'object' || ticket === null || s.inFlight === 0) return false
+  if (!isValidLatency(latencyMs) || typeof ticket !== 'object' || ticket === null || s.inFlight === 0) return false
   const id = (ticket as { readonly id?: unknown }).id
   return (
     (ticket as { readonly generation?: unknown }).generation === s.phase.generation &&
@@ -419,7 +419,7 @@ const stepInPlace = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: B
 
 const onOutcome = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: unknown, failed: boolean, now: number): Result<D, R> => {
   const { ticket, latencyMs } = event as { readonly ticket?: unknown; readonly latencyMs?: unknown }
-  if (!(typeof latencyMs === 'number' && latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY)) return [s, ignored['invalid-event']]
+  if (!isValidLatency(latencyMs)) return [s, ignored['invalid-event']]
   const problem = ticketProblem(s, ticket)
   if (problem !== undefined) return [s, problem]
   const id = (ticket as Admitted).id
