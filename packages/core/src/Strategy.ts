@@ -12,7 +12,8 @@ import type { RecoverySnapshot } from './Recovery.js'
  * `step(state, event, now)` returns the next state and the decision. It never reads a clock
  * (time is `now`), never draws a random number, never mutates `state`, and never throws on any
  * event sequence. `inspect` reports the state for metrics and UIs; `codec` snapshots and
- * restores it as JSON.
+ * restores it as JSON. A `step` function may carry a transient twin for handles that own their
+ * state (see {@link InPlaceStep}); `step` itself stays pure.
  */
 export interface Strategy<S> {
   /** A name for logs and metrics. */
@@ -66,7 +67,7 @@ export type StepWithInPlace<S> = ((state: S, event: BreakerEvent, now: number) =
   readonly inPlace: InPlaceStep<S>
 }
 
-/** Attaches `inPlace` to `step` as its transient twin (see {@link InPlaceStep}); returns `step`. */
+/** Attaches `inPlace` to `step` as its transient twin (see {@link InPlaceStep}); returns `step` itself, carrying it. */
 export const withInPlace = <S>(
   step: (state: S, event: BreakerEvent, now: number) => readonly [S, Decision],
   inPlace: InPlaceStep<S>,
