@@ -178,12 +178,27 @@ const run = <T>(
 
 const NEVER_ABORTED: AbortSignal = new AbortController().signal
 
+/** Records how the plain call `ticket` failed: a failure, or nothing (a cancellation) if `isFailure` clears the error. */
+const plainFailed = (
+  breaker: Breaker,
+  ticket: Admitted,
+  call: number,
+  started: number,
+  isFailure: (error: unknown) => boolean,
+  error: unknown,
+): void => {
+  const now = breaker.scheduler.now()
+  if (classify(breaker, isFailure, error) === FAILURE) breaker.failed(ticket, now - started, now, call)
+  else breaker.cancelled(ticket, call)
+}
+
 /**
  * Runs `fn` as the admitted call `ticket` when nothing but its own result can end it (no timeout,
- * no caller signal): one async frame, no settlement object, no controller. Settles once because
- * the result is the only way out.
+ * no caller signal): no settlement object, no controller, and one `then` rather than an async
+ * function (whose frame costs ~20 ns more per call here). Settles once because the result is the
+ * only way out; a value or a throw from `fn` itself counts as a resolved or rejected promise would.
  */
-const runPlain = async <T>(
+const runPlain = <T>(
   breaker: Breaker,
   ticket: Admitted,
   call: number,
@@ -191,19 +206,24 @@ const runPlain = async <T>(
   fn: (signal: AbortSignal) => PromiseLike<T> | T,
   isFailure: (error: unknown) => boolean,
 ): Promise<T> => {
-  let value: T
+  let result: PromiseLike<T> | T
   try {
-    value = await fn(NEVER_ABORTED)
+    result = fn(NEVER_ABORTED)
   } catch (error) {
-    const now = breaker.scheduler.now()
-    const outcome = classify(breaker, isFailure, error)
-    if (outcome === FAILURE) breaker.failed(ticket, now - started, now, call)
-    else breaker.cancelled(ticket, call)
-    throw error
+    plainFailed(breaker, ticket, call, started, isFailure, error)
+    return Promise.reject(error)
   }
-  const now = breaker.scheduler.now()
-  breaker.succeeded(ticket, now - started, now, call)
-  return value
+  return Promise.resolve(result).then(
+    (value) => {
+      const now = breaker.scheduler.now()
+      breaker.succeeded(ticket, now - started, now, call)
+      return value
+    },
+    (error: unknown) => {
+      plainFailed(breaker, ticket, call, started, isFailure, error)
+      throw error
+    },
+  )
 }
 
 /** `Breaker.execute`: see there. */

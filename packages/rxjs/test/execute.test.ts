@@ -44,6 +44,27 @@ describe('execute (the promise API)', () => {
     expect(breaker.snapshot().state).toBe('open')
   })
 
+  it('takes any thenable; a synchronous throw is counted at once, a value when it resolves', async () => {
+    const { breaker } = virtual()
+    // Not a Promise: only a `then` method, as some clients return.
+    const thenable = (ok: boolean): PromiseLike<string> => {
+      const settled = ok ? Promise.resolve('from a thenable') : Promise.reject(new Error('thenable down'))
+      // biome-ignore lint/suspicious/noThenProperty: a thenable is what this test hands to execute
+      return { then: (onFulfilled, onRejected) => settled.then(onFulfilled, onRejected) }
+    }
+    await expect(breaker.execute(() => thenable(true))).resolves.toBe('from a thenable')
+    await expect(breaker.execute(() => thenable(false))).rejects.toThrow('thenable down')
+    expect(breaker.snapshot()).toMatchObject({ state: 'closed', consecutiveFailures: 1, inFlight: 0 })
+    const thrown = breaker.execute(() => {
+      throw new Error('sync down')
+    })
+    // Counted before the promise is even awaited: the second failure in a row opens the circuit.
+    expect(breaker.snapshot()).toMatchObject({ state: 'open', inFlight: 0 })
+    await expect(thrown).rejects.toThrow('sync down')
+    const pending = breaker.execute(() => 'never called, the circuit is open')
+    await expect(pending).rejects.toThrow(BrokenCircuitError)
+  })
+
   it('never invokes the function when rejected, and says why and when to retry', async () => {
     const { breaker } = virtual()
     breaker.dispatch(BreakerEvent.openFor(5000))
