@@ -5,7 +5,7 @@
  * gauges read at collection time from `inspect()`.
  */
 
-import { type Breaker, type BreakerSource, type CallEvent, type TransitionEvent, watchBreakers } from '@datapunk/breaker-rxjs'
+import { type Breaker, type BreakerSource, type CallOutcomeEvent, type TransitionEvent, watchBreakers } from '@datapunk/breaker-rxjs'
 import type { Attributes, Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api'
 import { Subscription } from 'rxjs'
 
@@ -113,7 +113,7 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
     }
     return found
   }
-  const onCall = (a: Attached, event: CallEvent): void => {
+  const onCall = (a: Attached, event: CallOutcomeEvent): void => {
     switch (event._tag) {
       case 'CallSucceeded':
       case 'CallFailed': {
@@ -167,7 +167,8 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
       const base: Attributes =
         key === undefined ? { 'breaker.name': breaker.name } : { 'breaker.name': breaker.name, 'breaker.key': String(key) }
       const a: Attached = { subscription: new Subscription(), base, sets: new Map() }
-      a.subscription.add(breaker.calls$.subscribe((event) => onCall(a, event)))
+      // Outcomes only: the admissions, which no instrument counts, are not even built.
+      a.subscription.add(breaker.outcomes$.subscribe((event) => onCall(a, event)))
       a.subscription.add(breaker.transitions$.subscribe((event) => onTransition(a, event)))
       attached.set(breaker, a)
     },

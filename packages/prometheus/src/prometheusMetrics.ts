@@ -5,7 +5,7 @@
  * scrape time from `inspect()`, so a strategy you wrote gets metrics without doing anything.
  */
 import type { Snapshot } from '@datapunk/breaker'
-import { type Breaker, type BreakerSource, type CallEvent, type TransitionEvent, watchBreakers } from '@datapunk/breaker-rxjs'
+import { type Breaker, type BreakerSource, type CallOutcomeEvent, type TransitionEvent, watchBreakers } from '@datapunk/breaker-rxjs'
 import { Counter, register as defaultRegistry, Gauge, Histogram, type Registry } from 'prom-client'
 import { Subscriber, Subscription } from 'rxjs'
 
@@ -263,7 +263,7 @@ const time = (bounds: ReadonlyArray<number>, d: Durations, ms: number): void => 
   }
 }
 
-const onCall = (shared: Shared, t: Tally, event: CallEvent): void => {
+const onCall = (shared: Shared, t: Tally, event: CallOutcomeEvent): void => {
   switch (event._tag) {
     case 'CallSucceeded':
       t.calls.success++
@@ -293,18 +293,19 @@ const onCall = (shared: Shared, t: Tally, event: CallEvent): void => {
 }
 
 /**
- * Tallies a breaker's call events. A Subscriber of its own, handed to `calls$.subscribe` as it is:
- * each event reaches `onCall` in one call, not through the wrapper RxJS puts around a function
- * (the adapter runs on every call; `onCall` never throws).
+ * Tallies a breaker's call outcomes (`outcomes$`: no admission events, which the metrics do not
+ * count). A Subscriber of its own, handed to `subscribe` as it is: each event reaches `onCall` in
+ * one call, not through the wrapper RxJS puts around a function (the adapter runs on every call;
+ * `onCall` never throws).
  */
-class CallTally extends Subscriber<CallEvent> {
+class CallTally extends Subscriber<CallOutcomeEvent> {
   constructor(
     private readonly shared: Shared,
     private readonly tally: Tally,
   ) {
     super()
   }
-  protected override _next(event: CallEvent): void {
+  protected override _next(event: CallOutcomeEvent): void {
     onCall(this.shared, this.tally, event)
   }
 }
@@ -355,7 +356,7 @@ export const prometheusMetrics = <K>(source: BreakerSource<K>, options: Promethe
         transitions: new Map(),
         durations: { success: durations(n), failure: durations(n), timeout: durations(n) },
       }
-      t.subscription.add(breaker.calls$.subscribe(new CallTally(shared, t)))
+      t.subscription.add(breaker.outcomes$.subscribe(new CallTally(shared, t)))
       t.subscription.add(breaker.transitions$.subscribe((event) => onTransition(t, event)))
       shared.attached.set(breaker, t)
     },

@@ -14,7 +14,7 @@ import {
 import { merge, Observable, type SchedulerLike, Subject, type Subscriber, type Subscription, type Unsubscribable } from 'rxjs'
 import type { CallSink } from './AdmittedCall.js'
 import { type ExecuteOptions, execute } from './execute.js'
-import type { CallEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
+import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
 import { monotonicScheduler } from './monotonicScheduler.js'
 
 /** Options of {@link createBreaker}. */
@@ -54,6 +54,7 @@ const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs
 /** The observables of a {@link Breaker}, built together on first read. */
 interface Views {
   readonly calls$: Observable<CallEvent>
+  readonly outcomes$: Observable<CallOutcomeEvent>
   readonly transitions$: Observable<TransitionEvent>
   readonly metrics$: Observable<MetricEvent>
   readonly state$: Observable<Snapshot>
@@ -81,6 +82,8 @@ class Watch {
   lastSnapshot: Snapshot | undefined = undefined
   /** Subscribers of `calls$`: a plain list, not a Subject (a Subject's `next` costs a closure per event, per call). */
   callSubscribers: ReadonlyArray<Subscriber<CallEvent>> = NO_SUBSCRIBERS
+  /** Subscribers of `outcomes$`: the same, spared the admissions. */
+  outcomeSubscribers: ReadonlyArray<Subscriber<CallEvent>> = NO_SUBSCRIBERS
   /** `UNWATCHED` until someone subscribes to `transitions$` (or `metrics$`). */
   transitionEvents: Subject<TransitionEvent> = unwatched()
   /** `UNWATCHED` until someone subscribes to `state$`. */
@@ -141,6 +144,22 @@ export class Breaker implements CallSink {
   get calls$(): Observable<CallEvent> {
     return this.view().calls$
   }
+  /**
+   * `calls$` without the admissions: what became of each call (rejected, succeeded, failed,
+   * cancelled, stale). What metrics count, at one event per call instead of two. Hot.
+   *
+   * @example
+   * import { circuit } from '@datapunk/breaker'
+   * import { createBreaker } from '@datapunk/breaker-rxjs'
+   * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }))
+   * const tags: string[] = []
+   * breaker.outcomes$.subscribe((e) => tags.push(e._tag))
+   * await breaker.execute(async () => 'ok')
+   * tags // ['CallSucceeded']
+   */
+  get outcomes$(): Observable<CallOutcomeEvent> {
+    return this.view().outcomes$
+  }
   /** State changes, recovery-rate changes, config swaps, rejected configs, classifiers that threw. Hot. */
   get transitions$(): Observable<TransitionEvent> {
     return this.view().transitions$
@@ -167,6 +186,13 @@ export class Breaker implements CallSink {
         w.callSubscribers = w.callSubscribers.filter((s) => s !== subscriber)
       }
     })
+    const outcomes$ = new Observable<CallOutcomeEvent>((subscriber) => {
+      const s = subscriber as Subscriber<CallEvent>
+      w.outcomeSubscribers = [...w.outcomeSubscribers, s]
+      return () => {
+        w.outcomeSubscribers = w.outcomeSubscribers.filter((other) => other !== s)
+      }
+    })
     const transitions$ = new Observable<TransitionEvent>((subscriber) => {
       if (w.transitionEvents === UNWATCHED) w.transitionEvents = new Subject<TransitionEvent>()
       return w.transitionEvents.subscribe(subscriber)
@@ -176,7 +202,7 @@ export class Breaker implements CallSink {
       if (w.snapshots === UNWATCHED) w.snapshots = new Subject<Snapshot>()
       return w.snapshots.subscribe(subscriber)
     })
-    w.views = { calls$, transitions$, metrics$: merge(calls$, transitions$), state$ }
+    w.views = { calls$, outcomes$, transitions$, metrics$: merge(calls$, transitions$), state$ }
     return w.views
   }
 
@@ -257,22 +283,30 @@ export class Breaker implements CallSink {
       const decision = fast(this.current, event, now)
       if (decision !== undefined) return decision
     }
-    return this.dispatchFully(event, now, call, timedOut)
+    return this.dispatchWatched(event, now, call, timedOut)
   }
 
-  /** `dispatchAt`, the whole way: watchers told, waiters let in, events delivered in order. */
-  private dispatchFully(event: BreakerEvent, now: number, call: number, timedOut: boolean): Decision {
+  /**
+   * `dispatchAt` past its one test: in place while watched (nothing a watcher sees changes, so only
+   * the call event is left to send), else the whole way. Small, apart from `dispatchFully`.
+   */
+  private dispatchWatched(event: BreakerEvent, now: number, call: number, timedOut: boolean): Decision {
     const w = this.watched
     const twin = this.twin
     if (twin !== undefined && w !== undefined && (w.waiters === undefined || w.waiters.length === 0)) {
-      // In place while watched: nothing a watcher sees changes, so only the call event is left to send.
       const decision = twin(this.current, event, now)
       if (decision !== undefined) {
-        if (w.callSubscribers.length > 0) this.emitCall(w, event, decision, now, call, timedOut)
+        if (w.callSubscribers.length > 0 || w.outcomeSubscribers.length > 0) this.emitCall(w, event, decision, now, call, timedOut)
         if (w.queue.length > 0) this.flush(w)
         return decision
       }
     }
+    return this.dispatchFully(event, now, call, timedOut)
+  }
+
+  /** `dispatchAt`, the whole way: `step`, watchers told, waiters let in, events delivered in order. */
+  private dispatchFully(event: BreakerEvent, now: number, call: number, timedOut: boolean): Decision {
+    const w = this.watched
     const before = this.current === PRISTINE ? this.settled(now) : this.current
     const strategy = this.strategyNow
     const result = strategy.step(before, event, now)
@@ -288,7 +322,7 @@ export class Breaker implements CallSink {
       if (w.waiters === undefined && !w.transitionEvents.observed && !w.snapshots.observed) w.lastSnapshot = undefined
       else this.changed(w, before, after, now)
     }
-    if (w.callSubscribers.length > 0) this.emitCall(w, event, decision, now, call, timedOut)
+    if (w.callSubscribers.length > 0 || w.outcomeSubscribers.length > 0) this.emitCall(w, event, decision, now, call, timedOut)
     if (w.queue.length > 0) this.flush(w)
     return decision
   }
@@ -449,15 +483,22 @@ export class Breaker implements CallSink {
     w.queue.push(subject, value)
   }
 
-  /** Delivers a call event: at once if nothing is being delivered, else after what is queued. */
+  /**
+   * Delivers a call event to `calls$` and, unless it is an admission, to `outcomes$`: at once if
+   * nothing is being delivered, else after what is queued.
+   */
   private sendCall(w: Watch, value: CallEvent): void {
+    const calls = w.callSubscribers
+    const outcomes = value._tag === 'CallAdmitted' ? NO_SUBSCRIBERS : w.outcomeSubscribers
     if (w.emitting || w.queue.length > 0) {
-      w.queue.push(w.callSubscribers, value)
+      if (calls.length > 0) w.queue.push(calls, value)
+      if (outcomes.length > 0) w.queue.push(outcomes, value)
       return
     }
     w.emitting = true
     try {
-      deliver(w.callSubscribers, value)
+      deliver(calls, value)
+      deliver(outcomes, value)
     } finally {
       w.emitting = false
     }
@@ -525,8 +566,10 @@ export class Breaker implements CallSink {
     const breaker = this.name
     switch (event._tag) {
       case 'CallRequested':
-        if (decision._tag === 'Admitted') this.sendCall(w, { _tag: 'CallAdmitted', breaker, at, call, probe: decision.probe })
-        else if (decision._tag === 'Rejected') {
+        // Built only for `calls$`: `outcomes$` is spared admissions.
+        if (decision._tag === 'Admitted') {
+          if (w.callSubscribers.length > 0) this.sendCall(w, { _tag: 'CallAdmitted', breaker, at, call, probe: decision.probe })
+        } else if (decision._tag === 'Rejected') {
           this.sendCall(w, {
             _tag: 'CallRejected',
             breaker,

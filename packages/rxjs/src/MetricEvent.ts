@@ -7,7 +7,7 @@ import type { CircuitState, Mode, RejectReason, TransitionReason } from '@datapu
 export type MetricEvent = CallEvent | TransitionEvent
 
 /**
- * One per call (emitted only while someone subscribes to `calls$` or `metrics$`). `call` numbers
+ * Per call (emitted only while someone subscribes to `calls$`, `metrics$` or, but for admissions, `outcomes$`). `call` numbers
  * the calls of a breaker from 1, tying each outcome to its request (0: an outcome recorded by
  * hand without a call number). Recorded as JSON lines, these events are a trace the simulator
  * can replay through other strategies.
@@ -42,6 +42,12 @@ export type CallEvent =
       readonly outcome: 'succeeded' | 'failed' | 'cancelled'
       readonly latencyMs: number | null
     }
+
+/**
+ * What became of a call (emitted only while someone subscribes to `outcomes$`): every call event
+ * but the admission. What metrics count; one event per call instead of two.
+ */
+export type CallOutcomeEvent = Exclude<CallEvent, { readonly _tag: 'CallAdmitted' }>
 
 /** Changes of the breaker itself. */
 export type TransitionEvent =

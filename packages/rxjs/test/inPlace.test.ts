@@ -113,6 +113,29 @@ describe('in-place steps in a breaker', () => {
     expect(counts).toEqual({ inPlace: 5, step: 1 })
   })
 
+  it('send outcomes$ every call event but the admissions, in order, next to calls$', async () => {
+    const breaker = createBreaker(strategy(), { scheduler: new VirtualTimeScheduler() })
+    const outcomes: string[] = []
+    const calls: string[] = []
+    breaker.outcomes$.subscribe((e) => outcomes.push(`${e._tag} ${e.call}`))
+    await traffic(breaker, 2)
+    breaker.calls$.subscribe((e) => calls.push(`${e._tag} ${e.call}`))
+    for (let i = 0; i < 3; i++) await breaker.execute(async () => Promise.reject(new Error('down'))).catch(() => undefined)
+    await breaker.execute(async () => 'rejected: open').catch(() => undefined)
+    // traffic: two successes and a failure; then two more failures trip it (3 in a row), and the
+    // last two calls are rejected.
+    expect(outcomes).toEqual([
+      'CallSucceeded 1',
+      'CallSucceeded 2',
+      'CallFailed 3',
+      'CallFailed 4',
+      'CallFailed 5',
+      'CallRejected 6',
+      'CallRejected 7',
+    ])
+    expect(calls).toEqual(['CallAdmitted 4', 'CallFailed 4', 'CallAdmitted 5', 'CallFailed 5', 'CallRejected 6', 'CallRejected 7'])
+  })
+
   it('leave the trip to step: the third failure in a row opens the circuit and tells the watchers', async () => {
     const { counts, strategy: s } = counted()
     const breaker = createBreaker(s, { scheduler: new VirtualTimeScheduler() })
