@@ -177,6 +177,7 @@ export {
   withInPlace,
 } from './Strategy.js'
 export { swapStrategy } from './Swap.js'
+export { primeShape } from './shapes.js'
 export {
   addToTimeWindow,
   advanceTimeWindow,

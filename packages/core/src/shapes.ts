@@ -1,5 +1,5 @@
 /**
- * Hidden classes, primed (internal; exported for the RxJS layer's own hot objects).
+ * Hidden classes, primed.
  *
  * V8 gives every object shape (the same keys, added in the same order) one representation per
  * field, learned from the values stored: small integers, doubles, or any value. When a field
@@ -26,7 +26,20 @@ const primed: unknown[] = []
 
 /**
  * Builds the shape `make` builds three times, with `''`, `0` and `0.5` as every argument, and
- * keeps the last object: a hot constructor's fields start out holding any value, for good.
+ * keeps the last object: a hot constructor's fields start out holding any value, for good. Call it
+ * once, at module load, for each state type of a part of your own whose numeric fields hold times,
+ * latencies or rates (anything that is an integer in one test and a fraction in production).
+ *
+ * @example
+ * import { primeShape } from '@datapunk/breaker'
+ * interface Ewma {
+ *   readonly averageMs: number
+ *   readonly samples: number
+ * }
+ * // Every state of the part is built here, and primed next to it.
+ * const ewma = (averageMs: number, samples: number): Ewma => ({ averageMs, samples })
+ * primeShape((v) => ewma(v, v))
+ * ewma(12.5, 3).averageMs // 12.5
  */
 export const primeShape = (make: (value: never) => unknown): void => {
   make('' as never)
