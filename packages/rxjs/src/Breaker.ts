@@ -134,7 +134,7 @@ export class Breaker implements CallSink {
   private watch(): Watch {
     if (this.watched === undefined) {
       this.watched = new Watch()
-      // Watched: `dispatchFully` steps in place and sends the call event.
+      // Watched: `dispatchWatched` steps in place and sends the call event.
       this.fast = undefined
     }
     return this.watched
@@ -314,6 +314,7 @@ export class Breaker implements CallSink {
     const decision = result[1]
     if (after !== before) {
       this.current = after
+      // A new state, made by the strategy and shown to nobody: ours (a no-op while it already was).
       if (this.twin === undefined) this.own(true)
     }
     // Nobody ever watched or waited: nothing else to do.
