@@ -67,7 +67,32 @@ export type StepWithInPlace<S> = ((state: S, event: BreakerEvent, now: number) =
   readonly inPlace: InPlaceStep<S>
 }
 
-/** Attaches `inPlace` to `step` as its transient twin (see {@link InPlaceStep}); returns `step` itself, carrying it. */
+/**
+ * Attaches `inPlace` to `step` as its transient twin (see {@link InPlaceStep}); returns `step`
+ * itself, carrying it. A wrapper that keeps the inner strategy's twin must keep its guarantees.
+ *
+ * @example
+ * import { BreakerEvent, type CircuitData, circuit, inPlaceStep, withInPlace } from '@datapunk/breaker'
+ * const inner = circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } })
+ * let counted = 0
+ * // A wrapper that counts the events stepped, in place or not: it wraps both, so nothing goes around it.
+ * const counting = {
+ *   ...inner,
+ *   step: withInPlace(
+ *     (state: CircuitData, event: BreakerEvent, now: number) => {
+ *       counted++
+ *       return inner.step(state, event, now)
+ *     },
+ *     (state: CircuitData, event: BreakerEvent, now: number) => {
+ *       const decision = inPlaceStep(inner)?.(state, event, now)
+ *       if (decision !== undefined) counted++
+ *       return decision
+ *     },
+ *   ),
+ * }
+ * inPlaceStep(counting)?.(counting.initial(0), BreakerEvent.requested(), 1)
+ * counted // 1
+ */
 export const withInPlace = <S>(
   step: (state: S, event: BreakerEvent, now: number) => readonly [S, Decision],
   inPlace: InPlaceStep<S>,
