@@ -15,7 +15,21 @@ export interface HealthSegment {
   readonly failureRate: number
   /** Median latency and 99th percentile of a call (log-normal). */
   readonly latencyMs: { readonly median: number; readonly p99: number }
+  /**
+   * How long a failed call takes, in ms: a hung upstream makes its callers wait for their timeout.
+   * Absent: a failure takes the segment's latency draw, as a success does.
+   */
+  readonly failureLatencyMs?: number
+  /**
+   * The most calls per second the upstream serves: beyond it, it sheds the excess with fast errors
+   * (over the last second's calls, a share `1 - capacityRps / load` of them fails). Absent: no limit.
+   */
+  readonly capacityRps?: number
 }
+
+/** The share of calls an upstream with `capacityRps` sheds at `load` calls over the last second. */
+export const shedAt = (capacityRps: number | undefined, load: number): number =>
+  capacityRps === undefined || load <= capacityRps ? 0 : 1 - capacityRps / load
 
 /**
  * A fragile recovery: from `fromMs`, an upstream that has just come back collapses again (fails

@@ -38,11 +38,15 @@ const LoadModel = tagged('a load model', {
   bursts: struct('a bursty load', { kind: literal('bursts'), rps: Rps, burstRps: Rps, everyMs: Duration, forMs: Duration }),
 })
 
-const HealthSegment = struct('a health segment', {
-  atMs: Time,
-  failureRate: Probability,
-  latencyMs: struct('a latency distribution', { median: LatencyMs, p99: LatencyMs }),
-})
+const HealthSegment = struct(
+  'a health segment',
+  {
+    atMs: Time,
+    failureRate: Probability,
+    latencyMs: struct('a latency distribution', { median: LatencyMs, p99: LatencyMs }),
+  },
+  { failureLatencyMs: LatencyMs, capacityRps: Rps },
+)
 
 const Share = constrained('a share in [0, 1)', (n) => n >= 0 && n < 1)
 const Strain = struct('a strain', { fromShare: Share, failureRate: Probability })

@@ -36,6 +36,7 @@ export {
   type Scenario,
   type Strain,
   scenarios,
+  shedAt,
   strainAt,
 } from './Scenario.js'
 export { MAX_SCENARIO_MS, MAX_SIMULATED_REQUESTS, parseScenario, readScenarioFile, ScenarioFile } from './ScenarioFile.js'
