@@ -244,7 +244,7 @@ export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleI
     transitioned: (before, after) =>
       inner.transitioned === undefined ||
       inner.transitioned(before.inner, after.inner) ||
-      rejectProbability(before.throttle) !== rejectProbability(after.throttle),
+      (before.throttle !== after.throttle && rejectProbability(before.throttle) !== rejectProbability(after.throttle)),
     share: (s) => inner.share?.(s.inner) ?? [],
   }
   throttledParts.set(strategy as Strategy<unknown>, { inner: inner as Strategy<unknown>, buckets, windowMs })

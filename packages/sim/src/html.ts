@@ -1,8 +1,9 @@
 import type { Scenario } from './Scenario.js'
 import type { Run, RunSummary } from './simulate.js'
+import { median } from './stats.js'
 import type { Evaluation } from './tune.js'
 
-const escapeHtml = (text: string): string =>
+export const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c)
 
 const WIDTH = 900
@@ -82,7 +83,7 @@ ${rows}
 }
 
 /** The page around a report's body: one self-contained file, no scripts, no network. */
-const page = (title: string, body: string): string => `<!doctype html>
+export const page = (title: string, body: string): string => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -101,12 +102,6 @@ ${body}
 </body>
 </html>
 `
-
-const median = (xs: ReadonlyArray<number>): number => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
-}
 
 /**
  * The report of a run over several seeds: per strategy and metric, the median and the range over

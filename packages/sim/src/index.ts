@@ -23,6 +23,23 @@ export {
   renderPrediction,
   stretched,
 } from './prediction.js'
+export {
+  type CellLine,
+  type CellRow,
+  type CellSeed,
+  type Figures,
+  type MatrixOptions,
+  oracleShareOf,
+  type QualityMatrix,
+  qualityMatrix,
+  type RowSummary,
+  reduceMatrix,
+  runCellSeed,
+  successOf,
+} from './quality/matrix.js'
+export { DEFINITIONS, renderQualityHtml, renderQualityText } from './quality/render.js'
+export { BASELINE, libraryRows, type QualityRow, strategyOfRow } from './quality/rows.js'
+export { type Cell, type Half, qualitySpace, selectCells } from './quality/space.js'
 export { normal, type Random, seeded } from './Random.js'
 export { parseTrace, type Replay, type ReplayedCall, replay, strategyFromJson, TraceError, TraceEvent } from './replay.js'
 export { renderSeedTable, renderText, sparkline } from './report.js'
@@ -40,7 +57,7 @@ export {
   strainAt,
 } from './Scenario.js'
 export { MAX_SCENARIO_MS, MAX_SIMULATED_REQUESTS, parseScenario, readScenarioFile, ScenarioFile } from './ScenarioFile.js'
-export { type Bucket, type Run, type RunSummary, type SimulateOptions, simulate } from './simulate.js'
+export { type Bucket, ORACLE, type Run, type RunSummary, type SimulateOptions, simulate, simulateWithOracle } from './simulate.js'
 export { demoDetection, demoStrategies } from './strategies.js'
 export { type Trained, type TrainOptions, traceExamples, trainPredictor } from './train.js'
 export {

@@ -1,5 +1,6 @@
 import type { Scenario } from './Scenario.js'
 import type { Run, RunSummary } from './simulate.js'
+import { median } from './stats.js'
 
 const BARS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 
@@ -67,16 +68,10 @@ export const renderText = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
   for (const row of rows) lines.push(format(row))
   lines.push('')
   lines.push('success: share of all requests answered successfully; wasted: calls let into a failing upstream;')
-  lines.push('needless: requests rejected while the upstream was healthy; detect: incident to first trip;')
+  lines.push('needless: rejected requests that would have succeeded (the upstream as it was then); detect: incident to first trip;')
   lines.push('back to full: recovery to admitting every request again; oscillations: closes followed by another trip;')
   lines.push('collapses: a fragile upstream brought down again by the traffic let through.')
   return lines.join('\n')
-}
-
-const median = (xs: ReadonlyArray<number>): number => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
 
 /**

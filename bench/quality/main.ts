@@ -1,0 +1,60 @@
+/**
+ * `pnpm bench:quality`: the quality matrix. Every strategy the library ships (and every part
+ * combination the docs recommend) on every cell of the scenario space, over 20 held-out seeds,
+ * next to the oracle on the same draws: its delta to classic half-open per cell (median and
+ * worst seed), its share of the oracle, false trips on the noise cells, and summary rows.
+ *
+ *   pnpm bench:quality [--quick] [--seeds A..B] [--cells all|train|test|quick|ID,...] [--workers N] [--html PATH]
+ *
+ * `--quick` runs a small spread of cells over 3 seeds (CI). Writes bench/out/quality.json (the
+ * whole matrix) and, with --html, a heat map. Not a test: the simulator's tests assert behaviour.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { libraryRows, qualityMatrix, renderQualityHtml, renderQualityText, selectCells } from '@datapunk/breaker-sim'
+
+const args = process.argv.slice(2)
+const optionOf = (flag: string): string | undefined => {
+  const i = args.indexOf(flag)
+  return i < 0 ? undefined : args[i + 1]
+}
+const quick = args.includes('--quick')
+const seedSpec = optionOf('--seeds') ?? (quick ? '101..103' : '101..120')
+const range = /^(\d+)\.\.(\d+)$/.exec(seedSpec)
+if (range === null) throw new Error(`--seeds: expected A..B, got ${seedSpec}`)
+const seeds = Array.from({ length: Number(range[2]) - Number(range[1]) + 1 }, (_, i) => Number(range[1]) + i)
+const selected = selectCells(optionOf('--cells') ?? (quick ? 'quick' : 'all'))
+if ('unknown' in selected) throw new Error(`--cells: no cell or family named ${selected.unknown.join(', ')}`)
+const workers = Number(optionOf('--workers') ?? availableParallelism())
+
+const started = performance.now()
+const showProgress = process.stderr.isTTY === true
+const matrix = await qualityMatrix(libraryRows(), selected.cells, seeds, {
+  workers,
+  onProgress: (done, total) => {
+    if (!showProgress) return
+    const elapsed = (performance.now() - started) / 1000
+    const left = done === 0 ? 0 : (elapsed / done) * (total - done)
+    process.stderr.write(`\r${done}/${total} (cell, seed) pairs, ${elapsed.toFixed(0)} s, about ${left.toFixed(0)} s left   `)
+  },
+})
+if (showProgress) process.stderr.write('\n')
+const seconds = (performance.now() - started) / 1000
+
+console.log(renderQualityText(matrix))
+console.log(
+  `\n${selected.cells.length} cells x ${seeds.length} seeds x ${matrix.rows.length} strategies and the oracle in ${seconds.toFixed(0)} s on ${workers} worker threads (node ${process.version})`,
+)
+
+const out = fileURLToPath(new URL('../../out/', import.meta.url))
+mkdirSync(out, { recursive: true })
+writeFileSync(`${out}quality.json`, `${JSON.stringify({ seedRange: seedSpec, seconds: Math.round(seconds), workers, ...matrix }, null, 2)}\n`)
+const html = optionOf('--html')
+if (html !== undefined) {
+  const path = resolve(html)
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path, renderQualityHtml(matrix))
+  console.log(`wrote ${path}`)
+}

@@ -1,0 +1,97 @@
+/**
+ * What the quality matrix measures: rows of strategies, each given as data (a config, and
+ * optionally the adaptive throttle around it), so worker threads can build them.
+ */
+import { type AdaptiveThrottleInput, adaptiveThrottle, fromConfig, type Kinds, type Strategy } from '@datapunk/breaker'
+import { demoDetection } from '../strategies.js'
+
+/** A row of the matrix: a name, a circuit config as `fromConfig` reads it, and an optional throttle around it. */
+export interface QualityRow {
+  readonly name: string
+  readonly config: unknown
+  /** Wraps the circuit in `adaptiveThrottle` with these options (`{}`: its defaults). */
+  readonly throttle?: AdaptiveThrottleInput
+}
+
+/** The row every other is compared with: the demo's failure-rate detection with classic half-open (one probe, 5 s open). */
+export const BASELINE = 'classic'
+
+const classicParts = { recovery: { kind: 'classic', probes: 1 }, openFor: { kind: 'constant', ms: 5_000 } } as const
+
+/**
+ * The library's strategies as shipped: the demo's three (the baseline, gradual recovery at its
+ * defaults, consecutive failures with backoff), every built-in detector next to the demo's
+ * failure-rate threshold as the docs recommend adding it, and adaptive throttling alone and around
+ * the baseline. Every part at its defaults, except what the docs tell a user to set.
+ */
+export const libraryRows = (): ReadonlyArray<QualityRow> => [
+  { name: BASELINE, config: { name: BASELINE, trip: demoDetection, ...classicParts } },
+  { name: 'gradual', config: { name: 'gradual', trip: demoDetection, recovery: { kind: 'gradual' }, openFor: classicParts.openFor } },
+  {
+    name: 'consecutive+backoff',
+    config: {
+      name: 'consecutive+backoff',
+      trip: { kind: 'consecutive-failures', threshold: 10 },
+      recovery: { kind: 'classic', probes: 3 },
+      openFor: { kind: 'exponential', initialMs: 1_000, maxMs: 30_000 },
+    },
+  },
+  {
+    name: 'failure-count',
+    config: {
+      name: 'failure-count',
+      trip: { kind: 'failure-count', threshold: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } },
+      ...classicParts,
+    },
+  },
+  {
+    name: '+slow-call-rate',
+    config: {
+      name: '+slow-call-rate',
+      trip: {
+        kind: 'any-of',
+        detectors: [
+          demoDetection,
+          { kind: 'slow-call-rate', threshold: 0.5, slowCallMs: 2_000, minimumCalls: 20, window: demoDetection.window },
+        ],
+      },
+      ...classicParts,
+    },
+  },
+  {
+    name: '+change-point',
+    config: {
+      name: '+change-point',
+      trip: { kind: 'any-of', detectors: [demoDetection, { kind: 'change-point', signal: 'latency' }] },
+      ...classicParts,
+    },
+  },
+  {
+    name: '+change-point-failures',
+    config: {
+      name: '+change-point-failures',
+      trip: { kind: 'any-of', detectors: [demoDetection, { kind: 'change-point', signal: 'failure' }] },
+      ...classicParts,
+    },
+  },
+  {
+    name: '+trend-forecast',
+    config: { name: '+trend-forecast', trip: { kind: 'any-of', detectors: [demoDetection, { kind: 'trend-forecast' }] }, ...classicParts },
+  },
+  {
+    // A circuit that never trips, inside the throttle: throttling alone.
+    name: 'throttle',
+    config: { name: 'throttle', trip: { kind: 'consecutive-failures', threshold: 1_000_000 } },
+    throttle: {},
+  },
+  { name: 'throttle+classic', config: { name: 'throttle+classic', trip: demoDetection, ...classicParts }, throttle: {} },
+]
+
+/** Builds a row's strategy, or says why its config is refused. */
+export const strategyOfRow = (row: QualityRow, kinds: Kinds | undefined): Strategy<unknown> => {
+  const decoded = fromConfig(row.config, kinds === undefined ? {} : { kinds })
+  if (decoded._tag === 'Left') throw new Error(`row ${row.name}: ${decoded.left.message}`)
+  const strategy = decoded.right as Strategy<unknown>
+  const built = row.throttle === undefined ? strategy : (adaptiveThrottle(strategy, row.throttle) as Strategy<unknown>)
+  return built.name === row.name ? built : { ...built, name: row.name }
+}
