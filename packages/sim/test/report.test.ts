@@ -2,7 +2,6 @@
  * The HTML report opens in headless Chromium (Debian's `chromium` package, from
  * scripts/system-deps.sh) without errors and shows its charts.
  */
-import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,29 +19,7 @@ import {
   tuneAll,
 } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
-import { systemProgram } from '../../../test/support/systemProgram.js'
-
-const browser = systemProgram('chromium')
-
-/** Headless Chromium as this machine allows it: no sandbox as root, no background networking. */
-const chromium = (args: string[]) =>
-  spawnSync(
-    browser.require(),
-    [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--enable-logging=stderr',
-      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'chromium-'))}`,
-      ...args,
-    ],
-    { encoding: 'utf8', timeout: 120_000 },
-  )
+import { browser, chromium } from '../../../test/support/chromium.js'
 
 const fragile = scenarios['fragile-recovery']
 if (fragile === undefined) throw new Error('missing scenario')
