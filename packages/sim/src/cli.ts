@@ -3,29 +3,32 @@
  * breaker-sim: runs strategies side by side on a scenario and prints charts and a summary.
  * `pnpm demo` runs it with the defaults: the fragile-recovery scenario, seed 1.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { dirname, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { Kinds, Strategy } from '@datapunk/breaker'
+import { fail, kindsOption, parseSeeds, positiveInt, readJson, strategyFile, strategyOf, writeHtml, writeJson } from './cli/common.js'
+import { qualityCommand } from './cli/quality.js'
+import { tuneCommand } from './cli/tune.js'
 import { FLEET_SIZES, renderFleetHtml, renderFleetText, sweepFleet } from './fleet.js'
-import { renderHtml, renderSeedHtml, renderTuneHtml } from './html.js'
-import { loadKinds } from './kindsModule.js'
+import { renderHtml, renderSeedHtml } from './html.js'
 import { evaluatePrediction, renderPrediction } from './prediction.js'
-import { parseTrace, replay, strategyFromJson } from './replay.js'
+import { parseTrace, replay } from './replay.js'
 import { renderSeedTable, renderText } from './report.js'
 import { type Scenario, scenarios } from './Scenario.js'
 import { readScenarioFile } from './ScenarioFile.js'
 import { simulate } from './simulate.js'
 import { demoStrategies } from './strategies.js'
 import { trainPredictor } from './train.js'
-import { best, candidatesOf, type Evaluation, paretoFront, parseSpace, simulateSeeds, type Target, tuneAll, Weights } from './tune.js'
+import { simulateSeeds } from './tune.js'
 
 const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--list] [--help]
        breaker-sim run --config FILE [--config FILE ...] [--scenario NAME | --scenario-file FILE]
                        [--seeds SEEDS] [--kinds MODULE] [--html PATH]
-       breaker-sim tune --space FILE (--scenario NAME | --scenario-file FILE | --trace FILE)
+       breaker-sim tune --space FILE [--cells CELLS | --scenario NAME | --scenario-file FILE | --trace FILE]
                         [--seeds SEEDS] [--budget N] [--workers N] [--kinds MODULE] [--out FILE] [--html PATH]
+       breaker-sim quality --config FILE [--config FILE ...] [--cells CELLS] [--seeds SEEDS] [--workers N]
+                           [--kinds MODULE] [--html PATH] [--json PATH]
        breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
        breaker-sim evaluate --config FILE [--config FILE ...] [--seeds SEEDS] [--hours N] [--kinds MODULE]
        breaker-sim train [--scenarios A,B,...] [--seeds SEEDS] [--trace FILE] [--horizon-ms N] [--out FILE]
@@ -52,14 +55,24 @@ any number). --html writes the report: the charts for one seed, the summary for 
 tune: searches a config space (a JSON file: "base", a config every candidate starts from;
 "parameters", each { "path": "trip.threshold", "values": [...] } or { "path": ..., "range":
 { "min", "max", "step" } }; "search", { "kind": "grid" } (default) or { "kind": "random", "seed" };
-"weights") for the config of lowest cost: wasted x weights.wasted (1) + needless x needless (1) +
-collapses x collapses (1000) + seconds to detect x detectSeconds (10) + seconds back to full x
-backToFullSeconds (1), averaged over the seeds (a time that never came counts as the whole
-scenario). On a --trace, a candidate admitting a call that failed live wastes it and rejecting one
-that succeeded live is needless. --budget caps the candidates (default 100); --workers spreads
-them over worker threads (default: the cores; the result is the same for any number); the best
-config is written to --out (default tuned.json). It prints the best candidates and the Pareto
-front of wasted vs needless; --html also draws them (a scatter with the chosen config marked).
+"weights"; "constraints") for the config of lowest cost, on cells of the scenario space (--cells:
+train (default), test, all, quick, or ids and families such as outage@200,partial-30,noise-*;
+seeds 1..3 by default), or on one scenario (seed 1 by default), or on a recorded --trace. The
+default cost is the goodput lost against the oracle (points of the oracle's successes) plus a
+quarter of the points of requests sent into failure, averaged over cells and seeds; "weights"
+sets your own (oracleShortfall, wastedShare, callerSeconds, wasted, needless, collapses,
+detectSeconds, backToFullSeconds; those you leave out are 0). "constraints": { "falseTripsPerDay":
+1 } rules out any candidate tripping more often on a noise cell. A best value at the edge of a
+parameter's range is reported: the optimum may lie beyond it. On a --trace, a candidate admitting
+a call that failed live wastes it and rejecting one that succeeded live is needless. --budget caps
+the candidates (default 100); --workers spreads them over worker threads (default: the cores; the
+result is the same for any number); the best config is written to --out (default tuned.json).
+--html draws the candidates, the Pareto front of wasted vs needless and the chosen config.
+
+quality: your configs on the scenario space (--cells, default all: 80 cells from 1 to 10,000
+requests/s) over --seeds (default 101..120), next to classic half-open and the oracle: per cell
+each config's success against classic (median and worst seed) and share of the oracle's goodput,
+then summary rows. --html draws the heat maps, --json writes the whole matrix.
 
 replay: feeds a recorded trace (JSON lines of a live breaker's calls$ events) through each
 strategy config (a JSON file, as fromConfig reads it) and compares their decisions with the
@@ -101,11 +114,6 @@ breaks it: one that strains as traffic returns is never brought down, one that b
 warning (fragile-cliff) is broken once, not again and again, and a flapping one is caught within a
 second instead of five. pnpm bench:recovery prints the medians over 20 seeds.`
 
-function fail(message: string): never {
-  process.stderr.write(`breaker-sim: ${message}\n\n${usage}\n`)
-  process.exit(2)
-}
-
 if (process.argv[2] === 'replay') {
   await replayCommand(process.argv.slice(3))
   process.exit(0)
@@ -124,6 +132,10 @@ if (process.argv[2] === 'evaluate') {
 }
 if (process.argv[2] === 'train') {
   trainCommand(process.argv.slice(3))
+  process.exit(0)
+}
+if (process.argv[2] === 'quality') {
+  await qualityCommand(process.argv.slice(3))
   process.exit(0)
 }
 if (process.argv[2] === 'tune') {
@@ -167,45 +179,6 @@ const seed =
 const runs = simulate(scenario, demoStrategies(), { seed })
 process.stdout.write(`${renderText(scenario, runs, seed)}\n\n${RECOVERY_NOTE}\n`)
 if (values.html !== undefined) writeHtml(values.html, renderHtml(scenario, runs, seed))
-
-/** The part kinds of `--kinds MODULE` (none without it); a module that does not load ends the command. */
-async function kindsOption(spec: string | undefined): Promise<Kinds | undefined> {
-  if (spec === undefined) return undefined
-  const loaded = await loadKinds(spec)
-  if ('error' in loaded) fail(loaded.error)
-  return loaded.kinds
-}
-
-/** The strategy of a config read from `path` (as `fromConfig` reads it); a bad one ends the command naming what is wrong. */
-function strategyOf(json: unknown, path: string, kinds: Kinds | undefined): Strategy<unknown> {
-  const parsed = strategyFromJson(json, path, kinds === undefined ? {} : { kinds })
-  if (parsed._tag === 'Left') fail(parsed.left)
-  return parsed.right
-}
-
-/** The strategy of a `--config FILE`. */
-function strategyFile(path: string, kinds: Kinds | undefined): Strategy<unknown> {
-  return strategyOf(readJson(path), path, kinds)
-}
-
-/** Seeds from `N`, `A..B` or `A,B,C`: non-negative integers, at most 1000 of them. */
-function parseSeeds(spec: string): number[] {
-  const seed = (text: string): number => {
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
-      fail(`--seeds: expected N, A..B or A,B,C of non-negative integers, got "${spec}"`)
-    return Number(text)
-  }
-  const range = /^(\d+)\.\.(\d+)$/.exec(spec)
-  const seeds = range !== null ? rangeOf(seed(range[1] ?? ''), seed(range[2] ?? '')) : spec.split(',').map(seed)
-  if (seeds.length === 0 || seeds.length > 1000) fail(`--seeds: expected 1 to 1000 seeds, got ${seeds.length}`)
-  return seeds
-}
-
-function rangeOf(from: number, to: number): number[] {
-  if (to < from) fail(`--seeds: expected A..B with A <= B, got ${from}..${to}`)
-  if (to - from >= 1000) fail(`--seeds: expected 1 to 1000 seeds, got ${to - from + 1}`)
-  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
-}
 
 async function runCommand(args: string[]): Promise<void> {
   let values: {
@@ -406,162 +379,6 @@ function trainCommand(args: string[]): void {
   process.stdout.write(
     `trained on ${trained.examples} buckets (${trained.positives} positive) of ${sources.join(' and ')}, horizon ${horizonMs} ms: ${(trained.accuracy * 100).toFixed(1)}% right on them\nwrote ${out}\n`,
   )
-}
-
-function readJson(path: string): unknown {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (error) {
-    fail(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`)
-  }
-  try {
-    return JSON.parse(text) as unknown
-  } catch (error) {
-    fail(`${path}: not JSON (${error instanceof Error ? error.message : String(error)})`)
-  }
-}
-
-function positiveInt(text: string | undefined, name: string, fallback: number, max: number): number {
-  if (text === undefined) return fallback
-  const n = Number(text)
-  if (!/^\d+$/.test(text) || n < 1 || n > max) fail(`--${name}: expected an integer in [1, ${max}], got "${text}"`)
-  return n
-}
-
-async function tuneCommand(args: string[]): Promise<void> {
-  let values: Record<string, string | undefined>
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        space: { type: 'string' },
-        scenario: { type: 'string' },
-        'scenario-file': { type: 'string' },
-        trace: { type: 'string' },
-        seeds: { type: 'string' },
-        budget: { type: 'string' },
-        workers: { type: 'string' },
-        kinds: { type: 'string' },
-        out: { type: 'string' },
-        html: { type: 'string' },
-      },
-      strict: true,
-    }).values as Record<string, string | undefined>
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error))
-  }
-  const spacePath = values.space ?? fail('tune: --space FILE is required')
-  const space = parseSpace(readJson(spacePath), spacePath)
-  if (space._tag === 'Left') fail(space.left)
-  const targets = [values.scenario, values['scenario-file'], values.trace].filter((v) => v !== undefined)
-  if (targets.length !== 1) fail('tune: give exactly one of --scenario, --scenario-file, --trace')
-  const kinds = await kindsOption(values.kinds)
-  let target: Target
-  let where: string
-  if (values.trace !== undefined) {
-    const trace = parseTrace(readFileSync(values.trace, 'utf8'))
-    if (trace._tag === 'Left') fail(`${values.trace}: ${trace.left.message}`)
-    target = { kind: 'trace', events: trace.right }
-    where = `the trace ${values.trace} (${trace.right.length} events)`
-  } else {
-    let scenario: Scenario
-    if (values['scenario-file'] !== undefined) {
-      const decoded = readScenarioFile(values['scenario-file'])
-      if (decoded._tag === 'Left') fail(decoded.left)
-      scenario = decoded.right
-    } else scenario = scenarios[values.scenario ?? ''] ?? fail(`unknown scenario "${values.scenario}" (see --list)`)
-    const seeds = parseSeeds(values.seeds ?? '1')
-    target = { kind: 'scenario', scenario, seeds }
-    where = `${scenario.name}, seeds ${seeds.length === 1 ? seeds[0] : `${seeds[0]}..${seeds.at(-1)}`}`
-  }
-  const budget = positiveInt(values.budget, 'budget', 100, 100_000)
-  const workers = positiveInt(values.workers, 'workers', availableParallelism(), 64)
-  const candidates = candidatesOf(space.right, budget)
-  if (candidates._tag === 'Left') fail(`tune: ${candidates.left}`)
-  const weights = space.right.weights ?? (Weights.decode({}) as { right: Weights }).right
-  const evaluations = await tuneAll(candidates.right, target, weights, {
-    workers,
-    ...(values.kinds === undefined ? {} : { kindsModule: resolve(values.kinds) }),
-    ...(kinds === undefined ? {} : { kinds }),
-  })
-  const winner = best(evaluations)
-  const invalid = evaluations.filter((e) => !e.valid)
-  if (winner === undefined) fail(`tune: no candidate config is valid; the first problem: ${invalid[0]?.problem ?? 'none'}`)
-  const byIndex = new Map(candidates.right.map((c) => [c.index, c]))
-  const describe = (e: Evaluation) =>
-    Object.entries(byIndex.get(e.index)?.values ?? {})
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-      .join(' ')
-  const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1))
-  const lines = [
-    `tuned ${candidates.right.length} candidates on ${where}${invalid.length > 0 ? ` (${invalid.length} invalid, skipped)` : ''}`,
-    '',
-    `${'rank'.padEnd(5)}${'cost'.padStart(10)}${'wasted'.padStart(9)}${'needless'.padStart(10)}${'collapses'.padStart(11)}${'detect s'.padStart(10)}${'full s'.padStart(9)}  parameters`,
-    ...[...evaluations]
-      .filter((e) => e.valid)
-      .sort((a, b) => a.cost - b.cost || a.index - b.index)
-      .slice(0, 10)
-      .map(
-        (e, i) =>
-          `${String(i + 1).padEnd(5)}${fmt(e.cost).padStart(10)}${fmt(e.wasted).padStart(9)}${fmt(e.needless).padStart(10)}${fmt(e.collapses).padStart(11)}${fmt(e.detectSeconds).padStart(10)}${fmt(e.backToFullSeconds).padStart(9)}  ${describe(e)}`,
-      ),
-    '',
-    'Pareto front (wasted vs needless: no other candidate is better on both):',
-    // Candidates with the same figures share one line.
-    ...sameFigures(paretoFront(evaluations)).map((same) => {
-      const first = same[0] as Evaluation
-      const more = same.length > 1 ? ` (and ${same.length - 1} more with the same figures)` : ''
-      return `  wasted ${fmt(first.wasted)}, needless ${fmt(first.needless)}: ${describe(first)}${more}`
-    }),
-  ]
-  const out = resolve(values.out ?? 'tuned.json')
-  const config = { ...(byIndex.get(winner.index)?.config as Record<string, unknown>), name: String(space.right.base.name ?? 'tuned') }
-  try {
-    writeFileSync(out, `${JSON.stringify(config, null, 2)}\n`)
-  } catch (error) {
-    fail(`cannot write ${out}: ${error instanceof Error ? error.message : String(error)}`)
-  }
-  lines.push('', `best: ${describe(winner)} (cost ${fmt(winner.cost)}), written to ${out}`)
-  process.stdout.write(`${lines.join('\n')}\n`)
-  if (values.html !== undefined)
-    writeHtml(values.html, renderTuneHtml(`tuned on ${where}`, evaluations, paretoFront(evaluations), winner, describe))
-}
-
-/** Runs of evaluations with equal wasted and needless figures, in order. */
-function sameFigures(evaluations: ReadonlyArray<Evaluation>): Evaluation[][] {
-  const groups: Evaluation[][] = []
-  for (const e of evaluations) {
-    const last = groups.at(-1)?.[0]
-    if (last !== undefined && last.wasted === e.wasted && last.needless === e.needless) groups.at(-1)?.push(e)
-    else groups.push([e])
-  }
-  return groups
-}
-
-function writeJson(target: string, value: unknown): void {
-  const path = resolve(target)
-  try {
-    mkdirSync(dirname(path), { recursive: true })
-    writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`)
-  } catch (error) {
-    process.stderr.write(`breaker-sim: could not write ${path}: ${error instanceof Error ? error.message : String(error)}\n`)
-    process.exit(1)
-  }
-}
-
-function writeHtml(target: string, html: string): void {
-  const path = resolve(target)
-  try {
-    mkdirSync(dirname(path), { recursive: true })
-    writeFileSync(path, html)
-  } catch (error) {
-    process.stderr.write(
-      `breaker-sim: could not write the HTML report to ${path}: ${error instanceof Error ? error.message : String(error)}\n`,
-    )
-    process.exit(1)
-  }
-  process.stdout.write(`\nHTML report: ${path}\n`)
 }
 
 async function replayCommand(args: string[]): Promise<void> {

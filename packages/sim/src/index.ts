@@ -57,16 +57,29 @@ export {
   strainAt,
 } from './Scenario.js'
 export { MAX_SCENARIO_MS, MAX_SIMULATED_REQUESTS, parseScenario, readScenarioFile, ScenarioFile } from './ScenarioFile.js'
-export { type Bucket, ORACLE, type Run, type RunSummary, type SimulateOptions, simulate, simulateWithOracle } from './simulate.js'
+export {
+  type Bucket,
+  ORACLE,
+  type Run,
+  type RunSummary,
+  type SimulateOptions,
+  simulate,
+  simulateOracle,
+  simulateWithOracle,
+} from './simulate.js'
 export { demoDetection, demoStrategies } from './strategies.js'
 export { type Trained, type TrainOptions, traceExamples, trainPredictor } from './train.js'
 export {
   best,
   type Candidate,
+  Constraints,
   candidatesOf,
   costOf,
+  DEFAULT_WEIGHTS,
   type Evaluation,
+  edgeWarnings,
   evaluate,
+  type Figures as TuneFigures,
   paretoFront,
   parseSpace,
   simulateSeeds,

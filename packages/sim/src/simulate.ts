@@ -267,6 +267,10 @@ export const simulateWithOracle = (
   }
 }
 
+/** The oracle's run alone (see {@link simulateWithOracle}): the same as its `oracle`, for the same scenario and seed. */
+export const simulateOracle = (scenario: Scenario, options: SimulateOptions): Run =>
+  runOne(scenario, null, drawsOf(scenario, options.seed), options.bucketMs ?? Math.max(1, Math.round(scenario.durationMs / 60)))
+
 /** Runs `strategy` (or, given null, the oracle) over the draws. */
 const runOne = <S>(scenario: Scenario, strategy: Strategy<S> | null, draws: Draws, bucketMs: number): Run => {
   const { times, failureDraws, latencyDraws } = draws

@@ -4,13 +4,15 @@
  * candidates are numbered, evaluated independently, and merged by number, so the result is the
  * same byte for byte whatever the number of worker threads.
  */
-import { constrained, fromConfig, type Kinds, literal, report, struct, tagged } from '@datapunk/breaker'
+import { constrained, fromConfig, type Kinds, literal, report, type Strategy, struct, tagged } from '@datapunk/breaker'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
+import type { Cell } from './quality/space.js'
 import { seeded } from './Random.js'
 import { replay, type TraceEvent } from './replay.js'
 import type { Scenario } from './Scenario.js'
-import { type RunSummary, simulate } from './simulate.js'
+import { type RunSummary, simulate, simulateOracle } from './simulate.js'
+import { median } from './stats.js'
 
 // ---- the space --------------------------------------------------------------------------------
 
@@ -36,14 +38,38 @@ const Parameter = t.union([
   }),
 ])
 
-/** What a candidate costs; every weight defaults as shown. */
+/**
+ * What a candidate costs. Without `weights`, the default cost: the goodput it loses against the
+ * oracle (`oracleShortfall`, in points of the oracle's successes) plus a quarter of the calls it
+ * sends into failure (`wastedShare`, in points of all requests), each averaged over the cells (or
+ * the scenario) and seeds, so a quiet cell weighs as much as a busy one. A space that names
+ * `weights` sets exactly those: every weight it leaves out is 0.
+ */
 export const Weights = struct(
   'cost weights',
   {},
-  { wasted: NonNegative, needless: NonNegative, collapses: NonNegative, detectSeconds: NonNegative, backToFullSeconds: NonNegative },
-  { wasted: 1, needless: 1, collapses: 1000, detectSeconds: 10, backToFullSeconds: 1 },
+  {
+    oracleShortfall: NonNegative,
+    wastedShare: NonNegative,
+    callerSeconds: NonNegative,
+    wasted: NonNegative,
+    needless: NonNegative,
+    collapses: NonNegative,
+    detectSeconds: NonNegative,
+    backToFullSeconds: NonNegative,
+  },
 )
 export type Weights = t.TypeOf<typeof Weights>
+
+/** The cost a space gets without `weights`. */
+export const DEFAULT_WEIGHTS: Weights = { oracleShortfall: 1, wastedShare: 0.25 }
+
+/**
+ * Limits a candidate must keep, not trade: `falseTripsPerDay`, the most trips per simulated day it
+ * may make on any noise cell (or on a scenario with no incident), median over the seeds.
+ */
+export const Constraints = struct('constraints', {}, { falseTripsPerDay: NonNegative })
+export type Constraints = t.TypeOf<typeof Constraints>
 
 /** A space file: the config every candidate starts from, what varies, how to search, what it costs. */
 export const TuneSpace = struct(
@@ -81,6 +107,7 @@ export const TuneSpace = struct(
       }),
     }),
     weights: Weights,
+    constraints: Constraints,
   },
 )
 export type TuneSpace = t.TypeOf<typeof TuneSpace>
@@ -169,82 +196,175 @@ export const candidatesOf = (space: TuneSpace, budget: number): E.Either<string,
 
 // ---- evaluation ---------------------------------------------------------------------------------
 
-/** What a candidate did: the means over the seeds (or the trace's counts), and its cost. */
-export interface Evaluation {
-  readonly index: number
-  readonly valid: boolean
-  /** Why the candidate's config was refused, if it was. */
-  readonly problem: string | null
+/** A candidate's figures: means over the cells (or the scenario) and seeds, or the trace's counts. */
+export interface Figures {
+  /** Points of the oracle's successes the candidate did not get (100 x (1 - its share of the oracle)). */
+  readonly oracleShortfall: number
+  /** Points of all requests it sent into a failure. */
+  readonly wastedShare: number
+  /** Seconds callers waited on calls that failed. */
+  readonly callerSeconds: number
   readonly wasted: number
+  /** Rejected requests that would have succeeded (counterfactual, at any error level). */
   readonly needless: number
   readonly collapses: number
   readonly detectSeconds: number
   readonly backToFullSeconds: number
+  /** The most trips per simulated day on any noise cell (median over the seeds); 0 where there is none. */
+  readonly falseTripsPerDay: number
+}
+
+/** What a candidate did: its figures, its cost, and whether it kept the constraints. */
+export interface Evaluation extends Figures {
+  readonly index: number
+  readonly valid: boolean
+  /** Why the candidate's config was refused, if it was. */
+  readonly problem: string | null
+  /** Whether it kept every constraint (a candidate that did not is never chosen). */
+  readonly withinConstraints: boolean
   readonly cost: number
 }
 
-/** Where candidates are evaluated: a scenario over seeds, or a recorded trace. */
+/** Where candidates are evaluated: cells of the scenario space, a scenario, over seeds, or a recorded trace. */
 export type Target =
+  | { readonly kind: 'cells'; readonly cells: ReadonlyArray<Cell>; readonly seeds: ReadonlyArray<number> }
   | { readonly kind: 'scenario'; readonly scenario: Scenario; readonly seeds: ReadonlyArray<number> }
   | { readonly kind: 'trace'; readonly events: ReadonlyArray<TraceEvent> }
 
 const mean = (xs: ReadonlyArray<number>): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)
 
-/** The cost of a candidate's figures under `weights`. A time that never came counts as the whole scenario. */
-export const costOf = (figures: Omit<Evaluation, 'index' | 'valid' | 'problem' | 'cost'>, weights: Weights): number =>
-  weights.wasted * figures.wasted +
-  weights.needless * figures.needless +
-  weights.collapses * figures.collapses +
-  weights.detectSeconds * figures.detectSeconds +
-  weights.backToFullSeconds * figures.backToFullSeconds
+/** The cost of a candidate's figures under `weights` (a weight left out is 0). A time that never came counts as the whole scenario. */
+export const costOf = (figures: Figures, weights: Weights): number =>
+  (weights.oracleShortfall ?? 0) * figures.oracleShortfall +
+  (weights.wastedShare ?? 0) * figures.wastedShare +
+  (weights.callerSeconds ?? 0) * figures.callerSeconds +
+  (weights.wasted ?? 0) * figures.wasted +
+  (weights.needless ?? 0) * figures.needless +
+  (weights.collapses ?? 0) * figures.collapses +
+  (weights.detectSeconds ?? 0) * figures.detectSeconds +
+  (weights.backToFullSeconds ?? 0) * figures.backToFullSeconds
 
-/** Evaluates one candidate on the target. */
-export const evaluate = (candidate: Candidate, target: Target, weights: Weights, kinds: Kinds | undefined): Evaluation => {
+/** The oracle's successes per scenario and seed, computed once per thread: it does not depend on the candidate. */
+const oracleSuccesses = new Map<string, number>()
+const oracleOf = (scenario: Scenario, seed: number): number => {
+  const key = `${seed}:${JSON.stringify(scenario)}`
+  let succeeded = oracleSuccesses.get(key)
+  if (succeeded === undefined) {
+    succeeded = simulateOracle(scenario, { seed, bucketMs: scenario.durationMs }).summary.succeeded
+    if (oracleSuccesses.size > 10_000) oracleSuccesses.clear()
+    oracleSuccesses.set(key, succeeded)
+  }
+  return succeeded
+}
+
+/** Whether nothing in `scenario` justifies a trip: no incident before its end. */
+const isNoise = (scenario: Scenario): boolean => scenario.incidentAtMs >= scenario.durationMs
+
+/** The figures of a strategy over scenarios and seeds: means over every (scenario, seed), false trips at their worst noise scenario. */
+const figuresOver = (strategy: Strategy<unknown>, scenarios: ReadonlyArray<Scenario>, seeds: ReadonlyArray<number>): Figures => {
+  const perScenario = scenarios.map((scenario) => {
+    const whole = scenario.durationMs / 1000
+    const runs = seeds.map((seed) => {
+      const summary = simulate(scenario, [strategy], { seed, bucketMs: scenario.durationMs })[0]?.summary as RunSummary
+      const oracle = oracleOf(scenario, seed)
+      return { summary, share: oracle === 0 ? 1 : summary.succeeded / oracle }
+    })
+    return {
+      noise: isNoise(scenario),
+      tripsPerDay: median(runs.map((r) => r.summary.tripsPerDay)),
+      figures: runs.map(({ summary: r, share }) => ({
+        oracleShortfall: 100 * (1 - share),
+        wastedShare: r.requests === 0 ? 0 : (100 * r.wasted) / r.requests,
+        callerSeconds: r.callerSecondsLost,
+        wasted: r.wasted,
+        needless: r.needless,
+        collapses: r.collapses,
+        detectSeconds: r.timeToDetectMs === null ? whole : r.timeToDetectMs / 1000,
+        backToFullSeconds: r.timeToFullMs === null ? whole : r.timeToFullMs / 1000,
+      })),
+    }
+  })
+  const all = perScenario.flatMap((p) => p.figures)
+  const meanOf = (pick: (f: (typeof all)[number]) => number) => mean(all.map(pick))
+  return {
+    oracleShortfall: meanOf((f) => f.oracleShortfall),
+    wastedShare: meanOf((f) => f.wastedShare),
+    callerSeconds: meanOf((f) => f.callerSeconds),
+    wasted: meanOf((f) => f.wasted),
+    needless: meanOf((f) => f.needless),
+    collapses: meanOf((f) => f.collapses),
+    detectSeconds: meanOf((f) => f.detectSeconds),
+    backToFullSeconds: meanOf((f) => f.backToFullSeconds),
+    falseTripsPerDay: Math.max(0, ...perScenario.filter((p) => p.noise).map((p) => p.tripsPerDay)),
+  }
+}
+
+/**
+ * A candidate's figures on a recorded trace: a call it admits that failed live is wasted, one it
+ * rejects that succeeded live is needless (a call it admits that was rejected live has no known
+ * outcome); the oracle serves every call that succeeded live.
+ */
+const figuresOnTrace = (strategy: Strategy<unknown>, events: ReadonlyArray<TraceEvent>): Figures => {
+  const outcomeOf = new Map<number, boolean>()
+  for (const e of events) {
+    if (e._tag === 'CallSucceeded') outcomeOf.set(e.call, true)
+    else if (e._tag === 'CallFailed') outcomeOf.set(e.call, false)
+  }
+  const result = replay(events, strategy)
+  let wasted = 0
+  let needless = 0
+  let liveSuccesses = 0
+  for (const call of result.calls) {
+    const ok = outcomeOf.get(call.call)
+    if (ok === true) liveSuccesses++
+    if (call.replayed === 'admitted' && ok === false) wasted++
+    if (call.replayed === 'rejected' && ok === true) needless++
+  }
+  const calls = result.calls.length
+  return {
+    oracleShortfall: liveSuccesses === 0 ? 0 : (100 * needless) / liveSuccesses,
+    wastedShare: calls === 0 ? 0 : (100 * wasted) / calls,
+    callerSeconds: 0,
+    wasted,
+    needless,
+    collapses: 0,
+    detectSeconds: 0,
+    backToFullSeconds: 0,
+    falseTripsPerDay: 0,
+  }
+}
+
+const NO_FIGURES: Figures = {
+  oracleShortfall: 0,
+  wastedShare: 0,
+  callerSeconds: 0,
+  wasted: 0,
+  needless: 0,
+  collapses: 0,
+  detectSeconds: 0,
+  backToFullSeconds: 0,
+  falseTripsPerDay: 0,
+}
+
+/** Evaluates one candidate on the target, under `weights` and `constraints`. */
+export const evaluate = (
+  candidate: Candidate,
+  target: Target,
+  weights: Weights,
+  kinds: Kinds | undefined,
+  constraints: Constraints = {},
+): Evaluation => {
   const strategy = fromConfig(candidate.config, kinds === undefined ? {} : { kinds })
   if (strategy._tag === 'Left') {
-    return {
-      index: candidate.index,
-      valid: false,
-      problem: strategy.left.message,
-      wasted: 0,
-      needless: 0,
-      collapses: 0,
-      detectSeconds: 0,
-      backToFullSeconds: 0,
-      cost: Number.POSITIVE_INFINITY,
-    }
+    const refused = { index: candidate.index, valid: false, problem: strategy.left.message, withinConstraints: false }
+    return { ...refused, ...NO_FIGURES, cost: Number.POSITIVE_INFINITY }
   }
-  let figures: Omit<Evaluation, 'index' | 'valid' | 'problem' | 'cost'>
-  if (target.kind === 'scenario') {
-    const whole = target.scenario.durationMs / 1000
-    const runs = target.seeds.map((seed) => simulate(target.scenario, [strategy.right], { seed })[0]?.summary)
-    const known = runs.filter((r) => r !== undefined)
-    figures = {
-      wasted: mean(known.map((r) => r.wasted)),
-      needless: mean(known.map((r) => r.needless)),
-      collapses: mean(known.map((r) => r.collapses)),
-      detectSeconds: mean(known.map((r) => (r.timeToDetectMs === null ? whole : r.timeToDetectMs / 1000))),
-      backToFullSeconds: mean(known.map((r) => (r.timeToFullMs === null ? whole : r.timeToFullMs / 1000))),
-    }
-  } else {
-    // On a trace: a call the candidate admits that failed live was wasted; a call it rejects that
-    // succeeded live was needless. (A call it admits that was rejected live has no known outcome.)
-    const outcomeOf = new Map<number, boolean>()
-    for (const e of target.events) {
-      if (e._tag === 'CallSucceeded') outcomeOf.set(e.call, true)
-      else if (e._tag === 'CallFailed') outcomeOf.set(e.call, false)
-    }
-    const result = replay(target.events, strategy.right)
-    let wasted = 0
-    let needless = 0
-    for (const call of result.calls) {
-      const ok = outcomeOf.get(call.call)
-      if (call.replayed === 'admitted' && ok === false) wasted++
-      if (call.replayed === 'rejected' && ok === true) needless++
-    }
-    figures = { wasted, needless, collapses: 0, detectSeconds: 0, backToFullSeconds: 0 }
-  }
-  return { index: candidate.index, valid: true, problem: null, ...figures, cost: costOf(figures, weights) }
+  const figures =
+    target.kind === 'trace'
+      ? figuresOnTrace(strategy.right, target.events)
+      : figuresOver(strategy.right, target.kind === 'cells' ? target.cells.map((c) => c.scenario) : [target.scenario], target.seeds)
+  const withinConstraints = constraints.falseTripsPerDay === undefined || figures.falseTripsPerDay <= constraints.falseTripsPerDay
+  return { index: candidate.index, valid: true, problem: null, withinConstraints, ...figures, cost: costOf(figures, weights) }
 }
 
 /** The candidates no other beats on both wasted and needless (lower is better), by wasted. */
@@ -259,9 +379,28 @@ export const paretoFront = (evaluations: ReadonlyArray<Evaluation>): ReadonlyArr
     )
     .sort((a, b) => a.wasted - b.wasted || a.needless - b.needless || a.index - b.index)
 
-/** The best candidate: the lowest cost, the lowest number among equals. */
+/** The best candidate: the lowest cost among those within the constraints, the lowest number among equals. */
 export const best = (evaluations: ReadonlyArray<Evaluation>): Evaluation | undefined =>
-  [...evaluations].filter((e) => e.valid).sort((a, b) => a.cost - b.cost || a.index - b.index)[0]
+  [...evaluations].filter((e) => e.valid && e.withinConstraints).sort((a, b) => a.cost - b.cost || a.index - b.index)[0]
+
+/**
+ * Warnings about where the best candidate sits: a numeric parameter at the lowest or highest value
+ * the space tried (of three or more) suggests the optimum lies beyond it.
+ */
+export const edgeWarnings = (space: TuneSpace, chosen: Candidate): ReadonlyArray<string> =>
+  space.parameters.flatMap((p) => {
+    const values = valuesOf(p).filter((v): v is number => typeof v === 'number')
+    const value = chosen.values[p.path]
+    if (values.length < 3 || typeof value !== 'number') return []
+    const lo = Math.min(...values)
+    const hi = Math.max(...values)
+    if (value !== lo && value !== hi) return []
+    return [
+      `${p.path}=${value} is the ${value === lo ? 'lowest' : 'highest'} value tried: the best config may lie beyond the space (widen ${p.path}'s ${
+        'range' in p ? 'range' : 'values'
+      })`,
+    ]
+  })
 
 // ---- parallel evaluation ------------------------------------------------------------------------
 
@@ -331,6 +470,8 @@ export interface TuneOptions {
   readonly kindsModule?: string
   /** The kinds themselves, for evaluation on this thread. */
   readonly kinds?: Kinds
+  /** Limits a candidate must keep (see {@link Constraints}). */
+  readonly constraints?: Constraints
 }
 
 /**
@@ -344,11 +485,19 @@ export const tuneAll = async (
   options: TuneOptions,
 ): Promise<ReadonlyArray<Evaluation>> => {
   const workers = Math.max(1, Math.min(options.workers, candidates.length))
-  if (workers === 1) return candidates.map((c) => evaluate(c, target, weights, options.kinds))
+  const constraints = options.constraints ?? {}
+  if (workers === 1) return candidates.map((c) => evaluate(c, target, weights, options.kinds, constraints))
   const slices = Array.from({ length: workers }, (_, w) => candidates.filter((_, i) => i % workers === w))
   const results = await Promise.all(
     slices.map((slice) =>
-      inWorker<ReadonlyArray<Evaluation>>({ job: 'evaluate', candidates: slice, target, weights, kindsModule: options.kindsModule }),
+      inWorker<ReadonlyArray<Evaluation>>({
+        job: 'evaluate',
+        candidates: slice,
+        target,
+        weights,
+        constraints,
+        kindsModule: options.kindsModule,
+      }),
     ),
   )
   return results.flat().sort((a, b) => a.index - b.index)

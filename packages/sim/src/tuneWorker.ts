@@ -6,10 +6,17 @@ import { runUnits, type Unit } from './quality/matrix.js'
 import type { QualityRow } from './quality/rows.js'
 import type { Cell } from './quality/space.js'
 import type { Scenario } from './Scenario.js'
-import { type Candidate, evaluate, simulateSummaries, type Target, type Weights } from './tune.js'
+import { type Candidate, type Constraints, evaluate, simulateSummaries, type Target, type Weights } from './tune.js'
 
 type Job =
-  | { job: 'evaluate'; candidates: ReadonlyArray<Candidate>; target: Target; weights: Weights; kindsModule: string | undefined }
+  | {
+      job: 'evaluate'
+      candidates: ReadonlyArray<Candidate>
+      target: Target
+      weights: Weights
+      constraints: Constraints
+      kindsModule: string | undefined
+    }
   | { job: 'simulate'; configs: ReadonlyArray<unknown>; scenario: Scenario; seeds: ReadonlyArray<number>; kindsModule: string | undefined }
   | {
       job: 'quality'
@@ -33,6 +40,6 @@ if (data.job === 'quality') {
 } else
   parentPort?.postMessage(
     data.job === 'evaluate'
-      ? data.candidates.map((c) => evaluate(c, data.target, data.weights, kinds))
+      ? data.candidates.map((c) => evaluate(c, data.target, data.weights, kinds, data.constraints))
       : simulateSummaries(data.configs, data.scenario, data.seeds, kinds),
   )

@@ -1,0 +1,97 @@
+/** What the subcommands of breaker-sim share: failing with a usage error, reading files and options, writing reports. */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import type { Kinds, Strategy } from '@datapunk/breaker'
+import { loadKinds } from '../kindsModule.js'
+import { strategyFromJson } from '../replay.js'
+
+/** Ends the command with a usage error (exit 2): one line, and where to read the options. */
+export function fail(message: string): never {
+  process.stderr.write(`breaker-sim: ${message}\n(breaker-sim --help lists the commands and their options)\n`)
+  process.exit(2)
+}
+
+/** The part kinds of `--kinds MODULE` (none without it); a module that does not load ends the command. */
+export async function kindsOption(spec: string | undefined): Promise<Kinds | undefined> {
+  if (spec === undefined) return undefined
+  const loaded = await loadKinds(spec)
+  if ('error' in loaded) fail(loaded.error)
+  return loaded.kinds
+}
+
+/** The strategy of a config read from `path` (as `fromConfig` reads it); a bad one ends the command naming what is wrong. */
+export function strategyOf(json: unknown, path: string, kinds: Kinds | undefined): Strategy<unknown> {
+  const parsed = strategyFromJson(json, path, kinds === undefined ? {} : { kinds })
+  if (parsed._tag === 'Left') fail(parsed.left)
+  return parsed.right
+}
+
+/** The strategy of a `--config FILE`. */
+export function strategyFile(path: string, kinds: Kinds | undefined): Strategy<unknown> {
+  return strategyOf(readJson(path), path, kinds)
+}
+
+/** Seeds from `N`, `A..B` or `A,B,C`: non-negative integers, at most 1000 of them. */
+export function parseSeeds(spec: string): number[] {
+  const seed = (text: string): number => {
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
+      fail(`--seeds: expected N, A..B or A,B,C of non-negative integers, got "${spec}"`)
+    return Number(text)
+  }
+  const range = /^(\d+)\.\.(\d+)$/.exec(spec)
+  const seeds = range !== null ? rangeOf(seed(range[1] ?? ''), seed(range[2] ?? '')) : spec.split(',').map(seed)
+  if (seeds.length === 0 || seeds.length > 1000) fail(`--seeds: expected 1 to 1000 seeds, got ${seeds.length}`)
+  return seeds
+}
+
+export function rangeOf(from: number, to: number): number[] {
+  if (to < from) fail(`--seeds: expected A..B with A <= B, got ${from}..${to}`)
+  if (to - from >= 1000) fail(`--seeds: expected 1 to 1000 seeds, got ${to - from + 1}`)
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
+}
+
+export function readJson(path: string): unknown {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    fail(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch (error) {
+    fail(`${path}: not JSON (${error instanceof Error ? error.message : String(error)})`)
+  }
+}
+
+export function positiveInt(text: string | undefined, name: string, fallback: number, max: number): number {
+  if (text === undefined) return fallback
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || n < 1 || n > max) fail(`--${name}: expected an integer in [1, ${max}], got "${text}"`)
+  return n
+}
+
+export function writeJson(target: string, value: unknown): void {
+  const path = resolve(target)
+  try {
+    mkdirSync(dirname(path), { recursive: true })
+    writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`)
+  } catch (error) {
+    process.stderr.write(`breaker-sim: could not write ${path}: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exit(1)
+  }
+}
+
+export function writeHtml(target: string, html: string): void {
+  const path = resolve(target)
+  try {
+    mkdirSync(dirname(path), { recursive: true })
+    writeFileSync(path, html)
+  } catch (error) {
+    process.stderr.write(
+      `breaker-sim: could not write the HTML report to ${path}: ${error instanceof Error ? error.message : String(error)}\n`,
+    )
+    process.exit(1)
+  }
+  process.stdout.write(`\nHTML report: ${path}\n`)
+}

@@ -1,0 +1,71 @@
+/** `breaker-sim quality`: your configs on the scenario space, next to classic half-open and the oracle. */
+import { availableParallelism } from 'node:os'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { qualityMatrix } from '../quality/matrix.js'
+import { renderQualityHtml, renderQualityText } from '../quality/render.js'
+import { BASELINE, libraryRows, type QualityRow, strategyOfRow } from '../quality/rows.js'
+import { selectCells } from '../quality/space.js'
+import { fail, kindsOption, parseSeeds, positiveInt, readJson, writeHtml, writeJson } from './common.js'
+
+export async function qualityCommand(args: string[]): Promise<void> {
+  let values: { config?: string[]; cells?: string; seeds?: string; workers?: string; kinds?: string; html?: string; json?: string }
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        config: { type: 'string', multiple: true },
+        cells: { type: 'string' },
+        seeds: { type: 'string' },
+        workers: { type: 'string' },
+        kinds: { type: 'string' },
+        html: { type: 'string' },
+        json: { type: 'string' },
+      },
+      strict: true,
+    }).values
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error))
+  }
+  const paths = values.config ?? []
+  if (paths.length === 0) fail('quality: give at least one --config FILE')
+  const kinds = await kindsOption(values.kinds)
+  const baseline = libraryRows().find((r) => r.name === BASELINE) as QualityRow
+  const rows: QualityRow[] = [baseline]
+  for (const path of paths) {
+    const config = readJson(path)
+    const named = typeof config === 'object' && config !== null && typeof (config as { name?: unknown }).name === 'string'
+    const name = named ? String((config as { name: string }).name) : path
+    if (rows.some((r) => r.name === name))
+      fail(`quality: two configs are named "${name}" (the first row is the library's ${BASELINE}): rename one`)
+    const row = { name, config }
+    try {
+      strategyOfRow(row, kinds)
+    } catch (error) {
+      fail(`${path}: ${error instanceof Error ? error.message : String(error)}`)
+    }
+    rows.push(row)
+  }
+  const selected = selectCells(values.cells ?? 'all')
+  if ('unknown' in selected) fail(`--cells: no cell or family named ${selected.unknown.join(', ')} (cells are family@rps, e.g. outage@200)`)
+  const seeds = parseSeeds(values.seeds ?? '101..120')
+  const workers = positiveInt(values.workers, 'workers', availableParallelism(), 64)
+  const progress = process.stderr.isTTY === true
+  const started = performance.now()
+  const matrix = await qualityMatrix(rows, selected.cells, seeds, {
+    workers,
+    ...(values.kinds === undefined ? {} : { kindsModule: resolve(values.kinds) }),
+    ...(kinds === undefined ? {} : { kinds }),
+    onProgress: (done, total) => {
+      if (!progress) return
+      const elapsed = (performance.now() - started) / 1000
+      process.stderr.write(
+        `\r${done}/${total} cell-seeds, ${elapsed.toFixed(0)} s, about ${((elapsed / done) * (total - done)).toFixed(0)} s left   `,
+      )
+    },
+  })
+  if (progress) process.stderr.write('\n')
+  process.stdout.write(`${renderQualityText(matrix)}\n`)
+  if (values.json !== undefined) writeJson(values.json, matrix)
+  if (values.html !== undefined) writeHtml(values.html, renderQualityHtml(matrix))
+}
