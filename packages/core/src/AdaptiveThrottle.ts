@@ -139,10 +139,15 @@ export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleI
     return next
   }
 
-  /** The SRE book's rejection probability over the window. */
+  /** The SRE book's rejection probability over the window (both sums in one pass: it runs on every request). */
   const rejectProbability = (s: ThrottleState): number => {
-    const requests = sum(s.requests)
-    return Math.max(0, (requests - k * sum(s.accepts)) / (requests + 1))
+    let requests = 0
+    let accepts = 0
+    for (let i = 0; i < buckets; i++) {
+      requests += s.requests[i] ?? 0
+      accepts += s.accepts[i] ?? 0
+    }
+    return Math.max(0, (requests - k * accepts) / (requests + 1))
   }
 
   const state = <X>(throttle: ThrottleState, innerState: X): ThrottledState<X> => ({ throttle, inner: innerState })

@@ -25,9 +25,9 @@ import { simulateSeeds } from './tune.js'
 const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--list] [--help]
        breaker-sim run --config FILE [--config FILE ...] [--scenario NAME | --scenario-file FILE]
                        [--seeds SEEDS] [--kinds MODULE] [--html PATH]
-       breaker-sim tune --space FILE [--cells CELLS | --scenario NAME | --scenario-file FILE | --trace FILE]
+       breaker-sim tune --space FILE [--cells CELLS [--max-rps N] | --scenario NAME | --scenario-file FILE | --trace FILE]
                         [--seeds SEEDS] [--budget N] [--workers N] [--kinds MODULE] [--out FILE] [--html PATH]
-       breaker-sim quality --config FILE [--config FILE ...] [--cells CELLS] [--seeds SEEDS] [--workers N]
+       breaker-sim quality --config FILE [--config FILE ...] [--cells CELLS] [--max-rps N] [--seeds SEEDS] [--workers N]
                            [--kinds MODULE] [--html PATH] [--json PATH]
        breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
        breaker-sim evaluate --config FILE [--config FILE ...] [--seeds SEEDS] [--hours N] [--kinds MODULE]
@@ -57,7 +57,7 @@ tune: searches a config space (a JSON file: "base", a config every candidate sta
 { "min", "max", "step" } }; "search", { "kind": "grid" } (default) or { "kind": "random", "seed" };
 "weights"; "constraints") for the config of lowest cost, on cells of the scenario space (--cells:
 train (default), test, all, quick, or ids and families such as outage@200,partial-30,noise-*;
-seeds 1..3 by default), or on one scenario (seed 1 by default), or on a recorded --trace. The
+--max-rps N keeps those at N requests/s or less; seeds 1..3 by default), or on one scenario (seed 1 by default), or on a recorded --trace. The
 default cost is the goodput lost against the oracle (points of the oracle's successes) plus a
 quarter of the points of requests sent into failure, averaged over cells and seeds; "weights"
 sets your own (oracleShortfall, wastedShare, callerSeconds, wasted, needless, collapses,

@@ -38,7 +38,7 @@ export {
   successOf,
 } from './quality/matrix.js'
 export { DEFINITIONS, renderQualityHtml, renderQualityText } from './quality/render.js'
-export { BASELINE, libraryRows, type QualityRow, strategyOfRow } from './quality/rows.js'
+export { BASELINE, type LibraryRowsOptions, libraryRows, type QualityRow, strategyOfRow } from './quality/rows.js'
 export { type Cell, type Half, qualitySpace, selectCells } from './quality/space.js'
 export { normal, type Random, seeded } from './Random.js'
 export { parseTrace, type Replay, type ReplayedCall, replay, strategyFromJson, TraceError, TraceEvent } from './replay.js'

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { Kinds, Strategy } from '@datapunk/breaker'
 import { loadKinds } from '../kindsModule.js'
+import { type Cell, selectCells } from '../quality/space.js'
 import { strategyFromJson } from '../replay.js'
 
 /** Ends the command with a usage error (exit 2): one line, and where to read the options. */
@@ -94,4 +95,14 @@ export function writeHtml(target: string, html: string): void {
     process.exit(1)
   }
   process.stdout.write(`\nHTML report: ${path}\n`)
+}
+
+/** The cells of `--cells SELECTOR`, up to `--max-rps N` requests/s; a selector that names nothing ends the command. */
+export function cellsOption(selector: string, maxRps: string | undefined): ReadonlyArray<Cell> {
+  const selected = selectCells(selector)
+  if ('unknown' in selected) fail(`--cells: no cell or family named ${selected.unknown.join(', ')} (cells are family@rps, e.g. outage@200)`)
+  const limit = positiveInt(maxRps, 'max-rps', 100_000, 100_000)
+  const cells = selected.cells.filter((c) => c.rps <= limit)
+  if (cells.length === 0) fail(`--cells: none of ${selector} runs at ${limit} requests/s or less`)
+  return cells
 }

@@ -5,17 +5,26 @@ import { parseArgs } from 'node:util'
 import { qualityMatrix } from '../quality/matrix.js'
 import { renderQualityHtml, renderQualityText } from '../quality/render.js'
 import { BASELINE, libraryRows, type QualityRow, strategyOfRow } from '../quality/rows.js'
-import { selectCells } from '../quality/space.js'
-import { fail, kindsOption, parseSeeds, positiveInt, readJson, writeHtml, writeJson } from './common.js'
+import { cellsOption, fail, kindsOption, parseSeeds, positiveInt, readJson, writeHtml, writeJson } from './common.js'
 
 export async function qualityCommand(args: string[]): Promise<void> {
-  let values: { config?: string[]; cells?: string; seeds?: string; workers?: string; kinds?: string; html?: string; json?: string }
+  let values: {
+    config?: string[]
+    cells?: string
+    'max-rps'?: string
+    seeds?: string
+    workers?: string
+    kinds?: string
+    html?: string
+    json?: string
+  }
   try {
     values = parseArgs({
       args,
       options: {
         config: { type: 'string', multiple: true },
         cells: { type: 'string' },
+        'max-rps': { type: 'string' },
         seeds: { type: 'string' },
         workers: { type: 'string' },
         kinds: { type: 'string' },
@@ -46,13 +55,12 @@ export async function qualityCommand(args: string[]): Promise<void> {
     }
     rows.push(row)
   }
-  const selected = selectCells(values.cells ?? 'all')
-  if ('unknown' in selected) fail(`--cells: no cell or family named ${selected.unknown.join(', ')} (cells are family@rps, e.g. outage@200)`)
+  const cells = cellsOption(values.cells ?? 'all', values['max-rps'])
   const seeds = parseSeeds(values.seeds ?? '101..120')
   const workers = positiveInt(values.workers, 'workers', availableParallelism(), 64)
   const progress = process.stderr.isTTY === true
   const started = performance.now()
-  const matrix = await qualityMatrix(rows, selected.cells, seeds, {
+  const matrix = await qualityMatrix(rows, cells, seeds, {
     workers,
     ...(values.kinds === undefined ? {} : { kindsModule: resolve(values.kinds) }),
     ...(kinds === undefined ? {} : { kinds }),

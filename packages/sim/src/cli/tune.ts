@@ -4,7 +4,6 @@ import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { renderTuneHtml } from '../html.js'
-import { selectCells } from '../quality/space.js'
 import { parseTrace } from '../replay.js'
 import { type Scenario, scenarios } from '../Scenario.js'
 import { readScenarioFile } from '../ScenarioFile.js'
@@ -20,7 +19,7 @@ import {
   tuneAll,
   type Weights,
 } from '../tune.js'
-import { fail, kindsOption, parseSeeds, positiveInt, readJson, writeHtml } from './common.js'
+import { cellsOption, fail, kindsOption, parseSeeds, positiveInt, readJson, writeHtml } from './common.js'
 
 /** The seeds as text: `1..3`, or `1,5,9`. */
 const seedText = (seeds: ReadonlyArray<number>): string =>
@@ -62,13 +61,10 @@ function targetOf(values: Record<string, string | undefined>): { readonly target
     return { target: { kind: 'scenario', scenario, seeds }, where: `${scenario.name}, seeds ${seedText(seeds)}` }
   }
   const selector = values.cells ?? 'train'
-  const selected = selectCells(selector)
-  if ('unknown' in selected) fail(`--cells: no cell or family named ${selected.unknown.join(', ')} (cells are family@rps, e.g. outage@200)`)
+  const cells = cellsOption(selector, values['max-rps'])
   const seeds = parseSeeds(values.seeds ?? '1..3')
-  return {
-    target: { kind: 'cells', cells: selected.cells, seeds },
-    where: `${selected.cells.length} cells (${selector}), seeds ${seedText(seeds)}`,
-  }
+  const limit = values['max-rps'] === undefined ? '' : ` up to ${values['max-rps']} requests/s`
+  return { target: { kind: 'cells', cells, seeds }, where: `${cells.length} cells (${selector}${limit}), seeds ${seedText(seeds)}` }
 }
 
 export async function tuneCommand(args: string[]): Promise<void> {
@@ -79,6 +75,7 @@ export async function tuneCommand(args: string[]): Promise<void> {
       options: {
         space: { type: 'string' },
         cells: { type: 'string' },
+        'max-rps': { type: 'string' },
         scenario: { type: 'string' },
         'scenario-file': { type: 'string' },
         trace: { type: 'string' },

@@ -2,7 +2,7 @@
  * What the quality matrix measures: rows of strategies, each given as data (a config, and
  * optionally the adaptive throttle around it), so worker threads can build them.
  */
-import { type AdaptiveThrottleInput, adaptiveThrottle, fromConfig, type Kinds, type Strategy } from '@datapunk/breaker'
+import { type AdaptiveThrottleInput, adaptiveThrottle, fromConfig, type Kinds, type PredictorModel, type Strategy } from '@datapunk/breaker'
 import { demoDetection } from '../strategies.js'
 
 /** A row of the matrix: a name, a circuit config as `fromConfig` reads it, and an optional throttle around it. */
@@ -19,12 +19,12 @@ export const BASELINE = 'classic'
 const classicParts = { recovery: { kind: 'classic', probes: 1 }, openFor: { kind: 'constant', ms: 5_000 } } as const
 
 /**
- * The library's strategies as shipped: the demo's three (the baseline, gradual recovery at its
+ * The library's strategies as shipped (with a trained model, the learned predictor too): the demo's three (the baseline, gradual recovery at its
  * defaults, consecutive failures with backoff), every built-in detector next to the demo's
  * failure-rate threshold as the docs recommend adding it, and adaptive throttling alone and around
  * the baseline. Every part at its defaults, except what the docs tell a user to set.
  */
-export const libraryRows = (): ReadonlyArray<QualityRow> => [
+export const libraryRows = (options: LibraryRowsOptions = {}): ReadonlyArray<QualityRow> => [
   { name: BASELINE, config: { name: BASELINE, trip: demoDetection, ...classicParts } },
   { name: 'gradual', config: { name: 'gradual', trip: demoDetection, recovery: { kind: 'gradual' }, openFor: classicParts.openFor } },
   {
@@ -85,7 +85,25 @@ export const libraryRows = (): ReadonlyArray<QualityRow> => [
     throttle: {},
   },
   { name: 'throttle+classic', config: { name: 'throttle+classic', trip: demoDetection, ...classicParts }, throttle: {} },
+  ...(options.learnedModel === undefined
+    ? []
+    : [
+        {
+          name: '+learned',
+          config: {
+            name: '+learned',
+            trip: { kind: 'any-of', detectors: [demoDetection, { kind: 'learned', model: options.learnedModel }] },
+            ...classicParts,
+          },
+        },
+      ]),
 ]
+
+/** Options of {@link libraryRows}. */
+export interface LibraryRowsOptions {
+  /** A model for the learned predictor (from `trainPredictor`): adds a row with it next to the failure-rate threshold. */
+  readonly learnedModel?: PredictorModel
+}
 
 /** Builds a row's strategy, or says why its config is refused. */
 export const strategyOfRow = (row: QualityRow, kinds: Kinds | undefined): Strategy<unknown> => {

@@ -165,7 +165,7 @@ const FAMILIES: ReadonlyArray<Family> = [
   {
     name: 'outage-slow',
     kind: 'incident',
-    rates: [2, 200, 5_000],
+    rates: [2, 200, 1_000],
     latency: 'slow',
     description: 'calls take 1.5 s; down for 30 s, then a clean but slow recovery',
     shape: outage(30_000),
@@ -245,7 +245,7 @@ const FAMILIES: ReadonlyArray<Family> = [
   {
     name: 'capacity-steps',
     kind: 'incident',
-    rates: [20, 200, 1_000, 5_000],
+    rates: [2, 20, 200, 1_000],
     description: 'down for 30 s, then capacity returns in steps: 25% of the load for 30 s, 50% for 30 s, then all of it',
     shape: outageThen(60_000, (at, latency, rps) => [
       segment(at, BASE_ERRORS, latency, { capacityRps: Math.max(1, Math.round(rps / 4)) }),
