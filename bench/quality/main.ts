@@ -4,10 +4,10 @@
  * (the learned predictor trained here on the train half), next to the oracle on the same draws: its delta to classic half-open per cell (median and
  * worst seed), its share of the oracle, false trips on the noise cells, and summary rows.
  *
- *   pnpm bench:quality [--quick] [--seeds A..B] [--cells all|train|test|quick|ID,...] [--workers N] [--html PATH]
+ *   pnpm bench:quality [--quick] [--seeds A..B] [--cells all|train|test|quick|ID,...] [--workers N] [--html PATH] [--markdown PATH]
  *
  * `--quick` runs a small spread of cells over 3 seeds (CI). Writes bench/out/quality.json (the
- * whole matrix) and, with --html, a heat map. Not a test: the simulator's tests assert behaviour.
+ * whole matrix), with --html a heat map, with --markdown the tables of bench/quality/RESULTS.md. Not a test: the simulator's tests assert behaviour.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
@@ -18,6 +18,7 @@ import {
   qualityMatrix,
   qualitySpace,
   renderQualityHtml,
+  renderQualityMarkdown,
   renderQualityText,
   selectCells,
   trainPredictor,
@@ -75,6 +76,13 @@ writeFileSync(
   `${out}quality.json`,
   `${JSON.stringify({ seedRange: seedSpec, seconds: Math.round(seconds), workers, ...matrix }, null, 2)}\n`,
 )
+const markdown = optionOf('--markdown')
+if (markdown !== undefined) {
+  const path = resolve(markdown)
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path, renderQualityMarkdown(matrix))
+  console.log(`wrote ${path}`)
+}
 const html = optionOf('--html')
 if (html !== undefined) {
   const path = resolve(html)

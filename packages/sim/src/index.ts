@@ -37,7 +37,7 @@ export {
   runCellSeed,
   successOf,
 } from './quality/matrix.js'
-export { DEFINITIONS, renderQualityHtml, renderQualityText } from './quality/render.js'
+export { DEFINITIONS, renderQualityHtml, renderQualityMarkdown, renderQualityText } from './quality/render.js'
 export { BASELINE, type LibraryRowsOptions, libraryRows, type QualityRow, strategyOfRow } from './quality/rows.js'
 export { type Cell, type Half, qualitySpace, selectCells } from './quality/space.js'
 export { normal, type Random, seeded } from './Random.js'

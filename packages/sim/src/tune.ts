@@ -42,8 +42,10 @@ const Parameter = t.union([
  * What a candidate costs. Without `weights`, the default cost: the goodput it loses against the
  * oracle (`oracleShortfall`, in points of the oracle's successes) plus a quarter of the calls it
  * sends into failure (`wastedShare`, in points of all requests), each averaged over the cells (or
- * the scenario) and seeds, so a quiet cell weighs as much as a busy one. A space that names
- * `weights` sets exactly those: every weight it leaves out is 0.
+ * the scenario) and seeds, so a quiet cell weighs as much as a busy one. A call sent into a
+ * failure fails its caller as a rejection does, and besides takes its time and loads a sick
+ * upstream: a quarter of a lost success. Collapses of a fragile upstream cost through the goodput
+ * they lose. A space that names `weights` sets exactly those: every weight it leaves out is 0.
  */
 export const Weights = struct(
   'cost weights',
@@ -208,7 +210,9 @@ export interface Figures {
   /** Rejected requests that would have succeeded (counterfactual, at any error level). */
   readonly needless: number
   readonly collapses: number
+  /** Seconds from the incident to the first trip, over the cells with an incident (a trip that never came counts as the whole scenario). */
   readonly detectSeconds: number
+  /** Seconds from the recovery back to full traffic, over the cells with an incident (never: the whole scenario). */
   readonly backToFullSeconds: number
   /** The most trips per simulated day on any noise cell (median over the seeds); 0 where there is none. */
   readonly falseTripsPerDay: number
@@ -285,7 +289,9 @@ const figuresOver = (strategy: Strategy<unknown>, scenarios: ReadonlyArray<Scena
     }
   })
   const all = perScenario.flatMap((p) => p.figures)
-  const meanOf = (pick: (f: (typeof all)[number]) => number) => mean(all.map(pick))
+  // Detection and recovery times mean something only where there is an incident to detect.
+  const incidents = perScenario.filter((p) => !p.noise).flatMap((p) => p.figures)
+  const meanOf = (pick: (f: (typeof all)[number]) => number, over = all) => mean(over.map(pick))
   return {
     oracleShortfall: meanOf((f) => f.oracleShortfall),
     wastedShare: meanOf((f) => f.wastedShare),
@@ -293,8 +299,8 @@ const figuresOver = (strategy: Strategy<unknown>, scenarios: ReadonlyArray<Scena
     wasted: meanOf((f) => f.wasted),
     needless: meanOf((f) => f.needless),
     collapses: meanOf((f) => f.collapses),
-    detectSeconds: meanOf((f) => f.detectSeconds),
-    backToFullSeconds: meanOf((f) => f.backToFullSeconds),
+    detectSeconds: meanOf((f) => f.detectSeconds, incidents),
+    backToFullSeconds: meanOf((f) => f.backToFullSeconds, incidents),
     falseTripsPerDay: Math.max(0, ...perScenario.filter((p) => p.noise).map((p) => p.tripsPerDay)),
   }
 }

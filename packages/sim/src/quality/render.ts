@@ -106,6 +106,52 @@ export const renderQualityText = (matrix: QualityMatrix): string => {
   return lines.join('\n')
 }
 
+/**
+ * The matrix as Markdown (what bench/quality/RESULTS.md holds): the summary, then per cell each
+ * strategy's delta to the baseline (median [worst seed]) and the oracle's success, then the
+ * shares of the oracle.
+ */
+export const renderQualityMarkdown = (matrix: QualityMatrix): string => {
+  const md = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string[] => [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
+  ]
+  const base = matrix.rows.indexOf(matrix.baseline)
+  const others = matrix.rows.map((name, r) => ({ name, r })).filter(({ r }) => r !== base)
+  return [
+    `${matrix.rows.length} strategies on ${matrix.cells.length} cells, seeds ${seedRange(matrix.seeds)}; deltas against ${matrix.baseline} in points.`,
+    '',
+    '### Summary',
+    '',
+    ...md(SUMMARY_HEADER, summaryRows(matrix.summary)),
+    '',
+    `### Success against ${matrix.baseline}, per cell: median over the seeds [worst seed]`,
+    '',
+    ...md(
+      ['cell', 'half', 'oracle', matrix.baseline, ...others.map((o) => o.name)],
+      matrix.cells.map((c) => [
+        c.id,
+        c.half,
+        pct(c.oracleSuccess),
+        pct(c.rows[base]?.success ?? 0),
+        ...others.map(({ r }) => {
+          const row = c.rows[r]
+          return row === undefined ? '-' : `${points(row.delta).trim()} [${points(row.deltaWorst).trim()}]`
+        }),
+      ]),
+    ),
+    '',
+    '### Share of the oracle, per cell (median over the seeds)',
+    '',
+    ...md(
+      ['cell', ...matrix.rows],
+      matrix.cells.map((c) => [c.id, ...matrix.rows.map((_, r) => pct(c.rows[r]?.oracleShare ?? 0))]),
+    ),
+    '',
+  ].join('\n')
+}
+
 // ---- HTML --------------------------------------------------------------------------------------
 
 /** A diverging colour for a delta in points: red below 0, green above, white at 0, saturated at 20. */
