@@ -3,6 +3,7 @@
  * space's determinism, the matrix's reduction and its independence from worker threads, and the
  * heat map in headless Chromium.
  */
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -283,5 +284,56 @@ describe.runIf(browser.run)('the heat map', () => {
     expect(shot.status, shot.stderr).toBe(0)
     expect(existsSync(png) && readFileSync(png).subarray(1, 4).toString()).toBe('PNG')
     expect(statSync(png).size).toBeGreaterThan(20_000)
+  })
+})
+
+describe('breaker-sim quality (CLI)', () => {
+  const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+  const dir = mkdtempSync(join(tmpdir(), 'sim-quality-'))
+  const quality = (...args: string[]) => spawnSync(process.execPath, [cli, 'quality', ...args], { encoding: 'utf8' })
+  const mine = join(dir, 'mine.json')
+  writeFileSync(mine, JSON.stringify({ name: 'mine', trip: { kind: 'consecutive-failures', threshold: 3 } }))
+
+  it('runs your configs next to classic and the oracle, and writes the matrix as JSON', () => {
+    const json = join(dir, 'matrix.json')
+    const result = quality(
+      '--config',
+      mine,
+      '--cells',
+      'outage,noise-bursts-40',
+      '--max-rps',
+      '20',
+      '--seeds',
+      '1..2',
+      '--workers',
+      '1',
+      '--json',
+      json,
+    )
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout.split('\n')[0]).toBe('Quality matrix: 2 strategies on 4 cells of the scenario space, seeds 1..2')
+    expect(result.stdout).toMatch(/^cell\s+half\s+oracle\s+classic\s+mine$/m)
+    expect(result.stdout).toMatch(/^mine\s+/m)
+    const written = JSON.parse(readFileSync(json, 'utf8')) as { rows: string[]; cells: Array<{ id: string }> }
+    expect(written.rows).toEqual(['classic', 'mine'])
+    expect(written.cells.map((c) => c.id)).toEqual(['outage@1', 'outage@2', 'outage@20', 'noise-bursts-40@20'])
+  })
+
+  it('refuses what it cannot do, in one line and exit code 2', () => {
+    const classic = join(dir, 'classic.json')
+    writeFileSync(classic, JSON.stringify({ name: 'classic', trip: { kind: 'consecutive-failures', threshold: 3 } }))
+    const cases: Array<[string[], string]> = [
+      [[], 'quality: give at least one --config FILE'],
+      [['--config', classic], 'quality: two configs are named "classic"'],
+      [['--config', mine, '--cells', 'nonesuch'], '--cells: no cell or family named nonesuch'],
+      [['--config', mine, '--cells', 'outage@5000', '--max-rps', '200'], '--cells: none of outage@5000 runs at 200 requests/s or less'],
+      [['--config', mine, '--seed', '1'], "Unknown option '--seed'"],
+    ]
+    for (const [args, message] of cases) {
+      const result = quality(...args)
+      expect(result.status, args.join(' ')).toBe(2)
+      expect(result.stderr).toContain(message)
+      expect(result.stderr.trim().split('\n')).toHaveLength(2)
+    }
   })
 })

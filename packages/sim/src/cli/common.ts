@@ -1,10 +1,23 @@
 /** What the subcommands of breaker-sim share: failing with a usage error, reading files and options, writing reports. */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
+import { type ParseArgsConfig, parseArgs } from 'node:util'
 import type { Kinds, Strategy } from '@datapunk/breaker'
 import { loadKinds } from '../kindsModule.js'
 import { type Cell, selectCells } from '../quality/space.js'
 import { strategyFromJson } from '../replay.js'
+
+/** A subcommand's options, parsed strictly; an unknown or malformed option ends the command with a usage error. */
+export function parseOptions<O extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: O,
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>['values'] {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error))
+  }
+}
 
 /** Ends the command with a usage error (exit 2): one line, and where to read the options. */
 export function fail(message: string): never {

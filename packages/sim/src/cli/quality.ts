@@ -1,41 +1,22 @@
 /** `breaker-sim quality`: your configs on the scenario space, next to classic half-open and the oracle. */
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { qualityMatrix } from '../quality/matrix.js'
 import { renderQualityHtml, renderQualityText } from '../quality/render.js'
 import { BASELINE, libraryRows, type QualityRow, strategyOfRow } from '../quality/rows.js'
-import { cellsOption, fail, kindsOption, parseSeeds, positiveInt, readJson, writeHtml, writeJson } from './common.js'
+import { cellsOption, fail, kindsOption, parseOptions, parseSeeds, positiveInt, readJson, writeHtml, writeJson } from './common.js'
 
 export async function qualityCommand(args: string[]): Promise<void> {
-  let values: {
-    config?: string[]
-    cells?: string
-    'max-rps'?: string
-    seeds?: string
-    workers?: string
-    kinds?: string
-    html?: string
-    json?: string
-  }
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        config: { type: 'string', multiple: true },
-        cells: { type: 'string' },
-        'max-rps': { type: 'string' },
-        seeds: { type: 'string' },
-        workers: { type: 'string' },
-        kinds: { type: 'string' },
-        html: { type: 'string' },
-        json: { type: 'string' },
-      },
-      strict: true,
-    }).values
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error))
-  }
+  const values = parseOptions(args, {
+    config: { type: 'string', multiple: true },
+    cells: { type: 'string' },
+    'max-rps': { type: 'string' },
+    seeds: { type: 'string' },
+    workers: { type: 'string' },
+    kinds: { type: 'string' },
+    html: { type: 'string' },
+    json: { type: 'string' },
+  })
   const paths = values.config ?? []
   if (paths.length === 0) fail('quality: give at least one --config FILE')
   const kinds = await kindsOption(values.kinds)

@@ -2,7 +2,6 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { renderTuneHtml } from '../html.js'
 import { parseTrace } from '../replay.js'
 import { type Scenario, scenarios } from '../Scenario.js'
@@ -19,7 +18,7 @@ import {
   tuneAll,
   type Weights,
 } from '../tune.js'
-import { cellsOption, fail, kindsOption, parseSeeds, positiveInt, readJson, writeHtml } from './common.js'
+import { cellsOption, fail, kindsOption, parseOptions, parseSeeds, positiveInt, readJson, writeHtml } from './common.js'
 
 /** The seeds as text: `1..3`, or `1,5,9`. */
 const seedText = (seeds: ReadonlyArray<number>): string =>
@@ -68,29 +67,20 @@ function targetOf(values: Record<string, string | undefined>): { readonly target
 }
 
 export async function tuneCommand(args: string[]): Promise<void> {
-  let values: Record<string, string | undefined>
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        space: { type: 'string' },
-        cells: { type: 'string' },
-        'max-rps': { type: 'string' },
-        scenario: { type: 'string' },
-        'scenario-file': { type: 'string' },
-        trace: { type: 'string' },
-        seeds: { type: 'string' },
-        budget: { type: 'string' },
-        workers: { type: 'string' },
-        kinds: { type: 'string' },
-        out: { type: 'string' },
-        html: { type: 'string' },
-      },
-      strict: true,
-    }).values as Record<string, string | undefined>
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error))
-  }
+  const values = parseOptions(args, {
+    space: { type: 'string' },
+    cells: { type: 'string' },
+    'max-rps': { type: 'string' },
+    scenario: { type: 'string' },
+    'scenario-file': { type: 'string' },
+    trace: { type: 'string' },
+    seeds: { type: 'string' },
+    budget: { type: 'string' },
+    workers: { type: 'string' },
+    kinds: { type: 'string' },
+    out: { type: 'string' },
+    html: { type: 'string' },
+  })
   const spacePath = values.space ?? fail('tune: --space FILE is required')
   const space = parseSpace(readJson(spacePath), spacePath)
   if (space._tag === 'Left') fail(space.left)
