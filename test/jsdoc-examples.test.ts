@@ -40,7 +40,7 @@ interface Example {
 }
 
 const examples: Example[] = readdirSync(packagesDir)
-  .flatMap((pkg) => readdirSync(join(packagesDir, pkg, 'src')).map((file) => join(pkg, 'src', file)))
+  .flatMap((pkg) => readdirSync(join(packagesDir, pkg, 'src'), { recursive: true, encoding: 'utf8' }).map((file) => join(pkg, 'src', file)))
   .filter((f) => f.endsWith('.ts'))
   .flatMap((file) => {
     const lines = readFileSync(join(packagesDir, file), 'utf8').split('\n')

@@ -267,7 +267,14 @@ export const simulateWithOracle = (
   }
 }
 
-/** The oracle's run alone (see {@link simulateWithOracle}): the same as its `oracle`, for the same scenario and seed. */
+/**
+ * The oracle's run alone (see {@link simulateWithOracle}): the same as its `oracle`, for the same scenario and seed.
+ *
+ * @example
+ * import { scenarios, simulateOracle } from '@datapunk/breaker-sim'
+ * const run = simulateOracle(scenarios['fragile-recovery'], { seed: 1 })
+ * run.summary.collapses // 0
+ */
 export const simulateOracle = (scenario: Scenario, options: SimulateOptions): Run =>
   runOne(scenario, null, drawsOf(scenario, options.seed), options.bucketMs ?? Math.max(1, Math.round(scenario.durationMs / 60)))
 

@@ -392,6 +392,12 @@ export const best = (evaluations: ReadonlyArray<Evaluation>): Evaluation | undef
 /**
  * Warnings about where the best candidate sits: a numeric parameter at the lowest or highest value
  * the space tried (of three or more) suggests the optimum lies beyond it.
+ *
+ * @example
+ * import { edgeWarnings, parseSpace } from '@datapunk/breaker-sim'
+ * const space = parseSpace({ base: {}, parameters: [{ path: 'openFor.ms', values: [1000, 5000, 30000] }] }, 's.json')
+ * space._tag === 'Right' && edgeWarnings(space.right, { index: 0, values: { 'openFor.ms': 5000 }, config: {} }).length // 0
+ * space._tag === 'Right' && edgeWarnings(space.right, { index: 0, values: { 'openFor.ms': 1000 }, config: {} })[0]?.startsWith('openFor.ms=1000 is the lowest value tried') // true
  */
 export const edgeWarnings = (space: TuneSpace, chosen: Candidate): ReadonlyArray<string> =>
   space.parameters.flatMap((p) => {

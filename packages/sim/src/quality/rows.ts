@@ -23,6 +23,12 @@ const classicParts = { recovery: { kind: 'classic', probes: 1 }, openFor: { kind
  * defaults, consecutive failures with backoff), every built-in detector next to the demo's
  * failure-rate threshold as the docs recommend adding it, and adaptive throttling alone and around
  * the baseline. Every part at its defaults, except what the docs tell a user to set.
+ *
+ * @example
+ * import { BASELINE, libraryRows, strategyOfRow } from '@datapunk/breaker-sim'
+ * const rows = libraryRows()
+ * rows[0].name === BASELINE // true
+ * strategyOfRow(rows[0]).inspect(strategyOfRow(rows[0]).initial(0)).state // 'closed'
  */
 export const libraryRows = (options: LibraryRowsOptions = {}): ReadonlyArray<QualityRow> => [
   { name: BASELINE, config: { name: BASELINE, trip: demoDetection, ...classicParts } },

@@ -411,6 +411,12 @@ export const qualitySpace = (): ReadonlyArray<Cell> =>
  * The cells a selector names: `all`, `train`, `test`, `quick` (a small spread for CI and tests),
  * or a comma-separated list of cell ids and families (`outage`, `partial-30@200`, `noise-*`).
  * Returns the cells, or the names that matched nothing.
+ *
+ * @example
+ * import { selectCells } from '@datapunk/breaker-sim'
+ * const picked = selectCells('flapping,partial-30@200')
+ * 'cells' in picked && picked.cells.map((c) => c.id).join(' ') // 'partial-30@200 flapping@2 flapping@20 flapping@200 flapping@1000 flapping@5000'
+ * selectCells('outage@3') // { unknown: ['outage@3'] }
  */
 export const selectCells = (
   selector: string,
