@@ -96,9 +96,9 @@ for (const knob of quick ? KNOBS.slice(0, 1) : KNOBS) {
     constraints,
   })
   const winner = best(onTrain)
-  const valueOf = (c: Candidate | undefined) => c?.values[knob.path] as number
-  const chosen = winner === undefined ? null : valueOf(candidates.right[winner.index])
-  const testOf = (value: number) => candidates.right.find((c) => valueOf(c) === value)
+  const knobValue = (c: Candidate | undefined) => c?.values[knob.path] as number
+  const chosen = winner === undefined ? null : knobValue(candidates.right[winner.index])
+  const testOf = (value: number) => candidates.right.find((c) => knobValue(c) === value)
   const shippedCandidate = testOf(knob.shipped) ?? (candidates.right[0] as Candidate)
   const toTest = chosen === null || chosen === knob.shipped ? [shippedCandidate] : [shippedCandidate, testOf(chosen) as Candidate]
   const onTest = await tuneAll(
@@ -113,7 +113,7 @@ for (const knob of quick ? KNOBS.slice(0, 1) : KNOBS) {
     path: knob.path,
     shipped: knob.shipped,
     chosen,
-    train: onTrain.map((e) => ({ value: valueOf(candidates.right[e.index]), cost: e.cost, withinConstraints: e.withinConstraints })),
+    train: onTrain.map((e) => ({ value: knobValue(candidates.right[e.index]), cost: e.cost, withinConstraints: e.withinConstraints })),
     test: { shipped: shippedOnTest, chosen: chosen === knob.shipped ? shippedOnTest : (onTest[1] ?? null) },
   }
   results.push(result)

@@ -217,7 +217,7 @@ const Confidence = constrained('a confidence in [0.5, 0.9999]', (n) => n >= 0.5 
 
 /**
  * Config codec of gradual recovery. Defaults: `initialRate` 0.1, `increment` 0.1, `maxSpeed` 4,
- * `stageCalls` 20, `stageMs` 1,000, `confidence` 0.95, `probationMs` 30,000, `probationCalls` 100,
+ * `stageCalls` 10, `stageMs` 1,000, `confidence` 0.95, `probationMs` 30,000, `probationCalls` 100,
  * `holdMs` 30,000, `aggression` 1; `failureRateThreshold` defaults to 0.2 (or the strictest closed failure-rate
  * threshold if stricter) and `marginalRate` to half of it. With `rampMs` the ramp follows time
  * instead of stages (Envoy's slow start).
@@ -245,7 +245,7 @@ export const GradualRecoveryConfig = struct(
     initialRate: 0.1,
     increment: 0.1,
     maxSpeed: 4,
-    stageCalls: 20,
+    stageCalls: 10,
     stageMs: 1_000,
     confidence: 0.95,
     probationMs: 30_000,

@@ -52,8 +52,8 @@ export type ExponentialOpenForConfig = t.TypeOf<typeof ExponentialOpenForConfig>
 export const OpenForConfig = tagged('an open duration', { constant: ConstantOpenForConfig, exponential: ExponentialOpenForConfig })
 export type OpenForConfig = t.TypeOf<typeof OpenForConfig>
 
-/** The open duration when a config names none: 30 s. */
-export const DEFAULT_OPEN_FOR: ConstantOpenForConfig = { kind: 'constant', ms: 30_000 }
+/** The open duration when a config names none: 1 s (chosen on the scenario space's train half, see bench/quality/README.md). */
+export const DEFAULT_OPEN_FOR: ConstantOpenForConfig = { kind: 'constant', ms: 1_000 }
 
 // ---- constructors ------------------------------------------------------------------------
 

@@ -116,7 +116,7 @@ describe('config defaults', () => {
         name: 'circuit',
         trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 10, window: countWindow },
         recovery: { kind: 'classic', probes: 1, failureRateThreshold: 0.5 },
-        openFor: { kind: 'constant', ms: 30_000 },
+        openFor: { kind: 'constant', ms: 1_000 },
         probeTimeoutMs: 60_000,
         maxProbesInFlight: 100,
       },
