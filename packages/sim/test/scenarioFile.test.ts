@@ -99,6 +99,21 @@ describe('scenario files', () => {
     )
   })
 
+  it('decodes a hung upstream and a capacity, and names bad ones', () => {
+    const health = [valid.health[0], { ...valid.health[1], failureLatencyMs: 2_000 }, { ...valid.health[2], capacityRps: 50 }]
+    const decoded = parseScenario({ ...valid, health }, 's.json')
+    expect(decoded._tag === 'Right' && decoded.right.health.slice(1).map((h) => [h.failureLatencyMs, h.capacityRps])).toEqual([
+      [2_000, undefined],
+      [undefined, 50],
+    ])
+    expect(
+      problems({ ...valid, health: [valid.health[0], { ...valid.health[1], failureLatencyMs: 0, capacityRps: -5 }] }).split('\n'),
+    ).toEqual([
+      's.json: health[1].failureLatencyMs: expected a latency in ms in (0, 600000], got 0',
+      's.json: health[1].capacityRps: expected a rate in requests per second in (0, 100000], got -5',
+    ])
+  })
+
   it('reports every problem of a file, not just the first', () => {
     expect(problems({ ...valid, durationMs: 10, incidentAtMs: -1 }).split('\n')).toEqual([
       's.json: durationMs: expected a duration in ms in [1000, 86400000], got 10',
