@@ -85,6 +85,10 @@ const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
 /** The ticket the oracle's calls carry (it keeps no state: nothing reads it). */
 const ORACLE_TICKET: Admitted = { _tag: 'Admitted', generation: 0, id: 0, probe: false }
 
+/** A chart bucket's width: as given, or the duration / 60. */
+const bucketMsOf = (scenario: Scenario, options: SimulateOptions): number =>
+  options.bucketMs ?? Math.max(1, Math.round(scenario.durationMs / 60))
+
 /** The draws a run takes from its seed: arrivals, and per request an outcome draw and a latency draw. */
 interface Draws {
   readonly times: Float64Array
@@ -122,7 +126,7 @@ export const simulate = (
   options: SimulateOptions,
 ): ReadonlyArray<Run> => {
   const draws = drawsOf(scenario, options.seed)
-  const bucketMs = options.bucketMs ?? Math.max(1, Math.round(scenario.durationMs / 60))
+  const bucketMs = bucketMsOf(scenario, options)
   return strategies.map((strategy) => runOne(scenario, strategy, draws, bucketMs))
 }
 
@@ -151,7 +155,7 @@ export const simulateWithOracle = (
   options: SimulateOptions,
 ): { readonly runs: ReadonlyArray<Run>; readonly oracle: Run } => {
   const draws = drawsOf(scenario, options.seed)
-  const bucketMs = options.bucketMs ?? Math.max(1, Math.round(scenario.durationMs / 60))
+  const bucketMs = bucketMsOf(scenario, options)
   return {
     runs: strategies.map((strategy) => runOne(scenario, strategy, draws, bucketMs)),
     oracle: runOne(scenario, null, draws, bucketMs),
@@ -167,7 +171,7 @@ export const simulateWithOracle = (
  * run.summary.collapses // 0
  */
 export const simulateOracle = (scenario: Scenario, options: SimulateOptions): Run =>
-  runOne(scenario, null, drawsOf(scenario, options.seed), options.bucketMs ?? Math.max(1, Math.round(scenario.durationMs / 60)))
+  runOne(scenario, null, drawsOf(scenario, options.seed), bucketMsOf(scenario, options))
 
 /** Runs `strategy` (or, given null, the oracle) over the draws. */
 const runOne = <S>(scenario: Scenario, strategy: Strategy<S> | null, draws: Draws, bucketMs: number): Run => {
