@@ -105,7 +105,7 @@ export interface FleetAttachment {
   readonly replicaId: string
   readonly events$: Observable<FleetEvent>
   health(): FleetHealth
-  /** Runs one round now (the timer runs them anyway); resolves when it is done, never rejects. */
+  /** Runs one round that starts after this call (after the one under way, if any; the timer runs them anyway); resolves when it is done, never rejects. */
   sync(): Promise<void>
   detach(): Promise<void>
 }
@@ -269,6 +269,8 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
   let published = 0
   let peerEvents = 0
   let running: Promise<void> | undefined
+  /** The round to run once the running one is done, for callers who asked while it ran. */
+  let next: Promise<void> | undefined
   let detached = false
 
   const emit = (event: FleetEvent): void => events.next(event)
@@ -555,7 +557,15 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
   }
 
   const sync = (): Promise<void> => {
-    if (running !== undefined) return running
+    // A round under way may have read the breakers before the caller's change: one more round
+    // after it, shared by every caller who asked meanwhile, so a resolved sync() wrote what it saw.
+    if (running !== undefined) {
+      next ??= running.then(() => {
+        next = undefined
+        return sync()
+      })
+      return next
+    }
     if (detached) return Promise.resolve()
     running = round()
       .then(() => setHealthy(true))
