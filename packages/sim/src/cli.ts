@@ -1,19 +1,26 @@
 #!/usr/bin/env node
-/**
- * breaker-sim: runs strategies side by side on a scenario and prints charts and a summary.
- * `pnpm demo` runs it with the defaults: the fragile-recovery scenario, seed 1.
- */
-import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { fail, kindsOption, parseSeeds, positiveInt, readJson, strategyFile, strategyOf, writeHtml, writeJson } from './cli/common.js'
+import {
+  fail,
+  kindsOption,
+  parseSeeds,
+  positiveInt,
+  readJson,
+  readText,
+  readTrace,
+  strategyFile,
+  strategyOf,
+  writeHtml,
+  writeJson,
+} from './cli/common.js'
 import { qualityCommand } from './cli/quality.js'
 import { tuneCommand } from './cli/tune.js'
 import { FLEET_SIZES, renderFleetHtml, renderFleetText, sweepFleet } from './fleet.js'
 import { renderHtml, renderSeedHtml } from './html.js'
 import { evaluatePrediction, renderPrediction } from './prediction.js'
-import { parseTrace, replay } from './replay.js'
+import { replay } from './replay.js'
 import { renderSeedTable, renderText } from './report.js'
 import { type Scenario, scenarios } from './Scenario.js'
 import { readScenarioFile } from './ScenarioFile.js'
@@ -359,15 +366,7 @@ function trainCommand(args: string[]): void {
   const horizonMs = positiveInt(values['horizon-ms'], 'horizon-ms', 30_000, 600_000)
   let outcomes: Array<readonly [number, boolean, number]> | undefined
   if (values.trace !== undefined) {
-    let text: string
-    try {
-      text = readFileSync(values.trace, 'utf8')
-    } catch (error) {
-      fail(`cannot read ${values.trace}: ${error instanceof Error ? error.message : String(error)}`)
-    }
-    const parsed = parseTrace(text)
-    if (parsed._tag === 'Left') fail(`${values.trace}: ${parsed.left.message}`)
-    outcomes = parsed.right.flatMap((e) =>
+    outcomes = readTrace(values.trace).flatMap((e) =>
       e._tag === 'CallSucceeded' || e._tag === 'CallFailed' ? [[e.at, e._tag === 'CallFailed', e.latencyMs] as const] : [],
     )
   }
@@ -398,25 +397,17 @@ async function replayCommand(args: string[]): Promise<void> {
   const kinds = await kindsOption(values.kinds)
   if (values.trace === undefined) fail('replay: --trace FILE is required')
   if (values.config === undefined || values.config.length === 0) fail('replay: at least one --config FILE is required')
-  const read = (path: string): string => {
-    try {
-      return readFileSync(path, 'utf8')
-    } catch (error) {
-      fail(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`)
-    }
-  }
-  const trace = parseTrace(read(values.trace))
-  if (trace._tag === 'Left') fail(`${values.trace}: ${trace.left.message}`)
+  const trace = readTrace(values.trace)
   const header = ['config', 'calls', 'admitted', 'rejected', 'agrees with live', 'unmatched outcomes']
   const rows: string[][] = []
   for (const path of values.config) {
     let json: unknown
     try {
-      json = JSON.parse(read(path))
+      json = JSON.parse(readText(path))
     } catch (error) {
       fail(`${path}: not JSON (${error instanceof Error ? error.message : String(error)})`)
     }
-    const result = replay(trace.right, strategyOf(json, path, kinds))
+    const result = replay(trace, strategyOf(json, path, kinds))
     rows.push([
       path,
       String(result.calls.length),

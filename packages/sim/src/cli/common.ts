@@ -5,7 +5,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util'
 import type { Kinds, Strategy } from '@datapunk/breaker'
 import { loadKinds } from '../kindsModule.js'
 import { type Cell, selectCells } from '../quality/space.js'
-import { strategyFromJson } from '../replay.js'
+import { parseTrace, strategyFromJson, type TraceEvent } from '../replay.js'
 
 /** A subcommand's options, parsed strictly; an unknown or malformed option ends the command with a usage error. */
 export function parseOptions<O extends NonNullable<ParseArgsConfig['options']>>(
@@ -118,4 +118,20 @@ export function cellsOption(selector: string, maxRps: string | undefined): Reado
   const cells = selected.cells.filter((c) => c.rps <= limit)
   if (cells.length === 0) fail(`--cells: none of ${selector} runs at ${limit} requests/s or less`)
   return cells
+}
+
+/** The text of `path`; a file that cannot be read ends the command naming it. */
+export function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    fail(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+/** The events of a recorded trace (JSON lines of calls$ events); a bad one ends the command naming its lines. */
+export function readTrace(path: string): ReadonlyArray<TraceEvent> {
+  const trace = parseTrace(readText(path))
+  if (trace._tag === 'Left') fail(`${path}: ${trace.left.message}`)
+  return trace.right
 }

@@ -1,9 +1,8 @@
 /** `breaker-sim tune`: searches a config space for the cheapest config on cells of the scenario space, a scenario or a trace. */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { renderTuneHtml } from '../html.js'
-import { parseTrace } from '../replay.js'
 import { type Scenario, scenarios } from '../Scenario.js'
 import { readScenarioFile } from '../ScenarioFile.js'
 import {
@@ -18,7 +17,7 @@ import {
   tuneAll,
   type Weights,
 } from '../tune.js'
-import { cellsOption, fail, kindsOption, parseOptions, parseSeeds, positiveInt, readJson, writeHtml } from './common.js'
+import { cellsOption, fail, kindsOption, parseOptions, parseSeeds, positiveInt, readJson, readTrace, writeHtml } from './common.js'
 
 /** The seeds as text: `1..3`, or `1,5,9`. */
 const seedText = (seeds: ReadonlyArray<number>): string =>
@@ -36,15 +35,8 @@ function targetOf(values: Record<string, string | undefined>): { readonly target
   const given = [values.cells, values.scenario, values['scenario-file'], values.trace].filter((v) => v !== undefined)
   if (given.length > 1) fail('tune: give at most one of --cells, --scenario, --scenario-file, --trace')
   if (values.trace !== undefined) {
-    let text: string
-    try {
-      text = readFileSync(values.trace, 'utf8')
-    } catch (error) {
-      fail(`cannot read ${values.trace}: ${error instanceof Error ? error.message : String(error)}`)
-    }
-    const trace = parseTrace(text)
-    if (trace._tag === 'Left') fail(`${values.trace}: ${trace.left.message}`)
-    return { target: { kind: 'trace', events: trace.right }, where: `the trace ${values.trace} (${trace.right.length} events)` }
+    const events = readTrace(values.trace)
+    return { target: { kind: 'trace', events }, where: `the trace ${values.trace} (${events.length} events)` }
   }
   if (values.scenario !== undefined || values['scenario-file'] !== undefined) {
     let scenario: Scenario

@@ -37,7 +37,7 @@ export interface Cell {
 type Latency = HealthSegment['latencyMs']
 const FAST: Latency = { median: 40, p99: 150 }
 const SLOW: Latency = { median: 1_500, p99: 4_000 }
-/** The healthy error rate of every cell: a little noise, as any real upstream has. */
+/** The healthy error rate of every cell: a little noise, as every real upstream has. */
 const BASE_ERRORS = 0.002
 /** How long a hung call keeps its caller: the caller's timeout. */
 const TIMEOUT_MS = 2_000
