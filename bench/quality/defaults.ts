@@ -6,7 +6,7 @@
  * 101..120, which the choice never saw. Each knob is varied alone from the matrix's baseline
  * (failure rate 50% over 10 s, classic half-open, 5 s open), or from the part's own row.
  *
- *   pnpm bench:defaults [--quick] [--workers N]
+ *   pnpm bench:defaults [--quick] [--workers N] [--knobs PATH,PATH]
  *
  * Writes bench/out/defaults.json. `--quick` runs one knob on a few cells and seeds (CI).
  */
@@ -48,6 +48,14 @@ const KNOBS: ReadonlyArray<Knob> = [
     shipped: 30_000,
   },
   { name: 'gradual stageCalls', row: 'gradual', path: 'recovery.stageCalls', values: [5, 10, 20, 50], shipped: 20 },
+  { name: 'gradual initialRate', row: 'gradual', path: 'recovery.initialRate', values: [0.05, 0.1, 0.25, 0.5], shipped: 0.1 },
+  {
+    name: 'gradual failureRateThreshold',
+    row: 'gradual',
+    path: 'recovery.failureRateThreshold',
+    values: [0.1, 0.2, 0.35, 0.5],
+    shipped: 0.2,
+  },
   {
     name: 'consecutive-failures threshold (no default: the demo uses 10)',
     row: 'consecutive+backoff',
@@ -84,7 +92,11 @@ interface Result {
 }
 
 const results: Result[] = []
-for (const knob of quick ? KNOBS.slice(0, 1) : KNOBS) {
+const knobsAt = args.indexOf('--knobs')
+const only = knobsAt >= 0 ? (args[knobsAt + 1] ?? '').split(',') : undefined
+const chosenKnobs = quick ? KNOBS.slice(0, 1) : KNOBS.filter((k) => only === undefined || only.includes(k.path))
+if (chosenKnobs.length === 0) throw new Error(`--knobs: none of ${only?.join(', ')} (knobs: ${KNOBS.map((k) => k.path).join(', ')})`)
+for (const knob of chosenKnobs) {
   const base = rows.find((r) => r.name === knob.row)?.config
   const decoded = parseSpace({ base, parameters: [{ path: knob.path, values: knob.values }], constraints }, knob.name)
   if (decoded._tag === 'Left') throw new Error(decoded.left)

@@ -216,7 +216,7 @@ const Aggression = constrained('a number in (0, 100]', (n) => n > 0 && n <= 100)
 const Confidence = constrained('a confidence in [0.5, 0.9999]', (n) => n >= 0.5 && n <= 0.9999)
 
 /**
- * Config codec of gradual recovery. Defaults: `initialRate` 0.1, `increment` 0.1, `maxSpeed` 4,
+ * Config codec of gradual recovery. Defaults: `initialRate` 0.25, `increment` 0.1, `maxSpeed` 4,
  * `stageCalls` 10, `stageMs` 1,000, `confidence` 0.95, `probationMs` 30,000, `probationCalls` 100,
  * `holdMs` 30,000, `aggression` 1; `failureRateThreshold` defaults to 0.2 (or the strictest closed failure-rate
  * threshold if stricter) and `marginalRate` to half of it. With `rampMs` the ramp follows time
@@ -242,7 +242,7 @@ export const GradualRecoveryConfig = struct(
     aggression: Aggression,
   },
   {
-    initialRate: 0.1,
+    initialRate: 0.25,
     increment: 0.1,
     maxSpeed: 4,
     stageCalls: 10,

@@ -157,7 +157,7 @@ describe('the share a leader offers its followers', () => {
     const gradual = circuit({
       trip: { kind: 'consecutive-failures', threshold: 1 },
       openFor: { kind: 'constant', ms: 100 },
-      recovery: { kind: 'gradual' },
+      recovery: { kind: 'gradual', initialRate: 0.1 },
     })
     const g = new Harness(gradual as never)
     g.call(-1, 'failure')

@@ -212,7 +212,7 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
       circuit({
         trip: { kind: 'consecutive-failures', threshold: 1 },
         openFor: { kind: 'constant', ms: 100 },
-        recovery: { kind: 'gradual' },
+        recovery: { kind: 'gradual', initialRate: 0.1 },
       })
     const a = createBreaker(ramping(), { name: 'feed' })
     const b = createBreaker(ramping(), { name: 'feed' })

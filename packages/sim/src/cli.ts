@@ -111,7 +111,7 @@ at 50% or more; give --scenarios too to train on both. Deterministic. Writes the
 
 /** What the demo's comparison of classic half-open and gradual recovery shows, and where each wins. */
 const RECOVERY_NOTE = `classic vs gradual: classic half-open closes on its first good probe and sends all traffic back at
-once. Gradual recovery admits 10%, doubles its share after each clean stage (10 calls and 1 s at
+once. Gradual recovery admits 25%, doubles its share after each clean stage (10 calls and 1 s at
 least), steps back to the last good share when errors rise with it, remembers a share that broke
 the upstream, and watches at full traffic for 30 s before closing (a relapse reopens it at once).
 It costs more than classic when the upstream comes back clean: a few seconds of partial traffic
