@@ -120,9 +120,9 @@ It costs more than classic when the upstream comes back clean: a few seconds of 
 breaks it: one that strains as traffic returns is never brought down, one that breaks without
 warning (fragile-cliff) is broken once, not again and again, and a flapping one is caught within a
 second instead of five. pnpm bench:recovery prints the medians over 20 seeds. Across the whole
-scenario space (pnpm bench:quality) it loses more than 2 points to classic on half the cells: 15 to
-31 points at 2 requests/s (a stage waits for its calls), 22 to 35 at 5,000 and more, 12 to 47 on
-partial recoveries the oracle would serve; it wins 13 to 58 points on every fragile upstream.`
+scenario space (pnpm bench:quality) it loses more than 2 points to classic on 34 of 80 cells: 7 to
+16 points at 2 requests/s (a stage waits for its calls), 22 to 34 at 5,000 and more, 12 to 43 on
+partial recoveries the oracle would serve; it wins 14 to 60 points on every fragile upstream.`
 
 if (process.argv[2] === 'replay') {
   await replayCommand(process.argv.slice(3))
