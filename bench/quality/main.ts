@@ -76,17 +76,14 @@ writeFileSync(
   `${out}quality.json`,
   `${JSON.stringify({ seedRange: seedSpec, seconds: Math.round(seconds), workers, ...matrix }, null, 2)}\n`,
 )
-const markdown = optionOf('--markdown')
-if (markdown !== undefined) {
-  const path = resolve(markdown)
+/** Writes a rendering of the matrix where an option asks for it. */
+const writeIfAsked = (flag: string, render: () => string): void => {
+  const target = optionOf(flag)
+  if (target === undefined) return
+  const path = resolve(target)
   mkdirSync(dirname(path), { recursive: true })
-  writeFileSync(path, renderQualityMarkdown(matrix))
+  writeFileSync(path, render())
   console.log(`wrote ${path}`)
 }
-const html = optionOf('--html')
-if (html !== undefined) {
-  const path = resolve(html)
-  mkdirSync(dirname(path), { recursive: true })
-  writeFileSync(path, renderQualityHtml(matrix))
-  console.log(`wrote ${path}`)
-}
+writeIfAsked('--markdown', () => renderQualityMarkdown(matrix))
+writeIfAsked('--html', () => renderQualityHtml(matrix))
