@@ -65,6 +65,12 @@ export interface PhaseData {
    * circuit recovers by itself (alone, or leading the fleet).
    */
   readonly follow: FollowData | null
+  /**
+   * The most calls this circuit has had in flight at once while closed: what the upstream carried
+   * when healthy. Half-open admits up to the larger of this and `maxProbesInFlight`, so a recovery
+   * that ramps to full traffic is not held below the concurrency the upstream served before.
+   */
+  readonly peakInFlight: number
 }
 
 /** Following a fleet's recovery: the share admitted, and the admission credit (both in ppm). */
@@ -105,8 +111,14 @@ export interface CircuitPartsInput<D, R> {
   readonly openFor: OpenFor
   /** A probe unsettled this long (ms) counts as failed. Default 60,000 (1 ms to `Limits.maxDurationMs`). */
   readonly probeTimeoutMs?: number
-  /** At most this many probes in flight while half-open; more are rejected `half-open-full`. Default 100 (1 to 1,000). */
-  readonly maxProbesInFlight?: number
+  /**
+   * At most this many probes in flight while half-open; more are rejected `half-open-full`: a
+   * number (1 to 1,000), or `'learned'` (the default): twice the most calls the circuit has had in
+   * flight at once while closed, at least 100, raised by one for each probe that succeeds with the
+   * limit reached (so a recovery ramping to full traffic is never held below what the upstream
+   * carried, nor one that never saw it healthy at 100).
+   */
+  readonly maxProbesInFlight?: number | 'learned'
 }
 
 /** The canonical JSON config of a circuit: its name, its parts' configs and its half-open limits. */
@@ -116,7 +128,7 @@ export interface CircuitConfig {
   readonly recovery: unknown
   readonly openFor: unknown
   readonly probeTimeoutMs: number
-  readonly maxProbesInFlight: number
+  readonly maxProbesInFlight: number | 'learned'
 }
 
 /** A strategy built by {@link circuitOf} (or `circuit` / `fromConfig`): also exposes its parts and config. */
@@ -126,7 +138,7 @@ export interface CircuitStrategy<D = unknown, R = unknown> extends Strategy<Circ
   readonly recovery: Recovery<R>
   readonly openFor: OpenFor
   readonly probeTimeoutMs: number
-  readonly maxProbesInFlight: number
+  readonly maxProbesInFlight: number | 'learned'
   adopt(from: Strategy<unknown>, state: unknown, now: number): CircuitData<D, R>
   transitioned(before: CircuitData<D, R>, after: CircuitData<D, R>): boolean
 }
@@ -137,7 +149,9 @@ interface CircuitParts<D, R> {
   readonly recovery: Recovery<R>
   readonly openFor: OpenFor
   readonly probeTimeoutMs: number
+  /** The fixed probe limit, or (learned) its floor. */
   readonly maxProbesInFlight: number
+  readonly learnProbeLimit: boolean
 }
 
 type Result<D, R> = readonly [CircuitData<D, R>, Decision]
@@ -170,7 +184,8 @@ const phaseData = (
   nextIsolation: number,
   probesFrom = 0,
   follow: FollowData | null = null,
-): PhaseData => ({ state, mode, generation, openUntil, trips, since, reason, isolations, nextIsolation, probesFrom, follow })
+  peakInFlight = 0,
+): PhaseData => ({ state, mode, generation, openUntil, trips, since, reason, isolations, nextIsolation, probesFrom, follow, peakInFlight })
 
 const circuitData = <D, R>(
   phase: PhaseData,
@@ -184,7 +199,7 @@ const circuitData = <D, R>(
 
 // Times are integers in tests and fractions from a live clock: both, in one process, without a
 // change of hidden class (see shapes.ts).
-primeShape((v) => phaseData(v, v, v, v, v, v, v, v, v, v, v))
+primeShape((v) => phaseData(v, v, v, v, v, v, v, v, v, v, v, v))
 primeShape((v) => circuitData(v, v, v, v, v, v, v))
 
 const withRecovery = <D, R>(s: CircuitData<D, R>, recovery: R, now: number): CircuitData<D, R> =>
@@ -192,10 +207,53 @@ const withRecovery = <D, R>(s: CircuitData<D, R>, recovery: R, now: number): Cir
 
 /** The same phase, following the fleet by `follow` (see `BreakerEvent.follow`), its own probes from `probesFrom`. */
 const withFollow = (p: PhaseData, follow: FollowData | null, probesFrom = p.probesFrom): PhaseData =>
-  phaseData(p.state, p.mode, p.generation, p.openUntil, p.trips, p.since, p.reason, p.isolations, p.nextIsolation, probesFrom, follow)
+  phaseData(
+    p.state,
+    p.mode,
+    p.generation,
+    p.openUntil,
+    p.trips,
+    p.since,
+    p.reason,
+    p.isolations,
+    p.nextIsolation,
+    probesFrom,
+    follow,
+    p.peakInFlight,
+  )
+
+/** The same phase, having carried `peakInFlight` calls at once. */
+const withPeak = (p: PhaseData, peakInFlight: number): PhaseData =>
+  phaseData(
+    p.state,
+    p.mode,
+    p.generation,
+    p.openUntil,
+    p.trips,
+    p.since,
+    p.reason,
+    p.isolations,
+    p.nextIsolation,
+    p.probesFrom,
+    p.follow,
+    peakInFlight,
+  )
 
 const withIsolations = (p: PhaseData, isolations: ReadonlyArray<number>, nextIsolation: number, mode = p.mode): PhaseData =>
-  phaseData(p.state, mode, p.generation, p.openUntil, p.trips, p.since, p.reason, isolations, nextIsolation, p.probesFrom, p.follow)
+  phaseData(
+    p.state,
+    mode,
+    p.generation,
+    p.openUntil,
+    p.trips,
+    p.since,
+    p.reason,
+    isolations,
+    nextIsolation,
+    p.probesFrom,
+    p.follow,
+    p.peakInFlight,
+  )
 
 // ---- transitions: every phase change goes through `enter` and bumps the generation ----------
 
@@ -215,7 +273,20 @@ const enter = <D, R>(
   follow: FollowData | null = s.phase.follow === null || state === CircuitState.HalfOpen ? s.phase.follow : FOLLOW_NOTHING,
 ): CircuitData<D, R> =>
   circuitData(
-    phaseData(state, mode, s.phase.generation + 1, openUntil, trips, at, reason, isolations, s.phase.nextIsolation, 0, follow),
+    phaseData(
+      state,
+      mode,
+      s.phase.generation + 1,
+      openUntil,
+      trips,
+      at,
+      reason,
+      isolations,
+      s.phase.nextIsolation,
+      0,
+      follow,
+      s.phase.peakInFlight,
+    ),
     at,
     0,
     0,
@@ -303,8 +374,17 @@ const probeIndex = (probes: ReadonlyArray<number>, id: number): number => {
 const admitClosed = <D, R>(s: CircuitData<D, R>, now: number): Result<D, R> => {
   const phase = s.phase
   const id = s.issued
-  return [circuitData(phase, now, id + 1, s.inFlight + 1, s.probes, s.detector, s.recovery), admitted(phase.generation, id, false)]
+  const inFlight = s.inFlight + 1
+  const next = inFlight > phase.peakInFlight ? withPeak(phase, inFlight) : phase
+  return [circuitData(next, now, id + 1, inFlight, s.probes, s.detector, s.recovery), admitted(phase.generation, id, false)]
 }
+
+/**
+ * How many probes may be in flight at once: `maxProbesInFlight`; or, learned, twice what the
+ * upstream carried while closed if more (headroom for the bursts it served).
+ */
+const probeLimit = <D, R>(p: CircuitParts<D, R>, phase: PhaseData): number =>
+  p.learnProbeLimit && 2 * phase.peakInFlight > p.maxProbesInFlight ? 2 * phase.peakInFlight : p.maxProbesInFlight
 
 const onRequest = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: number, time: number): Result<D, R> => {
   const phase = s.phase
@@ -319,7 +399,7 @@ const onRequest = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: numbe
   state = expireProbes(p, state, now)
   if (state.phase.state !== CircuitState.HalfOpen || state.recovery === null) return onRequest(p, state, now, time)
   if (state.phase.follow !== null) return onFollowerRequest(p, state, state.phase.follow, now)
-  if (state.inFlight >= p.maxProbesInFlight || (state.probes[0] ?? Number.POSITIVE_INFINITY) < state.phase.probesFrom) {
+  if (state.inFlight >= probeLimit(p, state.phase) || (state.probes[0] ?? Number.POSITIVE_INFINITY) < state.phase.probesFrom) {
     return [state, rejectedHalfOpenFull]
   }
   const admission = p.recovery.request(state.recovery, now)
@@ -340,7 +420,7 @@ const onRequest = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, now: numbe
  */
 const onFollowerRequest = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, follow: FollowData, now: number): Result<D, R> => {
   const credit = follow.credit + follow.ratePpm
-  const admit = credit >= PPM && s.inFlight < p.maxProbesInFlight
+  const admit = credit >= PPM && s.inFlight < probeLimit(p, s.phase)
   const ph = s.phase
   const phase = withFollow(ph, { ratePpm: follow.ratePpm, credit: admit ? credit - PPM : Math.min(credit, PPM - 1) })
   if (!admit) return [circuitData(phase, now, s.issued, s.inFlight, s.probes, s.detector, s.recovery), rejectedFollowing]
@@ -400,9 +480,11 @@ const stepInPlace = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: B
   const tag = event._tag
   if (tag === 'CallRequested') {
     const id = s.issued
+    const inFlight = s.inFlight + 1
     w.issued = id + 1
-    w.inFlight = s.inFlight + 1
+    w.inFlight = inFlight
     w.clock = time
+    if (inFlight > s.phase.peakInFlight) w.phase = withPeak(s.phase, inFlight)
     return admitted(s.phase.generation, id, false)
   }
   if (tag !== 'CallSucceeded' && tag !== 'CallFailed') return undefined
@@ -429,7 +511,15 @@ const onOutcome = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: unk
   if (index < 0 || s.recovery === null) return [s, ignored['already-settled']]
   // A probe of a recovery swapped out frees its slot and counts nowhere: the new recovery never admitted it.
   const verdict = id < s.phase.probesFrom || s.phase.follow !== null ? s.recovery : p.recovery.outcome(s.recovery, failed, latencyMs, now)
-  return [probeEnded(p, s, index, verdict, now), recorded]
+  // A probe that succeeds with the probe limit reached raises the limit by one (slow start: the
+  // limit doubles each round trip while every probe succeeds), so that a recovery which has never
+  // seen the upstream healthy (down from its first call) is not held at `maxProbesInFlight`.
+  const limit = probeLimit(p, s.phase)
+  const grown =
+    failed || !p.learnProbeLimit || s.inFlight < limit
+      ? s
+      : circuitData(withPeak(s.phase, Math.ceil((limit + 1) / 2)), s.clock, s.issued, s.inFlight, s.probes, s.detector, s.recovery)
+  return [probeEnded(p, grown, index, verdict, now), recorded]
 }
 
 const onCancel = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, ticket: unknown, now: number): Result<D, R> => {
@@ -587,6 +677,7 @@ const rebase = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, time: number)
       ph.nextIsolation,
       ph.probesFrom,
       ph.follow,
+      ph.peakInFlight,
     ),
     time,
     s.issued,
@@ -720,6 +811,7 @@ const keepOpen = (phase: PhaseData, openFor: OpenFor): PhaseData =>
         phase.nextIsolation,
         phase.probesFrom,
         phase.follow,
+        phase.peakInFlight,
       )
 
 const adopt = <D, R>(p: CircuitParts<D, R>, from: Strategy<unknown>, fromState: unknown, time: number): CircuitData<D, R> => {
@@ -755,6 +847,7 @@ const adopt = <D, R>(p: CircuitParts<D, R>, from: Strategy<unknown>, fromState: 
       phase.nextIsolation,
       s.issued,
       phase.follow,
+      phase.peakInFlight,
     )
     return circuitData(restarted, at, s.issued, s.inFlight, s.probes, detector, p.recovery.start(at))
   }
@@ -835,9 +928,9 @@ export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy
     ...(input.probeTimeoutMs === undefined || ProbeTimeout.is(input.probeTimeoutMs)
       ? []
       : [problem('probeTimeoutMs', `expected ${ProbeTimeout.name}, got ${String(input.probeTimeoutMs)}`)]),
-    ...(input.maxProbesInFlight === undefined || MaxProbesInFlight.is(input.maxProbesInFlight)
+    ...(input.maxProbesInFlight === undefined || input.maxProbesInFlight === 'learned' || MaxProbesInFlight.is(input.maxProbesInFlight)
       ? []
-      : [problem('maxProbesInFlight', `expected ${MaxProbesInFlight.name}, got ${String(input.maxProbesInFlight)}`)]),
+      : [problem('maxProbesInFlight', `expected ${MaxProbesInFlight.name} or 'learned', got ${String(input.maxProbesInFlight)}`)]),
   ]
   if (problems.length > 0) throw new ConfigError(problems)
   const p: CircuitParts<D, R> = {
@@ -845,8 +938,10 @@ export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy
     recovery: input.recovery,
     openFor: input.openFor,
     probeTimeoutMs: input.probeTimeoutMs ?? Limits.defaultProbeTimeoutMs,
-    maxProbesInFlight: input.maxProbesInFlight ?? Limits.defaultMaxProbesInFlight,
+    maxProbesInFlight: typeof input.maxProbesInFlight === 'number' ? input.maxProbesInFlight : Limits.defaultMaxProbesInFlight,
+    learnProbeLimit: typeof input.maxProbesInFlight !== 'number',
   }
+  const maxProbesInFlight = p.learnProbeLimit ? 'learned' : p.maxProbesInFlight
   const name = input.name ?? 'circuit'
   const strategy: CircuitStrategy<D, R> = {
     name,
@@ -856,13 +951,13 @@ export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy
       recovery: p.recovery.config,
       openFor: p.openFor.config,
       probeTimeoutMs: p.probeTimeoutMs,
-      maxProbesInFlight: p.maxProbesInFlight,
+      maxProbesInFlight,
     },
     detector: p.detector,
     recovery: p.recovery,
     openFor: p.openFor,
     probeTimeoutMs: p.probeTimeoutMs,
-    maxProbesInFlight: p.maxProbesInFlight,
+    maxProbesInFlight,
     initial: (now) => {
       const at = isTime(now) ? now : 0
       return circuitData<D, R>(
@@ -912,6 +1007,7 @@ const PhaseCodec = t.type({
   nextIsolation: NonNegativeInt,
   probesFrom: NonNegativeInt,
   follow: t.union([t.undefined, nullable(FollowCodec)]),
+  peakInFlight: t.union([t.undefined, NonNegativeInt]),
 })
 
 const Shell = t.type({
@@ -950,8 +1046,9 @@ const unreachable = <D, R>(p: CircuitParts<D, R>, s: t.TypeOf<typeof Shell>): st
       if (s.probes.length !== s.inFlight * 2) return 'expected one [id, admittedAt] pair per probe in flight'
       const ids = s.probes.filter((_, i) => i % 2 === 0)
       // Probes carried over a swap (ids below probesFrom) may exceed this circuit's own limit.
-      if (ids.filter((id) => id >= ph.probesFrom).length > p.maxProbesInFlight || s.inFlight > Limits.maxProbesInFlight) {
-        return `expected at most ${p.maxProbesInFlight} probes in flight (besides any carried over a swap)`
+      const limit = p.learnProbeLimit ? Math.max(p.maxProbesInFlight, 2 * (ph.peakInFlight ?? 0)) : p.maxProbesInFlight
+      if (ids.filter((id) => id >= ph.probesFrom).length > limit || s.inFlight > Math.max(Limits.maxProbesInFlight, limit)) {
+        return `expected at most ${limit} probes in flight (besides any carried over a swap)`
       }
       const times = s.probes.filter((_, i) => i % 2 === 1)
       if (!ids.every((id) => Number.isSafeInteger(id) && id >= 0 && id < s.issued) || !ascending(ids))
@@ -1009,6 +1106,7 @@ function circuitDataCodec<D, R>(name: string, p: CircuitParts<D, R>): t.Type<Cir
           ph.nextIsolation,
           ph.probesFrom,
           ph.follow ?? null,
+          ph.peakInFlight ?? 0,
         ),
         s.clock,
         s.issued,

@@ -14,7 +14,7 @@ import { type CircuitConfig, type CircuitStrategy, circuitOf } from './Circuit.j
 import { ClassicHalfOpenConfig, classicHalfOpen } from './ClassicHalfOpen.js'
 import { ConfigError } from './ConfigError.js'
 import { ConsecutiveFailuresConfig, consecutiveFailures } from './ConsecutiveFailures.js'
-import { intIn, type Problem, report, struct } from './codecs.js'
+import { intIn, literal, type Problem, report, struct } from './codecs.js'
 import type { Detector } from './Detector.js'
 import { FailureCountConfig, failureCount } from './FailureCount.js'
 import { FailureRateConfig, failureRate } from './FailureRate.js'
@@ -112,8 +112,8 @@ export interface CircuitConfigInput {
   readonly openFor?: OpenForConfigInput
   /** Default 60,000. */
   readonly probeTimeoutMs?: number
-  /** Default 100. */
-  readonly maxProbesInFlight?: number
+  /** A number (1 to 1,000), or `'learned'` (the default): see `CircuitPartsInput`. */
+  readonly maxProbesInFlight?: number | 'learned'
 }
 
 /** Failure detection as written by a user: the built-in kinds' configs, derived from their codecs. */
@@ -229,7 +229,10 @@ const Top = struct(
     recovery: t.unknown,
     openFor: t.unknown,
     probeTimeoutMs: intIn(Limits.minDurationMs, Limits.maxDurationMs),
-    maxProbesInFlight: intIn(1, Limits.maxProbesInFlight),
+    maxProbesInFlight: t.union(
+      [intIn(1, Limits.maxProbesInFlight), literal('learned')],
+      `an integer in [1, ${Limits.maxProbesInFlight}] or 'learned'`,
+    ),
   },
 )
 

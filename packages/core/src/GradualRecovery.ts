@@ -20,6 +20,7 @@ import { canonical } from './Detector.js'
 import { Limits } from './Limits.js'
 import { probeFailed, type Recovery, type RecoveryAdmission, type RecoverySnapshot, type RecoveryVerdict } from './Recovery.js'
 import { primeShape } from './shapes.js'
+import { normalQuantile, wilsonBound } from './statistics.js'
 
 // ---- model -------------------------------------------------------------------------------
 
@@ -60,6 +61,13 @@ export interface RampState {
   readonly brokeAt: number | null
   /** Under a remembered ceiling: when the hold at the ceiling ends (`null` until the ramp reaches it). */
   readonly holdUntil: number | null
+  /**
+   * Outcomes and failures of this recovery's healthy stages: the upstream's baseline error rate,
+   * against which a stage's strain is judged (errors that do not rise with the share are the
+   * upstream's own, not load's).
+   */
+  readonly baseCalls: number
+  readonly baseFailures: number
 }
 
 const rampState = (
@@ -68,8 +76,10 @@ const rampState = (
   probationEnds: number,
   brokeAt: number | null,
   holdUntil: number | null,
-): RampState => ({ goodPpm, ceilingPpm, probationEnds, brokeAt, holdUntil })
-primeShape((v) => rampState(v, v, v, v, v))
+  baseCalls: number,
+  baseFailures: number,
+): RampState => ({ goodPpm, ceilingPpm, probationEnds, brokeAt, holdUntil, baseCalls, baseFailures })
+primeShape((v) => rampState(v, v, v, v, v, v, v))
 
 /** What gradual recovery reports. */
 export interface GradualRecoverySnapshot extends RecoverySnapshot {
@@ -167,45 +177,19 @@ const atRate = (s: GradualRecoveryState, ratePpm: number): GradualRecoveryState 
 
 /** A copy of `s` with a copy of its ramp (decoded or encoded states share nothing with their source). */
 const copyOf = (s: GradualRecoveryState): GradualRecoveryState =>
-  copy(s, s.ratePpm, rampState(s.ramp.goodPpm, s.ramp.ceilingPpm, s.ramp.probationEnds, s.ramp.brokeAt, s.ramp.holdUntil))
-
-// ---- statistics --------------------------------------------------------------------------
-
-/**
- * The standard normal quantile: `z` with `P(Z <= z) = p` (Acklam's rational approximation,
- * relative error below 1.2e-9), for `p` in (0, 1).
- */
-export const normalQuantile = (p: number): number => {
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239]
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572]
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783]
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416]
-  const [a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0] = a
-  const [b0 = 0, b1 = 0, b2 = 0, b3 = 0, b4 = 0] = b
-  const [c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0] = c
-  const [d0 = 0, d1 = 0, d2 = 0, d3 = 0] = d
-  const tail = (q: number): number =>
-    (((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / ((((d0 * q + d1) * q + d2) * q + d3) * q + 1)
-  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)))
-  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)))
-  const q = p - 0.5
-  const r = q * q
-  return ((((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5) * q) / (((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1)
-}
-
-/**
- * The Wilson score interval's bound for `failures` of `calls` at normal quantile `z`: the lower
- * bound with `sign` -1, the upper with +1 (0 and 1 with no calls). It stays inside [0, 1] and is
- * sound for small counts, where the normal approximation is not.
- */
-export const wilsonBound = (failures: number, calls: number, z: number, sign: 1 | -1): number => {
-  if (calls === 0) return sign < 0 ? 0 : 1
-  const p = failures / calls
-  const z2 = z * z
-  const centre = p + z2 / (2 * calls)
-  const spread = z * Math.sqrt((p * (1 - p)) / calls + z2 / (4 * calls * calls))
-  return Math.min(1, Math.max(0, (centre + sign * spread) / (1 + z2 / calls)))
-}
+  copy(
+    s,
+    s.ratePpm,
+    rampState(
+      s.ramp.goodPpm,
+      s.ramp.ceilingPpm,
+      s.ramp.probationEnds,
+      s.ramp.brokeAt,
+      s.ramp.holdUntil,
+      s.ramp.baseCalls,
+      s.ramp.baseFailures,
+    ),
+  )
 
 // ---- codecs ------------------------------------------------------------------------------
 
@@ -217,9 +201,10 @@ const Confidence = constrained('a confidence in [0.5, 0.9999]', (n) => n >= 0.5 
 
 /**
  * Config codec of gradual recovery. Defaults: `initialRate` 0.25, `increment` 0.1, `maxSpeed` 4,
- * `stageCalls` 10, `stageMs` 1,000, `confidence` 0.95, `probationMs` 30,000, `probationCalls` 100,
- * `holdMs` 30,000, `aggression` 1; `failureRateThreshold` defaults to 0.2 (or the strictest closed failure-rate
- * threshold if stricter) and `marginalRate` to half of it. With `rampMs` the ramp follows time
+ * `stageCalls` 10, `stageMs` 500, `stageMaxMs` 1,500, `confidence` 0.95, `probationMs` 30,000,
+ * `probationCalls` 100, `holdMs` 30,000, `aggression` 1; `failureRateThreshold` defaults to 0.5
+ * (or the strictest closed failure-rate threshold if stricter) and `marginalRate` to 0.1 (or half
+ * the threshold if less); `stageMaxMs` must be at least `stageMs`. With `rampMs` the ramp follows time
  * instead of stages (Envoy's slow start).
  */
 export const GradualRecoveryConfig = struct(
@@ -231,6 +216,7 @@ export const GradualRecoveryConfig = struct(
     maxSpeed: intIn(1, 64),
     stageCalls: intIn(1, Limits.maxStageCalls),
     stageMs: OptionalDurationMs,
+    stageMaxMs: OptionalDurationMs,
     failureRateThreshold: Ratio,
     marginalRate: OpenRatio,
     confidence: Confidence,
@@ -246,7 +232,8 @@ export const GradualRecoveryConfig = struct(
     increment: 0.1,
     maxSpeed: 4,
     stageCalls: 10,
-    stageMs: 1_000,
+    stageMs: 500,
+    stageMaxMs: 1_500,
     confidence: 0.95,
     probationMs: 30_000,
     probationCalls: 100,
@@ -275,11 +262,20 @@ const GradualRecoveryStateCodec = struct('a gradual recovery state', {
     probationEnds: Finite,
     brokeAt: nullable(Finite),
     holdUntil: nullable(Finite),
+    baseCalls: NonNegativeInt,
+    baseFailures: NonNegativeInt,
   }),
 })
 
-/** The default reopen threshold of gradual recovery. */
-export const GRADUAL_FAILURE_RATE_THRESHOLD = 0.2
+/**
+ * The default reopen threshold of gradual recovery: the closed detector's usual one, so that a
+ * recovering upstream is not held to a stricter standard than a healthy one (an upstream whose
+ * errors do not rise with load is admitted as fully as the closed circuit would admit it).
+ */
+export const GRADUAL_FAILURE_RATE_THRESHOLD = 0.5
+
+/** The default strain margin of gradual recovery: how far a stage's error rate may rise over the baseline. */
+export const GRADUAL_MARGINAL_RATE = 0.1
 
 // ---- constructors ------------------------------------------------------------------------
 
@@ -296,30 +292,42 @@ export type GradualRecoveryInput = Partial<Omit<GradualRecoveryConfig, 'kind'>>
  *   of requests the admitted count is within one of `rate * requests`. Rejections carry reason
  *   `throttled` and a retry-after: the requests still needed before the next admission times the
  *   mean request interval since recovery began (`null` until two requests have been seen).
- * - A stage is judged once it has `stageCalls` outcomes and lasted `stageMs`, on its error rate
- *   and the Wilson interval of that rate at `confidence`:
- *   - at or over `failureRateThreshold` (stricter than the closed one): the circuit reopens;
- *   - at or over `marginalRate` (with at least one failure): the upstream strains at this share.
- *     The ramp steps back to the share of the last healthy stage, the speed drops to 1, and this
- *     share becomes the ceiling: the ramp climbs no higher until a stage at the ceiling is healthy;
+ * - A stage is judged once it has lasted `stageMs` and has either `stageCalls` outcomes (enough
+ *   evidence, which high traffic brings in milliseconds) or lasted `stageMaxMs` (enough time,
+ *   where traffic is too slow for evidence: a time-based slow start at a few requests a second).
+ *   Its error rate is compared with this recovery's baseline (the pooled outcomes of its healthy
+ *   stages), so that errors the upstream makes at every share are not taken for load's:
+ *   - at or over `failureRateThreshold` (the closed detector's, 0.5 by default), weighed with
+ *     `stageCalls` outcomes at the baseline rate, with two failures at least: the circuit reopens;
+ *   - risen `marginalRate` or more over the baseline, confidently (the Wilson interval of the
+ *     stage's rate at `confidence` wholly above the baseline's), with two failures at least: the
+ *     upstream strains at this share. The ramp steps back to the share of the last healthy
+ *     stage, the speed drops to 1, and this share becomes the ceiling: the ramp closes in on it
+ *     by halves (the share the upstream sustains), and a healthy stage at the ceiling lifts it;
  *   - otherwise, once the interval's upper bound is below `failureRateThreshold` (a confident
- *     "healthy"; until then the stage goes on collecting outcomes), the rate rises by
- *     `increment * speed` (never past the ceiling), and a stage without failures doubles the speed
- *     (up to `maxSpeed`): slow start while clean, additive steps while not.
- * - A stage reopens early, without waiting for its end, once it is already a bad stage: its
- *   failures reach `failureRateThreshold` of its calls counted as at least `stageCalls`, or, with
- *   two failures or more, the interval's lower bound reaches `failureRateThreshold` (two failures
- *   among the first three outcomes at the defaults: an upstream still down costs two probes).
+ *     "healthy"), or at `stageMaxMs` with a rate below it, the rate rises by `increment * speed`,
+ *     and a stage whose errors did not rise over half the margin doubles the speed (up to
+ *     `maxSpeed`): slow start while clean, additive steps while not. Until then the stage goes on
+ *     collecting outcomes.
+ *   The first stage sets the baseline: it cannot strain.
+ * - A stage reopens early, without waiting for its end, once confident the rate is at the
+ *   threshold or over (the Wilson interval's lower bound, its outcomes weighed with `stageCalls`
+ *   at the baseline rate as above): three failures of three in the first stage at the defaults
+ *   (an upstream still down costs three probes), about twenty in a later one (so that the
+ *   upstream's usual errors, which some stage among thousands always bunches, do not pass for a
+ *   relapse).
  * - Probation: once the share reaches 1, the circuit stays half-open, admitting every request, for
- *   `probationMs`, judged in stages of `probationCalls` outcomes (large, so that a few stray
- *   errors at full traffic do not reopen it): a relapse reopens the circuit within one such stage,
- *   instead of waiting for the closed detector to see it anew. The first healthy stage after
- *   `probationMs` closes the circuit. `probationMs: 0` closes at the first healthy stage at 1.
- *   During probation every call in flight is a probe, so `maxProbesInFlight` (default 100) caps
- *   concurrency: raise it (up to 1,000) for a service with more calls in flight at once.
- * - Memory of a failure: when a recovery fails above its first share (and below the full one), the
- *   next recovery, if it starts within `holdMs`, climbs no higher than the share that was last
- *   healthy before the failure and holds there for `holdMs` once it reaches it, before trying
+ *   `probationMs`, judged in stages of `probationCalls` outcomes (or `probationMs`, whichever
+ *   comes first): a relapse reopens the circuit within a stage or two, instead of waiting for
+ *   the closed detector to see it anew. The first healthy stage after `probationMs` closes the
+ *   circuit. `probationMs: 0` closes at the first healthy stage at 1. During probation every call
+ *   in flight is a probe: the circuit's `maxProbesInFlight` (learned by default from what the
+ *   upstream carried while closed) caps concurrency.
+ * - Memory of a failure: when a recovery fails above its first share (and below the full one)
+ *   after healthy stages (a baseline under `marginalRate`: errors that were there all along are
+ *   not the share's doing), the next recovery, if it starts within `holdMs`, climbs no higher than
+ *   the share that was last healthy before the failure, lowered by half the step that broke it
+ *   (a short stage can pass before its load has shown), and holds there for `holdMs` once it reaches it, before trying
  *   higher: an upstream that broke under a share without warning is not broken the same way
  *   twice in a row. Recoveries that fail at their first share (the upstream still down) pass the
  *   memory on; a close forgets it. `holdMs: 0` turns it off.
@@ -343,12 +351,15 @@ export type GradualRecoveryInput = Partial<Omit<GradualRecoveryConfig, 'kind'>>
 export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureRate?: number): Recovery<GradualRecoveryState> => {
   const decoded = decodeOrThrow(GradualRecoveryConfig, { ...input, kind: 'gradual' })
   const failureRateThreshold = recoveryThreshold(decoded.failureRateThreshold, GRADUAL_FAILURE_RATE_THRESHOLD, closedFailureRate)
-  const marginalRate = decoded.marginalRate ?? failureRateThreshold / 2
+  const marginalRate = decoded.marginalRate ?? Math.min(GRADUAL_MARGINAL_RATE, failureRateThreshold / 2)
   if (marginalRate > failureRateThreshold) {
     throw new ConfigError([problem('marginalRate', `expected at most failureRateThreshold (${failureRateThreshold}), got ${marginalRate}`)])
   }
+  if (decoded.stageMaxMs < decoded.stageMs) {
+    throw new ConfigError([problem('stageMaxMs', `expected at least stageMs (${decoded.stageMs}), got ${decoded.stageMaxMs}`)])
+  }
   const config: GradualRecoveryConfig = { ...decoded, failureRateThreshold, marginalRate }
-  const { stageCalls, stageMs, maxSpeed, slowCallMs, rampMs, probationMs, probationCalls, holdMs } = config
+  const { stageCalls, stageMs, stageMaxMs, maxSpeed, slowCallMs, rampMs, probationMs, probationCalls, holdMs } = config
   const z = normalQuantile(config.confidence)
   const inverseAggression = 1 / (config.aggression ?? 1)
   const initialPpm = toPpm(config.initialRate)
@@ -369,17 +380,26 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
   /** Whether a ceiling remembered from a failed recovery still holds the ramp at `now`. */
   const holding = (r: RampState, now: number): boolean => r.brokeAt !== null && (r.holdUntil === null || now < r.holdUntil)
 
-  /** The next stage after a healthy one at `s.ratePpm`. */
-  const stepUp = (s: GradualRecoveryState, failures: number, now: number): RecoveryVerdict<GradualRecoveryState> => {
+  /** The next stage after a healthy one at `s.ratePpm`; `clean`: its errors did not rise over the baseline. */
+  const stepUp = (s: GradualRecoveryState, clean: boolean, now: number): RecoveryVerdict<GradualRecoveryState> => {
     const r = s.ramp
+    const baseCalls = r.baseCalls + s.stageCalls
+    const baseFailures = r.baseFailures + s.stageFailures
     if (s.ratePpm >= PPM) {
-      return now >= r.probationEnds ? 'close' : newStage(s, PPM, s.speed, now, rampState(PPM, PPM, r.probationEnds, null, null))
+      return now >= r.probationEnds
+        ? 'close'
+        : newStage(s, PPM, s.speed, now, rampState(PPM, PPM, r.probationEnds, null, null, baseCalls, baseFailures))
     }
     // A healthy stage at the ceiling lifts it, unless a remembered failure still holds the ramp there.
     const lifted = s.ratePpm >= r.ceilingPpm && !holding(r, now)
     const ceilingPpm = lifted ? PPM : r.ceilingPpm
-    const next = Math.min(PPM, ceilingPpm, s.ratePpm + incrementPpm * s.speed)
-    const speed = failures === 0 ? Math.min(maxSpeed, s.speed * 2) : s.speed
+    const step = s.ratePpm + incrementPpm * s.speed
+    // Under a ceiling, close in on it by halves (the share the upstream sustains), trying the
+    // ceiling itself once within a quarter step of it.
+    const gap = ceilingPpm - s.ratePpm
+    const next =
+      ceilingPpm >= PPM || step < ceilingPpm ? Math.min(PPM, step) : gap > incrementPpm / 4 ? s.ratePpm + Math.ceil(gap / 2) : ceilingPpm
+    const speed = clean ? Math.min(maxSpeed, s.speed * 2) : s.speed
     // Reaching a remembered ceiling starts the hold there.
     const holdUntil = lifted ? null : r.brokeAt !== null && r.holdUntil === null && next >= ceilingPpm ? now + holdMs : r.holdUntil
     return newStage(
@@ -387,36 +407,89 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
       next,
       speed,
       now,
-      rampState(s.ratePpm, ceilingPpm, next >= PPM ? now + probationMs : 0, lifted ? null : r.brokeAt, holdUntil),
+      rampState(s.ratePpm, ceilingPpm, next >= PPM ? now + probationMs : 0, lifted ? null : r.brokeAt, holdUntil, baseCalls, baseFailures),
     )
   }
+
+  /**
+   * Whether a stage's errors rose with the share: `marginalRate` or more over the baseline of
+   * this recovery's healthy stages, two failures at least, and the rise confident (the interval of
+   * the stage's rate wholly above the baseline's). The first stage sets the baseline: it cannot strain.
+   */
+  const strained = (s: GradualRecoveryState): boolean => {
+    const r = s.ramp
+    const failures = s.stageFailures
+    if (r.baseCalls === 0 || failures < 2) return false
+    return (
+      failures / s.stageCalls >= r.baseFailures / r.baseCalls + marginalRate &&
+      wilsonBound(failures, s.stageCalls, z, -1) > wilsonBound(r.baseFailures, r.baseCalls, z, 1)
+    )
+  }
+
+  /**
+   * Whether a stage's outcomes so far make it confident that the error rate is at the threshold or
+   * over: three failures of three in the first stage at the defaults (an upstream still down costs
+   * three probes). Later stages weigh their few outcomes against `stageCalls` outcomes at the
+   * baseline rate, so a short run of the upstream's usual errors (which, at thousands of requests
+   * a second, some stage always shows) does not pass for a relapse; a real one still reopens within
+   * about two stages' worth of calls.
+   */
+  const relapsed = (r: RampState, failures: number, calls: number): boolean => {
+    const prior = r.baseCalls === 0 ? 0 : stageCalls
+    const priorFailures = r.baseCalls === 0 ? 0 : (stageCalls * r.baseFailures) / r.baseCalls
+    return wilsonBound(failures + priorFailures, calls + prior, z, -1) >= failureRateThreshold
+  }
+
+  /** A stage's error rate weighed as in {@link relapsed}: with `stageCalls` outcomes at the baseline rate. */
+  const weighedRate = (r: RampState, failures: number, calls: number): number =>
+    r.baseCalls === 0 ? failures / calls : (failures + (stageCalls * r.baseFailures) / r.baseCalls) / (calls + stageCalls)
 
   /** Ends the stage if its verdict is in; otherwise returns it unchanged. */
   const settle = (s: GradualRecoveryState, now: number): RecoveryVerdict<GradualRecoveryState> => {
     const calls = s.stageCalls
     const failures = s.stageFailures
-    const minimum = s.ratePpm >= PPM && rampMs === undefined && probationMs > 0 ? Math.max(stageCalls, probationCalls) : stageCalls
-    // Reopen early once the failures so far are already a bad stage: no later outcome of a
-    // minimal stage could save it, or the interval says the rate is over the threshold.
-    if (failures > 0 && failures / Math.max(minimum, calls) >= failureRateThreshold) return 'reopen'
-    if (failures >= 2 && minimum === stageCalls && wilsonBound(failures, calls, z, -1) >= failureRateThreshold) return 'reopen'
-    if (calls < minimum || !(now - s.stageStartedAt >= stageMs)) return s
-    const errorRate = failures / calls
-    if (errorRate >= failureRateThreshold) return 'reopen'
+    if (failures >= 2 && relapsed(s.ramp, failures, calls)) return 'reopen'
+    const elapsed = now - s.stageStartedAt
+    if (!(elapsed >= stageMs)) return s
+    const probation = s.ratePpm >= PPM && rampMs === undefined && probationMs > 0
+    const minimum = probation ? Math.max(stageCalls, probationCalls) : stageCalls
+    // Enough evidence, or (where traffic is too slow for it) enough time: `stageMaxMs`, or a
+    // whole probation.
+    const timeUp = elapsed >= (probation ? Math.max(stageMaxMs, probationMs) : stageMaxMs)
+    if (calls < minimum && !timeUp) return s
+    const errorRate = calls === 0 ? 0 : failures / calls
+    // A judged stage at the threshold or over reopens (as a classic probe would), its rate weighed
+    // against the baseline as in `relapsed`; it is never merely a strain, and a stage that never
+    // ended would judge a healed upstream on its sick past.
+    if (calls >= minimum && failures >= 2 && weighedRate(s.ramp, failures, calls) >= failureRateThreshold) return 'reopen'
     if (rampMs !== undefined) {
+      if (errorRate >= failureRateThreshold) return s
       const next = rampPpm(s, now)
-      return next >= PPM ? 'close' : newStage(s, next, 1, now, rampState(s.ratePpm, PPM, 0, null, null))
+      return next >= PPM
+        ? 'close'
+        : newStage(s, next, 1, now, rampState(s.ratePpm, PPM, 0, null, null, s.ramp.baseCalls + calls, s.ramp.baseFailures + failures))
     }
     const r = s.ramp
-    if (failures > 0 && errorRate >= marginalRate) {
+    if (strained(s)) {
       // Strain: back to the last healthy share, and no higher than this one until it is healthy.
       const back = Math.min(r.goodPpm, s.ratePpm)
-      const ramp = rampState(back, Math.min(r.ceilingPpm, s.ratePpm), back >= PPM ? r.probationEnds : 0, r.brokeAt, r.holdUntil)
+      const ramp = rampState(
+        back,
+        Math.min(r.ceilingPpm, s.ratePpm),
+        back >= PPM ? r.probationEnds : 0,
+        r.brokeAt,
+        r.holdUntil,
+        r.baseCalls,
+        r.baseFailures,
+      )
       return newStage(s, back, 1, now, ramp)
     }
-    // Not yet a confident verdict: the stage goes on collecting outcomes.
-    if (wilsonBound(failures, calls, z, 1) >= failureRateThreshold) return s
-    return stepUp(s, failures, now)
+    // A confident "healthy" (the interval's upper bound under the threshold), or at the time
+    // limit no worse than the threshold; otherwise the stage goes on collecting outcomes.
+    const confident = calls >= minimum && wilsonBound(failures, calls, z, 1) < failureRateThreshold
+    if (!confident && !(timeUp && errorRate < failureRateThreshold)) return s
+    const base = r.baseCalls === 0 ? 0 : r.baseFailures / r.baseCalls
+    return stepUp(s, failures === 0 || errorRate <= base + marginalRate / 2, now)
   }
 
   const start = (now: number): GradualRecoveryState =>
@@ -432,7 +505,7 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
       0,
       0,
       now,
-      rampState(initialPpm, PPM, initialPpm >= PPM ? now + probationMs : 0, null, null),
+      rampState(initialPpm, PPM, initialPpm >= PPM ? now + probationMs : 0, null, null, 0, 0),
     )
 
   /**
@@ -444,10 +517,17 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
   const restart = (m: GradualRecoveryState, now: number): GradualRecoveryState => {
     const fresh = start(now)
     if (rampMs !== undefined || holdMs === 0) return fresh
-    const brokeAbove = m.ratePpm > initialPpm && m.ratePpm < PPM
+    // A break above the first share is the upstream's fragility only if it was healthy below it
+    // (its baseline under `marginalRate`): errors that were there all along are not load's doing.
+    const healthyBelow = m.ramp.baseCalls > 0 && m.ramp.baseFailures / m.ramp.baseCalls < marginalRate
+    const brokeAbove = m.ratePpm > initialPpm && m.ratePpm < PPM && healthyBelow
     const remembered = m.ramp.brokeAt !== null && now - m.ramp.brokeAt < holdMs
     if (!brokeAbove && !remembered) return fresh
-    const below = m.ramp.goodPpm < m.ratePpm ? m.ramp.goodPpm : Math.max(initialPpm, Math.floor(m.ratePpm / 2))
+    // The last healthy share, lowered by half the step that broke the upstream: a short stage can
+    // pass before the load it sends has shown (the upstream strains on its recent load, not on
+    // this instant's), so the share just under the break is not trusted whole.
+    const good = m.ramp.goodPpm
+    const below = good < m.ratePpm ? good - Math.floor((m.ratePpm - good) / 2) : Math.floor(m.ratePpm / 2)
     const ceilingPpm = Math.max(initialPpm, brokeAbove ? Math.min(below, m.ramp.ceilingPpm) : m.ramp.ceilingPpm)
     const brokeAt = brokeAbove ? now : (m.ramp.brokeAt ?? now)
     return newStage(
@@ -455,7 +535,7 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
       initialPpm,
       1,
       now,
-      rampState(initialPpm, ceilingPpm, 0, brokeAt, ceilingPpm <= initialPpm ? now + holdMs : null),
+      rampState(initialPpm, ceilingPpm, 0, brokeAt, ceilingPpm <= initialPpm ? now + holdMs : null, 0, 0),
     )
   }
 
@@ -468,7 +548,11 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
     return rejected('throttled', interval === null ? null : Math.ceil(requestsUntilAdmit * interval))
   }
 
-  const request = (before: GradualRecoveryState, now: number): RecoveryAdmission<GradualRecoveryState> => {
+  const request = (current: GradualRecoveryState, now: number): RecoveryAdmission<GradualRecoveryState> => {
+    // A stage whose time is up moves on here too, where outcomes come too slowly to move it (a
+    // verdict to close or reopen waits for the next outcome or tick).
+    const judged = rampMs === undefined && now - current.stageStartedAt >= stageMaxMs ? settle(current, now) : current
+    const before = typeof judged === 'string' ? current : judged
     const ratePpm = rampPpm(before, now)
     const credit = before.credit + ratePpm
     const admit = credit >= PPM
@@ -518,6 +602,8 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
           s.ratePpm >= PPM ? s.ramp.probationEnds + deltaMs : s.ramp.probationEnds,
           s.ramp.brokeAt === null ? null : s.ramp.brokeAt + deltaMs,
           s.ramp.holdUntil === null ? null : s.ramp.holdUntil + deltaMs,
+          s.ramp.baseCalls,
+          s.ramp.baseFailures,
         ),
       ),
     admitRate: (s) => s.ratePpm / PPM,

@@ -132,14 +132,13 @@ export { FailureCountConfig, failureCount } from './FailureCount.js'
 export { FailureRateConfig, failureRate } from './FailureRate.js'
 export {
   GRADUAL_FAILURE_RATE_THRESHOLD,
+  GRADUAL_MARGINAL_RATE,
   GradualRecoveryConfig,
   type GradualRecoveryInput,
   type GradualRecoverySnapshot,
   type GradualRecoveryState,
   gradualRecovery,
-  normalQuantile,
   PPM,
-  wilsonBound,
 } from './GradualRecovery.js'
 export {
   LearnedPredictorConfig,
@@ -178,6 +177,7 @@ export {
 } from './Strategy.js'
 export { swapStrategy } from './Swap.js'
 export { primeShape } from './shapes.js'
+export { normalQuantile, wilsonBound } from './statistics.js'
 export {
   addToTimeWindow,
   advanceTimeWindow,

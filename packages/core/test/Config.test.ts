@@ -118,7 +118,7 @@ describe('config defaults', () => {
         recovery: { kind: 'classic', probes: 1, failureRateThreshold: 0.5 },
         openFor: { kind: 'constant', ms: 1_000 },
         probeTimeoutMs: 60_000,
-        maxProbesInFlight: 100,
+        maxProbesInFlight: 'learned',
       },
     })
   })

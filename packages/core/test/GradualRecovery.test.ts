@@ -70,25 +70,43 @@ describe('gradual recovery', () => {
     expect(h.snapshot.state).toBe('closed')
   })
 
-  it('holds the rate on a marginal upstream', () => {
-    // Every 10th call fails: a 10% error rate, at the marginal rate and under the reopen threshold.
+  it('ramps through errors that do not rise with the share (a partial recovery): they are the upstream’s own, not load’s', () => {
+    // Every 10th call fails at every share: 10%, the marginal rate, under the reopen threshold.
     const { h, stages } = ramp(
       gradual({ initialRate: 0.1, increment: 0.1, maxSpeed: 4, stageCalls: 10, failureRateThreshold: 0.3, marginalRate: 0.1 }),
       (n) => n % 10 === 9,
       3000,
     )
-    expect(h.snapshot.state).toBe('half-open')
-    expect(stages.length).toBeGreaterThan(2)
-    expect(new Set(stages.map((s) => s.rate))).toEqual(new Set([0.1]))
+    expect(stages.map((s) => s.rate).at(-1)).toBe(1)
+    expect(h.snapshot.state).toBe('closed')
   })
 
-  it('steps up at normal speed when a stage has failures below the marginal rate', () => {
-    // One failure in 20 calls = 5%, under the 10% marginal rate: no hold, but no speed-up either.
+  it('holds the share when errors rise with it (strain)', () => {
+    // Healthy at 10%; from 20% on, every 3rd call fails (33%, a rise far beyond the 10% margin
+    // and confidently so, but under the 50% reopen threshold).
+    const h = new Harness(gradual({ initialRate: 0.1, increment: 0.1, maxSpeed: 1, stageCalls: 30, marginalRate: 0.1 }))
+    h.call(0, 'failure', 0)
+    const rates = new Set<number>()
+    let n = 0
+    for (let i = 0; i < 5_000; i++) {
+      const d = h.request(1000 + i)
+      rates.add(h.snapshot.admitRate)
+      if (d._tag === 'Admitted') h.settle(d, h.snapshot.admitRate >= 0.2 && n++ % 3 === 2 ? 'failure' : 'success', 1000 + i, 1)
+    }
+    expect(h.snapshot.state).toBe('half-open')
+    expect(Math.max(...rates)).toBeLessThanOrEqual(0.2)
+    expect((h.snapshot.recovery as GradualRecoverySnapshot).ceiling).toBe(0.2)
+  })
+
+  it('speeds up once the upstream’s usual errors are its baseline: only a rise over it slows the ramp', () => {
+    // One failure in 20 calls = 5% at every share. The first stage has no baseline: 5% is a rise
+    // over half the 4% margin (no speed-up; one failure is no strain). From the second on, 5% is
+    // the baseline: clean stages, and the speed doubles.
     const { stages } = ramp(
-      gradual({ initialRate: 0.1, increment: 0.1, maxSpeed: 4, stageCalls: 20, failureRateThreshold: 0.3, marginalRate: 0.1 }),
+      gradual({ initialRate: 0.1, increment: 0.1, maxSpeed: 4, stageCalls: 20, failureRateThreshold: 0.3, marginalRate: 0.04 }),
       (n) => n % 20 === 0,
     )
-    expect(stages.slice(0, 4).map((s) => s.rate)).toEqual([0.1, 0.2, 0.3, 0.4])
+    expect(stages.slice(0, 4).map((s) => s.rate)).toEqual([0.1, 0.2, 0.3, 0.5])
   })
 
   it('reopens on a bad upstream', () => {
@@ -171,8 +189,9 @@ describe('gradual recovery', () => {
       const fails = i < 20_000 && rate >= 0.4 && strained++ % 5 === 4
       h.settle(decision, fails ? 'failure' : 'success', now, 1)
     }
-    // Slow start (0.1, 0.2, 0.4), strain at 0.4: back to 0.2, then +0.1 steps up to the ceiling and back, never past it.
-    expect(rates.slice(0, 6)).toEqual([0.1, 0.2, 0.4, 0.2, 0.3, 0.4])
+    // Slow start (0.1, 0.2, 0.4), strain at 0.4: back to 0.2, then +0.1 and by halves towards the
+    // ceiling (0.35: the share the upstream sustains), then the ceiling itself, never past it.
+    expect(rates.slice(0, 8)).toEqual([0.1, 0.2, 0.4, 0.2, 0.3, 0.35, 0.375, 0.4])
     const lifted = rates.findIndex((r) => r > 0.4)
     expect(lifted).toBeGreaterThan(0)
     const whileStrained = rates.slice(0, lifted)
@@ -199,7 +218,39 @@ describe('gradual recovery', () => {
     expect(h.snapshot.recovery).toMatchObject({ admitRate: 0.2, lastGoodRate: 0.2, ceiling: 0.3, speed: 1 })
   })
 
-  it('reopens after two failed probes when the upstream is still down', () => {
+  it('ends a stage on time where traffic is too slow for evidence (a time-based slow start)', () => {
+    // One request every 2 s: a stage of 10 calls would take minutes at 25%; at stageMaxMs
+    // (1,500 ms) a stage with no failures steps up whatever it has seen.
+    const h = new Harness(gradual({ initialRate: 0.25, increment: 0.25, maxSpeed: 1, stageMs: 500, stageMaxMs: 1_500 }))
+    h.call(0, 'failure', 0)
+    const rates: number[] = []
+    for (let t = 1_000; (t < 30_000 && h.snapshot.state === 'half-open') || t === 1_000; t += 2_000) {
+      const d = h.request(t)
+      rates.push(h.snapshot.admitRate)
+      if (d._tag === 'Admitted') h.settle(d, 'success', t + 1, 1)
+    }
+    expect(rates.slice(0, 4)).toEqual([0.25, 0.5, 0.75, 1])
+    expect(h.snapshot.state).toBe('closed')
+  })
+
+  it('does not remember a break above the first share when the upstream erred all along (its baseline over the margin)', () => {
+    // 30% errors at every share: the ramp passes 25% (its baseline is 30%) and reopens higher on
+    // a bad run. The next recovery starts afresh: no ceiling, no hold.
+    const h = new Harness(gradual({ initialRate: 0.25, stageCalls: 10 }))
+    h.call(0, 'failure', 0)
+    let n = 0
+    let t = 1_000
+    for (; (t < 200_000 && h.snapshot.state === 'half-open') || t === 1_000; t++) {
+      const d = h.request(t)
+      const rate = h.snapshot.admitRate
+      if (d._tag === 'Admitted') h.settle(d, rate > 0.25 ? 'failure' : n++ % 10 < 3 ? 'failure' : 'success', t, 1)
+    }
+    expect(h.snapshot).toMatchObject({ state: 'open', reason: 'recovery-failed' })
+    h.request(t + 2_000)
+    expect(h.snapshot.recovery).toMatchObject({ ceiling: null, holdUntil: null })
+  })
+
+  it('reopens after three failed probes when the upstream is still down', () => {
     const h = new Harness(gradual({ initialRate: 0.1 }))
     h.call(0, 'failure', 0)
     let probes = 0
@@ -211,7 +262,7 @@ describe('gradual recovery', () => {
       }
     }
     expect(h.snapshot).toMatchObject({ state: 'open', reason: 'recovery-failed' })
-    expect(probes).toBe(2)
+    expect(probes).toBe(3)
   })
 
   it('does not end a stage on too little evidence: a clean stage needs calls enough for a confident verdict', () => {
@@ -319,7 +370,7 @@ describe('gradual recovery', () => {
       return { shares, breaks }
     }
 
-    it('holds the next recovery at the share last healthy before the failure, for holdMs, then climbs on', () => {
+    it('holds the next recovery below the share last healthy before the failure (by half the step that broke it), for holdMs, then climbs on', () => {
       const h = new Harness(cliff(5000))
       h.call(0, 'failure', 0)
       // The cliff lasts until 5 s: past the second ramp's arrival at its ceiling, not past its hold.
@@ -328,7 +379,8 @@ describe('gradual recovery', () => {
       const reopened = shares.find((s) => s.state === 'open' && s.at > 1000)?.at ?? Number.NaN
       const second = shares.filter((s) => s.at > reopened && s.state === 'half-open')
       const held = second.filter((s) => s.at < reopened + 1000 + 5000)
-      expect(Math.max(...held.map((s) => s.share))).toBe(0.4)
+      // Healthy at 0.4, broken at 0.8: the ceiling is 0.4 - (0.8 - 0.4) / 2.
+      expect(Math.max(...held.map((s) => s.share))).toBe(0.2)
       expect(h.snapshot.state).toBe('closed')
     })
 
@@ -342,7 +394,7 @@ describe('gradual recovery', () => {
         if (snap?.holdUntil != null) seen = snap
         if (d._tag === 'Admitted') h.settle(d, h.snapshot.admitRate >= 0.8 ? 'failure' : 'success', now, 1)
       }
-      expect(seen).toMatchObject({ admitRate: 0.4, ceiling: 0.4 })
+      expect(seen).toMatchObject({ admitRate: 0.2, ceiling: 0.2 })
       expect(seen?.holdUntil).toBeGreaterThan(2000)
     })
 
@@ -372,7 +424,7 @@ describe('gradual recovery', () => {
       }
       now += 1000
       h.request(now)
-      expect(h.snapshot.recovery).toMatchObject({ ceiling: 0.4 })
+      expect(h.snapshot.recovery).toMatchObject({ ceiling: 0.2 })
       // The memory survives a round trip through the codec while open.
       const strategy = h.strategy
       const restored = strategy.codec.decode(JSON.parse(JSON.stringify(strategy.codec.encode(h.state))))

@@ -80,6 +80,80 @@ describe('probe timeouts', () => {
     const decisions = [10, 11, 12, 13].map((t) => h.request(t)._tag)
     expect(decisions).toEqual(['Admitted', 'Admitted', 'Admitted', 'Rejected'])
   })
+
+  describe("a learned probe limit (the default, 'learned')", () => {
+    const learned = circuit({
+      trip: { kind: 'consecutive-failures', threshold: 1 },
+      recovery: { kind: 'gradual', initialRate: 1 },
+      openFor: { kind: 'constant', ms: 10 },
+    })
+
+    it('is twice the most calls carried at once while closed, and at least 100', () => {
+      expect(learned.maxProbesInFlight).toBe('learned')
+      expect(learned.config.maxProbesInFlight).toBe('learned')
+      const probesAfter = (carried: number): number => {
+        const h = new Harness(learned)
+        const closed = Array.from({ length: carried }, (_, i) => h.request(i))
+        for (const d of closed) if (d._tag === 'Admitted') h.settle(d, 'success', carried)
+        expect(h.state.phase.peakInFlight).toBe(carried)
+        tripped(h, carried + 1)
+        let admitted = 0
+        for (let i = 0; i < 1_000; i++) if (h.request(carried + 20 + i)._tag === 'Admitted') admitted++
+        return admitted
+      }
+      expect(probesAfter(30)).toBe(100)
+      expect(probesAfter(300)).toBe(600)
+    })
+
+    it('grows with each probe that succeeds at the limit (slow start), where the circuit never saw the upstream healthy', () => {
+      const h = new Harness(learned)
+      tripped(h)
+      const first = Array.from({ length: 101 }, (_, i) => h.request(10 + i))
+      expect(first.filter((d) => d._tag === 'Admitted')).toHaveLength(100)
+      // A success at the limit frees its slot and raises the limit past it (to the next even
+      // number: the limit is twice a count): room for 102, two more than before.
+      const ticket = first[0]
+      if (ticket?._tag !== 'Admitted') throw new Error('expected an admission')
+      h.settle(ticket, 'success', 200)
+      expect([h.request(201)._tag, h.request(202)._tag, h.request(203)._tag, h.request(204)._tag]).toEqual([
+        'Admitted',
+        'Admitted',
+        'Admitted',
+        'Rejected',
+      ])
+      // A failure at the limit does not raise it.
+      const failing = first[1]
+      if (failing?._tag !== 'Admitted') throw new Error('expected an admission')
+      h.settle(failing, 'failure', 205)
+      expect(h.state.phase.peakInFlight).toBe(51)
+    })
+
+    it('a number is a hard cap, whatever the circuit carried while closed', () => {
+      const capped = circuit({
+        trip: { kind: 'consecutive-failures', threshold: 1 },
+        recovery: { kind: 'gradual', initialRate: 1 },
+        openFor: { kind: 'constant', ms: 10 },
+        maxProbesInFlight: 2,
+      })
+      const h = new Harness(capped)
+      const closed = [0, 1, 2, 3, 4].map((t) => h.request(t))
+      for (const d of closed) if (d._tag === 'Admitted') h.settle(d, 'success', 5)
+      tripped(h, 6)
+      const probe = h.request(20)
+      expect(h.request(21)._tag).toBe('Admitted')
+      if (probe._tag === 'Admitted') h.settle(probe, 'success', 22)
+      expect([h.request(23)._tag, h.request(24)._tag]).toEqual(['Admitted', 'Rejected'])
+    })
+
+    it('refuses anything but a number in range or "learned", naming the field', () => {
+      expect(() =>
+        circuit({
+          trip: { kind: 'consecutive-failures', threshold: 1 },
+          maxProbesInFlight: 'lots' as unknown as number,
+        }),
+      ).toThrow(/maxProbesInFlight/)
+    })
+  })
 })
 
 describe('manual transitions', () => {

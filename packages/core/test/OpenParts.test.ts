@@ -205,7 +205,8 @@ describe('parts a user writes compose with the library’s', () => {
     for (let t = 1000; t < 30_000; t += 10) {
       const d = h.request(t)
       if (d._tag === 'Admitted') {
-        const bad = t > 3000 && failures < 5
+        // A relapse: enough straight failures to outweigh the healthy stages before it.
+        const bad = t > 3000 && failures < 15
         if (bad) failures++
         h.settle(d, bad ? 'failure' : 'success', t)
       }

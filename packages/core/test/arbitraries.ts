@@ -185,7 +185,7 @@ export const configWith = (
         recovery: r,
         openFor,
         probeTimeoutMs: fc.integer({ min: 50, max: 5000 }),
-        maxProbesInFlight: fc.integer({ min: 1, max: 8 }),
+        maxProbesInFlight: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.constant('learned' as const)),
       },
       { requiredKeys: ['trip', 'recovery', 'openFor'] },
     )

@@ -240,7 +240,11 @@ export const run = (
   const pair = other === undefined ? [strategy] : [strategy, other]
   // Bounds that hold whichever strategy of the pair is in use (a swap keeps what the other admitted).
   const maxOpenMs = Math.max(...pair.map((s) => s.openFor.maxMs), MANUAL_OPEN_MAX_MS)
-  const maxProbesInFlight = Math.max(...pair.map((s) => s.maxProbesInFlight))
+  // A learned probe limit is twice the peak the state carries (at least the default): checked per state.
+  const fixedProbes = Math.max(
+    ...pair.map((s) => (s.maxProbesInFlight === 'learned' ? Limits.defaultMaxProbesInFlight : s.maxProbesInFlight)),
+  )
+  const learnsProbes = pair.some((s) => s.maxProbesInFlight === 'learned')
   // Our own count of the current gradual stage, to check the admission credit from outside.
   let stage = { key: '', requests: 0, admitted: 0, rate: 1 }
   let index = 0
@@ -355,7 +359,8 @@ export const run = (
       })
     }
     if (next.phase.state === 'half-open') {
-      check(next.inFlight <= maxProbesInFlight, 'never more probes in flight than allowed', next.inFlight)
+      const allowed = learnsProbes ? Math.max(fixedProbes, 2 * next.phase.peakInFlight) : fixedProbes
+      check(next.inFlight <= allowed, 'never more probes in flight than allowed', { inFlight: next.inFlight, allowed })
       const oldest = next.probes[1]
       if (decision._tag !== 'Ignored' && (event._tag === 'CallRequested' || event._tag === 'Ticked') && oldest !== undefined) {
         check(Math.max(now, next.clock) - oldest < current.probeTimeoutMs, 'no probe outlives its timeout past a request or tick', {

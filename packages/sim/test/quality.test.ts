@@ -247,8 +247,9 @@ describe('the matrix', () => {
     const two = await built.qualityMatrix(rows, picked.cells, [1, 2], { workers: 2 })
     expect(two).toEqual(one)
     expect(renderQualityText(two)).toBe(renderQualityText(one))
-    // Gradual recovery loses at 2 requests/s, where each of its stages waits for calls that come slowly.
-    expect(one.cells[0]?.rows[1]?.delta).toBeLessThan(-5)
+    // Gradual recovery stays within 2 points of classic at 2 requests/s, where calls come too
+    // slowly for evidence: its stages end on time instead (before, they waited for 10 calls each).
+    expect(one.cells[0]?.rows[1]?.delta).toBeGreaterThan(-2)
   })
 
   it('refuses rows it cannot compare: a missing baseline, a duplicate name', async () => {

@@ -255,9 +255,9 @@ const weightOf = (cell: Cell): number => {
  * @example
  * import { libraryRows, qualityMatrix, qualitySpace, renderQualityText } from '@datapunk/breaker-sim'
  * const rows = libraryRows().filter((r) => r.name === 'classic' || r.name === 'gradual')
- * const cells = qualitySpace().filter((c) => c.id === 'flapping@2')
+ * const cells = qualitySpace().filter((c) => c.id === 'fragile-cliff-50@200')
  * const matrix = await qualityMatrix(rows, cells, [1, 2, 3], { workers: 1 })
- * matrix.cells[0].rows[1].delta < -10 // true: gradual recovery's stages wait for calls that come slowly at 2 requests/s
+ * matrix.cells[0].rows[1].delta > 30 // true: classic half-open collapses the fragile upstream again and again
  * renderQualityText(matrix).split('\n')[0] // 'Quality matrix: 2 strategies on 1 cells of the scenario space, seeds 1..3'
  */
 export const qualityMatrix = async (
