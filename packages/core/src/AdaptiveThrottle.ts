@@ -1,10 +1,12 @@
 /**
- * Client-side adaptive throttling (Google SRE book, "Handling Overload"): a strategy combinator
- * that rejects requests locally, before the circuit sees them, with probability
- * `max(0, (requests - k * accepts) / (requests + 1))` over a sliding window, so that a client
- * sends a sick upstream roughly what it can accept instead of everything until a circuit trips.
- * It is written against the open `Strategy` interface, as a user could write it: the wrapped
- * strategy (any circuit, or your own) still trips on a hard outage.
+ * Client-side adaptive throttling after Envoy's admission control (itself the Google SRE book's
+ * client-side throttling, "Handling Overload"): a strategy combinator that rejects requests
+ * locally, before the circuit sees them, with probability
+ * `min(maxRejectionProbability, ((requests - accepts / successRateThreshold) / (requests + 1)) ^ (1 / aggression))`
+ * over a sliding window of completed calls, so that a client sends a sick upstream roughly what
+ * it can accept instead of everything until a circuit trips. It is written against the open
+ * `Strategy` interface, as a user could write it: the wrapped strategy (any circuit, or your own)
+ * still trips on a hard outage.
  */
 import * as t from 'io-ts'
 import type { BreakerEvent } from './BreakerEvent.js'
@@ -24,9 +26,9 @@ const PPM = 1_000_000
 export interface ThrottleState {
   /** Start time of the newest bucket. */
   readonly start: number
-  /** Requests per bucket, newest last. */
+  /** Calls completed (settled, failed or not) per bucket, newest last: a call counts when it completes. */
   readonly requests: ReadonlyArray<number>
-  /** Accepted calls (settled without failing) per bucket, newest last. */
+  /** Accepted calls (settled without failing, within `slowCallMs` if set) per bucket, newest last. */
   readonly accepts: ReadonlyArray<number>
   /** Admission credit, in millionths: each request adds its admit share, an admission spends 1,000,000. */
   readonly credit: number
@@ -38,22 +40,42 @@ export interface ThrottledState<S> {
   readonly inner: S
 }
 
+/** The JSON config of a throttled strategy: the throttle's knobs, and the wrapped strategy's config as `circuit`. */
+export type ThrottledConfig = AdaptiveThrottleConfig & { readonly circuit: unknown }
+
+/** A strategy wrapped by {@link adaptiveThrottle}: also exposes its config and the wrapped strategy. */
+export interface ThrottledStrategy<S> extends Strategy<ThrottledState<S>> {
+  /** `{ kind: 'adaptive-throttle', ...knobs, circuit }`, where `circuit` is the wrapped strategy's `config` (if it has one). */
+  readonly config: ThrottledConfig
+  readonly inner: Strategy<S>
+}
+
 // ---- codecs ------------------------------------------------------------------------------
 
-const K = constrained('a number in [1, 100]', (n) => n >= 1 && n <= 100)
-
 /**
- * Config codec: `{ kind: 'adaptive', k, windowMs, buckets }`. Defaults: `k` 2 (the SRE book's:
- * reject once fewer than half the requests are accepted), `windowMs` 10,000 in `buckets` 10. The
- * book's window is two minutes; in the simulator (`bench/prediction/README.md`) ten seconds keep a
- * fragile upstream from collapsing where two minutes let it collapse twice, at the price of a
- * slower return to full traffic after a clean outage.
+ * Config codec: `{ kind: 'adaptive-throttle', successRateThreshold, aggression,
+ * maxRejectionProbability, minRequestsPerSecond, windowMs, buckets, slowCallMs }`, Envoy's
+ * admission control knobs. Defaults: `successRateThreshold` 0.5 (the SRE book's `k = 2`: no
+ * rejection while at least half the calls succeed), `aggression` 1 (the rejection probability
+ * rises linearly as the success rate falls), `maxRejectionProbability` 0.95 (a twentieth of the
+ * traffic always goes through, so a recovery shows at once), `minRequestsPerSecond` 1 (no rejection
+ * below it: a few calls never decide), `windowMs` 5,000 in `buckets` 10; `slowCallMs` unset (a
+ * success slower than it would count as a failure: the success criterion). Chosen on the train half
+ * of the quality matrix (`bench/quality/README.md`).
  */
 export const AdaptiveThrottleConfig = struct(
   'an adaptive throttle',
-  { kind: literal('adaptive') },
-  { k: K, windowMs: DurationMs, buckets: intIn(1, 1000) },
-  { k: 2, windowMs: 10_000, buckets: 10 },
+  { kind: literal('adaptive-throttle') },
+  {
+    successRateThreshold: constrained('a success rate in (0, 1]', (n) => n > 0 && n <= 1),
+    aggression: constrained('a number in (0, 100]', (n) => n > 0 && n <= 100),
+    maxRejectionProbability: constrained('a probability in [0, 1]', (n) => n >= 0 && n <= 1),
+    minRequestsPerSecond: constrained('a rate in [0, 1,000,000]', (n) => n >= 0 && n <= 1_000_000),
+    windowMs: DurationMs,
+    buckets: intIn(1, 1000),
+    slowCallMs: DurationMs,
+  },
+  { successRateThreshold: 0.5, aggression: 1, maxRejectionProbability: 0.95, minRequestsPerSecond: 1, windowMs: 5_000, buckets: 10 },
 )
 /** An adaptive throttle's config (defaults filled). */
 export type AdaptiveThrottleConfig = t.TypeOf<typeof AdaptiveThrottleConfig>
@@ -76,30 +98,37 @@ const sum = (xs: ReadonlyArray<number>): number => {
 }
 
 /**
- * Wraps `inner` in client-side adaptive throttling. Every request counts in the window; a call
- * that settles without failing counts as accepted. The rejection probability is computed from the
- * window before the request counts, and applied deterministically with an admission credit (each
- * request adds `1 - p`, an admission spends 1): over any run of requests at one probability, the
- * admitted count is within one of `(1 - p) * requests`. A throttled request is rejected with
- * reason `throttled` and a retry-after (the requests still needed before the next admission times
- * the window's mean request interval) and never reaches `inner`. Everything else goes to `inner`
- * as it is; outcomes `inner` ignores (stale, forged) count nowhere here either.
+ * Wraps `inner` in client-side adaptive throttling, after Envoy's admission control. A call counts
+ * in the window when it completes (so a cold start, with nothing completed yet, is never
+ * throttled); a call that settles without failing (and within `slowCallMs`, if set) is an accept.
+ * Requests the throttle rejects count nowhere (they never reached the upstream). Below
+ * `minRequestsPerSecond` of completed calls over the window nothing is rejected. Otherwise the
+ * rejection probability is
+ * `min(maxRejectionProbability, ((requests - accepts / successRateThreshold) / (requests + 1)) ^ (1 / aggression))`
+ * (0 while the success rate is at the threshold or above), applied deterministically with an
+ * admission credit (each request adds `1 - p`, an admission spends 1): over any run of requests at
+ * one probability, the admitted count is within one of `(1 - p) * requests`. A throttled request
+ * is rejected with reason `throttled` and a retry-after (the requests still needed before the next
+ * admission times the window's mean interval between completions) and never reaches `inner`.
+ * Everything else goes to `inner` as it is; outcomes `inner` ignores (stale, forged) count
+ * nowhere here either.
  *
- * The wrapped strategy sees only the calls the throttle lets through: during a hard outage that is
- * a trickle (about `1 / (requests + 1)` of them), so give it a detector that trips on a few calls
- * (`consecutive-failures` with a small threshold, or `failure-rate` with a small `minimumCalls`);
- * one that waits for many may never see enough.
+ * `maxRejectionProbability` below 1 keeps a share of traffic flowing through a hard outage, so the
+ * throttle sees the upstream come back at once; the wrapped circuit is what stops traffic
+ * altogether, and it sees only the calls the throttle lets through: give it a detector that trips
+ * on a few calls.
  *
  * The snapshot is `inner`'s, with `admitRate` multiplied by the throttle's admit share and the
  * throttle's figures as one more entry of `detectors` (kind `adaptive-throttle`: `rejectRate`,
- * `requests`, `accepts`).
+ * `requests`, `accepts`). As a config, `{ kind: 'adaptive-throttle', ...knobs, circuit }` (see
+ * `strategyFromConfig`).
  *
  * @example
  * import { adaptiveThrottle, BreakerEvent, circuit } from '@datapunk/breaker'
- * const strategy = adaptiveThrottle(circuit({ trip: { kind: 'consecutive-failures', threshold: 1000 } }), { k: 2 })
+ * const strategy = adaptiveThrottle(circuit({ trip: { kind: 'consecutive-failures', threshold: 1000 } }), { maxRejectionProbability: 0.9 })
  * let s = strategy.initial(0)
  * let admitted = 0
- * for (let i = 0; i < 100; i++) {
+ * for (let i = 0; i < 1000; i++) {
  *   const [next, d] = strategy.step(s, BreakerEvent.requested(), i)
  *   s = next
  *   if (d._tag === 'Admitted') {
@@ -107,14 +136,17 @@ const sum = (xs: ReadonlyArray<number>): number => {
  *     s = strategy.step(s, BreakerEvent.failed(d, 1), i)[0] // the upstream fails everything
  *   }
  * }
- * admitted < 10 // true: once nothing is accepted, almost every request is throttled
+ * admitted < 150 // true: once nothing is accepted, 90% of requests are throttled
+ * admitted > 90 // true: and a tenth still go through, to see the upstream come back
  */
-export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleInput = {}): Strategy<ThrottledState<S>> => {
-  const config = decodeOrThrow(AdaptiveThrottleConfig, { ...input, kind: 'adaptive' })
-  const { k, windowMs, buckets } = config
+export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleInput = {}): ThrottledStrategy<S> => {
+  const config = decodeOrThrow(AdaptiveThrottleConfig, { ...input, kind: 'adaptive-throttle' })
+  const { successRateThreshold, maxRejectionProbability, windowMs, buckets, slowCallMs } = config
   if (windowMs / buckets < 1)
     throw new ConfigError([problem('buckets', `expected buckets of 1 ms at least (windowMs / buckets), got ${windowMs / buckets}`)])
   const bucketMs = windowMs / buckets
+  const inverseAggression = 1 / config.aggression
+  const minRequests = (config.minRequestsPerSecond * windowMs) / 1000
   const zeros: ReadonlyArray<number> = Object.freeze(new Array<number>(buckets).fill(0))
 
   const throttleAt = (start: number, requests: ReadonlyArray<number>, accepts: ReadonlyArray<number>, credit: number): ThrottleState => ({
@@ -139,7 +171,7 @@ export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleI
     return next
   }
 
-  /** The SRE book's rejection probability over the window (both sums in one pass: it runs on every request). */
+  /** The rejection probability over the window (both sums in one pass: it runs on every request). */
   const rejectProbability = (s: ThrottleState): number => {
     let requests = 0
     let accepts = 0
@@ -147,7 +179,11 @@ export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleI
       requests += s.requests[i] ?? 0
       accepts += s.accepts[i] ?? 0
     }
-    return Math.max(0, (requests - k * accepts) / (requests + 1))
+    if (requests < minRequests || requests === 0) return 0
+    const raw = (requests - accepts / successRateThreshold) / (requests + 1)
+    if (!(raw > 0)) return 0
+    const p = inverseAggression === 1 ? raw : raw ** inverseAggression
+    return p < maxRejectionProbability ? p : maxRejectionProbability
   }
 
   const state = <X>(throttle: ThrottleState, innerState: X): ThrottledState<X> => ({ throttle, inner: innerState })
@@ -158,9 +194,14 @@ export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleI
     if (event !== null && typeof event === 'object' && event._tag === 'CallRequested' && timed) {
       const rotated = rotate(s.throttle, now)
       const p = rejectProbability(rotated)
+      // Nothing to reject: the credit would gain a whole request and spend it.
+      if (p === 0) {
+        const [innerNext, decision] = inner.step(s.inner, event, now)
+        return [rotated === s.throttle && innerNext === s.inner ? s : state(rotated, innerNext), decision]
+      }
       const share = Math.round((1 - p) * PPM)
       const credit = rotated.credit + share
-      const counted = throttleAt(rotated.start, bump(rotated.requests), rotated.accepts, credit >= PPM ? credit - PPM : credit)
+      const counted = throttleAt(rotated.start, rotated.requests, rotated.accepts, credit >= PPM ? credit - PPM : credit)
       if (credit < PPM) {
         const requests = sum(rotated.requests)
         const interval = requests > 0 ? Math.min(windowMs, now - rotated.start + (buckets - 1) * bucketMs) / requests : null
@@ -172,9 +213,20 @@ export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleI
     }
     const [innerNext, decision] = inner.step(s.inner, event, now)
     let throttle = timed ? rotate(s.throttle, now) : s.throttle
-    // An outcome the inner strategy took (not ignored): a success is an accept.
-    if (event !== null && typeof event === 'object' && event._tag === 'CallSucceeded' && decision._tag !== 'Ignored' && timed) {
-      throttle = throttleAt(throttle.start, throttle.requests, bump(throttle.accepts), throttle.credit)
+    // An outcome the inner strategy took (not ignored) completes a call: a success within
+    // `slowCallMs` is an accept too.
+    if (event !== null && typeof event === 'object' && decision._tag !== 'Ignored' && timed) {
+      const tag = event._tag
+      if (tag === 'CallSucceeded' || tag === 'CallFailed') {
+        const latency = (event as { readonly latencyMs?: unknown }).latencyMs
+        const accepted = tag === 'CallSucceeded' && (slowCallMs === undefined || !(typeof latency === 'number' && latency > slowCallMs))
+        throttle = throttleAt(
+          throttle.start,
+          bump(throttle.requests),
+          accepted ? bump(throttle.accepts) : throttle.accepts,
+          throttle.credit,
+        )
+      }
     }
     return innerNext === s.inner && throttle === s.throttle ? [s, decision] : [state(throttle, innerNext), decision]
   }
@@ -202,6 +254,8 @@ export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleI
     if (v.requests.length !== buckets || v.accepts.length !== buckets)
       return t.failure(u, c, `expected ${buckets} buckets of requests and of accepts`)
     if (v.credit >= PPM) return t.failure(u, c, `expected credit below ${PPM}`)
+    if (v.accepts.some((a, i) => a > (v.requests[i] ?? 0)))
+      return t.failure(u, c, 'expected at most as many accepts as requests in each bucket')
     return t.success(throttleAt(v.start, [...v.requests], [...v.accepts], v.credit))
   }
 
@@ -216,8 +270,10 @@ export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleI
     return t.success(state(th.right, is.right))
   }
 
-  const strategy: Strategy<ThrottledState<S>> = {
+  const strategy: ThrottledStrategy<S> = {
     name: inner.name,
+    config: { ...config, circuit: (inner as { readonly config?: unknown }).config ?? null },
+    inner,
     initial: (now) => state(throttleAt(now, zeros, zeros, 0), inner.initial(now)),
     step,
     inspect,

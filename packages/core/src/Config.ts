@@ -7,12 +7,13 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
+import { AdaptiveThrottleConfig, adaptiveThrottle, type ThrottledStrategy } from './AdaptiveThrottle.js'
 import { allOf } from './AllOf.js'
 import { anyOf } from './AnyOf.js'
 import { ChangePointConfig, changePoint } from './ChangePoint.js'
-import { type CircuitConfig, type CircuitStrategy, circuitOf } from './Circuit.js'
+import { type CircuitConfig, type CircuitData, type CircuitStrategy, circuitOf } from './Circuit.js'
 import { ClassicHalfOpenConfig, classicHalfOpen } from './ClassicHalfOpen.js'
-import { ConfigError } from './ConfigError.js'
+import { ConfigError, problem, underPath } from './ConfigError.js'
 import { ConsecutiveFailuresConfig, consecutiveFailures } from './ConsecutiveFailures.js'
 import { intIn, literal, type Problem, report, struct } from './codecs.js'
 import type { Detector } from './Detector.js'
@@ -310,6 +311,46 @@ export const fromConfig = (input: unknown, options: ConfigOptions = {}): E.Eithe
     return E.left(
       new ConfigError([{ path: '', message: `(root): could not be read: ${error instanceof Error ? error.message : String(error)}` }]),
     )
+  }
+}
+
+/** A strategy a config describes: a circuit, or an adaptive throttle around one. */
+export type ConfiguredStrategy = CircuitStrategy | ThrottledStrategy<CircuitData>
+
+/**
+ * Decodes any strategy config: a circuit config (as {@link fromConfig} reads it), or
+ * `{ kind: 'adaptive-throttle', ...knobs, circuit }`, an adaptive throttle (Envoy's admission
+ * control: see `adaptiveThrottle`) around a circuit config. Every problem is named by its path
+ * (`circuit.trip.threshold: ...`, `maxRejectionProbability: ...`). The CLI's `run`, `tune` and
+ * `replay` and the runtime's `followConfig` read configs with it.
+ *
+ * @example
+ * import { strategyFromConfig } from '@datapunk/breaker'
+ * const throttled = strategyFromConfig({
+ *   kind: 'adaptive-throttle',
+ *   successRateThreshold: 0.8,
+ *   circuit: { name: 'payments', trip: { kind: 'consecutive-failures', threshold: 5 } },
+ * })
+ * throttled._tag === 'Right' && throttled.right.name // 'payments'
+ * const bad = strategyFromConfig({ kind: 'adaptive-throttle', aggression: 0, circuit: { trip: { kind: 'nope' } } })
+ * bad._tag === 'Left' && bad.left.message.split('\n').length // 2
+ */
+export const strategyFromConfig = (input: unknown, options: ConfigOptions = {}): E.Either<ConfigError, ConfiguredStrategy> => {
+  if (!isRecord(input) || input.kind !== 'adaptive-throttle') return fromConfig(input, options)
+  try {
+    const { circuit: inner, ...knobs } = input
+    const decoded = AdaptiveThrottleConfig.decode(knobs)
+    const problems = E.isLeft(decoded) ? report(decoded.left) : []
+    const built =
+      inner === undefined
+        ? E.left(new ConfigError([problem('', 'expected a circuit config (the strategy the throttle wraps)')]))
+        : fromConfig(inner, options)
+    const all = E.isLeft(built) ? [...problems, ...underPath('circuit', built.left.problems)] : problems
+    if (all.length > 0 || E.isLeft(decoded) || E.isLeft(built)) return E.left(new ConfigError(all))
+    const { kind: _kind, ...settings } = decoded.right
+    return E.right(adaptiveThrottle(built.right, settings))
+  } catch (error) {
+    return E.left(new ConfigError([{ path: '', message: `(root): ${error instanceof Error ? error.message : String(error)}` }]))
   }
 }
 

@@ -10,7 +10,9 @@ export {
   AdaptiveThrottleConfig,
   type AdaptiveThrottleInput,
   adaptiveThrottle,
+  type ThrottledConfig,
   type ThrottledState,
+  type ThrottledStrategy,
   type ThrottleState,
 } from './AdaptiveThrottle.js'
 export { allOf } from './AllOf.js'
@@ -61,6 +63,7 @@ export {
   type CircuitConfigInput,
   ConfigError,
   type ConfigOptions,
+  type ConfiguredStrategy,
   circuit,
   type DetectorKind,
   decodeConfig,
@@ -74,6 +77,7 @@ export {
   type RecoveryConfigInput,
   type RecoveryKind,
   recoveryKind,
+  strategyFromConfig,
   type TripConfigInput,
 } from './Config.js'
 export { decodeOrThrow, problem } from './ConfigError.js'

@@ -379,6 +379,7 @@ export class Breaker implements CallSink {
   /** Replaces strategy and state outright (`state` must be a state of `next`). Emits `ConfigSwapped`. */
   replace(next: Strategy<unknown>, state: unknown): void {
     const before = this.settled(this.scheduler.now())
+    const previous = this.strategyNow
     this.strategyNow = next
     this.current = state
     // Given from outside (or adopted from the old state): not ours to write in place.
@@ -388,8 +389,8 @@ export class Breaker implements CallSink {
     if (w === undefined) return
     if (w.transitionEvents.observed)
       this.send(w, w.transitionEvents, { _tag: 'ConfigSwapped', breaker: this.name, at: now, strategy: next.name })
-    w.lastSnapshot = undefined
-    this.changed(w, before, state, now)
+    // The state before the swap is the old strategy's: only it can read it.
+    this.changed(w, before, state, now, w.transitionEvents.observed || w.snapshots.observed ? previous.inspect(before) : undefined)
     this.flush(w)
   }
 
@@ -523,16 +524,23 @@ export class Breaker implements CallSink {
     }
   }
 
-  private changed(w: Watch, before: unknown, after: unknown, now: number): void {
+  private changed(w: Watch, before: unknown, after: unknown, now: number, swappedFrom?: Snapshot): void {
     if (w.waiters !== undefined && w.waiters.length > 0) this.drainSoon(w)
     if (!w.transitionEvents.observed && !w.snapshots.observed) {
       w.lastSnapshot = undefined
       return
     }
-    // Cheap test first, where the strategy offers one: nothing a watcher sees changed.
+    // Cheap test first, where the strategy offers one: nothing a watcher sees changed (not across
+    // a swap: `before` is then another strategy's state).
     const strategy = this.strategyNow
-    if (w.lastSnapshot !== undefined && strategy.transitioned !== undefined && !strategy.transitioned(before, after)) return
-    const previous = w.lastSnapshot ?? strategy.inspect(before)
+    if (
+      swappedFrom === undefined &&
+      w.lastSnapshot !== undefined &&
+      strategy.transitioned !== undefined &&
+      !strategy.transitioned(before, after)
+    )
+      return
+    const previous = swappedFrom ?? w.lastSnapshot ?? strategy.inspect(before)
     const next = strategy.inspect(after)
     w.lastSnapshot = next
     const transition = previous.generation !== next.generation || previous.state !== next.state || previous.mode !== next.mode

@@ -1,9 +1,10 @@
-import { type ConfigOptions, fromConfig } from '@datapunk/breaker'
+import { type ConfigOptions, strategyFromConfig } from '@datapunk/breaker'
 import type { Observable, Subscription } from 'rxjs'
 import type { Breaker } from './Breaker.js'
 
 /**
- * Hot reconfiguration: the breaker follows a stream of JSON configs. Each is decoded with the
+ * Hot reconfiguration: the breaker follows a stream of JSON configs (circuits, or adaptive
+ * throttles around them: see `strategyFromConfig`). Each is decoded with the
  * core's codecs (and `options.kinds`, your own part kinds, if given); a valid one is swapped in (keeping the phase, `openUntil` and compatible counts;
  * `ConfigSwapped` on `transitions$`), an invalid one is reported as `ConfigRejected` with the
  * readable error and changes nothing. An error of the config stream itself is reported the same
@@ -20,7 +21,7 @@ import type { Breaker } from './Breaker.js'
 export const followConfig = (breaker: Breaker, configs$: Observable<unknown>, options: ConfigOptions = {}): Subscription =>
   configs$.subscribe({
     next: (config) => {
-      const decoded = fromConfig(config, options)
+      const decoded = strategyFromConfig(config, options)
       if (decoded._tag === 'Left') breaker.configRejected(decoded.left.message)
       else breaker.swap(decoded.right)
     },

@@ -34,6 +34,28 @@ describe('followConfig (hot reconfiguration)', () => {
     expect(events.at(-1)).toEqual({ _tag: 'ConfigSwapped', breaker: 'payments', at: 100, strategy: 'v2' })
   })
 
+  it('takes an adaptive throttle config (a throttle around a circuit) as well, keeping the open phase', () => {
+    const { breaker, events, configs } = setup()
+    configs.next({
+      kind: 'adaptive-throttle',
+      successRateThreshold: 0.8,
+      circuit: { name: 'v3', trip: { kind: 'consecutive-failures', threshold: 2 } },
+    })
+    expect(breaker.strategy.name).toBe('v3')
+    expect(breaker.snapshot()).toMatchObject({ state: 'open', openUntil: 1000 })
+    expect(breaker.snapshot().detectors.at(-1)).toMatchObject({ kind: 'adaptive-throttle' })
+    expect(events.at(-1)).toMatchObject({ _tag: 'ConfigSwapped', strategy: 'v3' })
+    configs.next({
+      kind: 'adaptive-throttle',
+      maxRejectionProbability: 2,
+      circuit: { trip: { kind: 'consecutive-failures', threshold: 2 } },
+    })
+    expect(events.at(-1)).toMatchObject({
+      _tag: 'ConfigRejected',
+      message: 'maxRejectionProbability: expected a probability in [0, 1], got 2',
+    })
+  })
+
   it('rejects an invalid one with its readable message and changes nothing', () => {
     const { breaker, events, configs } = setup()
     const before = breaker.state

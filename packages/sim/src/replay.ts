@@ -5,13 +5,13 @@
 import {
   type Admitted,
   type BreakerEvent,
-  type CircuitStrategy,
   type ConfigOptions,
+  type ConfiguredStrategy,
   Finite,
-  fromConfig,
   NonNegativeInt,
   type RejectReason,
   type Strategy,
+  strategyFromConfig,
 } from '@datapunk/breaker'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
@@ -190,5 +190,5 @@ export const replay = <S>(events: ReadonlyArray<TraceEvent>, strategy: Strategy<
 }
 
 /** Decodes a strategy config (parsed JSON) for replay, with the core's readable errors; `options.kinds` adds your part kinds. */
-export const strategyFromJson = (json: unknown, source: string, options: ConfigOptions = {}): E.Either<string, CircuitStrategy> =>
-  E.mapLeft((error: Error) => `${source}: ${error.message.split('\n').join(`\n${source}: `)}`)(fromConfig(json, options))
+export const strategyFromJson = (json: unknown, source: string, options: ConfigOptions = {}): E.Either<string, ConfiguredStrategy> =>
+  E.mapLeft((error: Error) => `${source}: ${error.message.split('\n').join(`\n${source}: `)}`)(strategyFromConfig(json, options))

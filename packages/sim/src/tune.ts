@@ -4,7 +4,7 @@
  * candidates are numbered, evaluated independently, and merged by number, so the result is the
  * same byte for byte whatever the number of worker threads.
  */
-import { fromConfig, type Kinds, type Strategy } from '@datapunk/breaker'
+import { type Kinds, type Strategy, strategyFromConfig } from '@datapunk/breaker'
 import type { Cell } from './quality/space.js'
 import { replay, type TraceEvent } from './replay.js'
 import type { Scenario } from './Scenario.js'
@@ -187,7 +187,7 @@ export const evaluate = (
   kinds: Kinds | undefined,
   constraints: Constraints = {},
 ): Evaluation => {
-  const strategy = fromConfig(candidate.config, kinds === undefined ? {} : { kinds })
+  const strategy = strategyFromConfig(candidate.config, kinds === undefined ? {} : { kinds })
   if (strategy._tag === 'Left') {
     const refused = { index: candidate.index, valid: false, problem: strategy.left.message, withinConstraints: false }
     return { ...refused, ...NO_FIGURES, cost: Number.POSITIVE_INFINITY }
@@ -226,7 +226,7 @@ export const simulateSummaries = (
   kinds: Kinds | undefined,
 ): ReadonlyArray<ReadonlyArray<RunSummary>> => {
   const strategies = configs.map((config) => {
-    const s = fromConfig(config, kinds === undefined ? {} : { kinds })
+    const s = strategyFromConfig(config, kinds === undefined ? {} : { kinds })
     if (s._tag === 'Left') throw s.left
     return s.right
   })

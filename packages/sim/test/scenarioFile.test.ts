@@ -186,6 +186,25 @@ describe('breaker-sim run (CLI)', () => {
     }
   })
 
+  it('runs an adaptive throttle config (the adaptive-throttle kind around a circuit)', () => {
+    const throttled = join(dir, 'throttled.json')
+    writeFileSync(
+      throttled,
+      JSON.stringify({ kind: 'adaptive-throttle', circuit: { name: 'throttled', trip: { kind: 'consecutive-failures', threshold: 5 } } }),
+    )
+    const result = run('--config', classic, '--config', throttled, '--scenario', 'outage', '--seeds', '1..3')
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout.trim().split('\n')[5]).toMatch(/^throttled\s+\d+\.\d% \[/)
+    const bad = join(dir, 'bad-throttle.json')
+    writeFileSync(
+      bad,
+      JSON.stringify({ kind: 'adaptive-throttle', windowMs: -1, circuit: { trip: { kind: 'consecutive-failures', threshold: 5 } } }),
+    )
+    const refused = run('--config', bad, '--scenario', 'outage')
+    expect(refused.status).toBe(2)
+    expect(refused.stderr).toContain('windowMs: expected')
+  })
+
   it('runs a scenario file, and draws the charts for one seed', () => {
     const result = run('--config', classic, '--scenario-file', scenarioFile, '--seeds', '7')
     expect(result.status, result.stderr).toBe(0)

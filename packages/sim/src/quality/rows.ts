@@ -1,16 +1,14 @@
 /**
- * What the quality matrix measures: rows of strategies, each given as data (a config, and
- * optionally the adaptive throttle around it), so worker threads can build them.
+ * What the quality matrix measures: rows of strategies, each given as data (a circuit config, or
+ * an adaptive throttle around one, as its config kind), so worker threads can build them.
  */
-import { type AdaptiveThrottleInput, adaptiveThrottle, fromConfig, type Kinds, type PredictorModel, type Strategy } from '@datapunk/breaker'
+import { type Kinds, type PredictorModel, type Strategy, strategyFromConfig } from '@datapunk/breaker'
 import { demoDetection } from '../strategies.js'
 
-/** A row of the matrix: a name, a circuit config as `fromConfig` reads it, and an optional throttle around it. */
+/** A row of the matrix: a name, and a strategy config as `strategyFromConfig` reads it (a circuit, or an adaptive throttle around one). */
 export interface QualityRow {
   readonly name: string
   readonly config: unknown
-  /** Wraps the circuit in `adaptiveThrottle` with these options (`{}`: its defaults). */
-  readonly throttle?: AdaptiveThrottleInput
 }
 
 /** The row every other is compared with: the demo's failure-rate detection with classic half-open (one probe, 5 s open). */
@@ -87,10 +85,12 @@ export const libraryRows = (options: LibraryRowsOptions = {}): ReadonlyArray<Qua
   {
     // A circuit that never trips, inside the throttle: throttling alone.
     name: 'throttle',
-    config: { name: 'throttle', trip: { kind: 'consecutive-failures', threshold: 1_000_000 } },
-    throttle: {},
+    config: { kind: 'adaptive-throttle', circuit: { name: 'throttle', trip: { kind: 'consecutive-failures', threshold: 1_000_000 } } },
   },
-  { name: 'throttle+classic', config: { name: 'throttle+classic', trip: demoDetection, ...classicParts }, throttle: {} },
+  {
+    name: 'throttle+classic',
+    config: { kind: 'adaptive-throttle', circuit: { name: 'throttle+classic', trip: demoDetection, ...classicParts } },
+  },
   ...(options.learnedModel === undefined
     ? []
     : [
@@ -113,9 +113,8 @@ export interface LibraryRowsOptions {
 
 /** Builds a row's strategy, or says why its config is refused. */
 export const strategyOfRow = (row: QualityRow, kinds: Kinds | undefined): Strategy<unknown> => {
-  const decoded = fromConfig(row.config, kinds === undefined ? {} : { kinds })
+  const decoded = strategyFromConfig(row.config, kinds === undefined ? {} : { kinds })
   if (decoded._tag === 'Left') throw new Error(`row ${row.name}: ${decoded.left.message}`)
-  const strategy = decoded.right as Strategy<unknown>
-  const built = row.throttle === undefined ? strategy : (adaptiveThrottle(strategy, row.throttle) as Strategy<unknown>)
+  const built = decoded.right as Strategy<unknown>
   return built.name === row.name ? built : { ...built, name: row.name }
 }
