@@ -338,3 +338,37 @@ describe('breaker-sim quality (CLI)', () => {
     }
   })
 })
+
+describe('recovery and throttling across traffic levels (the matrix’s targets, on a few cells and seeds)', () => {
+  const cellsOf = (ids: string) => {
+    const picked = selectCells(ids)
+    if (!('cells' in picked)) throw new Error('cells must exist')
+    return picked.cells
+  }
+  const rows = libraryRows().filter((r) => ['classic', 'gradual', 'throttle'].includes(r.name))
+
+  it('gradual recovery stays within 2 points of classic on clean and partial recoveries at any rate, and saves a fragile upstream', async () => {
+    const matrix = await qualityMatrix(
+      rows,
+      cellsOf('outage@1,outage@5000,partial-30@200,capacity-half@1000,fragile-cliff-50@200'),
+      [1, 2],
+      {
+        workers: 1,
+      },
+    )
+    const gradual = (id: string) => matrix.cells.find((c) => c.id === id)?.rows[1]
+    for (const id of ['outage@1', 'outage@5000', 'partial-30@200', 'capacity-half@1000']) {
+      expect(gradual(id)?.delta, id).toBeGreaterThan(-2)
+      expect(gradual(id)?.deltaWorst, id).toBeGreaterThan(-5)
+    }
+    expect(gradual('fragile-cliff-50@200')?.delta).toBeGreaterThan(30)
+  })
+
+  it('adaptive throttling loses nothing on a healthy cold start and stays within 2 points of classic on an outage', async () => {
+    const matrix = await qualityMatrix(rows, cellsOf('cold-start@1000,outage@1000'), [1, 2], { workers: 1 })
+    const cold = matrix.cells.find((c) => c.id === 'cold-start@1000')
+    expect(cold?.rows[2]?.needless).toBe(0)
+    expect(cold?.rows[2]?.delta).toBe(0)
+    expect(matrix.cells.find((c) => c.id === 'outage@1000')?.rows[2]?.delta).toBeGreaterThan(-2)
+  })
+})
