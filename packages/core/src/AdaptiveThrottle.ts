@@ -183,7 +183,7 @@ export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleI
     const raw = (requests - accepts / successRateThreshold) / (requests + 1)
     if (!(raw > 0)) return 0
     const p = inverseAggression === 1 ? raw : raw ** inverseAggression
-    return p < maxRejectionProbability ? p : maxRejectionProbability
+    return Math.min(p, maxRejectionProbability)
   }
 
   const state = <X>(throttle: ThrottleState, innerState: X): ThrottledState<X> => ({ throttle, inner: innerState })

@@ -190,5 +190,8 @@ export const replay = <S>(events: ReadonlyArray<TraceEvent>, strategy: Strategy<
 }
 
 /** Decodes a strategy config (parsed JSON) for replay, with the core's readable errors; `options.kinds` adds your part kinds. */
-export const strategyFromJson = (json: unknown, source: string, options: ConfigOptions = {}): E.Either<string, ConfiguredStrategy> =>
-  E.mapLeft((error: Error) => `${source}: ${error.message.split('\n').join(`\n${source}: `)}`)(strategyFromConfig(json, options))
+export const strategyFromJson = (json: unknown, source: string, options: ConfigOptions = {}): E.Either<string, Strategy<unknown>> =>
+  E.bimap(
+    (error: Error) => `${source}: ${error.message.split('\n').join(`\n${source}: `)}`,
+    (strategy: ConfiguredStrategy) => strategy as Strategy<unknown>,
+  )(strategyFromConfig(json, options))
