@@ -205,55 +205,31 @@ primeShape((v) => circuitData(v, v, v, v, v, v, v))
 const withRecovery = <D, R>(s: CircuitData<D, R>, recovery: R, now: number): CircuitData<D, R> =>
   circuitData(s.phase, now, s.issued, s.inFlight, s.probes, s.detector, recovery)
 
-/** The same phase, following the fleet by `follow` (see `BreakerEvent.follow`), its own probes from `probesFrom`. */
-const withFollow = (p: PhaseData, follow: FollowData | null, probesFrom = p.probesFrom): PhaseData =>
+/** A copy of phase `p` with some fields changed (through `phaseData`, so every phase keeps one shape). */
+const phaseWith = (p: PhaseData, o: Partial<PhaseData>): PhaseData =>
   phaseData(
     p.state,
-    p.mode,
+    o.mode ?? p.mode,
     p.generation,
-    p.openUntil,
+    o.openUntil === undefined ? p.openUntil : o.openUntil,
     p.trips,
-    p.since,
-    p.reason,
-    p.isolations,
-    p.nextIsolation,
-    probesFrom,
-    follow,
-    p.peakInFlight,
+    o.since ?? p.since,
+    o.reason ?? p.reason,
+    o.isolations ?? p.isolations,
+    o.nextIsolation ?? p.nextIsolation,
+    o.probesFrom ?? p.probesFrom,
+    o.follow === undefined ? p.follow : o.follow,
+    o.peakInFlight ?? p.peakInFlight,
   )
+
+/** The same phase, following the fleet by `follow` (see `BreakerEvent.follow`), its own probes from `probesFrom`. */
+const withFollow = (p: PhaseData, follow: FollowData | null, probesFrom = p.probesFrom): PhaseData => phaseWith(p, { follow, probesFrom })
 
 /** The same phase, having carried `peakInFlight` calls at once. */
-const withPeak = (p: PhaseData, peakInFlight: number): PhaseData =>
-  phaseData(
-    p.state,
-    p.mode,
-    p.generation,
-    p.openUntil,
-    p.trips,
-    p.since,
-    p.reason,
-    p.isolations,
-    p.nextIsolation,
-    p.probesFrom,
-    p.follow,
-    peakInFlight,
-  )
+const withPeak = (p: PhaseData, peakInFlight: number): PhaseData => phaseWith(p, { peakInFlight })
 
 const withIsolations = (p: PhaseData, isolations: ReadonlyArray<number>, nextIsolation: number, mode = p.mode): PhaseData =>
-  phaseData(
-    p.state,
-    mode,
-    p.generation,
-    p.openUntil,
-    p.trips,
-    p.since,
-    p.reason,
-    isolations,
-    nextIsolation,
-    p.probesFrom,
-    p.follow,
-    p.peakInFlight,
-  )
+  phaseWith(p, { isolations, nextIsolation, mode })
 
 // ---- transitions: every phase change goes through `enter` and bumps the generation ----------
 
@@ -664,28 +640,7 @@ const rebase = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, time: number)
   const detector = p.detector.rebase === undefined ? p.detector.initial(time) : p.detector.rebase(s.detector, delta, time)
   const recovery = s.recovery === null || p.recovery.rebase === undefined ? s.recovery : p.recovery.rebase(s.recovery, delta, time)
   const openUntil = ph.openUntil === null ? null : since + (ph.openUntil - ph.since)
-  return circuitData(
-    phaseData(
-      ph.state,
-      ph.mode,
-      ph.generation,
-      openUntil,
-      ph.trips,
-      since,
-      ph.reason,
-      ph.isolations,
-      ph.nextIsolation,
-      ph.probesFrom,
-      ph.follow,
-      ph.peakInFlight,
-    ),
-    time,
-    s.issued,
-    s.inFlight,
-    probes,
-    detector,
-    recovery,
-  )
+  return circuitData(phaseWith(ph, { openUntil, since }), time, s.issued, s.inFlight, probes, detector, recovery)
 }
 
 const step = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: BreakerEvent, time: number): Result<D, R> => {
@@ -799,20 +754,7 @@ const maxOpenMs = (openFor: OpenFor, reason: TransitionReason): number =>
 const keepOpen = (phase: PhaseData, openFor: OpenFor): PhaseData =>
   phase.openUntil === null || phase.openUntil - phase.since <= maxOpenMs(openFor, phase.reason)
     ? phase
-    : phaseData(
-        phase.state,
-        phase.mode,
-        phase.generation,
-        phase.openUntil,
-        phase.trips,
-        phase.since,
-        'swapped',
-        phase.isolations,
-        phase.nextIsolation,
-        phase.probesFrom,
-        phase.follow,
-        phase.peakInFlight,
-      )
+    : phaseWith(phase, { reason: 'swapped' })
 
 const adopt = <D, R>(p: CircuitParts<D, R>, from: Strategy<unknown>, fromState: unknown, time: number): CircuitData<D, R> => {
   const other = circuitParts.get(from)
@@ -835,20 +777,7 @@ const adopt = <D, R>(p: CircuitParts<D, R>, from: Strategy<unknown>, fromState: 
     if (other.recovery.key === p.recovery.key) return circuitData(phase, s.clock, s.issued, s.inFlight, s.probes, detector, s.recovery as R)
     // Another recovery policy starts afresh, in the same generation: the probes in flight stay
     // (their tickets stay valid) and block new probes until they settle, counted nowhere.
-    const restarted = phaseData(
-      phase.state,
-      phase.mode,
-      phase.generation,
-      phase.openUntil,
-      phase.trips,
-      at,
-      'swapped',
-      phase.isolations,
-      phase.nextIsolation,
-      s.issued,
-      phase.follow,
-      phase.peakInFlight,
-    )
+    const restarted = phaseWith(phase, { since: at, reason: 'swapped', probesFrom: s.issued })
     return circuitData(restarted, at, s.issued, s.inFlight, s.probes, detector, p.recovery.start(at))
   }
   // A strategy of another kind: keep what its snapshot tells (phase, mode, open-until), count afresh.
