@@ -204,7 +204,7 @@ const Confidence = constrained('a confidence in [0.5, 0.9999]', (n) => n >= 0.5 
  * `stageCalls` 10, `stageMs` 500, `stageMaxMs` 1,500, `confidence` 0.95, `probationMs` 30,000,
  * `probationCalls` 100, `holdMs` 30,000, `aggression` 1; `failureRateThreshold` defaults to 0.5
  * (or the strictest closed failure-rate threshold if stricter) and `marginalRate` to 0.1 (or half
- * the threshold if less); `stageMaxMs` must be at least `stageMs`. With `rampMs` the ramp follows time
+ * the threshold if less); `stageMaxMs` defaults to 1,500 or `stageMs` if longer, and must be at least `stageMs`. With `rampMs` the ramp follows time
  * instead of stages (Envoy's slow start).
  */
 export const GradualRecoveryConfig = struct(
@@ -233,7 +233,6 @@ export const GradualRecoveryConfig = struct(
     maxSpeed: 4,
     stageCalls: 10,
     stageMs: 500,
-    stageMaxMs: 1_500,
     confidence: 0.95,
     probationMs: 30_000,
     probationCalls: 100,
@@ -273,6 +272,9 @@ const GradualRecoveryStateCodec = struct('a gradual recovery state', {
  * errors do not rise with load is admitted as fully as the closed circuit would admit it).
  */
 export const GRADUAL_FAILURE_RATE_THRESHOLD = 0.5
+
+/** The default time limit of a gradual recovery stage (when `stageMs` is not longer). */
+const GRADUAL_STAGE_MAX_MS = 1_500
 
 /** The default strain margin of gradual recovery: how far a stage's error rate may rise over the baseline. */
 export const GRADUAL_MARGINAL_RATE = 0.1
@@ -355,11 +357,13 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
   if (marginalRate > failureRateThreshold) {
     throw new ConfigError([problem('marginalRate', `expected at most failureRateThreshold (${failureRateThreshold}), got ${marginalRate}`)])
   }
-  if (decoded.stageMaxMs < decoded.stageMs) {
+  if (decoded.stageMaxMs !== undefined && decoded.stageMaxMs < decoded.stageMs) {
     throw new ConfigError([problem('stageMaxMs', `expected at least stageMs (${decoded.stageMs}), got ${decoded.stageMaxMs}`)])
   }
-  const config: GradualRecoveryConfig = { ...decoded, failureRateThreshold, marginalRate }
-  const { stageCalls, stageMs, stageMaxMs, maxSpeed, slowCallMs, rampMs, probationMs, probationCalls, holdMs } = config
+  // Unset, the time limit is 1.5 s, or the stage's own minimum if that is longer.
+  const stageMaxMs = decoded.stageMaxMs ?? Math.max(GRADUAL_STAGE_MAX_MS, decoded.stageMs)
+  const config: GradualRecoveryConfig = { ...decoded, failureRateThreshold, marginalRate, stageMaxMs }
+  const { stageCalls, stageMs, maxSpeed, slowCallMs, rampMs, probationMs, probationCalls, holdMs } = config
   const z = normalQuantile(config.confidence)
   const inverseAggression = 1 / (config.aggression ?? 1)
   const initialPpm = toPpm(config.initialRate)

@@ -233,6 +233,12 @@ describe('gradual recovery', () => {
     expect(h.snapshot.state).toBe('closed')
   })
 
+  it('takes a stage time limit of 1.5 s, or stageMs if longer; a limit set below stageMs is refused by name', () => {
+    expect(gradualRecovery().config).toMatchObject({ stageMs: 500, stageMaxMs: 1_500 })
+    expect(gradualRecovery({ stageMs: 10_000 }).config).toMatchObject({ stageMs: 10_000, stageMaxMs: 10_000 })
+    expect(() => gradualRecovery({ stageMs: 2_000, stageMaxMs: 1_000 })).toThrow('stageMaxMs: expected at least stageMs (2000), got 1000')
+  })
+
   it('does not remember a break above the first share when the upstream erred all along (its baseline over the margin)', () => {
     // 30% errors at every share: the ramp passes 25% (its baseline is 30%) and reopens higher on
     // a bad run. The next recovery starts afresh: no ceiling, no hold.
