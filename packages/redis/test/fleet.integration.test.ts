@@ -226,6 +226,3 @@ describe.runIf(redisProgram.run)('four replicas against a flaky upstream', () =>
   })
 })
 
-it.runIf(!redisProgram.run)('the fleet integration tests need redis-server', () => {
-  expect(redisProgram.run).toBe(false)
-})

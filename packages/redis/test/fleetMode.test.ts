@@ -297,6 +297,3 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
   })
 })
 
-it.runIf(!redisProgram.run)('fleet mode tests need redis-server', () => {
-  expect(redisProgram.run).toBe(false)
-})
