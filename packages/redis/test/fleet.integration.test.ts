@@ -225,4 +225,3 @@ describe.runIf(redisProgram.run)('four replicas against a flaky upstream', () =>
     }
   })
 })
-

@@ -296,4 +296,3 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     expect(() => fleetMode(a, { redis: server.url, reconnect: { minMs: 10, maxMs: 5 } })).toThrow(/minMs/)
   })
 })
-
