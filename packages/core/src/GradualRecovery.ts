@@ -438,15 +438,21 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
    * a second, some stage always shows) does not pass for a relapse; a real one still reopens within
    * about two stages' worth of calls.
    */
-  const relapsed = (r: RampState, failures: number, calls: number): boolean => {
-    const prior = r.baseCalls === 0 ? 0 : stageCalls
-    const priorFailures = r.baseCalls === 0 ? 0 : (stageCalls * r.baseFailures) / r.baseCalls
-    return wilsonBound(failures + priorFailures, calls + prior, z, -1) >= failureRateThreshold
-  }
+  const relapsed = (r: RampState, failures: number, calls: number): boolean =>
+    wilsonBound(failures + priorFailures(r), calls + priorCalls(r), z, -1) >= failureRateThreshold
 
-  /** A stage's error rate weighed as in {@link relapsed}: with `stageCalls` outcomes at the baseline rate. */
-  const weighedRate = (r: RampState, failures: number, calls: number): number =>
-    r.baseCalls === 0 ? failures / calls : (failures + (stageCalls * r.baseFailures) / r.baseCalls) / (calls + stageCalls)
+  /** The outcomes a stage is weighed with: `stageCalls` at the baseline rate once there is a baseline. */
+  const priorCalls = (r: RampState): number => (r.baseCalls === 0 ? 0 : stageCalls)
+  const priorFailures = (r: RampState): number => (r.baseCalls === 0 ? 0 : (stageCalls * r.baseFailures) / r.baseCalls)
+
+  /** A stage's error rate weighed as in {@link relapsed}. */
+  const weighedRate = (r: RampState, failures: number, calls: number): number => (failures + priorFailures(r)) / (calls + priorCalls(r))
+
+  /** Whether a state is at full share under probation (its stages are judged on `probationCalls`). */
+  const inProbation = (s: GradualRecoveryState): boolean => s.ratePpm >= PPM && rampMs === undefined && probationMs > 0
+
+  /** When a stage ends on time: `stageMaxMs`, or a whole probation. */
+  const stageLimitMs = (s: GradualRecoveryState): number => (inProbation(s) ? Math.max(stageMaxMs, probationMs) : stageMaxMs)
 
   /** Ends the stage if its verdict is in; otherwise returns it unchanged. */
   const settle = (s: GradualRecoveryState, now: number): RecoveryVerdict<GradualRecoveryState> => {
@@ -455,11 +461,9 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
     if (failures >= 2 && relapsed(s.ramp, failures, calls)) return 'reopen'
     const elapsed = now - s.stageStartedAt
     if (!(elapsed >= stageMs)) return s
-    const probation = s.ratePpm >= PPM && rampMs === undefined && probationMs > 0
-    const minimum = probation ? Math.max(stageCalls, probationCalls) : stageCalls
-    // Enough evidence, or (where traffic is too slow for it) enough time: `stageMaxMs`, or a
-    // whole probation.
-    const timeUp = elapsed >= (probation ? Math.max(stageMaxMs, probationMs) : stageMaxMs)
+    const minimum = inProbation(s) ? Math.max(stageCalls, probationCalls) : stageCalls
+    // Enough evidence, or (where traffic is too slow for it) enough time.
+    const timeUp = elapsed >= stageLimitMs(s)
     if (calls < minimum && !timeUp) return s
     const errorRate = calls === 0 ? 0 : failures / calls
     // A judged stage at the threshold or over reopens (as a classic probe would), its rate weighed
@@ -555,7 +559,7 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
   const request = (current: GradualRecoveryState, now: number): RecoveryAdmission<GradualRecoveryState> => {
     // A stage whose time is up moves on here too, where outcomes come too slowly to move it (a
     // verdict to close or reopen waits for the next outcome or tick).
-    const judged = rampMs === undefined && now - current.stageStartedAt >= stageMaxMs ? settle(current, now) : current
+    const judged = rampMs === undefined && now - current.stageStartedAt >= stageLimitMs(current) ? settle(current, now) : current
     const before = typeof judged === 'string' ? current : judged
     const ratePpm = rampPpm(before, now)
     const credit = before.credit + ratePpm

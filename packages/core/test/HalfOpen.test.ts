@@ -14,6 +14,15 @@ const classic = circuit({
 
 const tripped = (h: Harness<unknown>, at = 0) => h.call(at, 'failure', 0)
 
+/** A circuit whose recovery would admit every request: only the probe limit holds half-open back. */
+const admittingAll = (maxProbesInFlight?: number) =>
+  circuit({
+    trip: { kind: 'consecutive-failures', threshold: 1 },
+    recovery: { kind: 'gradual', initialRate: 1 },
+    openFor: { kind: 'constant', ms: 10 },
+    ...(maxProbesInFlight === undefined ? {} : { maxProbesInFlight }),
+  })
+
 describe('probe timeouts', () => {
   it('a hung probe counts as failed after probeTimeoutMs: the circuit reopens instead of rejecting half-open-full forever', () => {
     const h = new Harness(classic)
@@ -69,24 +78,14 @@ describe('probe timeouts', () => {
   })
 
   it('at most maxProbesInFlight probes, whatever the recovery would admit', () => {
-    const s = circuit({
-      trip: { kind: 'consecutive-failures', threshold: 1 },
-      recovery: { kind: 'gradual', initialRate: 1 },
-      openFor: { kind: 'constant', ms: 10 },
-      maxProbesInFlight: 3,
-    })
-    const h = new Harness(s)
+    const h = new Harness(admittingAll(3))
     tripped(h)
     const decisions = [10, 11, 12, 13].map((t) => h.request(t)._tag)
     expect(decisions).toEqual(['Admitted', 'Admitted', 'Admitted', 'Rejected'])
   })
 
   describe("a learned probe limit (the default, 'learned')", () => {
-    const learned = circuit({
-      trip: { kind: 'consecutive-failures', threshold: 1 },
-      recovery: { kind: 'gradual', initialRate: 1 },
-      openFor: { kind: 'constant', ms: 10 },
-    })
+    const learned = admittingAll()
 
     it('is twice the most calls carried at once while closed, and at least 100', () => {
       expect(learned.maxProbesInFlight).toBe('learned')
@@ -129,13 +128,7 @@ describe('probe timeouts', () => {
     })
 
     it('a number is a hard cap, whatever the circuit carried while closed', () => {
-      const capped = circuit({
-        trip: { kind: 'consecutive-failures', threshold: 1 },
-        recovery: { kind: 'gradual', initialRate: 1 },
-        openFor: { kind: 'constant', ms: 10 },
-        maxProbesInFlight: 2,
-      })
-      const h = new Harness(capped)
+      const h = new Harness(admittingAll(2))
       const closed = [0, 1, 2, 3, 4].map((t) => h.request(t))
       for (const d of closed) if (d._tag === 'Admitted') h.settle(d, 'success', 5)
       tripped(h, 6)
