@@ -10,6 +10,8 @@ export default defineConfig({
       '@datapunk/breaker-redis': fileURLToPath(new URL('./packages/redis/src/index.ts', import.meta.url)),
       '@datapunk/breaker-otel': fileURLToPath(new URL('./packages/otel/src/index.ts', import.meta.url)),
       '@datapunk/breaker-sim': fileURLToPath(new URL('./packages/sim/src/index.ts', import.meta.url)),
+      '@datapunk/breaker-runtime/internal': fileURLToPath(new URL('./packages/runtime/src/internal.ts', import.meta.url)),
+      '@datapunk/breaker-runtime': fileURLToPath(new URL('./packages/runtime/src/index.ts', import.meta.url)),
       '@datapunk/breaker-rxjs': fileURLToPath(new URL('./packages/rxjs/src/index.ts', import.meta.url)),
       '@datapunk/breaker': fileURLToPath(new URL('./packages/core/src/index.ts', import.meta.url)),
     },

@@ -108,7 +108,8 @@ try {
   writeFileSync(
     join(project, 'check.ts'),
     `import { type CircuitStrategy, circuit, circuitOf, consecutiveFailures, classicHalfOpen, constantOpenFor, type Detector } from '@datapunk/breaker'
-import { type Breaker, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { type Breaker, createBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker, observe } from '@datapunk/breaker-rxjs'
 import { prometheusMetrics } from '@datapunk/breaker-prometheus'
 import { otelMetrics } from '@datapunk/breaker-otel'
 import { fleetMode } from '@datapunk/breaker-redis'
@@ -120,6 +121,7 @@ const detector: Detector<unknown> = consecutiveFailures({ threshold: 2 })
 const composed = circuitOf({ detector, recovery: classicHalfOpen(), openFor: constantOpenFor(1000) })
 const breaker: Breaker = createBreaker(composed)
 export const piped = of(1).pipe(circuitBreaker(breaker))
+export const states = observe(breaker).state$.pipe()
 export const promised: Promise<number> = breaker.execute(async () => 1)
 export const attachments = [prometheusMetrics, otelMetrics, fleetMode]
 export const runs = simulate(scenarios.outage!, [strategy], { seed: 1 })
@@ -142,12 +144,13 @@ circuit({ trip: { kind: 'consecutive-failures', threshold: 'three' } })
 
   const program = (load) => `${load}
 const breaker = core.circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } })
-const handle = rx.createBreaker(breaker)
+const handle = runtime.createBreaker(breaker)
 const value = await handle.execute(async () => 'ok')
 if (value !== 'ok') throw new Error('expected the protected call to return ok')
 await handle.execute(async () => { throw new Error('down') }).catch(() => {})
 const rejected = await handle.execute(async () => 'never').catch((e) => e)
 if (rejected.name !== 'BrokenCircuitError') throw new Error('expected the open breaker to reject')
+if (typeof rx.circuitBreaker !== 'function') throw new Error('operator missing')
 if (typeof prometheus.prometheusMetrics !== 'function' || typeof otel.otelMetrics !== 'function' || typeof redis.fleetMode !== 'function')
   throw new Error('adapters missing')
 if (typeof sim.simulate !== 'function') throw new Error('simulator missing')
@@ -157,6 +160,7 @@ console.log('protected, rejected:', rejected.reason)
   writeFileSync(
     join(project, 'esm.mjs'),
     program(`import * as core from '@datapunk/breaker'
+import * as runtime from '@datapunk/breaker-runtime'
 import * as rx from '@datapunk/breaker-rxjs'
 import * as prometheus from '@datapunk/breaker-prometheus'
 import * as otel from '@datapunk/breaker-otel'
@@ -173,6 +177,7 @@ import * as sim from '@datapunk/breaker-sim'`),
     join(project, 'cjs.cjs'),
     `(async () => {
 const core = require('@datapunk/breaker')
+const runtime = require('@datapunk/breaker-runtime')
 const rx = require('@datapunk/breaker-rxjs')
 const prometheus = require('@datapunk/breaker-prometheus')
 const otel = require('@datapunk/breaker-otel')
@@ -203,6 +208,14 @@ ${program('').trim()}
   for (const file of readdirSync(installedCore).filter((f) => f.endsWith('.js'))) {
     const text = readFileSync(join(installedCore, file), 'utf8')
     check(!/from ['"]node:|require\(['"]node:|import\(['"]node:/.test(text), `the core imports a node: module in ${file}`)
+  }
+  // The runtime and the adapters run without RxJS: none of them may import it.
+  for (const name of ['breaker-runtime', 'breaker-prometheus', 'breaker-otel', 'breaker-redis']) {
+    const dist = join(project, 'node_modules', '@datapunk', name, 'dist')
+    for (const file of readdirSync(dist).filter((f) => f.endsWith('.js'))) {
+      const text = readFileSync(join(dist, file), 'utf8')
+      check(!/from ['"]rxjs|require\(['"]rxjs|import\(['"]rxjs/.test(text), `@datapunk/${name} imports rxjs in ${file}`)
+    }
   }
   writeFileSync(join(project, 'entry.mjs'), "export { circuit, BreakerEvent } from '@datapunk/breaker'\n")
   const bundle = (external) =>

@@ -10,6 +10,7 @@ import * as core from '@datapunk/breaker'
 import * as otel from '@datapunk/breaker-otel'
 import * as prometheus from '@datapunk/breaker-prometheus'
 import * as redis from '@datapunk/breaker-redis'
+import * as runtime from '@datapunk/breaker-runtime'
 import * as rx from '@datapunk/breaker-rxjs'
 import * as sim from '@datapunk/breaker-sim'
 import * as otelApi from '@opentelemetry/api'
@@ -21,6 +22,7 @@ import { describe, expect, it } from 'vitest'
 
 const modules: Record<string, unknown> = {
   '@datapunk/breaker': core,
+  '@datapunk/breaker-runtime': runtime,
   '@datapunk/breaker-rxjs': rx,
   '@datapunk/breaker-sim': sim,
   '@datapunk/breaker-prometheus': prometheus,

@@ -1,6 +1,7 @@
 /** The README's marble test, kept here verbatim so the README cannot promise what fails. */
 import { circuit } from '@datapunk/breaker'
-import { BrokenCircuitError, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { BrokenCircuitError, createBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { catchError, defer, mergeMap, of } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { expect, it } from 'vitest'
@@ -10,7 +11,7 @@ it('opens after two failures and rejects until the open duration has passed', ()
   scheduler.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
     const breaker = createBreaker(
       circuit({ trip: { kind: 'consecutive-failures', threshold: 2 }, openFor: { kind: 'constant', ms: 100 } }),
-      { scheduler },
+      { clock: scheduler },
     )
     const upstream = cold('-#', undefined, new Error('down'))
     const calls = hot('r 9ms r 9ms r').pipe(

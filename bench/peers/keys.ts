@@ -4,7 +4,7 @@
  * group holds them all. Prints one JSON line. `node --max-old-space-size=400 --expose-gc keys.js 1000000`.
  */
 import { circuit } from '@datapunk/breaker'
-import { breakerGroup } from '@datapunk/breaker-rxjs'
+import { breakerGroup } from '@datapunk/breaker-runtime'
 
 const keys = Number(process.argv[2] ?? 1_000_000)
 const gc = (globalThis as { gc?: () => void }).gc

@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url'
 import { type BreakerEvent, type CircuitData, circuit } from '@datapunk/breaker'
 import { prometheusMetrics } from '@datapunk/breaker-prometheus'
 import { fleetMode } from '@datapunk/breaker-redis'
-import { breakerGroup, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { breakerGroup, createBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import {
   ConsecutiveBreaker as ConsecutiveBreaker3,
   circuitBreaker as cockatiel3,
@@ -461,6 +462,33 @@ const millionKeys = (): ManyKeys => {
   return { keys, heapCapMB, fits: r.size >= keys, bytesPerKey: r.bytesPerKey, getHeldNs: r.getHeldNs, getNewNs: r.getNewNs }
 }
 
+/** Cold import of one module, in ms: the median over fresh Node processes (each measures its own `import()`). */
+interface ImportCost {
+  readonly module: string
+  readonly medianMs: number | null
+}
+
+/** The modules a promise user or an RxJS user loads, ours and the peers', each imported cold. */
+const importCosts = (): ImportCost[] => {
+  const modules = ['@datapunk/breaker', '@datapunk/breaker-runtime', '@datapunk/breaker-rxjs', 'cockatiel', 'opossum']
+  const runs = quick ? 3 : 15
+  const cwd = fileURLToPath(new URL('../../', import.meta.url))
+  const samples = new Map<string, number[]>(modules.map((m) => [m, []]))
+  // Interleaved, like every other case: a busy spell of the machine hits each module alike.
+  for (let i = 0; i < runs; i++) {
+    for (const module of modules) {
+      const script = `const t = performance.now(); await import(${JSON.stringify(module)}); console.log(performance.now() - t)`
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd, encoding: 'utf8' })
+      const ms = Number(child.stdout.trim())
+      if (child.status === 0 && Number.isFinite(ms)) samples.get(module)?.push(ms)
+    }
+  }
+  return modules.map((module) => {
+    const sorted = [...(samples.get(module) ?? [])].sort((x, y) => x - y)
+    return { module, medianMs: sorted.length === 0 ? null : (sorted[Math.floor(sorted.length / 2)] ?? null) }
+  })
+}
+
 // ---- report ----------------------------------------------------------------------------------
 
 const fmt = (n: number | null): string => (n === null || Number.isNaN(n) ? '-' : n >= 100 ? n.toFixed(0) : n.toFixed(1))
@@ -508,6 +536,7 @@ const targetsOf = (
     perKey: ReadonlyArray<{ contender: string; bytesPerKey: number | null }>
     million: ManyKeys
   },
+  imports: ReadonlyArray<ImportCost>,
 ): Target[] => {
   const row = (rows: Row[], name: string) => rows.find((r) => r.contender === name)
   const atMost = (name: string, ours: number | null | undefined, limit: number | null | undefined): Target => {
@@ -553,6 +582,11 @@ const targetsOf = (
     // Measured by `pnpm bench:sim` in its own process, so not computed from these rows.
     { name: 'simulator: >= 5,000,000 requests/s (see pnpm bench:sim)', ours: null, limit: 5_000_000, met: null },
     atMost('heap retained per call, operator and execute: bytes <= 1', perCall.length === 2 ? worstPerCall : null, 1),
+    atMost(
+      'cold import of the runtime (promise API, no RxJS): ms <= 1.5 x the core alone',
+      imports.find((i) => i.module === '@datapunk/breaker-runtime')?.medianMs,
+      (imports.find((i) => i.module === '@datapunk/breaker')?.medianMs ?? Number.NaN) * 1.5 || null,
+    ),
   ]
 }
 
@@ -589,6 +623,9 @@ const main = async () => {
   )
   const operatorFloor = await timeCase(operatorFloorContenders())
   printCase('What an operator that sees the notifications costs, before any breaker work (RxJS alone, measured last)', operatorFloor)
+  const imports = importCosts()
+  console.log('\nCold import, ms (median of fresh Node processes, each timing its own import())')
+  for (const i of imports) console.log(`  ${i.module.padEnd(36)}${fmt(i.medianMs).padStart(10)}`)
 
   const summary = {
     node: process.version,
@@ -617,8 +654,9 @@ const main = async () => {
       heapPerCall: heap.perCall,
       heapPerKey: heap.perKey,
       manyKeys: heap.million,
+      coldImport: imports,
     },
-    targets: targetsOf(closed, open, heap),
+    targets: targetsOf(closed, open, heap, imports),
   }
   console.log(
     `\nPrometheus adapter attached: closed-path added cost x${summary.cases.closed.prometheusOverhead ?? '-'} of the same without it (target <= 2x)`,

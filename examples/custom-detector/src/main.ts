@@ -9,7 +9,8 @@
  */
 import assert from 'node:assert/strict'
 import { anyOf, circuit, circuitOf, consecutiveFailures, exponentialOpenFor, fromConfig } from '@datapunk/breaker'
-import { type CallEvent, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { type CallEvent, createBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { parseTrace, replay, scenarios, simulate } from '@datapunk/breaker-sim'
 import { catchError, map, of, timer, VirtualTimeScheduler } from 'rxjs'
 import { ewmaLatency } from './EwmaLatency.js'
@@ -26,7 +27,7 @@ const strategy = circuitOf({
 // ---- 1. through the RxJS operator, in virtual time -------------------------------------------
 
 const scheduler = new VirtualTimeScheduler()
-const breaker = createBreaker(strategy, { scheduler })
+const breaker = createBreaker(strategy, { clock: scheduler })
 const trace: CallEvent[] = []
 breaker.calls$.subscribe((event) => trace.push(event))
 breaker.transitions$.subscribe((event) => {

@@ -9,7 +9,8 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { circuit } from '@datapunk/breaker'
-import { BrokenCircuitError, breakerGroup, circuitBreaker, logBreaker } from '@datapunk/breaker-rxjs'
+import { BrokenCircuitError, breakerGroup, logBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import pino from 'pino'
 import { defer, firstValueFrom } from 'rxjs'
 

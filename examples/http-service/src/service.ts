@@ -7,7 +7,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { circuit } from '@datapunk/breaker'
 import { prometheusMetrics } from '@datapunk/breaker-prometheus'
-import { type BreakerGroup, BrokenCircuitError, breakerGroup, CallTimeoutError, logBreaker } from '@datapunk/breaker-rxjs'
+import { type BreakerGroup, BrokenCircuitError, breakerGroup, CallTimeoutError, logBreaker } from '@datapunk/breaker-runtime'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 

@@ -5,7 +5,8 @@
  * Run: pnpm build && node examples/pino-logging/dist/main.js
  */
 import { circuit } from '@datapunk/breaker'
-import { circuitBreaker, createBreaker, logBreaker } from '@datapunk/breaker-rxjs'
+import { createBreaker, logBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import pino from 'pino'
 import { catchError, delay, map, of, VirtualTimeScheduler } from 'rxjs'
 
@@ -18,7 +19,7 @@ const breaker = createBreaker(
     recovery: { kind: 'classic', probes: 1 },
     openFor: { kind: 'constant', ms: 100 },
   }),
-  { name: 'inventory', scheduler },
+  { name: 'inventory', clock: scheduler },
 )
 const logging = logBreaker(breaker, logger)
 

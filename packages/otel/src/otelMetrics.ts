@@ -5,9 +5,15 @@
  * gauges read at collection time from `inspect()`.
  */
 
-import { type Breaker, type BreakerSource, type CallOutcomeEvent, type TransitionEvent, watchBreakers } from '@datapunk/breaker-rxjs'
+import {
+  type Breaker,
+  type BreakerSource,
+  type CallOutcomeEvent,
+  Subscription,
+  type TransitionEvent,
+  watchBreakers,
+} from '@datapunk/breaker-runtime'
 import type { Attributes, Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api'
-import { Subscription } from 'rxjs'
 
 /** Options of {@link otelMetrics}. */
 export interface OtelOptions {
@@ -63,7 +69,7 @@ interface Attached {
  * @example
  * import { metrics } from '@opentelemetry/api'
  * import { circuit } from '@datapunk/breaker'
- * import { createBreaker } from '@datapunk/breaker-rxjs'
+ * import { createBreaker } from '@datapunk/breaker-runtime'
  * import { otelMetrics } from '@datapunk/breaker-otel'
  * const breaker = createBreaker(circuit({ name: 'payments', trip: { kind: 'consecutive-failures', threshold: 5 } }))
  * const attachment = otelMetrics(breaker, { meter: metrics.getMeter('payments-service') })

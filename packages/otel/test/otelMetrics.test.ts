@@ -2,7 +2,8 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { BreakerEvent, circuit } from '@datapunk/breaker'
 import { otelMetrics } from '@datapunk/breaker-otel'
-import { breakerGroup, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { breakerGroup, createBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus'
 import {
   AggregationTemporality,
@@ -42,7 +43,7 @@ const setup = () => {
       trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 4, window: { kind: 'count', size: 10 } },
       openFor: { kind: 'constant', ms: 1000 },
     }),
-    { scheduler },
+    { clock: scheduler },
   )
   const attachment = otelMetrics(breaker, { meter })
   return { breaker, scheduler, collect, attachment }
@@ -110,7 +111,7 @@ describe('otelMetrics (in-memory exporter)', () => {
     const group = breakerGroup<string>({
       strategyFor: (k) => circuit({ name: k, trip: { kind: 'consecutive-failures', threshold: 1 } }),
       idleEvictMs: 10,
-      scheduler,
+      clock: scheduler,
     })
     otelMetrics(group, { meter })
     ok(group.get('a') as never)

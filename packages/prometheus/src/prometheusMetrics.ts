@@ -5,9 +5,15 @@
  * scrape time from `inspect()`, so a strategy you wrote gets metrics without doing anything.
  */
 import type { Snapshot } from '@datapunk/breaker'
-import { type Breaker, type BreakerSource, type CallOutcomeEvent, type TransitionEvent, watchBreakers } from '@datapunk/breaker-rxjs'
+import {
+  type Breaker,
+  type BreakerSource,
+  type CallOutcomeEvent,
+  Subscription,
+  type TransitionEvent,
+  watchBreakers,
+} from '@datapunk/breaker-runtime'
 import { Counter, register as defaultRegistry, Gauge, Histogram, type Registry } from 'prom-client'
-import { Subscriber, Subscription } from 'rxjs'
 
 /** Options of {@link prometheusMetrics}. */
 export interface PrometheusOptions {
@@ -292,24 +298,6 @@ const onCall = (shared: Shared, t: Tally, event: CallOutcomeEvent): void => {
   }
 }
 
-/**
- * Tallies a breaker's call outcomes (`outcomes$`: no admission events, which the metrics do not
- * count). A Subscriber of its own, handed to `subscribe` as it is: each event reaches `onCall` in
- * one call, not through the wrapper RxJS puts around a function (the adapter runs on every call;
- * `onCall` never throws).
- */
-class CallTally extends Subscriber<CallOutcomeEvent> {
-  constructor(
-    private readonly shared: Shared,
-    private readonly tally: Tally,
-  ) {
-    super()
-  }
-  protected override _next(event: CallOutcomeEvent): void {
-    onCall(this.shared, this.tally, event)
-  }
-}
-
 const onTransition = (t: Tally, event: TransitionEvent): void => {
   if (event._tag !== 'StateChanged') return
   const id = `${event.from}/${event.to}/${event.reason}`
@@ -328,7 +316,7 @@ const durations = (bounds: number): Durations => ({ buckets: new Float64Array(bo
  *
  * @example
  * import { circuit } from '@datapunk/breaker'
- * import { createBreaker } from '@datapunk/breaker-rxjs'
+ * import { createBreaker } from '@datapunk/breaker-runtime'
  * import { prometheusMetrics } from '@datapunk/breaker-prometheus'
  * import { Registry } from 'prom-client'
  * const registry = new Registry()
@@ -356,7 +344,8 @@ export const prometheusMetrics = <K>(source: BreakerSource<K>, options: Promethe
         transitions: new Map(),
         durations: { success: durations(n), failure: durations(n), timeout: durations(n) },
       }
-      t.subscription.add(breaker.outcomes$.subscribe(new CallTally(shared, t)))
+      // `outcomes$`: no admission events, which the metrics do not count (`onCall` never throws).
+      t.subscription.add(breaker.outcomes$.subscribe((event: CallOutcomeEvent) => onCall(shared, t, event)))
       t.subscription.add(breaker.transitions$.subscribe((event) => onTransition(t, event)))
       shared.attached.set(breaker, t)
     },

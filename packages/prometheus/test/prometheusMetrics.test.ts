@@ -1,6 +1,7 @@
 import { BreakerEvent, circuit } from '@datapunk/breaker'
 import { metricCatalogue, prometheusMetrics } from '@datapunk/breaker-prometheus'
-import { breakerGroup, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { breakerGroup, createBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { Registry } from 'prom-client'
 import { NEVER, of, throwError, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
@@ -21,7 +22,7 @@ const setup = () => {
       recovery: { kind: 'gradual', initialRate: 0.25, stageCalls: 4 },
       openFor: { kind: 'constant', ms: 1000 },
     }),
-    { scheduler },
+    { clock: scheduler },
   )
   const metrics = prometheusMetrics(breaker, { registry })
   return { registry, scheduler, breaker, metrics }
@@ -121,7 +122,7 @@ describe('prometheusMetrics', () => {
       strategyFor: (host) => circuit({ name: host, trip: { kind: 'consecutive-failures', threshold: 1 } }),
       maxKeys: 500,
       idleEvictMs: 50,
-      scheduler,
+      clock: scheduler,
     })
     prometheusMetrics(group, { registry, prefix: 'mesh_' })
     for (let i = 0; i < 100_000; i++) {

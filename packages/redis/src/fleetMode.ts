@@ -23,9 +23,16 @@
  */
 import { hostname } from 'node:os'
 import { BreakerEvent, type Evidence, type EvidenceBucket, type Snapshot } from '@datapunk/breaker'
-import { type Breaker, type BreakerSource, monotonicScheduler, watchBreakers } from '@datapunk/breaker-rxjs'
+import {
+  type Breaker,
+  type BreakerSource,
+  Channel,
+  type Clock,
+  type EventStream,
+  monotonicClock,
+  watchBreakers,
+} from '@datapunk/breaker-runtime'
 import { type ChainableCommander, Redis, type RedisOptions } from 'ioredis'
-import { type Observable, type SchedulerLike, Subject } from 'rxjs'
 
 // ---- model -------------------------------------------------------------------------------
 
@@ -58,7 +65,7 @@ export interface FleetOptions {
    * The clock of the attachment's own times (events' `at`, `lastSyncAt`, how often junk is
    * logged). Default: the breakers' default clock. Buckets are numbered on each breaker's own.
    */
-  readonly scheduler?: SchedulerLike
+  readonly clock?: Clock
 }
 
 /** What fleet mode reports, as it happens. */
@@ -88,7 +95,7 @@ export interface FleetHealth {
   readonly healthy: boolean
   readonly syncs: number
   readonly failedSyncs: number
-  /** When the last round succeeded (on the attachment's `scheduler`), or `null`. */
+  /** When the last round succeeded (on the attachment's `clock`), or `null`. */
   readonly lastSyncAt: number | null
   /** Values in Redis ignored as bad data. */
   readonly badData: number
@@ -103,7 +110,7 @@ export interface FleetHealth {
 /** An attachment: `detach()` stops syncing, withdraws this replica's evidence and leases (best effort) and closes its connections. */
 export interface FleetAttachment {
   readonly replicaId: string
-  readonly events$: Observable<FleetEvent>
+  readonly events$: EventStream<FleetEvent>
   health(): FleetHealth
   /** Runs one round that starts after this call (after the one under way, if any; the timer runs them anyway); resolves when it is done, never rejects. */
   sync(): Promise<void>
@@ -207,7 +214,7 @@ interface Watched {
  *
  * @example
  * import { circuit } from '@datapunk/breaker'
- * import { createBreaker } from '@datapunk/breaker-rxjs'
+ * import { createBreaker } from '@datapunk/breaker-runtime'
  * import { fleetMode } from '@datapunk/breaker-redis'
  * const breaker = createBreaker(
  *   circuit({ trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } } }),
@@ -236,7 +243,7 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
   const shareRecovery = options.shareRecovery ?? true
   const logger = options.logger ?? consoleLogger
   const channel = `${prefix}events`
-  const clock = options.scheduler ?? monotonicScheduler
+  const clock = options.clock ?? monotonicClock
   const now = (): number => clock.now()
   // A lead outlives a few missed rounds of its holder, and no more.
   const leaseMs = Math.max(1000, syncMs * 4)
@@ -258,7 +265,7 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
   const redis = connect()
   const subscriber = shareTrips ? connect() : undefined
 
-  const events = new Subject<FleetEvent>()
+  const events = new Channel<FleetEvent>()
   const watched = new Map<Breaker, Watched>()
   const byName = new Map<string, Breaker>()
   let healthy = false
@@ -421,7 +428,7 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
 
       // Evidence: write what changed of this replica's windows, read everyone's.
       const shared = shareEvidence ? (breaker.strategy.share?.(breaker.state) ?? []) : []
-      const breakerNow = breaker.scheduler.now()
+      const breakerNow = breaker.clock.now()
       const seen = new Set<string>()
       for (const e of shared) {
         const keyBase = `${base(name)}:${shortHash(e.key)}:${e.bucketMs}x${e.span}`
@@ -624,7 +631,7 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
 
   return {
     replicaId,
-    events$: events.asObservable(),
+    events$: events.stream,
     health: () => ({
       healthy,
       syncs,

@@ -1,6 +1,6 @@
 import { type Admitted, circuit } from '@datapunk/breaker'
 import { type FleetAttachment, type FleetEvent, fleetMode } from '@datapunk/breaker-redis'
-import { type Breaker, breakerGroup, createBreaker } from '@datapunk/breaker-rxjs'
+import { type Breaker, breakerGroup, createBreaker } from '@datapunk/breaker-runtime'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemProgram } from '../../../test/support/systemProgram.js'
@@ -95,7 +95,7 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     const events: FleetEvent[] = []
     fa.events$.subscribe((e) => events.push(e))
     await fa.sync()
-    const epoch = Math.floor(a.scheduler.now() / 1000)
+    const epoch = Math.floor(a.clock.now() / 1000)
     const keys = (await admin.keys('t3:*')).length
     expect(keys).toBe(0) // nothing counted yet, nothing written
     const base = 't3:{orders}:'

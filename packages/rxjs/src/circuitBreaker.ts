@@ -1,8 +1,19 @@
 import type { Admitted, Decision, Rejected } from '@datapunk/breaker'
-import { type MonoTypeOperatorFunction, Observable, type SchedulerLike, Subscriber, type Subscription, type Unsubscribable } from 'rxjs'
-import { CANCEL, type CallSink, classify, FAILURE, type Outcome, type Settleable, SUCCESS, settle } from './AdmittedCall.js'
-import { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
-import { type CallOptions, callOptions, DEFAULT_CALL_OPTIONS } from './execute.js'
+import { BrokenCircuitError, type CallOptions, CallTimeoutError, type TimerHandle } from '@datapunk/breaker-runtime'
+import {
+  CANCEL,
+  type CallGate,
+  type CallSink,
+  callOptions,
+  classify,
+  DEFAULT_CALL_OPTIONS,
+  FAILURE,
+  type Outcome,
+  type Settleable,
+  SUCCESS,
+  settle,
+} from '@datapunk/breaker-runtime/internal'
+import { type MonoTypeOperatorFunction, Observable, Subscriber } from 'rxjs'
 
 /** Options of {@link circuitBreaker}: {@link CallOptions} (`isFailure`, `timeoutMs`, `waitInHalfOpen`) and these. */
 export interface CircuitBreakerConfig extends CallOptions {
@@ -31,7 +42,8 @@ export interface CircuitBreakerConfig extends CallOptions {
  *
  * @example
  * import { circuit } from '@datapunk/breaker'
- * import { circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+ * import { createBreaker } from '@datapunk/breaker-runtime'
+ * import { circuitBreaker } from '@datapunk/breaker-rxjs'
  * import { throwError } from 'rxjs'
  * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }))
  * throwError(() => new Error('boom')).pipe(circuitBreaker(breaker)).subscribe({ error: () => {} })
@@ -50,7 +62,7 @@ export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerCo
   }
   return (source) =>
     new Observable<T>((subscriber) => {
-      const started = breaker.scheduler.now()
+      const started = breaker.clock.now()
       const decision = breaker.request(started)
       if (decision._tag === 'Admitted') {
         startCall(settings, source, subscriber, decision, breaker.lastCall, started)
@@ -92,7 +104,7 @@ const startCall = <T>(
   // Chained before the source runs: an unsubscribe during a synchronous emission reaches it.
   subscriber.add(c)
   const timeoutMs = settings.timeoutMs
-  if (timeoutMs !== undefined) c.timer = settings.breaker.scheduler.schedule(() => c.timedOut(timeoutMs), timeoutMs)
+  if (timeoutMs !== undefined) c.timer = settings.breaker.clock.schedule(() => c.timedOut(timeoutMs), timeoutMs)
   // The call is the subscriber the source emits into (`subscribe` takes a Subscriber as it is):
   // one object per call, and unsubscribing it stops even a synchronous source mid-emission. RxJS 7
   // marks this constructor internal-to-be in v8 (where `operate` replaces it); it saves a relay
@@ -110,7 +122,7 @@ const rejectionOf = (decision: Decision): Rejected => (decision._tag === 'Reject
 class Call<T> extends Subscriber<T> implements Settleable {
   settled = false
   private answered = false
-  timer: Subscription | undefined = undefined
+  timer: TimerHandle | undefined = undefined
   readonly sink: CallSink
 
   constructor(
@@ -168,12 +180,5 @@ class Call<T> extends Subscriber<T> implements Settleable {
   }
 }
 
-/** The part of a {@link Breaker} the operator uses. */
-export interface BreakerLike extends CallSink {
-  readonly name: string
-  readonly scheduler: SchedulerLike
-  readonly lastCall: number
-  request(now?: number): Decision
-  canWait(rejection: Rejected, maxWaiting: number): boolean
-  wait(maxWaitMs: number, admit: (ticket: Admitted, call: number, now: number) => void, fail: (rejection: Rejected) => void): Unsubscribable
-}
+/** The part of a `Breaker` the operator uses (the runtime's `CallGate`: what `execute` uses too). */
+export type BreakerLike = CallGate

@@ -4,7 +4,8 @@
  * (including ones that throw), random timeouts, on breakers that trip and recover in between.
  */
 import { circuit } from '@datapunk/breaker'
-import { BrokenCircuitError, type CallEvent, CallTimeoutError, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { BrokenCircuitError, type CallEvent, CallTimeoutError, createBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import fc from 'fast-check'
 import { config, Observable, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
@@ -88,7 +89,7 @@ describe('chaos: the operator under random sources, unsubscribes, classifiers an
             recovery: s.recovery === 'classic' ? { kind: 'classic', probes: 2 } : { kind: 'gradual', initialRate: 0.5, stageCalls: 2 },
             openFor: { kind: 'constant', ms: 50 },
           }),
-          { scheduler },
+          { clock: scheduler },
         )
         const events: CallEvent[] = []
         breaker.calls$.subscribe((e) => events.push(e))

@@ -1,5 +1,6 @@
 import { circuit } from '@datapunk/breaker'
-import { BrokenCircuitError, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { BrokenCircuitError, createBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { catchError, defer, mergeMap, of, range, Subject } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 
@@ -23,7 +24,7 @@ describe('circuitBreaker under concurrency', () => {
         recovery: { kind: 'classic', probes: 5 },
         openFor: { kind: 'constant', ms: 100 },
       }),
-      { scheduler: clock.scheduler },
+      { clock: clock.scheduler },
     )
     const first = breaker.request()
     if (first._tag === 'Admitted') breaker.failed(first, 1)
@@ -61,7 +62,7 @@ describe('circuitBreaker under concurrency', () => {
         trip: { kind: 'failure-count', threshold: 3, window: { kind: 'count', size: 50 } },
         openFor: { kind: 'constant', ms: 1000 },
       }),
-      { scheduler: clock.scheduler },
+      { clock: clock.scheduler },
     )
     const stale: string[] = []
     breaker.calls$.subscribe((e) => {

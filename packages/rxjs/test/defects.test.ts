@@ -3,14 +3,8 @@
  * clock). Each reproduces the input that broke the previous version.
  */
 import { BreakerEvent, circuit } from '@datapunk/breaker'
-import {
-  BrokenCircuitError,
-  circuitBreaker,
-  createBreaker,
-  logBreaker,
-  monotonicScheduler,
-  type TransitionEvent,
-} from '@datapunk/breaker-rxjs'
+import { BrokenCircuitError, createBreaker, logBreaker, monotonicClock, type TransitionEvent } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import pino from 'pino'
 import { firstValueFrom, from, Observable, take, throwError, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it, vi } from 'vitest'
@@ -103,7 +97,7 @@ describe('8. re-entrant dispatch from a transitions$ subscriber', () => {
     const scheduler = new VirtualTimeScheduler()
     const breaker = createBreaker(
       circuit({ trip: { kind: 'consecutive-failures', threshold: 1 }, openFor: { kind: 'constant', ms: 1000 } }),
-      { scheduler },
+      { clock: scheduler },
     )
     const states: string[] = []
     const transitions: string[] = []
@@ -135,16 +129,16 @@ describe('9. initialState', () => {
 
 describe('the default clock', () => {
   it('is monotonic: a wall-clock jump does not move it', () => {
-    const before = monotonicScheduler.now()
+    const before = monotonicClock.now()
     const spy = vi.spyOn(Date, 'now').mockReturnValue(before + 3_600_000)
-    const during = monotonicScheduler.now()
+    const during = monotonicClock.now()
     spy.mockReturnValue(before - 3_600_000)
-    const after = monotonicScheduler.now()
+    const after = monotonicClock.now()
     spy.mockRestore()
     expect(during).toBeGreaterThanOrEqual(before)
     expect(during - before).toBeLessThan(1000)
     expect(after).toBeGreaterThanOrEqual(during)
-    expect(createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } })).scheduler).toBe(monotonicScheduler)
+    expect(createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } })).clock).toBe(monotonicClock)
   })
 
   it('rejections report BrokenCircuitError on the monotonic clock', async () => {
@@ -160,7 +154,7 @@ describe('the default clock', () => {
 
 describe('7. hot reconfiguration flapping probes between 1 and 2 while half-open', () => {
   it('never lets more probes into the upstream than one config allows', async () => {
-    const { followConfig } = await import('@datapunk/breaker-rxjs')
+    const { followConfig } = await import('@datapunk/breaker-runtime')
     const { Subject } = await import('rxjs')
     const scheduler = new VirtualTimeScheduler()
     const config = (probes: number) => ({
@@ -169,7 +163,7 @@ describe('7. hot reconfiguration flapping probes between 1 and 2 while half-open
       recovery: { kind: 'classic', probes },
       openFor: { kind: 'constant', ms: 10 },
     })
-    const breaker = createBreaker(circuit(config(1) as never), { scheduler })
+    const breaker = createBreaker(circuit(config(1) as never), { clock: scheduler })
     const configs = new Subject<unknown>()
     followConfig(breaker, configs)
     throwError(() => new Error('down'))

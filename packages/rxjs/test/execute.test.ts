@@ -1,12 +1,6 @@
 import { BreakerEvent, circuit } from '@datapunk/breaker'
-import {
-  BrokenCircuitError,
-  type CallEvent,
-  CallTimeoutError,
-  circuitBreaker,
-  createBreaker,
-  type TransitionEvent,
-} from '@datapunk/breaker-rxjs'
+import { BrokenCircuitError, type CallEvent, CallTimeoutError, createBreaker, type TransitionEvent } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { defer, firstValueFrom, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it, vi } from 'vitest'
 
@@ -19,7 +13,7 @@ const strategy = () =>
 
 const virtual = () => {
   const scheduler = new VirtualTimeScheduler()
-  return { scheduler, breaker: createBreaker(strategy(), { scheduler }) }
+  return { scheduler, breaker: createBreaker(strategy(), { clock: scheduler }) }
 }
 
 /** Lets pending promise callbacks run. */
@@ -135,7 +129,7 @@ describe('execute (the promise API)', () => {
     const script: Array<'ok' | 'fail' | 'clear'> = ['ok', 'fail', 'clear', 'fail', 'ok', 'fail', 'fail', 'ok', 'ok']
     const record = async (via: 'operator' | 'execute') => {
       const scheduler = new VirtualTimeScheduler()
-      const breaker = createBreaker(strategy(), { scheduler })
+      const breaker = createBreaker(strategy(), { clock: scheduler })
       const events: CallEvent[] = []
       breaker.calls$.subscribe((e) => events.push(e))
       for (const step of script) {

@@ -1,5 +1,5 @@
 import { BreakerEvent, circuit } from '@datapunk/breaker'
-import { createBreaker } from '@datapunk/breaker-rxjs'
+import { createBreaker } from '@datapunk/breaker-runtime'
 import { VirtualTimeScheduler } from 'rxjs'
 
 /** A breaker with one probe permit that has just tripped and was moved to half-open by hand. */
@@ -10,7 +10,7 @@ export const halfOpenBreaker = (scheduler: VirtualTimeScheduler = new VirtualTim
       recovery: { kind: 'classic', probes: 1 },
       openFor: { kind: 'constant', ms: 1000 },
     }),
-    { scheduler },
+    { clock: scheduler },
   )
   const first = breaker.request()
   if (first._tag === 'Admitted') breaker.failed(first, 1)

@@ -6,7 +6,8 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { circuit } from '@datapunk/breaker'
-import { BrokenCircuitError, circuitBreaker, createBreaker, type MetricEvent } from '@datapunk/breaker-rxjs'
+import { BrokenCircuitError, createBreaker, type MetricEvent } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { defer, firstValueFrom } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -76,12 +77,12 @@ describe('circuitBreaker in front of a real HTTP server', () => {
 
     const sentAt: number[] = []
     const call = () => {
-      sentAt.push(breaker.scheduler.now())
+      sentAt.push(breaker.clock.now())
       return firstValueFrom(
         defer(async () => {
           // Runs only once the breaker admitted the call: tell the server when and in which phase.
           const { state, generation } = breaker.snapshot()
-          const headers = { 'x-admitted-in': state, 'x-generation': String(generation), 'x-admitted-at': String(breaker.scheduler.now()) }
+          const headers = { 'x-admitted-in': state, 'x-generation': String(generation), 'x-admitted-at': String(breaker.clock.now()) }
           const response = await fetch(url, { headers })
           const body = await response.text()
           if (!response.ok) throw new HttpError(response.status)

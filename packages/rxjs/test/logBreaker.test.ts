@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream'
 import { circuit } from '@datapunk/breaker'
-import { circuitBreaker, createBreaker, logBreaker } from '@datapunk/breaker-rxjs'
+import { createBreaker, logBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import pino from 'pino'
 import { NEVER, Observable, of, throwError } from 'rxjs'
 import { describe, expect, it } from 'vitest'

@@ -1,5 +1,6 @@
 import { circuit } from '@datapunk/breaker'
-import { BrokenCircuitError, CallTimeoutError, circuitBreaker, createBreaker, type MetricEvent } from '@datapunk/breaker-rxjs'
+import { BrokenCircuitError, CallTimeoutError, createBreaker, type MetricEvent } from '@datapunk/breaker-runtime'
+import { circuitBreaker, observe } from '@datapunk/breaker-rxjs'
 import { catchError, defer, filter, map, mergeMap, type Observable, of, take } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { describe, expect, it } from 'vitest'
@@ -33,7 +34,7 @@ describe('circuitBreaker in virtual time', () => {
           recovery: { kind: 'classic', probes: 1 },
           openFor: { kind: 'constant', ms: 100 },
         }),
-        { scheduler },
+        { clock: scheduler },
       )
       const failing = cold('-#', undefined, new Error('down'))
       const healthy = cold('-a|')
@@ -64,9 +65,9 @@ describe('circuitBreaker in virtual time', () => {
           recovery: { kind: 'classic', probes: 1 },
           openFor: { kind: 'constant', ms: 50 },
         }),
-        { name: 'svc', scheduler },
+        { name: 'svc', clock: scheduler },
       )
-      const changes = breaker.transitions$.pipe(
+      const changes = observe(breaker).transitions$.pipe(
         filter((e): e is Extract<MetricEvent, { _tag: 'StateChanged' }> => e._tag === 'StateChanged'),
         map((e) => `${e.from}>${e.to}@${e.at}`),
       )
@@ -96,9 +97,9 @@ describe('circuitBreaker in virtual time', () => {
           },
           openFor: { kind: 'constant', ms: 10 },
         }),
-        { scheduler },
+        { clock: scheduler },
       )
-      const rates = breaker.transitions$.pipe(
+      const rates = observe(breaker).transitions$.pipe(
         filter((e) => e._tag === 'RecoveryRateChanged'),
         map((e) => (e._tag === 'RecoveryRateChanged' ? e.to : -1)),
       )
@@ -134,7 +135,7 @@ describe('circuitBreaker in virtual time', () => {
   it('times out a call: the source is unsubscribed, the subscriber gets CallTimeoutError, the call counts as failed', () => {
     const scheduler = newScheduler()
     scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }), { scheduler })
+      const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }), { clock: scheduler })
       const slow = cold('-----a|')
       expectObservable(describeErrors(slow.pipe(circuitBreaker(breaker, { timeoutMs: 3 })))).toBe('---(t|)', { t: 'timeout' })
       expectSubscriptions(slow.subscriptions).toBe('^--!')
@@ -171,7 +172,7 @@ describe('circuitBreaker in virtual time', () => {
   it("onUnsubscribe: 'failure' counts an abandoned call against the upstream", () => {
     const scheduler = newScheduler()
     scheduler.run(({ cold, expectObservable }) => {
-      const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }), { scheduler })
+      const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }), { clock: scheduler })
       expectObservable(cold('-----a|').pipe(circuitBreaker(breaker, { onUnsubscribe: 'failure' })), '^-!').toBe('--')
       scheduler.flush()
       expect(breaker.snapshot().state).toBe('open')
@@ -181,7 +182,7 @@ describe('circuitBreaker in virtual time', () => {
   it('an error the predicate clears counts nowhere; successOn first-value settles a never-ending source', () => {
     const scheduler = newScheduler()
     scheduler.run(({ cold, expectObservable }) => {
-      const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }), { scheduler })
+      const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }), { clock: scheduler })
       const notFound = cold('-#', undefined, { status: 404 })
       expectObservable(notFound.pipe(circuitBreaker(breaker, { isFailure: (e) => (e as { status: number }).status >= 500 }))).toBe(
         '-#',

@@ -8,7 +8,8 @@
 import { Agent, createServer, request, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { circuit } from '@datapunk/breaker'
-import { type Breaker, BrokenCircuitError, type CallEvent, CallTimeoutError, circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { type Breaker, BrokenCircuitError, type CallEvent, CallTimeoutError, createBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { firstValueFrom, Observable } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 

@@ -1,6 +1,4 @@
-import { fileURLToPath } from 'node:url'
 import { normal, type Random } from './Random.js'
-import { readScenarioFile } from './ScenarioFile.js'
 
 /** How requests arrive. */
 export type LoadModel =
@@ -82,30 +80,6 @@ export interface Scenario {
 }
 
 const healthy = (atMs: number): HealthSegment => ({ atMs, failureRate: 0.002, latencyMs: { median: 40, p99: 150 } })
-
-/** The built-in scenarios, in the order the CLI lists them: files of the scenario format in `scenarios/`. */
-const BUILT_IN = [
-  'fragile-recovery',
-  'fragile-cliff',
-  'outage',
-  'brownout',
-  'flapping',
-  'slow-degradation',
-  'cascading',
-  'noisy-but-healthy',
-  'self-healing-spikes',
-] as const
-
-const loadBuiltIn = (name: string): Scenario => {
-  const path = fileURLToPath(new URL(`../scenarios/${name}.json`, import.meta.url))
-  const decoded = readScenarioFile(path)
-  // A shipped file that does not decode is a packaging bug, not a user error: fail loudly.
-  if (decoded._tag === 'Left') throw new Error(`built-in scenario ${name}: ${decoded.left}`)
-  return decoded.right
-}
-
-/** The built-in scenarios, by name (read from the files the package ships). */
-export const scenarios: Readonly<Record<string, Scenario>> = Object.fromEntries(BUILT_IN.map((name) => [name, loadBuiltIn(name)]))
 
 /** Request arrival times (ms) over `durationMs`, drawn from `random`. */
 export const arrivals = (load: LoadModel, durationMs: number, random: Random): Float64Array => {

@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { scenarios } from './builtInScenarios.js'
 import {
   fail,
   kindsOption,
@@ -22,7 +23,7 @@ import { renderHtml, renderSeedHtml } from './html.js'
 import { evaluatePrediction, renderPrediction } from './prediction.js'
 import { replay } from './replay.js'
 import { renderSeedTable, renderText } from './report.js'
-import { type Scenario, scenarios } from './Scenario.js'
+import type { Scenario } from './Scenario.js'
 import { readScenarioFile } from './ScenarioFile.js'
 import { simulate } from './simulate.js'
 import { demoStrategies } from './strategies.js'

@@ -2,6 +2,8 @@
  * @datapunk/breaker-sim: a deterministic simulator of clients calling an upstream through
  * circuit-breaker strategies, for comparing and tuning them.
  */
+
+export { scenarios } from './builtInScenarios.js'
 export {
   FLEET_DEFAULT_CONFIG,
   FLEET_SIZES,
@@ -52,7 +54,6 @@ export {
   latencyOf,
   type Scenario,
   type Strain,
-  scenarios,
   shedAt,
   strainAt,
 } from './Scenario.js'

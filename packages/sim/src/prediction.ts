@@ -4,7 +4,8 @@
  * `breaker-sim evaluate` (your configs) and `pnpm bench:prediction` (the library's parts).
  */
 import type { Strategy } from '@datapunk/breaker'
-import { type Scenario, scenarios } from './Scenario.js'
+import { scenarios } from './builtInScenarios.js'
+import type { Scenario } from './Scenario.js'
 import { type RunSummary, simulate } from './simulate.js'
 
 /** What happened to one strategy's runs of one scenario: medians over the seeds. */

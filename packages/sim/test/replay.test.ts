@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { fromConfig } from '@datapunk/breaker'
-import { circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { createBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { parseTrace, replay, strategyFromJson } from '@datapunk/breaker-sim'
 import { catchError, delay, map, of, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
@@ -21,7 +22,7 @@ const record = (): string => {
   const scheduler = new VirtualTimeScheduler()
   const strategy = fromConfig(config)
   if (strategy._tag === 'Left') throw strategy.left
-  const breaker = createBreaker(strategy.right, { scheduler })
+  const breaker = createBreaker(strategy.right, { clock: scheduler })
   const lines: string[] = []
   breaker.calls$.subscribe((event) => lines.push(JSON.stringify(event)))
   // A request every 10 ms for 2 s; the upstream fails between 300 and 900 ms; calls take 5-35 ms.

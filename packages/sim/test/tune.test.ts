@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { fromConfig } from '@datapunk/breaker'
-import { circuitBreaker, createBreaker } from '@datapunk/breaker-rxjs'
+import { createBreaker } from '@datapunk/breaker-runtime'
+import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import {
   best,
   type Candidate,
@@ -199,7 +200,7 @@ describe('breaker-sim tune (CLI)', () => {
     const scheduler = new VirtualTimeScheduler()
     const live = fromConfig({ name: 'live', trip: { kind: 'consecutive-failures', threshold: 20 }, openFor: { kind: 'constant', ms: 500 } })
     if (live._tag === 'Left') throw live.left
-    const breaker = createBreaker(live.right, { scheduler })
+    const breaker = createBreaker(live.right, { clock: scheduler })
     const lines: string[] = []
     breaker.calls$.subscribe((e) => lines.push(JSON.stringify(e)))
     for (let at = 0; at < 3000; at += 10) {

@@ -2,8 +2,9 @@
 import { writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
+import { scenarios } from '../builtInScenarios.js'
 import { renderTuneHtml } from '../html.js'
-import { type Scenario, scenarios } from '../Scenario.js'
+import type { Scenario } from '../Scenario.js'
 import { readScenarioFile } from '../ScenarioFile.js'
 import {
   best,

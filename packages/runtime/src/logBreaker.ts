@@ -1,11 +1,11 @@
 import type { Logger } from 'pino'
-import { Subscription } from 'rxjs'
+import { type EventStream, Subscription } from './EventStream.js'
 import type { MetricEvent } from './MetricEvent.js'
 
 /** The part of a breaker `logBreaker` reads. */
 interface Loggable {
-  readonly calls$: import('rxjs').Observable<MetricEvent>
-  readonly transitions$: import('rxjs').Observable<MetricEvent>
+  readonly calls$: EventStream<MetricEvent>
+  readonly transitions$: EventStream<MetricEvent>
 }
 
 /**
@@ -18,7 +18,7 @@ interface Loggable {
  *
  * @example
  * import { circuit } from '@datapunk/breaker'
- * import { createBreaker, logBreaker } from '@datapunk/breaker-rxjs'
+ * import { createBreaker, logBreaker } from '@datapunk/breaker-runtime'
  * import pino from 'pino'
  * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 5 } }))
  * const logging = logBreaker(breaker, pino({ level: 'silent' }))

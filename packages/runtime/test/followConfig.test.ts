@@ -1,5 +1,5 @@
 import { circuit } from '@datapunk/breaker'
-import { createBreaker, followConfig, type MetricEvent } from '@datapunk/breaker-rxjs'
+import { createBreaker, followConfig, type MetricEvent } from '@datapunk/breaker-runtime'
 import { Subject, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 
@@ -10,7 +10,7 @@ describe('followConfig (hot reconfiguration)', () => {
     scheduler.now = () => now
     const breaker = createBreaker(
       circuit({ name: 'v1', trip: { kind: 'consecutive-failures', threshold: 1 }, openFor: { kind: 'constant', ms: 1000 } }),
-      { name: 'payments', scheduler },
+      { name: 'payments', clock: scheduler },
     )
     const events: MetricEvent[] = []
     breaker.transitions$.subscribe((e) => events.push(e))

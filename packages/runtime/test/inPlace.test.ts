@@ -1,5 +1,5 @@
 import { type BreakerEvent, type CircuitData, circuit, inPlaceStep, type Strategy, withInPlace } from '@datapunk/breaker'
-import { type CallEvent, createBreaker } from '@datapunk/breaker-rxjs'
+import { type CallEvent, createBreaker } from '@datapunk/breaker-runtime'
 import { VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 
@@ -52,7 +52,7 @@ const counted = () => {
 describe('in-place steps in a breaker', () => {
   it('take the closed calls of a breaker nobody watches: every event after the first request', async () => {
     const { counts, strategy: s } = counted()
-    const breaker = createBreaker(s, { scheduler: new VirtualTimeScheduler() })
+    const breaker = createBreaker(s, { clock: new VirtualTimeScheduler() })
     await traffic(breaker, 100)
     // The first request makes the state (the breaker is pristine until then) and takes the whole way.
     expect(counts.step).toBe(1)
@@ -61,7 +61,7 @@ describe('in-place steps in a breaker', () => {
   })
 
   it('never write a state the breaker showed: `state` read, later calls move on from a copy', async () => {
-    const breaker = createBreaker(strategy(), { scheduler: new VirtualTimeScheduler() })
+    const breaker = createBreaker(strategy(), { clock: new VirtualTimeScheduler() })
     await traffic(breaker, 3)
     const shown = deepFreeze(breaker.state as CircuitData)
     const copy = structuredClone(shown)
@@ -73,12 +73,12 @@ describe('in-place steps in a breaker', () => {
   })
 
   it('never write a state the breaker was given, at creation or by `replace`', async () => {
-    const source = createBreaker(strategy(), { scheduler: new VirtualTimeScheduler() })
+    const source = createBreaker(strategy(), { clock: new VirtualTimeScheduler() })
     await traffic(source, 2)
     const given = deepFreeze(source.state as CircuitData)
-    const restored = createBreaker(strategy(), { scheduler: new VirtualTimeScheduler(), initialState: given })
+    const restored = createBreaker(strategy(), { clock: new VirtualTimeScheduler(), initialState: given })
     await traffic(restored, 5)
-    const replaced = createBreaker(strategy(), { scheduler: new VirtualTimeScheduler() })
+    const replaced = createBreaker(strategy(), { clock: new VirtualTimeScheduler() })
     replaced.replace(strategy() as Strategy<unknown>, given)
     await traffic(replaced, 5)
     expect(given.inFlight).toBe(0)
@@ -98,14 +98,14 @@ describe('in-place steps in a breaker', () => {
       },
     }
     expect(inPlaceStep(logged)).toBeUndefined()
-    const breaker = createBreaker(logged, { scheduler: new VirtualTimeScheduler() })
+    const breaker = createBreaker(logged, { clock: new VirtualTimeScheduler() })
     await traffic(breaker, 4)
     expect(seen).toEqual([...Array(5).fill(['CallRequested', 'CallSucceeded']).flat().slice(0, 9), 'CallFailed'])
   })
 
   it('still send every call event to a watcher, in order', async () => {
     const { counts, strategy: s } = counted()
-    const breaker = createBreaker(s, { scheduler: new VirtualTimeScheduler() })
+    const breaker = createBreaker(s, { clock: new VirtualTimeScheduler() })
     const events: CallEvent['_tag'][] = []
     breaker.calls$.subscribe((e) => events.push(e._tag))
     await traffic(breaker, 2)
@@ -114,7 +114,7 @@ describe('in-place steps in a breaker', () => {
   })
 
   it('send outcomes$ every call event but the admissions, in order, next to calls$', async () => {
-    const breaker = createBreaker(strategy(), { scheduler: new VirtualTimeScheduler() })
+    const breaker = createBreaker(strategy(), { clock: new VirtualTimeScheduler() })
     const outcomes: string[] = []
     const calls: string[] = []
     breaker.outcomes$.subscribe((e) => outcomes.push(`${e._tag} ${e.call}`))
@@ -138,7 +138,7 @@ describe('in-place steps in a breaker', () => {
 
   it('leave the trip to step: the third failure in a row opens the circuit and tells the watchers', async () => {
     const { counts, strategy: s } = counted()
-    const breaker = createBreaker(s, { scheduler: new VirtualTimeScheduler() })
+    const breaker = createBreaker(s, { clock: new VirtualTimeScheduler() })
     const transitions: string[] = []
     breaker.transitions$.subscribe((e) => {
       if (e._tag === 'StateChanged') transitions.push(`${e.from}->${e.to}`)

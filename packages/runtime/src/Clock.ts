@@ -1,4 +1,20 @@
-import { asyncScheduler, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs'
+/**
+ * The clock of a breaker: the time it reads and the timer it sets (call timeouts, waits in
+ * half-open). Any RxJS scheduler (`asyncScheduler`, `TestScheduler`, `VirtualTimeScheduler`) is a
+ * `Clock` as it is, so marble tests drive breakers in virtual time with no adapter; the runtime
+ * itself never imports RxJS.
+ */
+export interface Clock {
+  /** The time in ms; never goes back. */
+  now(): number
+  /** Runs `work` once, `delayMs` (default 0) from now; `unsubscribe` cancels it. */
+  schedule(work: () => void, delayMs?: number): TimerHandle
+}
+
+/** A scheduled timer, cancelled by `unsubscribe` (RxJS's `Subscription` is one). */
+export interface TimerHandle {
+  unsubscribe(): void
+}
 
 // `performance.now()` never goes back; anchored at `timeOrigin` it reads like wall-clock time in ms.
 // Read the global once: in Node it is a lazy getter, measurably slow on a path taken twice per call.
@@ -35,7 +51,7 @@ const globalTimers: ClockTimers = {
  * is exact. The timer is `unref`ed: it never keeps a process alive.
  *
  * @example
- * import { CachedClock } from '@datapunk/breaker-rxjs'
+ * import { CachedClock } from '@datapunk/breaker-runtime'
  * const clock = new CachedClock()
  * const a = clock.now()
  * clock.now() >= a // true
@@ -85,44 +101,45 @@ export class CachedClock {
   }
 }
 
-const clock = new CachedClock()
+/** `setTimeout` as a {@link Clock}'s timer (kept referenced, as a pending call's timeout should be). */
+const timeout = (work: () => void, delayMs = 0): TimerHandle => {
+  const handle = globalThis.setTimeout(work, delayMs)
+  return { unsubscribe: () => globalThis.clearTimeout(handle) }
+}
+
+const cached = new CachedClock()
 
 /**
- * The default scheduler of breakers: `asyncScheduler`'s timers with a monotonic clock
- * (`performance.timeOrigin + performance.now()`), so a wall-clock jump (NTP, a VM resumed, an
- * operator fixing the date) can neither open nor hold a circuit. The clock is a
- * {@link CachedClock} of 1 ms resolution: latencies and times are exact to about a millisecond
- * (more if the event loop is blocked), which is what a breaker's windows, timeouts and slow-call
- * thresholds need, for a fraction of the cost of reading the system clock on every call. Use
- * {@link exactMonotonicScheduler} to read it on every call instead, or inject another scheduler (a
- * `TestScheduler`, a `VirtualTimeScheduler`) for tests in virtual time: a breaker only ever reads
- * the scheduler it is given.
+ * The default clock of breakers: monotonic (`performance.timeOrigin + performance.now()`), so a
+ * wall-clock jump (NTP, a VM resumed, an operator fixing the date) can neither open nor hold a
+ * circuit, with `setTimeout` as its timer. Reads go through a {@link CachedClock} of 1 ms
+ * resolution: latencies and times are exact to about a millisecond (more if the event loop is
+ * blocked), which is what a breaker's windows, timeouts and slow-call thresholds need, for a
+ * fraction of the cost of reading the system clock on every call. Use {@link exactMonotonicClock}
+ * to read it on every call instead, or inject another clock (an RxJS `TestScheduler`, your own
+ * fake) for tests in virtual time: a breaker only ever reads the clock it is given.
  *
  * @example
- * import { monotonicScheduler } from '@datapunk/breaker-rxjs'
- * const a = monotonicScheduler.now()
- * monotonicScheduler.now() >= a // true
+ * import { monotonicClock } from '@datapunk/breaker-runtime'
+ * const a = monotonicClock.now()
+ * monotonicClock.now() >= a // true
  */
-export const monotonicScheduler: SchedulerLike = {
-  now: () => clock.now(),
-  schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay?: number, state?: T): Subscription {
-    return asyncScheduler.schedule(work, delay, state)
-  },
+export const monotonicClock: Clock = {
+  now: () => cached.now(),
+  schedule: timeout,
 }
 
 /**
- * As {@link monotonicScheduler}, reading `performance.now()` on every call: exact latencies, at
+ * As {@link monotonicClock}, reading `performance.now()` on every call: exact latencies, at
  * about 43 ns more per read (two reads per call through a breaker).
  *
  * @example
  * import { circuit } from '@datapunk/breaker'
- * import { createBreaker, exactMonotonicScheduler } from '@datapunk/breaker-rxjs'
- * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }), { scheduler: exactMonotonicScheduler })
- * breaker.scheduler.now() > 0 // true
+ * import { createBreaker, exactMonotonicClock } from '@datapunk/breaker-runtime'
+ * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }), { clock: exactMonotonicClock })
+ * breaker.clock.now() > 0 // true
  */
-export const exactMonotonicScheduler: SchedulerLike = {
+export const exactMonotonicClock: Clock = {
   now: exactNow,
-  schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay?: number, state?: T): Subscription {
-    return asyncScheduler.schedule(work, delay, state)
-  },
+  schedule: timeout,
 }

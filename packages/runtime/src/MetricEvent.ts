@@ -2,7 +2,7 @@ import type { CircuitState, Mode, RejectReason, TransitionReason } from '@datapu
 
 /**
  * Typed metric events of a breaker, on `breaker.metrics$`. Each carries the breaker's name and
- * the scheduler time (`at`). Logging, Prometheus and OpenTelemetry are subscribers.
+ * the clock's time (`at`). Logging, Prometheus and OpenTelemetry are subscribers.
  */
 export type MetricEvent = CallEvent | TransitionEvent
 

@@ -4,16 +4,16 @@
  * `AdmittedCall`), for callers that do not use RxJS.
  */
 import type { Admitted } from '@datapunk/breaker'
-import type { Subscription, Unsubscribable } from 'rxjs'
-import { AdmittedCall, CANCEL, type CallSink, classify, everyError, FAILURE, SUCCESS } from './AdmittedCall.js'
-import type { Breaker } from './Breaker.js'
+import { AdmittedCall, CANCEL, type CallGate, type CallSink, classify, everyError, FAILURE, SUCCESS } from './AdmittedCall.js'
 import { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
+import type { TimerHandle } from './Clock.js'
+import type { Unsubscribable } from './EventStream.js'
 
 /** Waiting in half-open instead of failing at once (cockatiel's behaviour), bounded. */
 export interface WaitConfig {
   /** Callers that may wait at once; more are rejected as usual. Default 100 (1 to 100,000). */
   readonly maxWaiting?: number
-  /** The longest a caller waits, in ms (scheduler time), before failing with `BrokenCircuitError`. 1 to 2^31 - 1. */
+  /** The longest a caller waits, in ms (clock time), before failing with `BrokenCircuitError`. 1 to 2^31 - 1. */
   readonly maxWaitMs: number
 }
 
@@ -26,7 +26,7 @@ export interface CallOptions {
    */
   readonly isFailure?: (error: unknown) => boolean
   /**
-   * If set, an admitted call that has not settled after this many ms (scheduler time) is stopped
+   * If set, an admitted call that has not settled after this many ms (clock time) is stopped
    * (the source unsubscribed, or the `AbortSignal` aborted), counted as a failure, and fails with
    * a `CallTimeoutError`. 1 to 2^31 - 1 (the longest timer Node keeps). Default: none.
    */
@@ -90,7 +90,7 @@ const DEFAULTS = DEFAULT_CALL_OPTIONS
 /** One admitted promise call: settles once, whichever of the result, the timeout or an abort comes first. */
 class Execution<T> extends AdmittedCall {
   controller: AbortController | undefined
-  timer: Subscription | undefined
+  timer: TimerHandle | undefined
   abortListener: (() => void) | undefined
 
   constructor(
@@ -138,7 +138,7 @@ class Execution<T> extends AdmittedCall {
 
 /** Runs `fn` as the admitted call `ticket`. */
 const run = <T>(
-  breaker: Breaker,
+  breaker: CallGate,
   ticket: Admitted,
   call: number,
   started: number,
@@ -160,7 +160,7 @@ const run = <T>(
     // A function that takes no argument cannot watch a signal: it gets a shared, never-aborted one.
     const needsSignal = fn.length > 0
     if (needsSignal) execution.controller = new AbortController()
-    if (timeoutMs !== undefined) execution.timer = breaker.scheduler.schedule(() => execution.timedOut(timeoutMs), timeoutMs)
+    if (timeoutMs !== undefined) execution.timer = breaker.clock.schedule(() => execution.timedOut(timeoutMs), timeoutMs)
     let result: PromiseLike<T> | T
     try {
       result = fn(execution.controller?.signal ?? NEVER_ABORTED)
@@ -180,14 +180,14 @@ const NEVER_ABORTED: AbortSignal = new AbortController().signal
 
 /** Records how the plain call `ticket` failed: a failure, or nothing (a cancellation) if `isFailure` clears the error. */
 const plainFailed = (
-  breaker: Breaker,
+  breaker: CallGate,
   ticket: Admitted,
   call: number,
   started: number,
   isFailure: (error: unknown) => boolean,
   error: unknown,
 ): void => {
-  const now = breaker.scheduler.now()
+  const now = breaker.clock.now()
   if (classify(breaker, isFailure, error) === FAILURE) breaker.failed(ticket, now - started, now, call)
   else breaker.cancelled(ticket, call)
 }
@@ -199,7 +199,7 @@ const plainFailed = (
  * only way out; a value or a throw from `fn` itself counts as a resolved or rejected promise would.
  */
 const runPlain = <T>(
-  breaker: Breaker,
+  breaker: CallGate,
   ticket: Admitted,
   call: number,
   started: number,
@@ -215,7 +215,7 @@ const runPlain = <T>(
   }
   return Promise.resolve(result).then(
     (value) => {
-      const now = breaker.scheduler.now()
+      const now = breaker.clock.now()
       breaker.succeeded(ticket, now - started, now, call)
       return value
     },
@@ -227,7 +227,7 @@ const runPlain = <T>(
 }
 
 /** `Breaker.execute`: see there. */
-export const execute = <T>(breaker: Breaker, fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: ExecuteOptions): Promise<T> => {
+export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: ExecuteOptions): Promise<T> => {
   let checked = DEFAULTS
   if (options !== undefined) {
     // A promise API answers with a rejection, never a synchronous throw, even for bad options.
@@ -238,7 +238,7 @@ export const execute = <T>(breaker: Breaker, fn: (signal: AbortSignal) => Promis
     }
   }
   const signal = options?.signal
-  const started = breaker.scheduler.now()
+  const started = breaker.clock.now()
   const decision = breaker.request(started)
   if (decision._tag === 'Admitted') {
     return signal === undefined && checked.timeoutMs === undefined

@@ -1,7 +1,7 @@
 import type { CircuitState, Strategy } from '@datapunk/breaker'
-import { type Observable, type SchedulerLike, Subject } from 'rxjs'
 import { Breaker } from './Breaker.js'
-import { monotonicScheduler } from './monotonicScheduler.js'
+import { type Clock, monotonicClock } from './Clock.js'
+import { Channel, type EventStream } from './EventStream.js'
 
 /** Options of {@link breakerGroup}. */
 export interface BreakerGroupConfig<K, S> {
@@ -10,7 +10,7 @@ export interface BreakerGroupConfig<K, S> {
   /** Name of the breaker for `key`, in errors, metrics and logs. Default: `String(key)`. */
   readonly nameFor?: (key: K) => string
   /**
-   * A closed breaker unused for this long (scheduler time) is dropped the next time the group is
+   * A closed breaker unused for this long (clock time) is dropped the next time the group is
    * used: there is no timer per breaker. Default 10 min.
    */
   readonly idleEvictMs?: number
@@ -22,8 +22,8 @@ export interface BreakerGroupConfig<K, S> {
    * Default 10,000.
    */
   readonly maxKeys?: number
-  /** Clock and scheduler of every breaker in the group. Default `monotonicScheduler`. */
-  readonly scheduler?: SchedulerLike
+  /** The clock of every breaker in the group. Default `monotonicClock`. */
+  readonly clock?: Clock
   /** Called with each breaker as it is created (to subscribe logging or metrics to it). */
   readonly onCreate?: (breaker: Breaker, key: K) => void
 }
@@ -63,7 +63,7 @@ export interface BreakerGroup<K> {
   /** Drops the idle closed breakers now (also done on every `get` of a new key). Returns how many were dropped. */
   evictIdle(): number
   /** Creations, evictions and growth past `maxKeys`, as they happen. Hot. */
-  readonly events$: Observable<GroupEvent<K>>
+  readonly events$: EventStream<GroupEvent<K>>
 }
 
 interface Entry {
@@ -82,7 +82,7 @@ const stateOf = (entry: Entry): CircuitState => entry.breaker.snapshot().state
  *
  * @example
  * import { circuit } from '@datapunk/breaker'
- * import { breakerGroup } from '@datapunk/breaker-rxjs'
+ * import { breakerGroup } from '@datapunk/breaker-runtime'
  * const byHost = breakerGroup<string>({
  *   strategyFor: (host) => circuit({ name: host, trip: { kind: 'consecutive-failures', threshold: 5 } }),
  *   maxKeys: 1000,
@@ -96,16 +96,16 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
   if (!(idleEvictMs >= 0) || !(maxKeys >= 1) || !Number.isSafeInteger(maxKeys)) {
     throw new RangeError(`breakerGroup: expected idleEvictMs >= 0 and maxKeys an integer >= 1, got ${idleEvictMs} and ${maxKeys}`)
   }
-  const scheduler = config.scheduler ?? monotonicScheduler
+  const clock = config.clock ?? monotonicClock
   // Use times are whole ms since the group began: small integers, stored inline (no number box per key).
-  const epoch = scheduler.now()
+  const epoch = clock.now()
   const usedAt = (now: number): number => Math.floor(now - epoch)
   const nameFor = config.nameFor ?? ((key: K) => String(key))
   // Map iteration order is insertion order: re-inserting on use keeps it least recently used first.
   const recent = new Map<K, Entry>()
   // Breakers a scan found open or half-open: kept aside, out of the scans, until they close.
   const aside = new Map<K, Entry>()
-  const events = new Subject<GroupEvent<K>>()
+  const events = new Channel<GroupEvent<K>>()
 
   const evict = (key: K, entry: Entry, reason: 'idle' | 'capacity', at: number): void => {
     recent.delete(key)
@@ -125,7 +125,7 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
 
   /** Drops idle closed breakers from the least recently used end; sets open ones aside. */
   const evictIdle = (): number => {
-    const now = scheduler.now()
+    const now = clock.now()
     let dropped = 0
     for (const [key, entry] of recent) {
       if (usedAt(now) - entry.lastUsed < idleEvictMs) break // the rest were used more recently
@@ -157,7 +157,7 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
 
   return {
     get: (key) => {
-      const now = scheduler.now()
+      const now = clock.now()
       const found = recent.get(key) ?? aside.get(key)
       if (found !== undefined) {
         recent.delete(key)
@@ -169,7 +169,7 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
       revisit(2)
       evictIdle()
       const roomy = makeRoom(now)
-      const breaker = new Breaker(config.strategyFor(key) as Strategy<unknown>, { name: nameFor(key), scheduler })
+      const breaker = new Breaker(config.strategyFor(key) as Strategy<unknown>, { name: nameFor(key), clock })
       recent.set(key, { breaker, lastUsed: usedAt(now) })
       if (!roomy && events.observed) events.next({ _tag: 'OverCapacity', key, size: recent.size + aside.size, maxKeys, at: now })
       config.onCreate?.(breaker, key)
@@ -189,6 +189,6 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
       for (const [key, entry] of aside) yield [key, entry.breaker] as const
     },
     evictIdle,
-    events$: events.asObservable(),
+    events$: events.stream,
   }
 }

@@ -1,5 +1,5 @@
 import { circuit, type Strategy } from '@datapunk/breaker'
-import { type Breaker, breakerGroup, type GroupEvent } from '@datapunk/breaker-rxjs'
+import { type Breaker, breakerGroup, type GroupEvent } from '@datapunk/breaker-runtime'
 import { VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 
@@ -16,7 +16,7 @@ const clock = () => {
 describe('a breaker nobody has used yet', () => {
   it('makes its first state on first use, at that time, and behaves as a fresh breaker from then on', () => {
     const c = clock()
-    const group = breakerGroup<string>({ strategyFor: () => strategy, scheduler: c.scheduler })
+    const group = breakerGroup<string>({ strategyFor: () => strategy, clock: c.scheduler })
     const idle = group.get('quiet') // created at 0; an idle key holds no state
     c.set(5000)
     expect(idle.snapshot()).toMatchObject({ state: 'closed', since: 5000, reason: 'initial', generation: 0 })
@@ -33,7 +33,7 @@ describe('a breaker nobody has used yet', () => {
 describe('breakerGroup', () => {
   it('100,000 keys touched once never hold more than maxKeys, and idle ones are gone once idle', () => {
     const c = clock()
-    const group = breakerGroup<string>({ strategyFor: () => strategy, maxKeys: 10_000, idleEvictMs: 1000, scheduler: c.scheduler })
+    const group = breakerGroup<string>({ strategyFor: () => strategy, maxKeys: 10_000, idleEvictMs: 1000, clock: c.scheduler })
     let largest = 0
     for (let i = 0; i < 100_000; i++) {
       c.set(i / 1000) // all within the same idle period
@@ -51,7 +51,7 @@ describe('breakerGroup', () => {
 
   it('keeps an idle breaker that is open: it still protects its upstream', () => {
     const c = clock()
-    const group = breakerGroup<string>({ strategyFor: () => strategy, idleEvictMs: 1000, scheduler: c.scheduler })
+    const group = breakerGroup<string>({ strategyFor: () => strategy, idleEvictMs: 1000, clock: c.scheduler })
     const sick = group.get('sick')
     const ticket = sick.request()
     if (ticket._tag === 'Admitted') sick.failed(ticket, 1)
@@ -81,7 +81,7 @@ describe('breakerGroup', () => {
 
   it('never replaces an open breaker with a fresh closed one at the cap (maxKeys: 2, open db, get a and b)', () => {
     const c = clock()
-    const group = breakerGroup<string>({ strategyFor: () => strategy, maxKeys: 2, scheduler: c.scheduler })
+    const group = breakerGroup<string>({ strategyFor: () => strategy, maxKeys: 2, clock: c.scheduler })
     const events: GroupEvent<string>[] = []
     group.events$.subscribe((e) => events.push(e))
     const db = group.get('db')
@@ -101,7 +101,7 @@ describe('breakerGroup', () => {
 
   it('under churn, keeps every open breaker, grows past the cap only when all it holds are open, and says so', () => {
     const c = clock()
-    const group = breakerGroup<string>({ strategyFor: () => strategy, maxKeys: 1000, idleEvictMs: 10, scheduler: c.scheduler })
+    const group = breakerGroup<string>({ strategyFor: () => strategy, maxKeys: 1000, idleEvictMs: 10, clock: c.scheduler })
     const overCapacity: number[] = []
     group.events$.subscribe((e) => {
       if (e._tag === 'OverCapacity') overCapacity.push(e.size)
@@ -135,7 +135,7 @@ describe('breakerGroup', () => {
         return strategy.inspect(s as never)
       },
     } as Strategy<unknown>
-    const group = breakerGroup<string>({ strategyFor: () => counted, maxKeys: 100_000, idleEvictMs: 10, scheduler: c.scheduler })
+    const group = breakerGroup<string>({ strategyFor: () => counted, maxKeys: 100_000, idleEvictMs: 10, clock: c.scheduler })
     for (let i = 0; i < 9000; i++) trip(group.get(`sick-${i}`))
     c.set(1000) // every open breaker is idle now
     group.get('first') // one scan sets them aside, once

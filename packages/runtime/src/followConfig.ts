@@ -1,9 +1,10 @@
 import { type ConfigOptions, strategyFromConfig } from '@datapunk/breaker'
-import type { Observable, Subscription } from 'rxjs'
 import type { Breaker } from './Breaker.js'
+import type { Subscribable, Unsubscribable } from './EventStream.js'
 
 /**
- * Hot reconfiguration: the breaker follows a stream of JSON configs (circuits, or adaptive
+ * Hot reconfiguration: the breaker follows a stream of JSON configs (anything with RxJS's
+ * `subscribe(observer)`: an RxJS Observable, a watcher of your config store) (circuits, or adaptive
  * throttles around them: see `strategyFromConfig`). Each is decoded with the
  * core's codecs (and `options.kinds`, your own part kinds, if given); a valid one is swapped in (keeping the phase, `openUntil` and compatible counts;
  * `ConfigSwapped` on `transitions$`), an invalid one is reported as `ConfigRejected` with the
@@ -12,13 +13,18 @@ import type { Breaker } from './Breaker.js'
  *
  * @example
  * import { circuit } from '@datapunk/breaker'
- * import { createBreaker, followConfig } from '@datapunk/breaker-rxjs'
- * import { of } from 'rxjs'
+ * import { createBreaker, followConfig } from '@datapunk/breaker-runtime'
  * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 5 } }))
- * followConfig(breaker, of({ name: 'payments', trip: { kind: 'consecutive-failures', threshold: 2 } }))
+ * const configs = {
+ *   subscribe(observer: { next?: (config: unknown) => void }) {
+ *     observer.next?.({ name: 'payments', trip: { kind: 'consecutive-failures', threshold: 2 } })
+ *     return { unsubscribe: () => {} }
+ *   },
+ * }
+ * followConfig(breaker, configs)
  * breaker.strategy.name // 'payments'
  */
-export const followConfig = (breaker: Breaker, configs$: Observable<unknown>, options: ConfigOptions = {}): Subscription =>
+export const followConfig = (breaker: Breaker, configs$: Subscribable<unknown>, options: ConfigOptions = {}): Unsubscribable =>
   configs$.subscribe({
     next: (config) => {
       const decoded = strategyFromConfig(config, options)

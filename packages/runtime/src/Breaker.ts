@@ -11,21 +11,22 @@ import {
   swapStrategy,
   type Ticket,
 } from '@datapunk/breaker'
-import { merge, Observable, type SchedulerLike, Subject, type Subscriber, type Subscription, type Unsubscribable } from 'rxjs'
 import type { CallSink } from './AdmittedCall.js'
+import { type Clock, monotonicClock, type TimerHandle } from './Clock.js'
+import { Channel, type EventStream, eventStream, mergeStreams, type Sink, type Unsubscribable } from './EventStream.js'
 import { type ExecuteOptions, execute } from './execute.js'
 import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
-import { monotonicScheduler } from './monotonicScheduler.js'
 
 /** Options of {@link createBreaker}. */
 export interface BreakerOptions<S> {
   /** Name in errors, metrics and logs. Default: the strategy's name. */
   readonly name?: string
   /**
-   * The clock (`scheduler.now()`) and the timer of call timeouts. Default: `monotonicScheduler`
-   * (asyncScheduler's timers on a clock that never jumps); a `TestScheduler` for marble tests.
+   * The time the breaker reads and the timer of call timeouts and waits. Default:
+   * `monotonicClock` (a clock that never jumps, `setTimeout` timers); any RxJS scheduler (a
+   * `TestScheduler` for marble tests) or a fake of your own for tests in virtual time.
    */
-  readonly scheduler?: SchedulerLike
+  readonly clock?: Clock
   /**
    * A state to start from, e.g. a snapshot read back from storage (as `strategy.codec.encode`
    * wrote it). Decoded with the strategy's codec: a state that does not decode throws the core's
@@ -40,33 +41,33 @@ const outcomeTag = { CallSucceeded: 'succeeded', CallFailed: 'failed', CallCance
 interface Waiter {
   readonly admit: (ticket: Admitted, call: number, now: number) => void
   readonly fail: (rejection: Rejected) => void
-  timer: Subscription | undefined
+  timer: TimerHandle | undefined
 }
 
 const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
 
-/** Hands `value` to each subscriber (each is a safe subscriber: a throwing handler is reported by RxJS, not thrown here). */
-const deliver = <T>(subscribers: ReadonlyArray<Subscriber<T>>, value: T): void => {
+/** Hands `value` to each subscriber (each is a safe sink: a throwing handler is reported, not thrown here). */
+const deliver = <T>(subscribers: ReadonlyArray<Sink<T>>, value: T): void => {
   for (let i = 0; i < subscribers.length; i++) subscribers[i]?.next(value)
 }
 const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs: null }
 
-/** The observables of a {@link Breaker}, built together on first read. */
+/** The event streams of a {@link Breaker}, built together on first read. */
 interface Views {
-  readonly calls$: Observable<CallEvent>
-  readonly outcomes$: Observable<CallOutcomeEvent>
-  readonly transitions$: Observable<TransitionEvent>
-  readonly metrics$: Observable<MetricEvent>
-  readonly state$: Observable<Snapshot>
+  readonly calls$: EventStream<CallEvent>
+  readonly outcomes$: EventStream<CallOutcomeEvent>
+  readonly transitions$: EventStream<TransitionEvent>
+  readonly metrics$: EventStream<MetricEvent>
+  readonly state$: EventStream<Snapshot>
 }
 
 /**
- * Stands in for a breaker's subjects until someone subscribes. Nobody ever subscribes to it, so
+ * Stands in for a breaker's channels until someone subscribes. Nobody ever subscribes to it, so
  * `observed` is false and nothing is ever sent to it (every send checks `observed` first).
  */
-const UNWATCHED = new Subject<unknown>()
-const unwatched = <T>(): Subject<T> => UNWATCHED as unknown as Subject<T>
-const NO_SUBSCRIBERS: ReadonlyArray<Subscriber<CallEvent>> = Object.freeze([])
+const UNWATCHED = new Channel<unknown>()
+const unwatched = <T>(): Channel<T> => UNWATCHED as unknown as Channel<T>
+const NO_SUBSCRIBERS: ReadonlyArray<Sink<CallEvent>> = Object.freeze([])
 
 /**
  * The state of a breaker nobody has used yet: its strategy's first state is made on first use, at
@@ -80,15 +81,15 @@ const PRISTINE: unique symbol = Symbol('pristine')
  */
 class Watch {
   lastSnapshot: Snapshot | undefined = undefined
-  /** Subscribers of `calls$`: a plain list, not a Subject (a Subject's `next` costs a closure per event, per call). */
-  callSubscribers: ReadonlyArray<Subscriber<CallEvent>> = NO_SUBSCRIBERS
+  /** Subscribers of `calls$`: a plain list, read on every call. */
+  callSubscribers: ReadonlyArray<Sink<CallEvent>> = NO_SUBSCRIBERS
   /** Subscribers of `outcomes$`: the same, spared the admissions. */
-  outcomeSubscribers: ReadonlyArray<Subscriber<CallEvent>> = NO_SUBSCRIBERS
+  outcomeSubscribers: ReadonlyArray<Sink<CallEvent>> = NO_SUBSCRIBERS
   /** `UNWATCHED` until someone subscribes to `transitions$` (or `metrics$`). */
-  transitionEvents: Subject<TransitionEvent> = unwatched()
+  transitionEvents: Channel<TransitionEvent> = unwatched()
   /** `UNWATCHED` until someone subscribes to `state$`. */
-  snapshots: Subject<Snapshot> = unwatched()
-  /** Emissions waiting for the one in progress to reach every subscriber (subject, value pairs). */
+  snapshots: Channel<Snapshot> = unwatched()
+  /** Emissions waiting for the one in progress to reach every subscriber (channel, value pairs). */
   readonly queue: unknown[] = []
   emitting = false
   waiters: Waiter[] | undefined = undefined
@@ -97,8 +98,8 @@ class Watch {
 }
 
 /**
- * One breaker: a strategy's state shared by every call that goes through it, with the scheduler
- * as its clock. Create it with {@link createBreaker}. A breaker can swap to any strategy (whatever
+ * One breaker: a strategy's state shared by every call that goes through it, on an injected
+ * clock. Create it with {@link createBreaker}. A breaker can swap to any strategy (whatever
  * its state type), so it holds the state as `unknown`: read it through `strategy.inspect`, or
  * persist it with `strategy.codec.encode(breaker.state)`.
  *
@@ -108,7 +109,7 @@ class Watch {
  */
 export class Breaker implements CallSink {
   readonly name: string
-  readonly scheduler: SchedulerLike
+  readonly clock: Clock
   private strategyNow: Strategy<unknown>
   /** The strategy's state, or `PRISTINE` until the breaker is first used. */
   private current: unknown
@@ -141,7 +142,7 @@ export class Breaker implements CallSink {
   }
 
   /** Per-call metric events (admitted, rejected, succeeded, failed, cancelled, stale). Hot. */
-  get calls$(): Observable<CallEvent> {
+  get calls$(): EventStream<CallEvent> {
     return this.view().calls$
   }
   /**
@@ -150,66 +151,66 @@ export class Breaker implements CallSink {
    *
    * @example
    * import { circuit } from '@datapunk/breaker'
-   * import { createBreaker } from '@datapunk/breaker-rxjs'
+   * import { createBreaker } from '@datapunk/breaker-runtime'
    * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }))
    * const tags: string[] = []
    * breaker.outcomes$.subscribe((e) => tags.push(e._tag))
    * await breaker.execute(async () => 'ok')
    * tags // ['CallSucceeded']
    */
-  get outcomes$(): Observable<CallOutcomeEvent> {
+  get outcomes$(): EventStream<CallOutcomeEvent> {
     return this.view().outcomes$
   }
   /** State changes, recovery-rate changes, config swaps, rejected configs, classifiers that threw. Hot. */
-  get transitions$(): Observable<TransitionEvent> {
+  get transitions$(): EventStream<TransitionEvent> {
     return this.view().transitions$
   }
   /** Every metric event: `calls$` and `transitions$` merged. Hot. */
-  get metrics$(): Observable<MetricEvent> {
+  get metrics$(): EventStream<MetricEvent> {
     return this.view().metrics$
   }
   /**
    * The current snapshot at once, then a new one whenever the phase, mode, generation or admit
    * rate changes (not on every call: read `snapshot()` for live counts).
    */
-  get state$(): Observable<Snapshot> {
+  get state$(): EventStream<Snapshot> {
     return this.view().state$
   }
 
   private view(): Views {
     const w = this.watch()
     if (w.views !== undefined) return w.views
-    const calls$ = new Observable<CallEvent>((subscriber) => {
+    const calls$ = eventStream<CallEvent>((sink) => {
       // Copy on write: a delivery in progress keeps iterating the list it started with.
-      w.callSubscribers = [...w.callSubscribers, subscriber]
+      w.callSubscribers = [...w.callSubscribers, sink]
       return () => {
-        w.callSubscribers = w.callSubscribers.filter((s) => s !== subscriber)
+        w.callSubscribers = w.callSubscribers.filter((s) => s !== sink)
       }
     })
-    const outcomes$ = new Observable<CallOutcomeEvent>((subscriber) => {
-      const s = subscriber as Subscriber<CallEvent>
+    const outcomes$ = eventStream<CallOutcomeEvent>((sink) => {
+      const s = sink as Sink<CallEvent>
       w.outcomeSubscribers = [...w.outcomeSubscribers, s]
       return () => {
         w.outcomeSubscribers = w.outcomeSubscribers.filter((other) => other !== s)
       }
     })
-    const transitions$ = new Observable<TransitionEvent>((subscriber) => {
-      if (w.transitionEvents === UNWATCHED) w.transitionEvents = new Subject<TransitionEvent>()
-      return w.transitionEvents.subscribe(subscriber)
+    const transitions$ = eventStream<TransitionEvent>((sink) => {
+      if (w.transitionEvents === UNWATCHED) w.transitionEvents = new Channel<TransitionEvent>()
+      return w.transitionEvents.add(sink)
     })
-    const state$ = new Observable<Snapshot>((subscriber) => {
-      subscriber.next(this.snapshot())
-      if (w.snapshots === UNWATCHED) w.snapshots = new Subject<Snapshot>()
-      return w.snapshots.subscribe(subscriber)
+    const state$ = eventStream<Snapshot>((sink) => {
+      sink.next(this.snapshot())
+      if (w.snapshots === UNWATCHED) w.snapshots = new Channel<Snapshot>()
+      return w.snapshots.add(sink)
     })
-    w.views = { calls$, outcomes$, transitions$, metrics$: merge(calls$, transitions$), state$ }
+    w.views = { calls$, outcomes$, transitions$, metrics$: mergeStreams<MetricEvent>(calls$, transitions$), state$ }
     return w.views
   }
 
   constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}) {
     this.strategyNow = strategy
     this.name = options.name ?? strategy.name
-    this.scheduler = options.scheduler ?? monotonicScheduler
+    this.clock = options.clock ?? monotonicClock
     if (options.initialState === undefined) this.current = PRISTINE
     else {
       const restored = restore(strategy, options.initialState)
@@ -225,7 +226,7 @@ export class Breaker implements CallSink {
 
   /** The raw state of the strategy in use (plain data; `strategy.codec.encode` it to persist). */
   get state(): unknown {
-    const state = this.settled(this.scheduler.now())
+    const state = this.settled(this.clock.now())
     // Shown: from now on it is the reader's too, and is never written in place again.
     this.own(false)
     return state
@@ -261,19 +262,19 @@ export class Breaker implements CallSink {
 
   /** The current snapshot, live counts included. */
   snapshot(): Snapshot {
-    const snapshot = this.strategyNow.inspect(this.settled(this.scheduler.now()))
+    const snapshot = this.strategyNow.inspect(this.settled(this.clock.now()))
     if (this.watched !== undefined) this.watched.lastSnapshot = snapshot
     return snapshot
   }
 
-  /** Steps the strategy with `event` at the scheduler's time; returns the decision. */
+  /** Steps the strategy with `event` at the clock's time; returns the decision. */
   dispatch(event: BreakerEvent): Decision {
-    return this.dispatchAt(event, this.scheduler.now())
+    return this.dispatchAt(event, this.clock.now())
   }
 
   /**
    * Steps the strategy with `event` at `now`, a time the caller just read from this breaker's
-   * scheduler (the operator reads the clock once per call edge instead of twice).
+   * clock (the operator reads the clock once per call edge instead of twice).
    */
   dispatchAt(event: BreakerEvent, now: number, call = 0, timedOut = false): Decision {
     // The hot path, kept small: nobody watches or waits, and the strategy steps our own state in
@@ -329,23 +330,23 @@ export class Breaker implements CallSink {
   }
 
   /** Asks to make a call: `Admitted` (keep it: it is the ticket) or `Rejected`. */
-  request(now = this.scheduler.now()): Decision {
+  request(now = this.clock.now()): Decision {
     return this.dispatchAt(REQUESTED, now, ++this.callCount)
   }
 
   /** Records that the call admitted with `ticket` succeeded after `latencyMs`. Report each ticket once. */
-  succeeded(ticket: Ticket, latencyMs: number, now = this.scheduler.now(), call = 0): Decision {
+  succeeded(ticket: Ticket, latencyMs: number, now = this.clock.now(), call = 0): Decision {
     return this.dispatchAt({ _tag: 'CallSucceeded', ticket, latencyMs: Math.max(0, latencyMs) }, now, call)
   }
 
   /** Records that the call admitted with `ticket` failed after `latencyMs` (`timedOut`: by its timeout). Report each ticket once. */
-  failed(ticket: Ticket, latencyMs: number, now = this.scheduler.now(), call = 0, timedOut = false): Decision {
+  failed(ticket: Ticket, latencyMs: number, now = this.clock.now(), call = 0, timedOut = false): Decision {
     return this.dispatchAt({ _tag: 'CallFailed', ticket, latencyMs: Math.max(0, latencyMs) }, now, call, timedOut)
   }
 
   /** Records that the call admitted with `ticket` ends without an outcome that counts. */
   cancelled(ticket: Ticket, call = 0): Decision {
-    return this.dispatchAt({ _tag: 'CallCancelled', ticket }, this.scheduler.now(), call)
+    return this.dispatchAt({ _tag: 'CallCancelled', ticket }, this.clock.now(), call)
   }
 
   /**
@@ -356,7 +357,7 @@ export class Breaker implements CallSink {
    *
    * @example
    * import { circuit } from '@datapunk/breaker'
-   * import { createBreaker } from '@datapunk/breaker-rxjs'
+   * import { createBreaker } from '@datapunk/breaker-runtime'
    * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }))
    * await breaker.execute(async () => 'ok') // 'ok'
    * await breaker.execute(async () => { throw new Error('down') }).catch((e: Error) => e.message) // 'down'
@@ -372,19 +373,19 @@ export class Breaker implements CallSink {
    * their counts; a strategy without `adopt` starts afresh). Emits `ConfigSwapped`.
    */
   swap(next: Strategy<unknown>): void {
-    const now = this.scheduler.now()
+    const now = this.clock.now()
     this.replace(next, swapStrategy(this.strategyNow, this.settled(now), next, now))
   }
 
   /** Replaces strategy and state outright (`state` must be a state of `next`). Emits `ConfigSwapped`. */
   replace(next: Strategy<unknown>, state: unknown): void {
-    const before = this.settled(this.scheduler.now())
+    const before = this.settled(this.clock.now())
     const previous = this.strategyNow
     this.strategyNow = next
     this.current = state
     // Given from outside (or adopted from the old state): not ours to write in place.
     this.own(false)
-    const now = this.scheduler.now()
+    const now = this.clock.now()
     const w = this.watched
     if (w === undefined) return
     if (w.transitionEvents.observed)
@@ -398,7 +399,7 @@ export class Breaker implements CallSink {
   configRejected(message: string): void {
     const w = this.watched
     if (w?.transitionEvents.observed === true) {
-      this.send(w, w.transitionEvents, { _tag: 'ConfigRejected', breaker: this.name, at: this.scheduler.now(), message })
+      this.send(w, w.transitionEvents, { _tag: 'ConfigRejected', breaker: this.name, at: this.clock.now(), message })
       this.flush(w)
     }
   }
@@ -408,7 +409,7 @@ export class Breaker implements CallSink {
     const w = this.watched
     if (w?.transitionEvents.observed === true) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-      this.send(w, w.transitionEvents, { _tag: 'ClassifierFailed', breaker: this.name, at: this.scheduler.now(), message })
+      this.send(w, w.transitionEvents, { _tag: 'ClassifierFailed', breaker: this.name, at: this.clock.now(), message })
       this.flush(w)
     }
   }
@@ -431,7 +432,7 @@ export class Breaker implements CallSink {
     const w = this.watch()
     w.waiters ??= []
     w.waiters.push(waiter)
-    waiter.timer = this.scheduler.schedule(() => {
+    waiter.timer = this.clock.schedule(() => {
       if (this.leave(waiter)) fail({ _tag: 'Rejected', reason: 'half-open-full', retryAfterMs: null })
     }, maxWaitMs)
     return { unsubscribe: () => void this.leave(waiter) }
@@ -450,7 +451,7 @@ export class Breaker implements CallSink {
   private drainSoon(w: Watch): void {
     if (w.drainScheduled) return
     w.drainScheduled = true
-    this.scheduler.schedule(() => {
+    this.clock.schedule(() => {
       w.drainScheduled = false
       this.drain(w)
     })
@@ -459,7 +460,7 @@ export class Breaker implements CallSink {
   private drain(w: Watch): void {
     const waiters = w.waiters
     while (waiters !== undefined && waiters.length > 0) {
-      const now = this.scheduler.now()
+      const now = this.clock.now()
       const decision = this.request(now)
       if (decision._tag === 'Admitted') {
         const waiter = waiters.shift() as Waiter
@@ -478,11 +479,11 @@ export class Breaker implements CallSink {
   }
 
   /**
-   * Queues `value` for `subject`. Every emission goes through the queue and `flush`, so a
+   * Queues `value` for `channel`. Every emission goes through the queue and `flush`, so a
    * dispatch made by a subscriber (re-entrantly) is delivered after the dispatch in progress.
    */
-  private send<T>(w: Watch, subject: Subject<T>, value: T): void {
-    w.queue.push(subject, value)
+  private send<T>(w: Watch, channel: Channel<T>, value: T): void {
+    w.queue.push(channel, value)
   }
 
   /**
@@ -515,8 +516,8 @@ export class Breaker implements CallSink {
     try {
       for (let i = 0; i < queue.length; i += 2) {
         const target = queue[i]
-        if (Array.isArray(target)) deliver(target as ReadonlyArray<Subscriber<unknown>>, queue[i + 1])
-        else (target as Subject<unknown>).next(queue[i + 1])
+        if (Array.isArray(target)) deliver(target as ReadonlyArray<Sink<unknown>>, queue[i + 1])
+        else (target as Channel<unknown>).next(queue[i + 1])
       }
     } finally {
       queue.length = 0
@@ -606,16 +607,16 @@ export class Breaker implements CallSink {
 }
 
 /**
- * Creates a breaker: one state shared by every subscription that uses it, with
- * `scheduler.now()` as its clock (so `TestScheduler.run` drives it in virtual time).
+ * Creates a breaker: one state shared by every call that uses it, on `options.clock` (any RxJS
+ * scheduler is a clock, so `TestScheduler.run` drives it in virtual time).
  *
  * @example
  * import { circuit } from '@datapunk/breaker'
- * import { createBreaker } from '@datapunk/breaker-rxjs'
- * import { VirtualTimeScheduler } from 'rxjs'
+ * import { createBreaker } from '@datapunk/breaker-runtime'
+ * let time = 0
  * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }), {
  *   name: 'payments',
- *   scheduler: new VirtualTimeScheduler(),
+ *   clock: { now: () => time, schedule: () => ({ unsubscribe: () => {} }) },
  * })
  * const ticket = breaker.request()
  * if (ticket._tag === 'Admitted') breaker.failed(ticket, 12)

@@ -3,7 +3,9 @@
  * `Breaker.execute` (`settle`): the call settles exactly once (success, failure or cancellation),
  * with its latency on the breaker's clock, whatever races between the source, a timeout and an abort.
  */
-import type { Admitted } from '@datapunk/breaker'
+import type { Admitted, Decision, Rejected } from '@datapunk/breaker'
+import type { Clock } from './Clock.js'
+import type { Unsubscribable } from './EventStream.js'
 
 /** How a call ended, as the breaker counts it: a success, a failure, or a cancellation (counts nowhere). */
 export type Outcome = typeof SUCCESS | typeof FAILURE | typeof CANCEL
@@ -14,12 +16,25 @@ export const CANCEL = 2
 /** The breaker operations an admitted call needs (any breaker handle). */
 export interface CallSink {
   readonly name: string
-  readonly scheduler: { now(): number }
+  readonly clock: { now(): number }
   succeeded(ticket: Admitted, latencyMs: number, now: number, call: number): unknown
   failed(ticket: Admitted, latencyMs: number, now: number, call: number, timedOut?: boolean): unknown
   cancelled(ticket: Admitted, call: number): unknown
   /** Reports a failure classifier that threw (the call then counts as a failure). */
   classifierFailed(error: unknown): void
+}
+
+/**
+ * What `execute` and the RxJS operator need of a breaker: admission, waiting in half-open, and
+ * the outcomes (a `Breaker` is one; so is any handle that forwards to one).
+ */
+export interface CallGate extends CallSink {
+  readonly clock: Clock
+  /** The number of the call the last `request` asked about. */
+  readonly lastCall: number
+  request(now?: number): Decision
+  canWait(rejection: Rejected, maxWaiting: number): boolean
+  wait(maxWaitMs: number, admit: (ticket: Admitted, call: number, now: number) => void, fail: (rejection: Rejected) => void): Unsubscribable
 }
 
 /** An error is the upstream's fault unless a classifier clears it. */
@@ -60,7 +75,7 @@ export const settle = (admitted: Settleable, outcome: Outcome, timedOut = false)
     sink.cancelled(admitted.ticket, admitted.call)
     return true
   }
-  const now = sink.scheduler.now()
+  const now = sink.clock.now()
   const latencyMs = now - admitted.started
   if (outcome === SUCCESS) sink.succeeded(admitted.ticket, latencyMs, now, admitted.call)
   else sink.failed(admitted.ticket, latencyMs, now, admitted.call, timedOut)

@@ -12,7 +12,7 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] }
  * breaker name does not).
  *
  * @example
- * import { BrokenCircuitError } from '@datapunk/breaker-rxjs'
+ * import { BrokenCircuitError } from '@datapunk/breaker-runtime'
  * const error = new BrokenCircuitError('payments', 'open', 1200)
  * error.message // 'circuit "payments" rejected the call (open); retry after 1200 ms'
  * error instanceof Error // true
@@ -63,7 +63,7 @@ Object.defineProperty(BrokenCircuitError.prototype, 'name', { value: 'BrokenCirc
  * unsubscribed and the call counted as a failure.
  *
  * @example
- * import { CallTimeoutError } from '@datapunk/breaker-rxjs'
+ * import { CallTimeoutError } from '@datapunk/breaker-runtime'
  * new CallTimeoutError('payments', 500).message // 'call through circuit "payments" timed out after 500 ms'
  */
 export class CallTimeoutError extends Error {

@@ -1,6 +1,6 @@
-import { Subscription } from 'rxjs'
 import { Breaker } from './Breaker.js'
 import type { BreakerGroup } from './breakerGroup.js'
+import { Subscription } from './EventStream.js'
 
 /** What a metrics adapter attaches to: one breaker, or a group of keyed breakers. */
 export type BreakerSource<K = unknown> = Breaker | BreakerGroup<K>
@@ -20,7 +20,7 @@ export interface BreakerWatcher<K> {
  *
  * @example
  * import { circuit } from '@datapunk/breaker'
- * import { breakerGroup, watchBreakers } from '@datapunk/breaker-rxjs'
+ * import { breakerGroup, watchBreakers } from '@datapunk/breaker-runtime'
  * const group = breakerGroup<string>({ strategyFor: () => circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }) })
  * const seen: string[] = []
  * const watching = watchBreakers(group, { added: (b) => seen.push(b.name), removed: () => {} })

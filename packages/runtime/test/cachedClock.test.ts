@@ -1,5 +1,5 @@
 import { circuit } from '@datapunk/breaker'
-import { CachedClock, type ClockTimers, createBreaker, exactMonotonicScheduler, monotonicScheduler } from '@datapunk/breaker-rxjs'
+import { CachedClock, type ClockTimers, createBreaker, exactMonotonicClock, monotonicClock } from '@datapunk/breaker-runtime'
 import { describe, expect, it } from 'vitest'
 
 /** A system clock and interval timer under the test's control. */
@@ -110,15 +110,15 @@ describe('CachedClock', () => {
   })
 
   it('is the default scheduler’s clock, within a few ms of the exact one; an injected scheduler is read as it is', async () => {
-    const exact = exactMonotonicScheduler.now()
-    const cached = monotonicScheduler.now()
+    const exact = exactMonotonicClock.now()
+    const cached = monotonicClock.now()
     expect(Math.abs(cached - exact)).toBeLessThan(50)
     const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }))
-    expect(breaker.scheduler).toBe(monotonicScheduler)
+    expect(breaker.clock).toBe(monotonicClock)
     // An injected clock is read exactly, on every call (marble tests in virtual time see no cache).
     let virtual = 0
-    const scheduler = { now: () => virtual, schedule: monotonicScheduler.schedule }
-    const timed = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }), { scheduler })
+    const scheduler = { now: () => virtual, schedule: monotonicClock.schedule }
+    const timed = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }), { clock: scheduler })
     const latencies: Array<number | null> = []
     timed.calls$.subscribe((e) => {
       if (e._tag === 'CallSucceeded') latencies.push(e.latencyMs)

@@ -1,0 +1,27 @@
+/**
+ * @datapunk/breaker-runtime: breakers at run time, for promise callers and every adapter.
+ *
+ * A breaker handle on an injected clock (`createBreaker`), `execute` for promise-returning calls,
+ * keyed groups (`breakerGroup`), hot reconfiguration (`followConfig`), typed metric events as
+ * minimal observables (RxJS `from()` takes them), pino logging. Depends on the core only: no RxJS.
+ */
+export { Breaker, type BreakerOptions, createBreaker } from './Breaker.js'
+export { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
+export { type BreakerGroup, type BreakerGroupConfig, breakerGroup, type GroupEvent } from './breakerGroup.js'
+export { CachedClock, type Clock, type ClockTimers, exactMonotonicClock, monotonicClock, type TimerHandle } from './Clock.js'
+export {
+  Channel,
+  type EventStream,
+  eventStream,
+  mergeStreams,
+  type Observer,
+  Sink,
+  type Subscribable,
+  Subscription,
+  type Unsubscribable,
+} from './EventStream.js'
+export type { CallOptions, ExecuteOptions, WaitConfig } from './execute.js'
+export { followConfig } from './followConfig.js'
+export { logBreaker } from './logBreaker.js'
+export type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
+export { type BreakerSource, type BreakerWatcher, watchBreakers } from './watchBreakers.js'

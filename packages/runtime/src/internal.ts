@@ -1,0 +1,18 @@
+/**
+ * `@datapunk/breaker-runtime/internal`: the call bookkeeping the other Datapunk packages build on
+ * (the RxJS operator settles its calls exactly as `execute` does). Not part of the public API: it
+ * may change in any release. Use `Breaker.execute` or `circuitBreaker()` instead.
+ */
+export {
+  CANCEL,
+  type CallGate,
+  type CallSink,
+  classify,
+  everyError,
+  FAILURE,
+  type Outcome,
+  type Settleable,
+  SUCCESS,
+  settle,
+} from './AdmittedCall.js'
+export { callOptions, DEFAULT_CALL_OPTIONS } from './execute.js'
