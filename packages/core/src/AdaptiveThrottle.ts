@@ -14,8 +14,8 @@ import { ConfigError, decodeOrThrow, problem } from './ConfigError.js'
 import { constrained, DurationMs, Finite, intIn, literal, NonNegativeInt, struct } from './codecs.js'
 import { type Decision, rejected } from './Decision.js'
 import { emptyDetectorSnapshot } from './Detector.js'
-import type { Snapshot, Strategy } from './Strategy.js'
-import { swapStrategy } from './Swap.js'
+import type { Handoff, Snapshot, Strategy } from './Strategy.js'
+import { handoffOf } from './Swap.js'
 
 // ---- model -------------------------------------------------------------------------------
 
@@ -291,16 +291,23 @@ export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleI
         inner: inner.codec.encode(s.inner),
       }),
     },
+    // The inner strategy's hand-off under `inner`, and the window (for another throttle of the same shape).
+    handoff: (s, now): ThrottleHandoff => ({
+      kind: 'adaptive-throttle',
+      snapshot: inspect(s),
+      inner: handoffOf(inner, s.inner, now),
+      throttle: { window: s.throttle, buckets, windowMs },
+    }),
     // A swap carries the inner state across (as the inner strategy adopts it) and the window when
-    // the other strategy is throttled too.
-    adopt: (from, fromState, now) => {
-      const throttled = throttledParts.get(from)
-      if (throttled !== undefined) {
-        const other = fromState as ThrottledState<unknown>
-        const sameWindow = throttled.buckets === buckets && throttled.windowMs === windowMs
-        return state(sameWindow ? other.throttle : throttleAt(now, zeros, zeros, 0), swapStrategy(throttled.inner, other.inner, inner, now))
-      }
-      return state(throttleAt(now, zeros, zeros, 0), swapStrategy(from, fromState, inner, now))
+    // the other strategy is a throttle with the same window.
+    adopt: (from, now) => {
+      const other = isThrottleHandoff(from) ? from : undefined
+      const sameWindow = other !== undefined && other.throttle.buckets === buckets && other.throttle.windowMs === windowMs
+      const handed = other?.inner ?? from
+      return state(
+        sameWindow ? other.throttle.window : throttleAt(now, zeros, zeros, 0),
+        inner.adopt === undefined ? inner.initial(now) : inner.adopt(handed, now),
+      )
     },
     transitioned: (before, after) =>
       inner.transitioned === undefined ||
@@ -308,9 +315,15 @@ export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleI
       (before.throttle !== after.throttle && rejectProbability(before.throttle) !== rejectProbability(after.throttle)),
     share: (s) => inner.share?.(s.inner) ?? [],
   }
-  throttledParts.set(strategy as Strategy<unknown>, { inner: inner as Strategy<unknown>, buckets, windowMs })
   return strategy
 }
 
-/** The inner strategy and window of every throttled strategy, for swaps between them. */
-const throttledParts = new WeakMap<Strategy<unknown>, { inner: Strategy<unknown>; buckets: number; windowMs: number }>()
+/** A throttle's hand-off: its window (kept by a throttle of the same shape) and, under `inner`, the wrapped strategy's. */
+export interface ThrottleHandoff extends Handoff {
+  readonly kind: 'adaptive-throttle'
+  readonly inner: Handoff
+  readonly throttle: { readonly window: ThrottleState; readonly buckets: number; readonly windowMs: number }
+}
+
+const isThrottleHandoff = (h: Handoff): h is ThrottleHandoff =>
+  h.kind === 'adaptive-throttle' && h.inner !== undefined && typeof (h as { throttle?: unknown }).throttle === 'object'

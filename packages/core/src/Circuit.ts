@@ -23,12 +23,12 @@ import {
   rejectedForcedOpen,
   rejectedHalfOpenFull,
 } from './Decision.js'
-import { carryDetectorState, type Detector, type DetectorSnapshot } from './Detector.js'
+import { carryDetectorState, type Detector, type DetectorHandoff, type DetectorSnapshot, detectorHandoff } from './Detector.js'
 import { type Evidence, isEvidence } from './Evidence.js'
 import { Limits } from './Limits.js'
 import type { OpenFor } from './OpenDuration.js'
 import type { Recovery, RecoveryVerdict } from './Recovery.js'
-import { type Snapshot, type Strategy, withInPlace } from './Strategy.js'
+import { type Handoff, type Snapshot, type Strategy, withInPlace } from './Strategy.js'
 import { primeShape } from './shapes.js'
 
 // ---- model -------------------------------------------------------------------------------
@@ -139,9 +139,27 @@ export interface CircuitStrategy<D = unknown, R = unknown> extends Strategy<Circ
   readonly openFor: OpenFor
   readonly probeTimeoutMs: number
   readonly maxProbesInFlight: number | 'learned'
-  adopt(from: Strategy<unknown>, state: unknown, now: number): CircuitData<D, R>
+  handoff(state: CircuitData<D, R>, now: number): CircuitHandoff
+  adopt(from: Handoff, now: number): CircuitData<D, R>
   transitioned(before: CircuitData<D, R>, after: CircuitData<D, R>): boolean
 }
+
+/**
+ * A circuit's hand-off to its successor in a swap (plain data): its whole state, what its detector
+ * counted (by key, members included) and its recovery policy's key, which tell another circuit what
+ * it can keep.
+ */
+export interface CircuitHandoff extends Handoff {
+  readonly kind: 'circuit'
+  readonly circuit: {
+    readonly state: CircuitData<unknown, unknown>
+    readonly detector: DetectorHandoff
+    readonly recoveryKey: string
+  }
+}
+
+const isCircuitHandoff = (h: Handoff): h is CircuitHandoff =>
+  h.kind === 'circuit' && typeof (h as { circuit?: unknown }).circuit === 'object' && (h as { circuit?: unknown }).circuit !== null
 
 /** The context every reducer function takes. */
 interface CircuitParts<D, R> {
@@ -740,9 +758,6 @@ const inspect = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>): Snapshot =>
 
 // ---- swaps -------------------------------------------------------------------------------
 
-/** The parts of every circuit built here, so that one circuit can adopt another's state part by part. */
-const circuitParts = new WeakMap<object, CircuitParts<unknown, unknown>>()
-
 /** The longest an open phase entered for `reason` may last under `openFor`. */
 const maxOpenMs = (openFor: OpenFor, reason: TransitionReason): number =>
   reason === 'tripped' || reason === 'recovery-failed' || reason === 'peer-tripped' ? openFor.maxMs : Limits.maxDurationMs
@@ -756,12 +771,31 @@ const keepOpen = (phase: PhaseData, openFor: OpenFor): PhaseData =>
     ? phase
     : phaseWith(phase, { reason: 'swapped' })
 
-const adopt = <D, R>(p: CircuitParts<D, R>, from: Strategy<unknown>, fromState: unknown, time: number): CircuitData<D, R> => {
-  const other = circuitParts.get(from)
-  if (other !== undefined) {
-    const s = fromState as CircuitData<unknown, unknown>
+/** The hand-off of a circuit in state `s`. */
+const handoff = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>): CircuitHandoff => ({
+  kind: 'circuit',
+  snapshot: inspect(p, s),
+  circuit: {
+    state: s as CircuitData<unknown, unknown>,
+    detector: detectorHandoff(p.detector as Detector<unknown>, s.detector),
+    recoveryKey: p.recovery.key,
+  },
+})
+
+/** The hand-off a circuit adopts: a circuit's own, else (through wrappers) the innermost circuit's, else the outermost. */
+const adoptable = (from: Handoff): Handoff => {
+  let h: Handoff | undefined = from
+  for (let depth = 0; h !== undefined && depth < 16; depth++, h = h.inner) if (isCircuitHandoff(h)) return h
+  return from
+}
+
+const adopt = <D, R>(p: CircuitParts<D, R>, given: Handoff, time: number): CircuitData<D, R> => {
+  const from = adoptable(given)
+  if (isCircuitHandoff(from)) {
+    const s = from.circuit.state
+    const other = { recovery: { key: from.circuit.recoveryKey } }
     const at = isTime(time) && time > s.clock ? time : s.clock
-    const detector = carryDetectorState(other.detector, s.detector, p.detector, at)
+    const detector = carryDetectorState(from.circuit.detector, p.detector, at)
     const phase = keepOpen(s.phase, p.openFor)
     if (phase.state !== CircuitState.HalfOpen || s.recovery === null) {
       // An open circuit's memory of its failed recovery carries over to the same recovery policy only.
@@ -781,7 +815,7 @@ const adopt = <D, R>(p: CircuitParts<D, R>, from: Strategy<unknown>, fromState: 
     return circuitData(restarted, at, s.issued, s.inFlight, s.probes, detector, p.recovery.start(at))
   }
   // A strategy of another kind: keep what its snapshot tells (phase, mode, open-until), count afresh.
-  const snap = from.inspect(fromState)
+  const snap = from.snapshot
   const at = isTime(time) ? time : 0
   const base = circuitData<D, R>(
     phaseData(snap.state, snap.mode, snap.generation, null, snap.trips, at, 'swapped', NONE, 0),
@@ -906,7 +940,8 @@ export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy
     inspect: (s) => inspect(p, s),
     share: (s) => (s.phase.state === CircuitState.Closed && p.detector.share !== undefined ? p.detector.share(s.detector) : NO_EVIDENCE),
     codec: circuitDataCodec(name, p),
-    adopt: (from, state, now) => adopt(p, from, state, now),
+    handoff: (s) => handoff(p, s),
+    adopt: (from, now) => adopt(p, from, now),
     transitioned: (before, after) =>
       before.phase !== after.phase ||
       (after.recovery !== before.recovery &&
@@ -915,7 +950,6 @@ export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy
       // The last probe carried over a swap settling unblocks admission without any other change.
       (after.phase.probesFrom > 0 && carriedProbes(before) > 0 !== carriedProbes(after) > 0),
   }
-  circuitParts.set(strategy, p as CircuitParts<unknown, unknown>)
   return strategy
 }
 

@@ -5,7 +5,7 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import { ConfigError } from './ConfigError.js'
-import { canonical, type Detector, type DetectorSnapshot, type StateCodec } from './Detector.js'
+import { canonical, type Detector, type DetectorSnapshot, handoffLeaves, type StateCodec } from './Detector.js'
 import { Limits } from './Limits.js'
 
 // ---- model -------------------------------------------------------------------------------
@@ -94,14 +94,10 @@ export const composite = (
     share: (s) => detectors.flatMap((d, i) => (d.share === undefined ? [] : d.share(s.detectors[i]))),
     absorb: (s, evidence, now) => mapStates(s, (d, member) => (d.absorb === undefined ? member : d.absorb(member, evidence, now))),
     // Carry each member's counts from a member of the old detector that counts the same way.
-    adopt: (from, fromState, now) => {
+    adopt: (from, now) => {
       const leaves = new Map<string, unknown>()
-      const visit = (d: Detector<unknown>, ds: unknown, level: number): void => {
-        if (!leaves.has(d.key)) leaves.set(d.key, ds)
-        if (d.members !== undefined && level < Limits.maxDetectorDepth) for (const [m, ms] of d.members(ds)) visit(m, ms, level + 1)
-      }
-      visit(from, fromState, 0)
-      return state(detectors.map((d) => (leaves.has(d.key) ? leaves.get(d.key) : (d.adopt?.(from, fromState, now) ?? d.initial(now)))))
+      for (const h of handoffLeaves(from)) if (!leaves.has(h.key)) leaves.set(h.key, h.state)
+      return state(detectors.map((d) => (leaves.has(d.key) ? leaves.get(d.key) : (d.adopt?.(from, now) ?? d.initial(now)))))
     },
     codec,
   }

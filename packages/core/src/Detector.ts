@@ -81,9 +81,11 @@ export interface Detector<S> {
   members?(state: S): ReadonlyArray<readonly [Detector<unknown>, unknown]>
   /**
    * Takes over what another detector counted, for a run-time swap: return a state, or `undefined`
-   * to start fresh. Called only when the keys differ (equal keys carry the state as it is).
+   * to start fresh. `from` is plain data (see {@link DetectorHandoff}: the old detector's kind,
+   * key, config, state and members); called only when the keys differ (equal keys carry the state
+   * as it is).
    */
-  adopt?(from: Detector<unknown>, state: unknown, now: number): S | undefined
+  adopt?(from: DetectorHandoff, now: number): S | undefined
   /**
    * The counts this detector gathered itself, for other replicas of a fleet (see `Evidence`): one
    * entry per detector that shares (composites list their members'). Counts absorbed from others
@@ -97,6 +99,21 @@ export interface Detector<S> {
    * malformed entries (see `isEvidence`) rather than throw.
    */
   absorb?(state: S, evidence: ReadonlyArray<Evidence>, now: number): S
+}
+
+/**
+ * What a detector hands to its successor in a run-time swap: plain data, so a swap works the same
+ * through wrappers, copies and processes (no object identity involved). Built by
+ * {@link detectorHandoff}.
+ */
+export interface DetectorHandoff {
+  readonly kind: string
+  /** The canonical config text: a detector with the same key counts the same way. */
+  readonly key: string
+  readonly config: unknown
+  readonly state: unknown
+  /** A composite's members, each handing off its own state. */
+  readonly members: ReadonlyArray<DetectorHandoff>
 }
 
 // ---- helpers -----------------------------------------------------------------------------
@@ -120,29 +137,52 @@ export const emptyDetectorSnapshot = (kind: string): DetectorSnapshot => ({
   consecutiveFailures: null,
 })
 
+/** The most levels of members a hand-off holds (configs allow fewer: see `Limits.maxDetectorDepth`). */
+const MAX_HANDOFF_DEPTH = 16
+
 /**
- * Every (detector, state) leaf of a detector tree, depth first: a composite lists its members'
- * leaves, anything else is its own leaf.
+ * A detector's hand-off in `state` (see {@link DetectorHandoff}): its kind, key, config and state,
+ * and its members' hand-offs (depth first).
+ *
+ * @example
+ * import { consecutiveFailures, detectorHandoff } from '@datapunk/breaker'
+ * const detector = consecutiveFailures({ threshold: 3 })
+ * const handoff = detectorHandoff(detector, detector.record(detector.initial(0), true, 5, 1))
+ * handoff.kind // 'consecutive-failures'
+ * handoff.key === detector.key // true
+ * detector.measure(handoff.state as never)[0]?.consecutiveFailures // 1
  */
-export const detectorLeaves = (detector: Detector<unknown>, state: unknown): ReadonlyArray<readonly [Detector<unknown>, unknown]> => {
-  const out: Array<readonly [Detector<unknown>, unknown]> = []
-  const visit = (d: Detector<unknown>, s: unknown, depth: number): void => {
-    out.push([d, s])
-    if (d.members !== undefined && depth < 16) for (const [m, ms] of d.members(s)) visit(m, ms, depth + 1)
+export const detectorHandoff = (detector: Detector<unknown>, state: unknown, depth = 0): DetectorHandoff => ({
+  kind: detector.kind,
+  key: detector.key,
+  config: detector.config,
+  state,
+  members:
+    detector.members === undefined || depth >= MAX_HANDOFF_DEPTH
+      ? []
+      : detector.members(state).map(([member, memberState]) => detectorHandoff(member, memberState, depth + 1)),
+})
+
+/** Every hand-off of a tree, depth first: the root, then its members' (a composite's leaves come after it). */
+export const handoffLeaves = (handoff: DetectorHandoff): ReadonlyArray<DetectorHandoff> => {
+  const out: DetectorHandoff[] = []
+  const visit = (h: DetectorHandoff): void => {
+    out.push(h)
+    for (const member of h.members) visit(member)
   }
-  visit(detector, state, 0)
+  visit(handoff)
   return out
 }
 
 /**
- * The state `to` should start from after a swap from `from` (in `state`): the same state when the
- * keys are equal, else what `to.adopt` makes of it, else the state of a member of `from` with the
- * same key, else a fresh one.
+ * The state `to` should start from after a swap from the detector that handed off `from`: the
+ * same state when the keys are equal, else what `to.adopt` makes of it, else the state of a member
+ * of `from` with the same key, else a fresh one.
  */
-export const carryDetectorState = <S>(from: Detector<unknown>, state: unknown, to: Detector<S>, now: number): S => {
-  if (from.key === to.key) return state as S
-  const adopted = to.adopt?.(from, state, now)
+export const carryDetectorState = <S>(from: DetectorHandoff, to: Detector<S>, now: number): S => {
+  if (from.key === to.key) return from.state as S
+  const adopted = to.adopt?.(from, now)
   if (adopted !== undefined) return adopted
-  for (const [d, s] of detectorLeaves(from, state)) if (d.key === to.key) return s as S
+  for (const h of handoffLeaves(from)) if (h.key === to.key) return h.state as S
   return to.initial(now)
 }

@@ -24,11 +24,18 @@ export interface Strategy<S> {
   /** Encodes the state to JSON-safe data and decodes it back, checking everything. */
   readonly codec: StrategyCodec<S>
   /**
-   * Takes over the state of another strategy for a run-time swap (`swapStrategy`, `Breaker.swap`).
-   * Without it a swap starts from `initial(now)`. Circuits adopt any strategy: another circuit's
-   * state part by part, anything else from what its `inspect` reports (phase, open-until).
+   * What this strategy hands to its successor in a run-time swap: plain data (see {@link Handoff}).
+   * Without it a swap hands over `{ kind: 'snapshot', snapshot: inspect(state) }`.
    */
-  adopt?(from: Strategy<unknown>, state: unknown, now: number): S
+  handoff?(state: S, now: number): Handoff
+  /**
+   * Takes over another strategy's hand-off for a run-time swap (`swapStrategy`, `Breaker.swap`).
+   * Without it a swap starts from `initial(now)`. Circuits adopt any hand-off: another circuit's
+   * part by part, a wrapper's through its `inner` hand-off, anything else from its snapshot
+   * (phase, open-until). Swaps use nothing but this data, so a wrapper made by spreading a strategy
+   * (`{ ...inner, step }`) swaps exactly as the strategy it wraps.
+   */
+  adopt?(from: Handoff, now: number): S
   /**
    * Whether anything a watcher sees (phase, mode, generation, admit rate) may differ between two
    * states. Handles call it on every state change to decide whether to `inspect`; without it
@@ -41,6 +48,21 @@ export interface Strategy<S> {
    * event `BreakerEvent.evidence(...)`, which hands it the rest of the fleet's counts.
    */
   share?(state: S): ReadonlyArray<Evidence>
+}
+
+/**
+ * What a strategy hands to its successor in a run-time swap: plain data, never object identity.
+ * `snapshot` is what anyone can adopt (phase, mode, open-until); a kind's own fields (a circuit's
+ * state and its parts' keys, a throttle's window) serve adopters that know that kind; a wrapper
+ * puts the strategy it wraps under `inner`, so an adopter that does not know the wrapper can
+ * still take over what it wraps.
+ */
+export interface Handoff {
+  /** `'circuit'`, `'adaptive-throttle'`, `'snapshot'` (nothing but the snapshot), or your own. */
+  readonly kind: string
+  readonly snapshot: Snapshot
+  /** The wrapped strategy's hand-off, for a wrapper. */
+  readonly inner?: Handoff
 }
 
 /**

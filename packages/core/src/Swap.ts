@@ -1,10 +1,21 @@
-import type { Strategy } from './Strategy.js'
+import type { Handoff, Strategy } from './Strategy.js'
+
+/**
+ * What `from` hands over in `state` (its `handoff`, or its snapshot alone).
+ *
+ * @example
+ * import { circuit, handoffOf } from '@datapunk/breaker'
+ * const strategy = circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } })
+ * handoffOf(strategy, strategy.initial(0), 0).kind // 'circuit'
+ */
+export const handoffOf = <A>(from: Strategy<A>, state: A, now: number): Handoff =>
+  from.handoff?.(state, now) ?? { kind: 'snapshot', snapshot: from.inspect(state) }
 
 /**
  * Moves a breaker's state from one strategy to another at run time (the seed's runtime strategy
  * swapping), for any two strategies:
  *
- * - if `to` offers `adopt`, it takes over `state`. Circuits adopt another circuit's state part by
+ * - if `to` offers `adopt`, it takes over `from`'s hand-off (plain data: see `Handoff`). Circuits adopt another circuit's state part by
  *   part: the phase, mode, generation, `openUntil` (capped by the new open duration), trip count
  *   and calls in flight are kept; the detector's counts are carried where the new detector counts
  *   the same way (equal config, a member with an equal config, or the new detector's own
@@ -23,4 +34,4 @@ import type { Strategy } from './Strategy.js'
  * strict.inspect(state).state // 'closed'
  */
 export const swapStrategy = <A, B>(from: Strategy<A>, state: A, to: Strategy<B>, now: number): B =>
-  to.adopt === undefined ? to.initial(now) : to.adopt(from as Strategy<unknown>, state, now)
+  to.adopt === undefined ? to.initial(now) : to.adopt(handoffOf(from, state, now), now)

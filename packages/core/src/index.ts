@@ -13,6 +13,7 @@ export {
   type ThrottledConfig,
   type ThrottledState,
   type ThrottledStrategy,
+  type ThrottleHandoff,
   type ThrottleState,
 } from './AdaptiveThrottle.js'
 export { allOf } from './AllOf.js'
@@ -41,6 +42,7 @@ export { ChangePointConfig, type ChangePointInput, type ChangePointState, type C
 export {
   type CircuitConfig,
   type CircuitData,
+  type CircuitHandoff,
   type CircuitPartsInput,
   type CircuitStrategy,
   circuitOf,
@@ -126,9 +128,11 @@ export {
   canonical,
   carryDetectorState,
   type Detector,
+  type DetectorHandoff,
   type DetectorSnapshot,
-  detectorLeaves,
+  detectorHandoff,
   emptyDetectorSnapshot,
+  handoffLeaves,
   type StateCodec,
 } from './Detector.js'
 export { type Evidence, type EvidenceBucket, isEvidence, isEvidenceBucket, maxEvidenceCalls, mergeEvidence } from './Evidence.js'
@@ -171,6 +175,7 @@ export {
 export type { Recovery, RecoveryAdmission, RecoverySnapshot, RecoveryVerdict } from './Recovery.js'
 export { SlowCallRateConfig, slowCallRate } from './SlowCallRate.js'
 export {
+  type Handoff,
   type InPlaceStep,
   inPlaceStep,
   type Snapshot,
@@ -179,7 +184,7 @@ export {
   type StrategyCodec,
   withInPlace,
 } from './Strategy.js'
-export { swapStrategy } from './Swap.js'
+export { handoffOf, swapStrategy } from './Swap.js'
 export { primeShape } from './shapes.js'
 export { normalQuantile, wilsonBound } from './statistics.js'
 export {

@@ -1,4 +1,4 @@
-import { BreakerEvent, circuit, restore, swapStrategy } from '@datapunk/breaker'
+import { adaptiveThrottle, BreakerEvent, circuit, handoffOf, restore, swapStrategy } from '@datapunk/breaker'
 import { describe, expect, it } from 'vitest'
 import { admitted, Harness } from './harness.js'
 
@@ -146,5 +146,76 @@ describe('swapStrategy', () => {
     moved.state = swapStrategy(from, h.state, to, 11)
     moved.settle(probe, 'success', 12)
     expect(moved.snapshot.state).toBe('closed')
+  })
+})
+
+describe('hand-off as data', () => {
+  const from = () => circuit({ trip: rate, openFor: { kind: 'constant', ms: 1000 } })
+  const to = () => circuit({ trip: rate, recovery: { kind: 'gradual' } })
+  const counted = (strategy: ReturnType<typeof from>) => {
+    const h = new Harness(strategy)
+    h.call(0, 'failure', 0)
+    h.call(0, 'success', 0)
+    h.call(0, 'failure', 0)
+    return h.state
+  }
+
+  it('a wrapper made by spreading a strategy swaps as the strategy itself: its counts are kept', () => {
+    const inner = from()
+    let stepped = 0
+    const wrapped = {
+      ...inner,
+      step: (s: Parameters<typeof inner.step>[0], e: BreakerEvent, now: number) => {
+        stepped++
+        return inner.step(s, e, now)
+      },
+    }
+    const h = new Harness(wrapped)
+    h.call(0, 'failure', 0)
+    h.call(0, 'success', 0)
+    const next = to()
+    expect(next.inspect(swapStrategy(wrapped, h.state, next, 5))).toMatchObject({ calls: 2, failures: 1 })
+    expect(stepped).toBeGreaterThan(0)
+    // And the other way: a wrapper adopts as the strategy it spreads.
+    const back = { ...next, step: next.step }
+    expect(back.inspect(swapStrategy(inner, counted(inner), back, 5))).toMatchObject({ calls: 3, failures: 2 })
+  })
+
+  it('is plain data: a hand-off through JSON is adopted exactly as the one in memory', () => {
+    const a = from()
+    const b = to()
+    const state = counted(a)
+    const handoff = handoffOf(a, state, 5)
+    const revived = JSON.parse(JSON.stringify(handoff)) as typeof handoff
+    expect(b.adopt(revived, 5)).toEqual(b.adopt(handoff, 5))
+    expect(b.inspect(b.adopt(revived, 5))).toMatchObject({ calls: 3, failures: 2, state: 'closed' })
+  })
+
+  it('reaches a circuit wrapped by a throttle (inner), both ways, and keeps the window between throttles alike', () => {
+    const plain = from()
+    const throttled = adaptiveThrottle(from(), {})
+    const h = new Harness(throttled)
+    h.call(0, 'failure', 0)
+    h.call(0, 'success', 0)
+    const next = to()
+    expect(next.inspect(swapStrategy(throttled, h.state, next, 5))).toMatchObject({ calls: 2, failures: 1 })
+    const into = adaptiveThrottle(to(), {})
+    const adopted = swapStrategy(plain, counted(plain), into, 5)
+    expect(into.inspect(adopted)).toMatchObject({ calls: 3, failures: 2 })
+    const same = adaptiveThrottle(to(), {})
+    expect(swapStrategy(throttled, h.state, same, 5).throttle).toBe(h.state.throttle)
+    const otherWindow = adaptiveThrottle(to(), { windowMs: 10_000 })
+    expect(swapStrategy(throttled, h.state, otherWindow, 5).throttle).not.toBe(h.state.throttle)
+  })
+
+  it('from a strategy without a hand-off: its snapshot (phase, open-until) under kind "snapshot"', () => {
+    const a = from()
+    const h = new Harness(a)
+    for (let i = 0; i < 4; i++) h.call(0, 'failure', 0)
+    const bare = { name: 'bare', initial: a.initial, step: a.step, inspect: a.inspect, codec: a.codec }
+    const handoff = handoffOf(bare, h.state, 10)
+    expect(handoff).toEqual({ kind: 'snapshot', snapshot: a.inspect(h.state) })
+    const b = to()
+    expect(b.inspect(b.adopt(handoff, 10))).toMatchObject({ state: 'open', openUntil: 1000, calls: 0 })
   })
 })
