@@ -27,12 +27,30 @@ module.exports = {
     {
       name: 'core-imports-only-fp-ts-and-io-ts',
       severity: 'error',
-      comment: 'The core runs in browsers and edge runtimes: fp-ts and io-ts, nothing else from npm, no Node module.',
-      from: { path: '^packages/core/src/' },
+      comment:
+        'The core runs in browsers and edge runtimes: fp-ts and io-ts, nothing else from npm, no Node module (its testing entry adds fast-check).',
+      from: { path: '^packages/core/src/', pathNot: '^packages/core/src/testing/' },
       to: {
         dependencyTypesNot: ['local', 'type-only'],
         pathNot: 'node_modules/.+/(fp-ts|io-ts)/',
       },
+    },
+    {
+      name: 'core-testing-imports-only-fast-check-besides',
+      severity: 'error',
+      comment: '@datapunk/breaker/testing adds fast-check (an optional peer dependency) and nothing else.',
+      from: { path: '^packages/core/src/testing/' },
+      to: {
+        dependencyTypesNot: ['local', 'type-only'],
+        pathNot: 'node_modules/.+/(fp-ts|io-ts|fast-check)/',
+      },
+    },
+    {
+      name: 'nothing-in-the-core-imports-its-testing-entry',
+      severity: 'error',
+      comment: 'The laws are for tests: the core itself never loads fast-check.',
+      from: { path: '^packages/core/src/', pathNot: '^packages/core/src/testing/' },
+      to: { path: '^packages/core/src/testing/' },
     },
     {
       name: 'core-imports-no-node-builtin',

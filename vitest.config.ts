@@ -13,6 +13,7 @@ export default defineConfig({
       '@datapunk/breaker-runtime/internal': fileURLToPath(new URL('./packages/runtime/src/internal.ts', import.meta.url)),
       '@datapunk/breaker-runtime': fileURLToPath(new URL('./packages/runtime/src/index.ts', import.meta.url)),
       '@datapunk/breaker-rxjs': fileURLToPath(new URL('./packages/rxjs/src/index.ts', import.meta.url)),
+      '@datapunk/breaker/testing': fileURLToPath(new URL('./packages/core/src/testing/index.ts', import.meta.url)),
       '@datapunk/breaker': fileURLToPath(new URL('./packages/core/src/index.ts', import.meta.url)),
     },
   },

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as core from '@datapunk/breaker'
+import * as coreTesting from '@datapunk/breaker/testing'
 import * as otel from '@datapunk/breaker-otel'
 import * as prometheus from '@datapunk/breaker-prometheus'
 import * as redis from '@datapunk/breaker-redis'
@@ -22,6 +23,7 @@ import { describe, expect, it } from 'vitest'
 
 const modules: Record<string, unknown> = {
   '@datapunk/breaker': core,
+  '@datapunk/breaker/testing': coreTesting,
   '@datapunk/breaker-runtime': runtime,
   '@datapunk/breaker-rxjs': rx,
   '@datapunk/breaker-sim': sim,

@@ -61,24 +61,15 @@ export {
 } from './ClassicHalfOpen.js'
 export { type CompositeState, composite } from './Composite.js'
 export {
-  builtInKinds,
   type CircuitConfigInput,
   ConfigError,
-  type ConfigOptions,
   type ConfiguredStrategy,
   circuit,
-  type DetectorKind,
   decodeConfig,
   decodeDetector,
-  detectorKind,
   fromConfig,
-  type Kinds,
   type OpenForConfigInput,
-  type OpenForKind,
-  openForKind,
   type RecoveryConfigInput,
-  type RecoveryKind,
-  recoveryKind,
   strategyFromConfig,
   type TripConfigInput,
 } from './Config.js'
@@ -138,6 +129,7 @@ export {
 export { type Evidence, type EvidenceBucket, isEvidence, isEvidenceBucket, maxEvidenceCalls, mergeEvidence } from './Evidence.js'
 export { FailureCountConfig, failureCount } from './FailureCount.js'
 export { FailureRateConfig, failureRate } from './FailureRate.js'
+export { type PartFigure, partFigures } from './Figures.js'
 export {
   GRADUAL_FAILURE_RATE_THRESHOLD,
   GRADUAL_MARGINAL_RATE,
@@ -148,6 +140,21 @@ export {
   gradualRecovery,
   PPM,
 } from './GradualRecovery.js'
+export {
+  type BuildContext,
+  builtInKinds,
+  type ConfigOptions,
+  type DetectorKind,
+  detectorKind,
+  type Kinds,
+  type OpenForKind,
+  openForKind,
+  type PartKind,
+  type RecoveryKind,
+  recoveryKind,
+  type StrategyKind,
+  strategyKind,
+} from './Kinds.js'
 export {
   LearnedPredictorConfig,
   type LearnedPredictorInput,

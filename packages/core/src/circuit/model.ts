@@ -1,0 +1,228 @@
+import type { CircuitState, Mode, TransitionReason } from '../CircuitState.js'
+import { type Decision, rejected } from '../Decision.js'
+import type { Detector, DetectorHandoff } from '../Detector.js'
+import type { Evidence } from '../Evidence.js'
+import { Limits } from '../Limits.js'
+import type { OpenFor } from '../OpenDuration.js'
+import type { Recovery } from '../Recovery.js'
+import type { Handoff, Strategy } from '../Strategy.js'
+import { primeShape } from '../shapes.js'
+
+// ---- model -------------------------------------------------------------------------------
+
+/** The phase of a circuit: what changes only on a transition (or an isolation). */
+export interface PhaseData {
+  readonly state: CircuitState
+  readonly mode: Mode
+  /** Bumped on every transition; tickets of older generations are stale. */
+  readonly generation: number
+  /** When an open circuit turns half-open; `null` unless open by a trip or a manual open. */
+  readonly openUntil: number | null
+  /** Consecutive trips since the last close (the backoff's exponent). */
+  readonly trips: number
+  /** When the phase began (on the current clock). */
+  readonly since: number
+  readonly reason: TransitionReason
+  /** Isolation ids held, ascending. */
+  readonly isolations: ReadonlyArray<number>
+  /** The id the next isolation gets. */
+  readonly nextIsolation: number
+  /**
+   * While half-open: the first call id the current recovery admitted. Probes with lower ids were
+   * admitted under a recovery that a swap replaced: they stay in flight (and block new probes)
+   * until they settle or time out, so a swap never multiplies the probes in flight.
+   */
+  readonly probesFrom: number
+  /**
+   * A fleet's standing instruction (see `BreakerEvent.follow`): while set, this circuit's own
+   * recovery does not run; half-open, it admits the share `ratePpm` (parts per million) of
+   * requests, counted nowhere, until the leading replica's verdict arrives (`PeerRecovered`
+   * closes, `PeerTripped` reopens). The instruction survives transitions, but the share resets to
+   * 0 on entering open or closed, so each new episode waits for the fleet's word. `null`: the
+   * circuit recovers by itself (alone, or leading the fleet).
+   */
+  readonly follow: FollowData | null
+  /**
+   * The most calls this circuit has had in flight at once while closed: what the upstream carried
+   * when healthy. Half-open admits up to the larger of this and `maxProbesInFlight`, so a recovery
+   * that ramps to full traffic is not held below the concurrency the upstream served before.
+   */
+  readonly peakInFlight: number
+}
+
+/** Following a fleet's recovery: the share admitted, and the admission credit (both in ppm). */
+export interface FollowData {
+  readonly ratePpm: number
+  readonly credit: number
+}
+
+/**
+ * The state of a circuit: plain JSON data, snapshotted and restored by the strategy's codec.
+ * `D` and `R` are the detector's and the recovery's states.
+ */
+export interface CircuitData<D = unknown, R = unknown> {
+  readonly phase: PhaseData
+  /** The latest time the circuit has stored (the reference for clock jumps). */
+  readonly clock: number
+  /** Ids issued in this generation: the next admission gets id `issued`. */
+  readonly issued: number
+  /** Calls admitted in this generation and not yet settled. */
+  readonly inFlight: number
+  /** While half-open: `[id, admittedAt]` of each probe in flight, oldest first; else empty. */
+  readonly probes: ReadonlyArray<number>
+  /** The detector's state: live while closed, frozen while open or half-open, fresh on close. */
+  readonly detector: D
+  /**
+   * The recovery's state while half-open; while open after a failed recovery, that recovery's last
+   * state (its memory, for `Recovery.restart`) if the recovery policy has `restart`; else `null`.
+   */
+  readonly recovery: R | null
+}
+
+/** What {@link circuitOf} takes: part values, and the half-open limits. */
+export interface CircuitPartsInput<D, R> {
+  /** Default `'circuit'`. */
+  readonly name?: string
+  readonly detector: Detector<D>
+  readonly recovery: Recovery<R>
+  readonly openFor: OpenFor
+  /** A probe unsettled this long (ms) counts as failed. Default 60,000 (1 ms to `Limits.maxDurationMs`). */
+  readonly probeTimeoutMs?: number
+  /**
+   * At most this many probes in flight while half-open; more are rejected `half-open-full`: a
+   * number (1 to 1,000), or `'learned'` (the default): twice the most calls the circuit has had in
+   * flight at once while closed, at least 100, raised by one for each probe that succeeds with the
+   * limit reached (so a recovery ramping to full traffic is never held below what the upstream
+   * carried, nor one that never saw it healthy at 100).
+   */
+  readonly maxProbesInFlight?: number | 'learned'
+}
+
+/** The canonical JSON config of a circuit: its name, its parts' configs and its half-open limits. */
+export interface CircuitConfig {
+  readonly name: string
+  readonly trip: unknown
+  readonly recovery: unknown
+  readonly openFor: unknown
+  readonly probeTimeoutMs: number
+  readonly maxProbesInFlight: number | 'learned'
+}
+
+/** A strategy built by {@link circuitOf} (or `circuit` / `fromConfig`): also exposes its parts and config. */
+export interface CircuitStrategy<D = unknown, R = unknown> extends Strategy<CircuitData<D, R>> {
+  readonly config: CircuitConfig
+  readonly detector: Detector<D>
+  readonly recovery: Recovery<R>
+  readonly openFor: OpenFor
+  readonly probeTimeoutMs: number
+  readonly maxProbesInFlight: number | 'learned'
+  handoff(state: CircuitData<D, R>, now: number): CircuitHandoff
+  adopt(from: Handoff, now: number): CircuitData<D, R>
+  transitioned(before: CircuitData<D, R>, after: CircuitData<D, R>): boolean
+}
+
+/**
+ * A circuit's hand-off to its successor in a swap (plain data): its whole state, what its detector
+ * counted (by key, members included) and its recovery policy's key, which tell another circuit what
+ * it can keep.
+ */
+export interface CircuitHandoff extends Handoff {
+  readonly kind: 'circuit'
+  readonly circuit: {
+    readonly state: CircuitData<unknown, unknown>
+    readonly detector: DetectorHandoff
+    readonly recoveryKey: string
+  }
+}
+
+export const isCircuitHandoff = (h: Handoff): h is CircuitHandoff =>
+  h.kind === 'circuit' && typeof (h as { circuit?: unknown }).circuit === 'object' && (h as { circuit?: unknown }).circuit !== null
+
+/** The context every reducer function takes. */
+export interface CircuitParts<D, R> {
+  readonly detector: Detector<D>
+  readonly recovery: Recovery<R>
+  readonly openFor: OpenFor
+  readonly probeTimeoutMs: number
+  /** The fixed probe limit, or (learned) its floor. */
+  readonly maxProbesInFlight: number
+  readonly learnProbeLimit: boolean
+}
+
+export type Result<D, R> = readonly [CircuitData<D, R>, Decision]
+
+export const NONE: ReadonlyArray<number> = []
+export const PPM = 1_000_000
+export const FOLLOW_NOTHING: FollowData = { ratePpm: 0, credit: 0 }
+/** A follower's request outside the fleet's share (no retry time is known: the share comes from the leader). */
+export const rejectedFollowing = rejected('throttled', null)
+export const NO_EVIDENCE: ReadonlyArray<Evidence> = []
+
+// Read once: these are checked on every step.
+export const MAX_TIME = Limits.maxTime
+export const CLOCK_TOLERANCE_MS = Limits.clockToleranceMs
+
+/** A time the circuit takes: a finite number within +-`Limits.maxTime`. */
+export const isTime = (x: unknown): x is number => typeof x === 'number' && x >= -MAX_TIME && x <= MAX_TIME
+
+// ---- constructors of states (one shape each, so property reads stay monomorphic) ----------
+
+export const phaseData = (
+  state: CircuitState,
+  mode: Mode,
+  generation: number,
+  openUntil: number | null,
+  trips: number,
+  since: number,
+  reason: TransitionReason,
+  isolations: ReadonlyArray<number>,
+  nextIsolation: number,
+  probesFrom = 0,
+  follow: FollowData | null = null,
+  peakInFlight = 0,
+): PhaseData => ({ state, mode, generation, openUntil, trips, since, reason, isolations, nextIsolation, probesFrom, follow, peakInFlight })
+
+export const circuitData = <D, R>(
+  phase: PhaseData,
+  clock: number,
+  issued: number,
+  inFlight: number,
+  probes: ReadonlyArray<number>,
+  detector: D,
+  recovery: R | null,
+): CircuitData<D, R> => ({ phase, clock, issued, inFlight, probes, detector, recovery })
+
+// Times are integers in tests and fractions from a live clock: both, in one process, without a
+// change of hidden class (see shapes.ts).
+primeShape((v) => phaseData(v, v, v, v, v, v, v, v, v, v, v, v))
+primeShape((v) => circuitData(v, v, v, v, v, v, v))
+
+export const withRecovery = <D, R>(s: CircuitData<D, R>, recovery: R, now: number): CircuitData<D, R> =>
+  circuitData(s.phase, now, s.issued, s.inFlight, s.probes, s.detector, recovery)
+
+/** A copy of phase `p` with some fields changed (through `phaseData`, so every phase keeps one shape). */
+export const phaseWith = (p: PhaseData, o: Partial<PhaseData>): PhaseData =>
+  phaseData(
+    p.state,
+    o.mode ?? p.mode,
+    p.generation,
+    o.openUntil === undefined ? p.openUntil : o.openUntil,
+    p.trips,
+    o.since ?? p.since,
+    o.reason ?? p.reason,
+    o.isolations ?? p.isolations,
+    o.nextIsolation ?? p.nextIsolation,
+    o.probesFrom ?? p.probesFrom,
+    o.follow === undefined ? p.follow : o.follow,
+    o.peakInFlight ?? p.peakInFlight,
+  )
+
+/** The same phase, following the fleet by `follow` (see `BreakerEvent.follow`), its own probes from `probesFrom`. */
+export const withFollow = (p: PhaseData, follow: FollowData | null, probesFrom = p.probesFrom): PhaseData =>
+  phaseWith(p, { follow, probesFrom })
+
+/** The same phase, having carried `peakInFlight` calls at once. */
+export const withPeak = (p: PhaseData, peakInFlight: number): PhaseData => phaseWith(p, { peakInFlight })
+
+export const withIsolations = (p: PhaseData, isolations: ReadonlyArray<number>, nextIsolation: number, mode = p.mode): PhaseData =>
+  phaseWith(p, { isolations, nextIsolation, mode })
