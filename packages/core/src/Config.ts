@@ -17,7 +17,7 @@ import type { Detector } from './Detector.js'
 import type { FailureCountConfig } from './FailureCount.js'
 import type { FailureRateConfig } from './FailureRate.js'
 import type { GradualRecoveryConfig } from './GradualRecovery.js'
-import { building, type ConfigOptions, decoders, isRecord, type Kinds, type Tables, tables } from './Kinds.js'
+import { building, builtInStrategyKinds, type ConfigOptions, decoders, isRecord, type Kinds, type Tables, tables } from './Kinds.js'
 import type { LearnedPredictorConfig } from './LearnedPredictor.js'
 import { Limits } from './Limits.js'
 import { type ConstantOpenForConfig, DEFAULT_OPEN_FOR, type ExponentialOpenForConfig } from './OpenDuration.js'
@@ -192,7 +192,11 @@ export type ConfiguredStrategy = Strategy<unknown> & { readonly config?: unknown
  */
 export const strategyFromConfig = (input: unknown, options: ConfigOptions = {}): E.Either<ConfigError, ConfiguredStrategy> => {
   try {
-    const decoded = decoders(tables(options.kinds), decodeStrategyCircuit).strategy(input, t.getDefaultContext(Top), 0)
+    const decoded = decoders(tables(options.kinds, builtInStrategyKinds), decodeStrategyCircuit).strategy(
+      input,
+      t.getDefaultContext(Top),
+      0,
+    )
     return E.mapLeft((errors: t.Errors) => new ConfigError(report(errors)))(decoded)
   } catch (error) {
     // A hostile input (a throwing getter, a proxy) must still give an answer, not an exception.

@@ -131,30 +131,44 @@ const buildThrottle = (input: Readonly<Record<string, unknown>>, ctx: BuildConte
   return adaptiveThrottle(inner, settings) as Strategy<unknown>
 }
 
+// The built-in part kinds (a circuit's `trip`, `recovery` and `openFor`), each table its own
+// constant: a bundler drops what a program never reads (a property read might not be pure).
+const detectorKinds = {
+  'consecutive-failures': detectorKind({ codec: ConsecutiveFailuresConfig, build: (c) => consecutiveFailures(c) }),
+  'failure-count': detectorKind({ codec: FailureCountConfig, build: (c) => failureCount(c) }),
+  'failure-rate': detectorKind({ codec: FailureRateConfig, build: (c) => failureRate(c) }),
+  'slow-call-rate': detectorKind({ codec: SlowCallRateConfig, build: (c) => slowCallRate(c) }),
+  'change-point': detectorKind({ codec: ChangePointConfig, build: (c) => changePoint(c) }),
+  'trend-forecast': detectorKind({ codec: TrendForecastConfig, build: (c) => trendForecast(c) }),
+  learned: detectorKind({ codec: LearnedPredictorConfig, build: (c) => learnedPredictor(c) }),
+  'any-of': detectorKind({ codec: compositeConfig('any-of'), build: (c, ctx) => anyOf(members(c.detectors, ctx)) }),
+  'all-of': detectorKind({ codec: compositeConfig('all-of'), build: (c, ctx) => allOf(members(c.detectors, ctx)) }),
+}
+
+const recoveryKinds = {
+  classic: recoveryKind({ codec: ClassicHalfOpenConfig, build: (c, ctx) => classicHalfOpen(c, ctx.closedFailureRate) }),
+  gradual: recoveryKind({ codec: GradualRecoveryConfig, build: (c, ctx) => gradualRecovery(c, ctx.closedFailureRate) }),
+}
+
+const openForKinds = {
+  constant: openForKind({ codec: ConstantOpenForConfig, build: (c) => constantOpenFor(c.ms) }),
+  exponential: openForKind({ codec: ExponentialOpenForConfig, build: (c) => exponentialOpenFor(c) }),
+}
+
+/**
+ * The built-in strategy kinds, read by `strategyFromConfig` (kept apart so that a program that
+ * only builds circuits does not bundle the throttle).
+ */
+export const builtInStrategyKinds: Readonly<Record<string, StrategyKind>> = {
+  'adaptive-throttle': { codec: ThrottleKindConfig, build: buildThrottle },
+}
+
 /** The built-in kinds: the default table every config is read with. */
 export const builtInKinds = {
-  detectors: {
-    'consecutive-failures': detectorKind({ codec: ConsecutiveFailuresConfig, build: (c) => consecutiveFailures(c) }),
-    'failure-count': detectorKind({ codec: FailureCountConfig, build: (c) => failureCount(c) }),
-    'failure-rate': detectorKind({ codec: FailureRateConfig, build: (c) => failureRate(c) }),
-    'slow-call-rate': detectorKind({ codec: SlowCallRateConfig, build: (c) => slowCallRate(c) }),
-    'change-point': detectorKind({ codec: ChangePointConfig, build: (c) => changePoint(c) }),
-    'trend-forecast': detectorKind({ codec: TrendForecastConfig, build: (c) => trendForecast(c) }),
-    learned: detectorKind({ codec: LearnedPredictorConfig, build: (c) => learnedPredictor(c) }),
-    'any-of': detectorKind({ codec: compositeConfig('any-of'), build: (c, ctx) => anyOf(members(c.detectors, ctx)) }),
-    'all-of': detectorKind({ codec: compositeConfig('all-of'), build: (c, ctx) => allOf(members(c.detectors, ctx)) }),
-  },
-  recoveries: {
-    classic: recoveryKind({ codec: ClassicHalfOpenConfig, build: (c, ctx) => classicHalfOpen(c, ctx.closedFailureRate) }),
-    gradual: recoveryKind({ codec: GradualRecoveryConfig, build: (c, ctx) => gradualRecovery(c, ctx.closedFailureRate) }),
-  },
-  openFor: {
-    constant: openForKind({ codec: ConstantOpenForConfig, build: (c) => constantOpenFor(c.ms) }),
-    exponential: openForKind({ codec: ExponentialOpenForConfig, build: (c) => exponentialOpenFor(c) }),
-  },
-  strategies: {
-    'adaptive-throttle': strategyKind({ codec: ThrottleKindConfig, build: buildThrottle }),
-  },
+  detectors: detectorKinds,
+  recoveries: recoveryKinds,
+  openFor: openForKinds,
+  strategies: builtInStrategyKinds,
 } satisfies Required<Kinds>
 
 /** The tables a config is read with: the built-in kinds, and yours over them. */
@@ -165,11 +179,16 @@ export interface Tables {
   readonly strategies: Readonly<Record<string, StrategyKind>>
 }
 
-export const tables = (kinds: Kinds | undefined): Tables => ({
-  detectors: { ...builtInKinds.detectors, ...kinds?.detectors },
-  recoveries: { ...builtInKinds.recoveries, ...kinds?.recoveries },
-  openFor: { ...builtInKinds.openFor, ...kinds?.openFor },
-  strategies: { ...builtInKinds.strategies, ...kinds?.strategies },
+/**
+ * The tables of one read: the built-in part kinds with yours over them; strategy kinds are the
+ * given built-in ones (`strategyFromConfig` gives them; `fromConfig`, which reads a circuit, does
+ * not) with yours over them.
+ */
+export const tables = (kinds: Kinds | undefined, strategies: Readonly<Record<string, StrategyKind>> = {}): Tables => ({
+  detectors: { ...detectorKinds, ...kinds?.detectors },
+  recoveries: { ...recoveryKinds, ...kinds?.recoveries },
+  openFor: { ...openForKinds, ...kinds?.openFor },
+  strategies: { ...strategies, ...kinds?.strategies },
 })
 
 // ---- decoding: JSON -> part values ---------------------------------------------------------
