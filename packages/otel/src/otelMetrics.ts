@@ -5,6 +5,7 @@
  * gauges read at collection time from `inspect()`.
  */
 
+import { partFigures } from '@datapunk/breaker'
 import {
   type Breaker,
   type BreakerSource,
@@ -49,6 +50,12 @@ export const instrumentCatalogue = [
   { name: 'consecutive_failures', kind: 'gauge', unit: '{failure}', attributes: ['breaker.name', 'breaker.key'] },
   { name: 'calls.in_flight', kind: 'gauge', unit: '{call}', attributes: ['breaker.name', 'breaker.key'] },
   { name: 'open_until', kind: 'gauge', unit: 's', attributes: ['breaker.name', 'breaker.key'] },
+  {
+    name: 'part.figure',
+    kind: 'gauge',
+    unit: '1',
+    attributes: ['breaker.name', 'breaker.key', 'breaker.part', 'breaker.part.index', 'breaker.part.kind', 'breaker.figure'],
+  },
 ] as const
 
 const PHASES = ['closed', 'open', 'half-open'] as const
@@ -109,6 +116,7 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
   const consecutive = gauge('consecutive_failures', 'The current run of failures (not reported where not tracked)')
   const inFlight = gauge('calls.in_flight', 'Admitted calls not yet settled')
   const openUntil = gauge('open_until', "When an open breaker may admit a probe, on the breaker's clock")
+  const figure = gauge('part.figure', "Every other figure a part reports (a detector's by position, or the recovery's): yours too")
 
   const attached = new Map<Breaker, Attached>()
   const setOf = (a: Attached, id: string, extra: Attributes): Attributes => {
@@ -162,9 +170,19 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
       if (s.slowCallRate !== null) result.observe(slowRate, s.slowCallRate, a.base)
       if (s.consecutiveFailures !== null) result.observe(consecutive, s.consecutiveFailures, a.base)
       if (s.state === 'open' && s.openUntil !== null) result.observe(openUntil, s.openUntil / 1000, a.base)
+      for (const f of partFigures(s)) {
+        const id = `f:${f.part}:${f.index}:${f.kind}:${f.figure}`
+        const attributes = setOf(a, id, {
+          'breaker.part': f.part,
+          'breaker.part.index': f.index,
+          'breaker.part.kind': f.kind,
+          'breaker.figure': f.figure,
+        })
+        result.observe(figure, f.value, attributes)
+      }
     }
   }
-  const gauges = [state, admitted, failureRate, threshold, slowRate, consecutive, inFlight, openUntil]
+  const gauges = [state, admitted, failureRate, threshold, slowRate, consecutive, inFlight, openUntil, figure]
   meter.addBatchObservableCallback(observe, gauges)
 
   const watching = watchBreakers(source, {

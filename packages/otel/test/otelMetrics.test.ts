@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { BreakerEvent, circuit } from '@datapunk/breaker'
+import { adaptiveThrottle, BreakerEvent, circuit } from '@datapunk/breaker'
 import { otelMetrics } from '@datapunk/breaker-otel'
 import { breakerGroup, createBreaker } from '@datapunk/breaker-runtime'
 import { circuitBreaker } from '@datapunk/breaker-rxjs'
@@ -138,5 +138,30 @@ describe('otelMetrics through @opentelemetry/exporter-prometheus', () => {
     expect(text).toMatch(/breaker_calls_total\{[^}]*breaker_name="inventory"[^}]*breaker_outcome="success"[^}]*\} 1/)
     expect(text).toMatch(/breaker_state\{[^}]*breaker_state="closed"[^}]*\} 1/)
     expect(text).toContain('breaker_call_duration_bucket') // this exporter adds no unit suffix; the unit is in # UNIT
+  })
+})
+
+describe('otelMetrics: every part’s figures', () => {
+  it("observes the throttle's figures (a part's own) with the part's position, kind and name", async () => {
+    const { meter, collect } = sdk()
+    const breaker = createBreaker(adaptiveThrottle(circuit({ name: 'search', trip: { kind: 'consecutive-failures', threshold: 5 } }), {}), {
+      clock: new VirtualTimeScheduler(),
+    })
+    otelMetrics(breaker, { meter })
+    for (let i = 0; i < 2; i++) {
+      const ticket = breaker.request()
+      if (ticket._tag === 'Admitted') breaker.succeeded(ticket, 5)
+    }
+    const metrics = await collect()
+    const at = (figure: string) =>
+      valueAt(metrics, 'breaker.part.figure', {
+        'breaker.name': 'search',
+        'breaker.part': 'detector',
+        'breaker.part.kind': 'adaptive-throttle',
+        'breaker.figure': figure,
+      })
+    expect(at('accepts')).toBe(2)
+    expect(at('rejectRate')).toBe(0)
+    expect(points(metrics, 'breaker.part.figure').every((p) => p.attributes['breaker.part.index'] === 1)).toBe(true)
   })
 })

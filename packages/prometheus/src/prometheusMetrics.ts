@@ -4,7 +4,7 @@
  * time. Every figure a snapshot holds (state, admitted share, rates, open-until) is read at
  * scrape time from `inspect()`, so a strategy you wrote gets metrics without doing anything.
  */
-import type { Snapshot } from '@datapunk/breaker'
+import { partFigures, type Snapshot } from '@datapunk/breaker'
 import {
   type Breaker,
   type BreakerSource,
@@ -88,6 +88,12 @@ export const metricCatalogue = [
     help: 'The current run of failures (absent where not tracked)',
   },
   { name: 'in_flight_calls', type: 'gauge', labels: ['breaker', 'key'], help: 'Admitted calls not yet settled' },
+  {
+    name: 'part_figure',
+    type: 'gauge',
+    labels: ['breaker', 'key', 'part', 'index', 'kind', 'figure'],
+    help: "Every other figure a part reports (a detector's, by its position in config order, or the recovery's while half-open): the EWMA, change-point, learned and throttle figures, and your own parts'",
+  },
   {
     name: 'open_until_timestamp_seconds',
     type: 'gauge',
@@ -242,6 +248,17 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
   lazyGauge('slow_call_rate_ratio', (s) => s.slowCallRate)
   lazyGauge('consecutive_failures', (s) => s.consecutiveFailures)
   lazyGauge('in_flight_calls', (s) => s.inFlight)
+  new Gauge({
+    ...info('part_figure'),
+    collect() {
+      this.reset()
+      for (const [breaker, t] of attached) {
+        for (const f of partFigures(breaker.snapshot())) {
+          this.set({ breaker: t.name, key: t.key, part: f.part, index: String(f.index), kind: f.kind, figure: f.figure }, f.value)
+        }
+      }
+    },
+  })
   lazyGauge('open_until_timestamp_seconds', (s) => (s.state === 'open' && s.openUntil !== null ? s.openUntil / 1000 : null))
   talliedCounter('calls_total', (t, add) => {
     for (const outcome of OUTCOMES) add({ outcome }, t.calls[outcome])

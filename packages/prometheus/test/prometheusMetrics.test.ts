@@ -1,4 +1,15 @@
-import { BreakerEvent, circuit } from '@datapunk/breaker'
+import {
+  adaptiveThrottle,
+  anyOf,
+  BreakerEvent,
+  circuit,
+  circuitOf,
+  classicHalfOpen,
+  consecutiveFailures,
+  constantOpenFor,
+  type Detector,
+  emptyDetectorSnapshot,
+} from '@datapunk/breaker'
 import { metricCatalogue, prometheusMetrics } from '@datapunk/breaker-prometheus'
 import { breakerGroup, createBreaker } from '@datapunk/breaker-runtime'
 import { circuitBreaker } from '@datapunk/breaker-rxjs'
@@ -157,5 +168,39 @@ describe('prometheusMetrics', () => {
     expect(() =>
       prometheusMetrics(createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } })), { prefix: 'bad-prefix' }),
     ).toThrow('prometheusMetrics: prefix must be a valid metric name prefix, got "bad-prefix"')
+  })
+})
+
+describe('prometheusMetrics: every part’s figures', () => {
+  it("publishes the built-in parts' own figures and a custom part's, by part, position, kind and name", async () => {
+    const registry = new Registry()
+    const base = consecutiveFailures({ threshold: 3 }) as Detector<unknown>
+    const scored: Detector<unknown> = {
+      ...base,
+      kind: 'scored',
+      measure: () => [{ ...emptyDetectorSnapshot('scored'), figures: { score: 0.25, unknownYet: null } }],
+    }
+    const throttled = adaptiveThrottle(
+      circuitOf({
+        name: 'search',
+        detector: anyOf([consecutiveFailures({ threshold: 5 }), scored]),
+        recovery: classicHalfOpen(),
+        openFor: constantOpenFor(1000),
+      }),
+      {},
+    )
+    const breaker = createBreaker(throttled, { clock: new VirtualTimeScheduler() })
+    const metrics = prometheusMetrics(breaker, { registry })
+    const series = (labels: string) => seriesValue(registry, `breaker_part_figure{breaker="search",key="",${labels}}`)
+    expect(await series('part="detector",index="1",kind="scored",figure="score"')).toBe(0.25)
+    expect(await series('part="detector",index="1",kind="scored",figure="unknownYet"')).toBeUndefined() // null: absent, not 0
+    expect(await series('part="detector",index="2",kind="adaptive-throttle",figure="rejectRate"')).toBe(0)
+    for (let i = 0; i < 3; i++) {
+      const ticket = breaker.request()
+      if (ticket._tag === 'Admitted') breaker.succeeded(ticket, 5)
+    }
+    expect(await series('part="detector",index="2",kind="adaptive-throttle",figure="accepts"')).toBe(3)
+    metrics.detach()
+    expect((await registry.metrics()).includes('breaker_part_figure{')).toBe(false)
   })
 })
