@@ -12,15 +12,13 @@ import * as t from 'io-ts'
 import type { BreakerEvent } from './BreakerEvent.js'
 import { ConfigError, decodeOrThrow, problem } from './ConfigError.js'
 import { constrained, DurationMs, Finite, intIn, literal, NonNegativeInt, struct } from './codecs.js'
+import { PPM } from './credit.js'
 import { type Decision, rejected } from './Decision.js'
 import { emptyDetectorSnapshot } from './Detector.js'
 import type { Handoff, Snapshot, Strategy } from './Strategy.js'
 import { handoffOf } from './Swap.js'
 
 // ---- model -------------------------------------------------------------------------------
-
-/** Admission credit in millionths, as gradual recovery keeps it: admission is exact integer arithmetic. */
-const PPM = 1_000_000
 
 /** The throttle's own state: its window of requests and accepts, and its admission credit. */
 export interface ThrottleState {

@@ -15,6 +15,7 @@ import {
   Ratio,
   struct,
 } from './codecs.js'
+import { PPM } from './credit.js'
 import { type Rejected, rejected } from './Decision.js'
 import { canonical } from './Detector.js'
 import { Limits } from './Limits.js'
@@ -101,9 +102,6 @@ export interface GradualRecoverySnapshot extends RecoverySnapshot {
     readonly startedAt: number
   }
 }
-
-/** Rates and credit are kept in millionths so that admission is exact integer arithmetic. */
-export const PPM = 1_000_000
 
 const toPpm = (ratio: number): number => Math.max(1, Math.min(PPM, Math.round(ratio * PPM)))
 

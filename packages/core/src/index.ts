@@ -138,7 +138,6 @@ export {
   type GradualRecoverySnapshot,
   type GradualRecoveryState,
   gradualRecovery,
-  PPM,
 } from './GradualRecovery.js'
 export {
   type BuildContext,
@@ -193,7 +192,6 @@ export {
 } from './Strategy.js'
 export { handoffOf, swapStrategy } from './Swap.js'
 export { primeShape } from './shapes.js'
-export { normalQuantile, wilsonBound } from './statistics.js'
 export {
   addToTimeWindow,
   advanceTimeWindow,

@@ -1,5 +1,6 @@
-import { BreakerEvent, circuit, type GradualRecoverySnapshot, gradualRecovery, normalQuantile, wilsonBound } from '@datapunk/breaker'
+import { BreakerEvent, circuit, type GradualRecoverySnapshot, gradualRecovery } from '@datapunk/breaker'
 import { describe, expect, it } from 'vitest'
+import { normalQuantile, wilsonBound } from '../src/statistics.js'
 import { Harness } from './harness.js'
 
 /** A circuit with gradual recovery; the ramp tests judge stages on calls alone, without probation, unless they say otherwise. */

@@ -3,9 +3,10 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import { CircuitState, Mode, type TransitionReason, transitionReasons } from '../CircuitState.js'
 import { Finite, intIn, NonNegativeInt, nullable, oneOf, report } from '../codecs.js'
+import { PPM } from '../credit.js'
 import { Limits } from '../Limits.js'
 import type { Strategy } from '../Strategy.js'
-import { type CircuitData, type CircuitParts, circuitData, PPM, phaseData } from './model.js'
+import { type CircuitData, type CircuitParts, circuitData, phaseData } from './model.js'
 import { maxOpenMs } from './swap.js'
 
 // ---- codecs ------------------------------------------------------------------------------

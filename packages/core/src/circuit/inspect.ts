@@ -1,8 +1,9 @@
 /** What a circuit reports: the snapshot of its state, for metrics, logs and dashboards. */
 import { CircuitState } from '../CircuitState.js'
+import { PPM } from '../credit.js'
 import type { DetectorSnapshot } from '../Detector.js'
 import type { Snapshot } from '../Strategy.js'
-import { type CircuitData, type CircuitParts, PPM } from './model.js'
+import type { CircuitData, CircuitParts } from './model.js'
 
 // ---- inspection --------------------------------------------------------------------------
 

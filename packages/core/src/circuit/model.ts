@@ -152,7 +152,6 @@ export interface CircuitParts<D, R> {
 export type Result<D, R> = readonly [CircuitData<D, R>, Decision]
 
 export const NONE: ReadonlyArray<number> = []
-export const PPM = 1_000_000
 export const FOLLOW_NOTHING: FollowData = { ratePpm: 0, credit: 0 }
 /** A follower's request outside the fleet's share (no retry time is known: the share comes from the leader). */
 export const rejectedFollowing = rejected('throttled', null)

@@ -4,6 +4,7 @@
  */
 import { type BreakerEvent, isValidLatency } from '../BreakerEvent.js'
 import { CircuitState, Mode } from '../CircuitState.js'
+import { PPM } from '../credit.js'
 import {
   type Admitted,
   admitted,
@@ -24,7 +25,6 @@ import {
   type FollowData,
   isTime,
   type PhaseData,
-  PPM,
   phaseWith,
   type Result,
   rejectedFollowing,
