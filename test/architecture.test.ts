@@ -37,17 +37,14 @@ describe('the architecture', () => {
    * grow, and none may join the list. Shrink the list as they are split; it ends empty.
    */
   const filesOver: Record<string, number> = {
-    'packages/core/src/GradualRecovery.ts': 669,
     'packages/redis/src/fleetMode.ts': 658,
     'packages/runtime/src/Breaker.ts': 626,
   }
   const functionsOver: Record<string, number> = {
     'packages/redis/src/fleetMode.ts fleetMode': 430,
-    'packages/core/src/GradualRecovery.ts gradualRecovery': 317,
     'packages/sim/src/simulate.ts runOne': 202,
     'packages/redis/src/fleetMode.ts round': 197,
     'packages/core/src/AdaptiveThrottle.ts adaptiveThrottle': 178,
-    'packages/otel/src/otelMetrics.ts otelMetrics': 114,
     'packages/sim/src/cli/tune.ts tuneCommand': 105,
     'packages/runtime/src/breakerGroup.ts breakerGroup': 102,
     'packages/sim/src/fleet.ts simulateFleet': 102,

@@ -14,7 +14,7 @@ import {
   type TransitionEvent,
   watchBreakers,
 } from '@datapunk/breaker-runtime'
-import type { Attributes, Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api'
+import type { Attributes, Meter, ObservableGauge } from '@opentelemetry/api'
 
 /** Options of {@link otelMetrics}. */
 export interface OtelOptions {
@@ -67,6 +67,110 @@ interface Attached {
   readonly sets: Map<string, Attributes>
 }
 
+type InstrumentName = (typeof instrumentCatalogue)[number]['name']
+
+/** The instruments of one attachment. */
+const instruments = (meter: Meter, prefix: string, buckets: ReadonlyArray<number> | undefined) => {
+  const describe = (name: InstrumentName, description: string) => ({
+    description,
+    unit: instrumentCatalogue.find((i) => i.name === name)?.unit ?? '1',
+  })
+  const gauge = (name: InstrumentName, description: string): ObservableGauge =>
+    meter.createObservableGauge(`${prefix}${name}`, describe(name, description))
+  return {
+    calls: meter.createCounter(
+      `${prefix}calls`,
+      describe('calls', 'Admitted calls by outcome: success, failure, timeout, cancelled, ignored'),
+    ),
+    rejections: meter.createCounter(
+      `${prefix}rejections`,
+      describe('rejections', 'Calls rejected without reaching the upstream, by reason'),
+    ),
+    transitions: meter.createCounter(`${prefix}transitions`, describe('transitions', 'Phase changes')),
+    duration: meter.createHistogram(`${prefix}call.duration`, {
+      ...describe('call.duration', 'Duration of settled calls'),
+      ...(buckets === undefined ? {} : { advice: { explicitBucketBoundaries: [...buckets] } }),
+    }),
+    state: gauge('state', '1 for the phase the breaker is in, 0 for the others'),
+    admitted: gauge('admitted_ratio', 'Share of requests admitted now'),
+    failureRate: gauge('failure_rate', 'Failure rate in the window (not reported below minimumCalls)'),
+    threshold: gauge('failure_rate.threshold', 'The failure rate at which the breaker trips (not reported if it does not trip on a rate)'),
+    slowRate: gauge('slow_call_rate', 'Slow-call rate in the window (not reported where not tracked)'),
+    consecutive: gauge('consecutive_failures', 'The current run of failures (not reported where not tracked)'),
+    inFlight: gauge('calls.in_flight', 'Admitted calls not yet settled'),
+    openUntil: gauge('open_until', "When an open breaker may admit a probe, on the breaker's clock"),
+    figure: gauge('part.figure', "Every other figure a part reports (a detector's by position, or the recovery's): yours too"),
+  }
+}
+type Instruments = ReturnType<typeof instruments>
+
+/** The attribute set `id` of a breaker: built once, reused on every call. */
+const setOf = (a: Attached, id: string, extra: Attributes): Attributes => {
+  let found = a.sets.get(id)
+  if (found === undefined) {
+    found = { ...a.base, ...extra }
+    a.sets.set(id, found)
+  }
+  return found
+}
+
+const onCall = (i: Instruments, a: Attached, event: CallOutcomeEvent): void => {
+  switch (event._tag) {
+    case 'CallSucceeded':
+    case 'CallFailed': {
+      const outcome = event._tag === 'CallSucceeded' ? 'success' : event.timedOut ? 'timeout' : 'failure'
+      const set = setOf(a, outcome, { 'breaker.outcome': outcome })
+      i.calls.add(1, set)
+      i.duration.record(event.latencyMs / 1000, set)
+      return
+    }
+    case 'CallCancelled':
+      i.calls.add(1, setOf(a, 'cancelled', { 'breaker.outcome': 'cancelled' }))
+      return
+    case 'CallStale':
+      i.calls.add(1, setOf(a, 'ignored', { 'breaker.outcome': 'ignored' }))
+      return
+    case 'CallRejected':
+      i.rejections.add(1, setOf(a, `r:${event.reason}`, { 'breaker.rejection.reason': event.reason }))
+      return
+    default:
+      return
+  }
+}
+
+const onTransition = (i: Instruments, a: Attached, event: TransitionEvent): void => {
+  if (event._tag !== 'StateChanged') return
+  const id = `t:${event.from}:${event.to}:${event.reason}`
+  i.transitions.add(
+    1,
+    setOf(a, id, { 'breaker.state.from': event.from, 'breaker.state.to': event.to, 'breaker.transition.reason': event.reason }),
+  )
+}
+
+type Observer = { observe(gauge: ObservableGauge, value: number, attributes?: Attributes): void }
+
+/** Observes one breaker's gauges from its snapshot now. */
+const observeOne = (i: Instruments, result: Observer, breaker: Breaker, a: Attached): void => {
+  const s = breaker.snapshot()
+  for (const phase of PHASES) result.observe(i.state, phase === s.state ? 1 : 0, setOf(a, `s:${phase}`, { 'breaker.state': phase }))
+  result.observe(i.admitted, s.admitRate, a.base)
+  result.observe(i.inFlight, s.inFlight, a.base)
+  if (s.failureRate !== null) result.observe(i.failureRate, s.failureRate, a.base)
+  if (s.failureRateThreshold !== null) result.observe(i.threshold, s.failureRateThreshold, a.base)
+  if (s.slowCallRate !== null) result.observe(i.slowRate, s.slowCallRate, a.base)
+  if (s.consecutiveFailures !== null) result.observe(i.consecutive, s.consecutiveFailures, a.base)
+  if (s.state === 'open' && s.openUntil !== null) result.observe(i.openUntil, s.openUntil / 1000, a.base)
+  for (const f of partFigures(s)) {
+    const attributes = setOf(a, `f:${f.part}:${f.index}:${f.kind}:${f.figure}`, {
+      'breaker.part': f.part,
+      'breaker.part.index': f.index,
+      'breaker.part.kind': f.kind,
+      'breaker.figure': f.figure,
+    })
+    result.observe(i.figure, f.value, attributes)
+  }
+}
+
 /**
  * Reports a breaker's (or every breaker of a group's) metrics through an OpenTelemetry meter;
  * see {@link instrumentCatalogue}. Breakers a group evicts stop being observed at once; the
@@ -85,104 +189,12 @@ interface Attached {
  */
 export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): OtelAttachment => {
   const { meter } = options
-  const prefix = options.prefix ?? 'breaker.'
-  const describe = (name: (typeof instrumentCatalogue)[number]['name'], description: string) => ({
-    description,
-    unit: instrumentCatalogue.find((i) => i.name === name)?.unit ?? '1',
-  })
-  const calls: Counter = meter.createCounter(
-    `${prefix}calls`,
-    describe('calls', 'Admitted calls by outcome: success, failure, timeout, cancelled, ignored'),
-  )
-  const rejections: Counter = meter.createCounter(
-    `${prefix}rejections`,
-    describe('rejections', 'Calls rejected without reaching the upstream, by reason'),
-  )
-  const transitions: Counter = meter.createCounter(`${prefix}transitions`, describe('transitions', 'Phase changes'))
-  const duration: Histogram = meter.createHistogram(`${prefix}call.duration`, {
-    ...describe('call.duration', 'Duration of settled calls'),
-    ...(options.buckets === undefined ? {} : { advice: { explicitBucketBoundaries: [...options.buckets] } }),
-  })
-  const gauge = (name: (typeof instrumentCatalogue)[number]['name'], description: string): ObservableGauge =>
-    meter.createObservableGauge(`${prefix}${name}`, describe(name, description))
-  const state = gauge('state', '1 for the phase the breaker is in, 0 for the others')
-  const admitted = gauge('admitted_ratio', 'Share of requests admitted now')
-  const failureRate = gauge('failure_rate', 'Failure rate in the window (not reported below minimumCalls)')
-  const threshold = gauge(
-    'failure_rate.threshold',
-    'The failure rate at which the breaker trips (not reported if it does not trip on a rate)',
-  )
-  const slowRate = gauge('slow_call_rate', 'Slow-call rate in the window (not reported where not tracked)')
-  const consecutive = gauge('consecutive_failures', 'The current run of failures (not reported where not tracked)')
-  const inFlight = gauge('calls.in_flight', 'Admitted calls not yet settled')
-  const openUntil = gauge('open_until', "When an open breaker may admit a probe, on the breaker's clock")
-  const figure = gauge('part.figure', "Every other figure a part reports (a detector's by position, or the recovery's): yours too")
-
+  const i = instruments(meter, options.prefix ?? 'breaker.', options.buckets)
   const attached = new Map<Breaker, Attached>()
-  const setOf = (a: Attached, id: string, extra: Attributes): Attributes => {
-    let found = a.sets.get(id)
-    if (found === undefined) {
-      found = { ...a.base, ...extra }
-      a.sets.set(id, found)
-    }
-    return found
+  const observe = (result: Observer): void => {
+    for (const [breaker, a] of attached) observeOne(i, result, breaker, a)
   }
-  const onCall = (a: Attached, event: CallOutcomeEvent): void => {
-    switch (event._tag) {
-      case 'CallSucceeded':
-      case 'CallFailed': {
-        const outcome = event._tag === 'CallSucceeded' ? 'success' : event.timedOut ? 'timeout' : 'failure'
-        const set = setOf(a, outcome, { 'breaker.outcome': outcome })
-        calls.add(1, set)
-        duration.record(event.latencyMs / 1000, set)
-        return
-      }
-      case 'CallCancelled':
-        calls.add(1, setOf(a, 'cancelled', { 'breaker.outcome': 'cancelled' }))
-        return
-      case 'CallStale':
-        calls.add(1, setOf(a, 'ignored', { 'breaker.outcome': 'ignored' }))
-        return
-      case 'CallRejected':
-        rejections.add(1, setOf(a, `r:${event.reason}`, { 'breaker.rejection.reason': event.reason }))
-        return
-      default:
-        return
-    }
-  }
-  const onTransition = (a: Attached, event: TransitionEvent): void => {
-    if (event._tag !== 'StateChanged') return
-    const id = `t:${event.from}:${event.to}:${event.reason}`
-    transitions.add(
-      1,
-      setOf(a, id, { 'breaker.state.from': event.from, 'breaker.state.to': event.to, 'breaker.transition.reason': event.reason }),
-    )
-  }
-
-  const observe = (result: { observe(gauge: ObservableGauge, value: number, attributes?: Attributes): void }): void => {
-    for (const [breaker, a] of attached) {
-      const s = breaker.snapshot()
-      for (const phase of PHASES) result.observe(state, phase === s.state ? 1 : 0, setOf(a, `s:${phase}`, { 'breaker.state': phase }))
-      result.observe(admitted, s.admitRate, a.base)
-      result.observe(inFlight, s.inFlight, a.base)
-      if (s.failureRate !== null) result.observe(failureRate, s.failureRate, a.base)
-      if (s.failureRateThreshold !== null) result.observe(threshold, s.failureRateThreshold, a.base)
-      if (s.slowCallRate !== null) result.observe(slowRate, s.slowCallRate, a.base)
-      if (s.consecutiveFailures !== null) result.observe(consecutive, s.consecutiveFailures, a.base)
-      if (s.state === 'open' && s.openUntil !== null) result.observe(openUntil, s.openUntil / 1000, a.base)
-      for (const f of partFigures(s)) {
-        const id = `f:${f.part}:${f.index}:${f.kind}:${f.figure}`
-        const attributes = setOf(a, id, {
-          'breaker.part': f.part,
-          'breaker.part.index': f.index,
-          'breaker.part.kind': f.kind,
-          'breaker.figure': f.figure,
-        })
-        result.observe(figure, f.value, attributes)
-      }
-    }
-  }
-  const gauges = [state, admitted, failureRate, threshold, slowRate, consecutive, inFlight, openUntil, figure]
+  const gauges = [i.state, i.admitted, i.failureRate, i.threshold, i.slowRate, i.consecutive, i.inFlight, i.openUntil, i.figure]
   meter.addBatchObservableCallback(observe, gauges)
 
   const watching = watchBreakers(source, {
@@ -192,8 +204,8 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
         key === undefined ? { 'breaker.name': breaker.name } : { 'breaker.name': breaker.name, 'breaker.key': String(key) }
       const a: Attached = { subscription: new Subscription(), base, sets: new Map() }
       // Outcomes only: the admissions, which no instrument counts, are not even built.
-      a.subscription.add(breaker.outcomes$.subscribe((event) => onCall(a, event)))
-      a.subscription.add(breaker.transitions$.subscribe((event) => onTransition(a, event)))
+      a.subscription.add(breaker.outcomes$.subscribe((event) => onCall(i, a, event)))
+      a.subscription.add(breaker.transitions$.subscribe((event) => onTransition(i, a, event)))
       attached.set(breaker, a)
     },
     removed: (breaker) => {

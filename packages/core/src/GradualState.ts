@@ -1,0 +1,194 @@
+import { Finite, literal, NonNegativeInt, nullable, PositiveInt, struct } from './codecs.js'
+import { PPM } from './credit.js'
+import type { RecoverySnapshot } from './Recovery.js'
+import { primeShape } from './shapes.js'
+
+// ---- model -------------------------------------------------------------------------------
+
+/** State of gradual recovery: the ramp's rate and speed, the admission credit, the current stage. */
+export interface GradualRecoveryState {
+  readonly kind: 'gradual'
+  /** Share of requests admitted, in millionths (integers keep the admission credit exact). */
+  readonly ratePpm: number
+  /** Multiplier of the next step up; doubles after clean stages, back to 1 after marginal ones. */
+  readonly speed: number
+  /** Admission credit in millionths: each request adds `ratePpm`, an admission spends 1,000,000. */
+  readonly credit: number
+  readonly inFlight: number
+  /** When recovery began, and requests seen since (for the throttled retry-after estimate). */
+  readonly startedAt: number
+  readonly requests: number
+  readonly stageRequests: number
+  readonly stageAdmitted: number
+  readonly stageCalls: number
+  readonly stageFailures: number
+  readonly stageStartedAt: number
+  /** What the ramp has learnt; changes only when a stage ends (requests and outcomes share it). */
+  readonly ramp: RampState
+}
+
+/** What gradual recovery has learnt about the upstream during this recovery (and the last failed one). */
+export interface RampState {
+  /** The share of the last healthy stage (millionths): where a strained stage steps back to. */
+  readonly goodPpm: number
+  /** The share the ramp climbs no higher than (millionths; 1,000,000 when none): where the upstream strained or broke. */
+  readonly ceilingPpm: number
+  /** While at the full share: when probation ends (the circuit closes at the first healthy stage after it). */
+  readonly probationEnds: number
+  /**
+   * When the ceiling comes from a recovery that failed above its first share: when that failure was
+   * seen (the memory lasts `holdMs`); `null` for a ceiling found in this recovery or none.
+   */
+  readonly brokeAt: number | null
+  /** Under a remembered ceiling: when the hold at the ceiling ends (`null` until the ramp reaches it). */
+  readonly holdUntil: number | null
+  /**
+   * Outcomes and failures of this recovery's healthy stages: the upstream's baseline error rate,
+   * against which a stage's strain is judged (errors that do not rise with the share are the
+   * upstream's own, not load's).
+   */
+  readonly baseCalls: number
+  readonly baseFailures: number
+}
+
+export const rampState = (
+  goodPpm: number,
+  ceilingPpm: number,
+  probationEnds: number,
+  brokeAt: number | null,
+  holdUntil: number | null,
+  baseCalls: number,
+  baseFailures: number,
+): RampState => ({ goodPpm, ceilingPpm, probationEnds, brokeAt, holdUntil, baseCalls, baseFailures })
+primeShape((v) => rampState(v, v, v, v, v, v, v))
+
+/** What gradual recovery reports. */
+export interface GradualRecoverySnapshot extends RecoverySnapshot {
+  readonly kind: 'gradual'
+  readonly speed: number
+  /** The share of the last healthy stage. */
+  readonly lastGoodRate: number
+  /** The share the ramp climbs no higher than (where the upstream strained, or broke last time), or `null`. */
+  readonly ceiling: number | null
+  /** Under a ceiling remembered from a failed recovery: when the hold at it ends (`null` if none or not reached yet). */
+  readonly holdUntil: number | null
+  /** At the full share: when probation ends; otherwise `null`. */
+  readonly probationEnds: number | null
+  readonly stage: {
+    readonly requests: number
+    readonly admitted: number
+    readonly calls: number
+    readonly failures: number
+    readonly startedAt: number
+  }
+}
+
+export const toPpm = (ratio: number): number => Math.max(1, Math.min(PPM, Math.round(ratio * PPM)))
+
+/** Every state is built here, so all share one shape (monomorphic property access on the hot path). */
+export const gradualState = (
+  ratePpm: number,
+  speed: number,
+  credit: number,
+  inFlight: number,
+  startedAt: number,
+  requests: number,
+  stageRequests: number,
+  stageAdmitted: number,
+  stageCalls: number,
+  stageFailures: number,
+  stageStartedAt: number,
+  ramp: RampState,
+): GradualRecoveryState => ({
+  kind: 'gradual',
+  ratePpm,
+  speed,
+  credit,
+  inFlight,
+  startedAt,
+  requests,
+  stageRequests,
+  stageAdmitted,
+  stageCalls,
+  stageFailures,
+  stageStartedAt,
+  ramp,
+})
+primeShape((v) => gradualState(v, v, v, v, v, v, v, v, v, v, v, v))
+
+/** A probe left flight: counted in the stage (a settled outcome) or not (a cancellation). */
+export const callEnded = (s: GradualRecoveryState, counted: boolean, failed: boolean): GradualRecoveryState =>
+  gradualState(
+    s.ratePpm,
+    s.speed,
+    s.credit,
+    s.inFlight - 1,
+    s.startedAt,
+    s.requests,
+    s.stageRequests,
+    s.stageAdmitted,
+    counted ? s.stageCalls + 1 : s.stageCalls,
+    failed ? s.stageFailures + 1 : s.stageFailures,
+    s.stageStartedAt,
+    s.ramp,
+  )
+
+/** A copy of `s` at another rate and ramp (a fresh object in the constructor's shape). */
+export const copy = (s: GradualRecoveryState, ratePpm: number, ramp: RampState): GradualRecoveryState =>
+  gradualState(
+    ratePpm,
+    s.speed,
+    s.credit,
+    s.inFlight,
+    s.startedAt,
+    s.requests,
+    s.stageRequests,
+    s.stageAdmitted,
+    s.stageCalls,
+    s.stageFailures,
+    s.stageStartedAt,
+    ramp,
+  )
+
+/** A copy of `s` at another rate. */
+export const atRate = (s: GradualRecoveryState, ratePpm: number): GradualRecoveryState => copy(s, ratePpm, s.ramp)
+
+/** A copy of `s` with a copy of its ramp (decoded or encoded states share nothing with their source). */
+export const copyOf = (s: GradualRecoveryState): GradualRecoveryState =>
+  copy(
+    s,
+    s.ratePpm,
+    rampState(
+      s.ramp.goodPpm,
+      s.ramp.ceilingPpm,
+      s.ramp.probationEnds,
+      s.ramp.brokeAt,
+      s.ramp.holdUntil,
+      s.ramp.baseCalls,
+      s.ramp.baseFailures,
+    ),
+  )
+
+export const GradualRecoveryStateCodec = struct('a gradual recovery state', {
+  kind: literal('gradual'),
+  ratePpm: PositiveInt,
+  speed: PositiveInt,
+  credit: NonNegativeInt,
+  inFlight: NonNegativeInt,
+  startedAt: Finite,
+  requests: NonNegativeInt,
+  stageRequests: NonNegativeInt,
+  stageAdmitted: NonNegativeInt,
+  stageCalls: NonNegativeInt,
+  stageFailures: NonNegativeInt,
+  stageStartedAt: Finite,
+  ramp: struct('a ramp state', {
+    goodPpm: PositiveInt,
+    ceilingPpm: PositiveInt,
+    probationEnds: Finite,
+    brokeAt: nullable(Finite),
+    holdUntil: nullable(Finite),
+    baseCalls: NonNegativeInt,
+    baseFailures: NonNegativeInt,
+  }),
+})
