@@ -1,5 +1,4 @@
 import {
-  type Admitted,
   type BreakerEvent,
   type Decision,
   type InPlaceStep,
@@ -12,10 +11,11 @@ import {
   type Ticket,
 } from '@datapunk/breaker'
 import type { CallSink } from './AdmittedCall.js'
-import { type Clock, monotonicClock, type TimerHandle } from './Clock.js'
+import { type Clock, monotonicClock } from './Clock.js'
 import { Channel, type EventStream, eventStream, mergeStreams, type Sink, type Unsubscribable } from './EventStream.js'
 import { type ExecuteOptions, execute } from './execute.js'
 import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
+import { UNWATCHED, type Views, type Waiter, Watch } from './Watch.js'
 
 /** Options of {@link createBreaker}. */
 export interface BreakerOptions<S> {
@@ -35,67 +35,15 @@ export interface BreakerOptions<S> {
   readonly initialState?: S | unknown
 }
 
-const outcomeTag = { CallSucceeded: 'succeeded', CallFailed: 'failed', CallCancelled: 'cancelled' } as const
-
-/** A caller waiting in half-open for the probes' verdict. */
-interface Waiter {
-  readonly admit: (ticket: Admitted, call: number, now: number) => void
-  readonly fail: (rejection: Rejected) => void
-  timer: TimerHandle | undefined
-}
-
 const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
 
-/** Hands `value` to each subscriber (each is a safe sink: a throwing handler is reported, not thrown here). */
-const deliver = <T>(subscribers: ReadonlyArray<Sink<T>>, value: T): void => {
-  for (let i = 0; i < subscribers.length; i++) subscribers[i]?.next(value)
-}
 const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs: null }
-
-/** The event streams of a {@link Breaker}, built together on first read. */
-interface Views {
-  readonly calls$: EventStream<CallEvent>
-  readonly outcomes$: EventStream<CallOutcomeEvent>
-  readonly transitions$: EventStream<TransitionEvent>
-  readonly metrics$: EventStream<MetricEvent>
-  readonly state$: EventStream<Snapshot>
-}
-
-/**
- * Stands in for a breaker's channels until someone subscribes. Nobody ever subscribes to it, so
- * `observed` is false and nothing is ever sent to it (every send checks `observed` first).
- */
-const UNWATCHED = new Channel<unknown>()
-const unwatched = <T>(): Channel<T> => UNWATCHED as unknown as Channel<T>
-const NO_SUBSCRIBERS: ReadonlyArray<Sink<CallEvent>> = Object.freeze([])
 
 /**
  * The state of a breaker nobody has used yet: its strategy's first state is made on first use, at
  * that time (a keyed group holds many breakers that are never called; they hold no state).
  */
 const PRISTINE: unique symbol = Symbol('pristine')
-
-/**
- * What a breaker keeps for its watchers and waiters, created the first time anyone subscribes or
- * waits: an idle breaker (most of a keyed group) is its strategy, its state and a few fields.
- */
-class Watch {
-  lastSnapshot: Snapshot | undefined = undefined
-  /** Subscribers of `calls$`: a plain list, read on every call. */
-  callSubscribers: ReadonlyArray<Sink<CallEvent>> = NO_SUBSCRIBERS
-  /** Subscribers of `outcomes$`: the same, spared the admissions. */
-  outcomeSubscribers: ReadonlyArray<Sink<CallEvent>> = NO_SUBSCRIBERS
-  /** `UNWATCHED` until someone subscribes to `transitions$` (or `metrics$`). */
-  transitionEvents: Channel<TransitionEvent> = unwatched()
-  /** `UNWATCHED` until someone subscribes to `state$`. */
-  snapshots: Channel<Snapshot> = unwatched()
-  /** Emissions waiting for the one in progress to reach every subscriber (channel, value pairs). */
-  readonly queue: unknown[] = []
-  emitting = false
-  waiters: Waiter[] | undefined = undefined
-  drainScheduled = false
-  views: Views | undefined = undefined
-}
 
 /**
  * One breaker: a strategy's state shared by every call that goes through it, on an injected
@@ -297,8 +245,8 @@ export class Breaker implements CallSink {
     if (twin !== undefined && w !== undefined && (w.waiters === undefined || w.waiters.length === 0)) {
       const decision = twin(this.current, event, now)
       if (decision !== undefined) {
-        if (w.callSubscribers.length > 0 || w.outcomeSubscribers.length > 0) this.emitCall(w, event, decision, now, call, timedOut)
-        if (w.queue.length > 0) this.flush(w)
+        if (w.callSubscribers.length > 0 || w.outcomeSubscribers.length > 0) w.emitCall(this.name, event, decision, now, call, timedOut)
+        if (w.queue.length > 0) w.flush()
         return decision
       }
     }
@@ -324,8 +272,8 @@ export class Breaker implements CallSink {
       if (w.waiters === undefined && !w.transitionEvents.observed && !w.snapshots.observed) w.lastSnapshot = undefined
       else this.changed(w, before, after, now)
     }
-    if (w.callSubscribers.length > 0 || w.outcomeSubscribers.length > 0) this.emitCall(w, event, decision, now, call, timedOut)
-    if (w.queue.length > 0) this.flush(w)
+    if (w.callSubscribers.length > 0 || w.outcomeSubscribers.length > 0) w.emitCall(this.name, event, decision, now, call, timedOut)
+    if (w.queue.length > 0) w.flush()
     return decision
   }
 
@@ -388,19 +336,18 @@ export class Breaker implements CallSink {
     const now = this.clock.now()
     const w = this.watched
     if (w === undefined) return
-    if (w.transitionEvents.observed)
-      this.send(w, w.transitionEvents, { _tag: 'ConfigSwapped', breaker: this.name, at: now, strategy: next.name })
+    if (w.transitionEvents.observed) w.send(w.transitionEvents, { _tag: 'ConfigSwapped', breaker: this.name, at: now, strategy: next.name })
     // The state before the swap is the old strategy's: only it can read it.
     this.changed(w, before, state, now, w.transitionEvents.observed || w.snapshots.observed ? previous.inspect(before) : undefined)
-    this.flush(w)
+    w.flush()
   }
 
   /** Reports a config that could not be used (see `followConfig`). */
   configRejected(message: string): void {
     const w = this.watched
     if (w?.transitionEvents.observed === true) {
-      this.send(w, w.transitionEvents, { _tag: 'ConfigRejected', breaker: this.name, at: this.clock.now(), message })
-      this.flush(w)
+      w.send(w.transitionEvents, { _tag: 'ConfigRejected', breaker: this.name, at: this.clock.now(), message })
+      w.flush()
     }
   }
 
@@ -409,8 +356,8 @@ export class Breaker implements CallSink {
     const w = this.watched
     if (w?.transitionEvents.observed === true) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-      this.send(w, w.transitionEvents, { _tag: 'ClassifierFailed', breaker: this.name, at: this.clock.now(), message })
-      this.flush(w)
+      w.send(w.transitionEvents, { _tag: 'ClassifierFailed', breaker: this.name, at: this.clock.now(), message })
+      w.flush()
     }
   }
 
@@ -478,53 +425,6 @@ export class Breaker implements CallSink {
     }
   }
 
-  /**
-   * Queues `value` for `channel`. Every emission goes through the queue and `flush`, so a
-   * dispatch made by a subscriber (re-entrantly) is delivered after the dispatch in progress.
-   */
-  private send<T>(w: Watch, channel: Channel<T>, value: T): void {
-    w.queue.push(channel, value)
-  }
-
-  /**
-   * Delivers a call event to `calls$` and, unless it is an admission, to `outcomes$`: at once if
-   * nothing is being delivered, else after what is queued.
-   */
-  private sendCall(w: Watch, value: CallEvent): void {
-    const calls = w.callSubscribers
-    const outcomes = value._tag === 'CallAdmitted' ? NO_SUBSCRIBERS : w.outcomeSubscribers
-    if (w.emitting || w.queue.length > 0) {
-      if (calls.length > 0) w.queue.push(calls, value)
-      if (outcomes.length > 0) w.queue.push(outcomes, value)
-      return
-    }
-    w.emitting = true
-    try {
-      deliver(calls, value)
-      deliver(outcomes, value)
-    } finally {
-      w.emitting = false
-    }
-    if (w.queue.length > 0) this.flush(w)
-  }
-
-  /** Delivers the queue in order; a flush already in progress delivers what is queued meanwhile. */
-  private flush(w: Watch): void {
-    if (w.emitting) return
-    w.emitting = true
-    const queue = w.queue
-    try {
-      for (let i = 0; i < queue.length; i += 2) {
-        const target = queue[i]
-        if (Array.isArray(target)) deliver(target as ReadonlyArray<Sink<unknown>>, queue[i + 1])
-        else (target as Channel<unknown>).next(queue[i + 1])
-      }
-    } finally {
-      queue.length = 0
-      w.emitting = false
-    }
-  }
-
   private changed(w: Watch, before: unknown, after: unknown, now: number, swappedFrom?: Snapshot): void {
     if (w.waiters !== undefined && w.waiters.length > 0) this.drainSoon(w)
     if (!w.transitionEvents.observed && !w.snapshots.observed) {
@@ -549,7 +449,7 @@ export class Breaker implements CallSink {
     if (!transition && !rate) return
     if (w.transitionEvents.observed) {
       if (transition) {
-        this.send(w, w.transitionEvents, {
+        w.send(w.transitionEvents, {
           _tag: 'StateChanged',
           breaker: this.name,
           at: now,
@@ -560,7 +460,7 @@ export class Breaker implements CallSink {
         })
       }
       if (rate) {
-        this.send(w, w.transitionEvents, {
+        w.send(w.transitionEvents, {
           _tag: 'RecoveryRateChanged',
           breaker: this.name,
           at: now,
@@ -569,40 +469,7 @@ export class Breaker implements CallSink {
         })
       }
     }
-    if (w.snapshots.observed) this.send(w, w.snapshots, next)
-  }
-
-  private emitCall(w: Watch, event: BreakerEvent, decision: Decision, at: number, call: number, timedOut: boolean): void {
-    const breaker = this.name
-    switch (event._tag) {
-      case 'CallRequested':
-        // Built only for `calls$`: `outcomes$` is spared admissions.
-        if (decision._tag === 'Admitted') {
-          if (w.callSubscribers.length > 0) this.sendCall(w, { _tag: 'CallAdmitted', breaker, at, call, probe: decision.probe })
-        } else if (decision._tag === 'Rejected') {
-          this.sendCall(w, {
-            _tag: 'CallRejected',
-            breaker,
-            at,
-            call,
-            reason: decision.reason,
-            retryAfterMs: decision.retryAfterMs,
-          })
-        }
-        return
-      case 'CallSucceeded':
-      case 'CallFailed':
-      case 'CallCancelled':
-        if (decision._tag === 'Ignored') {
-          const latencyMs = event._tag === 'CallCancelled' ? null : event.latencyMs
-          this.sendCall(w, { _tag: 'CallStale', breaker, at, call, outcome: outcomeTag[event._tag], latencyMs })
-        } else if (event._tag === 'CallCancelled') this.sendCall(w, { _tag: 'CallCancelled', breaker, at, call })
-        else if (event._tag === 'CallSucceeded') this.sendCall(w, { _tag: 'CallSucceeded', breaker, at, call, latencyMs: event.latencyMs })
-        else this.sendCall(w, { _tag: 'CallFailed', breaker, at, call, latencyMs: event.latencyMs, timedOut })
-        return
-      default:
-        return
-    }
+    if (w.snapshots.observed) w.send(w.snapshots, next)
   }
 }
 

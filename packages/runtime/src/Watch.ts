@@ -1,0 +1,134 @@
+/** What a breaker keeps for its watchers and waiters, and how it delivers their events in causal order. */
+import type { Admitted, BreakerEvent, Decision, Rejected, Snapshot } from '@datapunk/breaker'
+import type { TimerHandle } from './Clock.js'
+import { Channel, type EventStream, type Sink } from './EventStream.js'
+import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
+
+export const outcomeTag = { CallSucceeded: 'succeeded', CallFailed: 'failed', CallCancelled: 'cancelled' } as const
+
+/** A caller waiting in half-open for the probes' verdict. */
+export interface Waiter {
+  readonly admit: (ticket: Admitted, call: number, now: number) => void
+  readonly fail: (rejection: Rejected) => void
+  timer: TimerHandle | undefined
+}
+
+/** Hands `value` to each subscriber (each is a safe sink: a throwing handler is reported, not thrown here). */
+export const deliver = <T>(subscribers: ReadonlyArray<Sink<T>>, value: T): void => {
+  for (let i = 0; i < subscribers.length; i++) subscribers[i]?.next(value)
+}
+
+/** The event streams of a {@link Breaker}, built together on first read. */
+export interface Views {
+  readonly calls$: EventStream<CallEvent>
+  readonly outcomes$: EventStream<CallOutcomeEvent>
+  readonly transitions$: EventStream<TransitionEvent>
+  readonly metrics$: EventStream<MetricEvent>
+  readonly state$: EventStream<Snapshot>
+}
+
+/**
+ * Stands in for a breaker's channels until someone subscribes. Nobody ever subscribes to it, so
+ * `observed` is false and nothing is ever sent to it (every send checks `observed` first).
+ */
+export const UNWATCHED = new Channel<unknown>()
+export const unwatched = <T>(): Channel<T> => UNWATCHED as unknown as Channel<T>
+export const NO_SUBSCRIBERS: ReadonlyArray<Sink<CallEvent>> = Object.freeze([])
+
+/**
+ * What a breaker keeps for its watchers and waiters, created the first time anyone subscribes or
+ * waits: an idle breaker (most of a keyed group) is its strategy, its state and a few fields.
+ */
+export class Watch {
+  lastSnapshot: Snapshot | undefined = undefined
+  /** Subscribers of `calls$`: a plain list, read on every call. */
+  callSubscribers: ReadonlyArray<Sink<CallEvent>> = NO_SUBSCRIBERS
+  /** Subscribers of `outcomes$`: the same, spared the admissions. */
+  outcomeSubscribers: ReadonlyArray<Sink<CallEvent>> = NO_SUBSCRIBERS
+  /** `UNWATCHED` until someone subscribes to `transitions$` (or `metrics$`). */
+  transitionEvents: Channel<TransitionEvent> = unwatched()
+  /** `UNWATCHED` until someone subscribes to `state$`. */
+  snapshots: Channel<Snapshot> = unwatched()
+  /** Emissions waiting for the one in progress to reach every subscriber (channel, value pairs). */
+  readonly queue: unknown[] = []
+  emitting = false
+  waiters: Waiter[] | undefined = undefined
+  drainScheduled = false
+  views: Views | undefined = undefined
+
+  /**
+   * Queues `value` for `channel`. Every emission goes through the queue and `flush`, so a
+   * dispatch made by a subscriber (re-entrantly) is delivered after the dispatch in progress.
+   */
+  send<T>(channel: Channel<T>, value: T): void {
+    this.queue.push(channel, value)
+  }
+  /**
+   * Delivers a call event to `calls$` and, unless it is an admission, to `outcomes$`: at once if
+   * nothing is being delivered, else after what is queued.
+   */
+  sendCall(value: CallEvent): void {
+    const calls = this.callSubscribers
+    const outcomes = value._tag === 'CallAdmitted' ? NO_SUBSCRIBERS : this.outcomeSubscribers
+    if (this.emitting || this.queue.length > 0) {
+      if (calls.length > 0) this.queue.push(calls, value)
+      if (outcomes.length > 0) this.queue.push(outcomes, value)
+      return
+    }
+    this.emitting = true
+    try {
+      deliver(calls, value)
+      deliver(outcomes, value)
+    } finally {
+      this.emitting = false
+    }
+    if (this.queue.length > 0) this.flush()
+  }
+  /** Delivers the queue in order; a flush already in progress delivers what is queued meanwhile. */
+  flush(): void {
+    if (this.emitting) return
+    this.emitting = true
+    const queue = this.queue
+    try {
+      for (let i = 0; i < queue.length; i += 2) {
+        const target = queue[i]
+        if (Array.isArray(target)) deliver(target as ReadonlyArray<Sink<unknown>>, queue[i + 1])
+        else (target as Channel<unknown>).next(queue[i + 1])
+      }
+    } finally {
+      queue.length = 0
+      this.emitting = false
+    }
+  }
+  emitCall(breaker: string, event: BreakerEvent, decision: Decision, at: number, call: number, timedOut: boolean): void {
+    switch (event._tag) {
+      case 'CallRequested':
+        // Built only for `calls$`: `outcomes$` is spared admissions.
+        if (decision._tag === 'Admitted') {
+          if (this.callSubscribers.length > 0) this.sendCall({ _tag: 'CallAdmitted', breaker, at, call, probe: decision.probe })
+        } else if (decision._tag === 'Rejected') {
+          this.sendCall({
+            _tag: 'CallRejected',
+            breaker,
+            at,
+            call,
+            reason: decision.reason,
+            retryAfterMs: decision.retryAfterMs,
+          })
+        }
+        return
+      case 'CallSucceeded':
+      case 'CallFailed':
+      case 'CallCancelled':
+        if (decision._tag === 'Ignored') {
+          const latencyMs = event._tag === 'CallCancelled' ? null : event.latencyMs
+          this.sendCall({ _tag: 'CallStale', breaker, at, call, outcome: outcomeTag[event._tag], latencyMs })
+        } else if (event._tag === 'CallCancelled') this.sendCall({ _tag: 'CallCancelled', breaker, at, call })
+        else if (event._tag === 'CallSucceeded') this.sendCall({ _tag: 'CallSucceeded', breaker, at, call, latencyMs: event.latencyMs })
+        else this.sendCall({ _tag: 'CallFailed', breaker, at, call, latencyMs: event.latencyMs, timedOut })
+        return
+      default:
+        return
+    }
+  }
+}
