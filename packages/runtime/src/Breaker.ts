@@ -10,6 +10,7 @@ import {
   swapStrategy,
   type Ticket,
 } from '@datapunk/breaker'
+import { Admission } from './Admission.js'
 import type { CallSink } from './AdmittedCall.js'
 import { type Clock, monotonicClock } from './Clock.js'
 import { Channel, type EventStream, eventStream, mergeStreams, type Sink, type Unsubscribable } from './EventStream.js'
@@ -277,7 +278,32 @@ export class Breaker implements CallSink {
     return decision
   }
 
-  /** Asks to make a call: `Admitted` (keep it: it is the ticket) or `Rejected`. */
+  /**
+   * Asks to make a call: an {@link Admission} to settle when the call ends, or the `Rejected`
+   * decision (its `reason` and `retryAfterMs`). The way to protect a call without `execute` or
+   * the operator: nothing else to read, nothing else to report.
+   *
+   * @example
+   * import { circuit } from '@datapunk/breaker'
+   * import { createBreaker } from '@datapunk/breaker-runtime'
+   * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }))
+   * const first = breaker.admit()
+   * if (first._tag === 'Admitted') first.settle('failure')
+   * const second = breaker.admit()
+   * second._tag === 'Rejected' && second.reason // 'open'
+   */
+  admit(): Admission | Rejected {
+    const now = this.clock.now()
+    const decision = this.request(now)
+    if (decision._tag === 'Admitted') return new Admission(this, decision, this.callCount, now)
+    return decision._tag === 'Rejected' ? decision : REJECTED_OPEN
+  }
+
+  /**
+   * Asks to make a call, at the low level adapters use: `Admitted` (keep it: it is the ticket,
+   * reported with `succeeded`, `failed` or `cancelled`, and `lastCall` numbers it) or `Rejected`.
+   * Prefer {@link admit}.
+   */
   request(now = this.clock.now()): Decision {
     return this.dispatchAt(REQUESTED, now, ++this.callCount)
   }

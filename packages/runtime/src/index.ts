@@ -5,6 +5,7 @@
  * keyed groups (`breakerGroup`), hot reconfiguration (`followConfig`), typed metric events as
  * minimal observables (RxJS `from()` takes them), pino logging. Depends on the core only: no RxJS.
  */
+export { Admission, type CallOutcome } from './Admission.js'
 export { Breaker, type BreakerOptions, createBreaker } from './Breaker.js'
 export { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
 export { type BreakerGroup, type BreakerGroupConfig, breakerGroup, type GroupEvent } from './breakerGroup.js'
