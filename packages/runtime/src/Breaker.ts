@@ -13,10 +13,10 @@ import {
 import { Admission } from './Admission.js'
 import type { CallSink } from './AdmittedCall.js'
 import { type Clock, monotonicClock } from './Clock.js'
-import { Channel, type EventStream, eventStream, mergeStreams, type Sink, type Unsubscribable } from './EventStream.js'
+import type { EventStream, Unsubscribable } from './EventStream.js'
 import { type ExecuteOptions, execute } from './execute.js'
 import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
-import { UNWATCHED, type Views, type Waiter, Watch } from './Watch.js'
+import { type Views, type Waiter, Watch } from './Watch.js'
 
 /** Options of {@link createBreaker}. */
 export interface BreakerOptions<S> {
@@ -128,31 +128,7 @@ export class Breaker implements CallSink {
 
   private view(): Views {
     const w = this.watch()
-    if (w.views !== undefined) return w.views
-    const calls$ = eventStream<CallEvent>((sink) => {
-      // Copy on write: a delivery in progress keeps iterating the list it started with.
-      w.callSubscribers = [...w.callSubscribers, sink]
-      return () => {
-        w.callSubscribers = w.callSubscribers.filter((s) => s !== sink)
-      }
-    })
-    const outcomes$ = eventStream<CallOutcomeEvent>((sink) => {
-      const s = sink as Sink<CallEvent>
-      w.outcomeSubscribers = [...w.outcomeSubscribers, s]
-      return () => {
-        w.outcomeSubscribers = w.outcomeSubscribers.filter((other) => other !== s)
-      }
-    })
-    const transitions$ = eventStream<TransitionEvent>((sink) => {
-      if (w.transitionEvents === UNWATCHED) w.transitionEvents = new Channel<TransitionEvent>()
-      return w.transitionEvents.add(sink)
-    })
-    const state$ = eventStream<Snapshot>((sink) => {
-      sink.next(this.snapshot())
-      if (w.snapshots === UNWATCHED) w.snapshots = new Channel<Snapshot>()
-      return w.snapshots.add(sink)
-    })
-    w.views = { calls$, outcomes$, transitions$, metrics$: mergeStreams<MetricEvent>(calls$, transitions$), state$ }
+    w.views ??= w.makeViews(() => this.snapshot())
     return w.views
   }
 

@@ -1,7 +1,7 @@
 /** What a breaker keeps for its watchers and waiters, and how it delivers their events in causal order. */
 import type { Admitted, BreakerEvent, Decision, Rejected, Snapshot } from '@datapunk/breaker'
 import type { TimerHandle } from './Clock.js'
-import { Channel, type EventStream, type Sink } from './EventStream.js'
+import { Channel, type EventStream, eventStream, mergeStreams, type Sink } from './EventStream.js'
 import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
 
 export const outcomeTag = { CallSucceeded: 'succeeded', CallFailed: 'failed', CallCancelled: 'cancelled' } as const
@@ -130,5 +130,33 @@ export class Watch {
       default:
         return
     }
+  }
+
+  /** The event streams of the breaker this watch belongs to (`snapshot`: its snapshot now, for `state$`). */
+  makeViews(snapshot: () => Snapshot): Views {
+    const calls$ = eventStream<CallEvent>((sink) => {
+      // Copy on write: a delivery in progress keeps iterating the list it started with.
+      this.callSubscribers = [...this.callSubscribers, sink]
+      return () => {
+        this.callSubscribers = this.callSubscribers.filter((s) => s !== sink)
+      }
+    })
+    const outcomes$ = eventStream<CallOutcomeEvent>((sink) => {
+      const s = sink as Sink<CallEvent>
+      this.outcomeSubscribers = [...this.outcomeSubscribers, s]
+      return () => {
+        this.outcomeSubscribers = this.outcomeSubscribers.filter((other) => other !== s)
+      }
+    })
+    const transitions$ = eventStream<TransitionEvent>((sink) => {
+      if (this.transitionEvents === UNWATCHED) this.transitionEvents = new Channel<TransitionEvent>()
+      return this.transitionEvents.add(sink)
+    })
+    const state$ = eventStream<Snapshot>((sink) => {
+      sink.next(snapshot())
+      if (this.snapshots === UNWATCHED) this.snapshots = new Channel<Snapshot>()
+      return this.snapshots.add(sink)
+    })
+    return { calls$, outcomes$, transitions$, metrics$: mergeStreams<MetricEvent>(calls$, transitions$), state$ }
   }
 }
