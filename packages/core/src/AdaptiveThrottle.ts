@@ -95,6 +95,170 @@ const sum = (xs: ReadonlyArray<number>): number => {
   return total
 }
 
+/** A throttle's window settings, decoded once: what every function of the window reads. */
+interface Window {
+  readonly buckets: number
+  readonly bucketMs: number
+  readonly windowMs: number
+  readonly successRateThreshold: number
+  readonly maxRejectionProbability: number
+  readonly inverseAggression: number
+  /** Requests in the window below which nothing is rejected. */
+  readonly minRequests: number
+  readonly slowCallMs: number | undefined
+  readonly zeros: ReadonlyArray<number>
+}
+
+const throttleAt = (start: number, requests: ReadonlyArray<number>, accepts: ReadonlyArray<number>, credit: number): ThrottleState => ({
+  start,
+  requests,
+  accepts,
+  credit,
+})
+
+/** The window moved on to `now`: buckets older than `windowMs` dropped. */
+const rotate = (w: Window, s: ThrottleState, now: number): ThrottleState => {
+  if (!(now >= s.start + w.bucketMs)) return s
+  const steps = Math.floor((now - s.start) / w.bucketMs)
+  if (steps >= w.buckets) return throttleAt(s.start + steps * w.bucketMs, w.zeros, w.zeros, s.credit)
+  const shift = (xs: ReadonlyArray<number>) => [...xs.slice(steps), ...w.zeros.slice(0, steps)]
+  return throttleAt(s.start + steps * w.bucketMs, shift(s.requests), shift(s.accepts), s.credit)
+}
+
+const bump = (w: Window, xs: ReadonlyArray<number>): ReadonlyArray<number> => {
+  const next = xs.slice()
+  next[w.buckets - 1] = (next[w.buckets - 1] ?? 0) + 1
+  return next
+}
+
+/** The rejection probability over the window (both sums in one pass: it runs on every request). */
+const rejectProbability = (w: Window, s: ThrottleState): number => {
+  let requests = 0
+  let accepts = 0
+  for (let i = 0; i < w.buckets; i++) {
+    requests += s.requests[i] ?? 0
+    accepts += s.accepts[i] ?? 0
+  }
+  if (requests < w.minRequests || requests === 0) return 0
+  const raw = (requests - accepts / w.successRateThreshold) / (requests + 1)
+  if (!(raw > 0)) return 0
+  const p = w.inverseAggression === 1 ? raw : raw ** w.inverseAggression
+  return Math.min(p, w.maxRejectionProbability)
+}
+
+const state = <X>(throttle: ThrottleState, innerState: X): ThrottledState<X> => ({ throttle, inner: innerState })
+
+const isTimed = (now: number): boolean => Number.isFinite(now) && Math.abs(now) <= Number.MAX_SAFE_INTEGER
+
+/** A request: throttled by credit at the window's rejection probability, else the inner strategy's to decide. */
+const onRequest = <S>(w: Window, inner: Strategy<S>, s: ThrottledState<S>, event: BreakerEvent, now: number) => {
+  const rotated = rotate(w, s.throttle, now)
+  const p = rejectProbability(w, rotated)
+  // Nothing to reject: the credit would gain a whole request and spend it.
+  if (p === 0) {
+    const [innerNext, decision] = inner.step(s.inner, event, now)
+    return [rotated === s.throttle && innerNext === s.inner ? s : state(rotated, innerNext), decision] as const
+  }
+  const share = Math.round((1 - p) * PPM)
+  const credit = rotated.credit + share
+  const counted = throttleAt(rotated.start, rotated.requests, rotated.accepts, credit >= PPM ? credit - PPM : credit)
+  if (credit < PPM) {
+    const requests = sum(rotated.requests)
+    const interval = requests > 0 ? Math.min(w.windowMs, now - rotated.start + (w.buckets - 1) * w.bucketMs) / requests : null
+    const needed = share > 0 ? Math.ceil((PPM - counted.credit) / share) : null
+    return [
+      state(counted, s.inner),
+      rejected('throttled', interval === null || needed === null ? null : Math.ceil(needed * interval)),
+    ] as const
+  }
+  const [innerNext, decision] = inner.step(s.inner, event, now)
+  return [state(counted, innerNext), decision] as const
+}
+
+const step = <S>(
+  w: Window,
+  inner: Strategy<S>,
+  s: ThrottledState<S>,
+  event: BreakerEvent,
+  now: number,
+): readonly [ThrottledState<S>, Decision] => {
+  // Times the inner strategy refuses are not times here either.
+  const timed = isTimed(now)
+  if (event !== null && typeof event === 'object' && event._tag === 'CallRequested' && timed) return onRequest(w, inner, s, event, now)
+  const [innerNext, decision] = inner.step(s.inner, event, now)
+  let throttle = timed ? rotate(w, s.throttle, now) : s.throttle
+  // An outcome the inner strategy took (not ignored) completes a call: a success within
+  // `slowCallMs` is an accept too.
+  if (event !== null && typeof event === 'object' && decision._tag !== 'Ignored' && timed) {
+    const tag = event._tag
+    if (tag === 'CallSucceeded' || tag === 'CallFailed') {
+      const latency = (event as { readonly latencyMs?: unknown }).latencyMs
+      const accepted = tag === 'CallSucceeded' && (w.slowCallMs === undefined || !(typeof latency === 'number' && latency > w.slowCallMs))
+      throttle = throttleAt(
+        throttle.start,
+        bump(w, throttle.requests),
+        accepted ? bump(w, throttle.accepts) : throttle.accepts,
+        throttle.credit,
+      )
+    }
+  }
+  return innerNext === s.inner && throttle === s.throttle ? [s, decision] : [state(throttle, innerNext), decision]
+}
+
+const inspect = <S>(w: Window, inner: Strategy<S>, s: ThrottledState<S>): Snapshot => {
+  const snapshot = inner.inspect(s.inner)
+  const p = rejectProbability(w, s.throttle)
+  return {
+    ...snapshot,
+    admitRate: snapshot.admitRate * (1 - p),
+    detectors: [
+      ...snapshot.detectors,
+      {
+        ...emptyDetectorSnapshot('adaptive-throttle'),
+        figures: { rejectRate: p, requests: sum(s.throttle.requests), accepts: sum(s.throttle.accepts) },
+      },
+    ],
+  }
+}
+
+const validateWindow = (w: Window, u: unknown, c: t.Context): t.Validation<ThrottleState> => {
+  const r = ThrottleStateCodec.validate(u, c)
+  if (r._tag === 'Left') return r
+  const v = r.right
+  if (v.requests.length !== w.buckets || v.accepts.length !== w.buckets)
+    return t.failure(u, c, `expected ${w.buckets} buckets of requests and of accepts`)
+  if (v.credit >= PPM) return t.failure(u, c, `expected credit below ${PPM}`)
+  if (v.accepts.some((a, i) => a > (v.requests[i] ?? 0)))
+    return t.failure(u, c, 'expected at most as many accepts as requests in each bucket')
+  return t.success(throttleAt(v.start, [...v.requests], [...v.accepts], v.credit))
+}
+
+const validate = <S>(w: Window, inner: Strategy<S>, u: unknown, c: t.Context): t.Validation<ThrottledState<S>> => {
+  if (typeof u !== 'object' || u === null) return t.failure(u, c, 'expected { throttle, inner }')
+  const { throttle, inner: innerState } = u as { throttle?: unknown; inner?: unknown }
+  const th = validateWindow(w, throttle, t.appendContext(c, 'throttle', t.unknown, throttle))
+  if (th._tag === 'Left') return th
+  const is = inner.codec.validate(innerState, t.appendContext(c, 'inner', t.unknown, innerState))
+  if (is._tag === 'Left') return is
+  return t.success(state(th.right, is.right))
+}
+
+const encode = <S>(inner: Strategy<S>, s: ThrottledState<S>): unknown => ({
+  throttle: { start: s.throttle.start, requests: [...s.throttle.requests], accepts: [...s.throttle.accepts], credit: s.throttle.credit },
+  inner: inner.codec.encode(s.inner),
+})
+
+/** A swap carries the inner state across (as the inner strategy adopts it), and the window from a throttle of the same shape. */
+const adopt = <S>(w: Window, inner: Strategy<S>, from: Handoff, now: number): ThrottledState<S> => {
+  const other = isThrottleHandoff(from) ? from : undefined
+  const sameWindow = other !== undefined && other.throttle.buckets === w.buckets && other.throttle.windowMs === w.windowMs
+  const handed = other?.inner ?? from
+  return state(
+    sameWindow ? other.throttle.window : throttleAt(now, w.zeros, w.zeros, 0),
+    inner.adopt === undefined ? inner.initial(now) : inner.adopt(handed, now),
+  )
+}
+
 /**
  * Wraps `inner` in client-side adaptive throttling, after Envoy's admission control. A call counts
  * in the window when it completes (so a cold start, with nothing completed yet, is never
@@ -139,181 +303,47 @@ const sum = (xs: ReadonlyArray<number>): number => {
  */
 export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleInput = {}): ThrottledStrategy<S> => {
   const config = decodeOrThrow(AdaptiveThrottleConfig, { ...input, kind: 'adaptive-throttle' })
-  const { successRateThreshold, maxRejectionProbability, windowMs, buckets, slowCallMs } = config
+  const { windowMs, buckets } = config
   if (windowMs / buckets < 1)
     throw new ConfigError([problem('buckets', `expected buckets of 1 ms at least (windowMs / buckets), got ${windowMs / buckets}`)])
-  const bucketMs = windowMs / buckets
-  const inverseAggression = 1 / config.aggression
-  const minRequests = (config.minRequestsPerSecond * windowMs) / 1000
-  const zeros: ReadonlyArray<number> = Object.freeze(new Array<number>(buckets).fill(0))
-
-  const throttleAt = (start: number, requests: ReadonlyArray<number>, accepts: ReadonlyArray<number>, credit: number): ThrottleState => ({
-    start,
-    requests,
-    accepts,
-    credit,
-  })
-
-  /** The window moved on to `now`: buckets older than `windowMs` dropped. */
-  const rotate = (s: ThrottleState, now: number): ThrottleState => {
-    if (!(now >= s.start + bucketMs)) return s
-    const steps = Math.floor((now - s.start) / bucketMs)
-    if (steps >= buckets) return throttleAt(s.start + steps * bucketMs, zeros, zeros, s.credit)
-    const shift = (xs: ReadonlyArray<number>) => [...xs.slice(steps), ...zeros.slice(0, steps)]
-    return throttleAt(s.start + steps * bucketMs, shift(s.requests), shift(s.accepts), s.credit)
+  const w: Window = {
+    buckets,
+    bucketMs: windowMs / buckets,
+    windowMs,
+    successRateThreshold: config.successRateThreshold,
+    maxRejectionProbability: config.maxRejectionProbability,
+    inverseAggression: 1 / config.aggression,
+    minRequests: (config.minRequestsPerSecond * windowMs) / 1000,
+    slowCallMs: config.slowCallMs,
+    zeros: Object.freeze(new Array<number>(buckets).fill(0)),
   }
-
-  const bump = (xs: ReadonlyArray<number>): ReadonlyArray<number> => {
-    const next = xs.slice()
-    next[buckets - 1] = (next[buckets - 1] ?? 0) + 1
-    return next
-  }
-
-  /** The rejection probability over the window (both sums in one pass: it runs on every request). */
-  const rejectProbability = (s: ThrottleState): number => {
-    let requests = 0
-    let accepts = 0
-    for (let i = 0; i < buckets; i++) {
-      requests += s.requests[i] ?? 0
-      accepts += s.accepts[i] ?? 0
-    }
-    if (requests < minRequests || requests === 0) return 0
-    const raw = (requests - accepts / successRateThreshold) / (requests + 1)
-    if (!(raw > 0)) return 0
-    const p = inverseAggression === 1 ? raw : raw ** inverseAggression
-    return Math.min(p, maxRejectionProbability)
-  }
-
-  const state = <X>(throttle: ThrottleState, innerState: X): ThrottledState<X> => ({ throttle, inner: innerState })
-
-  const step = (s: ThrottledState<S>, event: BreakerEvent, now: number): readonly [ThrottledState<S>, Decision] => {
-    // Times the inner strategy refuses are not times here either.
-    const timed = Number.isFinite(now) && Math.abs(now) <= Number.MAX_SAFE_INTEGER
-    if (event !== null && typeof event === 'object' && event._tag === 'CallRequested' && timed) {
-      const rotated = rotate(s.throttle, now)
-      const p = rejectProbability(rotated)
-      // Nothing to reject: the credit would gain a whole request and spend it.
-      if (p === 0) {
-        const [innerNext, decision] = inner.step(s.inner, event, now)
-        return [rotated === s.throttle && innerNext === s.inner ? s : state(rotated, innerNext), decision]
-      }
-      const share = Math.round((1 - p) * PPM)
-      const credit = rotated.credit + share
-      const counted = throttleAt(rotated.start, rotated.requests, rotated.accepts, credit >= PPM ? credit - PPM : credit)
-      if (credit < PPM) {
-        const requests = sum(rotated.requests)
-        const interval = requests > 0 ? Math.min(windowMs, now - rotated.start + (buckets - 1) * bucketMs) / requests : null
-        const needed = share > 0 ? Math.ceil((PPM - counted.credit) / share) : null
-        return [state(counted, s.inner), rejected('throttled', interval === null || needed === null ? null : Math.ceil(needed * interval))]
-      }
-      const [innerNext, decision] = inner.step(s.inner, event, now)
-      return [state(counted, innerNext), decision]
-    }
-    const [innerNext, decision] = inner.step(s.inner, event, now)
-    let throttle = timed ? rotate(s.throttle, now) : s.throttle
-    // An outcome the inner strategy took (not ignored) completes a call: a success within
-    // `slowCallMs` is an accept too.
-    if (event !== null && typeof event === 'object' && decision._tag !== 'Ignored' && timed) {
-      const tag = event._tag
-      if (tag === 'CallSucceeded' || tag === 'CallFailed') {
-        const latency = (event as { readonly latencyMs?: unknown }).latencyMs
-        const accepted = tag === 'CallSucceeded' && (slowCallMs === undefined || !(typeof latency === 'number' && latency > slowCallMs))
-        throttle = throttleAt(
-          throttle.start,
-          bump(throttle.requests),
-          accepted ? bump(throttle.accepts) : throttle.accepts,
-          throttle.credit,
-        )
-      }
-    }
-    return innerNext === s.inner && throttle === s.throttle ? [s, decision] : [state(throttle, innerNext), decision]
-  }
-
-  const inspect = (s: ThrottledState<S>): Snapshot => {
-    const snapshot = inner.inspect(s.inner)
-    const p = rejectProbability(s.throttle)
-    return {
-      ...snapshot,
-      admitRate: snapshot.admitRate * (1 - p),
-      detectors: [
-        ...snapshot.detectors,
-        {
-          ...emptyDetectorSnapshot('adaptive-throttle'),
-          figures: { rejectRate: p, requests: sum(s.throttle.requests), accepts: sum(s.throttle.accepts) },
-        },
-      ],
-    }
-  }
-
-  const validateThrottle = (u: unknown, c: t.Context): t.Validation<ThrottleState> => {
-    const r = ThrottleStateCodec.validate(u, c)
-    if (r._tag === 'Left') return r
-    const v = r.right
-    if (v.requests.length !== buckets || v.accepts.length !== buckets)
-      return t.failure(u, c, `expected ${buckets} buckets of requests and of accepts`)
-    if (v.credit >= PPM) return t.failure(u, c, `expected credit below ${PPM}`)
-    if (v.accepts.some((a, i) => a > (v.requests[i] ?? 0)))
-      return t.failure(u, c, 'expected at most as many accepts as requests in each bucket')
-    return t.success(throttleAt(v.start, [...v.requests], [...v.accepts], v.credit))
-  }
-
-  const codecName = `a throttled ${inner.codec.name}`
-  const validate = (u: unknown, c: t.Context): t.Validation<ThrottledState<S>> => {
-    if (typeof u !== 'object' || u === null) return t.failure(u, c, 'expected { throttle, inner }')
-    const { throttle, inner: innerState } = u as { throttle?: unknown; inner?: unknown }
-    const th = validateThrottle(throttle, t.appendContext(c, 'throttle', t.unknown, throttle))
-    if (th._tag === 'Left') return th
-    const is = inner.codec.validate(innerState, t.appendContext(c, 'inner', t.unknown, innerState))
-    if (is._tag === 'Left') return is
-    return t.success(state(th.right, is.right))
-  }
-
-  const strategy: ThrottledStrategy<S> = {
+  return {
     name: inner.name,
     config: { ...config, circuit: (inner as { readonly config?: unknown }).config ?? null },
     inner,
-    initial: (now) => state(throttleAt(now, zeros, zeros, 0), inner.initial(now)),
-    step,
-    inspect,
+    initial: (now) => state(throttleAt(now, w.zeros, w.zeros, 0), inner.initial(now)),
+    step: (s, event, now) => step(w, inner, s, event, now),
+    inspect: (s) => inspect(w, inner, s),
     codec: {
-      name: codecName,
-      decode: (u) => validate(u, t.getDefaultContext(t.unknown)),
-      validate,
-      encode: (s) => ({
-        throttle: {
-          start: s.throttle.start,
-          requests: [...s.throttle.requests],
-          accepts: [...s.throttle.accepts],
-          credit: s.throttle.credit,
-        },
-        inner: inner.codec.encode(s.inner),
-      }),
+      name: `a throttled ${inner.codec.name}`,
+      decode: (u) => validate(w, inner, u, t.getDefaultContext(t.unknown)),
+      validate: (u, c) => validate(w, inner, u, c),
+      encode: (s) => encode(inner, s),
     },
     // The inner strategy's hand-off under `inner`, and the window (for another throttle of the same shape).
     handoff: (s, now): ThrottleHandoff => ({
       kind: 'adaptive-throttle',
-      snapshot: inspect(s),
+      snapshot: inspect(w, inner, s),
       inner: handoffOf(inner, s.inner, now),
       throttle: { window: s.throttle, buckets, windowMs },
     }),
-    // A swap carries the inner state across (as the inner strategy adopts it) and the window when
-    // the other strategy is a throttle with the same window.
-    adopt: (from, now) => {
-      const other = isThrottleHandoff(from) ? from : undefined
-      const sameWindow = other !== undefined && other.throttle.buckets === buckets && other.throttle.windowMs === windowMs
-      const handed = other?.inner ?? from
-      return state(
-        sameWindow ? other.throttle.window : throttleAt(now, zeros, zeros, 0),
-        inner.adopt === undefined ? inner.initial(now) : inner.adopt(handed, now),
-      )
-    },
+    adopt: (from, now) => adopt(w, inner, from, now),
     transitioned: (before, after) =>
       inner.transitioned === undefined ||
       inner.transitioned(before.inner, after.inner) ||
-      (before.throttle !== after.throttle && rejectProbability(before.throttle) !== rejectProbability(after.throttle)),
+      (before.throttle !== after.throttle && rejectProbability(w, before.throttle) !== rejectProbability(w, after.throttle)),
     share: (s) => inner.share?.(s.inner) ?? [],
   }
-  return strategy
 }
 
 /** A throttle's hand-off: its window (kept by a throttle of the same shape) and, under `inner`, the wrapped strategy's. */
