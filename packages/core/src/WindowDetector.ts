@@ -11,7 +11,7 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import { type Counts, rateOf } from './Counts.js'
 import { canonical, type Detector, type DetectorSnapshot, type StateCodec } from './Detector.js'
-import { type EvidenceBucket, isEvidence } from './Evidence.js'
+import { type Evidence, type EvidenceBucket, isEvidence } from './Evidence.js'
 import { ringIndex, rotateTimeWindowTo, type TimeWindow, timeWindow, timeWindowBuckets } from './TimeWindow.js'
 import { type WindowSpec, type WindowState, windowOps } from './Window.js'
 
@@ -41,6 +41,42 @@ export interface SharedWindow {
 
 /** A window detector's state: its window, or its window and a fleet's. */
 export type WindowDetectorState = WindowState | SharedWindow
+
+/**
+ * The rest of the fleet's window, rebuilt from its evidence at this replica's epoch: buckets older
+ * than the window fall out, buckets ahead of it (a peer's clock runs a little fast) count in the
+ * newest bucket. `undefined` when no entry is this detector's (same key, bucket size and span).
+ */
+const othersWindow = (
+  time: { readonly durationMs: number; readonly buckets: number },
+  key: string,
+  bucketMs: number,
+  local: TimeWindow,
+  evidence: ReadonlyArray<Evidence>,
+): TimeWindow | undefined => {
+  const mine = evidence.filter((e) => isEvidence(e) && e.key === key && e.bucketMs === bucketMs && e.span === time.buckets)
+  if (mine.length === 0) return undefined
+  const counts = new Array<number>(time.buckets * 3).fill(0)
+  let [calls, failures, slow, headCalls, headFailures, headSlow] = [0, 0, 0, 0, 0, 0]
+  for (const e of mine)
+    for (const [epoch, c, f, sl] of e.buckets) {
+      if (epoch <= local.epoch - time.buckets) continue
+      calls += c
+      failures += f
+      slow += sl
+      if (epoch >= local.epoch) {
+        headCalls += c
+        headFailures += f
+        headSlow += sl
+      } else {
+        const at = ringIndex(epoch, time.buckets) * 3
+        counts[at] = (counts[at] ?? 0) + c
+        counts[at + 1] = (counts[at + 1] ?? 0) + f
+        counts[at + 2] = (counts[at + 2] ?? 0) + sl
+      }
+    }
+  return timeWindow(local.epoch, calls, failures, slow, headCalls, headFailures, headSlow, counts)
+}
 
 /** Builds a detector counting in `spec.config.window` that trips when `spec.tripped(counts)` holds. */
 export const windowDetector = (spec: WindowDetectorSpec): Detector<WindowDetectorState> => {
@@ -114,31 +150,8 @@ export const windowDetector = (spec: WindowDetectorSpec): Detector<WindowDetecto
     },
     absorb: (s, evidence, now) => {
       const local = ops.advance(s.kind === 'shared' ? s.local : s, now) as TimeWindow
-      const mine = evidence.filter((e) => isEvidence(e) && e.key === key && e.bucketMs === bucketMs && e.span === time.buckets)
-      if (mine.length === 0) return local
-      // Rebuild the others' window at this replica's epoch: buckets older than the window fall
-      // out, buckets ahead of it (a peer's clock runs a little fast) count in the newest bucket.
-      const counts = new Array<number>(time.buckets * 3).fill(0)
-      let [calls, failures, slow, headCalls, headFailures, headSlow] = [0, 0, 0, 0, 0, 0]
-      for (const e of mine)
-        for (const [epoch, c, f, sl] of e.buckets) {
-          if (epoch <= local.epoch - time.buckets) continue
-          calls += c
-          failures += f
-          slow += sl
-          if (epoch >= local.epoch) {
-            headCalls += c
-            headFailures += f
-            headSlow += sl
-          } else {
-            const at = ringIndex(epoch, time.buckets) * 3
-            counts[at] = (counts[at] ?? 0) + c
-            counts[at + 1] = (counts[at + 1] ?? 0) + f
-            counts[at + 2] = (counts[at + 2] ?? 0) + sl
-          }
-        }
-      const remote = timeWindow(local.epoch, calls, failures, slow, headCalls, headFailures, headSlow, counts)
-      return { kind: 'shared', local, remote }
+      const remote = othersWindow(time, key, bucketMs, local, evidence)
+      return remote === undefined ? local : { kind: 'shared', local, remote }
     },
   }
 }

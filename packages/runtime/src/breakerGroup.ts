@@ -73,6 +73,35 @@ interface Entry {
 
 const stateOf = (entry: Entry): CircuitState => entry.breaker.snapshot().state
 
+/** Looks at a few breakers set aside; those closed again go back among the recent ones. */
+const revisit = <K>(recent: Map<K, Entry>, aside: Map<K, Entry>, count: number): void => {
+  let seen = 0
+  for (const [key, entry] of aside) {
+    if (seen++ >= count) return
+    aside.delete(key)
+    if (stateOf(entry) === 'closed') recent.set(key, entry)
+    else aside.set(key, entry) // to the back of the line
+  }
+}
+
+/**
+ * Makes room for one more breaker under `maxKeys`, evicting closed breakers least recently used
+ * first and setting open ones aside; `false` if only open or half-open breakers are held.
+ */
+const makeRoom = <K>(recent: Map<K, Entry>, aside: Map<K, Entry>, maxKeys: number, evict: (key: K, entry: Entry) => void): boolean => {
+  while (recent.size + aside.size >= maxKeys) {
+    const oldest = recent.entries().next()
+    if (oldest.done === true) return false
+    const [key, entry] = oldest.value
+    if (stateOf(entry) === 'closed') evict(key, entry)
+    else {
+      recent.delete(key)
+      aside.set(key, entry)
+    }
+  }
+  return true
+}
+
 /**
  * One breaker per key, with bounded memory. Breakers are kept in least-recently-used order;
  * closed ones are dropped lazily when idle or when the group is over `maxKeys`. Open and
@@ -112,17 +141,6 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
     if (events.observed) events.next({ _tag: 'Evicted', key, breaker: entry.breaker, reason, at })
   }
 
-  /** Looks at a few breakers set aside; those closed again go back among the recent ones. */
-  const revisit = (count: number): void => {
-    let seen = 0
-    for (const [key, entry] of aside) {
-      if (seen++ >= count) return
-      aside.delete(key)
-      if (stateOf(entry) === 'closed') recent.set(key, entry)
-      else aside.set(key, entry) // to the back of the line
-    }
-  }
-
   /** Drops idle closed breakers from the least recently used end; sets open ones aside. */
   const evictIdle = (): number => {
     const now = clock.now()
@@ -140,21 +158,6 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
     return dropped
   }
 
-  /** Makes room for one more breaker; `false` if only open or half-open breakers are held. */
-  const makeRoom = (now: number): boolean => {
-    while (recent.size + aside.size >= maxKeys) {
-      const oldest = recent.entries().next()
-      if (oldest.done === true) return false
-      const [key, entry] = oldest.value
-      if (stateOf(entry) === 'closed') evict(key, entry, 'capacity', now)
-      else {
-        recent.delete(key)
-        aside.set(key, entry)
-      }
-    }
-    return true
-  }
-
   return {
     get: (key) => {
       const now = clock.now()
@@ -166,9 +169,9 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
         recent.set(key, found)
         return found.breaker
       }
-      revisit(2)
+      revisit(recent, aside, 2)
       evictIdle()
-      const roomy = makeRoom(now)
+      const roomy = makeRoom(recent, aside, maxKeys, (k, e) => evict(k, e, 'capacity', now))
       const breaker = new Breaker(config.strategyFor(key) as Strategy<unknown>, { name: nameFor(key), clock })
       recent.set(key, { breaker, lastUsed: usedAt(now) })
       if (!roomy && events.observed) events.next({ _tag: 'OverCapacity', key, size: recent.size + aside.size, maxKeys, at: now })
