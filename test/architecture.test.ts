@@ -43,7 +43,6 @@ describe('the architecture', () => {
     'packages/redis/src/fleetMode.ts fleetMode': 430,
     'packages/sim/src/simulate.ts runOne': 202,
     'packages/redis/src/fleetMode.ts round': 197,
-    'packages/sim/src/cli/tune.ts tuneCommand': 105,
     'packages/sim/src/fleet.ts simulateFleet': 102,
   }
 

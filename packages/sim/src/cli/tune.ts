@@ -101,46 +101,11 @@ export async function tuneCommand(args: string[]): Promise<void> {
       .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
       .join(' ')
   const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1))
-  const budgetText = constraints.falseTripsPerDay === undefined ? '' : `; at most ${constraints.falseTripsPerDay} false trips a day`
-  const header = ['rank', 'cost', 'shortfall', 'wasted %', 'wasted', 'needless', 'false/day', 'collapses', 'detect s', 'full s']
-  const ranked = [...valid].sort(
-    (a, b) => Number(b.withinConstraints) - Number(a.withinConstraints) || a.cost - b.cost || a.index - b.index,
-  )
-  const rows = ranked
-    .slice(0, 10)
-    .map((e, i) => [
-      String(i + 1),
-      fmt(e.cost),
-      fmt(e.oracleShortfall),
-      fmt(e.wastedShare),
-      fmt(e.wasted),
-      fmt(e.needless),
-      `${fmt(e.falseTripsPerDay)}${e.withinConstraints ? '' : '!'}`,
-      fmt(e.collapses),
-      fmt(e.detectSeconds),
-      fmt(e.backToFullSeconds),
-    ])
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: ReadonlyArray<string>, tail: string) =>
-    `${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}  ${tail}`
-  const lines = [
-    `tuned ${candidates.right.length} candidates on ${where}${invalid.length > 0 ? ` (${invalid.length} invalid, skipped)` : ''}`,
-    `cost: ${costText(weights)}${budgetText}`,
-    '',
-    line(header, 'parameters'),
-    ...rows.map((r, i) => line(r, describe(ranked[i] as Evaluation))),
-    '',
-    'Pareto front (wasted vs needless: no other candidate is better on both):',
-    // Candidates with the same figures share one line.
-    ...sameFigures(paretoFront(evaluations)).map((same) => {
-      const first = same[0] as Evaluation
-      const more = same.length > 1 ? ` (and ${same.length - 1} more with the same figures)` : ''
-      return `  wasted ${fmt(first.wasted)}, needless ${fmt(first.needless)}: ${describe(first)}${more}`
-    }),
-    '',
-    "shortfall: points of the oracle's successes not served; wasted %: points of all requests sent into failure;",
-    'needless: rejected requests that would have succeeded; false/day: trips per day on the worst noise cell (! over the budget).',
-  ]
+  const lines = reportLines(evaluations, constraints, weights, describe, {
+    candidates: candidates.right.length,
+    invalid: invalid.length,
+    where,
+  })
   if (winner === undefined) {
     process.stdout.write(`${lines.join('\n')}\n`)
     const fewest = Math.min(...valid.map((e) => e.falseTripsPerDay))
@@ -163,6 +128,57 @@ export async function tuneCommand(args: string[]): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`)
   if (values.html !== undefined)
     writeHtml(values.html, renderTuneHtml(`tuned on ${where}`, evaluations, paretoFront(evaluations), winner, describe))
+}
+
+/** The report of a tuning run: the ten best candidates, the Pareto front, and what the columns mean. */
+function reportLines(
+  evaluations: ReadonlyArray<Evaluation>,
+  constraints: { readonly falseTripsPerDay?: number },
+  weights: Parameters<typeof costText>[0],
+  describe: (e: Evaluation) => string,
+  run: { readonly candidates: number; readonly invalid: number; readonly where: string },
+): string[] {
+  const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1))
+  const budgetText = constraints.falseTripsPerDay === undefined ? '' : `; at most ${constraints.falseTripsPerDay} false trips a day`
+  const header = ['rank', 'cost', 'shortfall', 'wasted %', 'wasted', 'needless', 'false/day', 'collapses', 'detect s', 'full s']
+  const ranked = evaluations
+    .filter((e) => e.valid)
+    .sort((a, b) => Number(b.withinConstraints) - Number(a.withinConstraints) || a.cost - b.cost || a.index - b.index)
+  const rows = ranked
+    .slice(0, 10)
+    .map((e, i) => [
+      String(i + 1),
+      fmt(e.cost),
+      fmt(e.oracleShortfall),
+      fmt(e.wastedShare),
+      fmt(e.wasted),
+      fmt(e.needless),
+      `${fmt(e.falseTripsPerDay)}${e.withinConstraints ? '' : '!'}`,
+      fmt(e.collapses),
+      fmt(e.detectSeconds),
+      fmt(e.backToFullSeconds),
+    ])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: ReadonlyArray<string>, tail: string) =>
+    `${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}  ${tail}`
+  return [
+    `tuned ${run.candidates} candidates on ${run.where}${run.invalid > 0 ? ` (${run.invalid} invalid, skipped)` : ''}`,
+    `cost: ${costText(weights)}${budgetText}`,
+    '',
+    line(header, 'parameters'),
+    ...rows.map((r, i) => line(r, describe(ranked[i] as Evaluation))),
+    '',
+    'Pareto front (wasted vs needless: no other candidate is better on both):',
+    // Candidates with the same figures share one line.
+    ...sameFigures(paretoFront(evaluations)).map((same) => {
+      const first = same[0] as Evaluation
+      const more = same.length > 1 ? ` (and ${same.length - 1} more with the same figures)` : ''
+      return `  wasted ${fmt(first.wasted)}, needless ${fmt(first.needless)}: ${describe(first)}${more}`
+    }),
+    '',
+    "shortfall: points of the oracle's successes not served; wasted %: points of all requests sent into failure;",
+    'needless: rejected requests that would have succeeded; false/day: trips per day on the worst noise cell (! over the budget).',
+  ]
 }
 
 /** Runs of evaluations with equal wasted and needless figures, in order. */
