@@ -10,6 +10,8 @@ import {
   type Breaker,
   type BreakerSource,
   type CallOutcomeEvent,
+  callOutcomeOf,
+  PHASES,
   Subscription,
   type TransitionEvent,
   watchBreakers,
@@ -57,8 +59,6 @@ export const instrumentCatalogue = [
     attributes: ['breaker.name', 'breaker.key', 'breaker.part', 'breaker.part.index', 'breaker.part.kind', 'breaker.figure'],
   },
 ] as const
-
-const PHASES = ['closed', 'open', 'half-open'] as const
 
 interface Attached {
   readonly subscription: Subscription
@@ -115,27 +115,16 @@ const setOf = (a: Attached, id: string, extra: Attributes): Attributes => {
 }
 
 const onCall = (i: Instruments, a: Attached, event: CallOutcomeEvent): void => {
-  switch (event._tag) {
-    case 'CallSucceeded':
-    case 'CallFailed': {
-      const outcome = event._tag === 'CallSucceeded' ? 'success' : event.timedOut ? 'timeout' : 'failure'
-      const set = setOf(a, outcome, { 'breaker.outcome': outcome })
-      i.calls.add(1, set)
-      i.duration.record(event.latencyMs / 1000, set)
-      return
-    }
-    case 'CallCancelled':
-      i.calls.add(1, setOf(a, 'cancelled', { 'breaker.outcome': 'cancelled' }))
-      return
-    case 'CallStale':
-      i.calls.add(1, setOf(a, 'ignored', { 'breaker.outcome': 'ignored' }))
-      return
-    case 'CallRejected':
-      i.rejections.add(1, setOf(a, `r:${event.reason}`, { 'breaker.rejection.reason': event.reason }))
-      return
-    default:
-      return
+  const outcome = callOutcomeOf(event)
+  if (outcome === 'rejected') {
+    const reason = (event as Extract<CallOutcomeEvent, { _tag: 'CallRejected' }>).reason
+    i.rejections.add(1, setOf(a, `r:${reason}`, { 'breaker.rejection.reason': reason }))
+    return
   }
+  const set = setOf(a, outcome, { 'breaker.outcome': outcome })
+  i.calls.add(1, set)
+  if (outcome === 'success' || outcome === 'failure' || outcome === 'timeout')
+    i.duration.record((event as { readonly latencyMs: number }).latencyMs / 1000, set)
 }
 
 const onTransition = (i: Instruments, a: Attached, event: TransitionEvent): void => {

@@ -8,7 +8,11 @@ import { partFigures, type Snapshot } from '@datapunk/breaker'
 import {
   type Breaker,
   type BreakerSource,
+  CALL_OUTCOMES,
   type CallOutcomeEvent,
+  type CallOutcomeLabel,
+  callOutcomeOf,
+  PHASES,
   Subscription,
   type TransitionEvent,
   watchBreakers,
@@ -104,8 +108,6 @@ export const metricCatalogue = [
 
 /** Settled-call outcomes that have a duration. */
 type Timed = 'success' | 'failure' | 'timeout'
-const OUTCOMES = ['success', 'failure', 'timeout', 'cancelled', 'ignored'] as const
-type Outcome = (typeof OUTCOMES)[number]
 
 /** prom-client's default buckets, in seconds: 5 ms to 10 s. */
 const DEFAULT_BUCKETS: ReadonlyArray<number> = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -125,7 +127,7 @@ interface Tally {
   readonly name: string
   readonly key: string
   readonly subscription: Subscription
-  readonly calls: Record<Outcome, number>
+  readonly calls: Record<CallOutcomeLabel, number>
   readonly rejections: Map<string, number>
   readonly transitions: Map<string, { readonly from: string; readonly to: string; readonly reason: string; count: number }>
   readonly durations: Record<Timed, Durations>
@@ -138,8 +140,6 @@ interface Shared {
 }
 
 const sharedByRegistry = new WeakMap<Registry, Map<string, Shared>>()
-
-const PHASES = ['closed', 'open', 'half-open'] as const
 
 /** The duration histogram, computed at scrape time from the tallies (prom-client's own format). */
 class TalliedHistogram extends Histogram<string> {
@@ -261,7 +261,7 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
   })
   lazyGauge('open_until_timestamp_seconds', (s) => (s.state === 'open' && s.openUntil !== null ? s.openUntil / 1000 : null))
   talliedCounter('calls_total', (t, add) => {
-    for (const outcome of OUTCOMES) add({ outcome }, t.calls[outcome])
+    for (const outcome of CALL_OUTCOMES) add({ outcome }, t.calls[outcome])
   })
   talliedCounter('rejections_total', (t, add) => {
     for (const [reason, n] of t.rejections) add({ reason }, n)
@@ -287,32 +287,15 @@ const time = (bounds: ReadonlyArray<number>, d: Durations, ms: number): void => 
 }
 
 const onCall = (shared: Shared, t: Tally, event: CallOutcomeEvent): void => {
-  switch (event._tag) {
-    case 'CallSucceeded':
-      t.calls.success++
-      time(shared.bounds, t.durations.success, event.latencyMs)
-      return
-    case 'CallFailed':
-      if (event.timedOut) {
-        t.calls.timeout++
-        time(shared.bounds, t.durations.timeout, event.latencyMs)
-      } else {
-        t.calls.failure++
-        time(shared.bounds, t.durations.failure, event.latencyMs)
-      }
-      return
-    case 'CallCancelled':
-      t.calls.cancelled++
-      return
-    case 'CallStale':
-      t.calls.ignored++
-      return
-    case 'CallRejected':
-      t.rejections.set(event.reason, (t.rejections.get(event.reason) ?? 0) + 1)
-      return
-    default:
-      return
+  const outcome = callOutcomeOf(event)
+  if (outcome === 'rejected') {
+    const reason = (event as Extract<CallOutcomeEvent, { _tag: 'CallRejected' }>).reason
+    t.rejections.set(reason, (t.rejections.get(reason) ?? 0) + 1)
+    return
   }
+  t.calls[outcome]++
+  if (outcome === 'success' || outcome === 'failure' || outcome === 'timeout')
+    time(shared.bounds, t.durations[outcome], (event as { readonly latencyMs: number }).latencyMs)
 }
 
 const onTransition = (t: Tally, event: TransitionEvent): void => {
