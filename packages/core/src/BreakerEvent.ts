@@ -1,5 +1,6 @@
 import type { Ticket } from './Decision.js'
 import { type Evidence, isEvidence } from './Evidence.js'
+import { Limits } from './Limits.js'
 import { primeShape } from './shapes.js'
 
 /**
@@ -247,8 +248,12 @@ export const BreakerEvent = {
   reset: (): Reset => reset,
   /** Open now for `forMs` (1 ms to `Limits.maxDurationMs`). */
   openFor: (forMs: number): OpenCommanded => {
-    if (!(typeof forMs === 'number' && forMs >= 1 && forMs <= 2 ** 31 - 1)) {
-      throw new InvalidEventError('forMs', forMs, 'forMs: expected a number of milliseconds in [1, 2147483647], got ' + describe(forMs))
+    if (!(typeof forMs === 'number' && forMs >= Limits.minDurationMs && forMs <= Limits.maxDurationMs)) {
+      throw new InvalidEventError(
+        'forMs',
+        forMs,
+        `forMs: expected a number of milliseconds in [1, ${Limits.maxDurationMs}], got ${describe(forMs)}`,
+      )
     }
     return { _tag: 'OpenCommanded', forMs }
   },

@@ -3,7 +3,7 @@
  * admission, classification and settlement as the `circuitBreaker()` operator (both build on
  * `AdmittedCall`), for callers that do not use RxJS.
  */
-import type { Admitted } from '@datapunk/breaker'
+import { type Admitted, Limits } from '@datapunk/breaker'
 import { AdmittedCall, CANCEL, type CallGate, type CallSink, classify, everyError, FAILURE, SUCCESS } from './AdmittedCall.js'
 import { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
 import type { TimerHandle } from './Clock.js'
@@ -57,7 +57,8 @@ export interface CheckedCallOptions {
   readonly wait: { readonly maxWaiting: number; readonly maxWaitMs: number } | undefined
 }
 
-const MAX_TIMER_MS = 2 ** 31 - 1
+/** The longest timer Node holds (2^31 - 1 ms): the core's longest duration. */
+const MAX_TIMER_MS = Limits.maxDurationMs
 const inTimerRange = (ms: unknown): boolean => typeof ms === 'number' && ms >= 1 && ms <= MAX_TIMER_MS
 
 /** Checks call options once, where they are given: a bad value is a `RangeError` naming it. */
