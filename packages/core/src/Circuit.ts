@@ -1,3 +1,4 @@
+import * as t from 'io-ts'
 import { CircuitState, Mode } from './CircuitState.js'
 import { ConfigError, problem } from './ConfigError.js'
 import { circuitDataCodec } from './circuit/codec.js'
@@ -14,7 +15,7 @@ import {
 } from './circuit/model.js'
 import { step, stepInPlace } from './circuit/reducer.js'
 import { adopt, handoff } from './circuit/swap.js'
-import { intIn } from './codecs.js'
+import { intIn, literal } from './codecs.js'
 import { Limits } from './Limits.js'
 import { withInPlace } from './Strategy.js'
 
@@ -31,8 +32,13 @@ export type {
 
 // ---- constructors ------------------------------------------------------------------------
 
-const ProbeTimeout = intIn(Limits.minDurationMs, Limits.maxDurationMs)
-const MaxProbesInFlight = intIn(1, Limits.maxProbesInFlight)
+/** How long a probe may stay in flight before it counts as failed, in ms (a circuit config's `probeTimeoutMs`). */
+export const ProbeTimeout = intIn(Limits.minDurationMs, Limits.maxDurationMs)
+/** The most probes in flight at once: a number, or `'learned'` (a circuit config's `maxProbesInFlight`). */
+export const MaxProbesInFlight = t.union(
+  [intIn(1, Limits.maxProbesInFlight), literal('learned')],
+  `an integer in [1, ${Limits.maxProbesInFlight}] or 'learned'`,
+)
 
 /**
  * Builds a circuit from part values: a detector, a recovery and an open-duration policy, each
@@ -60,9 +66,9 @@ export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy
     ...(input.probeTimeoutMs === undefined || ProbeTimeout.is(input.probeTimeoutMs)
       ? []
       : [problem('probeTimeoutMs', `expected ${ProbeTimeout.name}, got ${String(input.probeTimeoutMs)}`)]),
-    ...(input.maxProbesInFlight === undefined || input.maxProbesInFlight === 'learned' || MaxProbesInFlight.is(input.maxProbesInFlight)
+    ...(input.maxProbesInFlight === undefined || MaxProbesInFlight.is(input.maxProbesInFlight)
       ? []
-      : [problem('maxProbesInFlight', `expected ${MaxProbesInFlight.name} or 'learned', got ${String(input.maxProbesInFlight)}`)]),
+      : [problem('maxProbesInFlight', `expected ${MaxProbesInFlight.name}, got ${String(input.maxProbesInFlight)}`)]),
   ]
   if (problems.length > 0) throw new ConfigError(problems)
   const p: CircuitParts<D, R> = {

@@ -8,18 +8,17 @@
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import type { ChangePointConfig } from './ChangePoint.js'
-import { type CircuitConfig, type CircuitStrategy, circuitOf } from './Circuit.js'
+import { type CircuitConfig, type CircuitStrategy, circuitOf, MaxProbesInFlight, ProbeTimeout } from './Circuit.js'
 import type { ClassicHalfOpenConfig } from './ClassicHalfOpen.js'
 import { ConfigError } from './ConfigError.js'
 import type { ConsecutiveFailuresConfig } from './ConsecutiveFailures.js'
-import { intIn, literal, render, report, struct } from './codecs.js'
+import { render, report, struct } from './codecs.js'
 import type { Detector } from './Detector.js'
 import type { FailureCountConfig } from './FailureCount.js'
 import type { FailureRateConfig } from './FailureRate.js'
 import type { GradualRecoveryConfig } from './GradualRecovery.js'
 import { building, builtInStrategyKinds, type ConfigOptions, decoders, isRecord, type Kinds, type Tables, tables } from './Kinds.js'
 import type { LearnedPredictorConfig } from './LearnedPredictor.js'
-import { Limits } from './Limits.js'
 import { type ConstantOpenForConfig, DEFAULT_OPEN_FOR, type ExponentialOpenForConfig } from './OpenDuration.js'
 import type { SlowCallRateConfig } from './SlowCallRate.js'
 import type { Strategy } from './Strategy.js'
@@ -88,11 +87,8 @@ const Top = struct(
     name: t.string,
     recovery: t.unknown,
     openFor: t.unknown,
-    probeTimeoutMs: intIn(Limits.minDurationMs, Limits.maxDurationMs),
-    maxProbesInFlight: t.union(
-      [intIn(1, Limits.maxProbesInFlight), literal('learned')],
-      `an integer in [1, ${Limits.maxProbesInFlight}] or 'learned'`,
-    ),
+    probeTimeoutMs: ProbeTimeout,
+    maxProbesInFlight: MaxProbesInFlight,
   },
 )
 
