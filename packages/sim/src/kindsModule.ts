@@ -1,6 +1,6 @@
 /**
  * Loads a user's part kinds for the CLI: a JavaScript module (ESM) whose `kinds` export is a
- * `Kinds` table (`{ detectors?, recoveries?, openFor? }`, each kind `{ codec, build }`), so a
+ * `Kinds` table (`{ detectors?, recoveries?, openFor?, strategies? }`, each kind `{ codec, build }`), so a
  * config file can name the user's own parts.
  */
 import { resolve } from 'node:path'
@@ -11,10 +11,10 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === 'obj
 
 /** What is wrong with a `kinds` export, or `undefined` if it is a `Kinds` table. */
 export const kindsProblem = (kinds: unknown): string | undefined => {
-  if (!isRecord(kinds)) return 'expected an export named kinds: { detectors?, recoveries?, openFor? }'
+  if (!isRecord(kinds)) return 'expected an export named kinds: { detectors?, recoveries?, openFor?, strategies? }'
   for (const [slot, table] of Object.entries(kinds)) {
-    if (slot !== 'detectors' && slot !== 'recoveries' && slot !== 'openFor') {
-      return `kinds.${slot}: unknown key (expected only detectors, recoveries, openFor)`
+    if (slot !== 'detectors' && slot !== 'recoveries' && slot !== 'openFor' && slot !== 'strategies') {
+      return `kinds.${slot}: unknown key (expected only detectors, recoveries, openFor, strategies)`
     }
     if (!isRecord(table)) return `kinds.${slot}: expected an object of kinds by name`
     for (const [name, kind] of Object.entries(table)) {
