@@ -23,6 +23,7 @@ import {
 } from '@datapunk/breaker'
 import fc from 'fast-check'
 import { it } from 'vitest'
+import { deepFreeze, isCount, isRate } from '../src/testing/laws.js'
 import { MANUAL_OPEN_MAX_MS, type ScriptStep, script } from './arbitraries.js'
 
 export const NUM_RUNS = Number(process.env.PROPERTY_RUNS ?? 10_000)
@@ -31,17 +32,6 @@ class InvariantBroken extends Error {}
 const check = (condition: boolean, what: string, detail?: unknown): void => {
   if (!condition) throw new InvariantBroken(`${what}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`)
 }
-
-const deepFreeze = <T>(value: T): T => {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const v of Object.values(value)) deepFreeze(v)
-  }
-  return value
-}
-
-const isRate = (r: number | null): boolean => r === null || (r >= 0 && r <= 1)
-const isCount = (n: number | null): boolean => n === null || (Number.isSafeInteger(n) && n >= 0)
 
 const checkSnapshot = (s: Snapshot): void => {
   check(isRate(s.failureRate) && isRate(s.slowCallRate) && isRate(s.admitRate), 'rates stay in [0, 1] or null', s)

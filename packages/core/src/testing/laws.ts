@@ -29,7 +29,7 @@ const law = (condition: boolean, what: string, detail?: unknown): void => {
 }
 
 /** Freezes `value` and everything it holds, so a part that mutates its input throws. */
-const deepFreeze = <T>(value: T): T => {
+export const deepFreeze = <T>(value: T): T => {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value)
     for (const v of Object.values(value)) deepFreeze(v)
@@ -37,8 +37,10 @@ const deepFreeze = <T>(value: T): T => {
   return value
 }
 
-const isRate = (r: number | null): boolean => r === null || (r >= 0 && r <= 1)
-const isCount = (n: number | null): boolean => n === null || (Number.isSafeInteger(n) && n >= 0)
+/** A rate a snapshot may report: in [0, 1], or `null` (not known). */
+export const isRate = (r: number | null): boolean => r === null || (r >= 0 && r <= 1)
+/** A count a snapshot may report: a whole number, never negative, or `null`. */
+export const isCount = (n: number | null): boolean => n === null || (Number.isSafeInteger(n) && n >= 0)
 
 const checkDetectorSnapshot = (d: DetectorSnapshot): void => {
   law(typeof d.kind === 'string' && d.kind.length > 0, 'every measure entry names its kind', d)
