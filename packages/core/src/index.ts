@@ -166,6 +166,29 @@ export {
   predict,
   predictorFeatures,
 } from './LearnedPredictor.js'
+export { type Agreement, compareTallies, recentBuckets, recentTallies, type Tally } from './fleet/agreement.js'
+export {
+  absorbRound,
+  DEFAULT_FLEET_POLICY,
+  type FleetMember,
+  type FleetNote,
+  type FleetOutcome,
+  type FleetPolicy,
+  fleetMember,
+  fleetPolicy,
+  hearPeer,
+  type LeaseReply,
+  type LeaseRequest,
+  type LocalView,
+  leaveFleet,
+  type PeerMessage,
+  type PeerReport,
+  type PeerStatus,
+  type PendingTrip,
+  planRound,
+  type RoundPlan,
+  type RoundReply,
+} from './fleet/protocol.js'
 export { Limits } from './Limits.js'
 export {
   ConstantOpenForConfig,

@@ -18,7 +18,7 @@ import {
 } from './cli/common.js'
 import { qualityCommand } from './cli/quality.js'
 import { tuneCommand } from './cli/tune.js'
-import { FLEET_SIZES, renderFleetHtml, renderFleetText, sweepFleet } from './fleet.js'
+import { FLEET_SIZES, renderFleetHtml, renderFleetText, sweepFleet } from './fleet/render.js'
 import { renderHtml, renderSeedHtml } from './html.js'
 import { evaluatePrediction, renderPrediction } from './prediction.js'
 import { replay } from './replay.js'
@@ -40,7 +40,7 @@ const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--
        breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
        breaker-sim evaluate --config FILE [--config FILE ...] [--seeds SEEDS] [--hours N] [--kinds MODULE]
        breaker-sim train [--scenarios A,B,...] [--seeds SEEDS] [--trace FILE] [--horizon-ms N] [--out FILE]
-       breaker-sim fleet [--config FILE] [--sizes N,N,...] [--rps N] [--sync-ms N] [--seeds SEEDS] [--quiet-start]
+       breaker-sim fleet [--config FILE] [--sizes N,N,...] [--rps N] [--sync-ms N] [--seeds SEEDS] [--quiet-start] [--faulty N]
                          [--kinds MODULE] [--html PATH]
 
 Runs classic half-open, gradual recovery and consecutive-failures-with-backoff on the same
@@ -97,9 +97,11 @@ fleet: what fleet mode (@datapunk/breaker-redis) buys, before deploying Redis. N
 --rps requests/s (default 200) at random and call one upstream that dies after 20 s of healthy
 traffic (--quiet-start: from the first call); each runs --config (default: failure rate 50% over
 10 s, minimumCalls 20) alone, then in fleet mode (window counts synced every --sync-ms, default
-250, trips published). For each fleet size (--sizes, default 1,2,5,10,20,50,100): the time until
-every replica is open and the calls wasted on the dead upstream until then, medians over --seeds
-(default 1..5). --html draws both against fleet size.
+250, the fleet protocol of @datapunk/breaker-redis over memory). For each fleet size (--sizes,
+default 1,2,5,10,20,50,100): the time until every replica is open and the calls wasted on the dead
+upstream until then, medians over --seeds (default 1..5). --faulty N: the upstream dies for N
+replicas only (their own network path or deploy); the table adds the good calls the healthy
+replicas rejected. --html draws them against fleet size.
 
 train: fits the learned predictor (a logistic model over per-bucket failure rate, latency and
 their changes) on built-in scenarios (--scenarios, default brownout, slow-degradation,
@@ -289,6 +291,7 @@ async function fleetCommand(args: string[]): Promise<void> {
     'sync-ms'?: string | undefined
     seeds?: string | undefined
     'quiet-start'?: boolean | undefined
+    faulty?: string | undefined
     kinds?: string | undefined
     html?: string | undefined
   }
@@ -297,6 +300,7 @@ async function fleetCommand(args: string[]): Promise<void> {
       args,
       options: {
         config: { type: 'string' },
+        faulty: { type: 'string' },
         sizes: { type: 'string' },
         rps: { type: 'string' },
         'sync-ms': { type: 'string' },
@@ -324,14 +328,18 @@ async function fleetCommand(args: string[]): Promise<void> {
   const syncMs = positiveInt(values['sync-ms'], 'sync-ms', 250, 60_000)
   const seeds = parseSeeds(values.seeds ?? '1..5')
   const quiet = values['quiet-start'] === true
+  const faulty = values.faulty === undefined ? undefined : positiveInt(values.faulty, 'faulty', 1, 1000)
   const rows = sweepFleet(sizes, {
     rps,
     syncMs,
     seeds,
+    ...(faulty === undefined ? {} : { faulty }),
     ...(strategy === undefined ? {} : { strategy }),
     ...(quiet ? { outageAtMs: 0 } : {}),
   })
-  const description = `Fleet of N replicas, ${rps} requests/s in all, the upstream dies ${quiet ? 'at the first call' : 'after 20 s of healthy traffic'}; sync every ${syncMs} ms in fleet mode (medians over ${seeds.length} seed${seeds.length === 1 ? '' : 's'}).`
+  const whom =
+    faulty === undefined ? 'the upstream dies' : `the upstream dies for ${faulty} replica${faulty === 1 ? '' : 's'} only (a local fault)`
+  const description = `Fleet of N replicas, ${rps} requests/s in all, ${whom} ${quiet ? 'at the first call' : 'after 20 s of healthy traffic'}; sync every ${syncMs} ms in fleet mode (medians over ${seeds.length} seed${seeds.length === 1 ? '' : 's'}).`
   process.stdout.write(`${description}\n\n${renderFleetText(rows)}\n`)
   if (values.html !== undefined) writeHtml(values.html, renderFleetHtml(rows, { description }))
 }

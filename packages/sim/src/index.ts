@@ -4,17 +4,15 @@
  */
 
 export { scenarios } from './builtInScenarios.js'
+export { MemoryFleet } from './fleet/memoryTransport.js'
 export {
-  FLEET_DEFAULT_CONFIG,
   FLEET_SIZES,
-  type FleetModelOptions,
-  type FleetRun,
   type FleetSizeRow,
   renderFleetHtml,
   renderFleetText,
-  simulateFleet,
   sweepFleet,
-} from './fleet.js'
+} from './fleet/render.js'
+export { FLEET_DEFAULT_CONFIG, type FleetModelOptions, type FleetRun, simulateFleet } from './fleet/simulateFleet.js'
 export { renderHtml, renderSeedHtml, renderTuneHtml } from './html.js'
 export {
   evaluatePrediction,

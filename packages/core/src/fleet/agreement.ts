@@ -1,0 +1,103 @@
+/**
+ * Whether two replicas see the same upstream: a one-sided two-proportion test between their
+ * recent counts. Fleet mode lets a replica take in another's evidence, or follow its trip, only
+ * where the two agree; a replica whose own calls fail far more (or far less) than a peer's has a
+ * fault of its own (or none), and decides on its own evidence.
+ */
+import type { Evidence } from '../Evidence.js'
+import { normalQuantile } from '../statistics.js'
+
+/** Calls, failed calls and slow calls one replica made recently, for one detector key. */
+export interface Tally {
+  readonly calls: number
+  readonly failures: number
+  readonly slow: number
+}
+
+/** How one replica's recent calls compare with another's. */
+export type Agreement =
+  /** No significant difference (too few calls to tell counts as agreeing). */
+  | 'agrees'
+  /** Significantly fewer failed (or slow) calls than the other. */
+  | 'healthier'
+  /** Significantly more failed (or slow) calls than the other. */
+  | 'sicker'
+
+/** How many of a window's newest buckets count as recent: a fifth of the window, at least 2. */
+export const recentBuckets = (span: number): number => Math.max(2, Math.ceil(span / 5))
+
+/**
+ * The recent counts of each detector key: the sum of the buckets among the newest
+ * {@link recentBuckets} at `now` (on the clock the buckets were numbered on).
+ *
+ * @example
+ * import { recentTallies } from '@datapunk/breaker'
+ * const tallies = recentTallies([{ key: 'k', bucketMs: 1000, span: 10, buckets: [[1, 50, 0, 0], [8, 10, 4, 0], [9, 5, 5, 0]] }], 9_500)
+ * tallies.get('k') // { calls: 15, failures: 9, slow: 0 }
+ */
+export const recentTallies = (evidence: ReadonlyArray<Evidence>, now: number): ReadonlyMap<string, Tally> => {
+  const out = new Map<string, Tally>()
+  for (const e of evidence) {
+    const newest = Math.floor(now / e.bucketMs)
+    const oldest = newest - recentBuckets(e.span) + 1
+    let calls = 0
+    let failures = 0
+    let slow = 0
+    for (const [epoch, c, f, s] of e.buckets)
+      if (epoch >= oldest && epoch <= newest) {
+        calls += c
+        failures += f
+        slow += s
+      }
+    const before = out.get(e.key)
+    out.set(
+      e.key,
+      before === undefined
+        ? { calls, failures, slow }
+        : { calls: before.calls + calls, failures: before.failures + failures, slow: before.slow + slow },
+    )
+  }
+  return out
+}
+
+/** The z score past which a difference is significant at `significance` (one-sided). */
+const zOf = (significance: number): number => normalQuantile(1 - significance)
+
+/** `1` when `k1/n1` is significantly above `k2/n2`, `-1` when below, `0` otherwise (pooled z-test). */
+const differs = (k1: number, n1: number, k2: number, n2: number, z: number): -1 | 0 | 1 => {
+  if (n1 === 0 || n2 === 0) return 0
+  const pooled = (k1 + k2) / (n1 + n2)
+  const se = Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+  // Both all failed, or neither failed at all: the same.
+  if (!(se > 0)) return 0
+  const score = (k1 / n1 - k2 / n2) / se
+  return score >= z ? 1 : score <= -z ? -1 : 0
+}
+
+/**
+ * Compares two replicas' recent tallies, key by key (only keys both have count), on failed calls
+ * and on slow calls: `'sicker'` if `local` is significantly worse on either, else `'healthier'` if
+ * significantly better on either, else `'agrees'`. `significance` is the chance of calling two
+ * replicas of one upstream different (0.001 by default in fleet mode).
+ *
+ * @example
+ * import { compareTallies } from '@datapunk/breaker'
+ * const bad = new Map([['k', { calls: 40, failures: 40, slow: 0 }]])
+ * const good = new Map([['k', { calls: 120, failures: 1, slow: 0 }]])
+ * compareTallies(bad, good, 0.001) // 'sicker'
+ * compareTallies(good, bad, 0.001) // 'healthier'
+ * compareTallies(new Map([['k', { calls: 2, failures: 0, slow: 0 }]]), new Map([['k', { calls: 3, failures: 1, slow: 0 }]]), 0.001) // 'agrees'
+ */
+export const compareTallies = (local: ReadonlyMap<string, Tally>, other: ReadonlyMap<string, Tally>, significance: number): Agreement => {
+  const z = zOf(significance)
+  let healthier = false
+  for (const [key, mine] of local) {
+    const theirs = other.get(key)
+    if (theirs === undefined) continue
+    const f = differs(mine.failures, mine.calls, theirs.failures, theirs.calls, z)
+    const s = differs(mine.slow, mine.calls, theirs.slow, theirs.calls, z)
+    if (f > 0 || s > 0) return 'sicker'
+    if (f < 0 || s < 0) healthier = true
+  }
+  return healthier ? 'healthier' : 'agrees'
+}
