@@ -130,6 +130,29 @@ export { type Evidence, type EvidenceBucket, isEvidence, isEvidenceBucket, maxEv
 export { FailureCountConfig, failureCount } from './FailureCount.js'
 export { FailureRateConfig, failureRate } from './FailureRate.js'
 export { type PartFigure, partFigures } from './Figures.js'
+export { type Agreement, compareTallies, recentBuckets, recentTallies, type Tally } from './fleet/agreement.js'
+export {
+  absorbRound,
+  DEFAULT_FLEET_POLICY,
+  type FleetMember,
+  type FleetNote,
+  type FleetOutcome,
+  type FleetPolicy,
+  fleetMember,
+  fleetPolicy,
+  hearPeer,
+  type LeaseReply,
+  type LeaseRequest,
+  type LocalView,
+  leaveFleet,
+  type PeerMessage,
+  type PeerReport,
+  type PeerStatus,
+  type PendingTrip,
+  planRound,
+  type RoundPlan,
+  type RoundReply,
+} from './fleet/protocol.js'
 export {
   GRADUAL_FAILURE_RATE_THRESHOLD,
   GRADUAL_MARGINAL_RATE,
@@ -166,29 +189,6 @@ export {
   predict,
   predictorFeatures,
 } from './LearnedPredictor.js'
-export { type Agreement, compareTallies, recentBuckets, recentTallies, type Tally } from './fleet/agreement.js'
-export {
-  absorbRound,
-  DEFAULT_FLEET_POLICY,
-  type FleetMember,
-  type FleetNote,
-  type FleetOutcome,
-  type FleetPolicy,
-  fleetMember,
-  fleetPolicy,
-  hearPeer,
-  type LeaseReply,
-  type LeaseRequest,
-  type LocalView,
-  leaveFleet,
-  type PeerMessage,
-  type PeerReport,
-  type PeerStatus,
-  type PendingTrip,
-  planRound,
-  type RoundPlan,
-  type RoundReply,
-} from './fleet/protocol.js'
 export { Limits } from './Limits.js'
 export {
   ConstantOpenForConfig,

@@ -1,14 +1,11 @@
 /**
  * Fleet mode: the replicas of a service share what their breakers see through Redis, and each
- * still decides alone. Nothing here is on the call path: a timer (every `syncMs`) runs one
- * pipelined round trip per round, which
- * - writes this replica's window counts and reads the rest of the fleet's, handed to each breaker
- *   as an event (`BreakerEvent.evidence`);
- * - publishes the trips and recoveries seen since the last round (the other replicas get
- *   `BreakerEvent.peerTripped()` / `peerRecovered()`);
- * - elects, per breaker that is not closed, one replica to lead the recovery (a lease with expiry):
- *   the leader probes by its own recovery policy, the others follow (`BreakerEvent.follow`) at the
- *   share the leader offers: none for classic half-open, the ramp for gradual recovery.
+ * still decides alone. Redis is the transport; the protocol is the core's (`planRound`,
+ * `absorbRound`, `hearPeer`, `leaveFleet`), the one the simulator runs. Nothing here is on the
+ * call path: a timer (every `syncMs`) runs one pipelined round trip per round (see `round.ts`),
+ * which writes this replica's window counts and status and reads the fleet's, publishes the trips
+ * and recoveries seen since the last round, and takes, watches or gives back each recovery's
+ * lease. Published messages arrive on a subscriber connection and are handled in bounded slices.
  * When Redis is slow, down or holds junk, calls never notice: breakers fall back to local
  * evidence and local recovery until Redis is back.
  *
@@ -16,13 +13,15 @@
  * - `<prefix>{<name>}:<detector>:<epoch>`: a hash per bucket of a detector's window, one field per
  *   replica holding `"calls,failures,slow"`, written as absolute values (a retry or a resync
  *   writes the same thing again; nothing double counts), expiring one window after its bucket.
+ * - `<prefix>{<name>}:replicas`: a hash, one field per replica, `"active,fleetOpened,at"` (see
+ *   `PeerStatus` in the core), expiring four leases after its last write.
  * - `<prefix>{<name>}:lead` (the leading replica's id) and `<prefix>{<name>}:share` (the share it
  *   offers), both expiring unless the leader renews them.
  * - `<prefix>events`: the channel trips and recoveries are published on, as JSON
  *   `{ v: 1, event: 'tripped' | 'recovered', breaker, replica }`.
  */
 import { hostname } from 'node:os'
-import { BreakerEvent, type Evidence, type EvidenceBucket, type Snapshot } from '@datapunk/breaker'
+import { type FleetNote, type FleetPolicy, fleetMember, fleetPolicy, hearPeer, leaveFleet } from '@datapunk/breaker'
 import {
   type Breaker,
   type BreakerSource,
@@ -32,7 +31,9 @@ import {
   monotonicClock,
   watchBreakers,
 } from '@datapunk/breaker-runtime'
-import { type ChainableCommander, Redis, type RedisOptions } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
+import { baseOf, type RoundContext, runRound, viewOf, type Watched } from './round.js'
+import { RELEASE } from './wire.js'
 
 // ---- model -------------------------------------------------------------------------------
 
@@ -43,8 +44,13 @@ export interface FleetLogger {
 
 /** Options of {@link fleetMode}. */
 export interface FleetOptions {
-  /** How to reach Redis: a `redis://` URL or ioredis options (fleet mode makes its own two connections). */
-  readonly redis: string | RedisOptions
+  /**
+   * How to reach Redis: a `redis://` URL or ioredis options (fleet mode makes its own two
+   * connections), or an ioredis client of yours (fleet mode runs its rounds on it, subscribes on a
+   * `duplicate()` of it, and leaves it open on `detach`; give it `enableOfflineQueue: false` so a
+   * round fails at once while Redis is down instead of waiting for it).
+   */
+  readonly redis: string | RedisOptions | Redis
   /** Prefix of every key and of the channel. Default `'breaker:'`. */
   readonly prefix?: string
   /** This replica's name in Redis (unique in the fleet). Default `<hostname>:<pid>:<random>`. */
@@ -59,8 +65,14 @@ export interface FleetOptions {
   readonly shareRecovery?: boolean
   /** Reconnect backoff: doubling from `minMs` (default 100) up to `maxMs` (default 5000), with jitter. */
   readonly reconnect?: { readonly minMs?: number; readonly maxMs?: number }
-  /** Where errors (Redis down, bad data) are logged. Default: `console.error`. */
+  /** Where errors (Redis down, bad data) are logged. Default: `console.error`. A logger that throws is ignored. */
   readonly logger?: FleetLogger
+  /**
+   * The fleet protocol's policy (see `FleetPolicy` in the core): `significance` of the test that
+   * tells a local fault from a shared one (default 0.001), `maxFleetOpened` (default 0.5).
+   * `leaseMs` defaults to four rounds, at least 1 s; the `share*` options above set the rest.
+   */
+  readonly policy?: Partial<Pick<FleetPolicy, 'significance' | 'maxFleetOpened' | 'leaseMs'>>
   /**
    * The clock of the attachment's own times (events' `at`, `lastSyncAt`, how often junk is
    * logged). Default: the breakers' default clock. Buckets are numbered on each breaker's own.
@@ -86,6 +98,18 @@ export type FleetEvent =
       readonly replica: string
       readonly event: 'tripped' | 'recovered'
     }
+  /**
+   * Another replica tripped, and this replica's breaker did not follow (yet): its own recent calls
+   * are healthier (a fault on the other replica's side), or the cap on replicas opened by the fleet
+   * alone is reached.
+   */
+  | {
+      readonly _tag: 'PeerDeclined'
+      readonly at: number
+      readonly breaker: string
+      readonly replica: string
+      readonly why: 'healthier' | 'capped'
+    }
   /** This replica started or stopped leading the recovery of a breaker. */
   | { readonly _tag: 'LeadChanged'; readonly at: number; readonly breaker: string; readonly leading: boolean }
 
@@ -103,6 +127,10 @@ export interface FleetHealth {
   readonly published: number
   /** Trips and recoveries of other replicas this replica's breakers were told of. */
   readonly peerEvents: number
+  /** Trips of other replicas this replica's breakers did not follow when heard (see `PeerDeclined`). */
+  readonly peerDeclined: number
+  /** Published messages dropped unread because more than 10,000 were waiting (a flood). */
+  readonly dropped: number
   /** Breakers whose recovery this replica leads now. */
   readonly leading: number
 }
@@ -119,50 +147,6 @@ export interface FleetAttachment {
 
 // ---- helpers -----------------------------------------------------------------------------
 
-const TRIP_REASONS = new Set(['tripped', 'recovery-failed'])
-
-/** Take or renew the lead of a recovery: `[1, share]` for the leader, else `[0, the leader's share]`. */
-const LEAD = `local holder = redis.call('GET', KEYS[1])
-if holder == false or holder == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
-  return {1, ARGV[3]}
-end
-return {0, redis.call('GET', KEYS[2]) or '0'}`
-
-/** Give the lead back, if it is still ours. */
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1], KEYS[2]) end
-return 0`
-
-/** A short stable name for a detector key (FNV-1a, 32 bits, hex). */
-const shortHash = (text: string): string => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return (h >>> 0).toString(16).padStart(8, '0')
-}
-
-const COUNTS = /^(\d{1,15}),(\d{1,15}),(\d{1,15})$/
-
-/** Parses `"calls,failures,slow"`; `undefined` for anything else. */
-const parseCounts = (value: unknown): readonly [number, number, number] | undefined => {
-  if (typeof value !== 'string') return undefined
-  const m = COUNTS.exec(value)
-  if (m === null) return undefined
-  const calls = Number(m[1])
-  const failures = Number(m[2])
-  const slow = Number(m[3])
-  return failures <= calls && slow <= calls ? [calls, failures, slow] : undefined
-}
-
-/** A share as Redis holds it: a number in [0, 1], or `undefined`. */
-const parseShare = (value: unknown): number | undefined => {
-  const n = typeof value === 'string' && /^(0|1|0?\.\d{1,9}|1\.0+)$/.test(value) ? Number(value) : Number.NaN
-  return n >= 0 && n <= 1 ? n : undefined
-}
-
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
 const consoleLogger: FleetLogger = {
@@ -170,27 +154,48 @@ const consoleLogger: FleetLogger = {
   error: (details, text) => console.error(`[breaker-redis] ${text}`, details),
 }
 
-/** A recovery this replica may take part in: open for a duration, or half-open, in mode normal. */
-const recovering = (s: Snapshot): boolean =>
-  s.mode === 'normal' && (s.state === 'half-open' || (s.state === 'open' && s.openUntil !== null))
+/** Published messages waiting to be handled at most; more are dropped (and counted). */
+const INBOX_MAX = 10_000
+/** Messages handled per turn of the event loop. */
+const SLICE = 256
 
-/** One detector's window as this replica last wrote it. */
-interface Written {
-  readonly key: string
-  readonly epochs: Map<number, string>
+const isClient = (value: unknown): value is Redis =>
+  typeof value === 'object' && value !== null && typeof (value as { pipeline?: unknown }).pipeline === 'function'
+
+interface Checked {
+  readonly prefix: string
+  readonly syncMs: number
+  readonly replicaId: string
+  readonly minMs: number
+  readonly maxMs: number
+  readonly policy: FleetPolicy
 }
 
-interface Watched {
-  readonly breaker: Breaker
-  /** By key base: what this replica wrote of each detector's window. */
-  readonly written: Map<string, Written>
-  /** Whether the breaker holds fleet evidence (a failed round must take it back). */
-  absorbed: boolean
-  /** The generation last looked at (phases entered since are published). */
-  generation: number
-  /** The share last told to the breaker (`null`: it recovers by itself, alone or leading). */
-  following: number | null
-  leading: boolean
+const check = (options: FleetOptions): Checked => {
+  const prefix = options.prefix ?? 'breaker:'
+  const syncMs = options.syncMs ?? 250
+  if (!(Number.isInteger(syncMs) && syncMs >= 10 && syncMs <= 60_000))
+    throw new RangeError(`fleetMode: syncMs must be an integer from 10 to 60000, got ${String(syncMs)}`)
+  if (typeof prefix !== 'string') throw new TypeError(`fleetMode: prefix must be a string, got ${typeof prefix}`)
+  const replicaId = options.replicaId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
+  if (typeof replicaId !== 'string' || replicaId.length === 0) throw new TypeError('fleetMode: replicaId must be a non-empty string')
+  const minMs = options.reconnect?.minMs ?? 100
+  const maxMs = options.reconnect?.maxMs ?? 5000
+  if (!(minMs >= 1 && maxMs >= minMs))
+    throw new RangeError(`fleetMode: reconnect needs 1 <= minMs <= maxMs, got minMs ${minMs}, maxMs ${maxMs}`)
+  let policy: FleetPolicy
+  try {
+    policy = fleetPolicy({
+      leaseMs: Math.max(1000, syncMs * 4),
+      ...options.policy,
+      shareEvidence: options.shareEvidence ?? true,
+      shareTrips: options.shareTrips ?? true,
+      shareRecovery: options.shareRecovery ?? true,
+    })
+  } catch (error) {
+    throw new RangeError(`fleetMode: ${message(error)}`)
+  }
+  return { prefix, syncMs, replicaId, minMs, maxMs, policy }
 }
 
 // ---- constructor -------------------------------------------------------------------------
@@ -227,26 +232,19 @@ interface Watched {
  * healthy // false
  */
 export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): FleetAttachment => {
-  const prefix = options.prefix ?? 'breaker:'
-  const syncMs = options.syncMs ?? 250
-  if (!(Number.isInteger(syncMs) && syncMs >= 10 && syncMs <= 60_000))
-    throw new RangeError(`fleetMode: syncMs must be an integer from 10 to 60000, got ${String(syncMs)}`)
-  if (typeof prefix !== 'string') throw new TypeError(`fleetMode: prefix must be a string, got ${typeof prefix}`)
-  const replicaId = options.replicaId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
-  if (typeof replicaId !== 'string' || replicaId.length === 0) throw new TypeError('fleetMode: replicaId must be a non-empty string')
-  const minMs = options.reconnect?.minMs ?? 100
-  const maxMs = options.reconnect?.maxMs ?? 5000
-  if (!(minMs >= 1 && maxMs >= minMs))
-    throw new RangeError(`fleetMode: reconnect needs 1 <= minMs <= maxMs, got minMs ${minMs}, maxMs ${maxMs}`)
-  const shareEvidence = options.shareEvidence ?? true
-  const shareTrips = options.shareTrips ?? true
-  const shareRecovery = options.shareRecovery ?? true
-  const logger = options.logger ?? consoleLogger
+  const { prefix, syncMs, replicaId, minMs, maxMs, policy } = check(options)
+  const userLogger = options.logger ?? consoleLogger
+  // A logger that throws must not take the rounds (or the process) down with it.
+  const log = (details: object, text: string): void => {
+    try {
+      userLogger.error(details, text)
+    } catch {
+      // ignored: nowhere left to report it
+    }
+  }
   const channel = `${prefix}events`
   const clock = options.clock ?? monotonicClock
   const now = (): number => clock.now()
-  // A lead outlives a few missed rounds of its holder, and no more.
-  const leaseMs = Math.max(1000, syncMs * 4)
 
   const clientOptions: RedisOptions = {
     // Fail fast while disconnected: a command never queues behind a dead connection.
@@ -257,24 +255,23 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
     autoResubscribe: false,
     retryStrategy: (times) => Math.min(maxMs, minMs * 2 ** Math.min(times - 1, 20)) * (0.75 + Math.random() * 0.5),
   }
+  const given = isClient(options.redis) ? options.redis : undefined
   // (Cast: ioredis 6 declares `replyMapping?: ReplyMappingMode` in a way that `exactOptionalPropertyTypes` rejects.)
   const connect = (): Redis =>
-    typeof options.redis === 'string'
-      ? new Redis(options.redis, clientOptions as never)
-      : new Redis({ ...options.redis, ...clientOptions } as never)
-  const redis = connect()
-  const subscriber = shareTrips ? connect() : undefined
+    given !== undefined
+      ? given.duplicate(clientOptions as never)
+      : typeof options.redis === 'string'
+        ? new Redis(options.redis, clientOptions as never)
+        : new Redis({ ...(options.redis as RedisOptions), ...clientOptions } as never)
+  const redis = given ?? connect()
+  const subscriber = policy.shareTrips ? connect() : undefined
 
   const events = new Channel<FleetEvent>()
   const watched = new Map<Breaker, Watched>()
-  const byName = new Map<string, Breaker>()
+  const byName = new Map<string, Watched>()
+  const counters = { syncs: 0, failedSyncs: 0, badData: 0, published: 0, peerEvents: 0, peerDeclined: 0, dropped: 0 }
   let healthy = false
-  let syncs = 0
-  let failedSyncs = 0
   let lastSyncAt: number | null = null
-  let badData = 0
-  let published = 0
-  let peerEvents = 0
   let running: Promise<void> | undefined
   /** The round to run once the running one is done, for callers who asked while it ran. */
   let next: Promise<void> | undefined
@@ -285,281 +282,112 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
   // minute per key (the map forgets keys not logged for a minute, so it stays small).
   const loggedAt = new Map<string, number>()
   const bad = (key: string, text: string): void => {
-    badData++
+    counters.badData++
     const at = now()
     emit({ _tag: 'BadData', at, key, message: text })
     if (at - (loggedAt.get(key) ?? Number.NEGATIVE_INFINITY) < 60_000) return
     if (loggedAt.size >= 1000) for (const [k, t] of loggedAt) if (at - t >= 60_000) loggedAt.delete(k)
     loggedAt.set(key, at)
-    logger.error({ key, replica: replicaId }, `ignored bad data in Redis: ${text}`)
+    log({ key, replica: replicaId }, `ignored bad data in Redis: ${text}`)
   }
   const setHealthy = (ok: boolean, error?: unknown): void => {
     if (ok === healthy) return
     healthy = ok
-    if (!ok) logger.error({ replica: replicaId, error: message(error) }, 'Redis unreachable: breakers decide and recover on their own')
+    if (!ok) log({ replica: replicaId, error: message(error) }, 'Redis unreachable: breakers decide and recover on their own')
     emit(
       ok
         ? { _tag: 'SyncHealthChanged', at: now(), healthy: true }
         : { _tag: 'SyncHealthChanged', at: now(), healthy: false, error: message(error) },
     )
   }
-  // A share is told every round (the breaker ignores a repeat, and resets the share to 0 itself on
-  // entering open or closed, so no cached value could be trusted); recovering alone only once.
-  const follow = (watch: Watched, share: number | null): void => {
-    if (share === null && watch.following === null) return
-    watch.following = share
-    watch.breaker.dispatch(BreakerEvent.follow(share))
-  }
-  const setLeading = (watch: Watched, leading: boolean): void => {
-    if (watch.leading === leading) return
-    watch.leading = leading
-    emit({ _tag: 'LeadChanged', at: now(), breaker: watch.breaker.name, leading })
+  /** Turns the protocol's notes on a breaker into events and counts. */
+  const noted = (watch: Watched, notes: ReadonlyArray<FleetNote>): void => {
+    const breaker = watch.breaker.name
+    for (const note of notes) {
+      const at = now()
+      if (note._tag === 'Published') {
+        counters.published++
+        emit({ _tag: 'Published', at, breaker, event: note.event })
+      } else if (note._tag === 'LeadChanged') emit({ _tag: 'LeadChanged', at, breaker, leading: note.leading })
+      else if (note._tag === 'PeerFollowed') {
+        counters.peerEvents++
+        emit({ _tag: 'PeerEvent', at, breaker, replica: note.replica, event: note.event })
+      } else {
+        counters.peerDeclined++
+        emit({ _tag: 'PeerDeclined', at, breaker, replica: note.replica, why: note.why })
+      }
+    }
   }
 
-  // Connection errors are reported through health; without a listener ioredis would raise them as
-  // unhandled 'error' events and crash the process.
-  redis.on('error', () => {})
+  const onError = (): void => {}
   // A (re)connected Redis may have lost everything: write the whole window again.
-  redis.on('ready', () => {
+  const onReady = (): void => {
     for (const w of watched.values()) w.written.clear()
-  })
-  if (subscriber !== undefined) {
-    subscriber.on('error', () => {})
-    subscriber.on('ready', () => {
-      subscriber.subscribe(channel).catch((error: unknown) => logger.error({ error: message(error) }, 'could not subscribe'))
-    })
-    subscriber.on('message', (_channel: string, text: string) => {
-      let parsed: unknown
-      try {
-        parsed = JSON.parse(text)
-      } catch {
-        bad(channel, `a message that is not JSON: ${text.slice(0, 80)}`)
-        return
-      }
-      const { breaker: name, replica, event } = (parsed ?? {}) as { breaker?: unknown; replica?: unknown; event?: unknown }
-      if (typeof name !== 'string' || typeof replica !== 'string' || (event !== 'tripped' && event !== 'recovered')) {
-        bad(channel, `a message without breaker, replica and event: ${text.slice(0, 80)}`)
-        return
-      }
-      if (replica === replicaId) return
-      const breaker = byName.get(name)
-      if (breaker === undefined) return
-      peerEvents++
-      breaker.dispatch(event === 'tripped' ? BreakerEvent.peerTripped() : BreakerEvent.peerRecovered())
-      emit({ _tag: 'PeerEvent', at: now(), breaker: name, replica, event })
-    })
   }
+  // Connection errors are reported through health; without a listener ioredis would raise them as
+  // unhandled 'error' events and crash the process. (A client of the user's has the user's listeners.)
+  if (given === undefined) redis.on('error', onError)
+  redis.on('ready', onReady)
 
-  const base = (name: string): string => `${prefix}{${encodeURIComponent(name)}}`
-
-  /** One round: everything queued on one pipeline, then the replies handed out. */
-  const round = async (): Promise<void> => {
-    const started = now()
-    const pipeline = redis.pipeline()
-    /** The key each queued command touches, by position (replies come back in that order). */
-    const touched: string[] = []
-    const queue = (key: string, add: (p: ChainableCommander) => void): number => {
-      add(pipeline)
-      touched.push(key)
-      return touched.length - 1
-    }
-    const reads: Array<{
-      readonly watch: Watched
-      readonly evidence: Evidence
-      readonly key: string
-      readonly epoch: number
-      readonly at: number
-    }> = []
-    const leads: Array<{ readonly watch: Watched; readonly at: number }> = []
-    const afterwards: Array<() => void> = []
-    const plans: Array<{ readonly watch: Watched; readonly shared: ReadonlyArray<Evidence> }> = []
-
-    for (const watch of watched.values()) {
-      const { breaker } = watch
-      // A breaker nobody has used yet has nothing to share and nothing to recover: leave it light.
-      if (breaker.pristine) continue
-      const name = breaker.name
-      const snapshot = breaker.snapshot()
-
-      // Trips and recoveries since the last round.
-      if (snapshot.generation !== watch.generation) {
-        // Marked as seen only once the round got through: a trip is not lost to a Redis outage.
-        const generation = snapshot.generation
-        afterwards.push(() => {
-          watch.generation = generation
-        })
-        const event =
-          snapshot.state === 'open' && TRIP_REASONS.has(snapshot.reason)
-            ? 'tripped'
-            : snapshot.state === 'closed' && snapshot.reason === 'recovered'
-              ? 'recovered'
-              : undefined
-        if (shareTrips && event !== undefined) {
-          queue(channel, (p) => p.publish(channel, JSON.stringify({ v: 1, event, breaker: name, replica: replicaId })))
-          afterwards.push(() => {
-            published++
-            emit({ _tag: 'Published', at: now(), breaker: name, event })
-          })
-        }
-      }
-
-      // Who leads the recovery: take or renew the lead, or learn the leader's share.
-      if (shareRecovery) {
-        if (recovering(snapshot)) {
-          const rate = snapshot.state === 'half-open' && watch.following === null ? (snapshot.recovery?.fleetRate ?? 0) : 0
-          // Six decimals: a ramp moves in parts per million; anything else a recovery reports is clamped.
-          const offered = (rate >= 0 && rate <= 1 ? rate : rate > 1 ? 1 : 0).toFixed(6)
-          const lead = `${base(name)}:lead`
-          leads.push({
-            watch,
-            at: queue(lead, (p) => p.eval(LEAD, 2, lead, `${base(name)}:share`, replicaId, String(leaseMs), offered)),
-          })
-        } else {
-          if (watch.leading) {
-            const lead = `${base(name)}:lead`
-            queue(lead, (p) => p.eval(RELEASE, 2, lead, `${base(name)}:share`, replicaId))
-            setLeading(watch, false)
-          }
-          // Between recoveries every breaker waits for the fleet's word (forced open, isolated or
-          // disabled included: the instruction only matters once a recovery starts).
-          afterwards.push(() => follow(watch, 0))
-        }
-      }
-
-      // Evidence: write what changed of this replica's windows, read everyone's.
-      const shared = shareEvidence ? (breaker.strategy.share?.(breaker.state) ?? []) : []
-      const breakerNow = breaker.clock.now()
-      const seen = new Set<string>()
-      for (const e of shared) {
-        const keyBase = `${base(name)}:${shortHash(e.key)}:${e.bucketMs}x${e.span}`
-        seen.add(keyBase)
-        let written = watch.written.get(keyBase)
-        if (written === undefined) {
-          written = { key: keyBase, epochs: new Map() }
-          watch.written.set(keyBase, written)
-        }
-        const w = written
-        const newest = Math.floor(breakerNow / e.bucketMs)
-        const mine = new Map(e.buckets.map((b) => [b[0], b] as const))
-        const ttl = (e.span + 1) * e.bucketMs
-        for (let epoch = newest - e.span + 1; epoch <= newest; epoch++) {
-          const key = `${keyBase}:${epoch}`
-          const b = mine.get(epoch)
-          const value = b === undefined || b[1] === 0 ? undefined : `${b[1]},${b[2]},${b[3]}`
-          const before = w.epochs.get(epoch)
-          if (value !== undefined && value !== before) {
-            queue(key, (p) => p.hset(key, replicaId, value))
-            queue(key, (p) => p.pexpire(key, ttl))
-            afterwards.push(() => w.epochs.set(epoch, value))
-          } else if (value === undefined && before !== undefined) {
-            queue(key, (p) => p.hdel(key, replicaId))
-            afterwards.push(() => w.epochs.delete(epoch))
-          }
-          reads.push({ watch, evidence: e, key, epoch, at: queue(key, (p) => p.hgetall(key)) })
-        }
-        // Epochs that left the window need no delete: their keys expire.
-        for (const epoch of w.epochs.keys()) if (epoch <= newest - e.span) w.epochs.delete(epoch)
-      }
-      // A detector that stopped sharing (the circuit left closed): withdraw its counts.
-      for (const [keyBase, written] of watch.written)
-        if (!seen.has(keyBase)) {
-          for (const epoch of written.epochs.keys()) queue(`${keyBase}:${epoch}`, (p) => p.hdel(`${keyBase}:${epoch}`, replicaId))
-          watch.written.delete(keyBase)
-        }
-      plans.push({ watch, shared })
-    }
-    // Nothing to write or read (every breaker idle): still find out whether Redis answers.
-    if (touched.length === 0) {
-      await redis.ping()
+  // Published messages: queued, then handled in slices so a flood never holds the event loop.
+  const inbox: string[] = []
+  let draining = false
+  const handle = (text: string): void => {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      bad(channel, `a message that is not JSON: ${text.slice(0, 80)}`)
       return
     }
-    const results = await pipeline.exec()
-    if (results === null) throw new Error('the pipeline was discarded')
-    if (results.every(([error]) => error !== null)) throw results[0]?.[0]
-    const replyAt = new Set([...reads.map((r) => r.at), ...leads.map((l) => l.at)])
-    // A write that failed on a key of another type (someone else's data) is bad data, not an outage.
-    results.forEach(([error], i) => {
-      if (error !== null && !replyAt.has(i)) bad(touched[i] ?? '?', message(error))
-    })
-    for (const done of afterwards) done()
-
-    for (const { watch, at } of leads) {
-      const [error, reply] = results[at] ?? [new Error('no reply'), null]
-      const [leading, share] = Array.isArray(reply) ? reply : []
-      if (error !== null || (leading !== 0 && leading !== 1)) {
-        bad(touched[at] ?? '?', error === null ? `an unexpected lead reply: ${JSON.stringify(reply)}` : message(error))
-        continue
-      }
-      setLeading(watch, leading === 1)
-      if (leading === 1) follow(watch, null)
-      else {
-        const parsed = parseShare(share)
-        if (parsed === undefined) bad(touched[at] ?? '?', `a share that is not in [0, 1]: ${JSON.stringify(share).slice(0, 40)}`)
-        follow(watch, parsed ?? 0)
-      }
+    const { breaker: name, replica, event } = (parsed ?? {}) as { breaker?: unknown; replica?: unknown; event?: unknown }
+    if (typeof name !== 'string' || typeof replica !== 'string' || (event !== 'tripped' && event !== 'recovered')) {
+      bad(channel, `a message without breaker, replica and event: ${text.slice(0, 80)}`)
+      return
     }
-
-    const sums = new Map<Watched, Map<string, Map<number, [number, number, number]>>>()
-    let fleetCalls = 0
-    for (const read of reads) {
-      const [error, value] = results[read.at] ?? [new Error('no reply'), null]
-      if (error !== null || typeof value !== 'object' || value === null) {
-        bad(read.key, error === null ? 'not a hash' : message(error))
-        continue
-      }
-      let perWatch = sums.get(read.watch)
-      if (perWatch === undefined) {
-        perWatch = new Map()
-        sums.set(read.watch, perWatch)
-      }
-      let buckets = perWatch.get(read.evidence.key)
-      if (buckets === undefined) {
-        buckets = new Map()
-        perWatch.set(read.evidence.key, buckets)
-      }
-      for (const [field, text] of Object.entries(value as Record<string, unknown>)) {
-        if (field === replicaId) continue
-        const counts = parseCounts(text)
-        if (counts === undefined) {
-          bad(read.key, `field ${JSON.stringify(field).slice(0, 80)} holds ${JSON.stringify(text).slice(0, 80)}, not "calls,failures,slow"`)
-          continue
-        }
-        const sum = buckets.get(read.epoch) ?? [0, 0, 0]
-        buckets.set(read.epoch, [sum[0] + counts[0], sum[1] + counts[1], sum[2] + counts[2]])
-        fleetCalls += counts[0]
-      }
-    }
-    for (const { watch, shared } of plans) {
-      if (!watched.has(watch.breaker) || shared.length === 0) continue
-      const perWatch = sums.get(watch)
-      const evidence: Evidence[] = []
-      for (const e of shared) {
-        const buckets = perWatch?.get(e.key)
-        if (buckets === undefined || buckets.size === 0) continue
-        const list: EvidenceBucket[] = [...buckets]
-          .filter(([, c]) => c[0] > 0)
-          .map(([epoch, c]) => [epoch, c[0], c[1], c[2]] as const)
-          .sort((a, b) => a[0] - b[0])
-        evidence.push({ key: e.key, bucketMs: e.bucketMs, span: e.span, buckets: list })
-      }
-      if (evidence.length === 0 && !watch.absorbed) continue
-      watch.absorbed = evidence.length > 0
-      watch.breaker.dispatch(BreakerEvent.evidence(evidence))
-    }
-    syncs++
-    lastSyncAt = now()
-    emit({ _tag: 'Synced', at: lastSyncAt, breakers: plans.length, fleetCalls, durationMs: lastSyncAt - started })
+    if (replica === replicaId) return
+    const watch = byName.get(name)
+    if (watch === undefined) return
+    const { breaker } = watch
+    const outcome = hearPeer(policy, watch.member, { replica, event }, viewOf(breaker), breaker.clock.now())
+    watch.member = outcome.member
+    for (const e of outcome.events) breaker.dispatch(e)
+    noted(watch, outcome.notes)
   }
+  const drain = (): void => {
+    const slice = inbox.splice(0, SLICE)
+    for (const text of slice) handle(text)
+    if (inbox.length > 0 && !detached) setImmediate(drain)
+    else draining = false
+  }
+  if (subscriber !== undefined) {
+    subscriber.on('error', onError)
+    subscriber.on('ready', () => {
+      subscriber.subscribe(channel).catch((error: unknown) => log({ error: message(error) }, 'could not subscribe'))
+    })
+    subscriber.on('message', (_channel: string, text: string) => {
+      if (inbox.length >= INBOX_MAX) {
+        if (counters.dropped++ % INBOX_MAX === 0) bad(channel, `a flood of messages: more than ${INBOX_MAX} waiting, the rest dropped`)
+        return
+      }
+      inbox.push(text)
+      if (!draining) {
+        draining = true
+        setImmediate(drain)
+      }
+    })
+  }
+
+  const context: RoundContext = { redis, prefix, replicaId, policy, channel, bad, noted }
 
   /** Back to local evidence and local recovery: the fleet's view is no longer current. */
   const fallBack = (): void => {
     for (const watch of watched.values()) {
       watch.written.clear()
-      setLeading(watch, false)
-      follow(watch, null)
-      if (!watch.absorbed) continue
-      watch.absorbed = false
-      watch.breaker.dispatch(BreakerEvent.evidence([]))
+      const outcome = leaveFleet(watch.member)
+      watch.member = outcome.member
+      for (const e of outcome.events) watch.breaker.dispatch(e)
+      noted(watch, outcome.notes)
     }
   }
 
@@ -574,10 +402,16 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
       return next
     }
     if (detached) return Promise.resolve()
-    running = round()
-      .then(() => setHealthy(true))
+    const started = now()
+    running = runRound(context, watched.values())
+      .then(({ breakers, fleetCalls }) => {
+        counters.syncs++
+        lastSyncAt = now()
+        emit({ _tag: 'Synced', at: lastSyncAt, breakers, fleetCalls, durationMs: lastSyncAt - started })
+        setHealthy(true)
+      })
       .catch((error: unknown) => {
-        failedSyncs++
+        counters.failedSyncs++
         setHealthy(false, error)
         fallBack()
       })
@@ -596,36 +430,30 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
     const out: Array<Promise<unknown>> = []
     for (const written of watch.written.values())
       for (const epoch of written.epochs.keys()) out.push(redis.hdel(`${written.key}:${epoch}`, replicaId).catch(() => 0))
-    if (watch.leading) {
-      const lead = `${base(watch.breaker.name)}:lead`
-      out.push(redis.eval(RELEASE, 2, lead, `${base(watch.breaker.name)}:share`, replicaId).catch(() => 0))
-    }
+    const base = baseOf(prefix, watch.breaker.name)
+    out.push(redis.hdel(`${base}:replicas`, replicaId).catch(() => 0))
+    if (watch.member.leading) out.push(redis.eval(RELEASE, 2, `${base}:lead`, `${base}:share`, replicaId).catch(() => 0))
     return out
   }
 
   const pending: Array<Promise<unknown>> = []
   const watching = watchBreakers(source, {
     added: (breaker) => {
-      watched.set(breaker, {
-        breaker,
-        written: new Map(),
-        absorbed: false,
-        // A breaker restored from a snapshot starts where it is (nothing to publish); a pristine one
-        // has seen no phase yet, so its first trip is published.
-        generation: breaker.pristine ? -1 : breaker.snapshot().generation,
-        following: null,
-        leading: false,
-      })
-      byName.set(breaker.name, breaker)
+      // A breaker restored from a snapshot starts where it is (nothing to publish); a pristine one
+      // has seen no phase yet, so its first trip is published.
+      const watch: Watched = { breaker, written: new Map(), member: fleetMember(breaker.pristine ? null : breaker.snapshot()) }
+      watched.set(breaker, watch)
+      byName.set(breaker.name, watch)
     },
     removed: (breaker) => {
       const watch = watched.get(breaker)
       if (watch === undefined) return
       watched.delete(breaker)
-      if (byName.get(breaker.name) === breaker) byName.delete(breaker.name)
+      if (byName.get(breaker.name) === watch) byName.delete(breaker.name)
       pending.push(...withdraw(watch))
       // Detached from the fleet, it recovers by itself.
-      follow(watch, null)
+      const outcome = leaveFleet(watch.member)
+      for (const e of outcome.events) breaker.dispatch(e)
     },
   })
 
@@ -634,13 +462,9 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
     events$: events.stream,
     health: () => ({
       healthy,
-      syncs,
-      failedSyncs,
+      ...counters,
       lastSyncAt,
-      badData,
-      published,
-      peerEvents,
-      leading: [...watched.values()].filter((w) => w.leading).length,
+      leading: [...watched.values()].filter((w) => w.member.leading).length,
     }),
     sync,
     detach: async () => {
@@ -651,7 +475,8 @@ export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): F
       watching.unsubscribe() // withdraws every breaker's evidence and leads
       await Promise.all(pending)
       events.complete()
-      redis.disconnect()
+      redis.off('ready', onReady)
+      if (given === undefined) redis.disconnect()
       subscriber?.disconnect()
     },
   }

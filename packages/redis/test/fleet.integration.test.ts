@@ -31,14 +31,17 @@ interface Report {
   readonly halfOpenCalls: number
 }
 
-/** The upstream: healthy or failing (503), counting what it serves. */
+/** The upstream: healthy, failing (503) for everyone, or for some replicas only (a local fault), counting what it serves. */
 const upstream = async () => {
   let failing = false
+  let failingFor = new Set<string>()
   let served = { ok: 0, failed: 0 }
-  const server: Server = createServer((_req, res) => {
-    if (failing) served.failed++
+  const server: Server = createServer((req, res) => {
+    const replica = new URL(req.url ?? '/', 'http://x').searchParams.get('replica') ?? ''
+    const fails = failing || failingFor.has(replica)
+    if (fails) served.failed++
     else served.ok++
-    res.writeHead(failing ? 503 : 200).end()
+    res.writeHead(fails ? 503 : 200).end()
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const address = server.address()
@@ -47,6 +50,9 @@ const upstream = async () => {
     url: `http://127.0.0.1:${port}/`,
     fail: (on: boolean) => {
       failing = on
+    },
+    failFor: (replicas: ReadonlyArray<string>) => {
+      failingFor = new Set(replicas)
     },
     served: () => served,
     reset: () => {
@@ -185,6 +191,54 @@ describe.runIf(redisProgram.run)('four replicas against a flaky upstream', () =>
     // In fleet mode the leader sends its 2, the others none, and close on its recovery.
     expect(fleet.probes).toBeLessThanOrEqual(2)
     expect(fleet.reasons.filter((r) => r === 'peer-recovered').length).toBeGreaterThanOrEqual(REPLICAS - 1)
+  })
+
+  /** A fault on some replicas only: failed calls until they open, and what the healthy ones rejected. */
+  const localRun = async (mode: 'local' | 'fleet', bad: ReadonlyArray<string>) => {
+    up.reset()
+    up.fail(false)
+    up.failFor(bad)
+    const fleet = await startFleet(up.url, mode === 'fleet' ? redis.url : undefined)
+    try {
+      fleet.send('go')
+      const isBad = (r: Report) => bad.includes(r.replica)
+      await until(
+        `the faulty ${mode} replicas to open`,
+        () =>
+          fleet
+            .reports()
+            .filter(isBad)
+            .every((r) => r.state === 'open'),
+        20_000,
+        fleet.show,
+      )
+      // Two more seconds for a wrong peer trip to show.
+      await new Promise((r) => setTimeout(r, 2000))
+      const healthy = fleet.reports().filter((r) => !isBad(r))
+      return {
+        failedCalls: up.served().failed,
+        healthyRejected: healthy.reduce((sum, r) => sum + r.rejected, 0),
+        healthyStates: healthy.map((r) => r.state),
+      }
+    } finally {
+      up.failFor([])
+      await fleet.stop()
+    }
+  }
+
+  it('keeps a local fault local: the faulty replica opens as fast as alone, the healthy ones reject nothing', async () => {
+    const alone = await localRun('local', ['r0'])
+    const one = await localRun('fleet', ['r0'])
+    const two = await localRun('fleet', ['r0', 'r1'])
+    results['local fault 1 of 4, alone'] = { failedCalls: alone.failedCalls, allOpenMs: 0, peerTripped: 0 }
+    results['local fault 1 of 4, fleet'] = { failedCalls: one.failedCalls, allOpenMs: 0, peerTripped: 0 }
+    results['local fault 2 of 4, fleet'] = { failedCalls: two.failedCalls, allOpenMs: 0, peerTripped: 0 }
+    expect(alone.failedCalls).toBe(40) // minimumCalls
+    expect(one.failedCalls).toBeLessThanOrEqual(alone.failedCalls)
+    expect(one.healthyRejected).toBe(0)
+    expect(one.healthyStates).toEqual(['closed', 'closed', 'closed'])
+    expect(two.healthyRejected).toBe(0)
+    expect(two.healthyStates).toEqual(['closed', 'closed'])
   })
 
   it('keeps serving without waiting when Redis dies, and resynchronises when it returns', async () => {

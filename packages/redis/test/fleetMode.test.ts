@@ -73,11 +73,14 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     const fa = await attach(a, 'a', 't2:')
     const fb = await attach(b, 'b', 't2:')
     for (let i = 0; i < 5; i++) call(b, false)
-    a.snapshot() // in use (a breaker never used takes no part in rounds)
+    // Two failures of its own: a takes in the evidence of the peers that agree with it (without
+    // any, the fleet's counts could only trip it on the others' failures).
+    call(a, true)
+    call(a, true)
     for (let i = 0; i < 3; i++) await fb.sync()
     for (let i = 0; i < 3; i++) await fa.sync()
-    expect(a.snapshot().calls).toBe(5)
-    expect(a.snapshot().detectors[0]?.figures).toMatchObject({ localCalls: 0, fleetCalls: 5 })
+    expect(a.snapshot().calls).toBe(7)
+    expect(a.snapshot().detectors[0]?.figures).toMatchObject({ localCalls: 2, fleetCalls: 5 })
     // A round under way (started here, as the timer may start one) read b before it opened: the
     // sync asked for after the change runs a round of its own after it.
     const underWay = fb.sync()
@@ -86,7 +89,7 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     expect(after).not.toBe(underWay)
     await after
     await fa.sync()
-    expect(a.snapshot().calls).toBe(0)
+    expect(a.snapshot().calls).toBe(2)
   })
 
   it('ignores corrupt and foreign data with a logged error, and keeps deciding', async () => {
@@ -102,7 +105,7 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     // Someone else's writes in our namespace: junk in a field, a string where a hash belongs.
     call(a, false)
     await fa.sync()
-    const [written] = await admin.keys('t3:*')
+    const [written] = (await admin.keys('t3:*')).filter((k) => !k.endsWith(':replicas'))
     expect(written?.startsWith(base)).toBe(true)
     const prefix = (written ?? '').slice(0, (written ?? '').lastIndexOf(':'))
     await admin.hset(`${prefix}:${epoch}`, 'intruder', 'lots', 'other', '5,9,0')
@@ -136,7 +139,8 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     await fb.sync()
     await fa.sync()
     expect(ga.get('x').snapshot()).toMatchObject({ state: 'open', calls: 10, failures: 5 }) // 5 of 10 failed in the fleet
-    expect(ga.get('y').snapshot().calls).toBe(1)
+    // 'y' saw no failure of its own: the fleet's counts are not taken in.
+    expect(ga.get('y').snapshot().calls).toBe(0)
     // A key looked up and never used stays light: rounds pass it by.
     const idle = ga.get('idle')
     await fa.sync()
@@ -151,14 +155,15 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     const health: boolean[] = []
     fa.events$.subscribe((e) => e._tag === 'SyncHealthChanged' && health.push(e.healthy))
     for (let i = 0; i < 4; i++) call(b, false)
-    a.snapshot()
+    call(a, true)
+    call(a, true)
     await fb.sync()
     await fa.sync()
-    expect(a.snapshot().calls).toBe(4)
+    expect(a.snapshot().calls).toBe(6)
     await server.stop()
     await fa.sync()
     expect(fa.health().healthy).toBe(false)
-    expect(a.snapshot().calls).toBe(0) // back to its own evidence
+    expect(a.snapshot().calls).toBe(2) // back to its own evidence
     const started = Date.now()
     for (let i = 0; i < 100; i++) call(a, false)
     const value = await a.execute(async () => 'served')
@@ -170,7 +175,7 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     await fb.sync()
     await fa.sync()
     // b's 4 calls were written again after the restart.
-    expect(a.snapshot().detectors[0]?.figures).toMatchObject({ localCalls: 101, fleetCalls: 4 })
+    expect(a.snapshot().detectors[0]?.figures).toMatchObject({ localCalls: 103, fleetCalls: 4 })
     expect(health).toEqual([false, true])
   })
 
@@ -233,37 +238,149 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     expect(admitted).toHaveLength(10)
   })
 
-  it('hands the lead over when its holder goes quiet, and follows a bad share as 0', async () => {
+  it('ignores a lead held by something that is not a replica, and follows a bad share as 0', async () => {
     const recovering = () => circuit({ trip: { kind: 'consecutive-failures', threshold: 1 }, openFor: { kind: 'constant', ms: 60_000 } })
     const a = createBreaker(recovering(), { name: 'quiet' })
     const fa = await attach(a, 'a', 't9:')
     await fa.sync()
     call(a, true)
-    // Someone else holds the lead (and will not renew it): a follows at their share.
-    await admin.set('t9:{quiet}:lead', 'ghost', 'PX', 300)
-    await admin.set('t9:{quiet}:share', '0', 'PX', 300)
-    await fa.sync()
-    expect(fa.health().leading).toBe(0)
-    await new Promise((r) => setTimeout(r, 320))
+    // Another client's key, with no expiry: fleet mode never writes one, and 'ghost' has no status.
+    await admin.set('t9:{quiet}:lead', 'ghost')
+    const before = fa.health().badData
     await fa.sync()
     expect(fa.health().leading).toBe(1)
-    // A share that is not a share is bad data: followed as 0.
-    await admin.set('t9:{quiet}:lead', 'ghost', 'PX', 5000)
-    await admin.set('t9:{quiet}:share', 'lots', 'PX', 5000)
+    expect(fa.health().badData).toBeGreaterThan(before)
+    expect(await admin.get('t9:{quiet}:lead')).toBe('a')
+    // A real replica holds the lead and offers a share that is not a share: bad data, followed as 0.
+    const b = createBreaker(recovering(), { name: 'quiet' })
+    const fb = await attach(b, 'b', 't9:')
+    call(b, true)
+    await fb.sync() // b is in the fleet (its status written), a still leads
+    await admin.set('t9:{quiet}:lead', 'b', 'PX', 900)
+    await admin.set('t9:{quiet}:share', 'lots', 'PX', 900)
     await fa.sync()
     expect(fa.health()).toMatchObject({ leading: 0 })
     expect(logged.some((t) => t.includes('a share that is not in [0, 1]'))).toBe(true)
   })
 
-  it('a follower recovers by itself once Redis is gone', async () => {
-    const a = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 }, openFor: { kind: 'constant', ms: 100 } }), {
-      name: 'orphan',
-    })
-    const fa = await attach(a, 'a', 't10:')
-    await fa.sync()
+  it('hands the lead over within a lease when its holder stops seeing traffic', async () => {
+    const recovering = () =>
+      circuit({
+        trip: { kind: 'consecutive-failures', threshold: 1 },
+        openFor: { kind: 'constant', ms: 100 },
+        recovery: { kind: 'classic' },
+      })
+    const a = createBreaker(recovering(), { name: 'moved' })
+    const b = createBreaker(recovering(), { name: 'moved' })
+    const fa = await attach(a, 'a', 't11:')
+    await attach(b, 'b', 't11:')
+    // a's one call fails; it leads the recovery. All later traffic goes to b.
     call(a, true)
-    await admin.set('t10:{orphan}:lead', 'ghost', 'PX', 60_000)
-    await fa.sync() // a follows the ghost at share 0
+    await fa.sync()
+    await until('b to open on the trip', () => b.snapshot().state === 'open')
+    expect(fa.health().leading).toBe(1)
+    let admitted = 0
+    const deadline = Date.now() + 5000
+    while (b.snapshot().state !== 'closed' && Date.now() < deadline) {
+      const d = b.request()
+      if (d._tag === 'Admitted') {
+        admitted++
+        b.succeeded(d as Admitted, 1)
+      }
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    // a gave the lead back once it saw no request for a lease (1 s); b took it and recovered.
+    expect(b.snapshot()).toMatchObject({ state: 'closed', reason: 'recovered' })
+    expect(admitted).toBeGreaterThan(0)
+    expect(fa.health().leading).toBe(0)
+    await until('a to close on the recovery b published', () => a.snapshot().state === 'closed')
+  })
+
+  it('keeps a local fault local: a failing replica trips on its own counts, a healthy one declines its trip', async () => {
+    const a = createBreaker(strategy(), { name: 'local' })
+    const b = createBreaker(strategy(), { name: 'local' })
+    const fa = await attach(a, 'a', 't12:')
+    const fb = await attach(b, 'b', 't12:')
+    const events: FleetEvent[] = []
+    fb.events$.subscribe((e) => events.push(e))
+    for (let i = 0; i < 100; i++) call(b, false)
+    for (let i = 0; i < 8; i++) call(a, true)
+    await fb.sync()
+    await fa.sync() // a's 8 failures against b's 100 successes: a does not take b's counts in
+    expect(a.snapshot()).toMatchObject({ state: 'closed', calls: 8 })
+    call(a, true)
+    call(a, true) // 10 of 10 failed: a trips as it would alone
+    expect(a.snapshot()).toMatchObject({ state: 'open', reason: 'tripped' })
+    await fb.sync() // b reads a's last counts
+    await fa.sync() // a publishes its trip
+    await until('b to hear the trip', () => events.some((e) => e._tag === 'PeerDeclined'))
+    expect(events.find((e) => e._tag === 'PeerDeclined')).toMatchObject({ breaker: 'local', replica: 'a', why: 'healthier' })
+    expect(b.snapshot()).toMatchObject({ state: 'closed', calls: 100 })
+    expect(fb.health().peerDeclined).toBe(1)
+  })
+
+  it('contains a logger that throws, and handles a flood of messages in slices', async () => {
+    const a = createBreaker(strategy(), { name: 'flood' })
+    const fa = fleetMode(a, {
+      redis: server.url,
+      replicaId: 'a',
+      prefix: 't13:',
+      syncMs: 50,
+      logger: {
+        error: () => {
+          throw new Error('the logger is broken')
+        },
+      },
+    })
+    attachments.push(fa)
+    await until('the replica to sync', () => fa.health().healthy)
+    call(a, false)
+    await admin.set('t13:{flood}:lead', 'ghost')
+    await expect(fa.sync()).resolves.toBeUndefined()
+    const junk = admin.pipeline()
+    for (let i = 0; i < 20_000; i++) junk.publish('t13:events', `junk ${i}`)
+    await junk.exec()
+    // Handled a slice per turn of the event loop: a turn in between sees some handled, not all.
+    let seen = -1
+    await until('the first junk to be handled', () => fa.health().badData > 0)
+    await new Promise<void>((r) =>
+      setImmediate(() => {
+        seen = fa.health().badData
+        r()
+      }),
+    )
+    await until('the junk to be handled or dropped', () => fa.health().badData + fa.health().dropped >= 20_000, 10_000)
+    expect(seen).toBeLessThan(20_000)
+    expect(fa.health().healthy).toBe(true)
+    expect(a.snapshot().state).toBe('closed')
+  })
+
+  it('runs on an ioredis client of the caller, and leaves it open on detach', async () => {
+    const client = new Redis(server.url, { enableOfflineQueue: false })
+    await until('the client to connect', () => client.status === 'ready')
+    const a = createBreaker(strategy(), { name: 'own' })
+    const fa = fleetMode(a, { redis: client, replicaId: 'a', prefix: 't14:', syncMs: 50, logger })
+    call(a, false)
+    await until('the replica to sync', () => fa.health().healthy)
+    await fa.sync()
+    expect((await admin.keys('t14:*')).length).toBeGreaterThan(0)
+    await fa.detach()
+    expect(client.status).toBe('ready')
+    expect(await client.ping()).toBe('PONG')
+    client.disconnect()
+  })
+
+  it('a follower recovers by itself once Redis is gone', async () => {
+    const recovering = () => circuit({ trip: { kind: 'consecutive-failures', threshold: 1 }, openFor: { kind: 'constant', ms: 100 } })
+    const a = createBreaker(recovering(), { name: 'orphan' })
+    const b = createBreaker(recovering(), { name: 'orphan' })
+    const fa = await attach(a, 'a', 't10:')
+    const fb = await attach(b, 'b', 't10:')
+    call(b, true)
+    await fb.sync() // b leads the recovery
+    await until('a to open on the trip', () => a.snapshot().state === 'open')
+    a.request()
+    await fa.sync() // a follows b at share 0
     await new Promise((r) => setTimeout(r, 120))
     expect(a.request()._tag).toBe('Rejected')
     await server.stop()
@@ -274,7 +391,7 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     a.succeeded(probe as Admitted, 1)
     expect(a.snapshot()).toMatchObject({ state: 'closed', reason: 'recovered' })
     await server.start()
-    await until('the replica to reconnect', () => fa.health().healthy, 10_000)
+    await until('the replicas to reconnect', () => fa.health().healthy && fb.health().healthy, 10_000)
   })
 
   it('withdraws its evidence on detach', async () => {
@@ -284,9 +401,9 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     call(a, false)
     await fa.sync()
     const keys = await admin.keys('t6:*')
-    expect(keys.length).toBe(1)
+    expect(keys.length).toBe(2) // the bucket and the replicas' status
     await fa.detach()
-    expect(await admin.hgetall(keys[0] ?? '')).toEqual({})
+    for (const key of keys) expect(await admin.hgetall(key)).toEqual({})
   })
 
   it('rejects bad options with a clear error', () => {
