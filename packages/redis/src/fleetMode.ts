@@ -21,143 +21,24 @@
  *   `{ v: 1, event: 'tripped' | 'recovered', breaker, replica }`.
  */
 import { hostname } from 'node:os'
-import { type FleetNote, type FleetPolicy, fleetMember, fleetPolicy, hearPeer, leaveFleet } from '@datapunk/breaker'
+import { type FleetPolicy, fleetMember, fleetPolicy, hearPeer, leaveFleet } from '@datapunk/breaker'
 import {
   type Breaker,
   type BreakerSource,
-  Channel,
   type Clock,
   type EventStream,
   monotonicClock,
+  type Unsubscribable,
   watchBreakers,
 } from '@datapunk/breaker-runtime'
 import { Redis, type RedisOptions } from 'ioredis'
+import { INBOX_MAX, Inbox } from './inbox.js'
+import type { FleetAttachment, FleetEvent, FleetHealth, FleetOptions } from './model.js'
+import { message, Reporter } from './reporter.js'
 import { baseOf, type RoundContext, runRound, viewOf, type Watched } from './round.js'
 import { RELEASE } from './wire.js'
 
-// ---- model -------------------------------------------------------------------------------
-
-/** Where errors go (a pino logger fits: `error(object, message)`). */
-export interface FleetLogger {
-  error(details: object, message: string): void
-}
-
-/** Options of {@link fleetMode}. */
-export interface FleetOptions {
-  /**
-   * How to reach Redis: a `redis://` URL or ioredis options (fleet mode makes its own two
-   * connections), or an ioredis client of yours (fleet mode runs its rounds on it, subscribes on a
-   * `duplicate()` of it, and leaves it open on `detach`; give it `enableOfflineQueue: false` so a
-   * round fails at once while Redis is down instead of waiting for it).
-   */
-  readonly redis: string | RedisOptions | Redis
-  /** Prefix of every key and of the channel. Default `'breaker:'`. */
-  readonly prefix?: string
-  /** This replica's name in Redis (unique in the fleet). Default `<hostname>:<pid>:<random>`. */
-  readonly replicaId?: string
-  /** How often a round runs, in ms: 10 to 60,000. Default 250. */
-  readonly syncMs?: number
-  /** Share window counts (default `true`). */
-  readonly shareEvidence?: boolean
-  /** Publish trips and recoveries, and follow the others' (default `true`). */
-  readonly shareTrips?: boolean
-  /** One replica leads each recovery, the others follow it (default `true`). */
-  readonly shareRecovery?: boolean
-  /** Reconnect backoff: doubling from `minMs` (default 100) up to `maxMs` (default 5000), with jitter. */
-  readonly reconnect?: { readonly minMs?: number; readonly maxMs?: number }
-  /** Where errors (Redis down, bad data) are logged. Default: `console.error`. A logger that throws is ignored. */
-  readonly logger?: FleetLogger
-  /**
-   * The fleet protocol's policy (see `FleetPolicy` in the core): `significance` of the test that
-   * tells a local fault from a shared one (default 0.001), `maxFleetOpened` (default 0.5).
-   * `leaseMs` defaults to four rounds, at least 1 s; the `share*` options above set the rest.
-   */
-  readonly policy?: Partial<Pick<FleetPolicy, 'significance' | 'maxFleetOpened' | 'leaseMs'>>
-  /**
-   * The clock of the attachment's own times (events' `at`, `lastSyncAt`, how often junk is
-   * logged). Default: the breakers' default clock. Buckets are numbered on each breaker's own.
-   */
-  readonly clock?: Clock
-}
-
-/** What fleet mode reports, as it happens. */
-export type FleetEvent =
-  /** Rounds started or stopped reaching Redis (`error` says why). Unhealthy, breakers decide and recover locally. */
-  | { readonly _tag: 'SyncHealthChanged'; readonly at: number; readonly healthy: boolean; readonly error?: string }
-  /** A round finished: `breakers` synced, `fleetCalls` the other replicas' calls absorbed in all windows. */
-  | { readonly _tag: 'Synced'; readonly at: number; readonly breakers: number; readonly fleetCalls: number; readonly durationMs: number }
-  /** A value in Redis was not ours to read (corrupt, foreign, of another type): ignored. */
-  | { readonly _tag: 'BadData'; readonly at: number; readonly key: string; readonly message: string }
-  /** This replica published a trip or a recovery of one of its breakers. */
-  | { readonly _tag: 'Published'; readonly at: number; readonly breaker: string; readonly event: 'tripped' | 'recovered' }
-  /** Another replica tripped or recovered: this replica's breaker of the same name was told. */
-  | {
-      readonly _tag: 'PeerEvent'
-      readonly at: number
-      readonly breaker: string
-      readonly replica: string
-      readonly event: 'tripped' | 'recovered'
-    }
-  /**
-   * Another replica tripped, and this replica's breaker did not follow (yet): its own recent calls
-   * are healthier (a fault on the other replica's side), or the cap on replicas opened by the fleet
-   * alone is reached.
-   */
-  | {
-      readonly _tag: 'PeerDeclined'
-      readonly at: number
-      readonly breaker: string
-      readonly replica: string
-      readonly why: 'healthier' | 'capped'
-    }
-  /** This replica started or stopped leading the recovery of a breaker. */
-  | { readonly _tag: 'LeadChanged'; readonly at: number; readonly breaker: string; readonly leading: boolean }
-
-/** Counters of one attachment, for health checks and tests. */
-export interface FleetHealth {
-  /** Whether the last round reached Redis (`false` before the first one does). */
-  readonly healthy: boolean
-  readonly syncs: number
-  readonly failedSyncs: number
-  /** When the last round succeeded (on the attachment's `clock`), or `null`. */
-  readonly lastSyncAt: number | null
-  /** Values in Redis ignored as bad data. */
-  readonly badData: number
-  /** Trips and recoveries this replica published. */
-  readonly published: number
-  /** Trips and recoveries of other replicas this replica's breakers were told of. */
-  readonly peerEvents: number
-  /** Trips of other replicas this replica's breakers did not follow when heard (see `PeerDeclined`). */
-  readonly peerDeclined: number
-  /** Published messages dropped unread because more than 10,000 were waiting (a flood). */
-  readonly dropped: number
-  /** Breakers whose recovery this replica leads now. */
-  readonly leading: number
-}
-
-/** An attachment: `detach()` stops syncing, withdraws this replica's evidence and leases (best effort) and closes its connections. */
-export interface FleetAttachment {
-  readonly replicaId: string
-  readonly events$: EventStream<FleetEvent>
-  health(): FleetHealth
-  /** Runs one round that starts after this call (after the one under way, if any; the timer runs them anyway); resolves when it is done, never rejects. */
-  sync(): Promise<void>
-  detach(): Promise<void>
-}
-
 // ---- helpers -----------------------------------------------------------------------------
-
-const message = (error: unknown): string => (error instanceof Error ? error.message : String(error))
-
-const consoleLogger: FleetLogger = {
-  // biome-ignore lint/suspicious/noConsole: the logger of last resort, when the user gives none
-  error: (details, text) => console.error(`[breaker-redis] ${text}`, details),
-}
-
-/** Published messages waiting to be handled at most; more are dropped (and counted). */
-const INBOX_MAX = 10_000
-/** Messages handled per turn of the event loop. */
-const SLICE = 256
 
 const isClient = (value: unknown): value is Redis =>
   typeof value === 'object' && value !== null && typeof (value as { pipeline?: unknown }).pipeline === 'function'
@@ -198,6 +79,227 @@ const check = (options: FleetOptions): Checked => {
   return { prefix, syncMs, replicaId, minMs, maxMs, policy }
 }
 
+/** Options of fleet mode's own connections: fail fast while disconnected, reconnect with jittered backoff. */
+const clientOptionsOf = ({ syncMs, minMs, maxMs }: Checked): RedisOptions => ({
+  // A command never queues behind a dead connection.
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  connectTimeout: Math.max(1000, syncMs * 4),
+  commandTimeout: Math.max(500, syncMs * 4),
+  autoResubscribe: false,
+  retryStrategy: (times) => Math.min(maxMs, minMs * 2 ** Math.min(times - 1, 20)) * (0.75 + Math.random() * 0.5),
+})
+
+// ---- the attachment ----------------------------------------------------------------------
+
+class Fleet<K> implements FleetAttachment {
+  readonly replicaId: string
+  private readonly policy: FleetPolicy
+  private readonly reporter: Reporter
+  private readonly clock: Clock
+  /** The caller's client, if given (left open on detach). */
+  private readonly given: Redis | undefined
+  private readonly redis: Redis
+  private readonly subscriber: Redis | undefined
+  private readonly inbox: Inbox
+  private readonly context: RoundContext
+  private readonly watched = new Map<Breaker, Watched>()
+  private readonly byName = new Map<string, Watched>()
+  private readonly pending: Array<Promise<unknown>> = []
+  private readonly timer: ReturnType<typeof setInterval>
+  private readonly watching: Unsubscribable
+  private lastSyncAt: number | null = null
+  private running: Promise<void> | undefined
+  /** The round to run once the running one is done, for callers who asked while it ran. */
+  private next: Promise<void> | undefined
+  private detached = false
+  private readonly onReady = (): void => {
+    // A (re)connected Redis may have lost everything: write the whole window again.
+    for (const w of this.watched.values()) w.written.clear()
+  }
+
+  constructor(source: BreakerSource<K>, options: FleetOptions) {
+    const checked = check(options)
+    const { prefix, replicaId, policy } = checked
+    this.replicaId = replicaId
+    this.policy = policy
+    this.clock = options.clock ?? monotonicClock
+    this.reporter = new Reporter(replicaId, () => this.clock.now(), options.logger)
+    const clientOptions = clientOptionsOf(checked)
+    this.given = isClient(options.redis) ? options.redis : undefined
+    // (Cast: ioredis 6 declares `replyMapping?: ReplyMappingMode` in a way that `exactOptionalPropertyTypes` rejects.)
+    const connect = (): Redis =>
+      this.given !== undefined
+        ? this.given.duplicate(clientOptions as never)
+        : typeof options.redis === 'string'
+          ? new Redis(options.redis, clientOptions as never)
+          : new Redis({ ...(options.redis as RedisOptions), ...clientOptions } as never)
+    this.redis = this.given ?? connect()
+    this.subscriber = policy.shareTrips ? connect() : undefined
+    const channel = `${prefix}events`
+    const reporter = this.reporter
+    this.context = {
+      redis: this.redis,
+      prefix,
+      replicaId,
+      policy,
+      channel,
+      bad: (key, text) => reporter.bad(key, text),
+      noted: (watch, notes) => reporter.noted(watch.breaker.name, notes),
+    }
+    this.inbox = new Inbox(
+      (text) => this.handle(channel, text),
+      () => {
+        if (reporter.counters.dropped++ % INBOX_MAX === 0)
+          reporter.bad(channel, `a flood of messages: more than ${INBOX_MAX} waiting, the rest dropped`)
+      },
+    )
+    this.listen(channel)
+    this.timer = setInterval(() => void this.sync(), checked.syncMs)
+    this.timer.unref?.()
+    this.watching = watchBreakers(source, { added: (b) => this.added(b), removed: (b) => this.removed(b) })
+  }
+
+  /** Connection listeners, and the subscription to published messages. */
+  private listen(channel: string): void {
+    // Connection errors are reported through health; without a listener ioredis would raise them as
+    // unhandled 'error' events and crash the process. (A client of the caller's has the caller's listeners.)
+    if (this.given === undefined) this.redis.on('error', () => {})
+    this.redis.on('ready', this.onReady)
+    const subscriber = this.subscriber
+    if (subscriber === undefined) return
+    subscriber.on('error', () => {})
+    subscriber.on('ready', () => {
+      subscriber.subscribe(channel).catch((error: unknown) => this.reporter.log({ error: message(error) }, 'could not subscribe'))
+    })
+    subscriber.on('message', (_channel: string, text: string) => this.inbox.push(text))
+  }
+
+  /** One published message: another replica's trip or recovery, for the breaker of that name. */
+  private handle(channel: string, text: string): void {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      this.reporter.bad(channel, `a message that is not JSON: ${text.slice(0, 80)}`)
+      return
+    }
+    const { breaker: name, replica, event } = (parsed ?? {}) as { breaker?: unknown; replica?: unknown; event?: unknown }
+    if (typeof name !== 'string' || typeof replica !== 'string' || (event !== 'tripped' && event !== 'recovered')) {
+      this.reporter.bad(channel, `a message without breaker, replica and event: ${text.slice(0, 80)}`)
+      return
+    }
+    const watch = this.byName.get(name)
+    if (replica === this.replicaId || watch === undefined) return
+    const { breaker } = watch
+    const outcome = hearPeer(this.policy, watch.member, { replica, event }, viewOf(breaker), breaker.clock.now())
+    watch.member = outcome.member
+    for (const e of outcome.events) breaker.dispatch(e)
+    this.reporter.noted(name, outcome.notes)
+  }
+
+  /** Back to local evidence and local recovery: the fleet's view is no longer current. */
+  private fallBack(): void {
+    for (const watch of this.watched.values()) {
+      watch.written.clear()
+      const outcome = leaveFleet(watch.member)
+      watch.member = outcome.member
+      for (const e of outcome.events) watch.breaker.dispatch(e)
+      this.reporter.noted(watch.breaker.name, outcome.notes)
+    }
+  }
+
+  sync(): Promise<void> {
+    // A round under way may have read the breakers before the caller's change: one more round
+    // after it, shared by every caller who asked meanwhile, so a resolved sync() wrote what it saw.
+    if (this.running !== undefined) {
+      this.next ??= this.running.then(() => {
+        this.next = undefined
+        return this.sync()
+      })
+      return this.next
+    }
+    if (this.detached) return Promise.resolve()
+    const { reporter } = this
+    const started = this.clock.now()
+    this.running = runRound(this.context, this.watched.values())
+      .then(({ breakers, fleetCalls }) => {
+        reporter.counters.syncs++
+        const at = this.clock.now()
+        this.lastSyncAt = at
+        reporter.emit({ _tag: 'Synced', at, breakers, fleetCalls, durationMs: at - started })
+        reporter.setHealthy(true)
+      })
+      .catch((error: unknown) => {
+        reporter.counters.failedSyncs++
+        reporter.setHealthy(false, error)
+        this.fallBack()
+      })
+      .finally(() => {
+        this.running = undefined
+      })
+    return this.running
+  }
+
+  private added(breaker: Breaker): void {
+    // A breaker restored from a snapshot starts where it is (nothing to publish); a pristine one
+    // has seen no phase yet, so its first trip is published.
+    const watch: Watched = { breaker, written: new Map(), member: fleetMember(breaker.pristine ? null : breaker.snapshot()) }
+    this.watched.set(breaker, watch)
+    this.byName.set(breaker.name, watch)
+  }
+
+  private removed(breaker: Breaker): void {
+    const watch = this.watched.get(breaker)
+    if (watch === undefined) return
+    this.watched.delete(breaker)
+    if (this.byName.get(breaker.name) === watch) this.byName.delete(breaker.name)
+    this.pending.push(...this.withdraw(watch))
+    // Detached from the fleet, it recovers by itself on its own evidence.
+    for (const e of leaveFleet(watch.member).events) breaker.dispatch(e)
+  }
+
+  /** Withdraws what this replica holds in Redis for a breaker (best effort: it expires anyway). */
+  private withdraw(watch: Watched): Array<Promise<unknown>> {
+    if (!this.reporter.healthy) return []
+    const { redis, replicaId } = this
+    const out: Array<Promise<unknown>> = []
+    for (const written of watch.written.values())
+      for (const epoch of written.epochs.keys()) out.push(redis.hdel(`${written.key}:${epoch}`, replicaId).catch(() => 0))
+    const base = baseOf(this.context.prefix, watch.breaker.name)
+    out.push(redis.hdel(`${base}:replicas`, replicaId).catch(() => 0))
+    if (watch.member.leading) out.push(redis.eval(RELEASE, 2, `${base}:lead`, `${base}:share`, replicaId).catch(() => 0))
+    return out
+  }
+
+  get events$(): EventStream<FleetEvent> {
+    return this.reporter.events$
+  }
+
+  health(): FleetHealth {
+    return {
+      healthy: this.reporter.healthy,
+      ...this.reporter.counters,
+      lastSyncAt: this.lastSyncAt,
+      leading: [...this.watched.values()].filter((w) => w.member.leading).length,
+    }
+  }
+
+  async detach(): Promise<void> {
+    if (this.detached) return
+    clearInterval(this.timer)
+    await this.running
+    this.detached = true
+    this.watching.unsubscribe() // withdraws every breaker's evidence and leads
+    this.inbox.close()
+    await Promise.all(this.pending)
+    this.reporter.complete()
+    this.redis.off('ready', this.onReady)
+    if (this.given === undefined) this.redis.disconnect()
+    this.subscriber?.disconnect()
+  }
+}
+
 // ---- constructor -------------------------------------------------------------------------
 
 /**
@@ -231,253 +333,4 @@ const check = (options: FleetOptions): Checked => {
  * await fleet.detach()
  * healthy // false
  */
-export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): FleetAttachment => {
-  const { prefix, syncMs, replicaId, minMs, maxMs, policy } = check(options)
-  const userLogger = options.logger ?? consoleLogger
-  // A logger that throws must not take the rounds (or the process) down with it.
-  const log = (details: object, text: string): void => {
-    try {
-      userLogger.error(details, text)
-    } catch {
-      // ignored: nowhere left to report it
-    }
-  }
-  const channel = `${prefix}events`
-  const clock = options.clock ?? monotonicClock
-  const now = (): number => clock.now()
-
-  const clientOptions: RedisOptions = {
-    // Fail fast while disconnected: a command never queues behind a dead connection.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: Math.max(1000, syncMs * 4),
-    commandTimeout: Math.max(500, syncMs * 4),
-    autoResubscribe: false,
-    retryStrategy: (times) => Math.min(maxMs, minMs * 2 ** Math.min(times - 1, 20)) * (0.75 + Math.random() * 0.5),
-  }
-  const given = isClient(options.redis) ? options.redis : undefined
-  // (Cast: ioredis 6 declares `replyMapping?: ReplyMappingMode` in a way that `exactOptionalPropertyTypes` rejects.)
-  const connect = (): Redis =>
-    given !== undefined
-      ? given.duplicate(clientOptions as never)
-      : typeof options.redis === 'string'
-        ? new Redis(options.redis, clientOptions as never)
-        : new Redis({ ...(options.redis as RedisOptions), ...clientOptions } as never)
-  const redis = given ?? connect()
-  const subscriber = policy.shareTrips ? connect() : undefined
-
-  const events = new Channel<FleetEvent>()
-  const watched = new Map<Breaker, Watched>()
-  const byName = new Map<string, Watched>()
-  const counters = { syncs: 0, failedSyncs: 0, badData: 0, published: 0, peerEvents: 0, peerDeclined: 0, dropped: 0 }
-  let healthy = false
-  let lastSyncAt: number | null = null
-  let running: Promise<void> | undefined
-  /** The round to run once the running one is done, for callers who asked while it ran. */
-  let next: Promise<void> | undefined
-  let detached = false
-
-  const emit = (event: FleetEvent): void => events.next(event)
-  // Junk that stays in Redis is met every round: counted and reported each time, logged once a
-  // minute per key (the map forgets keys not logged for a minute, so it stays small).
-  const loggedAt = new Map<string, number>()
-  const bad = (key: string, text: string): void => {
-    counters.badData++
-    const at = now()
-    emit({ _tag: 'BadData', at, key, message: text })
-    if (at - (loggedAt.get(key) ?? Number.NEGATIVE_INFINITY) < 60_000) return
-    if (loggedAt.size >= 1000) for (const [k, t] of loggedAt) if (at - t >= 60_000) loggedAt.delete(k)
-    loggedAt.set(key, at)
-    log({ key, replica: replicaId }, `ignored bad data in Redis: ${text}`)
-  }
-  const setHealthy = (ok: boolean, error?: unknown): void => {
-    if (ok === healthy) return
-    healthy = ok
-    if (!ok) log({ replica: replicaId, error: message(error) }, 'Redis unreachable: breakers decide and recover on their own')
-    emit(
-      ok
-        ? { _tag: 'SyncHealthChanged', at: now(), healthy: true }
-        : { _tag: 'SyncHealthChanged', at: now(), healthy: false, error: message(error) },
-    )
-  }
-  /** Turns the protocol's notes on a breaker into events and counts. */
-  const noted = (watch: Watched, notes: ReadonlyArray<FleetNote>): void => {
-    const breaker = watch.breaker.name
-    for (const note of notes) {
-      const at = now()
-      if (note._tag === 'Published') {
-        counters.published++
-        emit({ _tag: 'Published', at, breaker, event: note.event })
-      } else if (note._tag === 'LeadChanged') emit({ _tag: 'LeadChanged', at, breaker, leading: note.leading })
-      else if (note._tag === 'PeerFollowed') {
-        counters.peerEvents++
-        emit({ _tag: 'PeerEvent', at, breaker, replica: note.replica, event: note.event })
-      } else {
-        counters.peerDeclined++
-        emit({ _tag: 'PeerDeclined', at, breaker, replica: note.replica, why: note.why })
-      }
-    }
-  }
-
-  const onError = (): void => {}
-  // A (re)connected Redis may have lost everything: write the whole window again.
-  const onReady = (): void => {
-    for (const w of watched.values()) w.written.clear()
-  }
-  // Connection errors are reported through health; without a listener ioredis would raise them as
-  // unhandled 'error' events and crash the process. (A client of the user's has the user's listeners.)
-  if (given === undefined) redis.on('error', onError)
-  redis.on('ready', onReady)
-
-  // Published messages: queued, then handled in slices so a flood never holds the event loop.
-  const inbox: string[] = []
-  let draining = false
-  const handle = (text: string): void => {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      bad(channel, `a message that is not JSON: ${text.slice(0, 80)}`)
-      return
-    }
-    const { breaker: name, replica, event } = (parsed ?? {}) as { breaker?: unknown; replica?: unknown; event?: unknown }
-    if (typeof name !== 'string' || typeof replica !== 'string' || (event !== 'tripped' && event !== 'recovered')) {
-      bad(channel, `a message without breaker, replica and event: ${text.slice(0, 80)}`)
-      return
-    }
-    if (replica === replicaId) return
-    const watch = byName.get(name)
-    if (watch === undefined) return
-    const { breaker } = watch
-    const outcome = hearPeer(policy, watch.member, { replica, event }, viewOf(breaker), breaker.clock.now())
-    watch.member = outcome.member
-    for (const e of outcome.events) breaker.dispatch(e)
-    noted(watch, outcome.notes)
-  }
-  const drain = (): void => {
-    const slice = inbox.splice(0, SLICE)
-    for (const text of slice) handle(text)
-    if (inbox.length > 0 && !detached) setImmediate(drain)
-    else draining = false
-  }
-  if (subscriber !== undefined) {
-    subscriber.on('error', onError)
-    subscriber.on('ready', () => {
-      subscriber.subscribe(channel).catch((error: unknown) => log({ error: message(error) }, 'could not subscribe'))
-    })
-    subscriber.on('message', (_channel: string, text: string) => {
-      if (inbox.length >= INBOX_MAX) {
-        if (counters.dropped++ % INBOX_MAX === 0) bad(channel, `a flood of messages: more than ${INBOX_MAX} waiting, the rest dropped`)
-        return
-      }
-      inbox.push(text)
-      if (!draining) {
-        draining = true
-        setImmediate(drain)
-      }
-    })
-  }
-
-  const context: RoundContext = { redis, prefix, replicaId, policy, channel, bad, noted }
-
-  /** Back to local evidence and local recovery: the fleet's view is no longer current. */
-  const fallBack = (): void => {
-    for (const watch of watched.values()) {
-      watch.written.clear()
-      const outcome = leaveFleet(watch.member)
-      watch.member = outcome.member
-      for (const e of outcome.events) watch.breaker.dispatch(e)
-      noted(watch, outcome.notes)
-    }
-  }
-
-  const sync = (): Promise<void> => {
-    // A round under way may have read the breakers before the caller's change: one more round
-    // after it, shared by every caller who asked meanwhile, so a resolved sync() wrote what it saw.
-    if (running !== undefined) {
-      next ??= running.then(() => {
-        next = undefined
-        return sync()
-      })
-      return next
-    }
-    if (detached) return Promise.resolve()
-    const started = now()
-    running = runRound(context, watched.values())
-      .then(({ breakers, fleetCalls }) => {
-        counters.syncs++
-        lastSyncAt = now()
-        emit({ _tag: 'Synced', at: lastSyncAt, breakers, fleetCalls, durationMs: lastSyncAt - started })
-        setHealthy(true)
-      })
-      .catch((error: unknown) => {
-        counters.failedSyncs++
-        setHealthy(false, error)
-        fallBack()
-      })
-      .finally(() => {
-        running = undefined
-      })
-    return running
-  }
-
-  const timer = setInterval(() => void sync(), syncMs)
-  timer.unref?.()
-
-  /** Withdraws what this replica holds in Redis for a breaker (best effort: it expires anyway). */
-  const withdraw = (watch: Watched): Array<Promise<unknown>> => {
-    if (!healthy) return []
-    const out: Array<Promise<unknown>> = []
-    for (const written of watch.written.values())
-      for (const epoch of written.epochs.keys()) out.push(redis.hdel(`${written.key}:${epoch}`, replicaId).catch(() => 0))
-    const base = baseOf(prefix, watch.breaker.name)
-    out.push(redis.hdel(`${base}:replicas`, replicaId).catch(() => 0))
-    if (watch.member.leading) out.push(redis.eval(RELEASE, 2, `${base}:lead`, `${base}:share`, replicaId).catch(() => 0))
-    return out
-  }
-
-  const pending: Array<Promise<unknown>> = []
-  const watching = watchBreakers(source, {
-    added: (breaker) => {
-      // A breaker restored from a snapshot starts where it is (nothing to publish); a pristine one
-      // has seen no phase yet, so its first trip is published.
-      const watch: Watched = { breaker, written: new Map(), member: fleetMember(breaker.pristine ? null : breaker.snapshot()) }
-      watched.set(breaker, watch)
-      byName.set(breaker.name, watch)
-    },
-    removed: (breaker) => {
-      const watch = watched.get(breaker)
-      if (watch === undefined) return
-      watched.delete(breaker)
-      if (byName.get(breaker.name) === watch) byName.delete(breaker.name)
-      pending.push(...withdraw(watch))
-      // Detached from the fleet, it recovers by itself.
-      const outcome = leaveFleet(watch.member)
-      for (const e of outcome.events) breaker.dispatch(e)
-    },
-  })
-
-  return {
-    replicaId,
-    events$: events.stream,
-    health: () => ({
-      healthy,
-      ...counters,
-      lastSyncAt,
-      leading: [...watched.values()].filter((w) => w.member.leading).length,
-    }),
-    sync,
-    detach: async () => {
-      if (detached) return
-      clearInterval(timer)
-      await running
-      detached = true
-      watching.unsubscribe() // withdraws every breaker's evidence and leads
-      await Promise.all(pending)
-      events.complete()
-      redis.off('ready', onReady)
-      if (given === undefined) redis.disconnect()
-      subscriber?.disconnect()
-    },
-  }
-}
+export const fleetMode = <K>(source: BreakerSource<K>, options: FleetOptions): FleetAttachment => new Fleet(source, options)

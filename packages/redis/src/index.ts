@@ -1,5 +1,7 @@
 /**
  * @datapunk/breaker-redis: fleet mode for Datapunk Breaker. Replicas share their breakers'
- * time-window evidence and trips through Redis (ioredis) and each decides locally.
+ * time-window evidence and trips through Redis (ioredis) and each decides locally; the protocol is
+ * the core's (`planRound`, `absorbRound`, `hearPeer`), Redis its transport.
  */
-export { type FleetAttachment, type FleetEvent, type FleetHealth, type FleetLogger, type FleetOptions, fleetMode } from './fleetMode.js'
+export { fleetMode } from './fleetMode.js'
+export type { FleetAttachment, FleetEvent, FleetHealth, FleetLogger, FleetOptions } from './model.js'

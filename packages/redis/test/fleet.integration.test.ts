@@ -120,6 +120,7 @@ describe.runIf(redisProgram.run)('four replicas against a flaky upstream', () =>
   let up: Awaited<ReturnType<typeof upstream>>
   const results: Record<string, { failedCalls: number; allOpenMs: number; peerTripped: number }> = {}
   const probes: Record<string, number> = {}
+  const localFaults: Record<string, { failedCalls: number; healthyRejected: number }> = {}
 
   beforeAll(async () => {
     redis = await redisServer(redisProgram.require())
@@ -130,6 +131,11 @@ describe.runIf(redisProgram.run)('four replicas against a flaky upstream', () =>
     await redis?.stop()
     if (Object.keys(results).length > 0) console.log('fleet integration, until every replica is open:', JSON.stringify(results))
     if (Object.keys(probes).length > 0) console.log('fleet integration, probes sent into the recovering upstream:', JSON.stringify(probes))
+    if (Object.keys(localFaults).length > 0)
+      console.log(
+        'fleet integration, local faults (failed calls until the faulty replicas opened, good calls the healthy ones rejected):',
+        JSON.stringify(localFaults, (key, value) => (key === 'healthyStates' ? undefined : value)),
+      )
   })
 
   /** A dead upstream from the first call: failed calls and time until all four are open. */
@@ -230,9 +236,9 @@ describe.runIf(redisProgram.run)('four replicas against a flaky upstream', () =>
     const alone = await localRun('local', ['r0'])
     const one = await localRun('fleet', ['r0'])
     const two = await localRun('fleet', ['r0', 'r1'])
-    results['local fault 1 of 4, alone'] = { failedCalls: alone.failedCalls, allOpenMs: 0, peerTripped: 0 }
-    results['local fault 1 of 4, fleet'] = { failedCalls: one.failedCalls, allOpenMs: 0, peerTripped: 0 }
-    results['local fault 2 of 4, fleet'] = { failedCalls: two.failedCalls, allOpenMs: 0, peerTripped: 0 }
+    localFaults['1 of 4, alone'] = alone
+    localFaults['1 of 4, fleet'] = one
+    localFaults['2 of 4, fleet'] = two
     expect(alone.failedCalls).toBe(40) // minimumCalls
     expect(one.failedCalls).toBeLessThanOrEqual(alone.failedCalls)
     expect(one.healthyRejected).toBe(0)
