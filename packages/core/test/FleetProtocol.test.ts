@@ -162,14 +162,17 @@ describe('the fleet protocol', () => {
     expect(healthy.member.pending).toEqual([])
     // One failure among a few good calls is background noise, not support.
     expect(hearPeer(policy, base, message, view(window([[9, 4, 1, 0]])), 9_500).events).toEqual([])
-    // No call in its window: opened while under the cap (half of the active replicas)...
+    // No call in its window: by default it waits for its own calls; with a cap (half of the active
+    // replicas) it opens while under it...
     const crowd = ['b', 'c', 'd'].map((r) => peer(r, [], true, false))
     const quiet = { ...base, peers: [failing, ...crowd] }
-    expect(tags(hearPeer(policy, quiet, message, view(window([])), 9_500).events)).toEqual(['PeerTripped'])
-    // ...and kept waiting once the cap is reached, then followed when its own calls back it.
+    expect(hearPeer(policy, quiet, message, view(window([])), 9_500).notes).toEqual([{ _tag: 'PeerDeclined', replica: 'a', why: 'capped' }])
+    const half = fleetPolicy({ maxFleetOpened: 0.5 })
+    expect(tags(hearPeer(half, quiet, message, view(window([])), 9_500).events)).toEqual(['PeerTripped'])
+    // ...and keeps waiting once the cap is reached, then follows when its own calls back it.
     const opened = ['b', 'c', 'd'].map((r) => peer(r, [], true, true))
     const full = { ...base, peers: [failing, ...opened] }
-    const capped = hearPeer(policy, full, message, view(window([])), 9_500)
+    const capped = hearPeer(half, full, message, view(window([])), 9_500)
     expect(capped.events).toEqual([])
     expect(capped.notes).toEqual([{ _tag: 'PeerDeclined', replica: 'a', why: 'capped' }])
     expect(capped.member.pending).toHaveLength(1)

@@ -18,10 +18,21 @@
  * - `<prefix>{<name>}:lead` (the leading replica's id) and `<prefix>{<name>}:share` (the share it
  *   offers), both expiring unless the leader renews them.
  * - `<prefix>events`: the channel trips and recoveries are published on, as JSON
- *   `{ v: 1, event: 'tripped' | 'recovered', breaker, replica }`.
+ *   `{ v: 1, event: 'tripped' | 'recovered', breaker, replica, evidence?, tally? }` (a trip carries the
+ *   windows or counts it tripped on).
  */
 import { hostname } from 'node:os'
-import { type FleetPolicy, fleetMember, fleetPolicy, hearPeer, leaveFleet } from '@datapunk/breaker'
+import {
+  type Evidence,
+  type FleetPolicy,
+  fleetMember,
+  fleetPolicy,
+  hearPeer,
+  isEvidence,
+  leaveFleet,
+  type PeerMessage,
+  type Tally,
+} from '@datapunk/breaker'
 import {
   type Breaker,
   type BreakerSource,
@@ -36,7 +47,7 @@ import { INBOX_MAX, Inbox } from './inbox.js'
 import type { FleetAttachment, FleetEvent, FleetHealth, FleetOptions } from './model.js'
 import { message, Reporter } from './reporter.js'
 import { baseOf, type RoundContext, runRound, viewOf, type Watched } from './round.js'
-import { RELEASE } from './wire.js'
+import { isTally, RELEASE } from './wire.js'
 
 // ---- helpers -----------------------------------------------------------------------------
 
@@ -184,15 +195,25 @@ class Fleet<K> implements FleetAttachment {
       this.reporter.bad(channel, `a message that is not JSON: ${text.slice(0, 80)}`)
       return
     }
-    const { breaker: name, replica, event } = (parsed ?? {}) as { breaker?: unknown; replica?: unknown; event?: unknown }
+    const { breaker: name, replica, event, evidence, tally } = (parsed ?? {}) as Record<string, unknown>
     if (typeof name !== 'string' || typeof replica !== 'string' || (event !== 'tripped' && event !== 'recovered')) {
       this.reporter.bad(channel, `a message without breaker, replica and event: ${text.slice(0, 80)}`)
+      return
+    }
+    if ((evidence !== undefined && !(Array.isArray(evidence) && evidence.every(isEvidence))) || (tally !== undefined && !isTally(tally))) {
+      this.reporter.bad(channel, `a message whose evidence or tally is not well formed: ${text.slice(0, 80)}`)
       return
     }
     const watch = this.byName.get(name)
     if (replica === this.replicaId || watch === undefined) return
     const { breaker } = watch
-    const outcome = hearPeer(this.policy, watch.member, { replica, event }, viewOf(breaker), breaker.clock.now())
+    const message: PeerMessage = {
+      replica,
+      event: event === 'tripped' ? 'tripped' : 'recovered',
+      ...(evidence === undefined ? {} : { evidence: evidence as ReadonlyArray<Evidence> }),
+      ...(tally === undefined ? {} : { tally: tally as Tally }),
+    }
+    const outcome = hearPeer(this.policy, watch.member, message, viewOf(breaker), breaker.clock.now())
     watch.member = outcome.member
     for (const e of outcome.events) breaker.dispatch(e)
     this.reporter.noted(name, outcome.notes)

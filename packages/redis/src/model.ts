@@ -39,7 +39,7 @@ export interface FleetOptions {
   readonly logger?: FleetLogger
   /**
    * The fleet protocol's policy (see `FleetPolicy` in the core): `significance` of the test that
-   * tells a local fault from a shared one (default 0.001), `maxFleetOpened` (default 0.5).
+   * tells a local fault from a shared one (default 0.05), `maxFleetOpened` (default 0).
    * `leaseMs` defaults to four rounds, at least 1 s; the `share*` options above set the rest.
    */
   readonly policy?: Partial<Pick<FleetPolicy, 'significance' | 'maxFleetOpened' | 'leaseMs'>>

@@ -82,43 +82,19 @@ interface Reads {
   readonly commit: Array<() => void>
 }
 
-/** Queues one breaker's writes and reads. */
-const queueBreaker = (ctx: RoundContext, batch: Batch, watch: Watched): Reads => {
-  const { breaker } = watch
-  const now = breaker.clock.now()
-  const { member, plan } = planRound(ctx.policy, watch.member, viewOf(breaker), now)
-  const base = baseOf(ctx.prefix, breaker.name)
-  const commit: Array<() => void> = []
-  if (plan.publish !== null) {
-    const text = JSON.stringify({ v: 1, event: plan.publish, breaker: breaker.name, replica: ctx.replicaId })
-    batch.queue(ctx.channel, (p) => p.publish(ctx.channel, text))
-  }
-  const replicas = `${base}:replicas`
-  batch.queue(replicas, (p) => p.hset(replicas, ctx.replicaId, formatStatus(plan.status)))
-  batch.queue(replicas, (p) => p.pexpire(replicas, ctx.policy.leaseMs * 4))
-  const status = batch.queue(replicas, (p) => p.hgetall(replicas))
-  let lease: number | null = null
-  if (plan.lease !== null) {
-    const keys = [`${base}:lead`, `${base}:share`, replicas] as const
-    const request = plan.lease
-    const lease_ = String(ctx.policy.leaseMs)
-    lease =
-      request.kind === 'release'
-        ? batch.queue(keys[0], (p) => p.eval(RELEASE, 2, keys[0], keys[1], ctx.replicaId))
-        : batch.queue(keys[0], (p) =>
-            p.eval(
-              request.kind === 'take' ? TAKE : WATCH,
-              3,
-              ...keys,
-              ctx.replicaId,
-              lease_,
-              request.kind === 'take' ? request.share.toFixed(6) : '0',
-            ),
-          )
-  }
+/** Queues this replica's window writes (what changed) and every bucket's read, for one breaker. */
+const queueWindows = (
+  ctx: RoundContext,
+  batch: Batch,
+  watch: Watched,
+  windows: ReadonlyArray<Evidence>,
+  base: string,
+  now: number,
+  commit: Array<() => void>,
+): Reads['buckets'] => {
   const buckets: Array<{ evidence: Evidence; key: string; epoch: number; at: number }> = []
   const seen = new Set<string>()
-  for (const e of plan.evidence) {
+  for (const e of windows) {
     const keyBase = `${base}:${shortHash(e.key)}:${e.bucketMs}x${e.span}`
     seen.add(keyBase)
     let written = watch.written.get(keyBase)
@@ -154,6 +130,52 @@ const queueBreaker = (ctx: RoundContext, batch: Batch, watch: Watched): Reads =>
       for (const epoch of written.epochs.keys()) batch.queue(`${keyBase}:${epoch}`, (p) => p.hdel(`${keyBase}:${epoch}`, ctx.replicaId))
       watch.written.delete(keyBase)
     }
+  return buckets
+}
+
+/** Queues one breaker's writes and reads. */
+const queueBreaker = (ctx: RoundContext, batch: Batch, watch: Watched): Reads => {
+  const { breaker } = watch
+  const now = breaker.clock.now()
+  const { member, plan } = planRound(ctx.policy, watch.member, viewOf(breaker), now)
+  const base = baseOf(ctx.prefix, breaker.name)
+  const commit: Array<() => void> = []
+  if (plan.publish !== null) {
+    // A trip carries the windows (or counts) it tripped on: the others judge it on them.
+    const text = JSON.stringify({
+      v: 1,
+      event: plan.publish,
+      breaker: breaker.name,
+      replica: ctx.replicaId,
+      ...(plan.tripEvidence.length > 0 ? { evidence: plan.tripEvidence } : {}),
+      ...(plan.tripTally === null ? {} : { tally: plan.tripTally }),
+    })
+    batch.queue(ctx.channel, (p) => p.publish(ctx.channel, text))
+  }
+  const replicas = `${base}:replicas`
+  batch.queue(replicas, (p) => p.hset(replicas, ctx.replicaId, formatStatus(plan.status)))
+  batch.queue(replicas, (p) => p.pexpire(replicas, ctx.policy.leaseMs * 4))
+  const status = batch.queue(replicas, (p) => p.hgetall(replicas))
+  let lease: number | null = null
+  if (plan.lease !== null) {
+    const keys = [`${base}:lead`, `${base}:share`, replicas] as const
+    const request = plan.lease
+    const lease_ = String(ctx.policy.leaseMs)
+    lease =
+      request.kind === 'release'
+        ? batch.queue(keys[0], (p) => p.eval(RELEASE, 2, keys[0], keys[1], ctx.replicaId))
+        : batch.queue(keys[0], (p) =>
+            p.eval(
+              request.kind === 'take' ? TAKE : WATCH,
+              3,
+              ...keys,
+              ctx.replicaId,
+              lease_,
+              request.kind === 'take' ? request.share.toFixed(6) : '0',
+            ),
+          )
+  }
+  const buckets = queueWindows(ctx, batch, watch, plan.evidence, base, now, commit)
   return { watch, plan, member, status, lease, buckets, commit }
 }
 

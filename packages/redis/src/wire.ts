@@ -2,7 +2,7 @@
  * What fleet mode writes to Redis and reads back: the key layout, the lease scripts, and parsers
  * that turn anything else (foreign, corrupt, of another type) into `undefined`.
  */
-import type { PeerStatus } from '@datapunk/breaker'
+import type { PeerStatus, Tally } from '@datapunk/breaker'
 
 /**
  * Take or renew the lease of a recovery. KEYS: lead, share, replicas. ARGV: replica, lease ms,
@@ -81,6 +81,14 @@ export const parseStatus = (value: unknown): PeerStatus | undefined => {
   if (typeof value !== 'string') return undefined
   const m = STATUS.exec(value)
   return m === null ? undefined : { active: m[1] === '1', fleetOpened: m[2] === '1', at: Number(m[3]) }
+}
+
+/** True for a trip's counts as a message carries them: safe-integer counts, no more failed or slow calls than calls. */
+export const isTally = (value: unknown): value is Tally => {
+  if (typeof value !== 'object' || value === null) return false
+  const { calls, failures, slow } = value as Record<string, unknown>
+  const count = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+  return count(calls) && count(failures) && count(slow) && failures <= calls && slow <= calls
 }
 
 /** A lease script's reply, or `undefined` if it is not one. */

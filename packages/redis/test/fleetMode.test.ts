@@ -72,15 +72,14 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     const b = createBreaker(strategy(), { name: 'search' })
     const fa = await attach(a, 'a', 't2:')
     const fb = await attach(b, 'b', 't2:')
-    for (let i = 0; i < 5; i++) call(b, false)
-    // Two failures of its own: a takes in the evidence of the peers that agree with it (without
-    // any, the fleet's counts could only trip it on the others' failures).
-    call(a, true)
-    call(a, true)
+    for (let i = 0; i < 5; i++) call(b, i < 3)
+    // Failures of its own, at a share like b's: a takes in the evidence of the peers that agree
+    // with it (without failures, the fleet's counts could only trip it on the others').
+    for (let i = 0; i < 3; i++) call(a, i < 2)
     for (let i = 0; i < 3; i++) await fb.sync()
     for (let i = 0; i < 3; i++) await fa.sync()
-    expect(a.snapshot().calls).toBe(7)
-    expect(a.snapshot().detectors[0]?.figures).toMatchObject({ localCalls: 2, fleetCalls: 5 })
+    expect(a.snapshot().calls).toBe(8)
+    expect(a.snapshot().detectors[0]?.figures).toMatchObject({ localCalls: 3, fleetCalls: 5 })
     // A round under way (started here, as the timer may start one) read b before it opened: the
     // sync asked for after the change runs a round of its own after it.
     const underWay = fb.sync()
@@ -89,7 +88,7 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     expect(after).not.toBe(underWay)
     await after
     await fa.sync()
-    expect(a.snapshot().calls).toBe(2)
+    expect(a.snapshot().calls).toBe(3)
   })
 
   it('ignores corrupt and foreign data with a logged error, and keeps deciding', async () => {
@@ -154,7 +153,7 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     const fb = await attach(b, 'b', 't5:')
     const health: boolean[] = []
     fa.events$.subscribe((e) => e._tag === 'SyncHealthChanged' && health.push(e.healthy))
-    for (let i = 0; i < 4; i++) call(b, false)
+    for (let i = 0; i < 4; i++) call(b, i < 2)
     call(a, true)
     call(a, true)
     await fb.sync()
@@ -174,8 +173,12 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     await until('both replicas to reconnect and sync', () => fa.health().healthy && fb.health().healthy, 10_000)
     await fb.sync()
     await fa.sync()
-    // b's 4 calls were written again after the restart.
-    expect(a.snapshot().detectors[0]?.figures).toMatchObject({ localCalls: 103, fleetCalls: 4 })
+    // b's 4 calls were written again after the restart (a, 2 failures in 103 calls now, no longer
+    // agrees with b's 2 in 4: it decides on its own counts).
+    const written = (await admin.keys('t5:*')).filter((k) => !k.endsWith(':replicas'))
+    const fields = new Set((await Promise.all(written.map((k) => admin.hkeys(k)))).flat())
+    expect([...fields].sort()).toEqual(['a', 'b'])
+    expect(a.snapshot().calls).toBe(103) // its 2 failures, 100 calls and one execute
     expect(health).toEqual([false, true])
   })
 

@@ -26,8 +26,9 @@ describe('the fleet model', () => {
     expect(fleet.wasted).toBeLessThan(100)
     expect(fleet.allOpenMs).not.toBeNull()
     expect(fleet.allOpenMs ?? Number.POSITIVE_INFINITY).toBeLessThan(alone.allOpenMs ?? Number.POSITIVE_INFINITY)
-    // One trip opens everyone: the last replica opens within a sync interval (250 ms) of the first.
-    expect((fleet.allOpenMs ?? 0) - (fleet.firstOpenMs ?? 0)).toBeLessThanOrEqual(252)
+    // One trip opens everyone whose own calls back it at once; a replica with no call yet opens
+    // on its first failed one (4 requests/s each): all within a second of the first.
+    expect((fleet.allOpenMs ?? 0) - (fleet.firstOpenMs ?? 0)).toBeLessThanOrEqual(1000)
   })
 
   it('after healthy traffic, opens a fleet too thin to reach minimumCalls per replica in one window', () => {

@@ -78,7 +78,7 @@ const differs = (k1: number, n1: number, k2: number, n2: number, z: number): -1 
  * Compares two replicas' recent tallies, key by key (only keys both have count), on failed calls
  * and on slow calls: `'sicker'` if `local` is significantly worse on either, else `'healthier'` if
  * significantly better on either, else `'agrees'`. `significance` is the chance of calling two
- * replicas of one upstream different (0.001 by default in fleet mode).
+ * replicas of one upstream different (0.05 by default in fleet mode: see `FleetPolicy`).
  *
  * @example
  * import { compareTallies } from '@datapunk/breaker'

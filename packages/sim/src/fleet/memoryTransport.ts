@@ -39,7 +39,7 @@ export class MemoryFleet {
    * @example
    * import { MemoryFleet } from '@datapunk/breaker-sim'
    * const fleet = new MemoryFleet(1000)
-   * const plan = { publish: null, generation: 0, lease: { kind: 'take', share: 0 }, status: { active: true, fleetOpened: false, at: 0 }, evidence: [] } as const
+   * const plan = { publish: null, generation: 0, lease: { kind: 'take', share: 0 }, status: { active: true, fleetOpened: false, at: 0 }, evidence: [], tripEvidence: [], tripTally: null } as const
    * fleet.round('upstream', 'a', plan, 0).lease // { holder: 'self' }
    * fleet.round('upstream', 'b', plan, 10).lease // { holder: 'other', share: 0 }
    */

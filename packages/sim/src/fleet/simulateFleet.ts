@@ -17,6 +17,7 @@ import {
   type CircuitConfigInput,
   circuit,
   type Decision,
+  type Evidence,
   type FleetMember,
   type FleetOutcome,
   type FleetPolicy,
@@ -25,6 +26,7 @@ import {
   hearPeer,
   planRound,
   type Strategy,
+  type Tally,
 } from '@datapunk/breaker'
 import { seeded } from '../Random.js'
 import { MemoryFleet } from './memoryTransport.js'
@@ -162,7 +164,13 @@ class FleetModel {
   private readonly closedAfter: Array<number | null>
   private readonly outcomes: Array<{ at: number; replica: number; ticket: Decision; failed: boolean }> = []
   private nextOutcome = 0
-  private readonly messages: Array<{ at: number; from: number; event: 'tripped' | 'recovered' }> = []
+  private readonly messages: Array<{
+    at: number
+    from: number
+    event: 'tripped' | 'recovered'
+    evidence: ReadonlyArray<Evidence>
+    tally: Tally | null
+  }> = []
   private nextMessage = 0
   private readonly nextSync: number[]
   private faultyOpen = 0
@@ -221,11 +229,18 @@ class FleetModel {
     const { member, plan } = planRound(this.s.policy, this.members[i] ?? fleetMember(null), before, now)
     const reply = this.store.round(NAME, `r${i}`, plan, now)
     this.apply(i, absorbRound(this.s.policy, member, plan, reply, this.view(i), now), now)
-    if (plan.publish !== null) this.publish({ at: now + this.s.publishDelayMs, from: i, event: plan.publish })
+    if (plan.publish !== null)
+      this.publish({ at: now + this.s.publishDelayMs, from: i, event: plan.publish, evidence: plan.tripEvidence, tally: plan.tripTally })
   }
 
   /** Queues a published message, in time order. */
-  private publish(message: { at: number; from: number; event: 'tripped' | 'recovered' }): void {
+  private publish(message: {
+    at: number
+    from: number
+    event: 'tripped' | 'recovered'
+    evidence: ReadonlyArray<Evidence>
+    tally: Tally | null
+  }): void {
     let k = this.messages.length
     while (k > this.nextMessage && (this.messages[k - 1]?.at ?? 0) > message.at) k--
     this.messages.splice(k, 0, message)
@@ -238,7 +253,13 @@ class FleetModel {
       if (i !== m.from)
         this.apply(
           i,
-          hearPeer(this.s.policy, this.members[i] ?? fleetMember(null), { replica: `r${m.from}`, event: m.event }, this.view(i), now),
+          hearPeer(
+            this.s.policy,
+            this.members[i] ?? fleetMember(null),
+            { replica: `r${m.from}`, event: m.event, evidence: m.evidence, tally: m.tally },
+            this.view(i),
+            now,
+          ),
           now,
         )
   }
