@@ -7,6 +7,7 @@ import type * as t from 'io-ts'
 import { decodeOrThrow } from './ConfigError.js'
 import { constrained, DurationMs, literal, refine, struct, tagged } from './codecs.js'
 import { canonical } from './Detector.js'
+import { Limits } from './Limits.js'
 
 // ---- model -------------------------------------------------------------------------------
 
@@ -68,6 +69,23 @@ export const DEFAULT_OPEN_FOR: ConstantOpenForConfig = { kind: 'constant', ms: 1
 export const constantOpenFor = (ms: number): OpenFor => {
   const config = decodeOrThrow(ConstantOpenForConfig, { kind: 'constant', ms })
   return { kind: 'constant', config, key: canonical(config), durationMs: () => config.ms, maxMs: config.ms }
+}
+
+/**
+ * The open duration a circuit uses after the `trips`-th trip: the policy's, held to what a policy
+ * may return whatever a custom one does: at least 1 ms, at most its own `maxMs` and the longest
+ * timer (`Limits.maxDurationMs`); a duration that is not a number (NaN) counts as the longest.
+ *
+ * @example
+ * import { boundedOpenDuration } from '@datapunk/breaker'
+ * boundedOpenDuration({ kind: 'mine', config: {}, durationMs: () => Number.POSITIVE_INFINITY, maxMs: Number.POSITIVE_INFINITY }, 1) // 2147483647
+ * boundedOpenDuration({ kind: 'mine', config: {}, durationMs: () => Number.NaN, maxMs: 60_000 }, 1) // 60000
+ * boundedOpenDuration({ kind: 'mine', config: {}, durationMs: () => -5, maxMs: 60_000 }, 1) // 1
+ */
+export const boundedOpenDuration = (openFor: OpenFor, trips: number): number => {
+  const cap = Number.isFinite(openFor.maxMs) && openFor.maxMs >= 1 ? Math.min(openFor.maxMs, Limits.maxDurationMs) : Limits.maxDurationMs
+  const ms = openFor.durationMs(trips)
+  return Number.isNaN(ms) ? cap : Math.min(cap, Math.max(1, ms))
 }
 
 /**

@@ -191,6 +191,7 @@ export {
 } from './LearnedPredictor.js'
 export { Limits } from './Limits.js'
 export {
+  boundedOpenDuration,
   ConstantOpenForConfig,
   constantOpenFor,
   DEFAULT_OPEN_FOR,

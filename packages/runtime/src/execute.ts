@@ -162,19 +162,19 @@ const run = <T>(
     const needsSignal = fn.length > 0
     if (needsSignal) execution.controller = new AbortController()
     if (timeoutMs !== undefined) execution.timer = breaker.clock.schedule(() => execution.timedOut(timeoutMs), timeoutMs)
-    let result: PromiseLike<T> | T
+    // Whatever `fn` or the thenable it returns does (a `then` that throws at once included), the
+    // call settles exactly once: a throw here is the call's failure, and frees its permit.
     try {
-      result = fn(execution.controller?.signal ?? NEVER_ABORTED)
+      const result = fn(execution.controller?.signal ?? NEVER_ABORTED)
+      if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<T>).then === 'function') {
+        ;(result as PromiseLike<T>).then(
+          (value) => execution.succeed(value),
+          (error: unknown) => execution.fail(error),
+        )
+      } else execution.succeed(result as T)
     } catch (error) {
       execution.fail(error)
-      return
     }
-    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<T>).then === 'function') {
-      ;(result as PromiseLike<T>).then(
-        (value) => execution.succeed(value),
-        (error: unknown) => execution.fail(error),
-      )
-    } else execution.succeed(result as T)
   })
 
 const NEVER_ABORTED: AbortSignal = new AbortController().signal
@@ -229,6 +229,9 @@ const runPlain = <T>(
 
 /** `Breaker.execute`: see there. */
 export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: ExecuteOptions): Promise<T> => {
+  // Checked before a permit is taken: nothing to call, nothing admitted.
+  if (typeof fn !== 'function')
+    return Promise.reject(new TypeError(`execute: expected a function to call, got ${fn === null ? 'null' : typeof fn}`))
   let checked = DEFAULTS
   if (options !== undefined) {
     // A promise API answers with a rejection, never a synchronous throw, even for bad options.

@@ -1,5 +1,7 @@
 /** Phase changes: every one goes through `enter` and bumps the generation; probes end through `probeEnded`. */
 import { CircuitState, Mode, type TransitionReason } from '../CircuitState.js'
+import { Limits } from '../Limits.js'
+import { boundedOpenDuration } from '../OpenDuration.js'
 import type { RecoveryVerdict } from '../Recovery.js'
 import {
   type CircuitData,
@@ -61,7 +63,10 @@ export const trip = <D, R>(
   memory: R | null = null,
 ): CircuitData<D, R> => {
   const trips = s.phase.trips + 1
-  return enter(s, CircuitState.Open, Mode.Normal, at + p.openFor.durationMs(trips), trips, at, reason, detector, memory)
+  // Held to the limits whatever a custom policy returns, and to the end of the accepted clock (a
+  // circuit opened near it must still be able to leave open; Polly clamps the same way).
+  const until = Math.min(at + boundedOpenDuration(p.openFor, trips), Limits.maxTime)
+  return enter(s, CircuitState.Open, Mode.Normal, until, trips, at, reason, detector, memory)
 }
 
 /** Half-open with a fresh recovery, or one that remembers the failed recovery the open phase keeps. */
