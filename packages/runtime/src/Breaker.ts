@@ -182,7 +182,7 @@ export class Breaker implements CallSink {
 
   /** Callers waiting in half-open (see the `waitInHalfOpen` option). */
   get waiting(): number {
-    return this.watched?.waiters?.length ?? 0
+    return this.watched?.waiters?.size ?? 0
   }
 
   /** The current snapshot, live counts included. */
@@ -219,7 +219,7 @@ export class Breaker implements CallSink {
   private dispatchWatched(event: BreakerEvent, now: number, call: number, timedOut: boolean): Decision {
     const w = this.watched
     const twin = this.twin
-    if (twin !== undefined && w !== undefined && (w.waiters === undefined || w.waiters.length === 0)) {
+    if (twin !== undefined && w !== undefined && (w.waiters === undefined || w.waiters.size === 0)) {
       const decision = twin(this.current, event, now)
       if (decision !== undefined) {
         if (w.callSubscribers.length > 0 || w.outcomeSubscribers.length > 0) w.emitCall(this.name, event, decision, now, call, timedOut)
@@ -379,8 +379,8 @@ export class Breaker implements CallSink {
   wait(maxWaitMs: number, admit: Waiter['admit'], fail: Waiter['fail']): Unsubscribable {
     const waiter: Waiter = { admit, fail, timer: undefined }
     const w = this.watch()
-    w.waiters ??= []
-    w.waiters.push(waiter)
+    w.waiters ??= new Set()
+    w.waiters.add(waiter)
     waiter.timer = this.clock.schedule(() => {
       if (this.leave(waiter)) fail({ _tag: 'Rejected', reason: 'half-open-full', retryAfterMs: null })
     }, maxWaitMs)
@@ -388,10 +388,7 @@ export class Breaker implements CallSink {
   }
 
   private leave(waiter: Waiter): boolean {
-    const waiters = this.watched?.waiters
-    const index = waiters?.indexOf(waiter) ?? -1
-    if (index < 0) return false
-    waiters?.splice(index, 1)
+    if (this.watched?.waiters?.delete(waiter) !== true) return false
     waiter.timer?.unsubscribe()
     return true
   }
@@ -406,13 +403,19 @@ export class Breaker implements CallSink {
     })
   }
 
+  /**
+   * Lets waiters in, first come first: each asks once, in order, until one is refused (or, the
+   * circuit open again, all fail). Linear in the waiters let in: a set iterates in insertion order
+   * and deleting the one in hand is O(1) (100,000 waiters cost what 2,000 cost, per waiter).
+   */
   private drain(w: Watch): void {
     const waiters = w.waiters
-    while (waiters !== undefined && waiters.length > 0) {
+    if (waiters === undefined) return
+    for (const waiter of waiters) {
       const now = this.clock.now()
       const decision = this.request(now)
       if (decision._tag === 'Admitted') {
-        const waiter = waiters.shift() as Waiter
+        waiters.delete(waiter)
         waiter.timer?.unsubscribe()
         waiter.admit(decision, this.callCount, now)
         continue
@@ -420,15 +423,17 @@ export class Breaker implements CallSink {
       const rejection = decision._tag === 'Rejected' ? decision : REJECTED_OPEN
       if (rejection.reason === 'half-open-full' || rejection.reason === 'throttled') return
       // Open again (or forced open): the verdict is in, and it is no.
-      for (const waiter of waiters.splice(0)) {
-        waiter.timer?.unsubscribe()
-        waiter.fail(rejection)
+      for (const refused of waiters) {
+        waiters.delete(refused)
+        refused.timer?.unsubscribe()
+        refused.fail(rejection)
       }
+      return
     }
   }
 
   private changed(w: Watch, before: unknown, after: unknown, now: number, swappedFrom?: Snapshot): void {
-    if (w.waiters !== undefined && w.waiters.length > 0) this.drainSoon(w)
+    if (w.waiters !== undefined && w.waiters.size > 0) this.drainSoon(w)
     if (!w.transitionEvents.observed && !w.snapshots.observed) {
       w.lastSnapshot = undefined
       return

@@ -52,7 +52,8 @@ export class Watch {
   /** Emissions waiting for the one in progress to reach every subscriber (channel, value pairs). */
   readonly queue: unknown[] = []
   emitting = false
-  waiters: Waiter[] | undefined = undefined
+  /** Callers waiting in half-open, in arrival order (a set: leaving and letting in are O(1) each). */
+  waiters: Set<Waiter> | undefined = undefined
   drainScheduled = false
   views: Views | undefined = undefined
 

@@ -49,3 +49,35 @@ describe('execute settles every call exactly once', () => {
     expect(breaker.snapshot().state).toBe('closed')
   })
 })
+
+describe('waiting in half-open at the documented maximum', () => {
+  it('lets 100,000 waiters in, in arrival order, skipping one that left, once the probe succeeds', async () => {
+    const breaker = halfOpen()
+    let release: (v: string) => void = () => {}
+    const probe = breaker.execute(() => new Promise<string>((r) => (release = r)))
+    const order: number[] = []
+    const leaver = new AbortController()
+    const waiting = Array.from({ length: 100_000 }, (_, i) =>
+      breaker
+        .execute(
+          () => {
+            order.push(i)
+            return i
+          },
+          { waitInHalfOpen: { maxWaitMs: 60_000, maxWaiting: 100_000 }, ...(i === 50_000 ? { signal: leaver.signal } : {}) },
+        )
+        .catch(() => -1),
+    )
+    expect(breaker.waiting).toBe(100_000)
+    leaver.abort()
+    expect(breaker.waiting).toBe(99_999)
+    release('ok')
+    await probe
+    const results = await Promise.all(waiting)
+    expect(results[50_000]).toBe(-1)
+    expect(order).toHaveLength(99_999)
+    expect(order.every((v, k) => k === 0 || v > (order[k - 1] ?? -1))).toBe(true)
+    expect(breaker.waiting).toBe(0)
+    expect(breaker.snapshot()).toMatchObject({ state: 'closed', inFlight: 0 })
+  })
+})
