@@ -136,8 +136,19 @@ interface Tally {
 /** The metrics of one registry and prefix, shared by every attachment to them. */
 interface Shared {
   readonly attached: Map<Breaker, Tally>
+  /** The breaker that holds each series identity (name and key): two would merge into one series. */
+  readonly identities: Map<string, Breaker>
   readonly bounds: ReadonlyArray<number>
 }
+
+const identityOf = (name: string, key: string): string => `${name}\u0000${key}`
+
+/** The error for a breaker whose name and key another attached breaker already has. */
+const duplicateError = (name: string, key: string): Error =>
+  new Error(
+    `prometheusMetrics: a breaker named "${name}"${key === '' ? '' : ` with key "${key}"`} is already attached to this registry: ` +
+      'their counts would merge into one series. Give each breaker its own name (createBreaker(strategy, { name })).',
+  )
 
 const sharedByRegistry = new WeakMap<Registry, Map<string, Shared>>()
 
@@ -202,7 +213,7 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
   }
   const found = byPrefix.get(prefix)
   if (found !== undefined) return found
-  const shared: Shared = { attached: new Map(), bounds: [...(buckets ?? DEFAULT_BUCKETS)].sort((a, b) => a - b) }
+  const shared: Shared = { attached: new Map(), identities: new Map(), bounds: [...(buckets ?? DEFAULT_BUCKETS)].sort((a, b) => a - b) }
   const attached = shared.attached
   const info = (name: (typeof metricCatalogue)[number]['name']) => {
     const entry = metricCatalogue.find((m) => m.name === name)
@@ -310,7 +321,9 @@ const durations = (bounds: number): Durations => ({ buckets: new Float64Array(bo
 
 /**
  * Exports a breaker's (or every breaker of a group's) metrics to a prom-client registry; see
- * {@link metricCatalogue} for the names. Breakers a group evicts leave the registry, so label
+ * {@link metricCatalogue} for the names. Each breaker attached to one registry needs its own name
+ * (and key, in a group): a second breaker of the same name throws an error naming it (one a group
+ * adds later is left out, with a process warning), instead of merging both into one series. Breakers a group evicts leave the registry, so label
  * cardinality stays bounded by the group's size. `detach()` removes the source's series; while
  * detached, nothing runs per call.
  *
@@ -331,13 +344,25 @@ export const prometheusMetrics = <K>(source: BreakerSource<K>, options: Promethe
   if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix))
     throw new RangeError(`prometheusMetrics: prefix must be a valid metric name prefix, got "${prefix}"`)
   const shared = sharedMetrics(options.registry ?? defaultRegistry, prefix, options.buckets)
+  // A duplicate met while attaching fails the call; one a group adds later is warned about and left out.
+  let attaching = true
+  let duplicate: Error | undefined
   const watching = watchBreakers(source, {
     added: (breaker, key) => {
       if (shared.attached.has(breaker)) return
+      const keyText = key === undefined ? '' : String(key)
+      const identity = identityOf(breaker.name, keyText)
+      if (shared.identities.has(identity)) {
+        const error = duplicateError(breaker.name, keyText)
+        if (attaching) duplicate ??= error
+        else process.emitWarning(error.message, 'DuplicateBreakerName')
+        return
+      }
+      shared.identities.set(identity, breaker)
       const n = shared.bounds.length
       const t: Tally = {
         name: breaker.name,
-        key: key === undefined ? '' : String(key),
+        key: keyText,
         subscription: new Subscription(),
         calls: { success: 0, failure: 0, timeout: 0, cancelled: 0, ignored: 0 },
         rejections: new Map(),
@@ -351,9 +376,17 @@ export const prometheusMetrics = <K>(source: BreakerSource<K>, options: Promethe
     },
     // Its series leave the registry at the next scrape: every value is computed from the attached breakers.
     removed: (breaker) => {
-      shared.attached.get(breaker)?.subscription.unsubscribe()
+      const t = shared.attached.get(breaker)
+      if (t === undefined) return
+      t.subscription.unsubscribe()
       shared.attached.delete(breaker)
+      shared.identities.delete(identityOf(t.name, t.key))
     },
   })
+  attaching = false
+  if (duplicate !== undefined) {
+    watching.unsubscribe()
+    throw duplicate
+  }
   return { detach: () => watching.unsubscribe() }
 }

@@ -48,6 +48,44 @@ const fail = (breaker: ReturnType<typeof setup>['breaker']) =>
     .subscribe({ error: () => {} })
 
 describe('prometheusMetrics', () => {
+  it('refuses a second breaker of the same name on one registry, naming it, instead of merging their series', async () => {
+    const registry = new Registry()
+    const strategy = () => circuit({ trip: { kind: 'consecutive-failures', threshold: 5 } })
+    const first = createBreaker(strategy())
+    const second = createBreaker(strategy())
+    expect(first.name).toBe(second.name) // both unnamed: named after the strategy
+    const attached = prometheusMetrics(first, { registry })
+    expect(() => prometheusMetrics(second, { registry })).toThrow(
+      new RegExp(`a breaker named "${first.name}" is already attached to this registry.*createBreaker\\(strategy, \\{ name \\}\\)`),
+    )
+    // Nothing of the refused breaker was attached: its call is not counted (the first made none).
+    await second.execute(async () => 1)
+    expect(await seriesValue(registry, `breaker_calls_total{breaker="${first.name}",key="",outcome="success"}`)).toBeUndefined()
+    await first.execute(async () => 1)
+    expect(await seriesValue(registry, `breaker_calls_total{breaker="${first.name}",key="",outcome="success"}`)).toBe(1)
+    // Other names, and the same name on another registry, are fine; a detached name is free again.
+    prometheusMetrics(createBreaker(strategy(), { name: 'other' }), { registry }).detach()
+    prometheusMetrics(second, { registry: new Registry() }).detach()
+    attached.detach()
+    prometheusMetrics(second, { registry }).detach()
+    // A group's breakers differ by key; one added later with a taken name and key is left out, with a warning.
+    const group = breakerGroup<string>({ strategyFor: () => strategy() })
+    const metrics = prometheusMetrics(group, { registry })
+    group.get('a')
+    group.get('b')
+    const twin = breakerGroup<string>({ strategyFor: () => strategy() })
+    const twinMetrics = prometheusMetrics(twin, { registry })
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.message)
+    process.on('warning', onWarning)
+    twin.get('a')
+    await new Promise((r) => setImmediate(r))
+    process.off('warning', onWarning)
+    expect(warnings.some((w) => w.includes('a breaker named "a" with key "a" is already attached'))).toBe(true)
+    metrics.detach()
+    twinMetrics.detach()
+  })
+
   it('exports the state as one 0/1 series per phase', async () => {
     const { registry, breaker } = setup()
     expect(await seriesValue(registry, 'breaker_state{breaker="payments",key="",state="closed"}')).toBe(1)
