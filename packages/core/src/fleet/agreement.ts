@@ -35,27 +35,45 @@ export const recentBuckets = (span: number): number => Math.max(2, Math.ceil(spa
  * const tallies = recentTallies([{ key: 'k', bucketMs: 1000, span: 10, buckets: [[1, 50, 0, 0], [8, 10, 4, 0], [9, 5, 5, 0]] }], 9_500)
  * tallies.get('k') // { calls: 15, failures: 9, slow: 0 }
  */
-export const recentTallies = (evidence: ReadonlyArray<Evidence>, now: number): ReadonlyMap<string, Tally> => {
+export const recentTallies = (evidence: ReadonlyArray<Evidence>, now: number): ReadonlyMap<string, Tally> =>
+  sumBuckets(evidence, (e) => {
+    const newest = Math.floor(now / e.bucketMs)
+    return [newest - recentBuckets(e.span) + 1, newest]
+  })
+
+/** Every count of the windows, key by key (what taking them in adds to a detector). */
+export const windowTallies = (evidence: ReadonlyArray<Evidence>): Map<string, Tally> => sumBuckets(evidence, () => EVERY_EPOCH)
+
+/** Two sets of tallies added up, key by key. */
+export const addTallies = (a: ReadonlyMap<string, Tally>, b: ReadonlyMap<string, Tally>): Map<string, Tally> => {
+  const out = new Map(a)
+  for (const [key, t] of b) out.set(key, add(out.get(key), t))
+  return out
+}
+
+const EVERY_EPOCH = [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY] as const
+
+const add = (a: Tally | undefined, b: Tally): Tally =>
+  a === undefined ? b : { calls: a.calls + b.calls, failures: a.failures + b.failures, slow: a.slow + b.slow }
+
+/** The counts of the buckets whose epoch is within `bounds(evidence)` (both ends included), key by key. */
+const sumBuckets = (
+  evidence: ReadonlyArray<Evidence>,
+  bounds: (e: Evidence) => readonly [oldest: number, newest: number],
+): Map<string, Tally> => {
   const out = new Map<string, Tally>()
   for (const e of evidence) {
-    const newest = Math.floor(now / e.bucketMs)
-    const oldest = newest - recentBuckets(e.span) + 1
+    const [oldest, newest] = bounds(e)
     let calls = 0
     let failures = 0
     let slow = 0
-    for (const [epoch, c, f, s] of e.buckets)
+    for (const [epoch, c, f, sl] of e.buckets)
       if (epoch >= oldest && epoch <= newest) {
         calls += c
         failures += f
-        slow += s
+        slow += sl
       }
-    const before = out.get(e.key)
-    out.set(
-      e.key,
-      before === undefined
-        ? { calls, failures, slow }
-        : { calls: before.calls + calls, failures: before.failures + failures, slow: before.slow + slow },
-    )
+    out.set(e.key, add(out.get(e.key), { calls, failures, slow }))
   }
   return out
 }

@@ -5,7 +5,7 @@
  */
 import type { Evidence } from '../Evidence.js'
 import { normalQuantile } from '../statistics.js'
-import { compareTallies, recentTallies, type Tally } from './agreement.js'
+import { addTallies, compareTallies, recentTallies, type Tally, windowTallies } from './agreement.js'
 import type { FleetMember, FleetPolicy, LocalView, PeerReport, PendingTrip } from './model.js'
 
 export type TripDecision = 'follow' | 'healthier' | 'capped'
@@ -73,39 +73,10 @@ export const decideTrip = (policy: FleetPolicy, member: FleetMember, trip: Pendi
   return opened < Math.floor(policy.maxFleetOpened * active) ? 'follow' : 'capped'
 }
 
-/** The tallies' sum, key by key. */
-const addTallies = (a: ReadonlyMap<string, Tally>, b: ReadonlyMap<string, Tally>): Map<string, Tally> => {
-  const out = new Map(a)
-  for (const [key, t] of b) {
-    const before = out.get(key)
-    out.set(
-      key,
-      before === undefined ? t : { calls: before.calls + t.calls, failures: before.failures + t.failures, slow: before.slow + t.slow },
-    )
-  }
-  return out
-}
-
 /** The share of a replica's recent calls that failed or were slow (its first key), or 0. */
 const badShare = (tallies: ReadonlyMap<string, Tally>): number => {
   for (const t of tallies.values()) return t.calls === 0 ? 0 : Math.max(t.failures, t.slow) / t.calls
   return 0
-}
-
-/** Every count of the windows, key by key (what absorbing them adds to a detector). */
-export const windowTallies = (evidence: ReadonlyArray<Evidence>): Map<string, Tally> => {
-  const out = new Map<string, Tally>()
-  for (const e of evidence) {
-    const before = out.get(e.key) ?? { calls: 0, failures: 0, slow: 0 }
-    let { calls, failures, slow } = before
-    for (const b of e.buckets) {
-      calls += b[1]
-      failures += b[2]
-      slow += b[3]
-    }
-    out.set(e.key, { calls, failures, slow })
-  }
-  return out
 }
 
 /**

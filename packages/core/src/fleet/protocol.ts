@@ -37,8 +37,8 @@
 import { BreakerEvent } from '../BreakerEvent.js'
 import { type Evidence, mergeEvidence } from '../Evidence.js'
 import type { Snapshot } from '../Strategy.js'
-import { recentTallies } from './agreement.js'
-import { agreeingPool, decideTrip, supported, windowTallies } from './judge.js'
+import { recentTallies, windowTallies } from './agreement.js'
+import { agreeingPool, decideTrip, supported } from './judge.js'
 import type {
   FleetMember,
   FleetNote,
