@@ -58,11 +58,16 @@ export interface CallSucceeded {
   readonly ticket: Ticket
   readonly latencyMs: number
 }
-/** An admitted call failed. */
+/**
+ * An admitted call failed. `retryAfterMs`: the upstream asked to be left alone this long (an HTTP
+ * `Retry-After`); a trip hands it to the open duration, which may honour it (the `retry-after`
+ * kind does). A value that is not a finite number of ms, zero or more, is no hint at all.
+ */
 export interface CallFailed {
   readonly _tag: 'CallFailed'
   readonly ticket: Ticket
   readonly latencyMs: number
+  readonly retryAfterMs?: number
 }
 /** An admitted call ends without an outcome that counts. */
 export interface CallCancelled {
@@ -158,7 +163,7 @@ export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
 export class InvalidEventError extends TypeError {
   override readonly name = 'InvalidEventError'
   constructor(
-    readonly field: 'latencyMs' | 'ticket' | 'forMs' | 'until' | 'id' | 'evidence' | 'rate',
+    readonly field: 'latencyMs' | 'retryAfterMs' | 'ticket' | 'forMs' | 'until' | 'id' | 'evidence' | 'rate',
     readonly given: unknown,
     message: string,
   ) {
@@ -234,9 +239,18 @@ export const BreakerEvent = {
     checkOutcome(ticket, latencyMs)
     return outcome('CallSucceeded', ticket, latencyMs)
   },
-  failed: (ticket: Ticket, latencyMs: number): CallFailed => {
+  /** A failure; `retryAfterMs` (finite, zero or more): how long the upstream asked to be left alone. */
+  failed: (ticket: Ticket, latencyMs: number, retryAfterMs?: number): CallFailed => {
     checkOutcome(ticket, latencyMs)
-    return outcome('CallFailed', ticket, latencyMs)
+    if (retryAfterMs === undefined) return outcome('CallFailed', ticket, latencyMs)
+    if (!isValidLatency(retryAfterMs)) {
+      throw new InvalidEventError(
+        'retryAfterMs',
+        retryAfterMs,
+        'retryAfterMs: expected a finite number of milliseconds >= 0, got ' + describe(retryAfterMs),
+      )
+    }
+    return { _tag: 'CallFailed', ticket, latencyMs, retryAfterMs }
   },
   cancelled: (ticket: Ticket): CallCancelled => {
     checkOutcome(ticket, 0)

@@ -76,6 +76,13 @@ export type RecoveryConfigInput<K extends Kinds = Kinds> =
 export type OpenForConfigInput<K extends Kinds = Kinds> =
   | t.OutputOf<typeof ConstantOpenForConfig>
   | t.OutputOf<typeof ExponentialOpenForConfig>
+  | {
+      readonly kind: 'retry-after'
+      readonly minMs?: number
+      readonly maxMs?: number
+      /** The open duration without a retry hint. */
+      readonly otherwise?: OpenForConfigInput<K>
+    }
   | Yours<K, 'openFor'>
 
 // ---- decoders: JSON -> part values ----------------------------------------------------------

@@ -20,7 +20,15 @@ import { FailureRateConfig, failureRate } from './FailureRate.js'
 import { GradualRecoveryConfig, gradualRecovery } from './GradualRecovery.js'
 import { LearnedPredictorConfig, learnedPredictor } from './LearnedPredictor.js'
 import { Limits } from './Limits.js'
-import { ConstantOpenForConfig, constantOpenFor, ExponentialOpenForConfig, exponentialOpenFor, type OpenFor } from './OpenDuration.js'
+import {
+  ConstantOpenForConfig,
+  constantOpenFor,
+  ExponentialOpenForConfig,
+  exponentialOpenFor,
+  type OpenFor,
+  RetryAfterOpenForConfig,
+  retryAfterOpenFor,
+} from './OpenDuration.js'
 import type { Recovery } from './Recovery.js'
 import { SlowCallRateConfig, slowCallRate } from './SlowCallRate.js'
 import type { Strategy } from './Strategy.js'
@@ -153,6 +161,15 @@ const recoveryKinds = {
 const openForKinds = {
   constant: openForKind({ codec: ConstantOpenForConfig, build: (c) => constantOpenFor(c.ms) }),
   exponential: openForKind({ codec: ExponentialOpenForConfig, build: (c) => exponentialOpenFor(c) }),
+  'retry-after': openForKind({
+    codec: RetryAfterOpenForConfig,
+    build: (c, ctx) =>
+      retryAfterOpenFor({
+        minMs: c.minMs,
+        maxMs: c.maxMs,
+        otherwise: c.otherwise === undefined ? undefined : ctx.openFor(c.otherwise, 'otherwise'),
+      }),
+  }),
 }
 
 /**

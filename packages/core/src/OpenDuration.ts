@@ -3,7 +3,7 @@
  * The built-in policies are a constant duration and an exponential backoff by consecutive trips;
  * a policy you write is a value of the same {@link OpenFor} type.
  */
-import type * as t from 'io-ts'
+import * as t from 'io-ts'
 import { decodeOrThrow } from './ConfigError.js'
 import { constrained, DurationMs, literal, refine, struct, tagged } from './codecs.js'
 import { canonical } from './Detector.js'
@@ -11,14 +11,22 @@ import { Limits } from './Limits.js'
 
 // ---- model -------------------------------------------------------------------------------
 
-/** An open-duration policy: a pure function of the number of consecutive trips (1 for the first). */
+/**
+ * An open-duration policy: a pure function of the number of consecutive trips (1 for the first)
+ * and of the upstream's own word, if it gave one.
+ */
 export interface OpenFor {
   readonly kind: string
   /** The JSON config this policy was built from. */
   readonly config: unknown
   readonly key: string
-  /** The open duration in ms after the `trips`-th consecutive trip; finite, in [1, maxMs]. */
-  durationMs(trips: number): number
+  /**
+   * The open duration in ms after the `trips`-th consecutive trip; finite, in [1, maxMs].
+   * `retryAfterMs`: how much longer the upstream asked to be left alone (a failure's HTTP
+   * `Retry-After`, still in the future at the trip), if it did. Most policies ignore it; the
+   * `retry-after` kind honours it.
+   */
+  durationMs(trips: number, retryAfterMs?: number): number
   /** The longest duration this policy ever returns (a restored state may not claim more). */
   readonly maxMs: number
 }
@@ -48,6 +56,24 @@ export const ExponentialOpenForConfig = refine(
       : undefined,
 )
 export type ExponentialOpenForConfig = t.TypeOf<typeof ExponentialOpenForConfig>
+
+/**
+ * The upstream's word, within bounds: after a trip whose failures carried a retry hint (an HTTP
+ * `Retry-After`, see `CallFailed.retryAfterMs`), open for that long, held to [`minMs`, `maxMs`]
+ * (defaults 1 s and 5 min); without one, `otherwise` decides (any open-duration config, default
+ * the 1 s constant).
+ */
+export const RetryAfterOpenForConfig = refine(
+  struct(
+    'a retry-after open duration',
+    { kind: literal('retry-after') },
+    { minMs: DurationMs, maxMs: DurationMs, otherwise: t.unknown },
+    { minMs: 1_000, maxMs: 300_000 },
+  ),
+  (c) =>
+    c.maxMs < c.minMs ? { path: 'maxMs', value: c.maxMs, message: `expected at least minMs (${c.minMs}), got ${c.maxMs}` } : undefined,
+)
+export type RetryAfterOpenForConfig = t.TypeOf<typeof RetryAfterOpenForConfig>
 
 /** Config codec of the built-in open durations. */
 export const OpenForConfig = tagged('an open duration', { constant: ConstantOpenForConfig, exponential: ExponentialOpenForConfig })
@@ -82,9 +108,9 @@ export const constantOpenFor = (ms: number): OpenFor => {
  * boundedOpenDuration({ kind: 'mine', config: {}, durationMs: () => Number.NaN, maxMs: 60_000 }, 1) // 60000
  * boundedOpenDuration({ kind: 'mine', config: {}, durationMs: () => -5, maxMs: 60_000 }, 1) // 1
  */
-export const boundedOpenDuration = (openFor: OpenFor, trips: number): number => {
+export const boundedOpenDuration = (openFor: OpenFor, trips: number, retryAfterMs?: number): number => {
   const cap = Number.isFinite(openFor.maxMs) && openFor.maxMs >= 1 ? Math.min(openFor.maxMs, Limits.maxDurationMs) : Limits.maxDurationMs
-  const ms = openFor.durationMs(trips)
+  const ms = retryAfterMs === undefined ? openFor.durationMs(trips) : openFor.durationMs(trips, retryAfterMs)
   return Number.isNaN(ms) ? cap : Math.min(cap, Math.max(1, ms))
 }
 
@@ -107,6 +133,34 @@ export const exponentialOpenFor = (
     key: canonical(config),
     durationMs: (trips) => Math.min(maxMs, initialMs * multiplier ** Math.max(0, Math.min(trips, 10_000) - 1)),
     maxMs,
+  }
+}
+
+/**
+ * Honours the upstream's retry hint within [`minMs`, `maxMs`] (defaults 1 s and 5 min); without a
+ * hint, `otherwise` decides (default: 1 s).
+ *
+ * @example
+ * import { exponentialOpenFor, retryAfterOpenFor } from '@datapunk/breaker'
+ * const openFor = retryAfterOpenFor({ maxMs: 60_000, otherwise: exponentialOpenFor({ initialMs: 1000, maxMs: 8000 }) })
+ * openFor.durationMs(1, 30_000) // 30000: the upstream asked for 30 s
+ * openFor.durationMs(1, 3_600_000) // 60000: held to maxMs
+ * openFor.durationMs(3) // 4000: no hint, the backoff decides
+ */
+export const retryAfterOpenFor = (
+  input: { readonly minMs?: number | undefined; readonly maxMs?: number | undefined; readonly otherwise?: OpenFor | undefined } = {},
+): OpenFor => {
+  const otherwise = input.otherwise ?? constantOpenFor(DEFAULT_OPEN_FOR.ms)
+  const checked = decodeOrThrow(RetryAfterOpenForConfig, { kind: 'retry-after', minMs: input.minMs, maxMs: input.maxMs })
+  const { minMs, maxMs } = checked
+  const config = { kind: 'retry-after' as const, minMs, maxMs, otherwise: otherwise.config }
+  return {
+    kind: 'retry-after',
+    config,
+    key: canonical(config),
+    durationMs: (trips, retryAfterMs) =>
+      retryAfterMs === undefined || !(retryAfterMs >= 0) ? otherwise.durationMs(trips) : Math.min(maxMs, Math.max(minMs, retryAfterMs)),
+    maxMs: Math.max(maxMs, otherwise.maxMs),
   }
 }
 

@@ -201,6 +201,8 @@ export {
   OpenForConfig,
   openDuration,
   openForFromConfig,
+  RetryAfterOpenForConfig,
+  retryAfterOpenFor,
 } from './OpenDuration.js'
 export type { Recovery, RecoveryAdmission, RecoverySnapshot, RecoveryVerdict } from './Recovery.js'
 export { SlowCallRateConfig, slowCallRate } from './SlowCallRate.js'

@@ -165,6 +165,15 @@ export const openFor: fc.Arbitrary<OpenForConfigInput> = fc.oneof(
   fc
     .tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 2000 }), fc.double({ min: 1, max: 4, noNaN: true }))
     .map(([initialMs, extra, multiplier]) => ({ kind: 'exponential' as const, initialMs, maxMs: initialMs + extra, multiplier })),
+  // Honours the failures' retry hints (the scripts give some), falling back to a constant.
+  fc
+    .tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 1, max: 500 }))
+    .map(([minMs, extra, ms]) => ({
+      kind: 'retry-after' as const,
+      minMs,
+      maxMs: minMs + extra,
+      otherwise: { kind: 'constant' as const, ms },
+    })),
 )
 
 export const configWith = (

@@ -82,8 +82,14 @@ const toEvent = (step: ScriptStep & { op: Op }, inFlight: Admitted[], isolations
       return { _tag: 'CallRequested' }
     case 'succeed':
       return { _tag: 'CallSucceeded', ticket: take(step.pick), latencyMs: step.latencyMs }
-    case 'fail':
-      return { _tag: 'CallFailed', ticket: take(step.pick), latencyMs: step.latencyMs }
+    case 'fail': {
+      // Some failures carry a retry hint (one in three), a few a hint that is no hint at all.
+      const hint = step.pick % 3 === 0 ? step.latencyMs * 7 : step.pick % 11 === 1 ? Number.NaN : undefined
+      const ticket = take(step.pick)
+      return hint === undefined
+        ? { _tag: 'CallFailed', ticket, latencyMs: step.latencyMs }
+        : { _tag: 'CallFailed', ticket, latencyMs: step.latencyMs, retryAfterMs: hint }
+    }
     case 'cancel':
       return { _tag: 'CallCancelled', ticket: take(step.pick) }
     case 'tick':

@@ -27,6 +27,7 @@ export const PhaseCodec = t.type({
   probesFrom: NonNegativeInt,
   follow: t.union([t.undefined, nullable(FollowCodec)]),
   peakInFlight: t.union([t.undefined, NonNegativeInt]),
+  retryUntil: t.union([t.undefined, nullable(Finite)]),
 })
 
 export const Shell = t.type({
@@ -126,6 +127,7 @@ export function circuitDataCodec<D, R>(name: string, p: CircuitParts<D, R>): t.T
           ph.probesFrom,
           ph.follow ?? null,
           ph.peakInFlight ?? 0,
+          ph.retryUntil ?? null,
         ),
         s.clock,
         s.issued,

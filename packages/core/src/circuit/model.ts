@@ -48,6 +48,12 @@ export interface PhaseData {
    * that ramps to full traffic is not held below the concurrency the upstream served before.
    */
   readonly peakInFlight: number
+  /**
+   * The latest time an upstream asked to be left alone until, by a failure's `retryAfterMs` (an
+   * HTTP `Retry-After`) since the phase began; `null` if none did. A trip gives it to the open
+   * duration (`OpenFor.durationMs`), which may honour it (the `retry-after` kind does).
+   */
+  readonly retryUntil: number | null
 }
 
 /** Following a fleet's recovery: the share admitted, and the admission credit (both in ppm). */
@@ -179,7 +185,22 @@ export const phaseData = (
   probesFrom = 0,
   follow: FollowData | null = null,
   peakInFlight = 0,
-): PhaseData => ({ state, mode, generation, openUntil, trips, since, reason, isolations, nextIsolation, probesFrom, follow, peakInFlight })
+  retryUntil: number | null = null,
+): PhaseData => ({
+  state,
+  mode,
+  generation,
+  openUntil,
+  trips,
+  since,
+  reason,
+  isolations,
+  nextIsolation,
+  probesFrom,
+  follow,
+  peakInFlight,
+  retryUntil,
+})
 
 export const circuitData = <D, R>(
   phase: PhaseData,
@@ -193,7 +214,7 @@ export const circuitData = <D, R>(
 
 // Times are integers in tests and fractions from a live clock: both, in one process, without a
 // change of hidden class (see shapes.ts).
-primeShape((v) => phaseData(v, v, v, v, v, v, v, v, v, v, v, v))
+primeShape((v) => phaseData(v, v, v, v, v, v, v, v, v, v, v, v, v))
 primeShape((v) => circuitData(v, v, v, v, v, v, v))
 
 export const withRecovery = <D, R>(s: CircuitData<D, R>, recovery: R, now: number): CircuitData<D, R> =>
@@ -214,6 +235,7 @@ export const phaseWith = (p: PhaseData, o: Partial<PhaseData>): PhaseData =>
     o.probesFrom ?? p.probesFrom,
     o.follow === undefined ? p.follow : o.follow,
     o.peakInFlight ?? p.peakInFlight,
+    o.retryUntil === undefined ? p.retryUntil : o.retryUntil,
   )
 
 /** The same phase, following the fleet by `follow` (see `BreakerEvent.follow`), its own probes from `probesFrom`. */

@@ -24,6 +24,7 @@ import {
   circuitData,
   type FollowData,
   isTime,
+  MAX_TIME,
   type PhaseData,
   phaseWith,
   type Result,
@@ -161,7 +162,13 @@ export const stepInPlace = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, e
     return admitted(s.phase.generation, id, false)
   }
   if (tag !== 'CallSucceeded' && tag !== 'CallFailed') return undefined
-  const { ticket, latencyMs } = event as { readonly ticket?: unknown; readonly latencyMs?: unknown }
+  const { ticket, latencyMs, retryAfterMs } = event as {
+    readonly ticket?: unknown
+    readonly latencyMs?: unknown
+    readonly retryAfterMs?: unknown
+  }
+  // A failure with a retry hint writes the phase: `step` keeps it.
+  if (retryAfterMs !== undefined) return undefined
   if (!countable(s, ticket, latencyMs)) return undefined
   const counted = p.detector.record(s.detector, tag === 'CallFailed', latencyMs, time)
   // A trip is a transition: `step` makes it.
@@ -172,18 +179,33 @@ export const stepInPlace = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, e
   return recorded
 }
 
+/**
+ * The state having heard a failure's retry hint (`retryAfterMs`, see `CallFailed`): the phase
+ * remembers the latest time an upstream asked to be left alone until. Anything but a finite number
+ * of ms, zero or more, is no hint.
+ */
+export const hinted = <D, R>(s: CircuitData<D, R>, retryAfterMs: unknown, now: number): CircuitData<D, R> => {
+  if (retryAfterMs === undefined || !isValidLatency(retryAfterMs)) return s
+  const until = Math.min(now + retryAfterMs, MAX_TIME)
+  const phase = s.phase
+  if (phase.retryUntil !== null && phase.retryUntil >= until) return s
+  return circuitData(phaseWith(phase, { retryUntil: until }), s.clock, s.issued, s.inFlight, s.probes, s.detector, s.recovery)
+}
+
 export const onOutcome = <D, R>(
   p: CircuitParts<D, R>,
-  s: CircuitData<D, R>,
+  state: CircuitData<D, R>,
   event: unknown,
   failed: boolean,
   now: number,
 ): Result<D, R> => {
+  let s = state
   const { ticket, latencyMs } = event as { readonly ticket?: unknown; readonly latencyMs?: unknown }
   if (!isValidLatency(latencyMs)) return [s, ignored['invalid-event']]
   const problem = ticketProblem(s, ticket)
   if (problem !== undefined) return [s, problem]
   const id = (ticket as Admitted).id
+  if (failed) s = hinted(s, (event as { readonly retryAfterMs?: unknown }).retryAfterMs, now)
   if (s.phase.state === CircuitState.Closed) return countClosed(p, s, failed, latencyMs, now)
   // A probe still in the list counts, even past its timeout: expiry happens on requests and ticks.
   const index = probeIndex(s.probes, id)
@@ -343,7 +365,8 @@ export const rebase = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, time: 
   const detector = p.detector.rebase === undefined ? p.detector.initial(time) : p.detector.rebase(s.detector, delta, time)
   const recovery = s.recovery === null || p.recovery.rebase === undefined ? s.recovery : p.recovery.rebase(s.recovery, delta, time)
   const openUntil = ph.openUntil === null ? null : since + (ph.openUntil - ph.since)
-  return circuitData(phaseWith(ph, { openUntil, since }), time, s.issued, s.inFlight, probes, detector, recovery)
+  const retryUntil = ph.retryUntil === null ? null : ph.retryUntil + delta
+  return circuitData(phaseWith(ph, { openUntil, since, retryUntil }), time, s.issued, s.inFlight, probes, detector, recovery)
 }
 
 export const step = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: BreakerEvent, time: number): Result<D, R> => {

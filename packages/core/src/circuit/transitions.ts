@@ -65,7 +65,10 @@ export const trip = <D, R>(
   const trips = s.phase.trips + 1
   // Held to the limits whatever a custom policy returns, and to the end of the accepted clock (a
   // circuit opened near it must still be able to leave open; Polly clamps the same way).
-  const until = Math.min(at + boundedOpenDuration(p.openFor, trips), Limits.maxTime)
+  // A retry hint still in the future (see `PhaseData.retryUntil`) goes to the policy, which may honour it.
+  const retryUntil = s.phase.retryUntil
+  const hint = retryUntil !== null && retryUntil >= at ? retryUntil - at : undefined
+  const until = Math.min(at + boundedOpenDuration(p.openFor, trips, hint), Limits.maxTime)
   return enter(s, CircuitState.Open, Mode.Normal, until, trips, at, reason, detector, memory)
 }
 
