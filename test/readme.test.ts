@@ -47,3 +47,47 @@ it("the core README's custom detector type-checks, runs, and trips on latency al
   expect(strategy.inspect(state)).toMatchObject({ state: 'open', reason: 'tripped' })
   expect(restore(strategy, JSON.parse(JSON.stringify(strategy.codec.encode(state))))._tag).toBe('Right')
 })
+
+/**
+ * The README's `fetch` example is `test/readme-fetch.ts`, verbatim: against a real `node:http`
+ * server that answers 503 with `Retry-After: 30`, it trips after five calls, stays away for the 30 s
+ * the server asked for, and never calls the server while open; a 404 counts as an answer.
+ */
+it("the README's fetch example trips on 503s and honours their Retry-After, against a real server", async () => {
+  const { readFileSync } = await import('node:fs')
+  const { createServer } = await import('node:http')
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const shown = /```ts\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('## Without RxJS')))?.[1]
+  expect(shown).toBe(readFileSync(new URL('./readme-fetch.ts', import.meta.url), 'utf8'))
+
+  let hits = 0
+  let status = 404
+  const server = createServer((request, response) => {
+    hits++
+    request.resume()
+    response.writeHead(status, status === 503 ? { 'retry-after': '30' } : {})
+    response.end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const { port } = server.address() as import('node:net').AddressInfo
+    process.env.PAYMENTS_URL = `http://127.0.0.1:${port}`
+    const { breaker, charge } = await import('./readme-fetch.js')
+    // Answers the upstream gave properly: a 404 is no failure.
+    for (let i = 0; i < 6; i++) expect((await charge({ amount: 1 })).status).toBe(404)
+    expect(breaker.snapshot()).toMatchObject({ state: 'closed', consecutiveFailures: 0 })
+    status = 503
+    for (let i = 0; i < 5; i++) expect((await charge({ amount: 1 })).status).toBe(503)
+    const snapshot = breaker.snapshot()
+    expect(snapshot.state).toBe('open')
+    // Open for the 30 s the server asked for (the example's fallback is 5 s).
+    expect((snapshot.openUntil ?? 0) - snapshot.since).toBe(30_000)
+    const rejected = await charge({ amount: 1 }).catch((e: unknown) => e)
+    expect(rejected).toBeInstanceOf(BrokenCircuitError)
+    expect((rejected as BrokenCircuitError).retryAfterMs).toBeGreaterThan(25_000)
+    expect(hits).toBe(11)
+  } finally {
+    server.close()
+    delete process.env.PAYMENTS_URL
+  }
+})

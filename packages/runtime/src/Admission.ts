@@ -1,5 +1,6 @@
-import type { Admitted } from '@datapunk/breaker'
+import { type Admitted, isValidLatency } from '@datapunk/breaker'
 import { CANCEL, type CallSink, FAILURE, type Settleable, SUCCESS, settle } from './AdmittedCall.js'
+import type { HintedFailure } from './Verdict.js'
 
 /** How an admitted call ended, as the caller tells the breaker. */
 export type CallOutcome = 'success' | 'failure' | 'timeout' | 'cancel'
@@ -31,8 +32,14 @@ export class Admission implements Settleable {
     return this.ticket.probe
   }
 
-  /** Records how the call ended; `false` if it had already settled. */
-  settle(outcome: CallOutcome): boolean {
+  /**
+   * Records how the call ended; `false` if it had already settled. A {@link HintedFailure}
+   * (`Verdict.failure(ms)`) is a failure with the upstream's retry hint.
+   */
+  settle(outcome: CallOutcome | HintedFailure): boolean {
+    if (typeof outcome === 'object' && outcome !== null && outcome.verdict === 'failure') {
+      return settle(this, isValidLatency(outcome.retryAfterMs) ? { verdict: 'failure', retryAfterMs: outcome.retryAfterMs } : FAILURE)
+    }
     switch (outcome) {
       case 'success':
         return settle(this, SUCCESS)
@@ -43,7 +50,9 @@ export class Admission implements Settleable {
       case 'cancel':
         return settle(this, CANCEL)
       default:
-        throw new RangeError(`Admission.settle: expected 'success', 'failure', 'timeout' or 'cancel', got ${String(outcome)}`)
+        throw new RangeError(
+          `Admission.settle: expected 'success', 'failure', 'timeout', 'cancel' or Verdict.failure(ms), got ${String(outcome)}`,
+        )
     }
   }
 }

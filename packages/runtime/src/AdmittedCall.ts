@@ -6,6 +6,7 @@
 import type { Admitted, Decision, Rejected } from '@datapunk/breaker'
 import type { Clock } from './Clock.js'
 import type { Unsubscribable } from './EventStream.js'
+import { type Classifier, type Judged, judge } from './Verdict.js'
 
 /** How a call ended, as the breaker counts it: a success, a failure, or a cancellation (counts nowhere). */
 export type Outcome = typeof SUCCESS | typeof FAILURE | typeof CANCEL
@@ -18,9 +19,10 @@ export interface CallSink {
   readonly name: string
   readonly clock: { now(): number }
   succeeded(ticket: Admitted, latencyMs: number, now: number, call: number): unknown
-  failed(ticket: Admitted, latencyMs: number, now: number, call: number, timedOut?: boolean): unknown
+  /** `retryAfterMs`: the upstream's retry hint, if the call's classifier read one. */
+  failed(ticket: Admitted, latencyMs: number, now: number, call: number, timedOut?: boolean, retryAfterMs?: number): unknown
   cancelled(ticket: Admitted, call: number): unknown
-  /** Reports a failure classifier that threw (the call then counts as a failure). */
+  /** Reports a classifier that threw or answered no verdict (the call then counts as a failure). */
   classifierFailed(error: unknown): void
 }
 
@@ -37,22 +39,17 @@ export interface CallGate extends CallSink {
   wait(maxWaitMs: number, admit: (ticket: Admitted, call: number, now: number) => void, fail: (rejection: Rejected) => void): Unsubscribable
 }
 
-/** An error is the upstream's fault unless a classifier clears it. */
-export const everyError = (): boolean => true
-
 /**
- * Classifies an error with `isFailure`; a classifier that throws counts the call as a failure
- * (the upstream's answer was unexpected) and is reported on the breaker, never thrown.
+ * Classifies an error with the call's error classifier (`undefined`: every error is a failure); a
+ * classifier that throws or answers no verdict counts the call as a failure (the upstream's answer
+ * was unexpected) and is reported on the breaker, never thrown.
  */
-export const classify = (sink: CallSink, isFailure: (error: unknown) => boolean, error: unknown): Outcome => {
-  if (isFailure === everyError) return FAILURE
-  try {
-    return isFailure(error) ? FAILURE : CANCEL
-  } catch (thrown) {
-    sink.classifierFailed(thrown)
-    return FAILURE
-  }
-}
+export const classifyError = (sink: CallSink, classifier: Classifier<unknown> | undefined, error: unknown): Judged =>
+  classifier === undefined ? FAILURE : judge(classifier, error, (e) => sink.classifierFailed(e), 'classifyError')
+
+/** Classifies a value a call answered with (`undefined`: every answer is a success); see {@link classifyError}. */
+export const classifyResult = <T>(sink: CallSink, classifier: Classifier<T> | undefined, value: T): Judged =>
+  classifier === undefined ? SUCCESS : judge(classifier, value, (e) => sink.classifierFailed(e), 'classifyResult')
 
 /** What settling an admitted call reads and writes (an `AdmittedCall`, or the operator's subscriber). */
 export interface Settleable {
@@ -64,10 +61,10 @@ export interface Settleable {
 }
 
 /**
- * Records the outcome of `admitted` (`timedOut`: a failure by timeout), with its latency on the
- * breaker's clock; `false` if it had already settled.
+ * Records the outcome of `admitted` (`timedOut`: a failure by timeout; a hinted failure carries
+ * the upstream's retry hint), with its latency on the breaker's clock; `false` if it had already settled.
  */
-export const settle = (admitted: Settleable, outcome: Outcome, timedOut = false): boolean => {
+export const settle = (admitted: Settleable, outcome: Judged, timedOut = false): boolean => {
   if (admitted.settled) return false
   admitted.settled = true
   const sink = admitted.sink
@@ -78,7 +75,8 @@ export const settle = (admitted: Settleable, outcome: Outcome, timedOut = false)
   const now = sink.clock.now()
   const latencyMs = now - admitted.started
   if (outcome === SUCCESS) sink.succeeded(admitted.ticket, latencyMs, now, admitted.call)
-  else sink.failed(admitted.ticket, latencyMs, now, admitted.call, timedOut)
+  else if (outcome === FAILURE) sink.failed(admitted.ticket, latencyMs, now, admitted.call, timedOut)
+  else sink.failed(admitted.ticket, latencyMs, now, admitted.call, timedOut, outcome.retryAfterMs)
   return true
 }
 
@@ -94,7 +92,7 @@ export class AdmittedCall implements Settleable {
   ) {}
 
   /** Records the outcome (`timedOut`: a failure by timeout); `false` if the call had already settled. */
-  settle(outcome: Outcome, timedOut = false): boolean {
+  settle(outcome: Judged, timedOut = false): boolean {
     return settle(this, outcome, timedOut)
   }
 }

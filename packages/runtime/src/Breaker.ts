@@ -16,7 +16,7 @@ import { type Clock, monotonicClock } from './Clock.js'
 import type { EventStream, Unsubscribable } from './EventStream.js'
 import { type ExecuteOptions, execute } from './execute.js'
 import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
-import { type Views, type Waiter, Watch } from './Watch.js'
+import { drainWaiters, type Views, type Waiter, Watch } from './Watch.js'
 
 /** Options of {@link createBreaker}. */
 export interface BreakerOptions<S> {
@@ -289,9 +289,20 @@ export class Breaker implements CallSink {
     return this.dispatchAt({ _tag: 'CallSucceeded', ticket, latencyMs: Math.max(0, latencyMs) }, now, call)
   }
 
-  /** Records that the call admitted with `ticket` failed after `latencyMs` (`timedOut`: by its timeout). Report each ticket once. */
-  failed(ticket: Ticket, latencyMs: number, now = this.clock.now(), call = 0, timedOut = false): Decision {
-    return this.dispatchAt({ _tag: 'CallFailed', ticket, latencyMs: Math.max(0, latencyMs) }, now, call, timedOut)
+  /**
+   * Records that the call admitted with `ticket` failed after `latencyMs` (`timedOut`: by its
+   * timeout; `retryAfterMs`: the upstream's retry hint, see `CallFailed`). Report each ticket once.
+   */
+  failed(ticket: Ticket, latencyMs: number, now = this.clock.now(), call = 0, timedOut = false, retryAfterMs?: number): Decision {
+    const latency = Math.max(0, latencyMs)
+    return this.dispatchAt(
+      retryAfterMs === undefined
+        ? { _tag: 'CallFailed', ticket, latencyMs: latency }
+        : { _tag: 'CallFailed', ticket, latencyMs: latency, retryAfterMs },
+      now,
+      call,
+      timedOut,
+    )
   }
 
   /** Records that the call admitted with `ticket` ends without an outcome that counts. */
@@ -313,7 +324,7 @@ export class Breaker implements CallSink {
    * await breaker.execute(async () => { throw new Error('down') }).catch((e: Error) => e.message) // 'down'
    * await breaker.execute(async () => 'never called').catch((e: Error) => e.name) // 'BrokenCircuitError'
    */
-  execute<T>(fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: ExecuteOptions): Promise<T> {
+  execute<T>(fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: ExecuteOptions<T>): Promise<T> {
     return execute(this, fn, options)
   }
 
@@ -353,7 +364,7 @@ export class Breaker implements CallSink {
     }
   }
 
-  /** Reports a failure classifier (`isFailure`) that threw; the call it classified counted as a failure. */
+  /** Reports a classifier (`isFailure`, `classifyError`, `classifyResult`) that threw or answered no verdict; the call counted as a failure. */
   classifierFailed(error: unknown): void {
     const w = this.watched
     if (w?.transitionEvents.observed === true) {
@@ -403,33 +414,8 @@ export class Breaker implements CallSink {
     })
   }
 
-  /**
-   * Lets waiters in, first come first: each asks once, in order, until one is refused (or, the
-   * circuit open again, all fail). Linear in the waiters let in: a set iterates in insertion order
-   * and deleting the one in hand is O(1) (100,000 waiters cost what 2,000 cost, per waiter).
-   */
   private drain(w: Watch): void {
-    const waiters = w.waiters
-    if (waiters === undefined) return
-    for (const waiter of waiters) {
-      const now = this.clock.now()
-      const decision = this.request(now)
-      if (decision._tag === 'Admitted') {
-        waiters.delete(waiter)
-        waiter.timer?.unsubscribe()
-        waiter.admit(decision, this.callCount, now)
-        continue
-      }
-      const rejection = decision._tag === 'Rejected' ? decision : REJECTED_OPEN
-      if (rejection.reason === 'half-open-full' || rejection.reason === 'throttled') return
-      // Open again (or forced open): the verdict is in, and it is no.
-      for (const refused of waiters) {
-        waiters.delete(refused)
-        refused.timer?.unsubscribe()
-        refused.fail(rejection)
-      }
-      return
-    }
+    if (w.waiters !== undefined) drainWaiters(this, w.waiters)
   }
 
   private changed(w: Watch, before: unknown, after: unknown, now: number, swappedFrom?: Snapshot): void {

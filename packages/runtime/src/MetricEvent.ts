@@ -63,5 +63,5 @@ export type TransitionEvent =
   | { readonly _tag: 'RecoveryRateChanged'; readonly breaker: string; readonly at: number; readonly from: number; readonly to: number }
   | { readonly _tag: 'ConfigSwapped'; readonly breaker: string; readonly at: number; readonly strategy: string }
   | { readonly _tag: 'ConfigRejected'; readonly breaker: string; readonly at: number; readonly message: string }
-  /** An `isFailure` classifier threw; the call it was classifying counted as a failure. */
+  /** A classifier (`isFailure`, `classifyError`, `classifyResult`) threw or answered no verdict; the call counted as a failure. */
   | { readonly _tag: 'ClassifierFailed'; readonly breaker: string; readonly at: number; readonly message: string }

@@ -4,10 +4,11 @@
  * `AdmittedCall`), for callers that do not use RxJS.
  */
 import { type Admitted, Limits } from '@datapunk/breaker'
-import { AdmittedCall, CANCEL, type CallGate, type CallSink, classify, everyError, FAILURE, SUCCESS } from './AdmittedCall.js'
+import { AdmittedCall, CANCEL, type CallGate, type CallSink, classifyError, classifyResult, FAILURE, SUCCESS } from './AdmittedCall.js'
 import { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
 import type { TimerHandle } from './Clock.js'
 import type { Unsubscribable } from './EventStream.js'
+import type { Classifier, Judged } from './Verdict.js'
 
 /** Waiting in half-open instead of failing at once (cockatiel's behaviour), bounded. */
 export interface WaitConfig {
@@ -17,14 +18,31 @@ export interface WaitConfig {
   readonly maxWaitMs: number
 }
 
-/** Options shared by the operator and `execute`. */
-export interface CallOptions {
+/** Options shared by the operator and `execute`; `T` is the type of the call's answers. */
+export interface CallOptions<T = unknown> {
   /**
    * Whether an error is the upstream's fault. Errors it returns `false` for (a 404, a validation
    * error) count nowhere and give back a probe permit. If it throws, the call counts as a failure
    * and the breaker reports `ClassifierFailed` on `transitions$`. Default: every error is a failure.
+   * `classifyError` says more (a success, a retry hint); give one or the other.
    */
   readonly isFailure?: (error: unknown) => boolean
+  /**
+   * How an error counts: `'failure'` (the default for every error), `'ignore'` (counts nowhere),
+   * `'success'` (the upstream answered; the caller still gets the error), or
+   * `Verdict.failure(retryAfterMs)`: a failure with the upstream's retry hint. A classifier that
+   * throws or answers anything else counts the call as a failure and is reported as
+   * `ClassifierFailed` on `transitions$`. `classifyHttp()` gives one for HTTP clients that throw
+   * on an error status (axios, got).
+   */
+  readonly classifyError?: Classifier<unknown>
+  /**
+   * How an answer counts (the caller gets it either way): `'success'` (the default), `'failure'`
+   * (a `fetch` response with status 503), `'ignore'`, or `Verdict.failure(retryAfterMs)`. The
+   * operator classifies the first value. Problems as for `classifyError`. `classifyHttp()` gives
+   * one for `fetch` responses and `node:http` messages.
+   */
+  readonly classifyResult?: Classifier<T>
   /**
    * If set, an admitted call that has not settled after this many ms (clock time) is stopped
    * (the source unsubscribed, or the `AbortSignal` aborted), counted as a failure, and fails with
@@ -41,7 +59,7 @@ export interface CallOptions {
 }
 
 /** Options of `Breaker.execute`. */
-export interface ExecuteOptions extends CallOptions {
+export interface ExecuteOptions<T = unknown> extends CallOptions<T> {
   /**
    * The caller's own signal: when it aborts, the call is cancelled (counts nowhere, gives back a
    * probe permit), the signal given to `fn` aborts, and the promise rejects with the abort reason.
@@ -52,7 +70,10 @@ export interface ExecuteOptions extends CallOptions {
 
 /** Options after checking, with defaults filled. */
 export interface CheckedCallOptions {
-  readonly isFailure: (error: unknown) => boolean
+  /** The error classifier; `undefined`: every error is a failure. */
+  readonly errors: Classifier<unknown> | undefined
+  /** The answer classifier; `undefined`: every answer is a success. */
+  readonly results: Classifier<unknown> | undefined
   readonly timeoutMs: number | undefined
   readonly wait: { readonly maxWaiting: number; readonly maxWaitMs: number } | undefined
 }
@@ -61,13 +82,23 @@ export interface CheckedCallOptions {
 const MAX_TIMER_MS = Limits.maxDurationMs
 const inTimerRange = (ms: unknown): boolean => typeof ms === 'number' && ms >= 1 && ms <= MAX_TIMER_MS
 
-/** Checks call options once, where they are given: a bad value is a `RangeError` naming it. */
-export const callOptions = (options: CallOptions, where: string): CheckedCallOptions => {
-  const { timeoutMs, waitInHalfOpen, isFailure } = options
+const mustBeFunction = (where: string, name: string, f: unknown): void => {
+  if (f !== undefined && typeof f !== 'function')
+    throw new TypeError(`${where}: ${name} must be a function, got ${f === null ? 'null' : typeof f}`)
+}
+
+/** Checks call options once, where they are given: a bad value is a `RangeError` or `TypeError` naming it. */
+export const callOptions = (options: CallOptions<never>, where: string): CheckedCallOptions => {
+  const { timeoutMs, waitInHalfOpen, isFailure, classifyError, classifyResult } = options
   if (timeoutMs !== undefined && !inTimerRange(timeoutMs)) {
     throw new RangeError(`${where}: timeoutMs must be a number of milliseconds in [1, ${MAX_TIMER_MS}], got ${String(timeoutMs)}`)
   }
-  if (isFailure !== undefined && typeof isFailure !== 'function') throw new TypeError(`${where}: isFailure must be a function`)
+  mustBeFunction(where, 'isFailure', isFailure)
+  mustBeFunction(where, 'classifyError', classifyError)
+  mustBeFunction(where, 'classifyResult', classifyResult)
+  if (isFailure !== undefined && classifyError !== undefined) {
+    throw new TypeError(`${where}: give isFailure or classifyError, not both (classifyError says all isFailure does)`)
+  }
   let wait: CheckedCallOptions['wait']
   if (waitInHalfOpen !== undefined) {
     const maxWaiting = waitInHalfOpen.maxWaiting ?? 100
@@ -81,11 +112,13 @@ export const callOptions = (options: CallOptions, where: string): CheckedCallOpt
     }
     wait = { maxWaiting, maxWaitMs: waitInHalfOpen.maxWaitMs }
   }
-  return { isFailure: isFailure ?? everyError, timeoutMs, wait }
+  const errors: Classifier<unknown> | undefined =
+    classifyError ?? (isFailure === undefined ? undefined : (error) => (isFailure(error) ? 'failure' : 'ignore'))
+  return { errors, results: classifyResult as Classifier<unknown> | undefined, timeoutMs, wait }
 }
 
 /** The checked options of a call given none. */
-export const DEFAULT_CALL_OPTIONS: CheckedCallOptions = { isFailure: everyError, timeoutMs: undefined, wait: undefined }
+export const DEFAULT_CALL_OPTIONS: CheckedCallOptions = { errors: undefined, results: undefined, timeoutMs: undefined, wait: undefined }
 const DEFAULTS = DEFAULT_CALL_OPTIONS
 
 /** One admitted promise call: settles once, whichever of the result, the timeout or an abort comes first. */
@@ -101,18 +134,21 @@ class Execution<T> extends AdmittedCall {
     started: number,
     private readonly resolve: (value: T) => void,
     private readonly reject: (error: unknown) => void,
-    private readonly isFailure: (error: unknown) => boolean,
+    private readonly checked: CheckedCallOptions,
     private readonly signal: AbortSignal | undefined,
   ) {
     super(sink, ticket, call, started)
   }
 
   succeed(value: T): void {
-    if (this.finish(SUCCESS)) this.resolve(value)
+    // Settled already (a timeout, an abort): the late answer is nobody's to classify.
+    if (this.settled) return
+    if (this.finish(classifyResult(this.sink, this.checked.results, value))) this.resolve(value)
   }
 
   fail(error: unknown): void {
-    if (this.finish(classify(this.sink, this.isFailure, error))) this.reject(error)
+    if (this.settled) return
+    if (this.finish(classifyError(this.sink, this.checked.errors, error))) this.reject(error)
   }
 
   timedOut(timeoutMs: number): void {
@@ -129,7 +165,7 @@ class Execution<T> extends AdmittedCall {
     this.reject(reason)
   }
 
-  private finish(outcome: 0 | 1 | 2, timedOut = false): boolean {
+  private finish(outcome: Judged, timedOut = false): boolean {
     if (!this.settle(outcome, timedOut)) return false
     this.timer?.unsubscribe()
     if (this.abortListener !== undefined) this.signal?.removeEventListener('abort', this.abortListener)
@@ -148,7 +184,7 @@ const run = <T>(
   signal: AbortSignal | undefined,
 ): Promise<T> =>
   new Promise<T>((resolve, reject) => {
-    const execution = new Execution<T>(breaker, ticket, call, started, resolve, reject, checked.isFailure, signal)
+    const execution = new Execution<T>(breaker, ticket, call, started, resolve, reject, checked, signal)
     if (signal !== undefined) {
       if (signal.aborted) {
         execution.aborted()
@@ -179,18 +215,16 @@ const run = <T>(
 
 const NEVER_ABORTED: AbortSignal = new AbortController().signal
 
-/** Records how the plain call `ticket` failed: a failure, or nothing (a cancellation) if `isFailure` clears the error. */
-const plainFailed = (
-  breaker: CallGate,
-  ticket: Admitted,
-  call: number,
-  started: number,
-  isFailure: (error: unknown) => boolean,
-  error: unknown,
-): void => {
+/** Records how the plain call `ticket` ended, as its classifier judged it. */
+const plainSettled = (breaker: CallGate, ticket: Admitted, call: number, started: number, judged: Judged): void => {
+  if (judged === CANCEL) {
+    breaker.cancelled(ticket, call)
+    return
+  }
   const now = breaker.clock.now()
-  if (classify(breaker, isFailure, error) === FAILURE) breaker.failed(ticket, now - started, now, call)
-  else breaker.cancelled(ticket, call)
+  if (judged === SUCCESS) breaker.succeeded(ticket, now - started, now, call)
+  else if (judged === FAILURE) breaker.failed(ticket, now - started, now, call)
+  else breaker.failed(ticket, now - started, now, call, false, judged.retryAfterMs)
 }
 
 /**
@@ -205,30 +239,33 @@ const runPlain = <T>(
   call: number,
   started: number,
   fn: (signal: AbortSignal) => PromiseLike<T> | T,
-  isFailure: (error: unknown) => boolean,
+  checked: CheckedCallOptions,
 ): Promise<T> => {
   let result: PromiseLike<T> | T
   try {
     result = fn(NEVER_ABORTED)
   } catch (error) {
-    plainFailed(breaker, ticket, call, started, isFailure, error)
+    plainSettled(breaker, ticket, call, started, classifyError(breaker, checked.errors, error))
     return Promise.reject(error)
   }
   return Promise.resolve(result).then(
     (value) => {
-      const now = breaker.clock.now()
-      breaker.succeeded(ticket, now - started, now, call)
+      const results = checked.results
+      if (results === undefined) {
+        const now = breaker.clock.now()
+        breaker.succeeded(ticket, now - started, now, call)
+      } else plainSettled(breaker, ticket, call, started, classifyResult(breaker, results, value))
       return value
     },
     (error: unknown) => {
-      plainFailed(breaker, ticket, call, started, isFailure, error)
+      plainSettled(breaker, ticket, call, started, classifyError(breaker, checked.errors, error))
       throw error
     },
   )
 }
 
 /** `Breaker.execute`: see there. */
-export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: ExecuteOptions): Promise<T> => {
+export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: ExecuteOptions<T>): Promise<T> => {
   // Checked before a permit is taken: nothing to call, nothing admitted.
   if (typeof fn !== 'function')
     return Promise.reject(new TypeError(`execute: expected a function to call, got ${fn === null ? 'null' : typeof fn}`))
@@ -236,7 +273,7 @@ export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => Promi
   if (options !== undefined) {
     // A promise API answers with a rejection, never a synchronous throw, even for bad options.
     try {
-      checked = callOptions(options, 'execute')
+      checked = callOptions(options as CallOptions<never>, 'execute')
     } catch (error) {
       return Promise.reject(error)
     }
@@ -246,7 +283,7 @@ export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => Promi
   const decision = breaker.request(started)
   if (decision._tag === 'Admitted') {
     return signal === undefined && checked.timeoutMs === undefined
-      ? runPlain(breaker, decision, breaker.lastCall, started, fn, checked.isFailure)
+      ? runPlain(breaker, decision, breaker.lastCall, started, fn, checked)
       : run(breaker, decision, breaker.lastCall, started, fn, checked, signal)
   }
   const rejection = decision._tag === 'Rejected' ? decision : undefined

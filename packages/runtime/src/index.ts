@@ -10,6 +10,7 @@ export { Breaker, type BreakerOptions, createBreaker } from './Breaker.js'
 export { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
 export { type BreakerGroup, type BreakerGroupConfig, breakerGroup, type GroupEvent } from './breakerGroup.js'
 export { CachedClock, type Clock, type ClockTimers, exactMonotonicClock, monotonicClock, type TimerHandle } from './Clock.js'
+export { classifyHttp, type HttpClassification, type HttpClassifiers, isFailureStatus, parseRetryAfter } from './classifyHttp.js'
 export {
   Channel,
   type EventStream,
@@ -26,4 +27,5 @@ export { followConfig } from './followConfig.js'
 export { logBreaker } from './logBreaker.js'
 export type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
 export { CALL_OUTCOMES, type CallOutcomeLabel, callOutcomeOf, PHASES } from './metricModel.js'
+export { type Classifier, type HintedFailure, Verdict } from './Verdict.js'
 export { type BreakerSource, type BreakerWatcher, watchBreakers } from './watchBreakers.js'

@@ -7,8 +7,8 @@ export {
   CANCEL,
   type CallGate,
   type CallSink,
-  classify,
-  everyError,
+  classifyError,
+  classifyResult,
   FAILURE,
   type Outcome,
   type Settleable,
@@ -16,3 +16,4 @@ export {
   settle,
 } from './AdmittedCall.js'
 export { callOptions, DEFAULT_CALL_OPTIONS } from './execute.js'
+export type { Judged } from './Verdict.js'

@@ -57,7 +57,7 @@ const write = (logger: Logger, event: MetricEvent): void => {
       logger.error(line, `circuit ${event.breaker} rejected a config: ${event.message}`)
       return
     case 'ClassifierFailed':
-      logger.error(line, `circuit ${event.breaker}: isFailure threw (${event.message}); the call counted as a failure`)
+      logger.error(line, `circuit ${event.breaker}: a classifier failed (${event.message}); the call counted as a failure`)
       return
     default:
       logger.debug(line, `circuit ${event.breaker}: ${event._tag}`)

@@ -1,22 +1,26 @@
 import type { Admitted, Decision, Rejected } from '@datapunk/breaker'
-import { BrokenCircuitError, type CallOptions, CallTimeoutError, type TimerHandle } from '@datapunk/breaker-runtime'
+import { BrokenCircuitError, type CallOptions, CallTimeoutError, type Classifier, type TimerHandle } from '@datapunk/breaker-runtime'
 import {
   CANCEL,
   type CallGate,
   type CallSink,
   callOptions,
-  classify,
+  classifyError,
+  classifyResult,
   DEFAULT_CALL_OPTIONS,
   FAILURE,
-  type Outcome,
+  type Judged,
   type Settleable,
   SUCCESS,
   settle,
 } from '@datapunk/breaker-runtime/internal'
 import { type MonoTypeOperatorFunction, Observable, Subscriber } from 'rxjs'
 
-/** Options of {@link circuitBreaker}: {@link CallOptions} (`isFailure`, `timeoutMs`, `waitInHalfOpen`) and these. */
-export interface CircuitBreakerConfig extends CallOptions {
+/**
+ * Options of {@link circuitBreaker}: {@link CallOptions} (`isFailure`, `classifyError`,
+ * `classifyResult`, `timeoutMs`, `waitInHalfOpen`) and these.
+ */
+export interface CircuitBreakerConfig<T = unknown> extends CallOptions<T> {
   /**
    * When an admitted call counts as a success: on `'complete'`, or on the `'first-value'` (for
    * sources that never complete, like a stream of server events). Default `'complete'`.
@@ -49,13 +53,19 @@ export interface CircuitBreakerConfig extends CallOptions {
  * throwError(() => new Error('boom')).pipe(circuitBreaker(breaker)).subscribe({ error: () => {} })
  * breaker.snapshot().state // 'open'
  */
-export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerConfig = {}): MonoTypeOperatorFunction<T> => {
+export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerConfig<T> = {}): MonoTypeOperatorFunction<T> => {
   // The common case, no options: nothing to check (operators are often built per call).
-  const plain = config.isFailure === undefined && config.timeoutMs === undefined && config.waitInHalfOpen === undefined
-  const { isFailure, timeoutMs, wait } = plain ? DEFAULT_CALL_OPTIONS : callOptions(config, 'circuitBreaker')
+  const plain =
+    config.isFailure === undefined &&
+    config.classifyError === undefined &&
+    config.classifyResult === undefined &&
+    config.timeoutMs === undefined &&
+    config.waitInHalfOpen === undefined
+  const { errors, results, timeoutMs, wait } = plain ? DEFAULT_CALL_OPTIONS : callOptions(config as CallOptions<never>, 'circuitBreaker')
   const settings: Settings = {
     breaker,
-    isFailure,
+    errors,
+    results,
     timeoutMs,
     successOnValue: config.successOn === 'first-value',
     cancelCounts: config.onUnsubscribe === 'failure',
@@ -85,7 +95,8 @@ export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerCo
 /** What one operator's calls share (built once per `circuitBreaker(...)`, not per call). */
 interface Settings {
   readonly breaker: BreakerLike
-  readonly isFailure: (error: unknown) => boolean
+  readonly errors: Classifier<unknown> | undefined
+  readonly results: Classifier<unknown> | undefined
   readonly timeoutMs: number | undefined
   readonly successOnValue: boolean
   readonly cancelCounts: boolean
@@ -121,7 +132,8 @@ const rejectionOf = (decision: Decision): Rejected => (decision._tag === 'Reject
  */
 class Call<T> extends Subscriber<T> implements Settleable {
   settled = false
-  private answered = false
+  /** How the first value counts (`classifyResult`), once there is one: the call's verdict. */
+  private answer: Judged | undefined = undefined
   timer: TimerHandle | undefined = undefined
   readonly sink: CallSink
 
@@ -138,14 +150,16 @@ class Call<T> extends Subscriber<T> implements Settleable {
   }
 
   protected override _next(value: T): void {
-    this.answered = true
-    if (this.settings.successOnValue) this.end(SUCCESS)
+    if (this.answer === undefined) {
+      this.answer = this.settled ? SUCCESS : classifyResult(this.sink, this.settings.results, value)
+      if (this.settings.successOnValue) this.end(this.answer)
+    }
     this.downstream.next(value)
   }
 
   protected override _error(error: unknown): void {
     try {
-      this.end(classify(this.sink, this.settings.isFailure, error))
+      if (!this.settled) this.end(classifyError(this.sink, this.settings.errors, error))
       this.downstream.error(error)
     } finally {
       this.unsubscribe()
@@ -154,7 +168,7 @@ class Call<T> extends Subscriber<T> implements Settleable {
 
   protected override _complete(): void {
     try {
-      this.end(SUCCESS)
+      this.end(this.answer ?? SUCCESS)
       this.downstream.complete()
     } finally {
       this.unsubscribe()
@@ -165,7 +179,7 @@ class Call<T> extends Subscriber<T> implements Settleable {
   override unsubscribe(): void {
     if (this.closed) return
     super.unsubscribe()
-    if (!this.settled) this.end(this.answered ? SUCCESS : this.settings.cancelCounts ? FAILURE : CANCEL)
+    if (!this.settled) this.end(this.answer ?? (this.settings.cancelCounts ? FAILURE : CANCEL))
   }
 
   timedOut(timeoutMs: number): void {
@@ -175,7 +189,7 @@ class Call<T> extends Subscriber<T> implements Settleable {
     this.downstream.error(new CallTimeoutError(this.sink.name, timeoutMs))
   }
 
-  private end(outcome: Outcome, timedOut = false): void {
+  private end(outcome: Judged, timedOut = false): void {
     if (settle(this, outcome, timedOut)) this.timer?.unsubscribe()
   }
 }

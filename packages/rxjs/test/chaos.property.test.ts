@@ -1,10 +1,11 @@
 /**
  * Chaos over the operator, in virtual time: random sources (synchronous or scheduled, values,
- * errors, completions, never ending), random unsubscribe points, random failure classifiers
- * (including ones that throw), random timeouts, on breakers that trip and recover in between.
+ * errors, completions, never ending), random unsubscribe points, random failure and result
+ * classifiers (including ones that throw or answer junk, and failures with retry hints that a
+ * retry-after open duration honours), random timeouts, on breakers that trip and recover in between.
  */
 import { circuit } from '@datapunk/breaker'
-import { BrokenCircuitError, type CallEvent, CallTimeoutError, createBreaker } from '@datapunk/breaker-runtime'
+import { BrokenCircuitError, type CallEvent, CallTimeoutError, createBreaker, Verdict } from '@datapunk/breaker-runtime'
 import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import fc from 'fast-check'
 import { config, Observable, VirtualTimeScheduler } from 'rxjs'
@@ -27,6 +28,8 @@ interface CallSpec {
 interface Setup {
   readonly calls: ReadonlyArray<CallSpec>
   readonly classifier: 'all' | 'none' | 'throws' | 'alternate'
+  /** How answers count: all successes, odd values failures with a retry hint, ignored, a classifier that throws or answers junk. */
+  readonly results: 'all' | 'hinted' | 'ignore' | 'throws' | 'junk'
   readonly timeoutMs: number | null
   readonly successOn: 'complete' | 'first-value'
   readonly onUnsubscribe: 'cancel' | 'failure'
@@ -45,6 +48,7 @@ const setup: fc.Arbitrary<Setup> = fc.record({
     { minLength: 1, maxLength: 40 },
   ),
   classifier: fc.constantFrom('all' as const, 'none' as const, 'throws' as const, 'alternate' as const),
+  results: fc.constantFrom('all' as const, 'hinted' as const, 'ignore' as const, 'throws' as const, 'junk' as const),
   timeoutMs: fc.option(fc.integer({ min: 1, max: 100 })),
   successOn: fc.constantFrom('complete' as const, 'first-value' as const),
   onUnsubscribe: fc.constantFrom('cancel' as const, 'failure' as const),
@@ -87,10 +91,15 @@ describe('chaos: the operator under random sources, unsubscribes, classifiers an
           circuit({
             trip: { kind: 'consecutive-failures', threshold: 2 },
             recovery: s.recovery === 'classic' ? { kind: 'classic', probes: 2 } : { kind: 'gradual', initialRate: 0.5, stageCalls: 2 },
-            openFor: { kind: 'constant', ms: 50 },
+            openFor: { kind: 'retry-after', minMs: 10, maxMs: 80, otherwise: { kind: 'constant', ms: 50 } },
           }),
           { clock: scheduler },
         )
+        // The open duration never exceeds the retry-after kind's maximum, whatever the hints said.
+        const openTooLong: unknown[] = []
+        breaker.state$.subscribe((snapshot) => {
+          if (snapshot.openUntil !== null && snapshot.openUntil - scheduler.now() > 80) openTooLong.push(snapshot)
+        })
         const events: CallEvent[] = []
         breaker.calls$.subscribe((e) => events.push(e))
         let answers = 0
@@ -102,8 +111,19 @@ describe('chaos: the operator under random sources, unsubscribes, classifiers an
                 if (s.classifier === 'none') return false
                 return answers++ % 2 === 0
               }
+        const classifyResult: ((value: number) => Verdict) | undefined =
+          s.results === 'all'
+            ? undefined
+            : s.results === 'hinted'
+              ? () => (answers++ % 2 === 0 ? Verdict.failure(answers * 1000) : 'success')
+              : s.results === 'ignore'
+                ? () => 'ignore'
+                : s.results === 'throws'
+                  ? () => (answers++ % 2 === 0 ? (undefined as unknown as { status: number }).status.toString() : 'success') as Verdict
+                  : () => 42 as unknown as Verdict
         const operator = circuitBreaker<number>(breaker, {
           ...(isFailure === undefined ? {} : { isFailure }),
+          ...(classifyResult === undefined ? {} : { classifyResult }),
           ...(s.timeoutMs === null ? {} : { timeoutMs: s.timeoutMs }),
           successOn: s.successOn,
           onUnsubscribe: s.onUnsubscribe,
@@ -150,6 +170,7 @@ describe('chaos: the operator under random sources, unsubscribes, classifiers an
 
         config.onUnhandledError = null
         expect(unhandled).toEqual([])
+        expect(openTooLong).toEqual([])
         // Every subscription ended exactly once: one terminal notification, or our unsubscribe; and
         // if the source ended before the unsubscribe, the subscriber heard how (or was rejected or timed out).
         endings.forEach((ending, id) => {

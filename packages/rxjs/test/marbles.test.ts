@@ -1,5 +1,5 @@
 import { circuit } from '@datapunk/breaker'
-import { BrokenCircuitError, CallTimeoutError, createBreaker, type MetricEvent } from '@datapunk/breaker-runtime'
+import { BrokenCircuitError, CallTimeoutError, classifyHttp, createBreaker, type MetricEvent } from '@datapunk/breaker-runtime'
 import { circuitBreaker, observe } from '@datapunk/breaker-rxjs'
 import { catchError, defer, filter, map, mergeMap, type Observable, of, take } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
@@ -202,5 +202,47 @@ describe('circuitBreaker in virtual time', () => {
     expect(() => circuitBreaker(breaker, { timeoutMs: -1 })).toThrow(
       'circuitBreaker: timeoutMs must be a number of milliseconds in [1, 2147483647], got -1',
     )
+  })
+})
+
+describe('circuitBreaker classifies answers in virtual time', () => {
+  it('a 503 answer trips the circuit for its Retry-After; the caller still gets every value', () => {
+    const scheduler = newScheduler()
+    scheduler.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const breaker = createBreaker(
+        circuit({
+          trip: { kind: 'consecutive-failures', threshold: 2 },
+          openFor: { kind: 'retry-after', minMs: 10, maxMs: 1000, otherwise: { kind: 'constant', ms: 100 } },
+        }),
+        { clock: scheduler },
+      )
+      const unavailable = { status: 503, headers: { 'retry-after': '0.5' } }
+      const busy = { status: 429, headers: { 'retry-after': '0' } }
+      // The second answer's hint: 0 s, held to minMs (10 ms); the first one's is no hint ('0.5' is not delay-seconds).
+      const upstream = cold('-(a|)', { a: unavailable })
+      const second = cold('-(b|)', { b: busy })
+      const calls = hot('r 9ms s 9ms r 9ms r', { r: upstream, s: second }).pipe(
+        mergeMap((source) => describeErrors(source.pipe(circuitBreaker(breaker, classifyHttp())))),
+        map((v) => (typeof v === 'string' ? v : String((v as { status: number }).status))),
+      )
+      expectObservable(calls).toBe('-a 9ms b 8ms c 10ms d', { a: '503', b: '429', c: 'rejected:open:1', d: '503' })
+      // The rejected call at 20 ms never subscribed; the probe at 30 ms did.
+      expectSubscriptions(upstream.subscriptions).toBe(['^!', '30ms ^!'])
+    })
+  })
+
+  it('judges the first value, settles on complete, and an ignored answer counts nowhere', () => {
+    const scheduler = newScheduler()
+    const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }), { clock: scheduler })
+    const states: string[] = []
+    scheduler.run(({ cold, expectObservable }) => {
+      breaker.state$.subscribe((s) => states.push(`${scheduler.now()}:${s.state}`))
+      const judge = circuitBreaker<string>(breaker, { classifyResult: (v) => (v === 'skip' ? 'ignore' : 'failure') })
+      // Ignored (first value 'skip'), settled on complete at 4: closed. Then a first value 'fail': open at 9.
+      expectObservable(cold('-a-b|', { a: 'skip', b: 'fail' }).pipe(judge)).toBe('-a-b|', { a: 'skip', b: 'fail' })
+      expectObservable(cold('5ms -a-b|', { a: 'fail', b: 'skip' }).pipe(judge)).toBe('5ms -a-b|', { a: 'fail', b: 'skip' })
+    })
+    expect(states).toEqual(['0:closed', '9:open'])
+    expect(breaker.snapshot().inFlight).toBe(0)
   })
 })
