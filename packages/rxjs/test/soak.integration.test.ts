@@ -1,19 +1,20 @@
 /**
- * Soak against a real `node:http` server on 127.0.0.1 that fails, hangs, resets connections and
- * recovers in phases: 10,000 calls through the operator and 10,000 through `execute`, 100 at a
- * time. Every call is accounted for, none hangs, every socket closes, and what the breaker
- * admitted is exactly what the server saw. Bounded: a few seconds, all on loopback; no timing is
- * asserted.
+ * Soak against a real `node:http` server on 127.0.0.1 that fails, answers 503 with Retry-After,
+ * hangs, resets connections and recovers in phases: 12,000 calls through the operator and 12,000
+ * through `execute`, 100 at a time, their answers classified by `classifyHttp()`. Every call is
+ * accounted for, none hangs, every socket closes, what the breaker admitted is exactly what the
+ * server saw, and every open phase lasts what the retry-after open duration allows. Bounded: a few
+ * seconds, all on loopback; no timing is asserted.
  */
 import { Agent, createServer, request, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { circuit } from '@datapunk/breaker'
-import { type Breaker, BrokenCircuitError, type CallEvent, CallTimeoutError, createBreaker } from '@datapunk/breaker-runtime'
+import { type Breaker, BrokenCircuitError, type CallEvent, CallTimeoutError, classifyHttp, createBreaker } from '@datapunk/breaker-runtime'
 import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { firstValueFrom, Observable } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-type Mode = 'ok' | 'fail' | 'hang' | 'reset'
+type Mode = 'ok' | 'fail' | 'unavailable' | 'hang' | 'reset'
 
 const upstream = { mode: 'ok' as Mode, received: 0, sockets: new Set<Socket>() }
 let server: Server
@@ -30,6 +31,10 @@ beforeAll(async () => {
         return
       case 'fail':
         res.writeHead(500).end('down')
+        return
+      case 'unavailable':
+        // Asks for a second: the breaker's retry-after open duration holds it to 50 ms.
+        res.writeHead(503, { 'retry-after': '1' }).end('busy')
         return
       case 'hang':
         return // never answers: the client's timeout must end it
@@ -52,20 +57,21 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve))
 })
 
-class HttpError extends Error {
-  constructor(readonly status: number) {
-    super(`HTTP ${status}`)
-  }
+/** What an answer looks like to a client: a status, headers, a body (as `fetch` and `node:http` give). */
+interface Answer {
+  readonly statusCode: number
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+  readonly body: string
 }
 
-/** GET / with a signal: resolves on 2xx, rejects with HttpError on other statuses or with the socket's error. */
-const get = (signal: AbortSignal): Promise<string> =>
+/** GET / with a signal: resolves with the answer, whatever its status, or rejects with the socket's error. */
+const get = (signal: AbortSignal): Promise<Answer> =>
   new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/', agent, signal }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (chunk: string) => (body += chunk))
-      res.on('end', () => ((res.statusCode ?? 0) < 300 ? resolve(body) : reject(new HttpError(res.statusCode ?? 0))))
+      res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body }))
       res.on('error', reject)
     })
     req.on('error', reject)
@@ -74,14 +80,15 @@ const get = (signal: AbortSignal): Promise<string> =>
 
 /** Runs `count` calls, `concurrency` at a time; returns how each ended. */
 const pool = async (count: number, concurrency: number, call: () => Promise<unknown>) => {
-  const endings = { ok: 0, failed: 0, timedOut: 0, rejected: 0 }
+  const endings = { ok: 0, answeredFailure: 0, failed: 0, timedOut: 0, rejected: 0 }
   let next = 0
   const worker = async () => {
     while (next < count) {
       next++
       try {
-        await call()
-        endings.ok++
+        const answer = (await call()) as Answer
+        if (answer.statusCode < 300) endings.ok++
+        else endings.answeredFailure++
       } catch (error) {
         if (error instanceof BrokenCircuitError) endings.rejected++
         else if (error instanceof CallTimeoutError) endings.timedOut++
@@ -96,6 +103,7 @@ const pool = async (count: number, concurrency: number, call: () => Promise<unkn
 const phases: ReadonlyArray<{ mode: Mode; calls: number }> = [
   { mode: 'ok', calls: 2000 },
   { mode: 'fail', calls: 2000 },
+  { mode: 'unavailable', calls: 2000 },
   { mode: 'hang', calls: 2000 },
   { mode: 'reset', calls: 2000 },
   { mode: 'ok', calls: 2000 },
@@ -107,18 +115,24 @@ const soak = async (via: 'operator' | 'execute') => {
       name: via,
       trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 10, window: { kind: 'count', size: 20 } },
       recovery: { kind: 'gradual', initialRate: 0.2, stageCalls: 5 },
-      openFor: { kind: 'constant', ms: 20 },
+      openFor: { kind: 'retry-after', minMs: 10, maxMs: 50, otherwise: { kind: 'constant', ms: 20 } },
     }),
   )
   const events: CallEvent[] = []
   breaker.calls$.subscribe((e) => events.push(e))
+  // How long each open phase was set to last.
+  const openFor: number[] = []
+  breaker.state$.subscribe((s) => {
+    if (s.state === 'open' && s.openUntil !== null) openFor.push(s.openUntil - s.since)
+  })
+  const classify = classifyHttp()
   const call =
     via === 'execute'
-      ? () => breaker.execute((signal) => get(signal), { timeoutMs: 300 })
+      ? () => breaker.execute((signal) => get(signal), { ...classify, timeoutMs: 300 })
       : () =>
           firstValueFrom(
             // As a user writes an abortable request in RxJS: unsubscribing (a timeout) aborts it.
-            new Observable<string>((subscriber) => {
+            new Observable<Answer>((subscriber) => {
               const controller = new AbortController()
               get(controller.signal).then(
                 (body) => {
@@ -128,10 +142,10 @@ const soak = async (via: 'operator' | 'execute') => {
                 (error: unknown) => subscriber.error(error),
               )
               return () => controller.abort()
-            }).pipe(circuitBreaker(breaker, { timeoutMs: 300 })),
+            }).pipe(circuitBreaker(breaker, { ...classify, timeoutMs: 300 })),
           )
   const receivedBefore = upstream.received
-  const totals = { ok: 0, failed: 0, timedOut: 0, rejected: 0 }
+  const totals = { ok: 0, answeredFailure: 0, failed: 0, timedOut: 0, rejected: 0 }
   for (const phase of phases) {
     upstream.mode = phase.mode
     const endings = await pool(phase.calls, 100, call)
@@ -146,23 +160,29 @@ const soak = async (via: 'operator' | 'execute') => {
   const settledEvents = events.filter(
     (e) => e._tag === 'CallSucceeded' || e._tag === 'CallFailed' || e._tag === 'CallCancelled' || e._tag === 'CallStale',
   )
-  return { breaker, totals, admitted, settled: settledEvents.length, received: upstream.received - receivedBefore }
+  return { breaker, totals, admitted, settled: settledEvents.length, received: upstream.received - receivedBefore, openFor }
 }
 
 describe('soak: a flaky, hanging, resetting server on 127.0.0.1', () => {
   for (const via of ['operator', 'execute'] as const) {
-    it(`10,000 calls through ${via === 'operator' ? 'the operator' : 'execute'}: all accounted for, none hung, sockets closed, the breaker's counts equal the server's`, async () => {
+    it(`12,000 calls through ${via === 'operator' ? 'the operator' : 'execute'}: all accounted for, none hung, sockets closed, the breaker's counts equal the server's`, async () => {
       const result = await soak(via)
       const { totals } = result
-      expect(totals.ok + totals.failed + totals.timedOut + totals.rejected).toBe(10_000)
-      // Every phase left its mark: successes, failures (500s and resets), timeouts (hangs), rejections.
+      expect(totals.ok + totals.answeredFailure + totals.failed + totals.timedOut + totals.rejected).toBe(12_000)
+      // Every phase left its mark: successes, failures (500s and 503s answered, resets), timeouts (hangs), rejections.
       expect(totals.ok).toBeGreaterThan(0)
+      expect(totals.answeredFailure).toBeGreaterThan(0)
       expect(totals.failed).toBeGreaterThan(0)
       expect(totals.timedOut).toBeGreaterThan(0)
       expect(totals.rejected).toBeGreaterThan(0)
       // Every call the breaker admitted reached the server, and nothing else did.
       expect(result.received).toBe(result.admitted)
-      expect(totals.ok + totals.failed + totals.timedOut).toBe(result.admitted)
+      expect(totals.ok + totals.answeredFailure + totals.failed + totals.timedOut).toBe(result.admitted)
+      // Trips without a hint opened for the fallback's 20 ms; on the 503s' Retry-After of 1 s, held to
+      // 50 ms; never outside the kind's [10, 50] (what is left of a hint at a later trip may be less).
+      expect(result.openFor).toContain(20)
+      expect(result.openFor).toContain(50)
+      expect(result.openFor.filter((ms) => !(ms >= 10 && ms <= 50))).toEqual([])
       // One outcome per admission, none left in flight.
       expect(result.settled).toBe(result.admitted)
       expect(result.breaker.snapshot().inFlight).toBe(0)
