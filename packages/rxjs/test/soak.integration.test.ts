@@ -150,8 +150,8 @@ const soak = async (via: 'operator' | 'execute') => {
     upstream.mode = phase.mode
     const endings = await pool(phase.calls, 100, call)
     for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += endings[key]
-    // Let the breaker's clock move past the open duration between phases, as real traffic would.
-    await new Promise((resolve) => setTimeout(resolve, 30))
+    // Let the breaker's clock move past the longest open duration (50 ms) between phases, as real traffic would.
+    await new Promise((resolve) => setTimeout(resolve, 60))
   }
   // Hung requests end when their timeout aborts them; give the sockets a moment to close.
   upstream.mode = 'ok'
