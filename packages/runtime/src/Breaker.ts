@@ -16,7 +16,8 @@ import { type Clock, monotonicClock } from './Clock.js'
 import type { EventStream, Unsubscribable } from './EventStream.js'
 import { type ExecuteOptions, execute } from './execute.js'
 import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
-import { drainWaiters, type Views, type Waiter, Watch } from './Watch.js'
+import { asFailure, brokenDecision, fallbackState, partFailedMessage } from './partFailure.js'
+import { announceChange, drainWaiters, type Views, type Waiter, Watch } from './Watch.js'
 
 /** Options of {@link createBreaker}. */
 export interface BreakerOptions<S> {
@@ -71,13 +72,20 @@ export class Breaker implements CallSink {
   /** `twin` while nobody watches or waits: the hot path's one test. */
   private fast: InPlaceStep<unknown> | undefined = undefined
 
+  /** The strategy before the last swap: where a strategy whose part throws falls back to. */
+  private fallback: Strategy<unknown> | undefined = undefined
+  /** The last strategy reported broken (one `ConfigRejected` each). */
+  private reported: Strategy<unknown> | undefined = undefined
+  /** The strategy threw and there was none to go back to: every event is answered by `brokenDecision` until a swap. */
+  private broken = false
+
   private callCount = 0
   /** Watchers' and waiters' bookkeeping, created on first use (a keyed group holds many idle breakers). */
   private watched: Watch | undefined = undefined
 
   /** Marks the state as this breaker's alone (its strategy just made it) or not (shown, or given). */
   private own(owned: boolean): void {
-    this.twin = owned ? inPlaceStep(this.strategyNow) : undefined
+    this.twin = owned && !this.broken ? inPlaceStep(this.strategyNow) : undefined
     this.fast = this.watched === undefined ? this.twin : undefined
   }
 
@@ -203,13 +211,39 @@ export class Breaker implements CallSink {
    */
   dispatchAt(event: BreakerEvent, now: number, call = 0, timedOut = false): Decision {
     // The hot path, kept small: nobody watches or waits, and the strategy steps our own state in
-    // place (`undefined`: it has no in-place path for this step).
-    const fast = this.fast
-    if (fast !== undefined) {
-      const decision = fast(this.current, event, now)
-      if (decision !== undefined) return decision
+    // place (`undefined`: it has no in-place path for this step). A part that throws never
+    // escapes (see `partFailed`).
+    try {
+      const fast = this.fast
+      if (fast !== undefined) {
+        const decision = fast(this.current, event, now)
+        if (decision !== undefined) return decision
+      }
+      return this.dispatchWatched(event, now, call, timedOut)
+    } catch (error) {
+      return this.partFailed(error, event, now, call, timedOut)
     }
-    return this.dispatchWatched(event, now, call, timedOut)
+  }
+
+  /**
+   * A part of the strategy threw on `event` (see partFailure.ts): reported as `ConfigRejected`
+   * (once per broken strategy), then the strategy before the last swap takes over and `event`
+   * runs again on it (the call in hand a failure); without one, requests are rejected.
+   */
+  private partFailed(error: unknown, event: BreakerEvent, now: number, call: number, timedOut: boolean): Decision {
+    const broken = this.strategyNow
+    const fallback = this.fallback === broken ? undefined : this.fallback
+    this.fallback = undefined
+    if (this.reported !== broken) this.configRejected(partFailedMessage(broken, fallback, error, event))
+    this.reported = broken
+    if (fallback === undefined) {
+      this.broken = true
+      this.own(false)
+      return brokenDecision(event)
+    }
+    this.replace(fallback, fallbackState(broken, this.current === PRISTINE ? fallback.initial(now) : this.current, fallback, now))
+    this.fallback = undefined
+    return this.dispatchAt(asFailure(event), now, call, timedOut)
   }
 
   /**
@@ -217,6 +251,7 @@ export class Breaker implements CallSink {
    * the call event is left to send), else the whole way. Small, apart from `dispatchFully`.
    */
   private dispatchWatched(event: BreakerEvent, now: number, call: number, timedOut: boolean): Decision {
+    if (this.broken) return brokenDecision(event)
     const w = this.watched
     const twin = this.twin
     if (twin !== undefined && w !== undefined && (w.waiters === undefined || w.waiters.size === 0)) {
@@ -331,17 +366,30 @@ export class Breaker implements CallSink {
   /**
    * Moves the breaker to another strategy at run time: the new strategy adopts the current state
    * (see `swapStrategy` in the core: circuits keep their phase, `openUntil` and, where compatible,
-   * their counts; a strategy without `adopt` starts afresh). Emits `ConfigSwapped`.
+   * their counts; a strategy without `adopt` starts afresh). Emits `ConfigSwapped`. If a part of
+   * `next` throws while adopting, nothing changes and `ConfigRejected` says why; if one throws
+   * later, on any event, the breaker reports `ConfigRejected` and goes back to the strategy it
+   * swapped from (the call in hand counted as failed there).
    */
   swap(next: Strategy<unknown>): void {
     const now = this.clock.now()
-    this.replace(next, swapStrategy(this.strategyNow, this.settled(now), next, now))
+    let state: unknown
+    try {
+      state = swapStrategy(this.strategyNow, this.settled(now), next, now)
+    } catch (error) {
+      // A part of `next` threw while adopting the state: `next` is rejected, nothing changes.
+      this.configRejected(partFailedMessage(next, this.strategyNow, error, { _tag: 'Reset' }).replace(' on Reset', ' adopting the state'))
+      return
+    }
+    this.replace(next, state)
   }
 
   /** Replaces strategy and state outright (`state` must be a state of `next`). Emits `ConfigSwapped`. */
   replace(next: Strategy<unknown>, state: unknown): void {
     const before = this.settled(this.clock.now())
     const previous = this.strategyNow
+    this.fallback = previous
+    this.broken = false
     this.strategyNow = next
     this.current = state
     // Given from outside (or adopted from the old state): not ours to write in place.
@@ -420,49 +468,7 @@ export class Breaker implements CallSink {
 
   private changed(w: Watch, before: unknown, after: unknown, now: number, swappedFrom?: Snapshot): void {
     if (w.waiters !== undefined && w.waiters.size > 0) this.drainSoon(w)
-    if (!w.transitionEvents.observed && !w.snapshots.observed) {
-      w.lastSnapshot = undefined
-      return
-    }
-    // Cheap test first, where the strategy offers one: nothing a watcher sees changed (not across
-    // a swap: `before` is then another strategy's state).
-    const strategy = this.strategyNow
-    if (
-      swappedFrom === undefined &&
-      w.lastSnapshot !== undefined &&
-      strategy.transitioned !== undefined &&
-      !strategy.transitioned(before, after)
-    )
-      return
-    const previous = swappedFrom ?? w.lastSnapshot ?? strategy.inspect(before)
-    const next = strategy.inspect(after)
-    w.lastSnapshot = next
-    const transition = previous.generation !== next.generation || previous.state !== next.state || previous.mode !== next.mode
-    const rate = previous.admitRate !== next.admitRate && next.state === 'half-open'
-    if (!transition && !rate) return
-    if (w.transitionEvents.observed) {
-      if (transition) {
-        w.send(w.transitionEvents, {
-          _tag: 'StateChanged',
-          breaker: this.name,
-          at: now,
-          from: previous.state,
-          to: next.state,
-          mode: next.mode,
-          reason: next.reason,
-        })
-      }
-      if (rate) {
-        w.send(w.transitionEvents, {
-          _tag: 'RecoveryRateChanged',
-          breaker: this.name,
-          at: now,
-          from: previous.admitRate,
-          to: next.admitRate,
-        })
-      }
-    }
-    if (w.snapshots.observed) w.send(w.snapshots, next)
+    announceChange(w, this.name, this.strategyNow, before, after, now, swappedFrom)
   }
 }
 

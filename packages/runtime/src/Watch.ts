@@ -1,5 +1,5 @@
 /** What a breaker keeps for its watchers and waiters, and how it delivers their events in causal order. */
-import type { Admitted, BreakerEvent, Decision, Rejected, Snapshot } from '@datapunk/breaker'
+import type { Admitted, BreakerEvent, Decision, Rejected, Snapshot, Strategy } from '@datapunk/breaker'
 import type { TimerHandle } from './Clock.js'
 import { Channel, type EventStream, eventStream, mergeStreams, type Sink } from './EventStream.js'
 import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
@@ -43,6 +43,57 @@ export const drainWaiters = (
     }
     return
   }
+}
+
+/**
+ * Tells watchers what a state change from `before` to `after` means: `StateChanged` on a
+ * transition, `RecoveryRateChanged` when a recovery's admit rate moved, the new snapshot on
+ * `state$`. `swappedFrom`: the snapshot before a swap (`before` is then another strategy's state).
+ */
+export const announceChange = (
+  w: Watch,
+  name: string,
+  strategy: Strategy<unknown>,
+  before: unknown,
+  after: unknown,
+  now: number,
+  swappedFrom: Snapshot | undefined,
+): void => {
+  if (!w.transitionEvents.observed && !w.snapshots.observed) {
+    w.lastSnapshot = undefined
+    return
+  }
+  // Cheap test first, where the strategy offers one: nothing a watcher sees changed (not across
+  // a swap: `before` is then another strategy's state).
+  if (
+    swappedFrom === undefined &&
+    w.lastSnapshot !== undefined &&
+    strategy.transitioned !== undefined &&
+    !strategy.transitioned(before, after)
+  )
+    return
+  const previous = swappedFrom ?? w.lastSnapshot ?? strategy.inspect(before)
+  const next = strategy.inspect(after)
+  w.lastSnapshot = next
+  const transition = previous.generation !== next.generation || previous.state !== next.state || previous.mode !== next.mode
+  const rate = previous.admitRate !== next.admitRate && next.state === 'half-open'
+  if (!transition && !rate) return
+  if (w.transitionEvents.observed) {
+    if (transition) {
+      w.send(w.transitionEvents, {
+        _tag: 'StateChanged',
+        breaker: name,
+        at: now,
+        from: previous.state,
+        to: next.state,
+        mode: next.mode,
+        reason: next.reason,
+      })
+    }
+    if (rate)
+      w.send(w.transitionEvents, { _tag: 'RecoveryRateChanged', breaker: name, at: now, from: previous.admitRate, to: next.admitRate })
+  }
+  if (w.snapshots.observed) w.send(w.snapshots, next)
 }
 
 /** Hands `value` to each subscriber (each is a safe sink: a throwing handler is reported, not thrown here). */

@@ -8,8 +8,10 @@ import type { Subscribable, Unsubscribable } from './EventStream.js'
  * throttles around them: see `strategyFromConfig`). Each is decoded with the
  * core's codecs (and `options.kinds`, your own part kinds, if given); a valid one is swapped in (keeping the phase, `openUntil` and compatible counts;
  * `ConfigSwapped` on `transitions$`), an invalid one is reported as `ConfigRejected` with the
- * readable error and changes nothing. An error of the config stream itself is reported the same
- * way and ends the following; the breaker keeps its current strategy.
+ * readable error and changes nothing. A config whose part throws (while adopting the state, or
+ * later on a call) is rejected the same way, and the breaker goes back to the strategy it used
+ * before (see `Breaker.swap`). An error of the config stream itself is reported the same way and
+ * ends the following; the breaker keeps its current strategy.
  *
  * @example
  * import { circuit } from '@datapunk/breaker'
