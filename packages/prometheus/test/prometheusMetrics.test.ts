@@ -81,7 +81,7 @@ describe('prometheusMetrics', () => {
     twin.get('a')
     await new Promise((r) => setImmediate(r))
     process.off('warning', onWarning)
-    expect(warnings.some((w) => w.includes('a breaker named "a" with key "a" is already attached'))).toBe(true)
+    expect(warnings.some((w) => w.includes(`a breaker named "${first.name}" with key "a" is already attached`))).toBe(true)
     metrics.detach()
     twinMetrics.detach()
   })

@@ -9,7 +9,8 @@
  * When Redis is slow, down or holds junk, calls never notice: breakers fall back to local
  * evidence and local recovery until Redis is back.
  *
- * Layout in Redis (every key of a breaker shares the hash tag `{name}`, so it lives in one slot):
+ * Layout in Redis (every key of a breaker shares the hash tag `{name}`, so it lives in one slot;
+ * a keyed group's breaker is named `name/key` there, its circuit's name and its group key):
  * - `<prefix>{<name>}:<detector>:<epoch>`: a hash per bucket of a detector's window, one field per
  *   replica holding `"calls,failures,slow"`, written as absolute values (a retry or a resync
  *   writes the same thing again; nothing double counts), expiring one window after its bucket.
@@ -156,7 +157,7 @@ class Fleet<K> implements FleetAttachment {
       policy,
       channel,
       bad: (key, text) => reporter.bad(key, text),
-      noted: (watch, notes) => reporter.noted(watch.breaker.name, notes),
+      noted: (watch, notes) => reporter.noted(watch.id, notes),
     }
     this.inbox = new Inbox(
       (text) => this.handle(channel, text),
@@ -168,7 +169,7 @@ class Fleet<K> implements FleetAttachment {
     this.listen(channel)
     this.timer = setInterval(() => void this.sync(), checked.syncMs)
     this.timer.unref?.()
-    this.watching = watchBreakers(source, { added: (b) => this.added(b), removed: (b) => this.removed(b) })
+    this.watching = watchBreakers(source, { added: (b, key) => this.added(b, key), removed: (b) => this.removed(b) })
   }
 
   /** Connection listeners, and the subscription to published messages. */
@@ -226,7 +227,7 @@ class Fleet<K> implements FleetAttachment {
       const outcome = leaveFleet(watch.member)
       watch.member = outcome.member
       for (const e of outcome.events) watch.breaker.dispatch(e)
-      this.reporter.noted(watch.breaker.name, outcome.notes)
+      this.reporter.noted(watch.id, outcome.notes)
     }
   }
 
@@ -262,19 +263,20 @@ class Fleet<K> implements FleetAttachment {
     return this.running
   }
 
-  private added(breaker: Breaker): void {
+  private added(breaker: Breaker, key: unknown): void {
     // A breaker restored from a snapshot starts where it is (nothing to publish); a pristine one
     // has seen no phase yet, so its first trip is published.
-    const watch: Watched = { breaker, written: new Map(), member: fleetMember(breaker.pristine ? null : breaker.snapshot()) }
+    const id = key === undefined ? breaker.name : `${breaker.name}/${String(key)}`
+    const watch: Watched = { breaker, id, written: new Map(), member: fleetMember(breaker.pristine ? null : breaker.snapshot()) }
     this.watched.set(breaker, watch)
-    this.byName.set(breaker.name, watch)
+    this.byName.set(id, watch)
   }
 
   private removed(breaker: Breaker): void {
     const watch = this.watched.get(breaker)
     if (watch === undefined) return
     this.watched.delete(breaker)
-    if (this.byName.get(breaker.name) === watch) this.byName.delete(breaker.name)
+    if (this.byName.get(watch.id) === watch) this.byName.delete(watch.id)
     this.pending.push(...this.withdraw(watch))
     // Detached from the fleet, it recovers by itself on its own evidence.
     for (const e of leaveFleet(watch.member).events) breaker.dispatch(e)
@@ -287,7 +289,7 @@ class Fleet<K> implements FleetAttachment {
     const out: Array<Promise<unknown>> = []
     for (const written of watch.written.values())
       for (const epoch of written.epochs.keys()) out.push(redis.hdel(`${written.key}:${epoch}`, replicaId).catch(() => 0))
-    const base = baseOf(this.context.prefix, watch.breaker.name)
+    const base = baseOf(this.context.prefix, watch.id)
     out.push(redis.hdel(`${base}:replicas`, replicaId).catch(() => 0))
     if (watch.member.leading) out.push(redis.eval(RELEASE, 2, `${base}:lead`, `${base}:share`, replicaId).catch(() => 0))
     return out

@@ -24,6 +24,11 @@ import { formatStatus, parseCounts, parseLease, parseShare, parseStatus, RELEASE
 /** What fleet mode keeps per breaker. */
 export interface Watched {
   readonly breaker: Breaker
+  /**
+   * The breaker's name in the fleet, the same on every replica: its name, and for a keyed group's
+   * breaker its key too (`name/key`), since a group's breakers share their circuit's name.
+   */
+  readonly id: string
   /** By key base: what this replica wrote of each detector's window, by epoch. */
   readonly written: Map<string, { readonly key: string; readonly epochs: Map<number, string> }>
   member: FleetMember
@@ -138,14 +143,14 @@ const queueBreaker = (ctx: RoundContext, batch: Batch, watch: Watched): Reads =>
   const { breaker } = watch
   const now = breaker.clock.now()
   const { member, plan } = planRound(ctx.policy, watch.member, viewOf(breaker), now)
-  const base = baseOf(ctx.prefix, breaker.name)
+  const base = baseOf(ctx.prefix, watch.id)
   const commit: Array<() => void> = []
   if (plan.publish !== null) {
     // A trip carries the windows (or counts) it tripped on: the others judge it on them.
     const text = JSON.stringify({
       v: 1,
       event: plan.publish,
-      breaker: breaker.name,
+      breaker: watch.id,
       replica: ctx.replicaId,
       ...(plan.tripEvidence.length > 0 ? { evidence: plan.tripEvidence } : {}),
       ...(plan.tripTally === null ? {} : { tally: plan.tripTally }),

@@ -1,4 +1,4 @@
-import type { CircuitState, Strategy } from '@datapunk/breaker'
+import { BreakerEvent, type Snapshot, type Strategy } from '@datapunk/breaker'
 import { Breaker } from './Breaker.js'
 import { type Clock, monotonicClock } from './Clock.js'
 import { Channel, type EventStream } from './EventStream.js'
@@ -7,19 +7,26 @@ import { Channel, type EventStream } from './EventStream.js'
 export interface BreakerGroupConfig<K, S> {
   /** The strategy of the breaker for `key` (called once per key, when its breaker is created). */
   readonly strategyFor: (key: K) => Strategy<S>
-  /** Name of the breaker for `key`, in errors, metrics and logs. Default: `String(key)`. */
+  /**
+   * Name of the breaker for `key`, in errors, metrics and logs. Default: its strategy's name (the
+   * circuit's `name`): a group's breakers share it, and adapters tell them apart by their key
+   * (Prometheus and OpenTelemetry label it `key`, fleet mode names them `name/key`).
+   */
   readonly nameFor?: (key: K) => string
   /**
-   * A closed breaker unused for this long (clock time) is dropped the next time the group is
-   * used: there is no timer per breaker. Default 10 min.
+   * A breaker unused for this long (clock time) is dropped the next time the group is used (there
+   * is no timer per breaker): a closed one, or an open one whose open time has passed (its trip is
+   * remembered: a breaker made again for the key starts open until then). Default 10 min.
    */
   readonly idleEvictMs?: number
   /**
-   * How many breakers the group aims to hold. Past it, closed breakers are dropped, least recently
-   * used first, idle or not. An open or half-open breaker is never dropped (it still protects its
-   * upstream, and a fresh closed one would let the traffic through): if every breaker held is open
-   * or half-open, the group grows past `maxKeys` and reports `OverCapacity` on `events$`.
-   * Default 10,000.
+   * How many breakers the group aims to hold (and how many dropped trips it remembers). Past it,
+   * closed breakers that hold no evidence (no failure or slow call counted) are dropped first,
+   * least recently used first, then stale open ones, and only then one counting failures (reported
+   * as `Evicted` with `evidence: 'lost'`). An open or half-open breaker still in its time is never
+   * dropped (it still protects its upstream, and a fresh closed one would let the traffic through):
+   * if every breaker held is one, the group grows past `maxKeys` and reports `OverCapacity` on
+   * `events$`. Default 10,000.
    */
   readonly maxKeys?: number
   /** The clock of every breaker in the group. Default `monotonicClock`. */
@@ -28,15 +35,31 @@ export interface BreakerGroupConfig<K, S> {
   readonly onCreate?: (breaker: Breaker, key: K) => void
 }
 
-/** What the group did with its breakers: creations, evictions, and growth past `maxKeys`. */
+/** What the group did with its breakers: creations, evictions, and the choices its limits forced. */
 export type GroupEvent<K> =
   | { readonly _tag: 'Created'; readonly key: K; readonly breaker: Breaker; readonly at: number }
   | {
       readonly _tag: 'Evicted'
       readonly key: K
       readonly breaker: Breaker
-      /** `idle`: unused for `idleEvictMs`; `capacity`: dropped to stay within `maxKeys`. */
+      /**
+       * `idle`: unused for `idleEvictMs` (closed, or open past its time: its trip is remembered);
+       * `capacity`: dropped to stay within `maxKeys`.
+       */
       readonly reason: 'idle' | 'capacity'
+      /**
+       * What it held that is now lost or kept: `none` (no failures counted, or never used),
+       * `remembered` (it had tripped: the group remembers until when it was open, and a breaker
+       * made again for the key starts open until then), or `lost`: it was counting failures and
+       * `maxKeys` forced the group to drop them (only when every breaker it could drop held some).
+       */
+      readonly evidence: 'none' | 'remembered' | 'lost'
+      readonly at: number
+    }
+  | {
+      readonly _tag: 'Forgotten'
+      /** A key whose trip the group remembered, forgotten to keep the memory within `maxKeys` entries (oldest first). */
+      readonly key: K
       readonly at: number
     }
   | {
@@ -60,7 +83,15 @@ export interface BreakerGroup<K> {
   keys(): IterableIterator<K>
   /** The breakers held, with their keys (for adapters that attach to a group already in use). */
   entries(): IterableIterator<readonly [K, Breaker]>
-  /** Drops the idle closed breakers now (also done on every `get` of a new key). Returns how many were dropped. */
+  /**
+   * Keys whose breaker was dropped while open (idle past its open time): the group remembers until
+   * when, so a breaker made again for the key starts open until then. At most `maxKeys`.
+   */
+  readonly remembered: number
+  /**
+   * Drops the idle breakers now: closed ones, and open ones past their open time (their trips
+   * remembered). Also done, a few at a time, on every `get` of a new key. Returns how many were dropped.
+   */
   evictIdle(): number
   /** Creations, evictions and growth past `maxKeys`, as they happen. Hot. */
   readonly events$: EventStream<GroupEvent<K>>
@@ -71,35 +102,229 @@ interface Entry {
   lastUsed: number
 }
 
-const stateOf = (entry: Entry): CircuitState => entry.breaker.snapshot().state
+/** How many of the least recently used breakers a new key's room is looked for among, before one holding evidence is dropped. */
+const SCAN = 8
 
-/** Looks at a few breakers set aside; those closed again go back among the recent ones. */
-const revisit = <K>(recent: Map<K, Entry>, aside: Map<K, Entry>, count: number): void => {
-  let seen = 0
-  for (const [key, entry] of aside) {
-    if (seen++ >= count) return
-    aside.delete(key)
-    if (stateOf(entry) === 'closed') recent.set(key, entry)
-    else aside.set(key, entry) // to the back of the line
-  }
+/** Whether a closed breaker holds evidence: failures or slow calls it counted (a pristine one holds none). */
+const holdsEvidence = (breaker: Breaker, snapshot?: Snapshot): boolean => {
+  if (breaker.pristine || snapshot === PRISTINE) return false
+  const s = snapshot ?? breaker.snapshot()
+  return (s.failures ?? 0) > 0 || (s.slowCalls ?? 0) > 0 || (s.consecutiveFailures ?? 0) > 0
 }
 
-/**
- * Makes room for one more breaker under `maxKeys`, evicting closed breakers least recently used
- * first and setting open ones aside; `false` if only open or half-open breakers are held.
- */
-const makeRoom = <K>(recent: Map<K, Entry>, aside: Map<K, Entry>, maxKeys: number, evict: (key: K, entry: Entry) => void): boolean => {
-  while (recent.size + aside.size >= maxKeys) {
-    const oldest = recent.entries().next()
-    if (oldest.done === true) return false
-    const [key, entry] = oldest.value
-    if (stateOf(entry) === 'closed') evict(key, entry)
-    else {
-      recent.delete(key)
-      aside.set(key, entry)
-    }
+/** A breaker never used is closed and holds nothing: its snapshot would make its first state for nothing. */
+const PRISTINE = { state: 'closed' } as Snapshot
+const look = (breaker: Breaker): Snapshot => (breaker.pristine ? PRISTINE : breaker.snapshot())
+
+/** A breaker group (see {@link breakerGroup}): breakers by key, in least-recently-used order. */
+class KeyedGroup<K, S> implements BreakerGroup<K> {
+  private readonly clock: Clock
+  // Use times are whole ms since the group began: small integers, stored inline (no number box per key).
+  private readonly epoch: number
+  // Map iteration order is insertion order: re-inserting on use keeps it least recently used first.
+  private readonly recent = new Map<K, Entry>()
+  // Breakers a scan found open or half-open: kept aside, out of the scans, until they close or go stale.
+  private readonly aside = new Map<K, Entry>()
+  // Keys whose breaker was dropped open (idle past its open time): until when it was open. Oldest first.
+  private readonly memory = new Map<K, number>()
+  private readonly events = new Channel<GroupEvent<K>>()
+
+  constructor(
+    private readonly config: BreakerGroupConfig<K, S>,
+    private readonly idleEvictMs: number,
+    private readonly maxKeys: number,
+  ) {
+    this.clock = config.clock ?? monotonicClock
+    this.epoch = this.clock.now()
   }
-  return true
+
+  get events$(): EventStream<GroupEvent<K>> {
+    return this.events.stream
+  }
+
+  get size(): number {
+    return this.recent.size + this.aside.size
+  }
+
+  get remembered(): number {
+    return this.memory.size
+  }
+
+  get(key: K): Breaker {
+    const now = this.clock.now()
+    const found = this.recent.get(key) ?? this.aside.get(key)
+    if (found !== undefined) {
+      this.recent.delete(key)
+      this.aside.delete(key)
+      found.lastUsed = this.usedAt(now)
+      this.recent.set(key, found)
+      return found.breaker
+    }
+    this.revisit(2, now)
+    this.dropIdle(now, false)
+    const roomy = this.makeRoom(now)
+    const breaker = this.create(key, now)
+    this.recent.set(key, { breaker, lastUsed: this.usedAt(now) })
+    const events = this.events
+    if (!roomy && events.observed) events.next({ _tag: 'OverCapacity', key, size: this.size, maxKeys: this.maxKeys, at: now })
+    this.config.onCreate?.(breaker, key)
+    if (events.observed) events.next({ _tag: 'Created', key, breaker, at: now })
+    return breaker
+  }
+
+  peek(key: K): Breaker | undefined {
+    return (this.recent.get(key) ?? this.aside.get(key))?.breaker
+  }
+
+  *keys(): IterableIterator<K> {
+    yield* this.recent.keys()
+    yield* this.aside.keys()
+  }
+
+  *entries(): IterableIterator<readonly [K, Breaker]> {
+    for (const [key, entry] of this.recent) yield [key, entry.breaker] as const
+    for (const [key, entry] of this.aside) yield [key, entry.breaker] as const
+  }
+
+  evictIdle(): number {
+    const now = this.clock.now()
+    return this.revisit(Number.POSITIVE_INFINITY, now) + this.dropIdle(now, true)
+  }
+
+  private usedAt(now: number): number {
+    return Math.floor(now - this.epoch)
+  }
+
+  private idle(entry: Entry, now: number): boolean {
+    return this.usedAt(now) - entry.lastUsed >= this.idleEvictMs
+  }
+
+  private evicted(key: K, entry: Entry, reason: 'idle' | 'capacity', evidence: 'none' | 'remembered' | 'lost', at: number): void {
+    if (this.events.observed) this.events.next({ _tag: 'Evicted', key, breaker: entry.breaker, reason, evidence, at })
+  }
+
+  /**
+   * An open breaker idle for `idleEvictMs` and past its open time: its verdict is stale, so it is
+   * dropped and its trip remembered (a number per key, at most `maxKeys` of them). Forced-open and
+   * isolated breakers (no open time) and half-open ones are never stale.
+   */
+  private dropIfStale(key: K, entry: Entry, now: number, s: Snapshot): boolean {
+    if (!this.idle(entry, now) || s.state !== 'open' || s.openUntil === null || s.openUntil > now) return false
+    this.recent.delete(key)
+    this.aside.delete(key)
+    const memory = this.memory
+    memory.delete(key)
+    memory.set(key, s.openUntil)
+    while (memory.size > this.maxKeys) {
+      const oldest = memory.keys().next()
+      if (oldest.done === true) break
+      memory.delete(oldest.value)
+      if (this.events.observed) this.events.next({ _tag: 'Forgotten', key: oldest.value, at: now })
+    }
+    this.evicted(key, entry, 'idle', 'remembered', now)
+    return true
+  }
+
+  /** Looks at `count` breakers set aside (all: `Infinity`): closed ones go back among the recent, stale ones are dropped. */
+  private revisit(count: number, now: number): number {
+    let seen = 0
+    let dropped = 0
+    for (const [key, entry] of this.aside) {
+      if (seen++ >= count) break
+      this.aside.delete(key)
+      const snapshot = look(entry.breaker)
+      if (snapshot.state === 'closed') this.recent.set(key, entry)
+      else if (this.dropIfStale(key, entry, now, snapshot)) dropped++
+      else this.aside.set(key, entry) // to the back of the line
+    }
+    return dropped
+  }
+
+  /**
+   * Drops idle breakers from the least recently used end: closed ones, and open ones past their
+   * time (remembered); `all`: every one held is looked at, not just up to the first in use.
+   */
+  private dropIdle(now: number, all: boolean): number {
+    let dropped = 0
+    for (const [key, entry] of this.recent) {
+      if (!this.idle(entry, now)) {
+        // The rest were used more recently (but for breakers back from aside, appended as they closed).
+        if (all) continue
+        break
+      }
+      const snapshot = look(entry.breaker)
+      if (snapshot.state === 'closed') {
+        this.recent.delete(key)
+        this.evicted(key, entry, 'idle', holdsEvidence(entry.breaker, snapshot) ? 'lost' : 'none', now)
+        dropped++
+      } else if (this.dropIfStale(key, entry, now, snapshot)) dropped++
+      else {
+        this.recent.delete(key)
+        this.aside.set(key, entry)
+      }
+    }
+    return dropped
+  }
+
+  /**
+   * One step of making room: among the `SCAN` least recently used, a closed breaker that holds no
+   * evidence is dropped (open ones met are set aside, stale ones dropped): `'made'`; else the
+   * least recently used closed one met, if any, for `makeRoom` to fall back on.
+   */
+  private scanForRoom(now: number): 'made' | K | undefined {
+    let scanned = 0
+    let oldestClosed: K | undefined
+    for (const [key, entry] of this.recent) {
+      if (scanned++ >= SCAN) break
+      const snapshot = look(entry.breaker)
+      if (snapshot.state !== 'closed') {
+        if (this.dropIfStale(key, entry, now, snapshot)) return 'made'
+        this.recent.delete(key)
+        this.aside.set(key, entry)
+      } else if (!holdsEvidence(entry.breaker, snapshot)) {
+        this.recent.delete(key)
+        this.evicted(key, entry, 'capacity', 'none', now)
+        return 'made'
+      } else oldestClosed ??= key
+    }
+    return oldestClosed
+  }
+
+  /**
+   * Makes room for one more breaker under `maxKeys`: a closed breaker holding no evidence among the
+   * least recently used, then stale breakers set aside, and only then the least recently used
+   * closed one, its evidence lost (and said so). `false` if only open or half-open breakers are held.
+   */
+  private makeRoom(now: number): boolean {
+    while (this.size >= this.maxKeys) {
+      const scanned = this.scanForRoom(now)
+      if (scanned === 'made') continue
+      const before = this.aside.size
+      this.revisit(SCAN, now)
+      if (this.aside.size < before && this.size < this.maxKeys) continue
+      const key = scanned ?? this.recent.keys().next().value
+      const entry = key === undefined ? undefined : this.recent.get(key)
+      if (key === undefined || entry === undefined) return false
+      this.recent.delete(key)
+      if (look(entry.breaker).state !== 'closed') this.aside.set(key, entry)
+      else this.evicted(key, entry, 'capacity', holdsEvidence(entry.breaker) ? 'lost' : 'none', now)
+    }
+    return true
+  }
+
+  private create(key: K, now: number): Breaker {
+    const strategy = this.config.strategyFor(key) as Strategy<unknown>
+    const nameFor = this.config.nameFor
+    const breaker = new Breaker(strategy, { name: nameFor === undefined ? strategy.name : nameFor(key), clock: this.clock })
+    const openUntil = this.memory.get(key)
+    if (openUntil !== undefined) {
+      this.memory.delete(key)
+      // It tripped and was dropped while open: it comes back open until then (at the earliest now:
+      // its first request probes), as the breaker dropped would have been.
+      breaker.dispatch(BreakerEvent.openUntil(Math.max(openUntil, now)))
+    }
+    return breaker
+  }
 }
 
 /**
@@ -116,7 +341,7 @@ const makeRoom = <K>(recent: Map<K, Entry>, aside: Map<K, Entry>, maxKeys: numbe
  *   strategyFor: (host) => circuit({ name: host, trip: { kind: 'consecutive-failures', threshold: 5 } }),
  *   maxKeys: 1000,
  * })
- * byHost.get('api.example.test').name // 'api.example.test'
+ * byHost.get('api.example.test').name // 'api.example.test' (the circuit's name)
  * byHost.size // 1
  */
 export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): BreakerGroup<K> => {
@@ -125,73 +350,5 @@ export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): 
   if (!(idleEvictMs >= 0) || !(maxKeys >= 1) || !Number.isSafeInteger(maxKeys)) {
     throw new RangeError(`breakerGroup: expected idleEvictMs >= 0 and maxKeys an integer >= 1, got ${idleEvictMs} and ${maxKeys}`)
   }
-  const clock = config.clock ?? monotonicClock
-  // Use times are whole ms since the group began: small integers, stored inline (no number box per key).
-  const epoch = clock.now()
-  const usedAt = (now: number): number => Math.floor(now - epoch)
-  const nameFor = config.nameFor ?? ((key: K) => String(key))
-  // Map iteration order is insertion order: re-inserting on use keeps it least recently used first.
-  const recent = new Map<K, Entry>()
-  // Breakers a scan found open or half-open: kept aside, out of the scans, until they close.
-  const aside = new Map<K, Entry>()
-  const events = new Channel<GroupEvent<K>>()
-
-  const evict = (key: K, entry: Entry, reason: 'idle' | 'capacity', at: number): void => {
-    recent.delete(key)
-    if (events.observed) events.next({ _tag: 'Evicted', key, breaker: entry.breaker, reason, at })
-  }
-
-  /** Drops idle closed breakers from the least recently used end; sets open ones aside. */
-  const evictIdle = (): number => {
-    const now = clock.now()
-    let dropped = 0
-    for (const [key, entry] of recent) {
-      if (usedAt(now) - entry.lastUsed < idleEvictMs) break // the rest were used more recently
-      if (stateOf(entry) === 'closed') {
-        evict(key, entry, 'idle', now)
-        dropped++
-      } else {
-        recent.delete(key)
-        aside.set(key, entry)
-      }
-    }
-    return dropped
-  }
-
-  return {
-    get: (key) => {
-      const now = clock.now()
-      const found = recent.get(key) ?? aside.get(key)
-      if (found !== undefined) {
-        recent.delete(key)
-        aside.delete(key)
-        found.lastUsed = usedAt(now)
-        recent.set(key, found)
-        return found.breaker
-      }
-      revisit(recent, aside, 2)
-      evictIdle()
-      const roomy = makeRoom(recent, aside, maxKeys, (k, e) => evict(k, e, 'capacity', now))
-      const breaker = new Breaker(config.strategyFor(key) as Strategy<unknown>, { name: nameFor(key), clock })
-      recent.set(key, { breaker, lastUsed: usedAt(now) })
-      if (!roomy && events.observed) events.next({ _tag: 'OverCapacity', key, size: recent.size + aside.size, maxKeys, at: now })
-      config.onCreate?.(breaker, key)
-      if (events.observed) events.next({ _tag: 'Created', key, breaker, at: now })
-      return breaker
-    },
-    peek: (key) => (recent.get(key) ?? aside.get(key))?.breaker,
-    get size() {
-      return recent.size + aside.size
-    },
-    keys: function* () {
-      yield* recent.keys()
-      yield* aside.keys()
-    },
-    entries: function* () {
-      for (const [key, entry] of recent) yield [key, entry.breaker] as const
-      for (const [key, entry] of aside) yield [key, entry.breaker] as const
-    },
-    evictIdle,
-    events$: events.stream,
-  }
+  return new KeyedGroup(config, idleEvictMs, maxKeys)
 }

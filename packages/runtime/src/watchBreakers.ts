@@ -21,11 +21,11 @@ export interface BreakerWatcher<K> {
  * @example
  * import { circuit } from '@datapunk/breaker'
  * import { breakerGroup, watchBreakers } from '@datapunk/breaker-runtime'
- * const group = breakerGroup<string>({ strategyFor: () => circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }) })
+ * const group = breakerGroup<string>({ strategyFor: () => circuit({ name: 'api', trip: { kind: 'consecutive-failures', threshold: 3 } }) })
  * const seen: string[] = []
- * const watching = watchBreakers(group, { added: (b) => seen.push(b.name), removed: () => {} })
+ * const watching = watchBreakers(group, { added: (b, key) => seen.push(`${b.name} ${key}`), removed: () => {} })
  * group.get('a')
- * seen // ['a']
+ * seen // ['api a']
  * watching.unsubscribe()
  */
 export const watchBreakers = <K>(source: BreakerSource<K>, watcher: BreakerWatcher<K>): Subscription => {

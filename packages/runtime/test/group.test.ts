@@ -179,3 +179,91 @@ describe('idle keyed breakers', () => {
     expect(statesA).toEqual(['closed', 'open'])
   })
 })
+
+describe('a group that keeps detecting under any pattern of keys', () => {
+  const tripped = circuit({ trip: { kind: 'consecutive-failures', threshold: 5 }, openFor: { kind: 'constant', ms: 1000 } })
+  const fail = (breaker: Breaker): boolean => {
+    const ticket = breaker.request()
+    if (ticket._tag !== 'Admitted') return false
+    breaker.failed(ticket, 1)
+    return true
+  }
+  const tripOnce = (breaker: Breaker) => {
+    for (let i = 0; i < 5; i++) fail(breaker)
+  }
+
+  it('1,000 keys that tripped once and went idle do not push out 50 dead hosts: all 50 open, 250 calls reach them', () => {
+    const c = clock()
+    const group = breakerGroup<string>({ strategyFor: () => tripped, maxKeys: 1000, idleEvictMs: 60_000, clock: c.scheduler })
+    for (let i = 0; i < 1000; i++) tripOnce(group.get(`once-${i}`))
+    c.set(3_600_000) // an hour later: every one idle, long past its open time
+    let reached = 0
+    for (let round = 0; round < 100; round++) {
+      for (let h = 0; h < 50; h++) if (fail(group.get(`dead-${h}`))) reached++
+    }
+    const open = Array.from({ length: 50 }, (_, h) => group.peek(`dead-${h}`)?.snapshot().state).filter((s) => s === 'open')
+    expect(open).toHaveLength(50)
+    expect(reached).toBe(250)
+    expect(group.size).toBeLessThanOrEqual(1000)
+  })
+
+  it('prefers dropping breakers that hold no evidence, and says when the cap forces it to drop evidence', () => {
+    const c = clock()
+    const group = breakerGroup<string>({ strategyFor: () => tripped, maxKeys: 3, clock: c.scheduler })
+    const events: string[] = []
+    group.events$.subscribe((e) => {
+      if (e._tag === 'Evicted') events.push(`${e.key} ${e.reason} ${e.evidence}`)
+    })
+    const counting = group.get('counting')
+    fail(counting)
+    fail(counting)
+    group.get('clean-1')
+    group.get('clean-2')
+    group.get('new-1') // counting is the least recently used, but holds two failures
+    expect(group.peek('counting')).toBe(counting)
+    fail(group.get('new-1'))
+    fail(group.get('clean-2'))
+    group.get('new-2') // every one held counts failures now: one must go
+    expect(events).toEqual(['clean-1 capacity none', 'counting capacity lost'])
+  })
+
+  it('20,000 keys that tripped once: a day later evictIdle() holds none of them, and remembers at most maxKeys trips', () => {
+    const c = clock()
+    const group = breakerGroup<string>({ strategyFor: () => tripped, maxKeys: 1000, idleEvictMs: 60_000, clock: c.scheduler })
+    let forgotten = 0
+    group.events$.subscribe((e) => {
+      if (e._tag === 'Forgotten') forgotten++
+    })
+    for (let i = 0; i < 20_000; i++) {
+      c.set(i)
+      tripOnce(group.get(`once-${i}`))
+    }
+    expect(group.size).toBe(20_000) // each still in its open time when the next came: none could go
+    c.set(86_400_000)
+    group.evictIdle()
+    expect(group.size).toBe(0)
+    expect(group.remembered).toBe(1000)
+    expect(forgotten).toBe(19_000)
+  })
+
+  it('a key whose breaker was dropped open comes back open until then, and probes first once its time is up', () => {
+    const c = clock()
+    const long = circuit({
+      trip: { kind: 'consecutive-failures', threshold: 1 },
+      recovery: { kind: 'classic', probes: 1 },
+      openFor: { kind: 'constant', ms: 50_000 },
+    })
+    const group = breakerGroup<string>({ strategyFor: () => long, maxKeys: 2, idleEvictMs: 10_000, clock: c.scheduler })
+    fail(group.get('sick'))
+    c.set(60_000) // idle, and past its open time (50 s)
+    group.get('a')
+    group.get('b') // room for b: sick is stale, dropped and remembered
+    expect(group.peek('sick')).toBeUndefined()
+    expect(group.remembered).toBe(1)
+    const back = group.get('sick')
+    expect(back.snapshot()).toMatchObject({ state: 'open', openUntil: 60_000 })
+    expect(back.request()).toMatchObject({ _tag: 'Admitted', probe: true })
+    expect(back.request()).toMatchObject({ _tag: 'Rejected', reason: 'half-open-full' })
+    expect(group.remembered).toBe(0)
+  })
+})
