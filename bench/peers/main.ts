@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { type BreakerEvent, type CircuitData, circuit } from '@datapunk/breaker'
 import { prometheusMetrics } from '@datapunk/breaker-prometheus'
 import { fleetMode } from '@datapunk/breaker-redis'
-import { breakerGroup, createBreaker } from '@datapunk/breaker-runtime'
+import { breakerGroup, classifyHttp, createBreaker } from '@datapunk/breaker-runtime'
 import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import {
   ConsecutiveBreaker as ConsecutiveBreaker3,
@@ -46,6 +46,11 @@ const LONG = 1e9 // open "forever" during a case
 
 const noop = (): void => {}
 const call = (): Promise<number> => Promise.resolve(1)
+/** An HTTP-like answer (what `fetch` resolves with), for the classification row. */
+const okResponse = { status: 200, headers: new Headers() }
+const callHttp = (): Promise<typeof okResponse> => Promise.resolve(okResponse)
+/** `classifyHttp()`'s classifiers, built once as a service would. */
+const httpOptions = classifyHttp()
 const longOpen = { kind: 'constant', ms: LONG } as const
 
 // ---- contenders ------------------------------------------------------------------------------
@@ -172,6 +177,8 @@ const closedContenders = (redis: BenchRedis | undefined): Contender[] => {
   const ourPromise = ours()
   const ourSync = ours()
   const ourExecute = ours()
+  const ourClassified = ours()
+  const ourAnswered = ours()
   // The same breaker with the Prometheus adapter attached (a registry of its own).
   const ourMetered = ours()
   prometheusMetrics(ourMetered, { registry: new Registry() })
@@ -197,6 +204,10 @@ const closedContenders = (redis: BenchRedis | undefined): Contender[] => {
     },
     // The promise API, next to cockatiel's execute and opossum's fire (same floor).
     { name: 'ours, execute(promise)', baseline: 'floor', fn: () => ourExecute.execute(call) },
+    // The same call, its answer classified by classifyHttp() (a status read, no header: a 200).
+    { name: 'ours, execute(promise), classifyHttp', baseline: 'floor', fn: () => ourClassified.execute(callHttp, httpOptions) },
+    // The same answer unclassified: what classifying it is measured against.
+    { name: 'ours, execute(promise), same answer', baseline: 'floor', fn: () => ourAnswered.execute(callHttp) },
     { name: 'ours, execute(promise), prometheus', baseline: 'floor', fn: () => ourMetered.execute(call) },
     { name: 'ours, execute(promise), time window', baseline: 'floor', fn: () => ourWindowed.execute(call) },
     ...(ourFleet === undefined
@@ -552,6 +563,11 @@ const targetsOf = (
       'execute closed: added ns <= cockatiel 4 consecutive added ns',
       row(closed, 'ours, execute(promise)')?.addedNs,
       row(closed, 'cockatiel 4 consecutive')?.addedNs,
+    ),
+    atMost(
+      'execute closed with classifyHttp(): added ns <= the same answer unclassified + 10',
+      row(closed, 'ours, execute(promise), classifyHttp')?.addedNs,
+      (row(closed, 'ours, execute(promise), same answer')?.addedNs ?? Number.NaN) + 10 || null,
     ),
     atMost(
       'of(1) closed: added ns <= cockatiel 4 sampling added ns',

@@ -51,34 +51,44 @@ const describe = (value: unknown): string => {
   }
 }
 
-/**
- * Runs a classifier: its verdict, or a failure (reported on the breaker through `onProblem`) if
- * it threw or answered something that is not a verdict. Never throws.
- */
-export const judge = <V>(classifier: Classifier<V>, value: V, onProblem: (error: unknown) => void, what: string): Judged => {
-  let verdict: unknown
+/** What a classifier that threw answered: no verdict at all (reported, then judged a failure). */
+export const THREW: unique symbol = Symbol('threw')
+
+/** Calls the classifier; a throw is reported and answers `THREW`. Apart, so `judge` stays small enough to inline. */
+export const ask = <V>(classifier: Classifier<V>, value: V, reporter: { classifierFailed(error: unknown): void }): unknown => {
   try {
-    verdict = classifier(value)
+    return classifier(value)
   } catch (thrown) {
-    onProblem(thrown)
-    return 1
+    reporter.classifierFailed(thrown)
+    return THREW
   }
-  switch (verdict) {
-    case 'success':
-      return 0
-    case 'failure':
-      return 1
-    case 'ignore':
-      return 2
-  }
+}
+
+/** A verdict that is not one of the three words: a hinted failure, or no verdict (reported). */
+export const judgeOther = (verdict: unknown, reporter: { classifierFailed(error: unknown): void }, what: string): Judged => {
+  if (verdict === THREW) return 1
   if (typeof verdict === 'object' && verdict !== null && (verdict as { verdict?: unknown }).verdict === 'failure') {
     const ms = (verdict as { retryAfterMs?: unknown }).retryAfterMs
     return isValidLatency(ms) ? { verdict: 'failure', retryAfterMs: ms } : 1
   }
-  onProblem(
+  reporter.classifierFailed(
     new TypeError(
       `${what} returned ${describe(verdict)}; expected 'success', 'failure', 'ignore' or { verdict: 'failure', retryAfterMs } (the call counted as a failure)`,
     ),
   )
   return 1
+}
+
+/**
+ * Runs a classifier: its verdict, or a failure (reported on the breaker through `reporter`) if
+ * it threw or answered something that is not a verdict. Never throws.
+ */
+export const judge = <V>(
+  classifier: Classifier<V>,
+  value: V,
+  reporter: { classifierFailed(error: unknown): void },
+  what: string,
+): Judged => {
+  const verdict = ask(classifier, value, reporter)
+  return verdict === 'success' ? 0 : verdict === 'failure' ? 1 : verdict === 'ignore' ? 2 : judgeOther(verdict, reporter, what)
 }

@@ -113,8 +113,14 @@ export const classifyHttp = (options: HttpClassification = {}): HttpClassifiers 
     const header = headerOf(value, 'retry-after')
     return Verdict.failure(header === undefined ? undefined : parseRetryAfter(header, wallClock()))
   }
+  const byDefault = isFailure === isFailureStatus
   return {
     classifyResult: (value) => {
+      // The common answer first, at the cost of two reads: a `status` below 429 under the default rule.
+      if (byDefault && typeof value === 'object' && value !== null) {
+        const direct = (value as { status?: unknown }).status
+        if (typeof direct === 'number' && direct >= 100 && direct < 429) return 'success'
+      }
       const status = statusOf(value)
       return status !== undefined && isFailure(status) ? failure(value) : 'success'
     },

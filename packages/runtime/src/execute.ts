@@ -76,6 +76,16 @@ export interface CheckedCallOptions {
   readonly results: Classifier<unknown> | undefined
   readonly timeoutMs: number | undefined
   readonly wait: { readonly maxWaiting: number; readonly maxWaitMs: number } | undefined
+  /** The options as given, when checked (so a call given the same options, unchanged, skips the checks). */
+  readonly given: CallOptions<never> | undefined
+}
+
+const DEFAULT_CALL_OPTIONS_: CheckedCallOptions = {
+  errors: undefined,
+  results: undefined,
+  timeoutMs: undefined,
+  wait: undefined,
+  given: undefined,
 }
 
 /** The longest timer Node holds (2^31 - 1 ms): the core's longest duration. */
@@ -114,11 +124,39 @@ export const callOptions = (options: CallOptions<never>, where: string): Checked
   }
   const errors: Classifier<unknown> | undefined =
     classifyError ?? (isFailure === undefined ? undefined : (error) => (isFailure(error) ? 'failure' : 'ignore'))
-  return { errors, results: classifyResult as Classifier<unknown> | undefined, timeoutMs, wait }
+  return {
+    errors,
+    results: classifyResult as Classifier<unknown> | undefined,
+    timeoutMs,
+    wait,
+    given: { isFailure, classifyError, classifyResult, timeoutMs, waitInHalfOpen } as CallOptions<never>,
+  }
 }
 
+/** Whether `options` still say what `checked` was checked from (every field read again: options objects are mutable). */
+const unchanged = (options: CallOptions<never>, checked: CheckedCallOptions): boolean => {
+  const given = checked.given
+  if (given === undefined) return false
+  const wait = options.waitInHalfOpen
+  return (
+    options.classifyResult === given.classifyResult &&
+    options.classifyError === given.classifyError &&
+    options.isFailure === given.isFailure &&
+    options.timeoutMs === given.timeoutMs &&
+    wait === given.waitInHalfOpen &&
+    (wait === undefined || (wait.maxWaitMs === checked.wait?.maxWaitMs && (wait.maxWaiting ?? 100) === checked.wait.maxWaiting))
+  )
+}
+
+/**
+ * The last options `execute` checked: a service passes the same options object on every call
+ * (`classifyHttp()` built once), which then costs a few reads instead of the checks.
+ */
+let lastOptions: CallOptions<never> | undefined
+let lastChecked: CheckedCallOptions = DEFAULT_CALL_OPTIONS_
+
 /** The checked options of a call given none. */
-export const DEFAULT_CALL_OPTIONS: CheckedCallOptions = { errors: undefined, results: undefined, timeoutMs: undefined, wait: undefined }
+export const DEFAULT_CALL_OPTIONS: CheckedCallOptions = DEFAULT_CALL_OPTIONS_
 const DEFAULTS = DEFAULT_CALL_OPTIONS
 
 /** One admitted promise call: settles once, whichever of the result, the timeout or an abort comes first. */
@@ -248,15 +286,23 @@ const runPlain = <T>(
     plainSettled(breaker, ticket, call, started, classifyError(breaker, checked.errors, error))
     return Promise.reject(error)
   }
+  const results = checked.results
+  // Two closures, so each call site stays monomorphic: the unclassified answer is the hot path.
   return Promise.resolve(result).then(
-    (value) => {
-      const results = checked.results
-      if (results === undefined) {
-        const now = breaker.clock.now()
-        breaker.succeeded(ticket, now - started, now, call)
-      } else plainSettled(breaker, ticket, call, started, classifyResult(breaker, results, value))
-      return value
-    },
+    results === undefined
+      ? (value) => {
+          const now = breaker.clock.now()
+          breaker.succeeded(ticket, now - started, now, call)
+          return value
+        }
+      : (value) => {
+          const judged = classifyResult(breaker, results, value)
+          if (judged === SUCCESS) {
+            const now = breaker.clock.now()
+            breaker.succeeded(ticket, now - started, now, call)
+          } else plainSettled(breaker, ticket, call, started, judged)
+          return value
+        },
     (error: unknown) => {
       plainSettled(breaker, ticket, call, started, classifyError(breaker, checked.errors, error))
       throw error
@@ -271,11 +317,17 @@ export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => Promi
     return Promise.reject(new TypeError(`execute: expected a function to call, got ${fn === null ? 'null' : typeof fn}`))
   let checked = DEFAULTS
   if (options !== undefined) {
-    // A promise API answers with a rejection, never a synchronous throw, even for bad options.
-    try {
-      checked = callOptions(options as CallOptions<never>, 'execute')
-    } catch (error) {
-      return Promise.reject(error)
+    const given = options as CallOptions<never>
+    if (given === lastOptions && unchanged(given, lastChecked)) checked = lastChecked
+    else {
+      // A promise API answers with a rejection, never a synchronous throw, even for bad options.
+      try {
+        checked = callOptions(given, 'execute')
+      } catch (error) {
+        return Promise.reject(error)
+      }
+      lastOptions = given
+      lastChecked = checked
     }
   }
   const signal = options?.signal
