@@ -68,6 +68,25 @@ describe('retry hints (Retry-After)', () => {
     expect(closed.phase.retryUntil).toBeNull()
   })
 
+  it('a hint on an outcome that is ignored (a probe already settled) changes nothing', () => {
+    const strategy = circuit({
+      trip: { kind: 'consecutive-failures', threshold: 1 },
+      recovery: { kind: 'classic', probes: 2 },
+      openFor: { kind: 'retry-after', otherwise: { kind: 'constant', ms: 1000 } },
+    })
+    const open = fail(strategy, strategy.initial(0), 0)
+    const [probing, probe] = strategy.step(open, BreakerEvent.requested(), 1000)
+    if (probe._tag !== 'Admitted') throw new Error('probe not admitted')
+    // A second probe stays in flight, so the first one's ticket is checked against the probe list.
+    const [both, second] = strategy.step(probing, BreakerEvent.requested(), 1000)
+    expect(second._tag).toBe('Admitted')
+    const [settled] = strategy.step(both, BreakerEvent.succeeded(probe, 5), 1000)
+    expect(strategy.inspect(settled).state).toBe('half-open') // one of two probes in: still recovering
+    const [again, decision] = strategy.step(settled, BreakerEvent.failed(probe, 5, 30_000), 1000)
+    expect(decision).toEqual({ _tag: 'Ignored', reason: 'already-settled' })
+    expect(again).toBe(settled)
+  })
+
   it('other open durations ignore the hint', () => {
     const strategy = circuit({ trip: { kind: 'consecutive-failures', threshold: 1 }, openFor: { kind: 'constant', ms: 2000 } })
     expect(strategy.inspect(fail(strategy, strategy.initial(0), 0, 30_000)).openUntil).toBe(2000)

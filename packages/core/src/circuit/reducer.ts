@@ -199,17 +199,18 @@ export const onOutcome = <D, R>(
   failed: boolean,
   now: number,
 ): Result<D, R> => {
-  let s = state
   const { ticket, latencyMs } = event as { readonly ticket?: unknown; readonly latencyMs?: unknown }
-  if (!isValidLatency(latencyMs)) return [s, ignored['invalid-event']]
-  const problem = ticketProblem(s, ticket)
-  if (problem !== undefined) return [s, problem]
+  if (!isValidLatency(latencyMs)) return [state, ignored['invalid-event']]
+  const problem = ticketProblem(state, ticket)
+  if (problem !== undefined) return [state, problem]
   const id = (ticket as Admitted).id
-  if (failed) s = hinted(s, (event as { readonly retryAfterMs?: unknown }).retryAfterMs, now)
-  if (s.phase.state === CircuitState.Closed) return countClosed(p, s, failed, latencyMs, now)
+  // A failure's retry hint is kept only with an outcome that counts (an ignored event changes nothing).
+  const hint = failed ? (event as { readonly retryAfterMs?: unknown }).retryAfterMs : undefined
+  if (state.phase.state === CircuitState.Closed) return countClosed(p, hinted(state, hint, now), failed, latencyMs, now)
   // A probe still in the list counts, even past its timeout: expiry happens on requests and ticks.
-  const index = probeIndex(s.probes, id)
-  if (index < 0 || s.recovery === null) return [s, ignored['already-settled']]
+  const index = probeIndex(state.probes, id)
+  if (index < 0 || state.recovery === null) return [state, ignored['already-settled']]
+  const s = hinted(state, hint, now) as CircuitData<D, R> & { readonly recovery: R }
   // A probe of a recovery swapped out frees its slot and counts nowhere: the new recovery never admitted it.
   const verdict = id < s.phase.probesFrom || s.phase.follow !== null ? s.recovery : p.recovery.outcome(s.recovery, failed, latencyMs, now)
   // A probe that succeeds with the probe limit reached raises the limit by one (slow start: the
