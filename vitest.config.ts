@@ -21,5 +21,8 @@ export default defineConfig({
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     setupFiles: ['./vitest.setup.ts'],
     testTimeout: 300_000,
+    // Both cores: the property suites are CPU-bound and split into files so they spread. Every
+    // test is steady under load (none depends on how fast the machine is), so two at once is safe.
+    maxWorkers: 2,
   },
 })

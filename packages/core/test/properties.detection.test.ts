@@ -4,7 +4,7 @@ import { DETECTOR_KINDS } from './arbitraries.js'
 import { inPlaceSteps, run } from './invariants.js'
 
 describe('properties of every detection strategy', () => {
-  // The properties themselves run a file per three kinds (properties.detection.*.test.ts); this
+  // The properties themselves run a file per few kinds (properties.detection.*.test.ts); this
   // keeps the files honest: together they cover every detector kind.
   it('cover every detector kind', async () => {
     const { readdirSync, readFileSync } = await import('node:fs')

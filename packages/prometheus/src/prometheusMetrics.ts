@@ -204,6 +204,21 @@ class TalliedHistogram extends Histogram<string> {
   }
 }
 
+/** Every reason a call is rejected for: each series is present (at 0) from attach. */
+const REJECT_REASONS = ['open', 'forced-open', 'half-open-full', 'throttled'] as const
+
+/**
+ * The transitions of a trip and a recovery, present (at 0) from attach, so `increase()` sees the
+ * first trip after a process starts (a series that appears at 1 shows no increase). Others appear
+ * when they first happen.
+ */
+const INITIAL_TRANSITIONS: ReadonlyArray<{ readonly from: string; readonly to: string; readonly reason: string }> = [
+  { from: 'closed', to: 'open', reason: 'tripped' },
+  { from: 'open', to: 'half-open', reason: 'open-elapsed' },
+  { from: 'half-open', to: 'closed', reason: 'recovered' },
+  { from: 'half-open', to: 'open', reason: 'recovery-failed' },
+]
+
 /** Builds (or finds) the metrics of `registry` and `prefix`. */
 const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArray<number> | undefined): Shared => {
   let byPrefix = sharedByRegistry.get(registry)
@@ -231,7 +246,7 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
         }
       },
     })
-  /** A counter whose values are the tallies' totals, set at scrape time. */
+  /** A counter whose values are the tallies' totals, set at scrape time, zeros too (present from attach: `increase()` sees the first). */
   const talliedCounter = (
     name: (typeof metricCatalogue)[number]['name'],
     each: (t: Tally, add: (labels: Record<string, string>, n: number) => void) => void,
@@ -240,7 +255,7 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
       ...info(name),
       collect() {
         this.reset()
-        for (const t of attached.values()) each(t, (labels, n) => n > 0 && this.inc({ breaker: t.name, key: t.key, ...labels }, n))
+        for (const t of attached.values()) each(t, (labels, n) => this.inc({ breaker: t.name, key: t.key, ...labels }, n))
       },
     })
   new Gauge({
@@ -275,9 +290,10 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
     for (const outcome of CALL_OUTCOMES) add({ outcome }, t.calls[outcome])
   })
   talliedCounter('rejections_total', (t, add) => {
-    for (const [reason, n] of t.rejections) add({ reason }, n)
+    for (const reason of new Set([...REJECT_REASONS, ...t.rejections.keys()])) add({ reason }, t.rejections.get(reason) ?? 0)
   })
   talliedCounter('transitions_total', (t, add) => {
+    for (const initial of INITIAL_TRANSITIONS) if (!t.transitions.has(transitionKey(initial))) add(initial, 0)
     for (const { from, to, reason, count } of t.transitions.values()) add({ from, to, reason }, count)
   })
   new TalliedHistogram({ ...info('call_duration_seconds'), buckets: [...shared.bounds] }, shared)
@@ -309,9 +325,13 @@ const onCall = (shared: Shared, t: Tally, event: CallOutcomeEvent): void => {
     time(shared.bounds, t.durations[outcome], (event as { readonly latencyMs: number }).latencyMs)
 }
 
+/** A transition's key in a tally. */
+const transitionKey = (t: { readonly from: string; readonly to: string; readonly reason: string }): string =>
+  `${t.from}/${t.to}/${t.reason}`
+
 const onTransition = (t: Tally, event: TransitionEvent): void => {
   if (event._tag !== 'StateChanged') return
-  const id = `${event.from}/${event.to}/${event.reason}`
+  const id = transitionKey(event)
   const found = t.transitions.get(id)
   if (found !== undefined) found.count++
   else t.transitions.set(id, { from: event.from, to: event.to, reason: event.reason, count: 1 })

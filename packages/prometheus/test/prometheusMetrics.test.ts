@@ -11,7 +11,7 @@ import {
   emptyDetectorSnapshot,
 } from '@datapunk/breaker'
 import { metricCatalogue, prometheusMetrics } from '@datapunk/breaker-prometheus'
-import { breakerGroup, createBreaker } from '@datapunk/breaker-runtime'
+import { breakerGroup, CALL_OUTCOMES, createBreaker } from '@datapunk/breaker-runtime'
 import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { Registry } from 'prom-client'
 import { NEVER, of, throwError, VirtualTimeScheduler } from 'rxjs'
@@ -60,7 +60,7 @@ describe('prometheusMetrics', () => {
     )
     // Nothing of the refused breaker was attached: its call is not counted (the first made none).
     await second.execute(async () => 1)
-    expect(await seriesValue(registry, `breaker_calls_total{breaker="${first.name}",key="",outcome="success"}`)).toBeUndefined()
+    expect(await seriesValue(registry, `breaker_calls_total{breaker="${first.name}",key="",outcome="success"}`)).toBe(0)
     await first.execute(async () => 1)
     expect(await seriesValue(registry, `breaker_calls_total{breaker="${first.name}",key="",outcome="success"}`)).toBe(1)
     // Other names, and the same name on another registry, are fine; a detached name is free again.
@@ -84,6 +84,22 @@ describe('prometheusMetrics', () => {
     expect(warnings.some((w) => w.includes(`a breaker named "${first.name}" with key "a" is already attached`))).toBe(true)
     metrics.detach()
     twinMetrics.detach()
+  })
+
+  it('has every call, rejection and trip counter present at 0 from attach, so increase() sees the first trip', async () => {
+    const { registry } = setup()
+    for (const outcome of ['success', 'failure', 'timeout', 'cancelled', 'ignored']) {
+      expect(await seriesValue(registry, `breaker_calls_total{breaker="payments",key="",outcome="${outcome}"}`)).toBe(0)
+    }
+    for (const reason of ['open', 'forced-open', 'half-open-full', 'throttled']) {
+      expect(await seriesValue(registry, `breaker_rejections_total{breaker="payments",key="",reason="${reason}"}`)).toBe(0)
+    }
+    expect(
+      await seriesValue(registry, 'breaker_transitions_total{breaker="payments",key="",from="closed",to="open",reason="tripped"}'),
+    ).toBe(0)
+    expect(
+      await seriesValue(registry, 'breaker_transitions_total{breaker="payments",key="",from="half-open",to="closed",reason="recovered"}'),
+    ).toBe(0)
   })
 
   it('exports the state as one 0/1 series per phase', async () => {
@@ -182,9 +198,13 @@ describe('prometheusMetrics', () => {
     const metrics = await registry.getMetricsAsJSON()
     const calls = metrics.find((m) => m.name === 'mesh_calls_total')
     const states = metrics.find((m) => m.name === 'mesh_state')
-    expect(calls?.values.length).toBeLessThanOrEqual(500)
+    // One series per outcome of each held breaker (every one present from attach).
+    expect(calls?.values.length).toBeLessThanOrEqual(CALL_OUTCOMES.length * 500)
     expect(states?.values.length).toBeLessThanOrEqual(3 * 500)
-    expect(calls?.values.at(-1)?.labels).toEqual({ breaker: 'host-99999', key: 'host-99999', outcome: 'success' })
+    expect(calls?.values.filter((v) => v.labels.key === 'host-99999')).toContainEqual({
+      value: 1,
+      labels: { breaker: 'host-99999', key: 'host-99999', outcome: 'success' },
+    })
   })
 
   it('works for any strategy: the gauges come from inspect()', async () => {

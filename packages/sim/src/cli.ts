@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { scenarios } from './builtInScenarios.js'
 import {
+  closest,
   fail,
   kindsOption,
+  parseOptions,
   parseSeeds,
   positiveInt,
   readJson,
@@ -16,6 +17,7 @@ import {
   writeHtml,
   writeJson,
 } from './cli/common.js'
+import { COMMANDS, type Command } from './cli/help.js'
 import { qualityCommand } from './cli/quality.js'
 import { tuneCommand } from './cli/tune.js'
 import { FLEET_SIZES, renderFleetHtml, renderFleetText, sweepFleet } from './fleet/render.js'
@@ -29,88 +31,6 @@ import { simulate } from './simulate.js'
 import { demoStrategies } from './strategies.js'
 import { trainPredictor } from './train.js'
 import { simulateSeeds } from './tune.js'
-
-const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--list] [--help]
-       breaker-sim run --config FILE [--config FILE ...] [--scenario NAME | --scenario-file FILE]
-                       [--seeds SEEDS] [--kinds MODULE] [--html PATH]
-       breaker-sim tune --space FILE [--cells CELLS [--max-rps N] | --scenario NAME | --scenario-file FILE | --trace FILE]
-                        [--seeds SEEDS] [--budget N] [--workers N] [--kinds MODULE] [--out FILE] [--html PATH]
-       breaker-sim quality --config FILE [--config FILE ...] [--cells CELLS] [--max-rps N] [--seeds SEEDS] [--workers N]
-                           [--kinds MODULE] [--html PATH] [--json PATH]
-       breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
-       breaker-sim evaluate --config FILE [--config FILE ...] [--seeds SEEDS] [--hours N] [--kinds MODULE]
-       breaker-sim train [--scenarios A,B,...] [--seeds SEEDS] [--trace FILE] [--horizon-ms N] [--out FILE]
-       breaker-sim fleet [--config FILE] [--sizes N,N,...] [--rps N] [--sync-ms N] [--seeds SEEDS] [--quiet-start] [--faulty N]
-                         [--kinds MODULE] [--html PATH]
-
-Runs classic half-open, gradual recovery and consecutive-failures-with-backoff on the same
-simulated traffic (same seed, same draws) and shows what each did to callers and to the upstream.
-
-options:
-  --scenario NAME   one of: ${Object.keys(scenarios).join(', ')} (default: fragile-recovery)
-  --seed N          a non-negative integer; same seed, same output (default: 1)
-  --html PATH       also write a self-contained HTML report (inline charts, no network) to PATH
-  --list            list the scenarios with their descriptions
-  --help            this text
-
-run: your strategy configs (JSON files, as fromConfig reads them; --kinds adds your part kinds)
-side by side on the same simulated traffic, on a built-in scenario or a scenario file (the format
-of packages/sim/scenarios/*.json). --seeds takes N, A..B or A,B,C (at most 1000 seeds): with one
-seed it draws the charts and the table, with several a table of the median and the range of each
-metric over the seeds (simulated on --workers threads, default the cores; the same result for
-any number). --html writes the report: the charts for one seed, the summary for several.
-
-tune: searches a config space (a JSON file: "base", a config every candidate starts from;
-"parameters", each { "path": "trip.threshold", "values": [...] } or { "path": ..., "range":
-{ "min", "max", "step" } }; "search", { "kind": "grid" } (default) or { "kind": "random", "seed" };
-"weights"; "constraints") for the config of lowest cost, on cells of the scenario space (--cells:
-train (default), test, all, quick, or ids and families such as outage@200,partial-30,noise-*;
---max-rps N keeps those at N requests/s or less; seeds 1..3 by default), or on one scenario (seed 1 by default), or on a recorded --trace. The
-default cost is the goodput lost against the oracle (points of the oracle's successes) plus a
-quarter of the points of requests sent into failure, averaged over cells and seeds; "weights"
-sets your own (oracleShortfall, wastedShare, callerSeconds, wasted, needless, collapses,
-detectSeconds, backToFullSeconds; those you leave out are 0). "constraints": { "falseTripsPerDay":
-1 } rules out any candidate tripping more often on a noise cell. A best value at the edge of a
-parameter's range is reported: the optimum may lie beyond it. On a --trace, a candidate admitting
-a call that failed live wastes it and rejecting one that succeeded live is needless. --budget caps
-the candidates (default 100); --workers spreads them over worker threads (default: the cores; the
-result is the same for any number); the best config is written to --out (default tuned.json).
---html draws the candidates, the Pareto front of wasted vs needless and the chosen config.
-
-quality: your configs on the scenario space (--cells, default all: 80 cells from 1 to 10,000
-requests/s) over --seeds (default 101..120), next to classic half-open and the oracle: per cell
-each config's success against classic (median and worst seed) and share of the oracle's goodput,
-then summary rows. --html draws the heat maps, --json writes the whole matrix.
-
-replay: feeds a recorded trace (JSON lines of a live breaker's calls$ events) through each
-strategy config (a JSON file, as fromConfig reads it) and compares their decisions with the
-live ones. --kinds MODULE imports a JavaScript module whose \`kinds\` export adds your own part
-kinds (as fromConfig(json, { kinds }) takes them), so the configs can name your parts.
-
-evaluate: how your configs do at shedding load early and at not tripping for nothing, on seeds
-you did not tune on (--seeds, default 101..120): when each first sheds load on slow-degradation
-and brownout, its lead time on the brown-out (before the true failure rate reached 50%), its
-trips over --hours (default 24) of the noisy-but-healthy and self-healing-spikes patterns, and
-success / wasted / needless / collapses on outage, brownout, fragile-recovery, noisy-but-healthy.
-
-fleet: what fleet mode (@datapunk/breaker-redis) buys, before deploying Redis. N replicas share
---rps requests/s (default 200) at random and call one upstream that dies after 20 s of healthy
-traffic (--quiet-start: from the first call); each runs --config (default: failure rate 50% over
-10 s, minimumCalls 20) alone, then in fleet mode (window counts synced every --sync-ms, default
-250, the fleet protocol of @datapunk/breaker-redis over memory). For each fleet size (--sizes,
-default 1,2,5,10,20,50,100): the time until every replica is open and the calls wasted on the dead
-upstream until then, medians over --seeds (default 1..5). --faulty N: the upstream dies for N
-replicas only (their own network path or deploy); the table adds the good calls the healthy
-replicas rejected. --html draws them against fleet size.
-
-train: fits the learned predictor (a logistic model over per-bucket failure rate, latency and
-their changes) on built-in scenarios (--scenarios, default brownout, slow-degradation,
-noisy-but-healthy, self-healing-spikes, outage, cascading) over --seeds (default 1..10): a bucket
-is positive when the upstream's true failure rate reaches 50% within --horizon-ms (default
-30000). With --trace (a live breaker's calls$ as JSON lines) it trains on the recorded outcomes
-instead, labelling a bucket positive when the calls settled within the horizon after it failed
-at 50% or more; give --scenarios too to train on both. Deterministic. Writes the detector config
-({ "kind": "learned", "model": ... }) to --out (default model.json), ready for a trip's any-of.`
 
 /** What the demo's comparison of classic half-open and gradual recovery shows, and where each wins. */
 const RECOVERY_NOTE = `classic vs gradual: classic half-open closes on its first good probe and sends all traffic back at
@@ -126,62 +46,49 @@ again. Across the whole scenario space (pnpm bench:quality, 80 cells from 1 to 1
 it is within 2 points of classic on every cell but flapping, and 19 to 61 points ahead on nine of
 the eleven fragile cells; pnpm bench:recovery prints the medians over 20 seeds of the built-in scenarios.`
 
-if (process.argv[2] === 'replay') {
-  await replayCommand(process.argv.slice(3))
-  process.exit(0)
-}
-if (process.argv[2] === 'run') {
-  await runCommand(process.argv.slice(3))
-  process.exit(0)
-}
-if (process.argv[2] === 'fleet') {
-  await fleetCommand(process.argv.slice(3))
-  process.exit(0)
-}
-if (process.argv[2] === 'evaluate') {
-  await evaluateCommand(process.argv.slice(3))
-  process.exit(0)
-}
-if (process.argv[2] === 'train') {
-  trainCommand(process.argv.slice(3))
-  process.exit(0)
-}
-if (process.argv[2] === 'quality') {
-  await qualityCommand(process.argv.slice(3))
-  process.exit(0)
-}
-if (process.argv[2] === 'tune') {
-  await tuneCommand(process.argv.slice(3))
-  process.exit(0)
+/** A built-in scenario by its own name only (`toString` or `__proto__` name none). */
+const builtIn = (name: string): Scenario | undefined => (Object.hasOwn(scenarios, name) ? scenarios[name] : undefined)
+const suggestScenario = (name: string): string => {
+  const near = closest(name, Object.keys(scenarios))
+  return near === undefined ? '' : ` (did you mean ${near}?)`
 }
 
-const options = {
-  scenario: { type: 'string' },
-  seed: { type: 'string' },
-  html: { type: 'string' },
-  list: { type: 'boolean' },
-  help: { type: 'boolean' },
-} as const
-
-const parse = () => {
-  try {
-    return parseArgs({ options, strict: true, allowPositionals: false })
-  } catch (error) {
-    return fail(error instanceof Error ? error.message : String(error))
+const commands: Readonly<Record<Command, (args: string[]) => Promise<void> | void>> = {
+  run: runCommand,
+  tune: tuneCommand,
+  quality: qualityCommand,
+  replay: replayCommand,
+  evaluate: evaluateCommand,
+  train: trainCommand,
+  fleet: fleetCommand,
+}
+const first = process.argv[2]
+if (first !== undefined && !first.startsWith('-')) {
+  const command = commands[first as Command] as ((args: string[]) => Promise<void> | void) | undefined
+  if (command === undefined || !Object.hasOwn(commands, first)) {
+    const near = closest(first, COMMANDS)
+    fail(`unknown command "${first}"${near === undefined ? '' : ` (did you mean ${near}?)`}; the commands are ${COMMANDS.join(', ')}`)
   }
-}
-const parsed = parse()
-const { values } = parsed
-if (values.help === true) {
-  process.stdout.write(`${usage}\n`)
+  await command(process.argv.slice(3))
   process.exit(0)
 }
+
+const values = parseOptions(
+  process.argv.slice(2),
+  {
+    scenario: { type: 'string' },
+    seed: { type: 'string' },
+    html: { type: 'string' },
+    list: { type: 'boolean' },
+  },
+  undefined,
+)
 if (values.list === true) {
   for (const s of Object.values(scenarios)) process.stdout.write(`${s.name.padEnd(20)} ${s.description}\n`)
   process.exit(0)
 }
 const name = values.scenario ?? 'fragile-recovery'
-const scenario = scenarios[name] ?? fail(`unknown scenario "${name}"`)
+const scenario = builtIn(name) ?? fail(`unknown scenario "${name}"${suggestScenario(name)}`)
 const seedText = values.seed ?? '1'
 const seed =
   /^\d+$/.test(seedText) && Number.isSafeInteger(Number(seedText))
@@ -193,32 +100,19 @@ process.stdout.write(`${renderText(scenario, runs, seed)}\n\n${RECOVERY_NOTE}\n`
 if (values.html !== undefined) writeHtml(values.html, renderHtml(scenario, runs, seed))
 
 async function runCommand(args: string[]): Promise<void> {
-  let values: {
-    config?: string[] | undefined
-    scenario?: string | undefined
-    'scenario-file'?: string | undefined
-    seeds?: string | undefined
-    kinds?: string | undefined
-    html?: string | undefined
-    workers?: string | undefined
-  }
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        config: { type: 'string', multiple: true },
-        scenario: { type: 'string' },
-        'scenario-file': { type: 'string' },
-        seeds: { type: 'string' },
-        kinds: { type: 'string' },
-        html: { type: 'string' },
-        workers: { type: 'string' },
-      },
-      strict: true,
-    }).values
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error))
-  }
+  const values = parseOptions(
+    args,
+    {
+      config: { type: 'string', multiple: true },
+      scenario: { type: 'string' },
+      'scenario-file': { type: 'string' },
+      seeds: { type: 'string' },
+      kinds: { type: 'string' },
+      html: { type: 'string' },
+      workers: { type: 'string' },
+    },
+    'run',
+  )
   if (values.config === undefined || values.config.length === 0) fail('run: at least one --config FILE is required')
   if (values.scenario !== undefined && values['scenario-file'] !== undefined) fail('run: give --scenario or --scenario-file, not both')
   const kinds = await kindsOption(values.kinds)
@@ -230,7 +124,7 @@ async function runCommand(args: string[]): Promise<void> {
     scenario = decoded.right
   } else {
     const name = values.scenario ?? 'fragile-recovery'
-    scenario = scenarios[name] ?? fail(`unknown scenario "${name}" (see --list)`)
+    scenario = builtIn(name) ?? fail(`unknown scenario "${name}"${suggestScenario(name)} (see --list)`)
   }
   const configs = (values.config ?? []).map((path) => {
     const json = readJson(path)
@@ -260,21 +154,16 @@ async function runCommand(args: string[]): Promise<void> {
 }
 
 async function evaluateCommand(args: string[]): Promise<void> {
-  let values: { config?: string[] | undefined; seeds?: string | undefined; hours?: string | undefined; kinds?: string | undefined }
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        config: { type: 'string', multiple: true },
-        seeds: { type: 'string' },
-        hours: { type: 'string' },
-        kinds: { type: 'string' },
-      },
-      strict: true,
-    }).values
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error))
-  }
+  const values = parseOptions(
+    args,
+    {
+      config: { type: 'string', multiple: true },
+      seeds: { type: 'string' },
+      hours: { type: 'string' },
+      kinds: { type: 'string' },
+    },
+    'evaluate',
+  )
   if (values.config === undefined || values.config.length === 0) fail('evaluate: at least one --config FILE is required')
   const kinds = await kindsOption(values.kinds)
   const strategies = (values.config ?? []).map((path) => strategyFile(path, kinds))
@@ -284,36 +173,21 @@ async function evaluateCommand(args: string[]): Promise<void> {
 }
 
 async function fleetCommand(args: string[]): Promise<void> {
-  let values: {
-    config?: string | undefined
-    sizes?: string | undefined
-    rps?: string | undefined
-    'sync-ms'?: string | undefined
-    seeds?: string | undefined
-    'quiet-start'?: boolean | undefined
-    faulty?: string | undefined
-    kinds?: string | undefined
-    html?: string | undefined
-  }
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        config: { type: 'string' },
-        faulty: { type: 'string' },
-        sizes: { type: 'string' },
-        rps: { type: 'string' },
-        'sync-ms': { type: 'string' },
-        seeds: { type: 'string' },
-        'quiet-start': { type: 'boolean' },
-        kinds: { type: 'string' },
-        html: { type: 'string' },
-      },
-      strict: true,
-    }).values
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error))
-  }
+  const values = parseOptions(
+    args,
+    {
+      config: { type: 'string' },
+      faulty: { type: 'string' },
+      sizes: { type: 'string' },
+      rps: { type: 'string' },
+      'sync-ms': { type: 'string' },
+      seeds: { type: 'string' },
+      'quiet-start': { type: 'boolean' },
+      kinds: { type: 'string' },
+      html: { type: 'string' },
+    },
+    'fleet',
+  )
   const kinds = await kindsOption(values.kinds)
   const strategy = values.config === undefined ? undefined : strategyFile(values.config, kinds)
   const sizes =
@@ -345,31 +219,20 @@ async function fleetCommand(args: string[]): Promise<void> {
 }
 
 function trainCommand(args: string[]): void {
-  let values: {
-    scenarios?: string | undefined
-    seeds?: string | undefined
-    trace?: string | undefined
-    'horizon-ms'?: string | undefined
-    out?: string | undefined
-  }
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        scenarios: { type: 'string' },
-        seeds: { type: 'string' },
-        trace: { type: 'string' },
-        'horizon-ms': { type: 'string' },
-        out: { type: 'string' },
-      },
-      strict: true,
-    }).values
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error))
-  }
+  const values = parseOptions(
+    args,
+    {
+      scenarios: { type: 'string' },
+      seeds: { type: 'string' },
+      trace: { type: 'string' },
+      'horizon-ms': { type: 'string' },
+      out: { type: 'string' },
+    },
+    'train',
+  )
   const defaultNames = values.trace === undefined ? 'brownout,slow-degradation,noisy-but-healthy,self-healing-spikes,outage,cascading' : ''
   const names = (values.scenarios ?? defaultNames).split(',').filter((name) => name !== '')
-  const chosen = names.map((name) => scenarios[name] ?? fail(`train: unknown scenario "${name}" (see --list)`))
+  const chosen = names.map((name) => builtIn(name) ?? fail(`train: unknown scenario "${name}"${suggestScenario(name)} (see --list)`))
   const seeds = parseSeeds(values.seeds ?? '1..10')
   const horizonMs = positiveInt(values['horizon-ms'], 'horizon-ms', 30_000, 600_000)
   let outcomes: Array<readonly [number, boolean, number]> | undefined
@@ -392,16 +255,11 @@ function trainCommand(args: string[]): void {
 }
 
 async function replayCommand(args: string[]): Promise<void> {
-  let values: { trace?: string | undefined; config?: string[] | undefined; kinds?: string | undefined }
-  try {
-    values = parseArgs({
-      args,
-      options: { trace: { type: 'string' }, config: { type: 'string', multiple: true }, kinds: { type: 'string' } },
-      strict: true,
-    }).values
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error))
-  }
+  const values = parseOptions(
+    args,
+    { trace: { type: 'string' }, config: { type: 'string', multiple: true }, kinds: { type: 'string' } },
+    'replay',
+  )
   const kinds = await kindsOption(values.kinds)
   if (values.trace === undefined) fail('replay: --trace FILE is required')
   if (values.config === undefined || values.config.length === 0) fail('replay: at least one --config FILE is required')

@@ -190,4 +190,41 @@ describe('breaker-sim CLI', () => {
     expect(flag.status).toBe(2)
     expect(flag.stderr).toContain("Unknown option '--fast'")
   })
+
+  it('every command answers --help with its own text and exit 0', () => {
+    for (const command of ['run', 'tune', 'quality', 'replay', 'evaluate', 'train', 'fleet']) {
+      for (const flag of ['--help', '-h']) {
+        const help = spawnSync(process.execPath, [cli, command, flag], { encoding: 'utf8' })
+        expect(help.status).toBe(0)
+        expect(help.stdout.startsWith(`usage: breaker-sim ${command} `)).toBe(true)
+        expect(help.stdout).toContain(`\n${command}: `)
+        // Its own text only: no other command's paragraph.
+        expect(help.stdout).not.toContain(command === 'run' ? '\ntune: ' : '\nrun: ')
+      }
+    }
+  })
+
+  it("a usage error is one line with a pointer to the command's help, suggesting what was meant", () => {
+    const option = spawnSync(process.execPath, [cli, 'run', '--seed', '3'], { encoding: 'utf8' })
+    expect(option.status).toBe(2)
+    expect(option.stderr).toBe("breaker-sim: Unknown option '--seed' (did you mean --seeds?)\n(see breaker-sim run --help)\n")
+    const command = spawnSync(process.execPath, [cli, 'runn'], { encoding: 'utf8' })
+    expect(command.status).toBe(2)
+    expect(command.stderr).toContain('unknown command "runn" (did you mean run?)')
+    const far = spawnSync(process.execPath, [cli, 'toString'], { encoding: 'utf8' })
+    expect(far.status).toBe(2)
+    expect(far.stderr).toContain('unknown command "toString"; the commands are run, tune')
+    // Names of Object.prototype are no scenario, in any command (they used to crash with a stack trace).
+    for (const args of [
+      ['--scenario', 'toString'],
+      ['--scenario', '__proto__'],
+      ['train', '--scenarios', 'constructor'],
+    ]) {
+      const hostile = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' })
+      expect(hostile.status).toBe(2)
+      expect(hostile.stderr).toMatch(/^breaker-sim: (train: )?unknown scenario/)
+    }
+    const typo = spawnSync(process.execPath, [cli, '--scenario', 'outge'], { encoding: 'utf8' })
+    expect(typo.stderr).toContain('unknown scenario "outge" (did you mean outage?)')
+  })
 })

@@ -6,22 +6,69 @@ import type { Kinds, Strategy } from '@datapunk/breaker'
 import { loadKinds } from '../kindsModule.js'
 import { type Cell, selectCells } from '../quality/space.js'
 import { parseTrace, strategyFromJson, type TraceEvent } from '../replay.js'
+import { type Command, commandHelp } from './help.js'
 
-/** A subcommand's options, parsed strictly; an unknown or malformed option ends the command with a usage error. */
+/** The command being run (for the pointer to its help in a usage error); `undefined`: the demo. */
+let current: Command | undefined
+
+/**
+ * A command's options, parsed strictly. `--help` (or `-h`) prints the command's own help and exits
+ * 0; an unknown or malformed option ends the command with a usage error, suggesting the option
+ * meant (`--seed` for `--seeds`).
+ */
 export function parseOptions<O extends NonNullable<ParseArgsConfig['options']>>(
   args: string[],
   options: O,
+  command: Command | undefined,
 ): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>['values'] {
+  current = command
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${commandHelp(command)}\n`)
+    process.exit(0)
+  }
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values
   } catch (error) {
-    fail(error instanceof Error ? error.message : String(error))
+    const message = error instanceof Error ? error.message : String(error)
+    const unknown = /Unknown option '--?([^']+)'/.exec(message)?.[1]
+    const near = unknown === undefined ? undefined : closest(unknown, Object.keys(options))
+    // Node's own message ends with advice about positionals that does not apply here: the first sentence says it.
+    const said = message.split('. ')[0] ?? message
+    fail(near === undefined ? said : `${said} (did you mean --${near}?)`)
   }
 }
 
-/** Ends the command with a usage error (exit 2): one line, and where to read the options. */
+/** The word of `words` closest to `word` (an edit or two away, or one starts the other), if any. */
+export function closest(word: string, words: ReadonlyArray<string>): string | undefined {
+  let best: string | undefined
+  let bestDistance = Number.POSITIVE_INFINITY
+  for (const candidate of words) {
+    const d = candidate.startsWith(word) || word.startsWith(candidate) ? 1 : distance(word, candidate)
+    if (d < bestDistance) {
+      best = candidate
+      bestDistance = d
+    }
+  }
+  return bestDistance <= 2 ? best : undefined
+}
+
+/** Levenshtein distance (short words only: option and command names). */
+const distance = (a: string, b: string): number => {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = row
+  }
+  return previous[b.length] ?? 0
+}
+
+/** Ends the command with a usage error (exit 2): one line, and where to read its options. */
 export function fail(message: string): never {
-  process.stderr.write(`breaker-sim: ${message}\n(breaker-sim --help lists the commands and their options)\n`)
+  const help = current === undefined ? 'breaker-sim --help' : `breaker-sim ${current} --help`
+  process.stderr.write(`breaker-sim: ${message}\n(see ${help})\n`)
   process.exit(2)
 }
 

@@ -7,16 +7,20 @@ import { BASELINE, libraryRows, type QualityRow, strategyOfRow } from '../qualit
 import { cellsOption, fail, kindsOption, parseOptions, parseSeeds, positiveInt, readJson, writeHtml, writeJson } from './common.js'
 
 export async function qualityCommand(args: string[]): Promise<void> {
-  const values = parseOptions(args, {
-    config: { type: 'string', multiple: true },
-    cells: { type: 'string' },
-    'max-rps': { type: 'string' },
-    seeds: { type: 'string' },
-    workers: { type: 'string' },
-    kinds: { type: 'string' },
-    html: { type: 'string' },
-    json: { type: 'string' },
-  })
+  const values = parseOptions(
+    args,
+    {
+      config: { type: 'string', multiple: true },
+      cells: { type: 'string' },
+      'max-rps': { type: 'string' },
+      seeds: { type: 'string' },
+      workers: { type: 'string' },
+      kinds: { type: 'string' },
+      html: { type: 'string' },
+      json: { type: 'string' },
+    },
+    'quality',
+  )
   const paths = values.config ?? []
   if (paths.length === 0) fail('quality: give at least one --config FILE')
   const kinds = await kindsOption(values.kinds)

@@ -60,20 +60,24 @@ function targetOf(values: Record<string, string | undefined>): { readonly target
 }
 
 export async function tuneCommand(args: string[]): Promise<void> {
-  const values = parseOptions(args, {
-    space: { type: 'string' },
-    cells: { type: 'string' },
-    'max-rps': { type: 'string' },
-    scenario: { type: 'string' },
-    'scenario-file': { type: 'string' },
-    trace: { type: 'string' },
-    seeds: { type: 'string' },
-    budget: { type: 'string' },
-    workers: { type: 'string' },
-    kinds: { type: 'string' },
-    out: { type: 'string' },
-    html: { type: 'string' },
-  })
+  const values = parseOptions(
+    args,
+    {
+      space: { type: 'string' },
+      cells: { type: 'string' },
+      'max-rps': { type: 'string' },
+      scenario: { type: 'string' },
+      'scenario-file': { type: 'string' },
+      trace: { type: 'string' },
+      seeds: { type: 'string' },
+      budget: { type: 'string' },
+      workers: { type: 'string' },
+      kinds: { type: 'string' },
+      out: { type: 'string' },
+      html: { type: 'string' },
+    },
+    'tune',
+  )
   const spacePath = values.space ?? fail('tune: --space FILE is required')
   const space = parseSpace(readJson(spacePath), spacePath)
   if (space._tag === 'Left') fail(space.left)
