@@ -227,8 +227,19 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
     sharedByRegistry.set(registry, byPrefix)
   }
   const found = byPrefix.get(prefix)
-  if (found !== undefined) return found
+  if (found !== undefined) {
+    // `registry.clear()` removed them: registered again, every breaker still attached showing.
+    if (registry.getSingleMetric(`${prefix}calls_total`) === undefined) register(registry, prefix, found)
+    return found
+  }
   const shared: Shared = { attached: new Map(), identities: new Map(), bounds: [...(buckets ?? DEFAULT_BUCKETS)].sort((a, b) => a - b) }
+  register(registry, prefix, shared)
+  byPrefix.set(prefix, shared)
+  return shared
+}
+
+/** Registers the metrics of `shared` on `registry`, read at scrape time from the breakers attached to it. */
+const register = (registry: Registry, prefix: string, shared: Shared): void => {
   const attached = shared.attached
   const info = (name: (typeof metricCatalogue)[number]['name']) => {
     const entry = metricCatalogue.find((m) => m.name === name)
@@ -297,8 +308,6 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
     for (const { from, to, reason, count } of t.transitions.values()) add({ from, to, reason }, count)
   })
   new TalliedHistogram({ ...info('call_duration_seconds'), buckets: [...shared.bounds] }, shared)
-  byPrefix.set(prefix, shared)
-  return shared
 }
 
 const time = (bounds: ReadonlyArray<number>, d: Durations, ms: number): void => {

@@ -102,6 +102,19 @@ describe('prometheusMetrics', () => {
     ).toBe(0)
   })
 
+  it('after registry.clear(), the next attach registers the metrics again, breakers attached before included', async () => {
+    const registry = new Registry()
+    const before = createBreaker(circuit({ name: 'before', trip: { kind: 'consecutive-failures', threshold: 5 } }))
+    prometheusMetrics(before, { registry })
+    registry.clear()
+    expect(await registry.metrics()).toBe('\n')
+    const after = createBreaker(circuit({ name: 'after', trip: { kind: 'consecutive-failures', threshold: 5 } }))
+    prometheusMetrics(after, { registry })
+    await before.execute(async () => 1)
+    expect(await seriesValue(registry, 'breaker_calls_total{breaker="before",key="",outcome="success"}')).toBe(1)
+    expect(await seriesValue(registry, 'breaker_calls_total{breaker="after",key="",outcome="success"}')).toBe(0)
+  })
+
   it('exports the state as one 0/1 series per phase', async () => {
     const { registry, breaker } = setup()
     expect(await seriesValue(registry, 'breaker_state{breaker="payments",key="",state="closed"}')).toBe(1)

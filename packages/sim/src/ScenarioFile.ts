@@ -3,7 +3,7 @@
  * built-in scenarios are files of this format (packages/sim/scenarios); `breaker-sim run
  * --scenario-file` reads yours.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { constrained, literal, report, struct, tagged } from '@datapunk/breaker'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
@@ -11,6 +11,8 @@ import type { Scenario } from './Scenario.js'
 
 /** The most requests one simulated run may make (rate times duration): a bound on time and memory. */
 export const MAX_SIMULATED_REQUESTS = 50_000_000
+/** The most calls a scenario may have in flight at once (its peak rate times its slowest p99 latency): what the simulator holds in memory. */
+export const MAX_IN_FLIGHT = 1_000_000
 /** The longest scenario: one day. */
 export const MAX_SCENARIO_MS = 86_400_000
 
@@ -120,6 +122,16 @@ const crossChecks = (s: t.TypeOf<typeof Shape>, c: t.Context): t.Errors => {
       `expected at most ${MAX_SIMULATED_REQUESTS.toLocaleString('en-US')} requests (rate x duration), got ${requests.toLocaleString('en-US')}`,
     )
   }
+  // Calls in flight at once are what the simulator holds in memory: rate x the slowest p99.
+  const slowestMs = Math.max(...s.health.map((h) => Math.max(h.latencyMs.p99, h.failureLatencyMs ?? 0)))
+  const inFlight = Math.ceil((peakRps * slowestMs) / 1000)
+  if (inFlight > MAX_IN_FLIGHT) {
+    fail(
+      'health',
+      slowestMs,
+      `expected at most ${MAX_IN_FLIGHT.toLocaleString('en-US')} calls in flight at once (peak rate x slowest p99 latency), got ${inFlight.toLocaleString('en-US')}`,
+    )
+  }
   if (s.fragility !== undefined && s.fragility.fromMs >= s.durationMs) {
     fail('fragility.fromMs', s.fragility.fromMs, `expected a time before durationMs (${s.durationMs}), got ${s.fragility.fromMs}`)
   }
@@ -166,10 +178,18 @@ export const parseScenario = (json: unknown, source: string): E.Either<string, S
       .join('\n'),
   )(ScenarioFile.decode(json))
 
+/** The most a scenario file may hold. */
+const MAX_SCENARIO_BYTES = 16 * 1024 * 1024
+
 /** Reads and decodes a scenario file; the error names the file. */
 export const readScenarioFile = (path: string): E.Either<string, Scenario> => {
   let text: string
   try {
+    // A device (`/dev/zero`), a directory or a huge file is refused before reading it.
+    const stats = statSync(path)
+    if (!stats.isFile()) return E.left(`${path}: not a regular file`)
+    if (stats.size > MAX_SCENARIO_BYTES)
+      return E.left(`${path}: ${stats.size} bytes, more than the ${MAX_SCENARIO_BYTES} a scenario file may hold`)
     text = readFileSync(path, 'utf8')
   } catch (error) {
     return E.left(`${path}: cannot read it (${error instanceof Error ? error.message : String(error)})`)

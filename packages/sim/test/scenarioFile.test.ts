@@ -77,6 +77,15 @@ describe('scenario files', () => {
       's.json: durationMs: expected at most 50,000,000 requests (rate x duration), got 8,640,000,000',
     ],
     [
+      'more calls in flight than a run may hold (it used to run out of memory at 5.3 GB)',
+      {
+        ...valid,
+        load: { kind: 'constant', rps: 100_000 },
+        health: [{ ...valid.health[0], latencyMs: { median: 600_000, p99: 600_000 } }],
+      },
+      's.json: health: expected at most 1,000,000 calls in flight at once (peak rate x slowest p99 latency), got 60,000,000',
+    ],
+    [
       'a name with spaces',
       { ...valid, name: 'my scenario' },
       's.json: name: expected a name of lowercase letters, digits and dashes, got "my scenario"',

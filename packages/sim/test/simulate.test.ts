@@ -224,6 +224,17 @@ describe('breaker-sim CLI', () => {
       expect(hostile.status).toBe(2)
       expect(hostile.stderr).toMatch(/^breaker-sim: (train: )?unknown scenario/)
     }
+    // Inputs are bounded: a device or a directory is refused before reading (it used to read /dev/zero until memory ran out).
+    for (const args of [
+      ['run', '--config', '/dev/zero'],
+      ['run', '--config', '/tmp'],
+      ['replay', '--trace', '/dev/zero', '--config', '/dev/zero'],
+      ['tune', '--space', '/dev/zero'],
+    ]) {
+      const device = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 })
+      expect(device.status).toBe(2)
+      expect(device.stderr).toMatch(/^breaker-sim: \/(dev\/zero|tmp): not a regular file\n/)
+    }
     const typo = spawnSync(process.execPath, [cli, '--scenario', 'outge'], { encoding: 'utf8' })
     expect(typo.stderr).toContain('unknown scenario "outge" (did you mean outage?)')
   })

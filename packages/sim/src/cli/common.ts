@@ -1,5 +1,5 @@
 /** What the subcommands of breaker-sim share: failing with a usage error, reading files and options, writing reports. */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import type { Kinds, Strategy } from '@datapunk/breaker'
@@ -111,13 +111,28 @@ export function rangeOf(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i)
 }
 
-export function readJson(path: string): unknown {
-  let text: string
+/** The most a config, space or scenario file may hold (a JSON document a person wrote). */
+export const MAX_JSON_BYTES = 16 * 1024 * 1024
+/** The most a recorded trace may hold (JSON lines; a string this long is still well within V8's limit). */
+export const MAX_TRACE_BYTES = 256 * 1024 * 1024
+
+/**
+ * The text of the regular file `path`, at most `maxBytes` long: a device (`/dev/zero`), a
+ * directory or a file too large ends the command naming it, instead of reading until memory runs out.
+ */
+export function readBounded(path: string, maxBytes: number): string {
   try {
-    text = readFileSync(path, 'utf8')
+    const stats = statSync(path)
+    if (!stats.isFile()) fail(`${path}: not a regular file`)
+    if (stats.size > maxBytes) fail(`${path}: ${stats.size} bytes, more than the ${maxBytes} this file may hold`)
+    return readFileSync(path, 'utf8')
   } catch (error) {
     fail(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`)
   }
+}
+
+export function readJson(path: string): unknown {
+  const text = readBounded(path, MAX_JSON_BYTES)
   try {
     return JSON.parse(text) as unknown
   } catch (error) {
@@ -168,17 +183,13 @@ export function cellsOption(selector: string, maxRps: string | undefined): Reado
 }
 
 /** The text of `path`; a file that cannot be read ends the command naming it. */
-export function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch (error) {
-    fail(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`)
-  }
+export function readText(path: string, maxBytes = MAX_JSON_BYTES): string {
+  return readBounded(path, maxBytes)
 }
 
 /** The events of a recorded trace (JSON lines of calls$ events); a bad one ends the command naming its lines. */
 export function readTrace(path: string): ReadonlyArray<TraceEvent> {
-  const trace = parseTrace(readText(path))
+  const trace = parseTrace(readText(path, MAX_TRACE_BYTES))
   if (trace._tag === 'Left') fail(`${path}: ${trace.left.message}`)
   return trace.right
 }
