@@ -91,3 +91,31 @@ it("the README's fetch example trips on 503s and honours their Retry-After, agai
     delete process.env.PAYMENTS_URL
   }
 })
+
+/** docs/migrating.md shows `test/migrate-from-*.ts` verbatim (compiled with the tests); each runs. */
+it('the migration guide shows snippets that compile and run', async () => {
+  const { readFileSync } = await import('node:fs')
+  const guide = readFileSync(new URL('../docs/migrating.md', import.meta.url), 'utf8')
+  const block = (heading: string) => /```ts\n([\s\S]*?)```/.exec(guide.slice(guide.indexOf(heading)))?.[1]
+  expect(block('## From opossum')).toBe(readFileSync(new URL('./migrate-from-opossum.ts', import.meta.url), 'utf8'))
+  expect(block('## From cockatiel')).toBe(readFileSync(new URL('./migrate-from-cockatiel.ts', import.meta.url), 'utf8'))
+
+  const opossum = await import('./migrate-from-opossum.js')
+  expect(await opossum.price('sku-1')).toBe(42)
+  // 404s are not the upstream's fault (errorFilter): however many, the circuit stays closed.
+  for (let i = 0; i < 20; i++) await opossum.price('missing').catch(() => undefined)
+  expect(opossum.breaker.snapshot().state).toBe('closed')
+  expect(opossum.opened).toEqual([])
+
+  const { createServer } = await import('node:http')
+  const server = createServer((_request, response) => response.writeHead(503, { 'retry-after': '5' }).end())
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const { port } = server.address() as import('node:net').AddressInfo
+    const cockatiel = await import('./migrate-from-cockatiel.js')
+    for (let i = 0; i < 150; i++) expect((await cockatiel.stock(`http://127.0.0.1:${port}/`)).status).toBe(503)
+    expect(cockatiel.changes).toEqual(['closed -> open'])
+  } finally {
+    server.close()
+  }
+})
