@@ -24,12 +24,18 @@ export const renderText = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
   lines.push(`${scenario.name} (seed ${seed}): ${scenario.description}`)
   if (first !== undefined) {
     const width = first.buckets.length
-    const label = (text: string) => text.padEnd(24)
+    // Labels never run into the charts: as wide as the longest (a name is cut at 36 characters), at least 24.
+    const nameOf = (run: Run) => {
+      const name = run.summary.strategy
+      return name.length > 36 ? `${name.slice(0, 35)}…` : name
+    }
+    const labelWidth = Math.max(24, ...runs.map((run) => `${nameOf(run)}: upstream`.length + 2))
+    const label = (text: string) => text.padEnd(labelWidth)
     lines.push(
       `${label('')}0 s${' '.repeat(Math.max(1, width - 3 - String(scenario.durationMs / 1000).length - 2))}${scenario.durationMs / 1000} s`,
     )
     for (const run of runs) {
-      lines.push(`${label(`${run.summary.strategy}: upstream`)}${run.buckets.map((b) => (b.upstreamDown ? '█' : '·')).join('')}`)
+      lines.push(`${label(`${nameOf(run)}: upstream`)}${run.buckets.map((b) => (b.upstreamDown ? '█' : '·')).join('')}`)
       lines.push(`${label('  admitted share')}${sparkline(run.buckets.map((b) => (b.requests === 0 ? 0 : b.admitted / b.requests)))}`)
       lines.push(`${label('  errors let through')}${sparkline(run.buckets.map((b) => (b.admitted === 0 ? 0 : b.failed / b.admitted)))}`)
       lines.push(`${label('  phase')}${run.buckets.map((b) => PHASE[b.phase]).join('')}`)

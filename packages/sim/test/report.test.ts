@@ -12,6 +12,7 @@ import {
   parseSpace,
   renderHtml,
   renderSeedHtml,
+  renderText,
   renderTuneHtml,
   scenarios,
   simulate,
@@ -141,5 +142,24 @@ describe.runIf(browser.run)('the multi-seed and tuner reports', () => {
     const shot = chromium(['--hide-scrollbars', '--window-size=960,700', `--screenshot=${png}`, `file://${file}`])
     expect(shot.status, shot.stderr).toBe(0)
     expect(statSync(png).size).toBeGreaterThan(10_000)
+  })
+})
+
+describe('the terminal report', () => {
+  it('never runs a label into its chart, whatever the strategy names', () => {
+    const base = demoStrategies()
+    const named = [
+      ...base,
+      { ...(base[0] as (typeof base)[number]), name: 'a-config-file-with-a-very-long-name-indeed.json' },
+    ] as typeof base
+    const text = renderText(fragile, simulate(fragile, named, { seed: 1 }), 1)
+    const rows = text.split('\n').filter((line) => /[·█▒▁▂▃▄▅▆▇]{10}/.test(line))
+    expect(rows.length).toBeGreaterThan(0)
+    // Every chart starts in the same column, two spaces at least after its label.
+    const starts = new Set(rows.map((row) => row.search(/[·█▒▁▂▃▄▅▆▇]{10}/)))
+    expect(starts.size).toBe(1)
+    const [start = 0] = starts
+    for (const row of rows) expect(row.slice(start - 2, start)).toBe('  ')
+    expect(text).toContain('a-config-file-with-a-very-long-name…: upstream')
   })
 })
