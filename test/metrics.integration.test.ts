@@ -168,6 +168,10 @@ describe.runIf(prometheus.run)('Prometheus scrapes the example service (real pro
     expect(await scalar('breaker_failure_rate_threshold_ratio{breaker="inventory"}')).toBe(0.5)
   })
 
+  /** The dashboard's variables as "All" sets them. */
+  const variables = (expr: string): string =>
+    expr.replaceAll('$job', '.*').replaceAll('$instance', '.*').replaceAll('$breaker', '.+').replaceAll('$__rate_interval', '1m')
+
   it('evaluates every dashboard panel without error, on metrics we export', async () => {
     const dashboard = JSON.parse(readFileSync(new URL('../dashboards/breakers.json', import.meta.url), 'utf8')) as {
       panels: Array<{ title: string; targets: Array<{ expr: string }> }>
@@ -180,16 +184,25 @@ describe.runIf(prometheus.run)('Prometheus scrapes the example service (real pro
     expect(dashboard.panels.length).toBeGreaterThanOrEqual(7)
     for (const panel of dashboard.panels) {
       for (const target of panel.targets) {
-        const expr = target.expr.replaceAll('$breaker', '.+').replaceAll('$__rate_interval', '1m')
+        const expr = variables(target.expr)
         for (const name of expr.match(/\bbreaker_[a-z_]+/g) ?? []) expect(exported, `${panel.title}: ${name}`).toContain(name)
         const result = await query(expr)
         expect(result.status, `${panel.title}: ${expr}: ${result.error ?? ''}`).toBe('success')
       }
     }
+    // The state timeline maps its one series per breaker to words and colours (0 closed, 1 half-open, 2 open).
+    const state = dashboard.panels.find((p) => p.title === 'State') as unknown as {
+      fieldConfig: { defaults: { mappings: Array<{ options: Record<string, { text: string; color: string }> }> } }
+    }
+    expect(state.fieldConfig.defaults.mappings[0]?.options).toMatchObject({
+      0: { text: 'closed', color: 'green' },
+      1: { text: 'half-open', color: 'yellow' },
+      2: { text: 'open', color: 'red' },
+    })
     // The panels that must show something after this traffic do.
     for (const title of ['State', 'Calls by outcome', 'Rejections by reason', 'Admitted share', 'Failure rate and its threshold']) {
       const panel = dashboard.panels.find((p) => p.title === title)
-      const expr = panel?.targets[0]?.expr.replaceAll('$breaker', '.+').replaceAll('$__rate_interval', '1m') ?? ''
+      const expr = variables(panel?.targets[0]?.expr ?? '')
       expect((await query(expr)).data.result.length, title).toBeGreaterThan(0)
     }
   })
