@@ -141,37 +141,53 @@ export const evaluatePrediction = (
   return { seeds, dayHours, rows }
 }
 
-/** The evaluation as two markdown tables: shedding and false trips, then costs. */
+/** Columns aligned as the other commands print them: the first to the left, the rest to the right, two spaces apart. */
+const aligned = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string[] => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const format = (cells: ReadonlyArray<string>) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
+  return [format(header), ...rows.map(format)]
+}
+
+/** The evaluation as two tables (aligned like `run`'s): shedding and false trips, then costs. */
 export const renderPrediction = (evaluation: PredictionEvaluation): string => {
   const { seeds, dayHours, rows } = evaluation
   const seconds = (x: number | null) => (x === null ? 'never' : `${x.toFixed(1)} s`)
   const first = seeds[0] ?? 0
   const last = seeds[seeds.length - 1] ?? 0
-  const lines = [
-    `Medians over seeds ${first}..${last} (${seeds.length}); false trips over ${dayHours} simulated h of each noisy pattern`,
-    '',
-    `| strategy | slow degradation: shed | brown-out: shed | brown-out: lead | noisy: trips in ${dayHours} h | spikes: trips in ${dayHours} h |`,
-    '| --- | --- | --- | --- | --- | --- |',
-  ]
-  for (const r of rows) {
+  const shedding = rows.map((r) => {
     const degradation =
       r.degradationShedS === null
         ? `never (${r.degradationNever} of ${seeds.length} seeds)`
         : `${seconds(r.degradationShedS)}${r.degradationNever > 0 ? ` (${r.degradationNever} never)` : ''}`
-    lines.push(
-      `| ${r.strategy} | ${degradation} | ${seconds(r.brownoutShedS)} | ${seconds(r.brownoutLeadS)} | ${r.noisyTrips} | ${r.spikesTrips} |`,
-    )
-  }
-  lines.push('', 'success / wasted / needless / collapses:', '', `| strategy | ${OUTCOME_SCENARIOS.join(' | ')} |`)
-  lines.push(`| --- | ${OUTCOME_SCENARIOS.map(() => '---').join(' | ')} |`)
-  for (const r of rows) {
-    const cells = OUTCOME_SCENARIOS.map((name) => {
+    return [r.strategy, degradation, seconds(r.brownoutShedS), seconds(r.brownoutLeadS), String(r.noisyTrips), String(r.spikesTrips)]
+  })
+  const costs = rows.map((r) => [
+    r.strategy,
+    ...OUTCOME_SCENARIOS.map((name) => {
       const o = r.outcomes[name]
       return o === undefined
         ? '-'
         : `${(o.success * 100).toFixed(1)}% / ${Math.round(o.wasted)} / ${Math.round(o.needless)} / ${o.collapses}`
-    })
-    lines.push(`| ${r.strategy} | ${cells.join(' | ')} |`)
-  }
-  return lines.join('\n')
+    }),
+  ])
+  return [
+    `Medians over seeds ${first}..${last} (${seeds.length}); false trips over ${dayHours} simulated h of each noisy pattern`,
+    '',
+    ...aligned(
+      [
+        'strategy',
+        'slow degradation: shed',
+        'brown-out: shed',
+        'brown-out: lead',
+        `noisy: trips in ${dayHours} h`,
+        `spikes: trips in ${dayHours} h`,
+      ],
+      shedding,
+    ),
+    '',
+    'success / wasted / needless / collapses:',
+    '',
+    ...aligned(['strategy', ...OUTCOME_SCENARIOS], costs),
+  ].join('\n')
 }

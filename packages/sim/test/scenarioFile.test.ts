@@ -254,11 +254,13 @@ describe('breaker-sim run (CLI)', () => {
       },
     )
     expect(result.status, result.stderr).toBe(0)
+    // Aligned columns, as every command prints them: two spaces or more between cells.
     const row = (name: string) =>
       result.stdout
         .split('\n')
-        .find((line) => line.startsWith(`| ${name} | `))
-        ?.split(' | ') ?? []
+        .find((line) => line.startsWith(`${name} `))
+        ?.trim()
+        .split(/ {2,}/) ?? []
     expect(row('reactive')[1]).toBe('never (2 of 2 seeds)')
     expect(row('predictive')[1]).toMatch(/^\d+\.\d s$/) // it sheds load on the slow degradation
     expect(Number.parseFloat(row('predictive')[3] ?? '')).toBeGreaterThan(Number.parseFloat(row('reactive')[3] ?? '') + 5) // earlier on the brown-out
