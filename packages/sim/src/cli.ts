@@ -285,5 +285,7 @@ async function replayCommand(args: string[]): Promise<void> {
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const format = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
-  process.stdout.write(`${[format(header), ...rows.map(format)].join('\n')}\n`)
+  process.stdout.write(
+    `${[format(header), ...rows.map(format)].join('\n')}\n\nagrees with live: calls this config decided as the live breaker did (admitted or rejected).\nunmatched outcomes: outcomes in the trace not fed to this config, because it rejected the call they belong to\n(what a call it rejected would have returned is unknowable).\n`,
+  )
 }

@@ -117,7 +117,7 @@ export const renderSeedHtml = (
     const known = values.filter((v): v is number => v !== null)
     const never = values.length - known.length
     if (known.length === 0) return '<td>-</td>'
-    return `<td>${format(median(known))} <small>[${format(Math.min(...known))}-${format(Math.max(...known))}]${never > 0 ? ` (${never} never)` : ''}</small></td>`
+    return `<td>${format(median(known))} <small>[${format(Math.min(...known))} to ${format(Math.max(...known))}]${never > 0 ? ` (${never} never)` : ''}</small></td>`
   }
   const rows = names
     .map((name, i) => {

@@ -92,7 +92,7 @@ export const renderSeedTable = (
 ): string => {
   const strategies = bySeed[0]?.map((r) => r.strategy) ?? []
   const spread = (values: ReadonlyArray<number>, format: (n: number) => string): string =>
-    values.length === 0 ? '-' : `${format(median(values))} [${format(Math.min(...values))}-${format(Math.max(...values))}]`
+    values.length === 0 ? '-' : `${format(median(values))} [${format(Math.min(...values))} to ${format(Math.max(...values))}]`
   const times = (values: ReadonlyArray<number | null>): string => {
     const known = values.filter((v): v is number => v !== null)
     const never = values.length - known.length
@@ -135,7 +135,7 @@ export const renderSeedTable = (
   const last = seeds[seeds.length - 1] ?? 0
   return [
     `${scenario.name}, ${seeds.length} seeds (${first}..${last}): ${scenario.description}`,
-    'median [min-max] over the seeds',
+    'median [min to max] over the seeds',
     '',
     line(header),
     ...rows.map(line),

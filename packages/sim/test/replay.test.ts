@@ -117,6 +117,8 @@ describe('breaker-sim replay (CLI)', () => {
     expect(first).toMatch(/same\.json\s+200\s+\d+\s+\d+\s+100\.0%\s+0$/)
     expect(second).toMatch(/lenient\.json\s+200\s/)
     expect(second).not.toMatch(/100\.0%/)
+    // The columns a reader cannot guess are explained under the table.
+    expect(run.stdout).toContain('unmatched outcomes: outcomes in the trace not fed to this config, because it rejected the call')
   })
 
   it('fails with the line numbers of a bad trace and a non-zero exit', () => {
