@@ -173,7 +173,7 @@ describe('breaker-sim run (CLI)', () => {
     const lines = result.stdout.trim().split('\n')
     expect(lines[0]).toBe('outage, 5 seeds (1..5): a hard outage from 60 s to 120 s: every call fails fast, then all is well')
     expect(lines[3]).toMatch(/^strategy\s+success\s+wasted\s+needless\s+detect\s+lead\s+back to full\s+opens\s+collapses$/)
-    expect(lines[4]).toMatch(/^classic\s+\d+\.\d% \[\d+\.\d%-\d+\.\d%\]/)
+    expect(lines[4]).toMatch(/^classic\s+\d+\.\d% \[\d+\.\d% to \d+\.\d%\]/)
     expect(lines[5]).toMatch(/^custom-run\s+\d+\.\d% \[/)
     // Deterministic: the same inputs give the same bytes, on one worker thread or three.
     for (const workers of ['1', '3']) {
