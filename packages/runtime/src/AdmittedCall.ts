@@ -6,7 +6,7 @@
 import type { Admitted, Decision, Rejected } from '@datapunk/breaker'
 import type { Clock } from './Clock.js'
 import type { Unsubscribable } from './EventStream.js'
-import { type Classifier, type Judged, judge, judgeOther } from './Verdict.js'
+import { type Classifier, type Judged, judge } from './Verdict.js'
 
 /** How a call ended, as the breaker counts it: a success, a failure, or a cancellation (counts nowhere). */
 export type Outcome = typeof SUCCESS | typeof FAILURE | typeof CANCEL
@@ -48,24 +48,8 @@ export const classifyError = (sink: CallSink, classifier: Classifier<unknown> | 
   classifier === undefined ? FAILURE : judge(classifier, error, sink, 'classifyError')
 
 /** Classifies a value a call answered with (`undefined`: every answer is a success); see {@link classifyError}. */
-export const classifyResult = <T>(sink: CallSink, classifier: Classifier<T> | undefined, value: T): Judged => {
-  if (classifier === undefined) return SUCCESS
-  // The common verdict first, with no call in between (this runs on every answer of the closed path).
-  let verdict: unknown
-  try {
-    verdict = classifier(value)
-  } catch (thrown) {
-    sink.classifierFailed(thrown)
-    return FAILURE
-  }
-  return verdict === 'success'
-    ? SUCCESS
-    : verdict === 'failure'
-      ? FAILURE
-      : verdict === 'ignore'
-        ? CANCEL
-        : judgeOther(verdict, sink, 'classifyResult')
-}
+export const classifyResult = <T>(sink: CallSink, classifier: Classifier<T> | undefined, value: T): Judged =>
+  classifier === undefined ? SUCCESS : judge(classifier, value, sink, 'classifyResult')
 
 /** What settling an admitted call reads and writes (an `AdmittedCall`, or the operator's subscriber). */
 export interface Settleable {

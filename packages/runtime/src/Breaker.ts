@@ -241,7 +241,7 @@ export class Breaker implements CallSink {
       this.own(false)
       return brokenDecision(event)
     }
-    this.replace(fallback, fallbackState(broken, this.current === PRISTINE ? fallback.initial(now) : this.current, fallback, now))
+    this.replace(fallback, this.current === PRISTINE ? fallback.initial(now) : fallbackState(broken, this.current, fallback, now))
     this.fallback = undefined
     return this.dispatchAt(asFailure(event), now, call, timedOut)
   }

@@ -51,22 +51,8 @@ const describe = (value: unknown): string => {
   }
 }
 
-/** What a classifier that threw answered: no verdict at all (reported, then judged a failure). */
-export const THREW: unique symbol = Symbol('threw')
-
-/** Calls the classifier; a throw is reported and answers `THREW`. Apart, so `judge` stays small enough to inline. */
-export const ask = <V>(classifier: Classifier<V>, value: V, reporter: { classifierFailed(error: unknown): void }): unknown => {
-  try {
-    return classifier(value)
-  } catch (thrown) {
-    reporter.classifierFailed(thrown)
-    return THREW
-  }
-}
-
 /** A verdict that is not one of the three words: a hinted failure, or no verdict (reported). */
-export const judgeOther = (verdict: unknown, reporter: { classifierFailed(error: unknown): void }, what: string): Judged => {
-  if (verdict === THREW) return 1
+const judgeOther = (verdict: unknown, reporter: { classifierFailed(error: unknown): void }, what: string): Judged => {
   if (typeof verdict === 'object' && verdict !== null && (verdict as { verdict?: unknown }).verdict === 'failure') {
     const ms = (verdict as { retryAfterMs?: unknown }).retryAfterMs
     return isValidLatency(ms) ? { verdict: 'failure', retryAfterMs: ms } : 1
@@ -81,7 +67,8 @@ export const judgeOther = (verdict: unknown, reporter: { classifierFailed(error:
 
 /**
  * Runs a classifier: its verdict, or a failure (reported on the breaker through `reporter`) if
- * it threw or answered something that is not a verdict. Never throws.
+ * it threw or answered something that is not a verdict. Never throws. Small, with the three
+ * words first and the rest apart, so it inlines where every answer of the closed path runs it.
  */
 export const judge = <V>(
   classifier: Classifier<V>,
@@ -89,6 +76,12 @@ export const judge = <V>(
   reporter: { classifierFailed(error: unknown): void },
   what: string,
 ): Judged => {
-  const verdict = ask(classifier, value, reporter)
+  let verdict: unknown
+  try {
+    verdict = classifier(value)
+  } catch (thrown) {
+    reporter.classifierFailed(thrown)
+    return 1
+  }
   return verdict === 'success' ? 0 : verdict === 'failure' ? 1 : verdict === 'ignore' ? 2 : judgeOther(verdict, reporter, what)
 }

@@ -80,7 +80,8 @@ export interface CheckedCallOptions {
   readonly given: CallOptions<never> | undefined
 }
 
-const DEFAULT_CALL_OPTIONS_: CheckedCallOptions = {
+/** The checked options of a call given none. */
+export const DEFAULT_CALL_OPTIONS: CheckedCallOptions = {
   errors: undefined,
   results: undefined,
   timeoutMs: undefined,
@@ -153,11 +154,7 @@ const unchanged = (options: CallOptions<never>, checked: CheckedCallOptions): bo
  * (`classifyHttp()` built once), which then costs a few reads instead of the checks.
  */
 let lastOptions: CallOptions<never> | undefined
-let lastChecked: CheckedCallOptions = DEFAULT_CALL_OPTIONS_
-
-/** The checked options of a call given none. */
-export const DEFAULT_CALL_OPTIONS: CheckedCallOptions = DEFAULT_CALL_OPTIONS_
-const DEFAULTS = DEFAULT_CALL_OPTIONS
+let lastChecked: CheckedCallOptions = DEFAULT_CALL_OPTIONS
 
 /** One admitted promise call: settles once, whichever of the result, the timeout or an abort comes first. */
 class Execution<T> extends AdmittedCall {
@@ -315,7 +312,7 @@ export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => Promi
   // Checked before a permit is taken: nothing to call, nothing admitted.
   if (typeof fn !== 'function')
     return Promise.reject(new TypeError(`execute: expected a function to call, got ${fn === null ? 'null' : typeof fn}`))
-  let checked = DEFAULTS
+  let checked = DEFAULT_CALL_OPTIONS
   if (options !== undefined) {
     const given = options as CallOptions<never>
     if (given === lastOptions && unchanged(given, lastChecked)) checked = lastChecked
