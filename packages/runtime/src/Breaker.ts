@@ -241,7 +241,12 @@ export class Breaker implements CallSink {
       this.own(false)
       return brokenDecision(event)
     }
-    this.replace(fallback, this.current === PRISTINE ? fallback.initial(now) : fallbackState(broken, this.current, fallback, now))
+    try {
+      this.replace(fallback, this.current === PRISTINE ? fallback.initial(now) : fallbackState(broken, this.current, fallback, now))
+    } catch {
+      // The broken strategy could not even describe its last state to watchers: the swap is made
+      // (strategy and state are set before watchers are told), only that announcement is lost.
+    }
     this.fallback = undefined
     return this.dispatchAt(asFailure(event), now, call, timedOut)
   }

@@ -24,7 +24,7 @@ export interface HttpClassifiers {
   readonly classifyResult: Classifier<unknown>
   /**
    * For errors: an error with a status (`status`, `statusCode`, or `response.status` as axios
-   * throws) is judged by it (a status that is not a failure is ignored: the client refused an
+   * throws it, `response.statusCode` as got does) is judged by it (a status that is not a failure is ignored: the client refused an
    * answer the upstream gave properly); an error without one (refused, reset, aborted) is a failure.
    */
   readonly classifyError: Classifier<unknown>
@@ -43,7 +43,7 @@ const statusOf = (value: unknown): number | undefined => {
       : typeof v.statusCode === 'number'
         ? v.statusCode
         : typeof v.response === 'object' && v.response !== null
-          ? (v.response as { status?: unknown }).status
+          ? ((v.response as { status?: unknown; statusCode?: unknown }).status ?? (v.response as { statusCode?: unknown }).statusCode)
           : undefined
   return typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 999 ? status : undefined
 }

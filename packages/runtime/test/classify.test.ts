@@ -155,6 +155,9 @@ describe('classifyHttp', () => {
     expect(classifyError(axiosError)).toEqual({ verdict: 'failure', retryAfterMs: 3000 })
     expect(classifyError(Object.assign(new Error('Not Found'), { response: { status: 404 } }))).toBe('ignore')
     expect(classifyError(new Error('ECONNREFUSED'))).toBe('failure')
+    // got's HTTPError carries the response as node:http gives it.
+    const gotError = Object.assign(new Error('Response code 429'), { response: { statusCode: 429, headers: { 'retry-after': '2' } } })
+    expect(classifyError(gotError)).toEqual({ verdict: 'failure', retryAfterMs: 2000 })
   })
 
   it('takes another failure rule, and can leave Retry-After unread', () => {

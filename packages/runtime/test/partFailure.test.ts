@@ -148,3 +148,24 @@ describe('a custom part that throws', () => {
     expect(uncaught).toEqual([])
   })
 })
+
+describe('a strategy that cannot even describe its state', () => {
+  it('still falls back when its inspect throws while watchers are told of the fallback', async () => {
+    const workingStrategy = circuit({ name: 'working', trip: { kind: 'consecutive-failures', threshold: 3 } })
+    const breaker = createBreaker(workingStrategy)
+    const fail = () => {
+      throw new Error('nothing works')
+    }
+    breaker.swap({ ...workingStrategy, name: 'hopeless', step: fail, inspect: fail } as typeof workingStrategy)
+    const transitions: TransitionEvent[] = []
+    breaker.transitions$.subscribe((e) => transitions.push(e))
+    // Its request threw: the working strategy takes over and admits it.
+    await expect(breaker.execute(async () => 'ok')).resolves.toBe('ok')
+    expect(breaker.strategy.name).toBe('working')
+    expect(rejections(transitions)).toEqual([
+      "a part of strategy 'hopeless' threw on CallRequested (Error: nothing works); back to 'working'",
+    ])
+    await expect(breaker.execute(async () => 'ok')).resolves.toBe('ok')
+    expect(uncaught).toEqual([])
+  })
+})
