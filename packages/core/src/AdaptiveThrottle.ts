@@ -191,18 +191,28 @@ const step = <S>(
   // `slowCallMs` is an accept too.
   if (event !== null && typeof event === 'object' && decision._tag !== 'Ignored' && timed) {
     const tag = event._tag
-    if (tag === 'CallSucceeded' || tag === 'CallFailed') {
+    const slowCallMs = w.slowCallMs
+    if ((tag === 'CallSucceeded' || tag === 'CallFailed') && !(slowCallMs !== undefined && overdueBeyond(event, 'overdueMs', slowCallMs))) {
       const latency = (event as { readonly latencyMs?: unknown }).latencyMs
-      const accepted = tag === 'CallSucceeded' && (w.slowCallMs === undefined || !(typeof latency === 'number' && latency > w.slowCallMs))
+      const accepted = tag === 'CallSucceeded' && (slowCallMs === undefined || !(typeof latency === 'number' && latency > slowCallMs))
       throttle = throttleAt(
         throttle.start,
         bump(w, throttle.requests),
         accepted ? bump(w, throttle.accepts) : throttle.accepts,
         throttle.credit,
       )
+    } else if (tag === 'CallOverdue' && slowCallMs !== undefined && overdueBeyond(event, 'elapsedMs', slowCallMs)) {
+      // A call still running past `slowCallMs` can no longer be an accept: it counts now, and not when it ends.
+      throttle = throttleAt(throttle.start, bump(w, throttle.requests), throttle.accepts, throttle.credit)
     }
   }
   return innerNext === s.inner && throttle === s.throttle ? [s, decision] : [state(throttle, innerNext), decision]
+}
+
+/** Whether `event[field]` is a time past `slowCallMs` (a call reported overdue beyond it). */
+const overdueBeyond = (event: object, field: 'overdueMs' | 'elapsedMs', slowCallMs: number): boolean => {
+  const ms = (event as { readonly [k: string]: unknown })[field]
+  return typeof ms === 'number' && ms > slowCallMs && ms < Number.POSITIVE_INFINITY
 }
 
 const inspect = <S>(w: Window, inner: Strategy<S>, s: ThrottledState<S>): Snapshot => {
@@ -343,8 +353,18 @@ export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleI
       inner.transitioned(before.inner, after.inner) ||
       (before.throttle !== after.throttle && rejectProbability(w, before.throttle) !== rejectProbability(w, after.throttle)),
     share: (s) => inner.share?.(s.inner) ?? [],
+    ...overdueAfter(inner.overdueAfterMs, w.slowCallMs),
   }
 }
+
+/**
+ * The smaller of the inner strategy's `overdueAfterMs` and the time from which the throttle knows a
+ * running call is no accept (past `slowCallMs`: 1 ms after it), as a field (none: no field).
+ */
+const overdueAfter = (inner: number | undefined, slowCallMs: number | undefined): { readonly overdueAfterMs?: number } =>
+  inner === undefined && slowCallMs === undefined
+    ? {}
+    : { overdueAfterMs: Math.min(inner ?? Number.POSITIVE_INFINITY, slowCallMs === undefined ? Number.POSITIVE_INFINITY : slowCallMs + 1) }
 
 /** A throttle's hand-off: its window (kept by a throttle of the same shape) and, under `inner`, the wrapped strategy's. */
 export interface ThrottleHandoff extends Handoff {

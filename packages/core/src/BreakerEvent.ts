@@ -10,6 +10,8 @@ import { primeShape } from './shapes.js'
  * - `CallSucceeded` / `CallFailed`: an admitted call settled after `latencyMs`.
  * - `CallCancelled`: an admitted call will report no outcome (cancelled, or its error is not the
  *   upstream's fault); it gives back a probe permit and counts nowhere.
+ * - `CallOverdue`: an admitted call is still running after `elapsedMs`, past the strategy's
+ *   `overdueAfterMs`: detectors that count slow calls count it now rather than when it ends.
  * - `Ticked`: time passed (lets an open breaker become half-open, or a window expire, without
  *   traffic).
  * - `ForcedOpen`, `Disabled`, `Reset`: an operator's commands (until a reset).
@@ -34,6 +36,7 @@ export type BreakerEvent =
   | CallSucceeded
   | CallFailed
   | CallCancelled
+  | CallOverdue
   | Ticked
   | ForcedOpen
   | Disabled
@@ -52,27 +55,47 @@ export type BreakerEvent =
 export interface CallRequested {
   readonly _tag: 'CallRequested'
 }
-/** An admitted call succeeded. */
+/**
+ * An admitted call succeeded. `overdueMs`: the call was reported overdue (see {@link CallOverdue})
+ * after this long, so the detectors that counted it then skip it now; anything but a finite number
+ * of ms, zero or more, means it never was.
+ */
 export interface CallSucceeded {
   readonly _tag: 'CallSucceeded'
   readonly ticket: Ticket
   readonly latencyMs: number
+  readonly overdueMs?: number
 }
 /**
  * An admitted call failed. `retryAfterMs`: the upstream asked to be left alone this long (an HTTP
  * `Retry-After`); a trip hands it to the open duration, which may honour it (the `retry-after`
  * kind does). A value that is not a finite number of ms, zero or more, is no hint at all.
+ * `overdueMs`: as in {@link CallSucceeded}.
  */
 export interface CallFailed {
   readonly _tag: 'CallFailed'
   readonly ticket: Ticket
   readonly latencyMs: number
   readonly retryAfterMs?: number
+  readonly overdueMs?: number
 }
 /** An admitted call ends without an outcome that counts. */
 export interface CallCancelled {
   readonly _tag: 'CallCancelled'
   readonly ticket: Ticket
+}
+/**
+ * An admitted call is still running after `elapsedMs` (a handle reports each call at most once,
+ * on the first event after it passes the strategy's `overdueAfterMs`; see `Strategy`). A closed
+ * circuit's detectors that count slow calls count it now, as slow and not failed, so a hung
+ * upstream trips within the slow-call threshold rather than the timeout; the call's outcome then
+ * carries `overdueMs: elapsedMs`, and those detectors skip it. Anywhere else it changes nothing
+ * (probes have their own timeout).
+ */
+export interface CallOverdue {
+  readonly _tag: 'CallOverdue'
+  readonly ticket: Ticket
+  readonly elapsedMs: number
 }
 /** Time passed. */
 export interface Ticked {
@@ -141,6 +164,7 @@ export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
   'CallSucceeded',
   'CallFailed',
   'CallCancelled',
+  'CallOverdue',
   'Ticked',
   'ForcedOpen',
   'Disabled',
@@ -163,7 +187,7 @@ export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
 export class InvalidEventError extends TypeError {
   override readonly name = 'InvalidEventError'
   constructor(
-    readonly field: 'latencyMs' | 'retryAfterMs' | 'ticket' | 'forMs' | 'until' | 'id' | 'evidence' | 'rate',
+    readonly field: 'latencyMs' | 'retryAfterMs' | 'elapsedMs' | 'ticket' | 'forMs' | 'until' | 'id' | 'evidence' | 'rate',
     readonly given: unknown,
     message: string,
   ) {
@@ -231,6 +255,7 @@ const peerRecovered: PeerRecovered = { _tag: 'PeerRecovered' }
  * import { BreakerEvent } from '@datapunk/breaker'
  * BreakerEvent.requested()._tag // 'CallRequested'
  * BreakerEvent.failed({ generation: 0, id: 0, probe: false }, 12).latencyMs // 12
+ * BreakerEvent.overdue({ generation: 0, id: 0, probe: false }, 1_500)._tag // 'CallOverdue'
  * BreakerEvent.openFor(5_000) // { _tag: 'OpenCommanded', forMs: 5000 }
  */
 export const BreakerEvent = {
@@ -255,6 +280,18 @@ export const BreakerEvent = {
   cancelled: (ticket: Ticket): CallCancelled => {
     checkOutcome(ticket, 0)
     return { _tag: 'CallCancelled', ticket }
+  },
+  /** The call admitted with `ticket` is still running after `elapsedMs` (see {@link CallOverdue}). */
+  overdue: (ticket: Ticket, elapsedMs: number): CallOverdue => {
+    checkOutcome(ticket, 0)
+    if (!isValidLatency(elapsedMs)) {
+      throw new InvalidEventError(
+        'elapsedMs',
+        elapsedMs,
+        'elapsedMs: expected a finite number of milliseconds >= 0, got ' + describe(elapsedMs),
+      )
+    }
+    return { _tag: 'CallOverdue', ticket, elapsedMs }
   },
   ticked: (): Ticked => ticked,
   forcedOpen: (): ForcedOpen => forcedOpen,

@@ -96,6 +96,7 @@ export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy
     openFor: p.openFor,
     probeTimeoutMs: p.probeTimeoutMs,
     maxProbesInFlight,
+    ...(p.detector.overdueAfterMs === undefined ? {} : { overdueAfterMs: p.detector.overdueAfterMs }),
     initial: (now) => {
       const at = isTime(now) ? now : 0
       return circuitData<D, R>(

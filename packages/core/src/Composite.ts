@@ -85,7 +85,7 @@ export const composite = (
     config,
     key: canonical(config),
     initial: (now) => state(detectors.map((d) => d.initial(now))),
-    record: (s, failed, latencyMs, now) => mapStates(s, (d, member) => d.record(member, failed, latencyMs, now)),
+    record: (s, failed, latencyMs, now, overdueMs) => mapStates(s, (d, member) => d.record(member, failed, latencyMs, now, overdueMs)),
     advance: (s, now) => mapStates(s, (d, member) => d.advance(member, now)),
     rebase: (s, deltaMs, now) => mapStates(s, (d, member) => (d.rebase === undefined ? d.initial(now) : d.rebase(member, deltaMs, now))),
     tripped: (s) => trips(count, (i) => (detectors[i] as Detector<unknown>).tripped(s.detectors[i])),
@@ -101,7 +101,26 @@ export const composite = (
     },
     codec,
   }
-  const built = rates.length === 0 ? detector : { ...detector, failureRateThreshold: Math.min(...rates) }
+  const counting = countingRunningCalls(detector, detectors, mapStates)
+  const built = rates.length === 0 ? counting : { ...counting, failureRateThreshold: Math.min(...rates) }
   depths.set(built, depth)
   return built
+}
+
+/**
+ * `detector`, counting calls still running through those of its members that do (see
+ * `Detector.overdue`): from the smallest of their thresholds. `detector` itself where none does.
+ */
+const countingRunningCalls = (
+  detector: Detector<CompositeState>,
+  detectors: ReadonlyArray<Detector<unknown>>,
+  mapStates: (s: CompositeState, f: (d: Detector<unknown>, member: unknown) => unknown) => CompositeState,
+): Detector<CompositeState> => {
+  const thresholds = detectors.map((d) => d.overdueAfterMs).filter((ms): ms is number => ms !== undefined)
+  if (thresholds.length === 0) return detector
+  return {
+    ...detector,
+    overdueAfterMs: Math.min(...thresholds),
+    overdue: (s, elapsedMs, now) => mapStates(s, (d, member) => (d.overdue === undefined ? member : d.overdue(member, elapsedMs, now))),
+  }
 }

@@ -54,8 +54,25 @@ export interface Detector<S> {
   /** Canonical text of the config: detectors with equal keys count the same way (swaps carry their state). */
   readonly key: string
   initial(now: number): S
-  /** Takes one outcome of a call admitted while closed (`latencyMs` is finite and >= 0). */
-  record(state: S, failed: boolean, latencyMs: number, now: number): S
+  /**
+   * Takes one outcome of a call admitted while closed (`latencyMs` is finite and >= 0).
+   * `overdueMs`: the call was reported to `overdue` after this long (see there); a detector that
+   * counted it then skips it now. Detectors without `overdue` ignore it.
+   */
+  record(state: S, failed: boolean, latencyMs: number, now: number, overdueMs?: number): S
+  /**
+   * The slow-call threshold (ms) from which this detector counts a call still running (see
+   * `overdue`); a composite has its members' smallest. Absent: it counts calls when they end.
+   */
+  readonly overdueAfterMs?: number
+  /**
+   * A call admitted while closed is still running after `elapsedMs` (a handle reports each call
+   * once, when it passes the strategy's smallest `overdueAfterMs`): a detector that counts slow
+   * calls counts it now, as slow and not failed, if `elapsedMs` reaches its threshold, and skips it
+   * when it ends (its `record` then gets `overdueMs` >= its threshold). A detector whose threshold
+   * is above `elapsedMs` leaves it to `record`. So each detector counts each call once.
+   */
+  overdue?(state: S, elapsedMs: number, now: number): S
   /** Lets time pass (time windows expire buckets). */
   advance(state: S, now: number): S
   /** Whether the circuit should open now. */

@@ -24,6 +24,14 @@ export interface Strategy<S> {
   /** Encodes the state to JSON-safe data and decodes it back, checking everything. */
   readonly codec: StrategyCodec<S>
   /**
+   * From how long (ms) a call still running counts as slow: a handle reports each admitted call
+   * that runs this long as `CallOverdue` (once, on its first event after that time), so a hung
+   * upstream trips within the slow-call threshold rather than the timeout. A circuit has its
+   * detectors' smallest slow-call threshold (`slow-call-rate`'s `slowCallMs`); absent when none
+   * counts slow calls.
+   */
+  readonly overdueAfterMs?: number
+  /**
    * What this strategy hands to its successor in a run-time swap: plain data (see {@link Handoff}).
    * Without it a swap hands over `{ kind: 'snapshot', snapshot: inspect(state) }`.
    */

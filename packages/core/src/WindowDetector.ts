@@ -138,8 +138,9 @@ export const windowDetector = (spec: WindowDetectorSpec): Detector<WindowDetecto
     measure: (s): ReadonlyArray<DetectorSnapshot> => [measureOne(s)],
     codec: time === undefined ? ops.codec : sharedCodec(ops.codec as t.Type<TimeWindow, TimeWindow, unknown>),
   }
-  const withThreshold =
+  const withThreshold0 =
     spec.failureRateThreshold === undefined ? detector : { ...detector, failureRateThreshold: spec.failureRateThreshold }
+  const withThreshold = tracksSlow ? countingRunningCalls(withThreshold0, slowCallMs) : withThreshold0
   if (time === undefined) return withThreshold
   return {
     ...withThreshold,
@@ -153,6 +154,21 @@ export const windowDetector = (spec: WindowDetectorSpec): Detector<WindowDetecto
       const remote = othersWindow(time, key, bucketMs, local, evidence)
       return remote === undefined ? local : { kind: 'shared', local, remote }
     },
+  }
+}
+
+/**
+ * A detector that counts slow calls, counting a call still running once it is `slowCallMs` old
+ * (see `Detector.overdue`): as slow and not failed, then skipped when it ends.
+ */
+const countingRunningCalls = (detector: Detector<WindowDetectorState>, slowCallMs: number): Detector<WindowDetectorState> => {
+  const record = detector.record
+  return {
+    ...detector,
+    overdueAfterMs: slowCallMs,
+    record: (s, failed, latencyMs, now, overdueMs) =>
+      overdueMs !== undefined && overdueMs >= slowCallMs ? s : record(s, failed, latencyMs, now),
+    overdue: (s, elapsedMs, now) => (elapsedMs >= slowCallMs ? record(s, false, elapsedMs, now) : s),
   }
 }
 

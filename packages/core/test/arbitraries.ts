@@ -211,6 +211,7 @@ export type ScriptStep =
   | { readonly dt: number; readonly op: 'request' }
   | { readonly dt: number; readonly op: 'succeed' | 'fail'; readonly pick: number; readonly latencyMs: number }
   | { readonly dt: number; readonly op: 'cancel'; readonly pick: number }
+  | { readonly dt: number; readonly op: 'overdue'; readonly pick: number; readonly latencyMs: number }
   | { readonly dt: number; readonly op: 'tick' | 'forceOpen' | 'disable' | 'reset' | 'halfOpen' | 'close' | 'isolate' }
   | { readonly dt: number; readonly op: 'openFor'; readonly ms: number }
   | { readonly dt: number; readonly op: 'release'; readonly pick: number }
@@ -257,6 +258,7 @@ const scriptStep = (failureBias: number): fc.Arbitrary<ScriptStep> =>
       }),
     },
     { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('cancel' as const), pick: fc.nat() }) },
+    { weight: 1, arbitrary: fc.record({ dt, op: fc.constant('overdue' as const), pick: fc.nat(), latencyMs: latency }) },
     { weight: 2, arbitrary: fc.record({ dt: fc.integer({ min: 0, max: 3000 }), op: fc.constant('tick' as const) }) },
     {
       weight: 1,

@@ -80,15 +80,34 @@ const toEvent = (step: ScriptStep & { op: Op }, inFlight: Admitted[], isolations
   switch (step.op) {
     case 'request':
       return { _tag: 'CallRequested' }
-    case 'succeed':
-      return { _tag: 'CallSucceeded', ticket: take(step.pick), latencyMs: step.latencyMs }
+    case 'succeed': {
+      // Some outcomes say the call was reported overdue (one in four), a few with a time that is no time at all.
+      const overdueMs = step.pick % 4 === 1 ? step.latencyMs / 2 : step.pick % 13 === 2 ? -1 : undefined
+      const ticket = take(step.pick)
+      return overdueMs === undefined
+        ? { _tag: 'CallSucceeded', ticket, latencyMs: step.latencyMs }
+        : { _tag: 'CallSucceeded', ticket, latencyMs: step.latencyMs, overdueMs }
+    }
     case 'fail': {
       // Some failures carry a retry hint (one in three), a few a hint that is no hint at all.
       const hint = step.pick % 3 === 0 ? step.latencyMs * 7 : step.pick % 11 === 1 ? Number.NaN : undefined
+      const overdueMs = step.pick % 4 === 1 ? step.latencyMs : undefined
       const ticket = take(step.pick)
       return hint === undefined
-        ? { _tag: 'CallFailed', ticket, latencyMs: step.latencyMs }
+        ? overdueMs === undefined
+          ? { _tag: 'CallFailed', ticket, latencyMs: step.latencyMs }
+          : { _tag: 'CallFailed', ticket, latencyMs: step.latencyMs, overdueMs }
         : { _tag: 'CallFailed', ticket, latencyMs: step.latencyMs, retryAfterMs: hint }
+    }
+    case 'overdue': {
+      // A call in flight (left there: it is still running), or a ticket nobody holds.
+      const ticket = inFlight[step.pick % Math.max(1, inFlight.length)] ?? {
+        _tag: 'Admitted',
+        generation: 0,
+        id: step.pick % 7,
+        probe: false,
+      }
+      return { _tag: 'CallOverdue', ticket, elapsedMs: step.latencyMs }
     }
     case 'cancel':
       return { _tag: 'CallCancelled', ticket: take(step.pick) }

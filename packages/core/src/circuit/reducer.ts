@@ -115,9 +115,10 @@ export const countClosed = <D, R>(
   failed: boolean,
   latencyMs: number,
   now: number,
+  overdueMs?: number,
 ): Result<D, R> => {
   const detector = p.detector
-  const counted = detector.record(s.detector, failed, latencyMs, now)
+  const counted = detector.record(s.detector, failed, latencyMs, now, overdueMs)
   if (s.phase.mode === Mode.Normal && detector.tripped(counted)) return [trip(p, s, counted, now, 'tripped'), recorded]
   return [circuitData(s.phase, now, s.issued, s.inFlight - 1, s.probes, counted, s.recovery), recorded]
 }
@@ -162,15 +163,16 @@ export const stepInPlace = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, e
     return admitted(s.phase.generation, id, false)
   }
   if (tag !== 'CallSucceeded' && tag !== 'CallFailed') return undefined
-  const { ticket, latencyMs, retryAfterMs } = event as {
+  const { ticket, latencyMs, retryAfterMs, overdueMs } = event as {
     readonly ticket?: unknown
     readonly latencyMs?: unknown
     readonly retryAfterMs?: unknown
+    readonly overdueMs?: unknown
   }
   // A failure with a retry hint writes the phase: `step` keeps it.
   if (retryAfterMs !== undefined) return undefined
   if (!countable(s, ticket, latencyMs)) return undefined
-  const counted = p.detector.record(s.detector, tag === 'CallFailed', latencyMs, time)
+  const counted = p.detector.record(s.detector, tag === 'CallFailed', latencyMs, time, overdueOf(overdueMs))
   // A trip is a transition: `step` makes it.
   if (s.phase.mode === Mode.Normal && p.detector.tripped(counted)) return undefined
   w.detector = counted
@@ -192,6 +194,28 @@ export const hinted = <D, R>(s: CircuitData<D, R>, retryAfterMs: unknown, now: n
   return circuitData(phaseWith(phase, { retryUntil: until }), s.clock, s.issued, s.inFlight, s.probes, s.detector, s.recovery)
 }
 
+/** An outcome's `overdueMs` (see `CallSucceeded`): anything but a finite number of ms, zero or more, is none. */
+export const overdueOf = (overdueMs: unknown): number | undefined =>
+  overdueMs !== undefined && isValidLatency(overdueMs) ? overdueMs : undefined
+
+/**
+ * A call still running (see `CallOverdue`): a closed circuit's detectors that count slow calls
+ * count it now, and may trip; it stays in flight. Anywhere else nothing changes (probes time out
+ * by `probeTimeoutMs`).
+ */
+export const onOverdue = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, event: unknown, now: number): Result<D, R> => {
+  const { ticket, elapsedMs } = event as { readonly ticket?: unknown; readonly elapsedMs?: unknown }
+  if (!isValidLatency(elapsedMs)) return [s, ignored['invalid-event']]
+  const problem = ticketProblem(s, ticket)
+  if (problem !== undefined) return [s, problem]
+  const detector = p.detector
+  if (s.phase.state !== CircuitState.Closed || detector.overdue === undefined) return [s, recorded]
+  const counted = detector.overdue(s.detector, elapsedMs, now)
+  if (counted === s.detector) return [s, recorded]
+  if (s.phase.mode === Mode.Normal && detector.tripped(counted)) return [trip(p, s, counted, now, 'tripped'), recorded]
+  return [circuitData(s.phase, now, s.issued, s.inFlight, s.probes, counted, s.recovery), recorded]
+}
+
 export const onOutcome = <D, R>(
   p: CircuitParts<D, R>,
   state: CircuitData<D, R>,
@@ -206,7 +230,10 @@ export const onOutcome = <D, R>(
   const id = (ticket as Admitted).id
   // A failure's retry hint is kept only with an outcome that counts (an ignored event changes nothing).
   const hint = failed ? (event as { readonly retryAfterMs?: unknown }).retryAfterMs : undefined
-  if (state.phase.state === CircuitState.Closed) return countClosed(p, hinted(state, hint, now), failed, latencyMs, now)
+  if (state.phase.state === CircuitState.Closed) {
+    const overdueMs = overdueOf((event as { readonly overdueMs?: unknown }).overdueMs)
+    return countClosed(p, hinted(state, hint, now), failed, latencyMs, now, overdueMs)
+  }
   // A probe still in the list counts, even past its timeout: expiry happens on requests and ticks.
   const index = probeIndex(state.probes, id)
   if (index < 0 || state.recovery === null) return [state, ignored['already-settled']]
@@ -398,6 +425,8 @@ export const dispatch = <D, R>(
       return onOutcome(p, s, event, true, now)
     case 'CallCancelled':
       return onCancel(p, s, event.ticket, now)
+    case 'CallOverdue':
+      return onOverdue(p, s, event, now)
     case 'Ticked':
       return onTick(p, s, now)
     case 'EvidenceReceived':

@@ -40,7 +40,19 @@ export const detectorScript: fc.Arbitrary<ReadonlyArray<DetectorStep>> = fc.arra
 /** One thing that happens to a strategy; `pick` chooses which ticket an outcome settles. */
 export interface StrategyStep {
   readonly dt: number
-  readonly op: 'request' | 'succeed' | 'fail' | 'cancel' | 'forged' | 'tick' | 'force-open' | 'reset' | 'half-open' | 'close' | 'open-for'
+  readonly op:
+    | 'request'
+    | 'succeed'
+    | 'fail'
+    | 'cancel'
+    | 'forged'
+    | 'overdue'
+    | 'tick'
+    | 'force-open'
+    | 'reset'
+    | 'half-open'
+    | 'close'
+    | 'open-for'
   readonly pick: number
   readonly latencyMs: number
 }
@@ -53,7 +65,7 @@ export const strategyScript: fc.Arbitrary<ReadonlyArray<StrategyStep>> = fc.arra
       { weight: 10, arbitrary: fc.constant('request' as const) },
       { weight: 5, arbitrary: fc.constant('succeed' as const) },
       { weight: 5, arbitrary: fc.constant('fail' as const) },
-      { weight: 1, arbitrary: fc.constantFrom('cancel' as const, 'forged' as const, 'tick' as const) },
+      { weight: 1, arbitrary: fc.constantFrom('cancel' as const, 'forged' as const, 'tick' as const, 'overdue' as const) },
       {
         weight: 1,
         arbitrary: fc.constantFrom('force-open' as const, 'reset' as const, 'half-open' as const, 'close' as const, 'open-for' as const),
@@ -67,7 +79,9 @@ export const strategyScript: fc.Arbitrary<ReadonlyArray<StrategyStep>> = fc.arra
 
 /**
  * The event of a step. Outcomes settle one of the `admitted` tickets (taken out of it), or, when
- * none is in flight and for `forged`, a ticket no admission gave (which a strategy must ignore).
+ * none is in flight and for `forged`, a ticket no admission gave (which a strategy must ignore);
+ * one in three says the call was reported overdue (`overdueMs`), and `overdue` reports a call in
+ * flight (left in `admitted`) as still running after `latencyMs`.
  */
 export const eventOf = (step: StrategyStep, admitted: Admitted[]): BreakerEvent => {
   const take = (): Admitted => {
@@ -76,14 +90,23 @@ export const eventOf = (step: StrategyStep, admitted: Admitted[]): BreakerEvent 
     const [ticket] = admitted.splice(step.pick % admitted.length, 1)
     return ticket as Admitted
   }
+  const overdueMs = step.pick % 3 === 0 ? step.latencyMs / 2 : undefined
   switch (step.op) {
     case 'request':
       return BreakerEvent.requested()
-    case 'succeed':
-      return BreakerEvent.succeeded(take(), step.latencyMs)
+    case 'succeed': {
+      const event = BreakerEvent.succeeded(take(), step.latencyMs)
+      return overdueMs === undefined ? event : { ...event, overdueMs }
+    }
     case 'fail':
-    case 'forged':
-      return BreakerEvent.failed(take(), step.latencyMs)
+    case 'forged': {
+      const event = BreakerEvent.failed(take(), step.latencyMs)
+      return overdueMs === undefined ? event : { ...event, overdueMs }
+    }
+    case 'overdue': {
+      const ticket = admitted[step.pick % Math.max(1, admitted.length)]
+      return BreakerEvent.overdue(ticket ?? { generation: 0, id: step.pick % 7, probe: false }, step.latencyMs)
+    }
     case 'cancel':
       return BreakerEvent.cancelled(take())
     case 'tick':

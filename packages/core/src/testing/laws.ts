@@ -87,14 +87,18 @@ const run = <T>(what: string, arbitrary: fc.Arbitrary<T>, check: (value: T) => v
   )
 }
 
+/** The calls a detector's measure entries hold, summed (entries without a window count none). */
+const callsOf = (entries: ReadonlyArray<DetectorSnapshot>): number => entries.reduce((sum, d) => sum + (d.calls ?? 0), 0)
+
 /**
  * Checks a detector against the laws every built-in detector keeps, over random sequences of
  * outcomes (successes, failures, latencies from 0 to minutes), time passing, clock jumps back
  * (through `rebase`, if it has one) and swaps: no method throws or mutates its input (states are
  * frozen); `measure` reports rates in [0, 1] or null, counts that are whole and never negative,
  * failures and slow calls never above calls, finite figures; the state round-trips through its
- * codec at every step; the same sequence gives the same states; and a swap to a detector with the
- * same config keeps what it counted (the hand-off carries the state).
+ * codec at every step; the same sequence gives the same states; a swap to a detector with the
+ * same config keeps what it counted (the hand-off carries the state); and a detector that counts
+ * calls still running (`overdue`) counts a call reported overdue once.
  *
  * @example
  * import { consecutiveFailures } from '@datapunk/breaker'
@@ -114,9 +118,18 @@ export const checkDetectorLaws = <S>(detector: Detector<S>, options: LawOptions 
       now = step.op === 'jump-back' ? now - step.ms : now + step.dt
       const before = state
       switch (step.op) {
-        case 'record':
+        case 'record': {
           state = detector.record(before, step.failed, step.latencyMs, now)
+          const after = detector.overdueAfterMs
+          // Every other slow enough call was reported still running first: it counts once all the same.
+          if (detector.overdue !== undefined && after !== undefined && step.latencyMs >= after && step.dt % 2 === 0) {
+            const early = deepFreeze(detector.overdue(before, after, now))
+            const once = detector.record(early, step.failed, step.latencyMs, now, after)
+            law(callsOf(detector.measure(once)) === callsOf(detector.measure(state)), 'a call reported overdue counts once', step)
+            state = once
+          }
           break
+        }
         case 'advance':
           state = detector.advance(before, now)
           break
