@@ -1,5 +1,7 @@
 import {
   type BreakerEvent,
+  type CallFailed,
+  type CallSucceeded,
   type Decision,
   type InPlaceStep,
   inPlaceStep,
@@ -17,7 +19,8 @@ import type { EventStream, Unsubscribable } from './EventStream.js'
 import { type ExecuteOptions, execute } from './execute.js'
 import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
 import { asFailure, brokenDecision, fallbackState, partFailedMessage } from './partFailure.js'
-import { announceChange, drainWaiters, type Views, type Waiter, Watch } from './Watch.js'
+import { type RunningCalls, runningCallsFor } from './RunningCalls.js'
+import { announceChange, type Views, type Waiter, Watch } from './Watch.js'
 
 /** Options of {@link createBreaker}. */
 export interface BreakerOptions<S> {
@@ -80,6 +83,8 @@ export class Breaker implements CallSink {
   private broken = false
 
   private callCount = 0
+  /** Calls still running, watched for the strategy's `overdueAfterMs` (none: `undefined`, the hot path's one test). */
+  private running: RunningCalls | undefined
   /** Watchers' and waiters' bookkeeping, created on first use (a keyed group holds many idle breakers). */
   private watched: Watch | undefined = undefined
 
@@ -142,6 +147,7 @@ export class Breaker implements CallSink {
 
   constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}) {
     this.strategyNow = strategy
+    this.running = runningCallsFor(strategy.overdueAfterMs, undefined, this)
     this.name = options.name ?? strategy.name
     this.clock = options.clock ?? monotonicClock
     if (options.initialState === undefined) this.current = PRISTINE
@@ -202,7 +208,9 @@ export class Breaker implements CallSink {
 
   /** Steps the strategy with `event` at the clock's time; returns the decision. */
   dispatch(event: BreakerEvent): Decision {
-    return this.dispatchAt(event, this.clock.now())
+    const now = this.clock.now()
+    if (this.running !== undefined && event._tag === 'Ticked') this.running.report(now)
+    return this.dispatchAt(event, now)
   }
 
   /**
@@ -321,12 +329,25 @@ export class Breaker implements CallSink {
    * Prefer {@link admit}.
    */
   request(now = this.clock.now()): Decision {
-    return this.dispatchAt(REQUESTED, now, ++this.callCount)
+    const running = this.running
+    if (running === undefined) return this.dispatchAt(REQUESTED, now, ++this.callCount)
+    running.report(now)
+    const decision = this.dispatchAt(REQUESTED, now, ++this.callCount)
+    if (decision._tag === 'Admitted') running.admitted(decision, now)
+    return decision
   }
 
   /** Records that the call admitted with `ticket` succeeded after `latencyMs`. Report each ticket once. */
   succeeded(ticket: Ticket, latencyMs: number, now = this.clock.now(), call = 0): Decision {
-    return this.dispatchAt({ _tag: 'CallSucceeded', ticket, latencyMs: Math.max(0, latencyMs) }, now, call)
+    const event: CallSucceeded = { _tag: 'CallSucceeded', ticket, latencyMs: Math.max(0, latencyMs) }
+    return this.running === undefined ? this.dispatchAt(event, now, call) : this.ended(this.running, event, now, call, false)
+  }
+
+  /** An outcome while calls are watched (see `RunningCalls`): the others reported first, this one's report carried. */
+  private ended(running: RunningCalls, event: CallSucceeded | CallFailed, now: number, call: number, timedOut: boolean): Decision {
+    const overdueMs = running.ended(event.ticket)
+    running.report(now)
+    return this.dispatchAt(overdueMs === undefined ? event : { ...event, overdueMs }, now, call, timedOut)
   }
 
   /**
@@ -335,18 +356,16 @@ export class Breaker implements CallSink {
    */
   failed(ticket: Ticket, latencyMs: number, now = this.clock.now(), call = 0, timedOut = false, retryAfterMs?: number): Decision {
     const latency = Math.max(0, latencyMs)
-    return this.dispatchAt(
+    const event: CallFailed =
       retryAfterMs === undefined
         ? { _tag: 'CallFailed', ticket, latencyMs: latency }
-        : { _tag: 'CallFailed', ticket, latencyMs: latency, retryAfterMs },
-      now,
-      call,
-      timedOut,
-    )
+        : { _tag: 'CallFailed', ticket, latencyMs: latency, retryAfterMs }
+    return this.running === undefined ? this.dispatchAt(event, now, call, timedOut) : this.ended(this.running, event, now, call, timedOut)
   }
 
   /** Records that the call admitted with `ticket` ends without an outcome that counts. */
   cancelled(ticket: Ticket, call = 0): Decision {
+    this.running?.ended(ticket)
     return this.dispatchAt({ _tag: 'CallCancelled', ticket }, this.clock.now(), call)
   }
 
@@ -396,6 +415,7 @@ export class Breaker implements CallSink {
     this.fallback = previous
     this.broken = false
     this.strategyNow = next
+    this.running = runningCallsFor(next.overdueAfterMs, this.running, this)
     this.current = state
     // Given from outside (or adopted from the old state): not ours to write in place.
     this.own(false)
@@ -441,38 +461,11 @@ export class Breaker implements CallSink {
    * opened again, and fails with the last rejection after `maxWaitMs`. Unsubscribe to leave the queue.
    */
   wait(maxWaitMs: number, admit: Waiter['admit'], fail: Waiter['fail']): Unsubscribable {
-    const waiter: Waiter = { admit, fail, timer: undefined }
-    const w = this.watch()
-    w.waiters ??= new Set()
-    w.waiters.add(waiter)
-    waiter.timer = this.clock.schedule(() => {
-      if (this.leave(waiter)) fail({ _tag: 'Rejected', reason: 'half-open-full', retryAfterMs: null })
-    }, maxWaitMs)
-    return { unsubscribe: () => void this.leave(waiter) }
-  }
-
-  private leave(waiter: Waiter): boolean {
-    if (this.watched?.waiters?.delete(waiter) !== true) return false
-    waiter.timer?.unsubscribe()
-    return true
-  }
-
-  /** Lets waiters ask again, outside the dispatch that changed the state (no re-entrant calls). */
-  private drainSoon(w: Watch): void {
-    if (w.drainScheduled) return
-    w.drainScheduled = true
-    this.clock.schedule(() => {
-      w.drainScheduled = false
-      this.drain(w)
-    })
-  }
-
-  private drain(w: Watch): void {
-    if (w.waiters !== undefined) drainWaiters(this, w.waiters)
+    return this.watch().wait(this.clock, maxWaitMs, admit, fail)
   }
 
   private changed(w: Watch, before: unknown, after: unknown, now: number, swappedFrom?: Snapshot): void {
-    if (w.waiters !== undefined && w.waiters.size > 0) this.drainSoon(w)
+    w.drainSoon(this.clock, this)
     announceChange(w, this.name, this.strategyNow, before, after, now, swappedFrom)
   }
 }

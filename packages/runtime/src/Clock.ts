@@ -11,9 +11,13 @@ export interface Clock {
   schedule(work: () => void, delayMs?: number): TimerHandle
 }
 
-/** A scheduled timer, cancelled by `unsubscribe` (RxJS's `Subscription` is one). */
+/**
+ * A scheduled timer, cancelled by `unsubscribe` (RxJS's `Subscription` is one). `unref`, where the
+ * clock's timers have one (the built-in clocks' `setTimeout`), stops it keeping a process alive.
+ */
 export interface TimerHandle {
   unsubscribe(): void
+  unref?(): void
 }
 
 // `performance.now()` never goes back; anchored at `timeOrigin` it reads like wall-clock time in ms.
@@ -102,9 +106,17 @@ export class CachedClock {
 }
 
 /** `setTimeout` as a {@link Clock}'s timer (kept referenced, as a pending call's timeout should be). */
-const timeout = (work: () => void, delayMs = 0): TimerHandle => {
-  const handle = globalThis.setTimeout(work, delayMs)
-  return { unsubscribe: () => globalThis.clearTimeout(handle) }
+const timeout = (work: () => void, delayMs = 0): TimerHandle => new Timeout(globalThis.setTimeout(work, delayMs))
+
+/** A `setTimeout` handle as a {@link TimerHandle}: one object per timer, its methods shared. */
+class Timeout implements TimerHandle {
+  constructor(private readonly handle: ReturnType<typeof setTimeout>) {}
+  unsubscribe(): void {
+    globalThis.clearTimeout(this.handle)
+  }
+  unref(): void {
+    ;(this.handle as { unref?: () => void }).unref?.()
+  }
 }
 
 const cached = new CachedClock()

@@ -1,7 +1,7 @@
 /** What a breaker keeps for its watchers and waiters, and how it delivers their events in causal order. */
 import type { Admitted, BreakerEvent, Decision, Rejected, Snapshot, Strategy } from '@datapunk/breaker'
-import type { TimerHandle } from './Clock.js'
-import { Channel, type EventStream, eventStream, mergeStreams, type Sink } from './EventStream.js'
+import type { Clock, TimerHandle } from './Clock.js'
+import { Channel, type EventStream, eventStream, mergeStreams, type Sink, type Unsubscribable } from './EventStream.js'
 import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
 
 export const outcomeTag = { CallSucceeded: 'succeeded', CallFailed: 'failed', CallCancelled: 'cancelled' } as const
@@ -13,6 +13,13 @@ export interface Waiter {
   timer: TimerHandle | undefined
 }
 
+/** What letting waiters in asks of a breaker. */
+export interface Gate {
+  readonly clock: { now(): number }
+  readonly lastCall: number
+  request(now: number): Decision
+}
+
 const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs: null }
 
 /**
@@ -20,10 +27,7 @@ const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs
  * the circuit open again, all fail). Linear in the waiters let in: a set iterates in insertion
  * order and deleting the one in hand is O(1) (100,000 waiters cost what 2,000 cost, per waiter).
  */
-export const drainWaiters = (
-  gate: { readonly clock: { now(): number }; readonly lastCall: number; request(now: number): Decision },
-  waiters: Set<Waiter>,
-): void => {
+export const drainWaiters = (gate: Gate, waiters: Set<Waiter>): void => {
   for (const waiter of waiters) {
     const now = gate.clock.now()
     const decision = gate.request(now)
@@ -139,6 +143,36 @@ export class Watch {
   waiters: Set<Waiter> | undefined = undefined
   drainScheduled = false
   views: Views | undefined = undefined
+
+  /**
+   * Queues a caller for the probes' verdict (see `Breaker.wait`): it fails with `half-open-full`
+   * after `maxWaitMs` on `clock` unless let in or gone first.
+   */
+  wait(clock: Clock, maxWaitMs: number, admit: Waiter['admit'], fail: Waiter['fail']): Unsubscribable {
+    const waiter: Waiter = { admit, fail, timer: undefined }
+    this.waiters ??= new Set()
+    this.waiters.add(waiter)
+    waiter.timer = clock.schedule(() => {
+      if (this.leave(waiter)) fail({ _tag: 'Rejected', reason: 'half-open-full', retryAfterMs: null })
+    }, maxWaitMs)
+    return { unsubscribe: () => void this.leave(waiter) }
+  }
+
+  private leave(waiter: Waiter): boolean {
+    if (this.waiters?.delete(waiter) !== true) return false
+    waiter.timer?.unsubscribe()
+    return true
+  }
+
+  /** Lets waiters ask `gate` again, on `clock`, outside the dispatch that changed the state (no re-entrant calls). */
+  drainSoon(clock: Clock, gate: Gate): void {
+    if (this.drainScheduled || this.waiters === undefined || this.waiters.size === 0) return
+    this.drainScheduled = true
+    clock.schedule(() => {
+      this.drainScheduled = false
+      if (this.waiters !== undefined) drainWaiters(gate, this.waiters)
+    })
+  }
 
   /**
    * Queues `value` for `channel`. Every emission goes through the queue and `flush`, so a

@@ -2,7 +2,8 @@
  * Chaos over the operator, in virtual time: random sources (synchronous or scheduled, values,
  * errors, completions, never ending), random unsubscribe points, random failure and result
  * classifiers (including ones that throw or answer junk, and failures with retry hints that a
- * retry-after open duration honours), random timeouts, on breakers that trip and recover in between.
+ * retry-after open duration honours), random timeouts, on breakers that trip and recover in between,
+ * some of them on slow calls counted while still running (never-ending sources are hung calls).
  */
 import { circuit } from '@datapunk/breaker'
 import { BrokenCircuitError, type CallEvent, CallTimeoutError, createBreaker, Verdict } from '@datapunk/breaker-runtime'
@@ -34,6 +35,8 @@ interface Setup {
   readonly successOn: 'complete' | 'first-value'
   readonly onUnsubscribe: 'cancel' | 'failure'
   readonly recovery: 'classic' | 'gradual'
+  /** Trip on failures alone, or on slow calls too (counted while running, from 20 ms). */
+  readonly trip: 'failures' | 'slow'
 }
 
 const sourceSpec: fc.Arbitrary<SourceSpec> = fc.record({
@@ -53,7 +56,14 @@ const setup: fc.Arbitrary<Setup> = fc.record({
   successOn: fc.constantFrom('complete' as const, 'first-value' as const),
   onUnsubscribe: fc.constantFrom('cancel' as const, 'failure' as const),
   recovery: fc.constantFrom('classic' as const, 'gradual' as const),
+  trip: fc.constantFrom('failures' as const, 'slow' as const),
 })
+
+const consecutive = { kind: 'consecutive-failures', threshold: 2 } as const
+const slowToo = {
+  kind: 'any-of',
+  detectors: [consecutive, { kind: 'slow-call-rate', threshold: 0.5, slowCallMs: 20, minimumCalls: 2, window: { kind: 'count', size: 4 } }],
+} as const
 
 /** The source a spec describes, on `scheduler` (synchronous sources ignore it). */
 const sourceOf = (spec: SourceSpec, scheduler: VirtualTimeScheduler, id: number) =>
@@ -89,7 +99,7 @@ describe('chaos: the operator under random sources, unsubscribes, classifiers an
         config.onUnhandledError = (error) => unhandled.push(error)
         const breaker = createBreaker(
           circuit({
-            trip: { kind: 'consecutive-failures', threshold: 2 },
+            trip: s.trip === 'failures' ? consecutive : slowToo,
             recovery: s.recovery === 'classic' ? { kind: 'classic', probes: 2 } : { kind: 'gradual', initialRate: 0.5, stageCalls: 2 },
             openFor: { kind: 'retry-after', minMs: 10, maxMs: 80, otherwise: { kind: 'constant', ms: 50 } },
           }),
@@ -183,8 +193,9 @@ describe('chaos: the operator under random sources, unsubscribes, classifiers an
           (e) => e._tag === 'CallSucceeded' || e._tag === 'CallFailed' || e._tag === 'CallCancelled' || e._tag === 'CallStale',
         ).length
         expect(settled).toBe(admitted)
-        // No permit outstanding.
+        // No permit outstanding, and no call left watched for running past the slow-call threshold.
         expect(breaker.snapshot().inFlight).toBe(0)
+        expect((breaker as unknown as { running?: { size: number } }).running?.size ?? 0).toBe(0)
         // RxJS semantics unchanged for admitted calls that did not time out.
         endings.forEach((ending, id) => {
           const twin = plain[id]

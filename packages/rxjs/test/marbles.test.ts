@@ -25,6 +25,24 @@ const describeErrors = <T>(source: Observable<T>): Observable<T | string> =>
   )
 
 describe('circuitBreaker in virtual time', () => {
+  it('a hung upstream trips once its calls run past slowCallMs, not at their timeout', () => {
+    const scheduler = newScheduler()
+    scheduler.run(({ cold, hot, expectObservable }) => {
+      const breaker = createBreaker(
+        circuit({
+          trip: { kind: 'slow-call-rate', threshold: 0.5, slowCallMs: 50, minimumCalls: 2, window: { kind: 'count', size: 10 } },
+          openFor: { kind: 'constant', ms: 1_000 },
+        }),
+        { clock: scheduler },
+      )
+      const hung = cold('-')
+      // Two calls hang; the request at 60 ms finds them 60 and 50 ms old (two slow of two): open, and rejected.
+      const requests = hot('r 9ms r 49ms r')
+      const results = requests.pipe(mergeMap(() => describeErrors(hung.pipe(circuitBreaker(breaker, { timeoutMs: 500 })))))
+      expectObservable(results).toBe('60ms a 439ms t 9ms t', { a: 'rejected:open:1000', t: 'timeout' })
+    })
+  })
+
   it('trips after failures, rejects with the right retryAfterMs without subscribing, and probes after the open duration', () => {
     const scheduler = newScheduler()
     scheduler.run(({ cold, hot, expectObservable, expectSubscriptions }) => {

@@ -1,10 +1,11 @@
 /**
  * Soak against a real `node:http` server on 127.0.0.1 that fails, answers 503 with Retry-After,
- * hangs, resets connections and recovers in phases: 12,000 calls through the operator and 12,000
+ * hangs, resets connections and recovers in phases: 11,500 calls through the operator and 11,500
  * through `execute`, 100 at a time, their answers classified by `classifyHttp()`. Every call is
  * accounted for, none hangs, every socket closes, what the breaker admitted is exactly what the
- * server saw, and every open phase lasts what the retry-after open duration allows. Bounded: a few
- * seconds, all on loopback; no timing is asserted.
+ * server saw, every open phase lasts what the retry-after open duration allows, and a hang trips
+ * the circuit on its slow calls before the first of them times out. Bounded: a few seconds, all on
+ * loopback; no duration is asserted, only the order of events.
  */
 import { Agent, createServer, request, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
@@ -104,7 +105,9 @@ const phases: ReadonlyArray<{ mode: Mode; calls: number }> = [
   { mode: 'ok', calls: 2000 },
   { mode: 'fail', calls: 2000 },
   { mode: 'unavailable', calls: 2000 },
-  { mode: 'hang', calls: 2000 },
+  // Recovered (closed) before the hang, so that it is the hang's slow calls that trip the circuit.
+  { mode: 'ok', calls: 1000 },
+  { mode: 'hang', calls: 500 },
   { mode: 'reset', calls: 2000 },
   { mode: 'ok', calls: 2000 },
 ]
@@ -113,8 +116,15 @@ const soak = async (via: 'operator' | 'execute') => {
   const breaker: Breaker = createBreaker(
     circuit({
       name: via,
-      trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 10, window: { kind: 'count', size: 20 } },
-      recovery: { kind: 'gradual', initialRate: 0.2, stageCalls: 5 },
+      trip: {
+        kind: 'any-of',
+        detectors: [
+          { kind: 'failure-rate', threshold: 0.5, minimumCalls: 10, window: { kind: 'count', size: 20 } },
+          // Calls past 500 ms count as slow while still running: a hang trips before its 1.5 s timeouts.
+          { kind: 'slow-call-rate', threshold: 0.5, slowCallMs: 500, minimumCalls: 10, window: { kind: 'count', size: 20 } },
+        ],
+      },
+      recovery: { kind: 'gradual', initialRate: 0.2, stageCalls: 5, stageMs: 0, probationMs: 0 },
       openFor: { kind: 'retry-after', minMs: 10, maxMs: 50, otherwise: { kind: 'constant', ms: 20 } },
     }),
   )
@@ -128,7 +138,7 @@ const soak = async (via: 'operator' | 'execute') => {
   const classify = classifyHttp()
   const call =
     via === 'execute'
-      ? () => breaker.execute((signal) => get(signal), { ...classify, timeoutMs: 300 })
+      ? () => breaker.execute((signal) => get(signal), { ...classify, timeoutMs: 1_500 })
       : () =>
           firstValueFrom(
             // As a user writes an abortable request in RxJS: unsubscribing (a timeout) aborts it.
@@ -142,11 +152,20 @@ const soak = async (via: 'operator' | 'execute') => {
                 (error: unknown) => subscriber.error(error),
               )
               return () => controller.abort()
-            }).pipe(circuitBreaker(breaker, { ...classify, timeoutMs: 300 })),
+            }).pipe(circuitBreaker(breaker, { ...classify, timeoutMs: 1_500 })),
           )
   const receivedBefore = upstream.received
   const totals = { ok: 0, answeredFailure: 0, failed: 0, timedOut: 0, rejected: 0 }
+  // When the hang began, in what state, and when it first opened the circuit and first timed a call out.
+  const hang = { state: '', from: 0, opened: Number.POSITIVE_INFINITY, timedOut: Number.POSITIVE_INFINITY }
+  breaker.transitions$.subscribe((e) => {
+    if (e._tag === 'StateChanged' && e.to === 'open' && hang.state !== '') hang.opened = Math.min(hang.opened, e.at)
+  })
+  breaker.calls$.subscribe((e) => {
+    if (e._tag === 'CallFailed' && e.timedOut && hang.state !== '') hang.timedOut = Math.min(hang.timedOut, e.at)
+  })
   for (const phase of phases) {
+    if (phase.mode === 'hang') Object.assign(hang, { state: breaker.snapshot().state, from: breaker.clock.now() })
     upstream.mode = phase.mode
     const endings = await pool(phase.calls, 100, call)
     for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += endings[key]
@@ -160,15 +179,15 @@ const soak = async (via: 'operator' | 'execute') => {
   const settledEvents = events.filter(
     (e) => e._tag === 'CallSucceeded' || e._tag === 'CallFailed' || e._tag === 'CallCancelled' || e._tag === 'CallStale',
   )
-  return { breaker, totals, admitted, settled: settledEvents.length, received: upstream.received - receivedBefore, openFor }
+  return { breaker, totals, admitted, settled: settledEvents.length, received: upstream.received - receivedBefore, openFor, hang }
 }
 
 describe('soak: a flaky, hanging, resetting server on 127.0.0.1', () => {
   for (const via of ['operator', 'execute'] as const) {
-    it(`12,000 calls through ${via === 'operator' ? 'the operator' : 'execute'}: all accounted for, none hung, sockets closed, the breaker's counts equal the server's`, async () => {
+    it(`11,500 calls through ${via === 'operator' ? 'the operator' : 'execute'}: all accounted for, none hung, sockets closed, the breaker's counts equal the server's`, async () => {
       const result = await soak(via)
       const { totals } = result
-      expect(totals.ok + totals.answeredFailure + totals.failed + totals.timedOut + totals.rejected).toBe(12_000)
+      expect(totals.ok + totals.answeredFailure + totals.failed + totals.timedOut + totals.rejected).toBe(11_500)
       // Every phase left its mark: successes, failures (500s and 503s answered, resets), timeouts (hangs), rejections.
       expect(totals.ok).toBeGreaterThan(0)
       expect(totals.answeredFailure).toBeGreaterThan(0)
@@ -183,6 +202,10 @@ describe('soak: a flaky, hanging, resetting server on 127.0.0.1', () => {
       expect(result.openFor).toContain(20)
       expect(result.openFor).toContain(50)
       expect(result.openFor.filter((ms) => !(ms >= 10 && ms <= 50))).toEqual([])
+      // The hang found the circuit closed, and its slow calls opened it before any of them timed out.
+      expect(result.hang.state).toBe('closed')
+      expect(result.hang.opened).toBeLessThan(result.hang.timedOut)
+      expect(result.hang.timedOut).toBeLessThan(Number.POSITIVE_INFINITY)
       // One outcome per admission, none left in flight.
       expect(result.settled).toBe(result.admitted)
       expect(result.breaker.snapshot().inFlight).toBe(0)
