@@ -38,7 +38,7 @@ describe('the architecture', () => {
    */
   const filesOver: Record<string, number> = {}
   const functionsOver: Record<string, number> = {
-    'packages/sim/src/simulate.ts runOne': 202,
+    'packages/sim/src/simulate.ts runOne': 190,
   }
 
   it(`no source file grows past ${FILE_LIMIT} lines, and none already past it grows`, () => {

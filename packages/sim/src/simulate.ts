@@ -1,5 +1,5 @@
 import type { Admitted, BreakerEvent, CircuitState, Decision, Strategy } from '@datapunk/breaker'
-import { Outcomes } from './Outcomes.js'
+import { InFlight } from './InFlight.js'
 import { normal, seeded } from './Random.js'
 import { arrivals, type HealthSegment, type Scenario, shedAt, strainAt } from './Scenario.js'
 
@@ -180,7 +180,6 @@ const runOne = <S>(scenario: Scenario, strategy: Strategy<S> | null, draws: Draw
   let state: S | undefined = strategy?.initial(0)
   // The phase, read through the public interface: `inspect` only when the strategy says something a watcher sees changed.
   let phase: CircuitState = strategy === null ? 'closed' : strategy.inspect(state as S).state
-  const pending = new Outcomes()
   const segments = scenario.health
   const sigmas = segments.map((segment) => Math.log(segment.latencyMs.p99 / segment.latencyMs.median) / 2.326)
   let segmentIndex = 0
@@ -237,22 +236,11 @@ const runOne = <S>(scenario: Scenario, strategy: Strategy<S> | null, draws: Draw
     return decision
   }
 
-  const settleDue = (t: number) => {
-    while (pending.size > 0 && pending.peekAt() <= t) {
-      const slot = pending.pop()
-      const ticket = pending.takeTicket(slot)
-      const latencyMs = pending.latencyOf(slot)
-      if (!oracle)
-        apply(
-          pending.failedOf(slot) ? { _tag: 'CallFailed', ticket, latencyMs } : { _tag: 'CallSucceeded', ticket, latencyMs },
-          pending.atOf(slot),
-        )
-    }
-  }
+  const inFlight = new InFlight(oracle ? undefined : apply, strategy?.overdueAfterMs)
 
   for (let i = 0; i < times.length; i++) {
     const t = times[i] ?? 0
-    settleDue(t)
+    inFlight.settleDue(t)
     const bucket = Math.min(bucketCount - 1, Math.floor(t / bucketMs))
     requests[bucket] = (requests[bucket] ?? 0) + 1
     // Arrivals come in time order: the segment in force only moves forward.
@@ -315,7 +303,7 @@ const runOne = <S>(scenario: Scenario, strategy: Strategy<S> | null, draws: Draw
         callerMsLost += latencyMs
         failedIn[bucket] = (failedIn[bucket] ?? 0) + 1
       } else succeeded++
-      pending.push(t + latencyMs, decision, failed, latencyMs)
+      inFlight.admitted(t, decision, failed, latencyMs)
     } else {
       lastRejectAt = t
       fullFrom = null
@@ -334,7 +322,7 @@ const runOne = <S>(scenario: Scenario, strategy: Strategy<S> | null, draws: Draw
     phaseAt[bucket] = oracle ? (decision._tag === 'Admitted' ? 'closed' : 'open') : phase
     downAt[bucket] = upstreamDown(t) || segment.failureRate >= 0.5
   }
-  settleDue(Number.POSITIVE_INFINITY)
+  inFlight.settleDue(Number.POSITIVE_INFINITY)
   for (const count of recoveryLoad.values()) peakRecoveryRps = Math.max(peakRecoveryRps, count)
 
   const closedAtEnd = phase === 'closed'

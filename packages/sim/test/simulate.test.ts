@@ -1,7 +1,17 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { circuit } from '@datapunk/breaker'
-import { arrivals, demoStrategies, renderText, type Scenario, scenarios, seeded, simulate, strainAt } from '@datapunk/breaker-sim'
+import {
+  arrivals,
+  demoStrategies,
+  qualitySpace,
+  renderText,
+  type Scenario,
+  scenarios,
+  seeded,
+  simulate,
+  strainAt,
+} from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
 
 const fragile = scenarios['fragile-recovery']
@@ -87,6 +97,32 @@ describe('simulate', () => {
     const [a, b] = simulate(fragile, [strategy, strategy], { seed: 5 })
     expect(a?.summary).toEqual(b?.summary)
     expect(a?.summary.requests).toBe(arrivals(fragile.load, fragile.durationMs, seeded(5)).length)
+  })
+})
+
+describe('calls still running', () => {
+  it('a hung upstream trips a slow-call detector once its calls pass slowCallMs, as the runtime reports them, not when they time out', () => {
+    const cell = qualitySpace().find((c) => c.id === 'hung-outage@1000')
+    if (cell === undefined) throw new Error('no hung-outage@1000 cell')
+    const strategy = circuit({
+      name: 'slow',
+      trip: {
+        kind: 'slow-call-rate',
+        threshold: 0.5,
+        slowCallMs: 500,
+        minimumCalls: 20,
+        window: { kind: 'time', durationMs: 10_000, buckets: 10 },
+      },
+    })
+    // The same strategy, blind to running calls (it counts each when it ends).
+    const { overdueAfterMs: _, ...blind } = strategy
+    const [watching, ending] = simulate(cell.scenario, [strategy, { ...blind, name: 'blind' }], { seed: 101 }).map((run) => run.summary)
+    // Every call of the hung upstream waits the callers' 2 s timeout: counted at 500 ms, the trip comes
+    // up to 1.5 s sooner (1 s here: the window judges in 1 s buckets).
+    const sooner = (ending?.timeToDetectMs ?? 0) - (watching?.timeToDetectMs ?? 0)
+    expect(sooner).toBeGreaterThan(500)
+    expect(sooner).toBeLessThanOrEqual(1_500)
+    expect(watching?.wasted).toBeLessThan(ending?.wasted ?? 0)
   })
 })
 
