@@ -15,32 +15,25 @@ import {
 import { Admission } from './Admission.js'
 import type { CallSink } from './AdmittedCall.js'
 import { type Clock, monotonicClock } from './Clock.js'
+import type { BreakerOptions } from './createBreaker.js'
 import type { EventStream, Unsubscribable } from './EventStream.js'
 import { type ExecuteOptions, execute } from './execute.js'
 import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
-import { asFailure, brokenDecision, fallbackState, partFailedMessage } from './partFailure.js'
+import {
+  ADOPTING,
+  asFailure,
+  brokenDecision,
+  brokenSnapshot,
+  DESCRIBING,
+  type Doing,
+  fallbackState,
+  partFailedMessage,
+} from './partFailure.js'
 import { type RunningCalls, runningCallsFor } from './RunningCalls.js'
 import { announceChange, type Views, type Waiter, Watch } from './Watch.js'
 
-/** Options of {@link createBreaker}. */
-export interface BreakerOptions<S> {
-  /** Name in errors, metrics and logs. Default: the strategy's name. */
-  readonly name?: string
-  /**
-   * The time the breaker reads and the timer of call timeouts and waits. Default:
-   * `monotonicClock` (a clock that never jumps, `setTimeout` timers); any RxJS scheduler (a
-   * `TestScheduler` for marble tests) or a fake of your own for tests in virtual time.
-   */
-  readonly clock?: Clock
-  /**
-   * A state to start from, e.g. a snapshot read back from storage (as `strategy.codec.encode`
-   * wrote it). Decoded with the strategy's codec: a state that does not decode throws the core's
-   * `SnapshotError` naming each problem. Default: `strategy.initial(now)`.
-   */
-  readonly initialState?: S | unknown
-}
-
 const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
+const TICKED: BreakerEvent = { _tag: 'Ticked' }
 
 const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs: null }
 
@@ -165,7 +158,10 @@ export class Breaker implements CallSink {
 
   /** The raw state of the strategy in use (plain data; `strategy.codec.encode` it to persist). */
   get state(): unknown {
-    const state = this.settled(this.clock.now())
+    const state = this.read(
+      (now) => this.settled(now),
+      () => (this.current === PRISTINE ? undefined : this.current),
+    )
     // Shown: from now on it is the reader's too, and is never written in place again.
     this.own(false)
     return state
@@ -201,9 +197,26 @@ export class Breaker implements CallSink {
 
   /** The current snapshot, live counts included. */
   snapshot(): Snapshot {
-    const snapshot = this.strategyNow.inspect(this.settled(this.clock.now()))
+    const snapshot = this.read((now) => this.strategyNow.inspect(this.settled(now)), brokenSnapshot)
     if (this.watched !== undefined) this.watched.lastSnapshot = snapshot
     return snapshot
+  }
+
+  /**
+   * Reads through the strategy (its `initial`, its `inspect`): a part that throws is handled as on
+   * an event (see `partFailed`), and the strategy gone back to is read instead; with none left,
+   * `otherwise`.
+   */
+  private read<T>(read: (now: number) => T, otherwise: (now: number) => T): T {
+    const now = this.clock.now()
+    for (let attempt = 0; attempt < 2 && !this.broken; attempt++) {
+      try {
+        return read(now)
+      } catch (error) {
+        this.partFailed(error, TICKED, now, 0, false, DESCRIBING)
+      }
+    }
+    return otherwise(now)
   }
 
   /** Steps the strategy with `event` at the clock's time; returns the decision. */
@@ -238,11 +251,11 @@ export class Breaker implements CallSink {
    * (once per broken strategy), then the strategy before the last swap takes over and `event`
    * runs again on it (the call in hand a failure); without one, requests are rejected.
    */
-  private partFailed(error: unknown, event: BreakerEvent, now: number, call: number, timedOut: boolean): Decision {
+  private partFailed(error: unknown, event: BreakerEvent, now: number, call: number, timedOut: boolean, doing: Doing = event): Decision {
     const broken = this.strategyNow
     const fallback = this.fallback === broken ? undefined : this.fallback
     this.fallback = undefined
-    if (this.reported !== broken) this.configRejected(partFailedMessage(broken, fallback, error, event))
+    if (this.reported !== broken) this.configRejected(partFailedMessage(broken, fallback, error, doing))
     this.reported = broken
     if (fallback === undefined) {
       this.broken = true
@@ -402,7 +415,7 @@ export class Breaker implements CallSink {
       state = swapStrategy(this.strategyNow, this.settled(now), next, now)
     } catch (error) {
       // A part of `next` threw while adopting the state: `next` is rejected, nothing changes.
-      this.configRejected(partFailedMessage(next, this.strategyNow, error, { _tag: 'Reset' }).replace(' on Reset', ' adopting the state'))
+      this.configRejected(partFailedMessage(next, this.strategyNow, error, ADOPTING))
       return
     }
     this.replace(next, state)
@@ -423,8 +436,21 @@ export class Breaker implements CallSink {
     const w = this.watched
     if (w === undefined) return
     if (w.transitionEvents.observed) w.send(w.transitionEvents, { _tag: 'ConfigSwapped', breaker: this.name, at: now, strategy: next.name })
-    // The state before the swap is the old strategy's: only it can read it.
-    this.changed(w, before, state, now, w.transitionEvents.observed || w.snapshots.observed ? previous.inspect(before) : undefined)
+    // The state before the swap is the old strategy's: only it can read it (if it cannot, the last snapshot stands for it).
+    let from: Snapshot | undefined
+    if (w.transitionEvents.observed || w.snapshots.observed) {
+      try {
+        from = previous.inspect(before)
+      } catch {
+        from = w.lastSnapshot ?? brokenSnapshot(now)
+      }
+    }
+    try {
+      this.changed(w, before, state, now, from)
+    } catch (error) {
+      // The new strategy cannot describe its state: a part that throws, rejected and gone back from.
+      this.partFailed(error, TICKED, now, 0, false, DESCRIBING)
+    }
     w.flush()
   }
 
@@ -469,22 +495,3 @@ export class Breaker implements CallSink {
     announceChange(w, this.name, this.strategyNow, before, after, now, swappedFrom)
   }
 }
-
-/**
- * Creates a breaker: one state shared by every call that uses it, on `options.clock` (any RxJS
- * scheduler is a clock, so `TestScheduler.run` drives it in virtual time).
- *
- * @example
- * import { circuit } from '@datapunk/breaker'
- * import { createBreaker } from '@datapunk/breaker-runtime'
- * let time = 0
- * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }), {
- *   name: 'payments',
- *   clock: { now: () => time, schedule: () => ({ unsubscribe: () => {} }) },
- * })
- * const ticket = breaker.request()
- * if (ticket._tag === 'Admitted') breaker.failed(ticket, 12)
- * breaker.snapshot().state // 'open'
- */
-export const createBreaker = <S>(strategy: Strategy<S>, options: BreakerOptions<S> = {}): Breaker =>
-  new Breaker(strategy as Strategy<unknown>, options as BreakerOptions<unknown>)

@@ -6,11 +6,12 @@
  * minimal observables (RxJS `from()` takes them), pino logging. Depends on the core only: no RxJS.
  */
 export { Admission, type CallOutcome } from './Admission.js'
-export { Breaker, type BreakerOptions, createBreaker } from './Breaker.js'
+export { Breaker } from './Breaker.js'
 export { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
 export { type BreakerGroup, type BreakerGroupConfig, breakerGroup, type GroupEvent } from './breakerGroup.js'
 export { CachedClock, type Clock, type ClockTimers, exactMonotonicClock, monotonicClock, type TimerHandle } from './Clock.js'
 export { classifyHttp, type HttpClassification, type HttpClassifiers, isFailureStatus, parseRetryAfter } from './classifyHttp.js'
+export { type BreakerOptions, createBreaker } from './createBreaker.js'
 export {
   Channel,
   type EventStream,

@@ -168,4 +168,42 @@ describe('a strategy that cannot even describe its state', () => {
     await expect(breaker.execute(async () => 'ok')).resolves.toBe('ok')
     expect(uncaught).toEqual([])
   })
+
+  it('snapshot() and state never throw: a strategy whose inspect throws falls back, and is rejected once', () => {
+    const workingStrategy = circuit({ name: 'working', trip: { kind: 'consecutive-failures', threshold: 3 } })
+    const breaker = createBreaker(workingStrategy)
+    const transitions: TransitionEvent[] = []
+    breaker.transitions$.subscribe((e) => transitions.push(e))
+    breaker.swap({
+      ...workingStrategy,
+      name: 'blind',
+      inspect: () => {
+        throw new Error('cannot inspect')
+      },
+    })
+    expect(breaker.snapshot()).toMatchObject({ state: 'closed', mode: 'normal' })
+    expect(breaker.strategy.name).toBe('working')
+    expect(rejections(transitions)).toEqual([
+      "a part of strategy 'blind' threw describing its state (Error: cannot inspect); back to 'working'",
+    ])
+    expect(breaker.snapshot().state).toBe('closed')
+    expect(rejections(transitions)).toHaveLength(1)
+  })
+
+  it('with nothing to go back to, snapshot() says it is open by force, as it behaves, and state is its last one', async () => {
+    const fail = (): never => {
+      throw new Error('no initial state')
+    }
+    const strategy = { ...circuit({ name: 'stillborn', trip: { kind: 'consecutive-failures', threshold: 3 } }), initial: fail }
+    const breaker = createBreaker(strategy)
+    const transitions: TransitionEvent[] = []
+    breaker.transitions$.subscribe((e) => transitions.push(e))
+    expect(breaker.state).toBeUndefined()
+    expect(breaker.snapshot()).toMatchObject({ state: 'open', mode: 'forced-open', admitRate: 0, detectors: [] })
+    await expect(breaker.execute(async () => 'never')).rejects.toBeInstanceOf(BrokenCircuitError)
+    expect(rejections(transitions)).toEqual([
+      "a part of strategy 'stillborn' threw describing its state (Error: no initial state); no strategy to go back to: calls are rejected until it is replaced",
+    ])
+    expect(uncaught).toEqual([])
+  })
 })
