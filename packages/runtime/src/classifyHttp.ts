@@ -104,7 +104,30 @@ export const parseRetryAfter = (value: string, now: number = Date.now()): number
  * classifyHttp().classifyResult(unavailable) // { verdict: 'failure', retryAfterMs: 30000 }
  * classifyHttp().classifyResult({ status: 404 }) // 'success'
  */
-export const classifyHttp = (options: HttpClassification = {}): HttpClassifiers => {
+export const classifyHttp = (options?: HttpClassification): HttpClassifiers => {
+  // The default classifiers are one pair of functions, made once: options built per call from them
+  // are found already checked by `execute` (which answers a plain success at a glance, see
+  // `answeredOk`). A fresh object each time: nobody shares one to mutate.
+  if (options === undefined || (typeof options === 'object' && options !== null && Object.keys(options).length === 0))
+    return { classifyResult: DEFAULT_CLASSIFIERS.classifyResult, classifyError: DEFAULT_CLASSIFIERS.classifyError }
+  return classifiers(options)
+}
+
+/**
+ * Whether `value` is an answer the default rule counts a success at a glance: an object whose
+ * `status` is a number in [100, 429). Never throws (a `status` getter that throws is no status).
+ */
+export const answeredOk = (value: unknown): boolean => {
+  if (typeof value !== 'object' || value === null) return false
+  try {
+    const status = (value as { status?: unknown }).status
+    return typeof status === 'number' && status >= 100 && status < 429
+  } catch {
+    return false
+  }
+}
+
+const classifiers = (options: HttpClassification): HttpClassifiers => {
   const { isFailure = isFailureStatus, retryAfter = true, wallClock = Date.now } = options
   if (typeof isFailure !== 'function') throw new TypeError('classifyHttp: isFailure must be a function of the status')
   if (typeof wallClock !== 'function') throw new TypeError('classifyHttp: wallClock must be a function returning ms since the epoch')
@@ -117,10 +140,7 @@ export const classifyHttp = (options: HttpClassification = {}): HttpClassifiers 
   return {
     classifyResult: (value) => {
       // The common answer first, at the cost of two reads: a `status` below 429 under the default rule.
-      if (byDefault && typeof value === 'object' && value !== null) {
-        const direct = (value as { status?: unknown }).status
-        if (typeof direct === 'number' && direct >= 100 && direct < 429) return 'success'
-      }
+      if (byDefault && answeredOk(value)) return 'success'
       const status = statusOf(value)
       return status !== undefined && isFailure(status) ? failure(value) : 'success'
     },
@@ -131,3 +151,9 @@ export const classifyHttp = (options: HttpClassification = {}): HttpClassifiers 
     },
   }
 }
+
+/** `classifyHttp()`'s classifiers, made once. */
+const DEFAULT_CLASSIFIERS: HttpClassifiers = classifiers({})
+
+/** The default result classifier, which `execute` answers at a glance for a plain success (see `answeredOk`). */
+export const defaultHttpResults: Classifier<unknown> = DEFAULT_CLASSIFIERS.classifyResult

@@ -7,6 +7,7 @@ import { type Admitted, Limits } from '@datapunk/breaker'
 import { AdmittedCall, CANCEL, type CallGate, type CallSink, classifyError, classifyResult, FAILURE, SUCCESS } from './AdmittedCall.js'
 import { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
 import type { TimerHandle } from './Clock.js'
+import { answeredOk, defaultHttpResults } from './classifyHttp.js'
 import type { Unsubscribable } from './EventStream.js'
 import type { Classifier, Judged } from './Verdict.js'
 
@@ -153,7 +154,6 @@ const unchanged = (options: CallOptions<never>, checked: CheckedCallOptions): bo
  * The last options `execute` checked: a service passes the same options object on every call
  * (`classifyHttp()` built once), which then costs a few reads instead of the checks.
  */
-let lastOptions: CallOptions<never> | undefined
 let lastChecked: CheckedCallOptions = DEFAULT_CALL_OPTIONS
 
 /** One admitted promise call: settles once, whichever of the result, the timeout or an abort comes first. */
@@ -293,7 +293,8 @@ const runPlain = <T>(
           return value
         }
       : (value) => {
-          const judged = classifyResult(breaker, results, value)
+          // `classifyHttp()`'s own classifier on a plain success (a status below 429) needs no call.
+          const judged = results === defaultHttpResults && answeredOk(value) ? SUCCESS : classifyResult(breaker, results, value)
           if (judged === SUCCESS) {
             const now = breaker.clock.now()
             breaker.succeeded(ticket, now - started, now, call)
@@ -315,7 +316,8 @@ export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => Promi
   let checked = DEFAULT_CALL_OPTIONS
   if (options !== undefined) {
     const given = options as CallOptions<never>
-    if (given === lastOptions && unchanged(given, lastChecked)) checked = lastChecked
+    // The options checked last, or ones saying the same (options built per call from the same parts).
+    if (unchanged(given, lastChecked)) checked = lastChecked
     else {
       // A promise API answers with a rejection, never a synchronous throw, even for bad options.
       try {
@@ -323,7 +325,6 @@ export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => Promi
       } catch (error) {
         return Promise.reject(error)
       }
-      lastOptions = given
       lastChecked = checked
     }
   }

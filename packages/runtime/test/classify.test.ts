@@ -167,6 +167,35 @@ describe('classifyHttp', () => {
     expect(() => classifyHttp({ isFailure: 5 as never })).toThrow(TypeError)
   })
 
+  it('gives the same pair of functions each time, in a fresh object: options built per call are found already checked', async () => {
+    const [a, b] = [classifyHttp(), classifyHttp({})]
+    expect(a).not.toBe(b)
+    expect([a.classifyResult, a.classifyError]).toEqual([b.classifyResult, b.classifyError])
+    const { breaker } = breakerWith()
+    for (const timeoutMs of [1000, 2000])
+      await expect(breaker.execute(async () => ({ status: 200 }), { ...classifyHttp(), timeoutMs })).resolves.toEqual({ status: 200 })
+    // The same parts with one of them changed are checked again, whatever object carries them.
+    await expect(breaker.execute(async () => 'x', { ...classifyHttp(), timeoutMs: -1 })).rejects.toThrow(RangeError)
+  })
+
+  for (const [label, options] of PATHS) {
+    it(`its plain successes are answered at a glance (${label}); a status that throws to read is the classifier's failure`, async () => {
+      const { breaker, transitions } = breakerWith(1)
+      await breaker.execute(async () => ({ status: 204 }), { ...classifyHttp(), ...options })
+      expect(breaker.snapshot()).toMatchObject({ state: 'closed', consecutiveFailures: 0 })
+      const hostile = {
+        get status(): number {
+          throw new Error('no status here')
+        },
+      }
+      await expect(breaker.execute(async () => hostile, { ...classifyHttp(), ...options })).resolves.toBe(hostile)
+      expect(breaker.snapshot().state).toBe('open')
+      expect(transitions.filter((e) => e._tag === 'ClassifierFailed').map((e) => (e as { message: string }).message)).toEqual([
+        'Error: no status here',
+      ])
+    })
+  }
+
   it('parseRetryAfter reads delay-seconds and dated values, and nothing else', () => {
     expect(parseRetryAfter(' 0 ')).toBe(0)
     expect(parseRetryAfter('Thu, 01 Jan 1970 00:00:30 GMT', 10_000)).toBe(20_000)
