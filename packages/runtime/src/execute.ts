@@ -284,7 +284,8 @@ const runPlain = <T>(
     return Promise.reject(error)
   }
   const results = checked.results
-  // Two closures, so each call site stays monomorphic: the unclassified answer is the hot path.
+  // A closure per kind of answer, so each call site stays monomorphic: the unclassified answer is the
+  // hot path; `classifyHttp()`'s plain successes have their own.
   return Promise.resolve(result).then(
     results === undefined
       ? (value) => {
@@ -292,15 +293,23 @@ const runPlain = <T>(
           breaker.succeeded(ticket, now - started, now, call)
           return value
         }
-      : (value) => {
-          // `classifyHttp()`'s own classifier on a plain success (a status below 429) needs no call.
-          const judged = results === defaultHttpResults && answeredOk(value) ? SUCCESS : classifyResult(breaker, results, value)
-          if (judged === SUCCESS) {
-            const now = breaker.clock.now()
-            breaker.succeeded(ticket, now - started, now, call)
-          } else plainSettled(breaker, ticket, call, started, judged)
-          return value
-        },
+      : results === defaultHttpResults
+        ? (value) => {
+            // `classifyHttp()`'s own classifier on a plain success (a status below 429) needs no call.
+            if (answeredOk(value)) {
+              const now = breaker.clock.now()
+              breaker.succeeded(ticket, now - started, now, call)
+            } else plainSettled(breaker, ticket, call, started, classifyResult(breaker, results, value))
+            return value
+          }
+        : (value) => {
+            const judged = classifyResult(breaker, results, value)
+            if (judged === SUCCESS) {
+              const now = breaker.clock.now()
+              breaker.succeeded(ticket, now - started, now, call)
+            } else plainSettled(breaker, ticket, call, started, judged)
+            return value
+          },
     (error: unknown) => {
       plainSettled(breaker, ticket, call, started, classifyError(breaker, checked.errors, error))
       throw error
