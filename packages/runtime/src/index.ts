@@ -7,11 +7,12 @@
  */
 export { Admission, type CallOutcome } from './Admission.js'
 export { Breaker } from './Breaker.js'
+export type { BreakerOptions } from './BreakerOptions.js'
 export { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
 export { type BreakerGroup, type BreakerGroupConfig, breakerGroup, type GroupEvent } from './breakerGroup.js'
 export { CachedClock, type Clock, type ClockTimers, exactMonotonicClock, monotonicClock, type TimerHandle } from './Clock.js'
 export { classifyHttp, type HttpClassification, type HttpClassifiers, isFailureStatus, parseRetryAfter } from './classifyHttp.js'
-export { type BreakerOptions, createBreaker } from './createBreaker.js'
+export { createBreaker } from './createBreaker.js'
 export {
   Channel,
   type EventStream,
