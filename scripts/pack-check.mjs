@@ -29,10 +29,13 @@ import { gzipSync } from 'node:zlib'
  * the third session decided to grow it to 29.2 KB and 17.9 KB for three built-in predictive
  * detectors (change-point, trend-forecast, learned) and the evidence-driven gradual recovery.
  * The redesign (eighth session) grew it to 35 KB and 22 KB: swaps by hand-off as data (no identity
- * tables, so wrappers and revived states swap alike) and the open registry of part kinds.
+ * tables, so wrappers and revived states swap alike) and the open registry of part kinds. The
+ * eleventh session grew it to 35.5 KB and 22.4 KB: slow calls counted while still running
+ * (`CallOverdue` through the reducer, the window detectors, composites and the throttle) took it
+ * to 35.18 KB and 22.10 KB, just over the old budget.
  */
-const CORE_BUDGET_BYTES = 35_000
-const CORE_OWN_BUDGET_BYTES = 22_000
+const CORE_BUDGET_BYTES = 35_500
+const CORE_OWN_BUDGET_BYTES = 22_400
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const bin = (name) => join(root, 'node_modules', '.bin', name)
