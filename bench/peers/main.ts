@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { type BreakerEvent, type CircuitData, circuit } from '@datapunk/breaker'
 import { prometheusMetrics } from '@datapunk/breaker-prometheus'
 import { fleetMode } from '@datapunk/breaker-redis'
-import { breakerGroup, classifyHttp, createBreaker } from '@datapunk/breaker-runtime'
+import { breakerGroup, classifyHttp, createBreaker, withOptions } from '@datapunk/breaker-runtime'
 import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import {
   ConsecutiveBreaker as ConsecutiveBreaker3,
@@ -179,6 +179,7 @@ const closedContenders = (redis: BenchRedis | undefined): Contender[] => {
   const ourExecute = ours()
   const ourClassified = ours()
   const ourAnswered = ours()
+  const ourBound = withOptions(ours(), httpOptions)
   // The same breaker with the Prometheus adapter attached (a registry of its own).
   const ourMetered = ours()
   prometheusMetrics(ourMetered, { registry: new Registry() })
@@ -208,6 +209,8 @@ const closedContenders = (redis: BenchRedis | undefined): Contender[] => {
     { name: 'ours, execute(promise), classifyHttp', baseline: 'floor', fn: () => ourClassified.execute(callHttp, httpOptions) },
     // The same answer unclassified: what classifying it is measured against.
     { name: 'ours, execute(promise), same answer', baseline: 'floor', fn: () => ourAnswered.execute(callHttp) },
+    // The same call classified through options bound once (withOptions): the classification alone.
+    { name: 'ours, withOptions(classifyHttp)', baseline: 'floor', fn: () => ourBound.execute(callHttp) },
     { name: 'ours, execute(promise), prometheus', baseline: 'floor', fn: () => ourMetered.execute(call) },
     { name: 'ours, execute(promise), time window', baseline: 'floor', fn: () => ourWindowed.execute(call) },
     ...(ourFleet === undefined
@@ -581,6 +584,11 @@ const targetsOf = (
       'execute closed: added ns <= cockatiel 4 consecutive added ns',
       row(closed, 'ours, execute(promise)')?.addedNs,
       row(closed, 'cockatiel 4 consecutive')?.addedNs,
+    ),
+    atMost(
+      'classifyHttp() bound with withOptions: ns over the same answer unclassified, paired by round <= 10',
+      pairedNs(row(closed, 'ours, withOptions(classifyHttp)'), row(closed, 'ours, execute(promise), same answer')),
+      10,
     ),
     atMost(
       'execute closed with classifyHttp(): ns over the same answer unclassified, paired by round <= 10',

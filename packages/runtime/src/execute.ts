@@ -337,7 +337,16 @@ export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => Promi
       lastChecked = checked
     }
   }
-  const signal = options?.signal
+  return executeChecked(breaker, fn, checked, options?.signal)
+}
+
+/** `execute` past its options: `checked` already. */
+const executeChecked = <T>(
+  breaker: CallGate,
+  fn: (signal: AbortSignal) => PromiseLike<T> | T,
+  checked: CheckedCallOptions,
+  signal: AbortSignal | undefined,
+): Promise<T> => {
   const started = breaker.clock.now()
   const decision = breaker.request(started)
   if (decision._tag === 'Admitted') {
@@ -371,4 +380,34 @@ export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => Promi
     })
   }
   return Promise.reject(BrokenCircuitError.of(breaker.name, rejection?.reason ?? 'open', rejection?.retryAfterMs ?? null))
+}
+
+/** `execute` with its options made once (see {@link withOptions}). */
+export interface BoundExecute<T> {
+  /** `breaker.execute(fn, options)` with the bound options (and this call's own `signal`, if any). */
+  execute(fn: (signal: AbortSignal) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T>
+}
+
+/**
+ * Binds call options to a breaker once, for a hot path: the options are checked here (bad ones
+ * throw at once, a `RangeError` or `TypeError` naming the field) and read no more, so each call
+ * costs what `execute` without options costs, plus the classification. The same as
+ * `breaker.execute(fn, options)` in every other way; a caller's `signal` is given per call.
+ *
+ * @example
+ * import { circuit } from '@datapunk/breaker'
+ * import { classifyHttp, createBreaker, withOptions } from '@datapunk/breaker-runtime'
+ * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }))
+ * const http = withOptions(breaker, { ...classifyHttp(), timeoutMs: 2000 })
+ * await http.execute(async () => ({ status: 503, headers: {} })) // counted as a failure: the circuit opens
+ * await http.execute(async () => ({ status: 200 })).catch((e: Error) => e.name) // 'BrokenCircuitError'
+ */
+export const withOptions = <T>(breaker: CallGate, options: CallOptions<T>): BoundExecute<T> => {
+  const checked = callOptions(options as CallOptions<never>, 'withOptions')
+  return {
+    execute: (fn, signal) =>
+      typeof fn === 'function'
+        ? executeChecked(breaker, fn, checked, signal)
+        : Promise.reject(new TypeError(`execute: expected a function to call, got ${fn === null ? 'null' : typeof fn}`)),
+  }
 }

@@ -24,7 +24,7 @@ export {
   Subscription,
   type Unsubscribable,
 } from './EventStream.js'
-export type { CallOptions, ExecuteOptions, WaitConfig } from './execute.js'
+export { type BoundExecute, type CallOptions, type ExecuteOptions, type WaitConfig, withOptions } from './execute.js'
 export { followConfig } from './followConfig.js'
 export { logBreaker } from './logBreaker.js'
 export type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'

@@ -8,6 +8,7 @@ import {
   parseRetryAfter,
   type TransitionEvent,
   Verdict,
+  withOptions,
 } from '@datapunk/breaker-runtime'
 import { describe, expect, it } from 'vitest'
 
@@ -203,5 +204,41 @@ describe('classifyHttp', () => {
     expect(parseRetryAfter('99999999999')).toBeUndefined()
     expect(parseRetryAfter('9999999999')).toBe(2 ** 31 - 1)
     for (const junk of ['', '-5', '1.5', 'soon', '2026-12-05', 'Sat, 05 Dec 2026 00:00:30']) expect(parseRetryAfter(junk)).toBeUndefined()
+  })
+})
+
+describe('withOptions: execute with its options made once', () => {
+  it('checks the options once, at once, and reads them no more', async () => {
+    const { breaker } = breakerWith(1)
+    expect(() => withOptions(breaker, { timeoutMs: -1 })).toThrow(/withOptions: timeoutMs must be a number of milliseconds/)
+    expect(() => withOptions(breaker, { isFailure: () => true, classifyError: () => 'failure' })).toThrow(TypeError)
+    const options: { classifyResult: (value: { status: number }) => Verdict } = { ...classifyHttp() }
+    const http = withOptions(breaker, options)
+    // Changing the object afterwards changes nothing: the bound options were read when bound.
+    options.classifyResult = () => 'failure'
+    await expect(http.execute(async () => ({ status: 200 }))).resolves.toEqual({ status: 200 })
+    expect(breaker.snapshot().state).toBe('closed')
+    await expect(http.execute(async () => ({ status: 503, headers: { 'retry-after': '7' } }))).resolves.toMatchObject({ status: 503 })
+    expect(breaker.snapshot()).toMatchObject({ state: 'open' })
+    const rejected = await http.execute(async () => ({ status: 200 })).catch((e: unknown) => e)
+    expect(rejected).toBeInstanceOf(BrokenCircuitError)
+    expect((rejected as BrokenCircuitError).retryAfterMs).toBe(7000)
+  })
+
+  it("takes each call's own signal, and refuses what is not a function", async () => {
+    const { breaker } = breakerWith(1)
+    const http = withOptions(breaker, classifyHttp())
+    const controller = new AbortController()
+    controller.abort(new Error('caller gave up'))
+    let called = false
+    await expect(
+      http.execute(async () => {
+        called = true
+        return { status: 200 }
+      }, controller.signal),
+    ).rejects.toThrow('caller gave up')
+    expect(called).toBe(false)
+    expect(breaker.snapshot()).toMatchObject({ state: 'closed', inFlight: 0 })
+    await expect(http.execute(null as never)).rejects.toThrow(/expected a function to call/)
   })
 })
