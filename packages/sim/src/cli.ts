@@ -18,6 +18,7 @@ import {
   writeJson,
 } from './cli/common.js'
 import { COMMANDS, type Command } from './cli/help.js'
+import { progressLine } from './cli/progress.js'
 import { qualityCommand } from './cli/quality.js'
 import { tuneCommand } from './cli/tune.js'
 import { FLEET_SIZES, renderFleetHtml, renderFleetText, sweepFleet } from './fleet/render.js'
@@ -169,7 +170,10 @@ async function evaluateCommand(args: string[]): Promise<void> {
   const strategies = (values.config ?? []).map((path) => strategyFile(path, kinds))
   const seeds = parseSeeds(values.seeds ?? '101..120')
   const hours = positiveInt(values.hours, 'hours', 24, 24 * 7)
-  process.stdout.write(`${renderPrediction(evaluatePrediction(strategies, { seeds, dayHours: hours }))}\n`)
+  const progress = progressLine('evaluate, simulations')
+  const evaluation = evaluatePrediction(strategies, { seeds, dayHours: hours, onProgress: progress.update })
+  progress.end()
+  process.stdout.write(`${renderPrediction(evaluation)}\n`)
 }
 
 async function fleetCommand(args: string[]): Promise<void> {
@@ -203,14 +207,17 @@ async function fleetCommand(args: string[]): Promise<void> {
   const seeds = parseSeeds(values.seeds ?? '1..5')
   const quiet = values['quiet-start'] === true
   const faulty = values.faulty === undefined ? undefined : positiveInt(values.faulty, 'faulty', 1, 1000)
+  const progress = progressLine('fleet, simulations')
   const rows = sweepFleet(sizes, {
     rps,
     syncMs,
     seeds,
+    onProgress: progress.update,
     ...(faulty === undefined ? {} : { faulty }),
     ...(strategy === undefined ? {} : { strategy }),
     ...(quiet ? { outageAtMs: 0 } : {}),
   })
+  progress.end()
   const whom =
     faulty === undefined ? 'the upstream dies' : `the upstream dies for ${faulty} replica${faulty === 1 ? '' : 's'} only (a local fault)`
   const description = `Fleet of N replicas, ${rps} requests/s in all, ${whom} ${quiet ? 'at the first call' : 'after 20 s of healthy traffic'}; sync every ${syncMs} ms in fleet mode (medians over ${seeds.length} seed${seeds.length === 1 ? '' : 's'}).`
@@ -241,7 +248,15 @@ function trainCommand(args: string[]): void {
       e._tag === 'CallSucceeded' || e._tag === 'CallFailed' ? [[e.at, e._tag === 'CallFailed', e.latencyMs] as const] : [],
     )
   }
-  const trained = trainPredictor({ scenarios: chosen, seeds, horizonMs, ...(outcomes === undefined ? {} : { outcomes }) })
+  const progress = progressLine('train')
+  const trained = trainPredictor({
+    scenarios: chosen,
+    seeds,
+    horizonMs,
+    onProgress: progress.update,
+    ...(outcomes === undefined ? {} : { outcomes }),
+  })
+  progress.end()
   if (trained.examples === 0) fail('train: no bucket to learn from (a trace needs enough calls per second, after a warm-up of 10 s)')
   const out = values.out ?? 'model.json'
   writeJson(out, { kind: 'learned', model: trained.model })

@@ -93,19 +93,31 @@ export const stretched = (name: string, hours: number): Scenario => {
  */
 export const evaluatePrediction = (
   strategies: ReadonlyArray<Strategy<unknown>>,
-  options: { readonly seeds: ReadonlyArray<number>; readonly dayHours: number },
+  options: {
+    readonly seeds: ReadonlyArray<number>
+    readonly dayHours: number
+    /** Told after each simulation: how many are done, of how many. */
+    readonly onProgress?: (done: number, total: number) => void
+  },
 ): PredictionEvaluation => {
   const { seeds, dayHours } = options
+  // The simulations: every seed of the degradation and of each outcome scenario, one day of each noise.
+  const total = seeds.length * (1 + OUTCOME_SCENARIOS.length) + 2
+  let done = 0
+  const ran = <T>(result: T): T => {
+    options.onProgress?.(++done, total)
+    return result
+  }
   const runsOf = (scenario: Scenario): RunSummary[][] => {
     const per = strategies.map(() => [] as RunSummary[])
     for (const seed of seeds) {
-      simulate(scenario, strategies, { seed }).forEach((run, i) => {
+      ran(simulate(scenario, strategies, { seed })).forEach((run, i) => {
         per[i]?.push(run.summary)
       })
     }
     return per
   }
-  const trips = (scenario: Scenario) => simulate(scenario, strategies, { seed: seeds[0] ?? 1 }).map((r) => r.summary.opens)
+  const trips = (scenario: Scenario) => ran(simulate(scenario, strategies, { seed: seeds[0] ?? 1 })).map((r) => r.summary.opens)
   const degradation = runsOf(builtIn('slow-degradation'))
   const brownout = runsOf(builtIn('brownout'))
   const costs = OUTCOME_SCENARIOS.map((name) => [name, name === 'brownout' ? brownout : runsOf(builtIn(name))] as const)

@@ -33,6 +33,8 @@ export interface TrainOptions {
   readonly epochs?: number
   readonly learningRate?: number
   readonly l2?: number
+  /** Told as the work goes: each (scenario, seed) simulated, then each hundred epochs. */
+  readonly onProgress?: (done: number, total: number) => void
 }
 
 /** What training produced: the model, and how it fits the data it was trained on. */
@@ -194,8 +196,14 @@ export const trainPredictor = (options: TrainOptions): Trained => {
   const rate = options.learningRate ?? 0.5
   const l2 = options.l2 ?? 0.0001
   const data: Array<readonly [Features, 0 | 1]> = []
+  // Progress: each (scenario, seed) simulated, then each hundred epochs.
+  const total = options.scenarios.length * options.seeds.length + Math.ceil(epochs / 100)
+  let done = 0
   for (const scenario of options.scenarios) {
-    for (const seed of options.seeds) data.push(...examplesOf(scenario, seed, options.horizonMs, bucketMs, minimumCalls, warmupBuckets))
+    for (const seed of options.seeds) {
+      data.push(...examplesOf(scenario, seed, options.horizonMs, bucketMs, minimumCalls, warmupBuckets))
+      options.onProgress?.(++done, total)
+    }
   }
   if (options.outcomes !== undefined)
     data.push(...traceExamples(options.outcomes, options.horizonMs, { bucketMs, minimumCalls, warmupBuckets }))
@@ -204,6 +212,7 @@ export const trainPredictor = (options: TrainOptions): Trained => {
   let bias = 0
   const n = Math.max(1, data.length)
   for (let epoch = 0; epoch < epochs; epoch++) {
+    if (epoch % 100 === 99) options.onProgress?.(++done, total)
     const grad = names.map(() => 0)
     let gradBias = 0
     for (const [x, y] of data) {

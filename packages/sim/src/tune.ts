@@ -264,11 +264,12 @@ export const simulateSeeds = async (
 }
 
 /** Runs one job on a worker thread and resolves with what it posts back. */
-const inWorker = async <T>(workerData: unknown): Promise<T> => {
+const inWorker = async <T>(workerData: unknown, onTick?: () => void): Promise<T> => {
   const { Worker } = await import('node:worker_threads')
   return new Promise<T>((resolve, reject) => {
     const worker = new Worker(new URL('./tuneWorker.js', import.meta.url), { workerData })
-    worker.once('message', (result: T) => resolve(result))
+    // 'tick': one more piece of the job done (for progress); anything else is the result.
+    worker.on('message', (message: T | 'tick') => (message === 'tick' ? onTick?.() : resolve(message)))
     worker.once('error', reject)
     worker.once('exit', (code) => {
       if (code !== 0) reject(new Error(`a simulator worker stopped with code ${code}`))
@@ -286,6 +287,8 @@ export interface TuneOptions {
   readonly kinds?: Kinds
   /** Limits a candidate must keep (see {@link Constraints}). */
   readonly constraints?: Constraints
+  /** Told after each candidate is evaluated: how many are, of how many. */
+  readonly onProgress?: (done: number, total: number) => void
 }
 
 /**
@@ -300,18 +303,28 @@ export const tuneAll = async (
 ): Promise<ReadonlyArray<Evaluation>> => {
   const workers = Math.max(1, Math.min(options.workers, candidates.length))
   const constraints = options.constraints ?? {}
-  if (workers === 1) return candidates.map((c) => evaluate(c, target, weights, options.kinds, constraints))
+  let done = 0
+  const tick = () => options.onProgress?.(++done, candidates.length)
+  if (workers === 1)
+    return candidates.map((c) => {
+      const evaluation = evaluate(c, target, weights, options.kinds, constraints)
+      tick()
+      return evaluation
+    })
   const slices = Array.from({ length: workers }, (_, w) => candidates.filter((_, i) => i % workers === w))
   const results = await Promise.all(
     slices.map((slice) =>
-      inWorker<ReadonlyArray<Evaluation>>({
-        job: 'evaluate',
-        candidates: slice,
-        target,
-        weights,
-        constraints,
-        kindsModule: options.kindsModule,
-      }),
+      inWorker<ReadonlyArray<Evaluation>>(
+        {
+          job: 'evaluate',
+          candidates: slice,
+          target,
+          weights,
+          constraints,
+          kindsModule: options.kindsModule,
+        },
+        tick,
+      ),
     ),
   )
   return results.flat().sort((a, b) => a.index - b.index)

@@ -40,6 +40,11 @@ if (data.job === 'quality') {
 } else
   parentPort?.postMessage(
     data.job === 'evaluate'
-      ? data.candidates.map((c) => evaluate(c, data.target, data.weights, kinds, data.constraints))
+      ? data.candidates.map((c) => {
+          const evaluation = evaluate(c, data.target, data.weights, kinds, data.constraints)
+          // One candidate done, for the caller's progress line.
+          parentPort?.postMessage('tick')
+          return evaluation
+        })
       : simulateSummaries(data.configs, data.scenario, data.seeds, kinds),
   )

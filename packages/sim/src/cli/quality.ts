@@ -1,10 +1,12 @@
 /** `breaker-sim quality`: your configs on the scenario space, next to classic half-open and the oracle. */
+
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { qualityMatrix } from '../quality/matrix.js'
 import { renderQualityHtml, renderQualityText } from '../quality/render.js'
 import { BASELINE, libraryRows, type QualityRow, strategyOfRow } from '../quality/rows.js'
 import { cellsOption, fail, kindsOption, parseOptions, parseSeeds, positiveInt, readJson, writeHtml, writeJson } from './common.js'
+import { progressLine } from './progress.js'
 
 export async function qualityCommand(args: string[]): Promise<void> {
   const values = parseOptions(
@@ -43,21 +45,14 @@ export async function qualityCommand(args: string[]): Promise<void> {
   const cells = cellsOption(values.cells ?? 'all', values['max-rps'])
   const seeds = parseSeeds(values.seeds ?? '101..120')
   const workers = positiveInt(values.workers, 'workers', availableParallelism(), 64)
-  const progress = process.stderr.isTTY === true
-  const started = performance.now()
+  const progress = progressLine('quality, cell-seeds')
   const matrix = await qualityMatrix(rows, cells, seeds, {
     workers,
     ...(values.kinds === undefined ? {} : { kindsModule: resolve(values.kinds) }),
     ...(kinds === undefined ? {} : { kinds }),
-    onProgress: (done, total) => {
-      if (!progress) return
-      const elapsed = (performance.now() - started) / 1000
-      process.stderr.write(
-        `\r${done}/${total} cell-seeds, ${elapsed.toFixed(0)} s, about ${((elapsed / done) * (total - done)).toFixed(0)} s left   `,
-      )
-    },
+    onProgress: progress.update,
   })
-  if (progress) process.stderr.write('\n')
+  progress.end()
   process.stdout.write(`${renderQualityText(matrix)}\n`)
   if (values.json !== undefined) writeJson(values.json, matrix)
   if (values.html !== undefined) writeHtml(values.html, renderQualityHtml(matrix))

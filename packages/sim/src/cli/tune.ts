@@ -1,4 +1,5 @@
 /** `breaker-sim tune`: searches a config space for the cheapest config on cells of the scenario space, a scenario or a trace. */
+
 import { writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
@@ -19,6 +20,7 @@ import {
   type Weights,
 } from '../tune.js'
 import { cellsOption, fail, kindsOption, parseOptions, parseSeeds, positiveInt, readJson, readTrace, writeHtml } from './common.js'
+import { progressLine } from './progress.js'
 
 /** The seeds as text: `1..3`, or `1,5,9`. */
 const seedText = (seeds: ReadonlyArray<number>): string =>
@@ -89,12 +91,15 @@ export async function tuneCommand(args: string[]): Promise<void> {
   if (candidates._tag === 'Left') fail(`tune: ${candidates.left}`)
   const weights = space.right.weights ?? DEFAULT_WEIGHTS
   const constraints = space.right.constraints ?? {}
+  const progress = progressLine('tune, candidates')
   const evaluations = await tuneAll(candidates.right, target, weights, {
     workers,
     constraints,
+    onProgress: progress.update,
     ...(values.kinds === undefined ? {} : { kindsModule: resolve(values.kinds) }),
     ...(kinds === undefined ? {} : { kinds }),
   })
+  progress.end()
   const invalid = evaluations.filter((e) => !e.valid)
   const valid = evaluations.filter((e) => e.valid)
   if (valid.length === 0) fail(`tune: no candidate config is valid; the first problem: ${invalid[0]?.problem ?? 'none'}`)

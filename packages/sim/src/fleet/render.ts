@@ -48,15 +48,26 @@ export const FLEET_SIZES = [1, 2, 5, 10, 20, 50, 100] as const
  */
 export const sweepFleet = (
   sizes: ReadonlyArray<number> = FLEET_SIZES,
-  options: Omit<FleetModelOptions, 'replicas' | 'shared' | 'seed'> & { readonly seeds?: ReadonlyArray<number> } = {},
+  options: Omit<FleetModelOptions, 'replicas' | 'shared' | 'seed'> & {
+    readonly seeds?: ReadonlyArray<number>
+    /** Told after each fleet simulated: how many are, of how many. */
+    readonly onProgress?: (done: number, total: number) => void
+  } = {},
 ): ReadonlyArray<FleetSizeRow> => {
-  const seeds = options.seeds ?? [1, 2, 3, 4, 5]
+  const { seeds = [1, 2, 3, 4, 5], onProgress, ...model } = options
+  const total = sizes.length * seeds.length * 2
+  let done = 0
+  const simulated = (run: FleetModelOptions): FleetRun => {
+    const result = simulateFleet(run)
+    onProgress?.(++done, total)
+    return result
+  }
   return sizes.map((replicas) => {
-    const run = { ...options, replicas, ...(options.faulty === undefined ? {} : { faulty: Math.min(options.faulty, replicas) }) }
+    const run = { ...model, replicas, ...(model.faulty === undefined ? {} : { faulty: Math.min(model.faulty, replicas) }) }
     return {
       replicas,
-      local: medianRun(seeds.map((seed) => simulateFleet({ ...run, shared: false, seed }))),
-      fleet: medianRun(seeds.map((seed) => simulateFleet({ ...run, shared: true, seed }))),
+      local: medianRun(seeds.map((seed) => simulated({ ...run, shared: false, seed }))),
+      fleet: medianRun(seeds.map((seed) => simulated({ ...run, shared: true, seed }))),
     }
   })
 }
