@@ -160,9 +160,22 @@ const observeOne = (i: Instruments, result: Observer, breaker: Breaker, a: Attac
   }
 }
 
+/** Names (and keys) attached to a meter, by instrument prefix: one breaker each. */
+const identitiesByMeter = new WeakMap<Meter, Map<string, Map<string, Breaker>>>()
+
+/** The error for a breaker whose name and key another breaker attached to the same meter already has. */
+const duplicateError = (name: string, key: string): Error =>
+  new Error(
+    `otelMetrics: a breaker named "${name}"${key === '' ? '' : ` with key "${key}"`} is already attached to this meter: ` +
+      'their counts would merge into one series. Give each breaker its own name (createBreaker(strategy, { name })).',
+  )
+
 /**
  * Reports a breaker's (or every breaker of a group's) metrics through an OpenTelemetry meter;
- * see {@link instrumentCatalogue}. Breakers a group evicts stop being observed at once; the
+ * see {@link instrumentCatalogue}. Each breaker attached to one meter needs its own name (and key,
+ * in a group): a second one of the same name throws an error naming it (one a group adds later is
+ * left out, with a process warning), instead of merging both into one series. Breakers a group
+ * evicts stop being observed at once; the
  * counters they fed stay in the SDK's cumulative state (OTel has no way to delete a series), so
  * bound an SDK's cardinality with its own limits when keys churn.
  *
@@ -178,8 +191,17 @@ const observeOne = (i: Instruments, result: Observer, breaker: Breaker, a: Attac
  */
 export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): OtelAttachment => {
   const { meter } = options
-  const i = instruments(meter, options.prefix ?? 'breaker.', options.buckets)
+  const prefix = options.prefix ?? 'breaker.'
+  const i = instruments(meter, prefix, options.buckets)
   const attached = new Map<Breaker, Attached>()
+  // Names (and keys) in use on this meter under this prefix, by any attachment.
+  const byPrefix = identitiesByMeter.get(meter) ?? new Map<string, Map<string, Breaker>>()
+  identitiesByMeter.set(meter, byPrefix)
+  const identities = byPrefix.get(prefix) ?? new Map<string, Breaker>()
+  byPrefix.set(prefix, identities)
+  // A duplicate met while attaching fails the call; one a group adds later is warned about and left out.
+  let attaching = true
+  let duplicate: Error | undefined
   const observe = (result: Observer): void => {
     for (const [breaker, a] of attached) observeOne(i, result, breaker, a)
   }
@@ -189,6 +211,15 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
   const watching = watchBreakers(source, {
     added: (breaker, key) => {
       if (attached.has(breaker)) return
+      const identity = `${breaker.name}\u0000${key === undefined ? '' : String(key)}`
+      const holder = identities.get(identity)
+      if (holder !== undefined && holder !== breaker) {
+        const error = duplicateError(breaker.name, key === undefined ? '' : String(key))
+        if (attaching) duplicate ??= error
+        else process.emitWarning(error.message, 'DuplicateBreakerName')
+        return
+      }
+      identities.set(identity, breaker)
       const base: Attributes =
         key === undefined ? { 'breaker.name': breaker.name } : { 'breaker.name': breaker.name, 'breaker.key': String(key) }
       const a: Attached = { subscription: new Subscription(), base, sets: new Map() }
@@ -197,11 +228,20 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
       a.subscription.add(breaker.transitions$.subscribe((event) => onTransition(i, a, event)))
       attached.set(breaker, a)
     },
-    removed: (breaker) => {
-      attached.get(breaker)?.subscription.unsubscribe()
+    removed: (breaker, key) => {
+      const a = attached.get(breaker)
+      if (a === undefined) return
+      a.subscription.unsubscribe()
       attached.delete(breaker)
+      identities.delete(`${breaker.name}\u0000${key === undefined ? '' : String(key)}`)
     },
   })
+  attaching = false
+  if (duplicate !== undefined) {
+    watching.unsubscribe()
+    meter.removeBatchObservableCallback(observe, gauges)
+    throw duplicate
+  }
   return {
     detach: () => {
       watching.unsubscribe()

@@ -165,3 +165,44 @@ describe('otelMetrics: every part’s figures', () => {
     expect(points(metrics, 'breaker.part.figure').every((p) => p.attributes['breaker.part.index'] === 1)).toBe(true)
   })
 })
+
+describe('names on one meter', () => {
+  it('refuses a second breaker of the same name (and key) on one meter, naming it; other names, meters and prefixes are fine', async () => {
+    const { meter, collect } = sdk()
+    const strategy = () => circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } })
+    const [first, second] = [createBreaker(strategy()), createBreaker(strategy())]
+    const attached = otelMetrics(first, { meter })
+    expect(() => otelMetrics(second, { meter })).toThrow(
+      new RegExp(
+        `otelMetrics: a breaker named "${first.name}" is already attached to this meter.*createBreaker\\(strategy, \\{ name \\}\\)`,
+      ),
+    )
+    // Nothing of the refused breaker is counted; the attached one's calls are.
+    await second.execute(async () => 1)
+    const success = { 'breaker.name': first.name, 'breaker.outcome': 'success' }
+    expect(valueAt(await collect(), 'breaker.calls', success) ?? 0).toBe(0)
+    await first.execute(async () => 1)
+    expect(valueAt(await collect(), 'breaker.calls', success)).toBe(1)
+    otelMetrics(createBreaker(strategy(), { name: 'other' }), { meter }).detach()
+    otelMetrics(second, { meter: sdk().meter }).detach()
+    otelMetrics(second, { meter, prefix: 'other.' }).detach()
+    // Detached, the name is free again.
+    attached.detach()
+    otelMetrics(second, { meter }).detach()
+    // A group's breakers differ by key; one a second group adds later with a taken name and key is left out, with a warning.
+    const group = breakerGroup({ strategyFor: () => strategy() })
+    const twin = breakerGroup({ strategyFor: () => strategy() })
+    const groupMetrics = otelMetrics(group, { meter })
+    const twinMetrics = otelMetrics(twin, { meter })
+    group.get('a')
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.message)
+    process.on('warning', onWarning)
+    twin.get('a')
+    await new Promise((r) => setImmediate(r))
+    process.off('warning', onWarning)
+    expect(warnings.some((w) => w.includes(`a breaker named "${first.name}" with key "a" is already attached to this meter`))).toBe(true)
+    groupMetrics.detach()
+    twinMetrics.detach()
+  })
+})
