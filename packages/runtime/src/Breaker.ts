@@ -222,8 +222,8 @@ export class Breaker implements CallSink {
   /** Steps the strategy with `event` at the clock's time; returns the decision. */
   dispatch(event: BreakerEvent): Decision {
     const now = this.clock.now()
-    if (this.running !== undefined && event._tag === 'Ticked') this.running.report(now)
-    return this.dispatchAt(event, now)
+    // Watched calls hear of it too: an outcome ends its call's watch, and any event reports the calls due.
+    return this.dispatchAt(this.running === undefined ? event : this.running.seen(event, now), now)
   }
 
   /**
@@ -353,14 +353,7 @@ export class Breaker implements CallSink {
   /** Records that the call admitted with `ticket` succeeded after `latencyMs`. Report each ticket once. */
   succeeded(ticket: Ticket, latencyMs: number, now = this.clock.now(), call = 0): Decision {
     const event: CallSucceeded = { _tag: 'CallSucceeded', ticket, latencyMs: Math.max(0, latencyMs) }
-    return this.running === undefined ? this.dispatchAt(event, now, call) : this.ended(this.running, event, now, call, false)
-  }
-
-  /** An outcome while calls are watched (see `RunningCalls`): the others reported first, this one's report carried. */
-  private ended(running: RunningCalls, event: CallSucceeded | CallFailed, now: number, call: number, timedOut: boolean): Decision {
-    const overdueMs = running.ended(event.ticket)
-    running.report(now)
-    return this.dispatchAt(overdueMs === undefined ? event : { ...event, overdueMs }, now, call, timedOut)
+    return this.dispatchAt(this.running === undefined ? event : this.running.seen(event, now), now, call)
   }
 
   /**
@@ -373,13 +366,14 @@ export class Breaker implements CallSink {
       retryAfterMs === undefined
         ? { _tag: 'CallFailed', ticket, latencyMs: latency }
         : { _tag: 'CallFailed', ticket, latencyMs: latency, retryAfterMs }
-    return this.running === undefined ? this.dispatchAt(event, now, call, timedOut) : this.ended(this.running, event, now, call, timedOut)
+    return this.dispatchAt(this.running === undefined ? event : this.running.seen(event, now), now, call, timedOut)
   }
 
   /** Records that the call admitted with `ticket` ends without an outcome that counts. */
   cancelled(ticket: Ticket, call = 0): Decision {
-    this.running?.ended(ticket)
-    return this.dispatchAt({ _tag: 'CallCancelled', ticket }, this.clock.now(), call)
+    const now = this.clock.now()
+    const event: BreakerEvent = { _tag: 'CallCancelled', ticket }
+    return this.dispatchAt(this.running === undefined ? event : this.running.seen(event, now), now, call)
   }
 
   /**

@@ -62,6 +62,20 @@ export class RunningCalls {
   }
 
   /**
+   * `event`, about to be dispatched at `now`: an outcome ends its call's watch (and carries
+   * `overdueMs` if the call was reported), and every call due is reported first, whatever the event.
+   */
+  seen(event: BreakerEvent, now: number): BreakerEvent {
+    let seen = event
+    if (event._tag === 'CallSucceeded' || event._tag === 'CallFailed') {
+      const overdueMs = this.ended(event.ticket)
+      if (overdueMs !== undefined) seen = { ...event, overdueMs }
+    } else if (event._tag === 'CallCancelled') this.ended(event.ticket)
+    this.report(now)
+    return seen
+  }
+
+  /**
    * Reports to the breaker, as `CallOverdue` at `now`, every watched call that has run `afterMs`
    * or more (oldest first). A report the breaker finds stale (it tripped, or changed phase, since
    * the call started) ends the watch of every call: they are all of that older generation.

@@ -152,6 +152,18 @@ describe('slow calls count while still running', () => {
     expect(watched(breaker)).toBe(0)
   })
 
+  it('an outcome dispatched by hand ends its call the same way as one reported with succeeded()', async () => {
+    const { clock, advance } = manualClock()
+    const breaker = createBreaker(circuit({ ...config, trip: { ...slowTrip, minimumCalls: 10 } }), { clock })
+    const ticket = breaker.request()
+    if (ticket._tag !== 'Admitted') throw new Error('not admitted')
+    await advance(1_200)
+    breaker.dispatch(BreakerEvent.ticked())
+    breaker.dispatch(BreakerEvent.succeeded(ticket, 1_500))
+    expect(breaker.snapshot()).toMatchObject({ calls: 1, slowCalls: 1, inFlight: 0 })
+    expect(watched(breaker)).toBe(0)
+  })
+
   it('does not watch calls for a strategy that counts no slow calls, nor probes', async () => {
     const { clock, advance } = manualClock()
     const plain = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }), { clock })
