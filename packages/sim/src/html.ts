@@ -12,6 +12,44 @@ const PAD = 40
 
 const PHASE_COLOR = { closed: '#e8f5e9', open: '#ffcdd2', 'half-open': '#fff3cd' } as const
 
+/**
+ * Axis ticks from 0 to `max` at a round step (1, 2 or 5 times a power of ten) giving about `count`
+ * intervals: the values, in order, the last one at most `max`.
+ */
+export const ticks = (max: number, count = 5): ReadonlyArray<number> => {
+  if (!(max > 0 && Number.isFinite(max))) return [0]
+  const rough = max / count
+  const power = 10 ** Math.floor(Math.log10(rough))
+  const step = ([1, 2, 5, 10].find((m) => m * power >= rough) ?? 10) * power
+  const out: number[] = []
+  for (let i = 0; i * step <= max * (1 + 1e-9); i++) out.push(Number((i * step).toPrecision(12)))
+  return out
+}
+
+/** Ticks along a horizontal axis at `y`: a short mark and a label under it (at `labelY`) for each value. */
+const xTicks = (
+  values: ReadonlyArray<number>,
+  at: (v: number) => string,
+  y: number,
+  label: (v: number) => string,
+  labelY = y + 15,
+): string =>
+  values
+    .map(
+      (v) =>
+        `<line class="tick" x1="${at(v)}" y1="${y}" x2="${at(v)}" y2="${y + 4}" stroke="#555"/><text class="tick-label" x="${at(v)}" y="${labelY}" font-size="10" text-anchor="middle">${label(v)}</text>`,
+    )
+    .join('')
+
+/** Ticks along a vertical axis at `x`: a short mark and a label left of it for each value. */
+const yTicks = (values: ReadonlyArray<number>, at: (v: number) => string, x: number, label: (v: number) => string): string =>
+  values
+    .map(
+      (v) =>
+        `<line class="tick" x1="${x - 4}" y1="${at(v)}" x2="${x}" y2="${at(v)}" stroke="#555"/><text class="tick-label" x="${x - 6}" y="${Number(at(v)) + 3}" font-size="10" text-anchor="end">${label(v)}</text>`,
+    )
+    .join('')
+
 /** One strategy's chart: phase bands, upstream outages, admitted share and error rate over time. */
 const chart = (scenario: Scenario, run: Run): string => {
   const n = run.buckets.length
@@ -42,8 +80,13 @@ ${bands}${outages}
 <line x1="${PAD}" y1="${PAD}" x2="${PAD}" y2="${HEIGHT - PAD}" stroke="#555"/>
 <text x="${PAD - 4}" y="${PAD + 4}" font-size="10" text-anchor="end">100%</text>
 <text x="${PAD - 4}" y="${HEIGHT - PAD + 4}" font-size="10" text-anchor="end">0</text>
-<text x="${PAD}" y="${HEIGHT - 8}" font-size="10">0 s</text>
-<text x="${WIDTH - PAD}" y="${HEIGHT - 8}" font-size="10" text-anchor="end">${seconds} s</text>
+${xTicks(
+  ticks(seconds, 10),
+  (t) => (PAD + (t / seconds) * (WIDTH - 2 * PAD)).toFixed(1),
+  HEIGHT - PAD,
+  (t) => `${t} s`,
+  HEIGHT - 8,
+)}
 ${line(admitted, '#1565c0', 'admitted')}
 ${line(errors, '#c62828', 'errors')}
 </svg>`
@@ -246,8 +289,10 @@ export const renderTuneHtml = (
 <svg class="chart pareto-chart" role="img" aria-label="wasted against needless" viewBox="0 0 ${WIDTH} ${H}" width="${WIDTH}" height="${H}" xmlns="http://www.w3.org/2000/svg">
 <line x1="${PAD}" y1="${H - PAD}" x2="${WIDTH - PAD}" y2="${H - PAD}" stroke="#555"/>
 <line x1="${PAD}" y1="${PAD}" x2="${PAD}" y2="${H - PAD}" stroke="#555"/>
-<text x="${WIDTH - PAD}" y="${H - 8}" font-size="11" text-anchor="end">wasted calls (${maxX.toFixed(0)})</text>
-<text x="${PAD}" y="${PAD - 8}" font-size="11">needless rejections (${maxY.toFixed(0)})</text>
+${xTicks(ticks(maxX), x, H - PAD, String)}
+${yTicks(ticks(maxY), y, PAD, String)}
+<text x="${WIDTH - PAD}" y="${H - 4}" font-size="11" text-anchor="end">wasted calls</text>
+<text x="${PAD}" y="${PAD - 8}" font-size="11">needless rejections</text>
 ${points}${line}${mark}
 </svg>
 <table class="summary tune">

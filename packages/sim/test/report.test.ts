@@ -21,6 +21,7 @@ import {
 } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
 import { browser, chromium } from '../../../test/support/chromium.js'
+import { ticks } from '../src/html.js'
 
 const fragile = scenarios['fragile-recovery']
 if (fragile === undefined) throw new Error('missing scenario')
@@ -44,6 +45,10 @@ describe.runIf(browser.run)('the HTML report', () => {
     expect(count(/class="series series-admitted"/g)).toBe(3)
     expect(count(/class="series series-errors"/g)).toBe(3)
     expect(count(/<table class="summary"/g)).toBe(1)
+    // The time axis is labelled along its length (five simulated minutes: every 50 s), not only at its ends.
+    const labels = [...dom.stdout.matchAll(/class="tick-label"[^>]*>([^<]*)</g)].map(([, l]) => l)
+    expect(labels.slice(0, 7)).toEqual(['0 s', '50 s', '100 s', '150 s', '200 s', '250 s', '300 s'])
+    expect(labels).toHaveLength(3 * 7)
     expect(dom.stderr).not.toMatch(/Uncaught|SyntaxError|Failed to load/)
   })
 
@@ -138,6 +143,11 @@ describe.runIf(browser.run)('the multi-seed and tuner reports', () => {
     expect((dom.stdout.match(/class="candidate"/g) ?? []).length).toBe(valid.length)
     expect((dom.stdout.match(/class="chosen"/g) ?? []).length).toBe(1)
     expect((dom.stdout.match(/class="pareto"/g) ?? []).length).toBe(1)
+    // Both axes carry ticks from 0, each label a round value.
+    const labels = [...dom.stdout.matchAll(/class="tick-label"[^>]*>([^<]*)</g)].map(([, l]) => Number(l))
+    expect(labels.filter((v) => v === 0)).toHaveLength(2)
+    expect(labels.length).toBeGreaterThanOrEqual(6)
+    expect(labels.every((v) => Number.isFinite(v) && Number((v / 10 ** Math.floor(Math.log10(v || 1))).toFixed(6)) % 0.5 === 0)).toBe(true)
     const png = join(dir, 'tune.png')
     const shot = chromium(['--hide-scrollbars', '--window-size=960,700', `--screenshot=${png}`, `file://${file}`])
     expect(shot.status, shot.stderr).toBe(0)
@@ -161,5 +171,16 @@ describe('the terminal report', () => {
     const [start = 0] = starts
     for (const row of rows) expect(row.slice(start - 2, start)).toBe('  ')
     expect(text).toContain('a-config-file-with-a-very-long-name…: upstream')
+  })
+})
+
+describe('axis ticks', () => {
+  it('runs from 0 at a round step (1, 2 or 5 times a power of ten), about as many as asked, never past the end', () => {
+    expect(ticks(300, 10)).toEqual([0, 50, 100, 150, 200, 250, 300])
+    expect(ticks(3_600, 10)).toEqual([0, 500, 1000, 1500, 2000, 2500, 3000, 3500])
+    expect(ticks(17.3)).toEqual([0, 5, 10, 15])
+    expect(ticks(1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1])
+    expect(ticks(0)).toEqual([0])
+    expect(ticks(Number.NaN)).toEqual([0])
   })
 })
