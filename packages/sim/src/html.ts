@@ -42,7 +42,7 @@ const xTicks = (
     .join('')
 
 /** Ticks along a vertical axis at `x`: a short mark and a label left of it for each value. */
-const yTicks = (values: ReadonlyArray<number>, at: (v: number) => string, x: number, label: (v: number) => string): string =>
+export const yTicks = (values: ReadonlyArray<number>, at: (v: number) => string, x: number, label: (v: number) => string): string =>
   values
     .map(
       (v) =>

@@ -103,6 +103,11 @@ describe('the fleet model', () => {
     expect(html.match(/<svg /g)).toHaveLength(2)
     expect(html.match(/class="series series-(local|fleet)"/g)).toHaveLength(4)
     expect(html).toContain('<tr><th>10</th>')
+    // Each y axis: round ticks from 0, and its unit above it (a label like "1809 calls" no longer runs off the left edge).
+    expect([...html.matchAll(/class="unit"[^>]*>([^<]*)</g)].map(([, unit]) => unit)).toEqual(['seconds', 'calls'])
+    const labels = [...html.matchAll(/class="tick-label"[^>]*>([^<]*)</g)].map(([, l]) => l ?? '')
+    expect(labels.filter((l) => l === '0')).toHaveLength(2)
+    expect(labels.every((l) => /^\d+(\.\d+)?$/.test(l) && l.length <= 6)).toBe(true)
   })
 
   it('breaker-sim fleet prints the table and writes the chart; a bad option names itself', () => {

@@ -1,6 +1,7 @@
 /**
  * The fleet model swept over fleet sizes, and its table and chart.
  */
+import { escapeHtml, ticks, yTicks } from '../html.js'
 import { type FleetModelOptions, type FleetRun, simulateFleet } from './simulateFleet.js'
 
 /** One fleet size, alone and in fleet mode (medians over the seeds). */
@@ -108,9 +109,6 @@ export const renderFleetText = (rows: ReadonlyArray<FleetSizeRow>): string => {
   ].join('\n')
 }
 
-const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c)
-
 /**
  * The sweep as a self-contained HTML page: two charts against fleet size (log scale), time until
  * every replica is open and calls wasted on the dead upstream, alone (red) and in fleet mode
@@ -139,16 +137,16 @@ export const renderFleetHtml = (
         .join('')
       return `<polyline class="series series-${name}" fill="none" stroke="${color}" stroke-width="2" points="${points.join(' ')}"/>${dots}`
     }
-    const ticks = rows
+    const sizeLabels = rows
       .map((r) => `<text x="${x(r.replicas).toFixed(1)}" y="${H - P + 16}" font-size="10" text-anchor="middle">${r.replicas}</text>`)
       .join('')
     return `<h2>${escapeHtml(title)}</h2>
 <svg class="chart" role="img" aria-label="${escapeHtml(title)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" xmlns="http://www.w3.org/2000/svg">
 <line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="#555"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="#555"/>
-<text x="${P - 4}" y="${P + 4}" font-size="10" text-anchor="end">${max.toFixed(unit === 's' ? 1 : 0)} ${unit}</text>
-<text x="${P - 4}" y="${H - P + 4}" font-size="10" text-anchor="end">0</text>
+${yTicks(ticks(max, 4), (v) => y(v).toFixed(1), P, String)}
+<text class="unit" x="${P}" y="${P - 10}" font-size="11">${unit === 's' ? 'seconds' : unit}</text>
 <text x="${W / 2}" y="${H - 8}" font-size="11" text-anchor="middle">replicas</text>
-${ticks}${series('local', '#c62828')}${series('fleet', '#1565c0')}
+${sizeLabels}${series('local', '#c62828')}${series('fleet', '#1565c0')}
 </svg>`
   }
   const columns = columnsOf(rows)
