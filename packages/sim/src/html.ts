@@ -10,6 +10,9 @@ const WIDTH = 900
 const HEIGHT = 160
 const PAD = 40
 
+/** The most characters of a name the lead-time chart shows (a longer one ends in an ellipsis; its title has it whole). */
+const MAX_NAME = 56
+
 const PHASE_COLOR = { closed: '#e8f5e9', open: '#ffcdd2', 'half-open': '#fff3cd' } as const
 
 /**
@@ -225,18 +228,25 @@ const leadChart = (names: ReadonlyArray<string>, bySeed: ReadonlyArray<ReadonlyA
   const hi = Math.max(0, ...all)
   const span = hi - lo || 1
   const ROW = 26
-  const LABEL = 200
+  // Names fit their column: wide enough for the longest (about 7 px a character at 12 px), a very long one cut short.
+  const shown = names.map((name, i) => {
+    const full = (leads[i] ?? []).length === 0 ? `${name} (never)` : name
+    return full.length > MAX_NAME ? `${full.slice(0, MAX_NAME - 1)}…` : full
+  })
+  const LABEL = Math.min(PAD + 7 * MAX_NAME, Math.max(120, 16 + 7 * Math.max(...shown.map((n) => n.length))))
+  const label = (i: number, y: number) =>
+    `<text class="lead-name" x="${LABEL - 8}" y="${y + 16}" font-size="12" text-anchor="end">${escapeHtml(shown[i] ?? '')}<title>${escapeHtml(names[i] ?? '')}</title></text>`
   const H = PAD * 2 + ROW * names.length
   const x = (v: number) => (LABEL + ((v - lo) / span) * (WIDTH - LABEL - PAD)).toFixed(1)
   const bars = names
     .map((name, i) => {
       const l = leads[i] ?? []
       const y = PAD + i * ROW
-      if (l.length === 0) return `<text x="${LABEL - 8}" y="${y + 16}" font-size="12" text-anchor="end">${escapeHtml(name)} (never)</text>`
+      if (l.length === 0) return label(i, y)
       const m = median(l)
       const left = Math.min(0, m)
       const width = Math.abs(m)
-      return `<text x="${LABEL - 8}" y="${y + 16}" font-size="12" text-anchor="end">${escapeHtml(name)}</text><rect class="lead" x="${x(left)}" y="${y + 5}" width="${((width / span) * (WIDTH - LABEL - PAD)).toFixed(1)}" height="14" fill="${m >= 0 ? '#2e7d32' : '#c62828'}"><title>${escapeHtml(name)}: ${m.toFixed(1)} s</title></rect><line x1="${x(Math.min(...l))}" y1="${y + 12}" x2="${x(Math.max(...l))}" y2="${y + 12}" stroke="#333"/>`
+      return `${label(i, y)}<rect class="lead" x="${x(left)}" y="${y + 5}" width="${((width / span) * (WIDTH - LABEL - PAD)).toFixed(1)}" height="14" fill="${m >= 0 ? '#2e7d32' : '#c62828'}"><title>${escapeHtml(name)}: ${m.toFixed(1)} s</title></rect><line x1="${x(Math.min(...l))}" y1="${y + 12}" x2="${x(Math.max(...l))}" y2="${y + 12}" stroke="#333"/>`
     })
     .join('')
   return `<h2>Lead time: load shed before (right) or after (left) the upstream's failure rate reached 50%</h2>

@@ -174,6 +174,26 @@ describe('the terminal report', () => {
   })
 })
 
+describe('the lead-time chart', () => {
+  it('widens its name column for long names and cuts a very long one short, whole in its title', () => {
+    const brownout = scenarios.brownout
+    if (brownout === undefined) throw new Error('missing scenario')
+    const long = 'a config whose name goes on and on about what it is and what it is not'
+    const trip = { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } }
+    const named = (name: string) => renderSeedHtml(brownout, simulateSummaries([{ name, trip }], brownout, [1], undefined), [1])
+    const nameOf = (html: string) => /<text class="lead-name" x="([\d.]+)"[^>]*>([^<]*)<title>([^<]*)<\/title>/.exec(html)
+    const short = nameOf(named('short'))
+    const cut = nameOf(named(long))
+    expect(short?.[2]).toBe('short')
+    expect(cut?.[2]).toMatch(/^a config whose name goes on.*…$/)
+    expect(cut?.[2]).toHaveLength(56)
+    expect(cut?.[3]).toBe(long)
+    // Room for the text at about 7 px a character, right-aligned at x.
+    expect(Number(cut?.[1])).toBeGreaterThanOrEqual(7 * 56)
+    expect(Number(short?.[1])).toBeLessThan(Number(cut?.[1]))
+  })
+})
+
 describe('axis ticks', () => {
   it('runs from 0 at a round step (1, 2 or 5 times a power of ten), about as many as asked, never past the end', () => {
     expect(ticks(300, 10)).toEqual([0, 50, 100, 150, 200, 250, 300])
