@@ -33,6 +33,20 @@ const check = (condition: boolean, what: string, detail?: unknown): void => {
   if (!condition) throw new InvariantBroken(`${what}${detail === undefined ? '' : `: ${JSON.stringify(detail)}`}`)
 }
 
+/**
+ * The JSON of a state, computed once per state: the states here are deep-frozen, so the text of
+ * one never changes, and each is compared several times (in-place twin, codec round trip).
+ */
+const stateJson = new WeakMap<CircuitData, string>()
+const jsonOf = (state: CircuitData): string => {
+  let text = stateJson.get(state)
+  if (text === undefined) {
+    text = JSON.stringify(state)
+    stateJson.set(state, text)
+  }
+  return text
+}
+
 const checkSnapshot = (s: Snapshot): void => {
   check(isRate(s.failureRate) && isRate(s.slowCallRate) && isRate(s.admitRate), 'rates stay in [0, 1] or null', s)
   check(isCount(s.calls) && isCount(s.failures) && isCount(s.slowCalls) && isCount(s.consecutiveFailures), 'counts are never negative', s)
@@ -227,12 +241,12 @@ const checkInPlace = (
   const copy = structuredClone(before)
   const answer = inPlace(copy, event, time)
   if (answer === undefined) {
-    check(JSON.stringify(copy) === JSON.stringify(before), 'an in-place step it declines leaves the state untouched', { event })
+    check(JSON.stringify(copy) === jsonOf(before), 'an in-place step it declines leaves the state untouched', { event })
     return
   }
   inPlaceSteps++
   check(JSON.stringify(answer) === JSON.stringify(decision), 'the in-place step decides as step does', { event, answer, decision })
-  check(JSON.stringify(copy) === JSON.stringify(next), 'the in-place step leaves the state step returns', { event, copy, next })
+  check(JSON.stringify(copy) === jsonOf(next), 'the in-place step leaves the state step returns', { event, copy, next })
 }
 
 /** How many steps the in-place twin took (a test checks the twin is exercised at all). */
@@ -295,7 +309,7 @@ export const run = (
       const encoded = JSON.stringify(current.codec.encode(moved))
       const decoded = current.codec.decode(JSON.parse(encoded))
       check(
-        decoded._tag === 'Right' && JSON.stringify(decoded.right) === JSON.stringify(moved),
+        decoded._tag === 'Right' && JSON.stringify(decoded.right) === jsonOf(moved),
         'a swapped state round-trips through the new codec',
         encoded,
       )
@@ -404,7 +418,7 @@ export const run = (
       'state round-trips through its codec',
       { encoded, decoded },
     )
-    check(decoded._tag === 'Right' && JSON.stringify(decoded.right) === JSON.stringify(next), 'the decoded state equals the state', encoded)
+    check(decoded._tag === 'Right' && JSON.stringify(decoded.right) === jsonOf(next), 'the decoded state equals the state', encoded)
   }
   return { decisions, state }
 }
@@ -415,7 +429,8 @@ export const invariantsHold = (family: string, configs: fc.Arbitrary<CircuitConf
       fc.property(configs, configs, script, (config, otherConfig, steps) => {
         const strategy = circuit(config)
         const first = run(strategy, steps, { checks: true }, circuit(otherConfig))
-        const second = run(circuit(config), steps, { checks: true }, circuit(otherConfig))
+        // Every invariant was checked on the first run; the second only has to give the same answers.
+        const second = run(circuit(config), steps, { checks: false }, circuit(otherConfig))
         check(JSON.stringify(first) === JSON.stringify(second), 'same inputs give the same outputs')
       }),
       { numRuns: NUM_RUNS },

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+/**
+ * `pnpm test`: every check, in the least wall time two cores allow.
+ *
+ * The system programs and the build (`tsc -b`) come first: everything after reads the built
+ * packages. Then four jobs run at once, since none reads what another writes:
+ *   - vitest (the longest; its output is shown as it runs),
+ *   - the static checks: tsc on the tests, biome, dependency-cruiser,
+ *   - every example program,
+ *   - scripts/pack-check.mjs (the packed tarballs).
+ * Every job is CPU-bound on two cores, so running them at once saves the time the sequential run
+ * left one core idle (tsc, biome and the examples use one; vitest's tests wait on servers and
+ * timers). Side jobs' output is printed when each ends, whole, under its name (in CI always,
+ * elsewhere when it failed).
+ * The run fails if any job fails, after every job has ended, with a line per job.
+ *
+ * `node scripts/test.mjs --serial` runs the same jobs one after another (for reading output in
+ * order, or on a one-core machine).
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const bin = (name) => join(root, 'node_modules', '.bin', name)
+const serial = process.argv.includes('--serial')
+const started = Date.now()
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`
+
+/** Runs one command to the end with its output shown as it goes; exits the run if it fails. */
+const first = (what, command, args) => {
+  process.stdout.write(`test: ${what}\n`)
+  const r = spawnSync(command, args, { cwd: root, stdio: 'inherit' })
+  if (r.status !== 0) {
+    process.stderr.write(`test: ${what} failed (exit ${r.status ?? r.signal}); nothing else was run\n`)
+    process.exit(r.status || 1)
+  }
+}
+
+first('system programs (scripts/system-deps.sh)', 'bash', ['scripts/system-deps.sh'])
+first('build (tsc -b)', bin('tsc'), ['-b'])
+
+/** A job: steps run in order, stopping at the first that fails. */
+const jobs = [
+  { name: 'vitest', live: true, steps: [[bin('vitest'), ['run']]] },
+  {
+    name: 'static checks (tsc on the tests, biome, dependency-cruiser)',
+    steps: [
+      [bin('tsc'), ['-p', 'tsconfig.test.json']],
+      [bin('biome'), ['check', '.']],
+      [bin('depcruise'), ['packages/*/src', '--config', '.dependency-cruiser.cjs']],
+    ],
+  },
+  { name: 'examples', steps: [['bash', ['scripts/examples.sh']]] },
+  { name: 'pack-check (the packed tarballs)', steps: [[process.execPath, ['scripts/pack-check.mjs']]] },
+]
+
+/** Runs a job's steps; resolves to its result, with its output (unless live). */
+const runJob = async (job) => {
+  const jobStart = Date.now()
+  let output = ''
+  for (const [command, args] of job.steps) {
+    const child = spawn(command, args, {
+      cwd: root,
+      shell: command === bin('depcruise'), // the glob is the shell's to expand
+      stdio: job.live ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+    })
+    child.stdout?.on('data', (d) => {
+      output += d
+    })
+    child.stderr?.on('data', (d) => {
+      output += d
+    })
+    const code = await new Promise((resolve) => child.on('close', (c, signal) => resolve(c ?? signal)))
+    if (code !== 0) return { job, ok: false, output, ms: Date.now() - jobStart, failed: `${[command, ...args].join(' ')} (exit ${code})` }
+  }
+  return { job, ok: true, output, ms: Date.now() - jobStart }
+}
+
+const report = (r) => {
+  if (r.job.live) return
+  process.stdout.write(`\ntest: ---- ${r.job.name}: ${r.ok ? 'passed' : 'FAILED'} in ${seconds(r.ms)} ----\n`)
+  if (r.output !== '' && (!r.ok || process.env.CI === 'true' || serial))
+    process.stdout.write(r.output.endsWith('\n') ? r.output : `${r.output}\n`)
+}
+
+const results = []
+if (serial) {
+  for (const job of jobs) {
+    const r = await runJob(job)
+    report(r)
+    results.push(r)
+  }
+} else {
+  results.push(
+    ...(await Promise.all(
+      jobs.map((job) =>
+        runJob(job).then((r) => {
+          report(r)
+          return r
+        }),
+      ),
+    )),
+  )
+}
+
+process.stdout.write(`\ntest: ${seconds(Date.now() - started)} in all\n`)
+for (const r of results)
+  process.stdout.write(`test:   ${r.ok ? 'ok    ' : 'FAILED'} ${r.job.name} (${seconds(r.ms)})${r.ok ? '' : `: ${r.failed}`}\n`)
+if (results.some((r) => !r.ok)) process.exit(1)
