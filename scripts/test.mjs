@@ -5,7 +5,7 @@
  * The system programs and the build (`tsc -b`) come first: everything after reads the built
  * packages. Then four jobs run at once, since none reads what another writes:
  *   - vitest (the longest; its output is shown as it runs),
- *   - the static checks: tsc on the tests, biome, dependency-cruiser,
+ *   - the static checks: tsc on the tests, biome, dependency-cruiser, every public name documented,
  *   - every example program,
  *   - scripts/pack-check.mjs (the packed tarballs).
  * Every job is CPU-bound on two cores, so running them at once saves the time the sequential run
@@ -44,11 +44,12 @@ first('build (tsc -b)', bin('tsc'), ['-b'])
 const jobs = [
   { name: 'vitest', live: true, steps: [[bin('vitest'), ['run']]] },
   {
-    name: 'static checks (tsc on the tests, biome, dependency-cruiser)',
+    name: 'static checks (tsc on the tests, biome, dependency-cruiser, doc coverage)',
     steps: [
       [bin('tsc'), ['-p', 'tsconfig.test.json']],
       [bin('biome'), ['check', '.']],
       [bin('depcruise'), ['packages/*/src', '--config', '.dependency-cruiser.cjs']],
+      [process.execPath, ['scripts/doc-coverage.mjs']],
     ],
   },
   { name: 'examples', steps: [['bash', ['scripts/examples.sh']]] },

@@ -19,7 +19,10 @@ export const FailureRateConfig = refine(
   struct(
     'a failure-rate detector',
     { kind: literal('failure-rate'), threshold: Ratio, window: WindowSpec },
-    { minimumCalls: MinimumCalls },
+    {
+      /** Calls the window must hold before a rate exists (below it nothing trips). Default 10. */
+      minimumCalls: MinimumCalls,
+    },
     { minimumCalls: 10 },
   ),
   minimumCallsFitWindow,

@@ -95,8 +95,11 @@ export interface ConfigOptions<K extends Kinds = Kinds> {
 
 /** Identity helpers that check a kind and keep its config type (so `circuit(config, { kinds })` knows your configs). */
 export const detectorKind = <C>(kind: DetectorKind<C>): DetectorKind<C> => kind
+/** {@link detectorKind} for a recovery kind. */
 export const recoveryKind = <C>(kind: RecoveryKind<C>): RecoveryKind<C> => kind
+/** {@link detectorKind} for an open-duration kind. */
 export const openForKind = <C>(kind: OpenForKind<C>): OpenForKind<C> => kind
+/** {@link detectorKind} for a whole-strategy kind (a config whose `kind` names a strategy, as `adaptive-throttle`). */
 export const strategyKind = <C>(kind: StrategyKind<C>): StrategyKind<C> => kind
 
 // ---- built-in kinds -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import { canonical, type Detector, emptyDetectorSnapshot } from './Detector.js'
  * and that log's change.
  */
 export const PREDICTOR_FEATURES = ['failureRate', 'failureRateChange', 'logLatencyRatio', 'logLatencyRatioChange'] as const
+/** One feature of the learned predictor's model (see {@link PREDICTOR_FEATURES}). */
 export type PredictorFeature = (typeof PREDICTOR_FEATURES)[number]
 
 /** State of a learned predictor: the bucket being filled, the last bucket's features, the latency baseline, the last probability. */
@@ -66,7 +67,9 @@ export const LearnedPredictorConfig = struct(
   },
   { probability: 0.5, bucketMs: 1_000, minimumCalls: 10, confirmBuckets: 2, warmupBuckets: 10 },
 )
+/** A decoded learned-predictor config (defaults filled). */
 export type LearnedPredictorConfig = t.TypeOf<typeof LearnedPredictorConfig>
+/** What `learnedPredictor` takes: the model, with every other field optional (defaults filled). */
 export type LearnedPredictorInput = Omit<
   LearnedPredictorConfig,
   'kind' | 'probability' | 'bucketMs' | 'minimumCalls' | 'confirmBuckets' | 'warmupBuckets'

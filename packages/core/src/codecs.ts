@@ -85,6 +85,8 @@ type AnyCodec = t.Mixed
 type Props = Record<string, AnyCodec>
 type Decoded<P extends Props> = { readonly [K in keyof P]: t.TypeOf<P[K]> }
 type Encoded<P extends Props> = { readonly [K in keyof P]: t.OutputOf<P[K]> }
+/** The optional fields that have defaults: always present once decoded. */
+type Defaulted<O extends Props, D> = { readonly [K in keyof O as K extends keyof D ? K : never]-?: t.TypeOf<O[K]> }
 
 /** An object-shaped value, not null and not an array. */
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === 'object' && u !== null && !Array.isArray(u)
@@ -104,7 +106,9 @@ export const struct = <
   optional?: O,
   defaults?: D,
 ): t.Type<
-  Decoded<R> & Partial<Decoded<O>> & { readonly [K in keyof D & keyof O]: t.TypeOf<O[K]> },
+  // Mapped over `keyof O` (filtered with `as`), each field keeps its declaration: the JSDoc written
+  // on a codec's field shows on the decoded type.
+  Decoded<R> & Partial<Decoded<O>> & Defaulted<O, D>,
   Encoded<R> & Partial<Encoded<O>>,
   unknown
 > => {
@@ -118,7 +122,7 @@ export const struct = <
     for (const [k, codec] of Object.entries(opt)) if (u[k] !== undefined && !codec.is(u[k])) return false
     return true
   }
-  type Out = Decoded<R> & Partial<Decoded<O>> & { readonly [K in keyof D & keyof O]: t.TypeOf<O[K]> }
+  type Out = Decoded<R> & Partial<Decoded<O>> & Defaulted<O, D>
   return new t.Type(
     name,
     (u): u is Out => isIt(u),

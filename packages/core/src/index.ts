@@ -21,6 +21,7 @@ export { anyOf } from './AnyOf.js'
 export type {
   CallCancelled,
   CallFailed,
+  CallOverdue,
   CallRequested,
   CallSucceeded,
   CloseCommanded,
@@ -161,6 +162,7 @@ export {
   type GradualRecoverySnapshot,
   type GradualRecoveryState,
   gradualRecovery,
+  type RampState,
 } from './GradualRecovery.js'
 export {
   type BuildContext,
@@ -230,5 +232,5 @@ export {
   timeWindowCodec,
 } from './TimeWindow.js'
 export { TrendForecastConfig, type TrendForecastInput, type TrendForecastState, trendForecast } from './TrendForecast.js'
-export { type CountWindowSpec, type TimeWindowSpecTagged, WindowSpec, type WindowState, windowOps } from './Window.js'
+export { type CountWindowSpec, type TimeWindowSpecTagged, type WindowOps, WindowSpec, type WindowState, windowOps } from './Window.js'
 export { type SharedWindow, type WindowDetectorSpec, type WindowDetectorState, windowDetector } from './WindowDetector.js'

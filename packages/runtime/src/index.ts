@@ -26,7 +26,7 @@ export {
 } from './EventStream.js'
 export { type BoundExecute, type CallOptions, type ExecuteOptions, type WaitConfig, withOptions } from './execute.js'
 export { followConfig } from './followConfig.js'
-export { logBreaker } from './logBreaker.js'
+export { type Loggable, logBreaker } from './logBreaker.js'
 export type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
 export { CALL_OUTCOMES, type CallOutcomeLabel, callOutcomeOf, PHASES } from './metricModel.js'
 export { type Classifier, type HintedFailure, Verdict } from './Verdict.js'

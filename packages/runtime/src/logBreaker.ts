@@ -3,7 +3,7 @@ import { type EventStream, Subscription } from './EventStream.js'
 import type { MetricEvent } from './MetricEvent.js'
 
 /** The part of a breaker `logBreaker` reads. */
-interface Loggable {
+export interface Loggable {
   readonly calls$: EventStream<MetricEvent>
   readonly transitions$: EventStream<MetricEvent>
 }

@@ -10,6 +10,7 @@ export const PHASES = ['closed', 'open', 'half-open'] as const
 
 /** What became of an admitted call: `timeout` is a failure by its timeout; `ignored`, an outcome after a state change. */
 export const CALL_OUTCOMES = ['success', 'failure', 'timeout', 'cancelled', 'ignored'] as const
+/** One of {@link CALL_OUTCOMES}: the `outcome` label of an admitted call in metrics. */
 export type CallOutcomeLabel = (typeof CALL_OUTCOMES)[number]
 
 /**

@@ -67,7 +67,7 @@ export {
   simulateWithOracle,
 } from './simulate.js'
 export { demoDetection, demoStrategies } from './strategies.js'
-export { type Trained, type TrainOptions, traceExamples, trainPredictor } from './train.js'
+export { type TraceOutcome, type Trained, type TrainOptions, traceExamples, trainPredictor } from './train.js'
 export {
   best,
   type Candidate,

@@ -32,6 +32,7 @@ export interface PredictionRow {
   readonly outcomes: Readonly<Record<string, PredictionOutcome>>
 }
 
+/** What `evaluatePrediction` measured: one row per config, over `seeds` and `dayHours` of noise. */
 export interface PredictionEvaluation {
   readonly seeds: ReadonlyArray<number>
   readonly dayHours: number

@@ -77,7 +77,7 @@ const worstRate = (scenario: Scenario, from: number, to: number): number => {
 }
 
 /** One settled call: when, whether it failed, its latency in ms. */
-type Outcome = readonly [number, boolean, number]
+export type TraceOutcome = readonly [number, boolean, number]
 
 /**
  * The labelled feature vectors of a sequence of outcomes (in time order): one per bucket with
@@ -85,7 +85,7 @@ type Outcome = readonly [number, boolean, number]
  */
 const examplesFrom = (
   start: number,
-  outcomes: ReadonlyArray<Outcome>,
+  outcomes: ReadonlyArray<TraceOutcome>,
   failingWithin: (end: number) => boolean,
   bucketMs: number,
   minimumCalls: number,
@@ -137,7 +137,7 @@ const examplesOf = (
   minimumCalls: number,
   warmupBuckets: number,
 ): Array<readonly [Features, 0 | 1]> => {
-  const outcomes: Outcome[] = []
+  const outcomes: TraceOutcome[] = []
   simulate(scenario, [recorder(outcomes)], { seed, bucketMs: scenario.durationMs })
   return examplesFrom(0, outcomes, (end) => worstRate(scenario, end, end + horizonMs) >= 0.5, bucketMs, minimumCalls, warmupBuckets)
 }
@@ -148,7 +148,7 @@ const examplesOf = (
  * of them). Only what the live breaker let through is known: a trace of an open breaker has gaps.
  */
 export const traceExamples = (
-  outcomes: ReadonlyArray<Outcome>,
+  outcomes: ReadonlyArray<TraceOutcome>,
   horizonMs: number,
   options: { readonly bucketMs?: number; readonly minimumCalls?: number; readonly warmupBuckets?: number } = {},
 ): Array<readonly [Features, 0 | 1]> => {
