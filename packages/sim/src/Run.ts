@@ -9,6 +9,8 @@ export interface Bucket {
   readonly phase: CircuitState
   /** Whether the upstream was collapsed or down at the end of the bucket. */
   readonly upstreamDown: boolean
+  /** The mean latency of the calls admitted in the bucket (failures and timeouts included), in ms; null if none was. */
+  readonly latencyMs: number | null
 }
 
 /** What one strategy did to callers and to the upstream. */

@@ -54,6 +54,7 @@ export class RunTally {
   private readonly requests: number[]
   private readonly admittedIn: number[]
   private readonly failedIn: number[]
+  private readonly latencyIn: number[]
   private readonly phaseAt: CircuitState[]
   private readonly downAt: boolean[]
   private admitted = 0
@@ -75,6 +76,7 @@ export class RunTally {
     this.requests = new Array<number>(bucketCount).fill(0)
     this.admittedIn = new Array<number>(bucketCount).fill(0)
     this.failedIn = new Array<number>(bucketCount).fill(0)
+    this.latencyIn = new Array<number>(bucketCount).fill(0)
     this.phaseAt = new Array<CircuitState>(bucketCount).fill('closed')
     this.downAt = new Array<boolean>(bucketCount).fill(false)
   }
@@ -87,6 +89,7 @@ export class RunTally {
   served(t: number, bucket: number, failed: boolean, latencyMs: number): void {
     this.admitted++
     this.admittedIn[bucket] = (this.admittedIn[bucket] ?? 0) + 1
+    this.latencyIn[bucket] = (this.latencyIn[bucket] ?? 0) + latencyMs
     if (t >= this.scenario.recoveredAtMs) {
       const second = Math.floor(t / 1000)
       this.recoveryLoad.set(second, (this.recoveryLoad.get(second) ?? 0) + 1)
@@ -153,13 +156,17 @@ export class RunTally {
       collapses: upstream.collapses,
       peakRecoveryRps,
     }
-    const buckets: Bucket[] = this.requests.map((r, b) => ({
-      requests: r,
-      admitted: this.admittedIn[b] ?? 0,
-      failed: this.failedIn[b] ?? 0,
-      phase: this.phaseAt[b] ?? 'closed',
-      upstreamDown: this.downAt[b] ?? false,
-    }))
+    const buckets: Bucket[] = this.requests.map((r, b) => {
+      const admitted = this.admittedIn[b] ?? 0
+      return {
+        requests: r,
+        admitted,
+        failed: this.failedIn[b] ?? 0,
+        phase: this.phaseAt[b] ?? 'closed',
+        upstreamDown: this.downAt[b] ?? false,
+        latencyMs: admitted === 0 ? null : (this.latencyIn[b] ?? 0) / admitted,
+      }
+    })
     return { summary, buckets, bucketMs }
   }
 }

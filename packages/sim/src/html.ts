@@ -1,3 +1,4 @@
+import { RUN_DEFINITIONS } from './definitions.js'
 import type { Scenario } from './Scenario.js'
 import type { Run, RunSummary } from './simulate.js'
 import { median } from './stats.js'
@@ -95,13 +96,96 @@ ${line(errors, '#c62828', 'errors')}
 </svg>`
 }
 
+/** The columns of the run report's table and of the report over seeds: the terms each defines. */
+const RUN_TERMS = [
+  'success',
+  'wasted',
+  'needless',
+  'detect',
+  'back to full',
+  'opens',
+  'oscillations',
+  'collapses',
+  'peak rps after recovery',
+]
+const SEED_TERMS = ['success', 'wasted', 'needless', 'detect', 'lead', 'back to full', 'opens', 'collapses']
+
+/** The colours of the load chart's series. */
+const LOAD_COLOR = { 'offered-rps': '#757575', 'admitted-rps': '#1565c0', latency: '#ef6c00' } as const
+
+/**
+ * One strategy's load and latency over time: requests per second offered and let through (left
+ * axis), and the mean latency of the calls let through (right axis, failures and timeouts
+ * included; a gap where none was).
+ */
+const loadChart = (scenario: Scenario, run: Run): string => {
+  const n = run.buckets.length
+  const w = (WIDTH - 2 * PAD) / Math.max(1, n)
+  const perSecond = 1000 / run.bucketMs
+  const offered = run.buckets.map((b) => b.requests * perSecond)
+  const admitted = run.buckets.map((b) => b.admitted * perSecond)
+  const rpsTicks = ticks(Math.max(1, ...offered), 4)
+  const rpsMax = Math.max(rpsTicks[rpsTicks.length - 1] ?? 1, ...offered)
+  const latencies = run.buckets.map((b) => b.latencyMs)
+  const msTicks = ticks(Math.max(1, ...latencies.map((v) => v ?? 0)), 4)
+  const msMax = Math.max(msTicks[msTicks.length - 1] ?? 1, ...latencies.map((v) => v ?? 0))
+  const yOf = (v: number, max: number) => (PAD + (1 - v / max) * (HEIGHT - 2 * PAD)).toFixed(1)
+  const xOf = (i: number) => (PAD + (i + 0.5) * w).toFixed(1)
+  const line = (values: ReadonlyArray<number | null>, max: number, name: keyof typeof LOAD_COLOR) => {
+    // A null value breaks the line: one polyline per run of known values.
+    const parts: string[][] = [[]]
+    values.forEach((v, i) => {
+      if (v === null) parts.push([])
+      else parts[parts.length - 1]?.push(`${xOf(i)},${yOf(v, max)}`)
+    })
+    return parts
+      .filter((points) => points.length > 0)
+      .map(
+        (points) =>
+          `<polyline class="series series-${name}" fill="none" stroke="${LOAD_COLOR[name]}" stroke-width="2" points="${points.join(' ')}"/>`,
+      )
+      .join('')
+  }
+  const right = WIDTH - PAD
+  const seconds = scenario.durationMs / 1000
+  const rightTicks = msTicks
+    .map(
+      (v) =>
+        `<line class="tick" x1="${right}" y1="${yOf(v, msMax)}" x2="${right + 4}" y2="${yOf(v, msMax)}" stroke="#555"/><text class="tick-label" x="${right + 6}" y="${Number(yOf(v, msMax)) + 3}" font-size="10" text-anchor="start">${v}</text>`,
+    )
+    .join('')
+  return `<svg class="load-chart" role="img" aria-label="${escapeHtml(run.summary.strategy)}: load and latency over time" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" xmlns="http://www.w3.org/2000/svg">
+<line x1="${PAD}" y1="${HEIGHT - PAD}" x2="${right}" y2="${HEIGHT - PAD}" stroke="#555"/>
+<line x1="${PAD}" y1="${PAD}" x2="${PAD}" y2="${HEIGHT - PAD}" stroke="#555"/>
+<line x1="${right}" y1="${PAD}" x2="${right}" y2="${HEIGHT - PAD}" stroke="#555"/>
+<text x="${PAD}" y="${PAD - 8}" font-size="10" text-anchor="middle">req/s</text>
+<text x="${right}" y="${PAD - 8}" font-size="10" text-anchor="middle">ms</text>
+${yTicks(
+  rpsTicks,
+  (v) => yOf(v, rpsMax),
+  PAD,
+  (v) => String(v),
+)}${rightTicks}
+${xTicks(
+  ticks(seconds, 10),
+  (t) => (PAD + (t / seconds) * (WIDTH - 2 * PAD)).toFixed(1),
+  HEIGHT - PAD,
+  (t) => `${t} s`,
+  HEIGHT - 8,
+)}
+${line(offered, rpsMax, 'offered-rps')}${line(admitted, rpsMax, 'admitted-rps')}${line(latencies, msMax, 'latency')}
+</svg>`
+}
+
 const seconds = (ms: number | null): string => (ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`)
 
 /**
  * A self-contained HTML report (charts as inline SVG, no scripts, no network): per strategy, the
  * phase over time (green closed, red open, amber half-open), upstream outages (dark red marks),
- * the share of requests admitted (blue) and the error rate of what got through (red); then the
- * summary table. Deterministic: the same runs give the same bytes.
+ * the share of requests admitted (blue) and the error rate of what got through (red); under it
+ * the load (requests per second offered, grey, and let through, blue) and the mean latency of
+ * what got through (orange); then the summary table and what each metric means. Deterministic:
+ * the same runs give the same bytes.
  */
 export const renderHtml = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: number): string => {
   const rows = runs
@@ -111,22 +195,33 @@ export const renderHtml = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
     )
     .join('\n')
   const sections = runs
-    .map((run) => `<section class="strategy"><h2>${escapeHtml(run.summary.strategy)}</h2>\n${chart(scenario, run)}\n</section>`)
+    .map(
+      (run) =>
+        `<section class="strategy"><h2>${escapeHtml(run.summary.strategy)}</h2>\n${chart(scenario, run)}\n${loadChart(scenario, run)}\n</section>`,
+    )
     .join('\n')
   return page(
     `${scenario.name} (seed ${seed})`,
     `<h1>${escapeHtml(scenario.name)} <small>(seed ${seed})</small></h1>
 <p>${escapeHtml(scenario.description)}</p>
 <p class="legend"><span><i class="swatch" style="background:#1565c0"></i>admitted share</span><span><i class="swatch" style="background:#c62828"></i>errors let through</span><span><i class="swatch" style="background:${PHASE_COLOR.closed}"></i>closed</span><span><i class="swatch" style="background:${PHASE_COLOR.open}"></i>open</span><span><i class="swatch" style="background:${PHASE_COLOR['half-open']}"></i>half-open</span><span><i class="swatch" style="background:#b71c1c"></i>upstream down</span></p>
+<p class="legend"><span><i class="swatch" style="background:${LOAD_COLOR['offered-rps']}"></i>requests/s offered</span><span><i class="swatch" style="background:${LOAD_COLOR['admitted-rps']}"></i>requests/s let through</span><span><i class="swatch" style="background:${LOAD_COLOR.latency}"></i>mean latency of calls let through (right axis, ms)</span></p>
 ${sections}
 <table class="summary">
 <thead><tr><th>strategy</th><th>success</th><th>wasted</th><th>needless</th><th>detect</th><th>back to full</th><th>opens</th><th>oscillations</th><th>collapses</th><th>peak rps after recovery</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
-</table>`,
+</table>
+${definitionsHtml(RUN_TERMS)}`,
   )
 }
+
+/** What each metric of a run means, as a definition list (the terminal report prints the same text). */
+export const definitionsHtml = (terms: ReadonlyArray<string>): string =>
+  `<h2>Definitions</h2>\n<dl class="definitions">\n${RUN_DEFINITIONS.filter(([term]) => terms.includes(term))
+    .map(([term, text]) => `<dt>${escapeHtml(term)}</dt><dd>${escapeHtml(text)}</dd>`)
+    .join('\n')}\n</dl>`
 
 /** The page around a report's body: one self-contained file, no scripts, no network. */
 export const page = (title: string, body: string): string => `<!doctype html>
@@ -141,6 +236,9 @@ th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
 th:first-child { text-align: left; }
 .legend span { display: inline-block; margin-right: 16px; }
 .swatch { display: inline-block; width: 12px; height: 12px; vertical-align: middle; margin-right: 4px; }
+dl.definitions { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; }
+dl.definitions dt { font-weight: 600; }
+dl.definitions dd { margin: 0; }
 </style>
 </head>
 <body>
@@ -206,7 +304,8 @@ export const renderSeedHtml = (
 ${rows}
 </tbody>
 </table>
-${leadChart(names, bySeed)}`,
+${leadChart(names, bySeed)}
+${definitionsHtml(SEED_TERMS)}`,
   )
 }
 

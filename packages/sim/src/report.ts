@@ -1,3 +1,4 @@
+import { definitionLines } from './definitions.js'
 import type { Scenario } from './Scenario.js'
 import type { Run, RunSummary } from './simulate.js'
 import { median } from './stats.js'
@@ -73,10 +74,7 @@ export const renderText = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
   lines.push(format(header))
   for (const row of rows) lines.push(format(row))
   lines.push('')
-  lines.push('success: share of all requests answered successfully; wasted: calls let into a failing upstream;')
-  lines.push('needless: rejected requests that would have succeeded (the upstream as it was then); detect: incident to first trip;')
-  lines.push('back to full: recovery to admitting every request again; oscillations: closes followed by another trip;')
-  lines.push('collapses: a fragile upstream brought down again by the traffic let through.')
+  lines.push(...definitionLines(header))
   return lines.join('\n')
 }
 

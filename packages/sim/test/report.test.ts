@@ -48,7 +48,19 @@ describe.runIf(browser.run)('the HTML report', () => {
     // The time axis is labelled along its length (five simulated minutes: every 50 s), not only at its ends.
     const labels = [...dom.stdout.matchAll(/class="tick-label"[^>]*>([^<]*)</g)].map(([, l]) => l)
     expect(labels.slice(0, 7)).toEqual(['0 s', '50 s', '100 s', '150 s', '200 s', '250 s', '300 s'])
-    expect(labels).toHaveLength(3 * 7)
+    // Under each, the load and latency chart: requests/s offered and let through, the latency of what got through.
+    expect(count(/<svg class="load-chart"/g)).toBe(3)
+    for (const series of ['offered-rps', 'admitted-rps', 'latency'])
+      expect(dom.stdout).toMatch(new RegExp(`class="load-chart"[^]*class="series series-${series}"`))
+    // Its axes: requests per second on the left (at most 200 here: 0, 100, 200 or finer), milliseconds on the right.
+    const load = dom.stdout.slice(dom.stdout.indexOf('<svg class="load-chart"'))
+    const loadLabels = [...load.slice(0, load.indexOf('</svg>')).matchAll(/class="tick-label"[^>]*>([^<]*)</g)].map(([, l]) => l)
+    expect(loadLabels).toContain('0')
+    expect(loadLabels).toContain('200')
+    expect(loadLabels.filter((l) => l?.endsWith(' s'))).toEqual(['0 s', '50 s', '100 s', '150 s', '200 s', '250 s', '300 s'])
+    // What each column means, in the page itself.
+    expect(dom.stdout).toContain('<dt>needless</dt><dd>rejected requests that would have succeeded (the upstream as it was then)</dd>')
+    expect(count(/<dt>/g)).toBe(9)
     expect(dom.stderr).not.toMatch(/Uncaught|SyntaxError|Failed to load/)
   })
 
@@ -82,6 +94,8 @@ describe.runIf(browser.run)('the multi-seed and tuner reports', () => {
     expect(dom.status, dom.stderr).toBe(0)
     expect((dom.stdout.match(/<tr><th>(classic|gradual)<\/th>/g) ?? []).length).toBe(2)
     expect(dom.stdout).toContain('(3 seeds, 1..3)')
+    expect(dom.stdout).toContain('<dt>lead</dt>')
+    expect(dom.stdout).not.toContain('<dt>peak rps after recovery</dt>') // not a column of this table
     expect(dom.stdout).not.toMatch(/<script/)
   })
 
