@@ -15,6 +15,8 @@ const PAD = 40
 const MAX_NAME = 56
 
 const PHASE_COLOR = { closed: '#e8f5e9', open: '#ffcdd2', 'half-open': '#fff3cd' } as const
+/** The errors series: purple, far from the dark red of "upstream down" under it. */
+const ERRORS_COLOR = '#8e24aa'
 
 /**
  * Axis ticks from 0 to `max` at a round step (1, 2 or 5 times a power of ten) giving about `count`
@@ -76,7 +78,9 @@ const chart = (scenario: Scenario, run: Run): string => {
   const line = (values: number[], color: string, name: string) =>
     `<polyline class="series series-${name}" fill="none" stroke="${color}" stroke-width="2" points="${values.map((v, i) => `${(PAD + (i + 0.5) * w).toFixed(1)},${y(v)}`).join(' ')}"/>`
   const admitted = run.buckets.map((b) => (b.requests === 0 ? 0 : b.admitted / b.requests))
-  const errors = run.buckets.map((b) => (b.admitted === 0 ? 0 : b.failed / b.admitted))
+  // Errors as a share of all requests (what callers got), not of the few admitted: one failed probe
+  // while open is a speck, not a bar to 100%.
+  const errors = run.buckets.map((b) => (b.requests === 0 ? 0 : b.failed / b.requests))
   const seconds = scenario.durationMs / 1000
   return `<svg class="chart" role="img" aria-label="${escapeHtml(run.summary.strategy)} over time" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" xmlns="http://www.w3.org/2000/svg">
 ${bands}${outages}
@@ -92,7 +96,7 @@ ${xTicks(
   HEIGHT - 8,
 )}
 ${line(admitted, '#1565c0', 'admitted')}
-${line(errors, '#c62828', 'errors')}
+${line(errors, ERRORS_COLOR, 'errors')}
 </svg>`
 }
 
@@ -182,7 +186,8 @@ const seconds = (ms: number | null): string => (ms === null ? '-' : `${(ms / 100
 /**
  * A self-contained HTML report (charts as inline SVG, no scripts, no network): per strategy, the
  * phase over time (green closed, red open, amber half-open), upstream outages (dark red marks),
- * the share of requests admitted (blue) and the error rate of what got through (red); under it
+ * the share of requests admitted (blue) and the share of requests that got an upstream error
+ * (purple); under it
  * the load (requests per second offered, grey, and let through, blue) and the mean latency of
  * what got through (orange); then the summary table and what each metric means. Deterministic:
  * the same runs give the same bytes.
@@ -204,7 +209,7 @@ export const renderHtml = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
     `${scenario.name} (seed ${seed})`,
     `<h1>${escapeHtml(scenario.name)} <small>(seed ${seed})</small></h1>
 <p>${escapeHtml(scenario.description)}</p>
-<p class="legend"><span><i class="swatch" style="background:#1565c0"></i>admitted share</span><span><i class="swatch" style="background:#c62828"></i>errors let through</span><span><i class="swatch" style="background:${PHASE_COLOR.closed}"></i>closed</span><span><i class="swatch" style="background:${PHASE_COLOR.open}"></i>open</span><span><i class="swatch" style="background:${PHASE_COLOR['half-open']}"></i>half-open</span><span><i class="swatch" style="background:#b71c1c"></i>upstream down</span></p>
+<p class="legend"><span><i class="swatch" style="background:#1565c0"></i>admitted share</span><span><i class="swatch" style="background:${ERRORS_COLOR}"></i>errors let through (share of all requests)</span><span><i class="swatch" style="background:${PHASE_COLOR.closed}"></i>closed</span><span><i class="swatch" style="background:${PHASE_COLOR.open}"></i>open</span><span><i class="swatch" style="background:${PHASE_COLOR['half-open']}"></i>half-open</span><span><i class="swatch" style="background:#b71c1c"></i>upstream down</span></p>
 <p class="legend"><span><i class="swatch" style="background:${LOAD_COLOR['offered-rps']}"></i>requests/s offered</span><span><i class="swatch" style="background:${LOAD_COLOR['admitted-rps']}"></i>requests/s let through</span><span><i class="swatch" style="background:${LOAD_COLOR.latency}"></i>mean latency of calls let through (right axis, ms)</span></p>
 ${sections}
 <table class="summary">

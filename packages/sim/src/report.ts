@@ -38,7 +38,7 @@ export const renderText = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
     for (const run of runs) {
       lines.push(`${label(`${nameOf(run)}: upstream`)}${run.buckets.map((b) => (b.upstreamDown ? '█' : '·')).join('')}`)
       lines.push(`${label('  admitted share')}${sparkline(run.buckets.map((b) => (b.requests === 0 ? 0 : b.admitted / b.requests)))}`)
-      lines.push(`${label('  errors let through')}${sparkline(run.buckets.map((b) => (b.admitted === 0 ? 0 : b.failed / b.admitted)))}`)
+      lines.push(`${label('  errors let through')}${sparkline(run.buckets.map((b) => (b.requests === 0 ? 0 : b.failed / b.requests)))}`)
       lines.push(`${label('  phase')}${run.buckets.map((b) => PHASE[b.phase]).join('')}`)
     }
     lines.push(`${label('')}upstream/phase: · healthy/closed  █ down/open  ▒ half-open`)
