@@ -9,4 +9,4 @@ node examples/http-client/dist/main.js > /dev/null
 node examples/http-service/dist/main.js > /dev/null
 node examples/pino-logging/dist/main.js > /dev/null
 node packages/sim/dist/cli.js > /dev/null
-bash examples/choose-your-config/run.sh > /dev/null
+node scripts/readme-samples.mjs
