@@ -1,0 +1,73 @@
+/**
+ * The numbers the README and the demo state about gradual recovery against classic half-open
+ * come from somewhere a test can read: the quality matrix's latest full run
+ * (bench/quality/RESULTS.md, written by `pnpm bench:quality`) and the demo's own run. Each
+ * claim is recomputed here from that source, so a new matrix run that changes them fails until
+ * the text says what the run shows.
+ */
+import { readFileSync } from 'node:fs'
+import { demoStrategies, scenarios, simulate } from '@datapunk/breaker-sim'
+import { describe, expect, it } from 'vitest'
+
+const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8')
+/** Text with every run of white space as one space (claims wrap differently in each place). */
+const flat = (text: string) => text.replace(/\s+/g, ' ')
+const readme = flat(read('../README.md'))
+const demoNote = flat(read('../packages/sim/src/cli.ts'))
+
+/** Gradual recovery's median delta against classic per cell, from the matrix's per-cell table. */
+const gradualByCell = (): Map<string, number> => {
+  const results = read('../bench/quality/RESULTS.md')
+  const table = results.slice(results.indexOf('### Success against classic, per cell'))
+  const lines = table.split('\n').filter((l) => l.startsWith('|'))
+  const header = (lines[0] ?? '').split('|').map((c) => c.trim())
+  const column = header.indexOf('gradual')
+  const out = new Map<string, number>()
+  for (const line of lines.slice(2)) {
+    const cells = line.split('|').map((c) => c.trim())
+    if (cells.length !== header.length) break
+    out.set(cells[1] ?? '', Number.parseFloat(cells[column] ?? ''))
+  }
+  return out
+}
+
+describe('what the README and the demo say about gradual recovery', () => {
+  const cells = gradualByCell()
+  const fragile = [...cells].filter(([cell]) => cell.startsWith('fragile-'))
+  const rest = [...cells].filter(([cell]) => !cell.startsWith('fragile-'))
+
+  it('reads the whole matrix: 80 cells, a median for each', () => {
+    expect(cells.size).toBe(80)
+    for (const median of cells.values()) expect(Number.isFinite(median)).toBe(true)
+  })
+
+  it('"within 2 points of classic on every cell but flapping, where three recoveries cost 2.0 to 2.5"', () => {
+    const lost = rest.filter(([, median]) => median <= -2)
+    expect(lost.length).toBeGreaterThan(0)
+    for (const [cell] of lost) expect(cell).toMatch(/^flapping@/)
+    expect(Math.min(...lost.map(([, m]) => m))).toBeGreaterThanOrEqual(-2.5)
+    expect(readme).toContain(
+      'within 2 points of classic on every cell of [the quality matrix](bench/quality/README.md) but flapping, where three recoveries cost 2.0 to 2.5',
+    )
+    expect(demoNote).toContain('it loses 2 to 2.5 points to classic')
+    expect(demoNote).toContain('it is within 2 points of classic on every cell but flapping')
+  })
+
+  it('"19 to 61 points ahead on nine of the eleven fragile cells"', () => {
+    expect(fragile).toHaveLength(11)
+    const ahead = fragile.map(([, m]) => m).filter((m) => Math.round(m) >= 19)
+    expect(ahead).toHaveLength(9)
+    expect(Math.round(Math.min(...ahead))).toBe(19)
+    expect(Math.round(Math.max(...ahead))).toBe(61)
+    expect(demoNote).toContain('19 to 61 points ahead on nine of the eleven fragile cells')
+  })
+
+  it('the demo: classic brings the upstream down again and again (9 times), gradual once', () => {
+    const demo = scenarios['fragile-recovery']
+    if (demo === undefined) throw new Error('the demo scenario is missing')
+    const runs = simulate(demo, demoStrategies(), { seed: 1 })
+    const collapses = Object.fromEntries(runs.map((r) => [r.summary.strategy, r.summary.collapses]))
+    expect(collapses).toMatchObject({ classic: 9, gradual: 1 })
+    expect(readme).toContain('brings the upstream down again and again (9 times); gradual recovery brings it down once')
+  })
+})
