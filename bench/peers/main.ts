@@ -36,6 +36,7 @@ import { Registry } from 'prom-client'
 import { defer, firstValueFrom, map, Observable, of, Subscriber } from 'rxjs'
 import { MutableGradualStage, MutableTimeWindow } from '../core/twins.js'
 import { type BenchRedis, startRedis } from './redis.js'
+import { type ScrapeCost, scrapeCost } from './scrape.js'
 
 const quick = process.argv.includes('--quick')
 /** --closed-only: the closed-state case alone (for working on the hot path); writes no summary. */
@@ -569,6 +570,7 @@ const targetsOf = (
     million: ManyKeys
   },
   imports: ReadonlyArray<ImportCost>,
+  scrape: ScrapeCost,
 ): Target[] => {
   const row = (rows: Row[], name: string) => rows.find((r) => r.contender === name)
   const atMost = (name: string, ours: number | null | undefined, limit: number | null | undefined): Target => {
@@ -624,6 +626,7 @@ const targetsOf = (
     // Measured by `pnpm bench:sim` in its own process, so not computed from these rows.
     { name: 'simulator: >= 5,000,000 requests/s (see pnpm bench:sim)', ours: null, limit: 5_000_000, met: null },
     atMost('heap retained per call, operator and execute: bytes <= 1', perCall.length === 2 ? worstPerCall : null, 1),
+    atMost(`Prometheus scrape of ${scrape.breakers.toLocaleString('en-US')} breakers: ms <= 100`, quick ? null : scrape.medianMs, 100),
     atMost(
       'cold import of the runtime (promise API, no RxJS): ms <= 1.5 x the core alone',
       imports.find((i) => i.module === '@datapunk/breaker-runtime')?.medianMs,
@@ -668,6 +671,10 @@ const main = async () => {
   const imports = importCosts()
   console.log('\nCold import, ms (median of fresh Node processes, each timing its own import())')
   for (const i of imports) console.log(`  ${i.module.padEnd(36)}${fmt(i.medianMs).padStart(10)}`)
+  const scrape = await scrapeCost(quick ? 1_000 : 10_000, quick ? 1 : 5)
+  console.log(
+    `\nPrometheus scrape (prom-client registry.metrics()) of ${scrape.breakers.toLocaleString('en-US')} breakers: ${fmt(scrape.medianMs)} ms (median), ${scrape.lines.toLocaleString('en-US')} lines, ${scrape.megabytes.toFixed(1)} MB`,
+  )
 
   const summary = {
     node: process.version,
@@ -697,8 +704,9 @@ const main = async () => {
       heapPerKey: heap.perKey,
       manyKeys: heap.million,
       coldImport: imports,
+      scrape,
     },
-    targets: targetsOf(closed, open, heap, imports),
+    targets: targetsOf(closed, open, heap, imports, scrape),
   }
   console.log(
     `\nPrometheus adapter attached: closed-path added cost x${summary.cases.closed.prometheusOverhead ?? '-'} of the same without it (target <= 2x)`,

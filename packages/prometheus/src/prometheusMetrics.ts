@@ -18,6 +18,7 @@ import {
   watchBreakers,
 } from '@datapunk/breaker-runtime'
 import { Counter, register as defaultRegistry, Gauge, Histogram, type Registry } from 'prom-client'
+import { LabelSets, type Labels, ScrapeSnapshots, SeriesValue } from './series.js'
 
 /** Options of {@link prometheusMetrics}. */
 export interface PrometheusOptions {
@@ -126,6 +127,8 @@ interface Durations {
 interface Tally {
   readonly name: string
   readonly key: string
+  /** Its label sets, made once (see series.ts). */
+  readonly labels: LabelSets
   readonly subscription: Subscription
   readonly calls: Record<CallOutcomeLabel, number>
   readonly rejections: Map<string, number>
@@ -151,58 +154,6 @@ const duplicateError = (name: string, key: string): Error =>
   )
 
 const sharedByRegistry = new WeakMap<Registry, Map<string, Shared>>()
-
-/** The duration histogram, computed at scrape time from the tallies (prom-client's own format). */
-class TalliedHistogram extends Histogram<string> {
-  private readonly metricName: string
-  private readonly metricHelp: string
-
-  constructor(
-    configuration: ConstructorParameters<typeof Histogram<string>>[0],
-    private readonly shared: Shared,
-  ) {
-    super(configuration)
-    this.metricName = configuration.name
-    this.metricHelp = configuration.help
-  }
-
-  private values() {
-    const name = this.metricName
-    const out: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = []
-    for (const tally of this.shared.attached.values()) {
-      for (const outcome of ['success', 'failure', 'timeout'] as const) {
-        const d = tally.durations[outcome]
-        if (d.count === 0) continue
-        const labels = { breaker: tally.name, key: tally.key, outcome }
-        let cumulative = 0
-        this.shared.bounds.forEach((le, i) => {
-          cumulative += d.buckets[i] ?? 0
-          out.push({ labels: { ...labels, le }, value: cumulative, metricName: `${name}_bucket` })
-        })
-        out.push({ labels: { ...labels, le: '+Inf' }, value: d.count, metricName: `${name}_bucket` })
-        out.push({ labels, value: d.sum, metricName: `${name}_sum` })
-        out.push({ labels, value: d.count, metricName: `${name}_count` })
-      }
-    }
-    return out
-  }
-
-  override async get() {
-    // prom-client types a histogram's values by its label names; ours add `le`, as its own do.
-    return {
-      name: this.metricName,
-      help: this.metricHelp,
-      type: 'histogram',
-      values: this.values(),
-      aggregator: 'sum',
-    } as unknown as Awaited<ReturnType<Histogram<string>['get']>>
-  }
-
-  /** What the registry reads for the text format. */
-  async getForPromString() {
-    return this.get()
-  }
-}
 
 /** Every reason a call is rejected for: each series is present (at 0) from attach. */
 const REJECT_REASONS = ['open', 'forced-open', 'half-open-full', 'throttled'] as const
@@ -241,74 +192,133 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
 /** Registers the metrics of `shared` on `registry`, read at scrape time from the breakers attached to it. */
 const register = (registry: Registry, prefix: string, shared: Shared): void => {
   const attached = shared.attached
-  const info = (name: (typeof metricCatalogue)[number]['name']) => {
+  const snapshots = new ScrapeSnapshots()
+  /**
+   * A metric whose values are computed at scrape time (not kept in prom-client's label-hashed
+   * store): its name, help, type and label names from the catalogue.
+   */
+  const define = (name: (typeof metricCatalogue)[number]['name'], values: () => SeriesValue[], buckets?: ReadonlyArray<number>): void => {
     const entry = metricCatalogue.find((m) => m.name === name)
-    return { name: prefix + name, help: entry?.help ?? name, labelNames: [...(entry?.labels ?? [])], registers: [registry] }
+    const config = { name: prefix + name, help: entry?.help ?? name, labelNames: [...(entry?.labels ?? [])], registers: [registry] }
+    const type = entry?.type ?? 'gauge'
+    const metric =
+      type === 'histogram'
+        ? new Histogram({ ...config, buckets: [...(buckets ?? [])] })
+        : type === 'counter'
+          ? new Counter(config)
+          : new Gauge(config)
+    const read = async () => ({ help: config.help, name: config.name, type, values: values(), aggregator: 'sum' })
+    // What the registry reads, for the text format and for JSON alike.
+    Object.assign(metric, { get: read, getForPromString: read })
   }
-  /** A gauge read at scrape time from each attached breaker's snapshot; `null` leaves the series absent. */
-  const lazyGauge = (name: (typeof metricCatalogue)[number]['name'], value: (snapshot: Snapshot) => number | null) =>
-    new Gauge({
-      ...info(name),
-      collect() {
-        this.reset()
-        for (const [breaker, t] of attached) {
-          const v = value(breaker.snapshot())
-          if (v !== null) this.set({ breaker: t.name, key: t.key }, v)
-        }
-      },
-    })
-  /** A counter whose values are the tallies' totals, set at scrape time, zeros too (present from attach: `increase()` sees the first). */
-  const talliedCounter = (
-    name: (typeof metricCatalogue)[number]['name'],
-    each: (t: Tally, add: (labels: Record<string, string>, n: number) => void) => void,
-  ) =>
-    new Counter({
-      ...info(name),
-      collect() {
-        this.reset()
-        for (const t of attached.values()) each(t, (labels, n) => this.inc({ breaker: t.name, key: t.key, ...labels }, n))
-      },
-    })
-  new Gauge({
-    ...info('state'),
-    collect() {
-      this.reset()
+  /** A gauge of each attached breaker's snapshot; `null` leaves its series absent. */
+  const gauge = (name: (typeof metricCatalogue)[number]['name'], value: (snapshot: Snapshot) => number | null) =>
+    define(name, () => {
+      const out: SeriesValue[] = []
       for (const [breaker, t] of attached) {
-        const state = breaker.snapshot().state
-        for (const phase of PHASES) this.set({ breaker: t.name, key: t.key, state: phase }, phase === state ? 1 : 0)
+        const v = value(snapshots.of(breaker))
+        if (v !== null) out.push(new SeriesValue(v, t.labels.base))
       }
-    },
+      return out
+    })
+  /** A counter of the tallies' totals, zeros too (present from attach: `increase()` sees the first). */
+  const counter = (name: (typeof metricCatalogue)[number]['name'], each: (t: Tally, out: SeriesValue[]) => void) =>
+    define(name, () => {
+      const out: SeriesValue[] = []
+      for (const t of attached.values()) each(t, out)
+      return out
+    })
+  define('state', () => {
+    const out: SeriesValue[] = []
+    for (const [breaker, t] of attached) {
+      const state = snapshots.of(breaker).state
+      for (const phase of PHASES)
+        out.push(
+          new SeriesValue(
+            phase === state ? 1 : 0,
+            t.labels.with(`state:${phase}`, () => ({ state: phase })),
+          ),
+        )
+    }
+    return out
   })
-  lazyGauge('admitted_ratio', (s) => s.admitRate)
-  lazyGauge('failure_rate_ratio', (s) => s.failureRate)
-  lazyGauge('failure_rate_threshold_ratio', (s) => s.failureRateThreshold)
-  lazyGauge('slow_call_rate_ratio', (s) => s.slowCallRate)
-  lazyGauge('consecutive_failures', (s) => s.consecutiveFailures)
-  lazyGauge('in_flight_calls', (s) => s.inFlight)
-  new Gauge({
-    ...info('part_figure'),
-    collect() {
-      this.reset()
-      for (const [breaker, t] of attached) {
-        for (const f of partFigures(breaker.snapshot())) {
-          this.set({ breaker: t.name, key: t.key, part: f.part, index: String(f.index), kind: f.kind, figure: f.figure }, f.value)
-        }
+  gauge('admitted_ratio', (s) => s.admitRate)
+  gauge('failure_rate_ratio', (s) => s.failureRate)
+  gauge('failure_rate_threshold_ratio', (s) => s.failureRateThreshold)
+  gauge('slow_call_rate_ratio', (s) => s.slowCallRate)
+  gauge('consecutive_failures', (s) => s.consecutiveFailures)
+  gauge('in_flight_calls', (s) => s.inFlight)
+  define('part_figure', () => {
+    const out: SeriesValue[] = []
+    for (const [breaker, t] of attached) {
+      for (const f of partFigures(snapshots.of(breaker))) {
+        const labels = t.labels.with(`figure:${f.part}:${f.index}:${f.kind}:${f.figure}`, () => ({
+          part: f.part,
+          index: String(f.index),
+          kind: f.kind,
+          figure: f.figure,
+        }))
+        out.push(new SeriesValue(f.value, labels))
       }
-    },
+    }
+    return out
   })
-  lazyGauge('open_until_timestamp_seconds', (s) => (s.state === 'open' && s.openUntil !== null ? s.openUntil / 1000 : null))
-  talliedCounter('calls_total', (t, add) => {
-    for (const outcome of CALL_OUTCOMES) add({ outcome }, t.calls[outcome])
+  gauge('open_until_timestamp_seconds', (s) => (s.state === 'open' && s.openUntil !== null ? s.openUntil / 1000 : null))
+  counter('calls_total', (t, out) => {
+    for (const outcome of CALL_OUTCOMES) out.push(new SeriesValue(t.calls[outcome], outcomeLabels(t, outcome)))
   })
-  talliedCounter('rejections_total', (t, add) => {
-    for (const reason of new Set([...REJECT_REASONS, ...t.rejections.keys()])) add({ reason }, t.rejections.get(reason) ?? 0)
+  counter('rejections_total', (t, out) => {
+    for (const reason of new Set([...REJECT_REASONS, ...t.rejections.keys()]))
+      out.push(
+        new SeriesValue(
+          t.rejections.get(reason) ?? 0,
+          t.labels.with(`reason:${reason}`, () => ({ reason })),
+        ),
+      )
   })
-  talliedCounter('transitions_total', (t, add) => {
+  counter('transitions_total', (t, out) => {
+    const add = (tr: { readonly from: string; readonly to: string; readonly reason: string }, n: number) =>
+      out.push(
+        new SeriesValue(
+          n,
+          t.labels.with(`transition:${transitionKey(tr)}`, () => ({ from: tr.from, to: tr.to, reason: tr.reason })),
+        ),
+      )
     for (const initial of INITIAL_TRANSITIONS) if (!t.transitions.has(transitionKey(initial))) add(initial, 0)
-    for (const { from, to, reason, count } of t.transitions.values()) add({ from, to, reason }, count)
+    for (const tr of t.transitions.values()) add(tr, tr.count)
   })
-  new TalliedHistogram({ ...info('call_duration_seconds'), buckets: [...shared.bounds] }, shared)
+  const histogram = prefix + 'call_duration_seconds'
+  define(
+    'call_duration_seconds',
+    () => {
+      const out: SeriesValue[] = []
+      for (const t of attached.values()) {
+        for (const outcome of TIMED) {
+          const d = t.durations[outcome]
+          if (d.count === 0) continue
+          const sets = t.labels.buckets(outcome, shared.bounds)
+          let cumulative = 0
+          for (let i = 0; i < shared.bounds.length; i++) {
+            cumulative += d.buckets[i] ?? 0
+            out.push(new SeriesValue(cumulative, sets[i] as Labels, `${histogram}_bucket`))
+          }
+          out.push(new SeriesValue(d.count, sets[shared.bounds.length] as Labels, `${histogram}_bucket`))
+          const labels = outcomeLabels(t, outcome)
+          out.push(new SeriesValue(d.sum, labels, `${histogram}_sum`))
+          out.push(new SeriesValue(d.count, labels, `${histogram}_count`))
+        }
+      }
+      return out
+    },
+    shared.bounds,
+  )
 }
+
+/** The settled-call outcomes that have a duration. */
+const TIMED = ['success', 'failure', 'timeout'] as const
+
+/** A breaker's labels with `outcome`. */
+const outcomeLabels = (t: Tally, outcome: string): Labels => t.labels.with(`outcome:${outcome}`, () => ({ outcome }))
 
 const time = (bounds: ReadonlyArray<number>, d: Durations, ms: number): void => {
   const seconds = ms / 1000
@@ -392,6 +402,7 @@ export const prometheusMetrics = <K>(source: BreakerSource<K>, options: Promethe
       const t: Tally = {
         name: breaker.name,
         key: keyText,
+        labels: new LabelSets(breaker.name, keyText),
         subscription: new Subscription(),
         calls: { success: 0, failure: 0, timeout: 0, cancelled: 0, ignored: 0 },
         rejections: new Map(),

@@ -220,6 +220,30 @@ describe('prometheusMetrics', () => {
     })
   })
 
+  it("reads each breaker's snapshot once per scrape, and a change between two scrapes shows in the second", async () => {
+    const registry = new Registry()
+    const inner = circuit({ name: 'counted', trip: { kind: 'consecutive-failures', threshold: 1 } })
+    let inspected = 0
+    const counted = {
+      ...inner,
+      inspect: (state: Parameters<typeof inner.inspect>[0]) => {
+        inspected++
+        return inner.inspect(state)
+      },
+    }
+    const breaker = createBreaker(counted)
+    prometheusMetrics(breaker, { registry })
+    inspected = 0
+    await registry.metrics()
+    // Eight gauges read the snapshot (state, the ratios, in flight, figures, open-until): one read serves them all.
+    expect(inspected).toBe(1)
+    expect(await seriesValue(registry, 'breaker_state{breaker="counted",key="",state="closed"}')).toBe(1)
+    const ticket = breaker.request()
+    if (ticket._tag === 'Admitted') breaker.failed(ticket, 5)
+    // No macrotask between the trip and this scrape: it still reads the breaker anew.
+    expect(await seriesValue(registry, 'breaker_state{breaker="counted",key="",state="open"}')).toBe(1)
+  })
+
   it('works for any strategy: the gauges come from inspect()', async () => {
     const registry = new Registry()
     const foreign = circuit({ name: 'custom', trip: { kind: 'all-of', detectors: [{ kind: 'consecutive-failures', threshold: 2 }] } })
