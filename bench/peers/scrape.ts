@@ -3,6 +3,7 @@
  * a success and a failure, so its duration histogram has series), attached to a prom-client
  * registry; `registry.metrics()` timed `scrapes` times after a first one (which also makes each
  * breaker's label sets). The text is what prom-client writes; the series are the catalogue's.
+ * Beside it, the floor: the same lines only joined into one string.
  */
 import { circuit } from '@datapunk/breaker'
 import { prometheusMetrics } from '@datapunk/breaker-prometheus'
@@ -15,6 +16,11 @@ export interface ScrapeCost {
   readonly medianMs: number
   readonly megabytes: number
   readonly lines: number
+  /**
+   * The floor under any scrape of these series in this process: the same lines, already written,
+   * only joined into one text (median ms). No exporter writes them faster.
+   */
+  readonly joinFloorMs: number
 }
 
 export const scrapeCost = async (keys: number, scrapes: number): Promise<ScrapeCost> => {
@@ -40,10 +46,19 @@ export const scrapeCost = async (keys: number, scrapes: number): Promise<ScrapeC
     times.push(performance.now() - start)
   }
   times.sort((a, b) => a - b)
+  const lines = text.split('\n')
+  const floors: number[] = []
+  for (let i = 0; i < scrapes; i++) {
+    const start = performance.now()
+    const joined = lines.join('\n')
+    floors.push(performance.now() - start + (joined.length === text.length ? 0 : Number.NaN))
+  }
+  floors.sort((a, b) => a - b)
   return {
     breakers: keys,
     medianMs: times[Math.floor(times.length / 2)] ?? Number.NaN,
     megabytes: text.length / 1e6,
-    lines: text.split('\n').length,
+    lines: lines.length,
+    joinFloorMs: floors[Math.floor(floors.length / 2)] ?? Number.NaN,
   }
 }
