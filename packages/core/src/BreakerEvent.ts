@@ -62,8 +62,11 @@ export interface CallRequested {
  */
 export interface CallSucceeded {
   readonly _tag: 'CallSucceeded'
+  /** The admission this outcome settles (the `Admitted` decision of its request). */
   readonly ticket: Ticket
+  /** How long the call took, in ms (a finite number, zero or more). */
   readonly latencyMs: number
+  /** When the call was reported overdue, its elapsed ms then (absent: it never was). */
   readonly overdueMs?: number
 }
 /**
@@ -74,14 +77,19 @@ export interface CallSucceeded {
  */
 export interface CallFailed {
   readonly _tag: 'CallFailed'
+  /** The admission this outcome settles (the `Admitted` decision of its request). */
   readonly ticket: Ticket
+  /** How long the call took, in ms (a finite number, zero or more). */
   readonly latencyMs: number
+  /** The upstream's own retry hint, in ms (an HTTP `Retry-After`); absent: none. */
   readonly retryAfterMs?: number
+  /** When the call was reported overdue, its elapsed ms then (absent: it never was). */
   readonly overdueMs?: number
 }
 /** An admitted call ends without an outcome that counts. */
 export interface CallCancelled {
   readonly _tag: 'CallCancelled'
+  /** The admission that ends without an outcome. */
   readonly ticket: Ticket
 }
 /**
@@ -94,7 +102,9 @@ export interface CallCancelled {
  */
 export interface CallOverdue {
   readonly _tag: 'CallOverdue'
+  /** The admission still running. */
   readonly ticket: Ticket
+  /** How long it has run, in ms. */
   readonly elapsedMs: number
 }
 /** Time passed. */
@@ -117,7 +127,9 @@ export interface Reset {
 /** Open now, for `forMs` or until the time `until` (exactly one of them). Trips and backoff are kept. */
 export interface OpenCommanded {
   readonly _tag: 'OpenCommanded'
+  /** Open for this long, in ms. */
   readonly forMs?: number
+  /** Open until this time, on the caller clock. */
   readonly until?: number
 }
 /** Start recovery now (from open). */
@@ -135,12 +147,14 @@ export interface IsolationRequested {
 /** Release the isolation `id` (from the `Isolated` decision). */
 export interface IsolationReleased {
   readonly _tag: 'IsolationReleased'
+  /** The id the `Isolated` decision of its request gave. */
   readonly id: number
 }
 
 /** The rest of a fleet's evidence, by detector key (it replaces what an earlier one brought). */
 export interface EvidenceReceived {
   readonly _tag: 'EvidenceReceived'
+  /** The fleet's other replicas' counts, replacing the last ones received. */
   readonly evidence: ReadonlyArray<Evidence>
 }
 /** Another replica of the fleet tripped (or its recovery failed). */
@@ -151,6 +165,7 @@ export interface PeerTripped {
 /** Another replica leads the fleet's recovery: admit `rate` of requests while half-open (`null`: recover by yourself). */
 export interface RecoveryFollowed {
   readonly _tag: 'RecoveryFollowed'
+  /** The share of requests to admit while half-open, in [0, 1]; `null` ends following. */
   readonly rate: number | null
 }
 /** The replica leading the fleet's recovery closed. */
@@ -187,7 +202,9 @@ export const eventTags: ReadonlyArray<BreakerEvent['_tag']> = [
 export class InvalidEventError extends TypeError {
   override readonly name = 'InvalidEventError'
   constructor(
+    /** The field that was wrong. */
     readonly field: 'latencyMs' | 'retryAfterMs' | 'elapsedMs' | 'ticket' | 'forMs' | 'until' | 'id' | 'evidence' | 'rate',
+    /** What was given there. */
     readonly given: unknown,
     message: string,
   ) {

@@ -19,9 +19,11 @@ export type Decision = Admitted | Rejected | Recorded | Ignored | Isolated
  * (`Breaker`, the operator, `execute`) settle each ticket exactly once.
  */
 export interface Ticket {
+  /** The circuit generation that admitted the call (an outcome from an older one is stale). */
   readonly generation: number
   /** The call's id within its generation: 0, 1, 2, ... in admission order. */
   readonly id: number
+  /** Whether the call is a probe of a recovering (half-open) circuit. */
   readonly probe: boolean
 }
 
@@ -36,7 +38,9 @@ export type RejectReason = 'open' | 'forced-open' | 'half-open-full' | 'throttle
 /** The call must not proceed. `retryAfterMs` is a hint where one is known, otherwise `null`. */
 export interface Rejected {
   readonly _tag: 'Rejected'
+  /** Why: `open`, `forced-open`, `half-open-full` (every probe permit taken) or `throttled`. */
   readonly reason: RejectReason
+  /** When to try again, in ms from now on the caller clock; `null` where no wait is known. */
   readonly retryAfterMs: number | null
 }
 
@@ -68,12 +72,14 @@ export type IgnoreReason =
 /** The event changed nothing, for `reason`. */
 export interface Ignored {
   readonly _tag: 'Ignored'
+  /** Why the event changed nothing. */
   readonly reason: IgnoreReason
 }
 
 /** An isolation was taken: the circuit stays forced open until every isolation is released. Keep `id` to release it. */
 export interface Isolated {
   readonly _tag: 'Isolated'
+  /** The isolation, to release with `IsolationReleased`. */
   readonly id: number
 }
 

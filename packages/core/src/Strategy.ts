@@ -18,8 +18,11 @@ import type { RecoverySnapshot } from './Recovery.js'
 export interface Strategy<S> {
   /** A name for logs and metrics. */
   readonly name: string
+  /** A fresh state at `now` (closed, nothing counted). */
   initial(now: number): S
+  /** The reducer: the state after `event` at `now`, and the decision. Pure: never mutates `state`, never throws. */
   step(state: S, event: BreakerEvent, now: number): readonly [S, Decision]
+  /** What the state shows a watcher: phase, counts and rates, each part's figures. */
   inspect(state: S): Snapshot
   /** Encodes the state to JSON-safe data and decodes it back, checking everything. */
   readonly codec: StrategyCodec<S>
@@ -68,6 +71,7 @@ export interface Strategy<S> {
 export interface Handoff {
   /** `'circuit'`, `'adaptive-throttle'`, `'snapshot'` (nothing but the snapshot), or your own. */
   readonly kind: string
+  /** What the strategy showed when it handed off (every adopter can start from it). */
   readonly snapshot: Snapshot
   /** The wrapped strategy's hand-off, for a wrapper. */
   readonly inner?: Handoff
@@ -151,15 +155,21 @@ export const inPlaceStep = <S>(strategy: Strategy<S>): InPlaceStep<S> | undefine
  * that a `Strategy<MyState>` is also a `Strategy<unknown>`, which swaps and handles take.)
  */
 export interface StrategyCodec<S> {
+  /** What the codec reads, for error messages. */
   readonly name: string
+  /** Reads a state from JSON-safe data: `Right` with the state, or `Left` with every problem. */
   decode(input: unknown): t.Validation<S>
+  /** `decode` within a larger value (`context` is where it sits), as io-ts codecs compose. */
   validate(input: unknown, context: t.Context): t.Validation<S>
+  /** Writes the state as JSON-safe data that `decode` reads back to an equal state. */
   encode(state: S): unknown
 }
 
 /** What `inspect` reports: plain data for metrics, logs and dashboards. */
 export interface Snapshot {
+  /** The phase: `closed`, `open` or `half-open`. */
   readonly state: CircuitState
+  /** `normal`, or an operator's `forced-open` or `disabled` (until a reset). */
   readonly mode: Mode
   /** Bumped on every transition; outcomes of older tickets are stale. */
   readonly generation: number
@@ -167,6 +177,7 @@ export interface Snapshot {
   readonly openUntil: number | null
   /** When the current phase began, and why. */
   readonly since: number
+  /** Why the current phase began (`tripped`, `open-elapsed`, `recovered`, ...). */
   readonly reason: TransitionReason
   /** Trips since the last close (drives the backoff). */
   readonly trips: number
@@ -183,12 +194,17 @@ export interface Snapshot {
   readonly isolations: number
   /** From the first detector that tracks each figure; `null` where none does. */
   readonly calls: number | null
+  /** Failures in the window. */
   readonly failures: number | null
+  /** Slow calls in the window. */
   readonly slowCalls: number | null
+  /** Failures over calls in the window, in [0, 1]; `null` below the detector's `minimumCalls`. */
   readonly failureRate: number | null
   /** The failure rate at which the circuit trips (the strictest of its detectors'), or `null` if none trips on a rate. */
   readonly failureRateThreshold: number | null
+  /** Slow calls over calls in the window, in [0, 1]; `null` where not known. */
   readonly slowCallRate: number | null
+  /** The current run of failures. */
   readonly consecutiveFailures: number | null
   /** Every detector's own figures, in config order (`any-of` flattened). */
   readonly detectors: ReadonlyArray<DetectorSnapshot>

@@ -19,8 +19,11 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] }
  * BrokenCircuitError.of('payments', 'throttled', null).stack // 'BrokenCircuitError: circuit "payments" rejected the call (throttled)'
  */
 export class BrokenCircuitError extends Error {
+  /** The name of the breaker that rejected the call. */
   declare readonly breaker: string
+  /** Why: `open`, `forced-open`, `half-open-full` or `throttled`. */
   declare readonly reason: RejectReason
+  /** When to try again, in ms from now; `null` where no wait is known. */
   declare readonly retryAfterMs: number | null
 
   constructor(breaker: string, reason: RejectReason, retryAfterMs: number | null) {
@@ -48,10 +51,12 @@ export class BrokenCircuitError extends Error {
     return error
   }
 
+  /** What happened, written when first read: `circuit "payments" rejected the call (open); retry after 1200 ms`. */
   override get message(): string {
     return `circuit "${this.breaker}" rejected the call (${this.reason})${this.retryAfterMs === null ? '' : `; retry after ${this.retryAfterMs} ms`}`
   }
 
+  /** `name: message`: a rejection's call site says nothing the message does not, so none is captured. */
   override get stack(): string {
     return `${this.name}: ${this.message}`
   }
@@ -69,7 +74,9 @@ Object.defineProperty(BrokenCircuitError.prototype, 'name', { value: 'BrokenCirc
 export class CallTimeoutError extends Error {
   override readonly name = 'CallTimeoutError'
   constructor(
+    /** The name of the breaker the call went through. */
     readonly breaker: string,
+    /** The timeout the call ran past, in ms. */
     readonly timeoutMs: number,
   ) {
     super(`call through circuit "${breaker}" timed out after ${timeoutMs} ms`)

@@ -16,7 +16,9 @@ export interface Clock {
  * clock's timers have one (the built-in clocks' `setTimeout`), stops it keeping a process alive.
  */
 export interface TimerHandle {
+  /** Cancels the timer (nothing happens if it already ran). */
   unsubscribe(): void
+  /** Lets the process exit while the timer is pending. */
   unref?(): void
 }
 
@@ -28,7 +30,9 @@ const exactNow = (): number => origin + perf.now()
 
 /** The timer functions a {@link CachedClock} refreshes itself with (injectable for tests). */
 export interface ClockTimers {
+  /** Runs `callback` every `ms`; returns a handle for `clearInterval`. */
   setInterval(callback: () => void, ms: number): unknown
+  /** Stops the interval `setInterval` returned. */
   clearInterval(handle: unknown): void
 }
 
@@ -67,6 +71,7 @@ export class CachedClock {
   private read = false
 
   constructor(
+    /** The longest a read may lag the exact time, in ms (the refresh interval). */
     readonly resolutionMs = 1,
     private readonly exact: () => number = exactNow,
     private readonly timers: ClockTimers = globalTimers,
