@@ -2,8 +2,11 @@ import type { CircuitState } from '@datapunk/breaker'
 
 /** One time bucket of a run, for charts. */
 export interface Bucket {
+  /** Requests that arrived in the bucket. */
   readonly requests: number
+  /** Requests admitted (calls let into the upstream). */
   readonly admitted: number
+  /** Admitted calls that failed. */
   readonly failed: number
   /** The phase at the end of the bucket. */
   readonly phase: CircuitState
@@ -15,9 +18,13 @@ export interface Bucket {
 
 /** What one strategy did to callers and to the upstream. */
 export interface RunSummary {
+  /** The strategy's name (`oracle` for the oracle's run). */
   readonly strategy: string
+  /** Requests in the run (the same for every strategy on the same seed). */
   readonly requests: number
+  /** Requests admitted. */
   readonly admitted: number
+  /** Requests admitted that succeeded. */
   readonly succeeded: number
   /** Share of all requests that got a successful response. */
   readonly successRate: number
@@ -50,7 +57,9 @@ export interface RunSummary {
    * since), or null if it still rejects at the end (open, or a ramp below 100%).
    */
   readonly timeToFullMs: number | null
+  /** Times the strategy opened (trips). */
   readonly opens: number
+  /** Times it closed again. */
   readonly closes: number
   /** Closes that were followed by another trip: open/close cycles. */
   readonly oscillations: number
@@ -62,7 +71,10 @@ export interface RunSummary {
 
 /** One policy's run: its summary and its chart buckets. */
 export interface Run {
+  /** What it did, in totals and times. */
   readonly summary: RunSummary
+  /** The run over time, in buckets of `bucketMs`, for charts. */
   readonly buckets: ReadonlyArray<Bucket>
+  /** The width of a bucket, in ms. */
   readonly bucketMs: number
 }

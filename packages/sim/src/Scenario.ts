@@ -8,6 +8,7 @@ export type LoadModel =
 
 /** The upstream's health from `atMs` on (until the next segment). */
 export interface HealthSegment {
+  /** When this segment starts, in simulated ms. */
   readonly atMs: number
   /** Probability that a call fails. */
   readonly failureRate: number
@@ -41,10 +42,15 @@ export const shedAt = (capacityRps: number | undefined, load: number): number =>
  * to the capacity, collapsed above it.
  */
 export interface Fragility {
+  /** When the upstream starts to recover (and is fragile), in simulated ms. */
   readonly fromMs: number
+  /** The calls per second above which it collapses again while fragile. */
   readonly capacityRps: number
+  /** How long it must take its load without collapsing to be healthy for good. */
   readonly settleMs: number
+  /** How long a collapse lasts (every call fails at once). */
   readonly collapseMs: number
+  /** Errors from load below the collapse (absent: none). */
   readonly strain?: Strain
 }
 
@@ -67,11 +73,17 @@ export const strainAt = (fragility: Fragility, load: number): number => {
 
 /** A scenario: load, the upstream's health over time, and the moments metrics refer to. */
 export interface Scenario {
+  /** Its name (a built-in one is its key in `scenarios`). */
   readonly name: string
+  /** What happens, in a sentence. */
   readonly description: string
+  /** How long the run lasts, in simulated ms. */
   readonly durationMs: number
+  /** How requests arrive. */
   readonly load: LoadModel
+  /** The upstream's health over time: segments in time order, the first at 0. */
   readonly health: ReadonlyArray<HealthSegment>
+  /** An upstream that collapses under load while it recovers; absent: load never breaks it. */
   readonly fragility?: Fragility
   /** When trouble starts (time to detect counts from here). */
   readonly incidentAtMs: number

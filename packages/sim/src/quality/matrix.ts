@@ -13,13 +13,21 @@ import type { Cell, Half } from './space.js'
 
 /** What one policy did on one cell and seed: the figures the matrix keeps. */
 export interface Figures {
+  /** Requests in the run. */
   readonly requests: number
+  /** Requests that got a successful response. */
   readonly succeeded: number
+  /** Calls let into the upstream that failed. */
   readonly wasted: number
+  /** Rejected requests that would have succeeded. */
   readonly needless: number
+  /** Seconds callers spent waiting on calls that failed. */
   readonly callerSecondsLost: number
+  /** Trips. */
   readonly opens: number
+  /** Trips per simulated day. */
   readonly tripsPerDay: number
+  /** Times a fragile upstream was brought down again. */
   readonly collapses: number
   /** Seconds back to full traffic after the recovery, or null if it never got there. */
   readonly fullS: number | null
@@ -27,9 +35,13 @@ export interface Figures {
 
 /** One cell on one seed: the oracle's figures and each row's, in row order. */
 export interface CellSeed {
+  /** The cell's id (`outage@200`). */
   readonly cell: string
+  /** The seed of the run. */
   readonly seed: number
+  /** The oracle's figures on the same draws. */
   readonly oracle: Figures
+  /** Each row's figures, in the matrix's row order. */
   readonly rows: ReadonlyArray<Figures>
 }
 
@@ -65,13 +77,19 @@ export interface CellRow {
   readonly success: number
   /** Success minus the baseline's on the same seed, in percentage points: the median and the worst seed. */
   readonly delta: number
+  /** The worst seed's delta. */
   readonly deltaWorst: number
   /** Successes over the oracle's on the same seed: the median and the worst seed. */
   readonly oracleShare: number
+  /** The worst seed's share of the oracle. */
   readonly oracleShareWorst: number
+  /** Median needless rejections. */
   readonly needless: number
+  /** Median calls wasted on a failing upstream. */
   readonly wasted: number
+  /** Median seconds callers lost waiting on failed calls. */
   readonly callerSecondsLost: number
+  /** Median collapses of a fragile upstream. */
   readonly collapses: number
   /** Trips per simulated day (median over the seeds); on a noise cell every trip is false. */
   readonly tripsPerDay: number
@@ -81,21 +99,31 @@ export interface CellRow {
 
 /** One cell's line of the matrix. */
 export interface CellLine {
+  /** The cell's id: family and rate (`outage@200`). */
   readonly id: string
+  /** Its incident or noise shape (`outage`, `fragile-warn-50`, ...). */
   readonly family: string
+  /** `incident`, or `noise` (nothing justifies a trip). */
   readonly kind: 'incident' | 'noise'
+  /** Its traffic, in requests per second. */
   readonly rps: number
+  /** `train` (defaults and tuned configs are chosen on it) or `test` (they are reported on it). */
   readonly half: Half
+  /** Whether its upstream collapses under load while recovering. */
   readonly fragile: boolean
+  /** Whether its incident shows a sign before it strikes (a latency creep, an error ramp). */
   readonly precursor: boolean
+  /** What happens, in a sentence. */
   readonly description: string
   /** The oracle's median success rate. */
   readonly oracleSuccess: number
+  /** Each row's figures on this cell, in the matrix's row order. */
   readonly rows: ReadonlyArray<CellRow>
 }
 
 /** A row's figures over the whole matrix. */
 export interface RowSummary {
+  /** The row's name. */
   readonly name: string
   /** The cell where its median delta to the baseline is lowest, and that delta. */
   readonly worstCell: { readonly id: string; readonly delta: number }
@@ -109,6 +137,7 @@ export interface RowSummary {
   readonly cellsWon: number
   /** The median and the lowest over cells of the median share of the oracle. */
   readonly medianOracleShare: number
+  /** The cell where its median share of the oracle is lowest, and that share. */
   readonly worstOracleShare: { readonly id: string; readonly share: number }
   /** The most false trips per simulated day on any noise cell (median over seeds). */
   readonly falseTripsPerDay: { readonly id: string; readonly perDay: number }
@@ -118,10 +147,15 @@ export interface RowSummary {
 
 /** The whole matrix. */
 export interface QualityMatrix {
+  /** The row every delta is against (`classic` by default). */
   readonly baseline: string
+  /** The rows' names, in order. */
   readonly rows: ReadonlyArray<string>
+  /** The seeds every cell ran. */
   readonly seeds: ReadonlyArray<number>
+  /** One line per cell, in the space's order. */
   readonly cells: ReadonlyArray<CellLine>
+  /** One summary per row, in row order. */
   readonly summary: ReadonlyArray<RowSummary>
 }
 
@@ -213,6 +247,7 @@ export interface MatrixOptions {
   readonly baseline?: string
   /** A module whose `kinds` export adds part kinds (loaded in every worker), and the kinds themselves for this thread. */
   readonly kindsModule?: string
+  /** The kinds themselves, for this thread (with `kindsModule`). */
   readonly kinds?: Kinds
   /** Called as (cell, seed) pairs finish: how many are done, of how many. */
   readonly onProgress?: (done: number, total: number) => void
