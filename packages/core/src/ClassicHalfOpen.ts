@@ -10,18 +10,24 @@ import { probeFailed, type Recovery, type RecoveryAdmission, type RecoverySnapsh
 
 /** State of classic half-open: probes in flight and settled. */
 export interface ClassicHalfOpenState {
+  /** Always `classic`. */
   readonly kind: 'classic'
   /** Probes admitted and not yet settled or cancelled. */
   readonly inFlight: number
+  /** Probes that succeeded. */
   readonly successes: number
+  /** Probes that failed. */
   readonly failures: number
 }
 
 /** What classic half-open reports. */
 export interface ClassicHalfOpenSnapshot extends RecoverySnapshot {
   readonly kind: 'classic'
+  /** The probes allowed in this recovery. */
   readonly probes: number
+  /** Probes that succeeded. */
   readonly successes: number
+  /** Probes that failed. */
   readonly failures: number
 }
 

@@ -15,7 +15,9 @@ import type { Evidence } from './Evidence.js'
  * decoded state goes straight into the reducer.
  */
 export interface StateCodec<S> {
+  /** Reads a state from JSON-safe data at `context`, checking everything. */
   validate(input: unknown, context: t.Context): t.Validation<S>
+  /** Writes the state as JSON-safe data that `validate` reads back. */
   encode(state: S): unknown
 }
 
@@ -53,6 +55,7 @@ export interface Detector<S> {
   readonly config: unknown
   /** Canonical text of the config: detectors with equal keys count the same way (swaps carry their state). */
   readonly key: string
+  /** A fresh state at `now`: nothing counted. */
   initial(now: number): S
   /**
    * Takes one outcome of a call admitted while closed (`latencyMs` is finite and >= 0).
@@ -79,6 +82,7 @@ export interface Detector<S> {
   tripped(state: S): boolean
   /** Figures for metrics, one entry per detector (composites list their members). */
   measure(state: S): ReadonlyArray<DetectorSnapshot>
+  /** Reads and writes its state as JSON-safe data (snapshots, restores, swaps). */
   readonly codec: StateCodec<S>
   /**
    * The caller's clock jumped back by `-deltaMs` (a negative number) to `now`: move every time the
@@ -124,10 +128,13 @@ export interface Detector<S> {
  * {@link detectorHandoff}.
  */
 export interface DetectorHandoff {
+  /** The detector's kind. */
   readonly kind: string
   /** The canonical config text: a detector with the same key counts the same way. */
   readonly key: string
+  /** The config it was built from. */
   readonly config: unknown
+  /** Its state, as it stood. */
   readonly state: unknown
   /** A composite's members, each handing off its own state. */
   readonly members: ReadonlyArray<DetectorHandoff>

@@ -7,6 +7,7 @@ import { primeShape } from './shapes.js'
 
 /** State of gradual recovery: the ramp's rate and speed, the admission credit, the current stage. */
 export interface GradualRecoveryState {
+  /** Always `gradual`. */
   readonly kind: 'gradual'
   /** Share of requests admitted, in millionths (integers keep the admission credit exact). */
   readonly ratePpm: number
@@ -14,14 +15,20 @@ export interface GradualRecoveryState {
   readonly speed: number
   /** Admission credit in millionths: each request adds `ratePpm`, an admission spends 1,000,000. */
   readonly credit: number
+  /** Admitted calls not yet settled. */
   readonly inFlight: number
   /** When recovery began, and requests seen since (for the throttled retry-after estimate). */
   readonly startedAt: number
   readonly requests: number
+  /** Requests seen in the current stage. */
   readonly stageRequests: number
+  /** Requests admitted in the current stage. */
   readonly stageAdmitted: number
+  /** Calls settled in the current stage. */
   readonly stageCalls: number
+  /** Of those, the failures. */
   readonly stageFailures: number
+  /** When the current stage began. */
   readonly stageStartedAt: number
   /** What the ramp has learnt; changes only when a stage ends (requests and outcomes share it). */
   readonly ramp: RampState
@@ -48,6 +55,7 @@ export interface RampState {
    * upstream's own, not load's).
    */
   readonly baseCalls: number
+  /** The failures among `baseCalls`. */
   readonly baseFailures: number
 }
 
@@ -65,6 +73,7 @@ primeShape((v) => rampState(v, v, v, v, v, v, v))
 /** What gradual recovery reports. */
 export interface GradualRecoverySnapshot extends RecoverySnapshot {
   readonly kind: 'gradual'
+  /** Multiplier of the next step up (doubles after clean stages). */
   readonly speed: number
   /** The share of the last healthy stage. */
   readonly lastGoodRate: number
@@ -74,6 +83,7 @@ export interface GradualRecoverySnapshot extends RecoverySnapshot {
   readonly holdUntil: number | null
   /** At the full share: when probation ends; otherwise `null`. */
   readonly probationEnds: number | null
+  /** The current stage: requests seen and admitted, calls settled and failed, and when it began. */
   readonly stage: {
     readonly requests: number
     readonly admitted: number

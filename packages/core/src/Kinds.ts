@@ -66,7 +66,9 @@ export interface BuildContext {
  * one from `ctx` through.
  */
 export interface PartKind<C, P> {
+  /** Decodes the kind's config from JSON (errors name the field and what was expected). */
   readonly codec: t.Decoder<unknown, C>
+  /** Builds the part from its decoded config; `ctx` decodes nested parts with the same kinds. */
   build(config: C, ctx: BuildContext): P
 }
 
@@ -81,9 +83,13 @@ export type StrategyKind<C = unknown> = PartKind<C, Strategy<unknown>>
 
 /** Tables of part kinds by the `kind` a config names. */
 export interface Kinds {
+  /** Detector kinds, by the `kind` a config names under `trip`. */
   readonly detectors?: Readonly<Record<string, DetectorKind>>
+  /** Recovery kinds, by the `kind` under `recovery`. */
   readonly recoveries?: Readonly<Record<string, RecoveryKind>>
+  /** Open-duration kinds, by the `kind` under `openFor`. */
   readonly openFor?: Readonly<Record<string, OpenForKind>>
+  /** Whole-strategy kinds, by the `kind` at a config's top. */
   readonly strategies?: Readonly<Record<string, StrategyKind>>
 }
 

@@ -17,6 +17,7 @@ import { type WindowSpec, type WindowState, windowOps } from './Window.js'
 
 /** What distinguishes one window detector from another. */
 export interface WindowDetectorSpec {
+  /** The detector's kind. */
   readonly kind: string
   /** The decoded config, as it appears in snapshots and keys. */
   readonly config: { readonly window: WindowSpec }
@@ -26,6 +27,7 @@ export interface WindowDetectorSpec {
   readonly minimumCalls: number
   /** The trip condition over the counts judged (this replica's, plus the fleet's once absorbed). */
   readonly tripped: (counts: Counts) => boolean
+  /** The failure rate at which it trips, if it trips on one (for `Snapshot.failureRateThreshold`). */
   readonly failureRateThreshold?: number
 }
 
@@ -34,8 +36,11 @@ export interface WindowDetectorSpec {
  * shares) and the sum of the other replicas' (what it absorbed), always at the same epoch.
  */
 export interface SharedWindow {
+  /** Always `shared`. */
   readonly kind: 'shared'
+  /** This replica's own window. */
   readonly local: TimeWindow
+  /** The rest of the fleet's window, rebuilt from its evidence. */
   readonly remote: TimeWindow
 }
 

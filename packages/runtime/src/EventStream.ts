@@ -8,18 +8,23 @@
 
 /** What a subscriber may handle; every member is optional. A stream completes when its source ends for good (an adapter detached), if ever. */
 export interface Observer<T> {
+  /** Takes each value. */
   next?(value: T): void
+  /** Takes the error that ends the stream (event streams here never send one). */
   error?(error: unknown): void
+  /** The stream ended for good. */
   complete?(): void
 }
 
 /** Something that can be stopped (an RxJS `Subscription` is one). */
 export interface Unsubscribable {
+  /** Stops it; calling it again does nothing. */
   unsubscribe(): void
 }
 
 /** Anything with RxJS's `subscribe(observer)`: a config stream, an RxJS Observable, an {@link EventStream}. */
 export interface Subscribable<T> {
+  /** Starts sending to `observer`; the result stops it. */
   subscribe(observer: Partial<Observer<T>>): Unsubscribable
 }
 
@@ -46,6 +51,8 @@ export class Subscription implements Unsubscribable {
     if (this.teardowns === undefined) run()
     else this.teardowns.push(run)
   }
+
+  /** Runs every teardown added, once; later calls do nothing. */
 
   unsubscribe(): void {
     const teardowns = this.teardowns
@@ -77,6 +84,7 @@ const report = (error: unknown): void => {
 
 /** One subscriber, made safe: a handler that throws is reported, never thrown to the sender. */
 export class Sink<T> {
+  /** True once completed: it sends nothing more. */
   closed = false
   private readonly handler: ((value: T) => void) | undefined
   private readonly observer: Partial<Observer<T>> | undefined
@@ -97,6 +105,8 @@ export class Sink<T> {
     }
   }
 
+  /** Sends `value` to the observer; a handler that throws is reported, not thrown. */
+
   next(value: T): void {
     if (this.closed || this.handler === undefined) return
     try {
@@ -109,6 +119,7 @@ export class Sink<T> {
 
 /** A hot stream of events: subscribe with a function or an observer; `unsubscribe` to stop. */
 export interface EventStream<T> {
+  /** Starts sending to a function or an observer; the result stops it and says whether it is closed. */
   subscribe(observer: Partial<Observer<T>> | ((value: T) => void)): Unsubscribable & { readonly closed: boolean }
 }
 
@@ -141,6 +152,7 @@ export const eventStream = <T>(onSubscribe: (sink: Sink<T>) => () => void): Even
 export class Channel<T> {
   private sinks: ReadonlyArray<Sink<T>> = []
   private completed = false
+  /** The stream its subscribers subscribe to. */
   readonly stream: EventStream<T> = eventStream((sink) => this.add(sink))
 
   /** Adds a subscriber (copy on write: a delivery in progress keeps its list); returns its removal. */
@@ -159,6 +171,8 @@ export class Channel<T> {
   get observed(): boolean {
     return this.sinks.length > 0
   }
+
+  /** Sends `value` to every subscriber, in order. */
 
   next(value: T): void {
     const sinks = this.sinks

@@ -12,7 +12,9 @@ import { primeShape } from '../shapes.js'
 
 /** The phase of a circuit: what changes only on a transition (or an isolation). */
 export interface PhaseData {
+  /** `closed`, `open` or `half-open`. */
   readonly state: CircuitState
+  /** `normal`, `forced-open` or `disabled`. */
   readonly mode: Mode
   /** Bumped on every transition; tickets of older generations are stale. */
   readonly generation: number
@@ -22,6 +24,7 @@ export interface PhaseData {
   readonly trips: number
   /** When the phase began (on the current clock). */
   readonly since: number
+  /** Why the phase began. */
   readonly reason: TransitionReason
   /** Isolation ids held, ascending. */
   readonly isolations: ReadonlyArray<number>
@@ -58,7 +61,9 @@ export interface PhaseData {
 
 /** Following a fleet's recovery: the share admitted, and the admission credit (both in ppm). */
 export interface FollowData {
+  /** The share of requests admitted, in millionths. */
   readonly ratePpm: number
+  /** The admission credit, in millionths: each request adds `ratePpm`, an admission spends 1,000,000. */
   readonly credit: number
 }
 
@@ -67,6 +72,7 @@ export interface FollowData {
  * `D` and `R` are the detector's and the recovery's states.
  */
 export interface CircuitData<D = unknown, R = unknown> {
+  /** Where the circuit is: phase, mode, generation, open-until, trips, isolations. */
   readonly phase: PhaseData
   /** The latest time the circuit has stored (the reference for clock jumps). */
   readonly clock: number
@@ -89,8 +95,11 @@ export interface CircuitData<D = unknown, R = unknown> {
 export interface CircuitPartsInput<D, R> {
   /** Default `'circuit'`. */
   readonly name?: string
+  /** The failure detector (closed). */
   readonly detector: Detector<D>
+  /** The recovery policy (half-open). */
   readonly recovery: Recovery<R>
+  /** How long to stay open after a trip. */
   readonly openFor: OpenFor
   /** A probe unsettled this long (ms) counts as failed. Default 60,000 (1 ms to `Limits.maxDurationMs`). */
   readonly probeTimeoutMs?: number
@@ -106,21 +115,33 @@ export interface CircuitPartsInput<D, R> {
 
 /** The canonical JSON config of a circuit: its name, its parts' configs and its half-open limits. */
 export interface CircuitConfig {
+  /** The circuit's name (default `circuit`). */
   readonly name: string
+  /** The detector's config, every default filled. */
   readonly trip: unknown
+  /** The recovery's config, every default filled. */
   readonly recovery: unknown
+  /** The open duration's config, every default filled. */
   readonly openFor: unknown
+  /** A probe unsettled this long (ms) counts as failed. */
   readonly probeTimeoutMs: number
+  /** The most probes in flight while half-open: a number, or `learned`. */
   readonly maxProbesInFlight: number | 'learned'
 }
 
 /** A strategy built by {@link circuitOf} (or `circuit` / `fromConfig`): also exposes its parts and config. */
 export interface CircuitStrategy<D = unknown, R = unknown> extends Strategy<CircuitData<D, R>> {
+  /** The complete config: what `circuit` decoded, every default filled (JSON, so it can be logged, diffed and read back). */
   readonly config: CircuitConfig
+  /** Its failure detector (closed). */
   readonly detector: Detector<D>
+  /** Its recovery policy (half-open). */
   readonly recovery: Recovery<R>
+  /** Its open duration. */
   readonly openFor: OpenFor
+  /** A probe unsettled this long (ms) counts as failed. */
   readonly probeTimeoutMs: number
+  /** The most probes in flight while half-open: a number, or `learned`. */
   readonly maxProbesInFlight: number | 'learned'
   handoff(state: CircuitData<D, R>, now: number): CircuitHandoff
   adopt(from: Handoff, now: number): CircuitData<D, R>
@@ -134,6 +155,7 @@ export interface CircuitStrategy<D = unknown, R = unknown> extends Strategy<Circ
  */
 export interface CircuitHandoff extends Handoff {
   readonly kind: 'circuit'
+  /** Its whole state, what its detector counted (by key) and its recovery policy's key. */
   readonly circuit: {
     readonly state: CircuitData<unknown, unknown>
     readonly detector: DetectorHandoff
