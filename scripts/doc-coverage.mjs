@@ -22,7 +22,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const list = process.argv.includes('--list')
 const showMembers = process.argv.includes('--members')
 /** Undocumented public members when this check came in (2026-12-05): may only fall. */
-const MEMBERS_UNDOCUMENTED = 151
+const MEMBERS_UNDOCUMENTED = 109
 
 /** The source entry points of each public package: `exports` entries mapped from dist/*.js to src/*.ts. */
 const entries = readdirSync(join(root, 'packages')).flatMap((dir) => {

@@ -5,7 +5,10 @@ import { type Problem, report } from './codecs.js'
 /** A config that does not decode: every problem, each naming its path, what was expected and what was given. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError'
-  constructor(readonly problems: ReadonlyArray<Problem>) {
+  constructor(
+    /** Every problem found, each with its path and what was expected. */
+    readonly problems: ReadonlyArray<Problem>,
+  ) {
     super(problems.map((p) => p.message).join('\n'))
   }
 }

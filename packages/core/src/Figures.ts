@@ -5,12 +5,15 @@ import type { Snapshot } from './Strategy.js'
  * position in config order, or `recovery`), the part's kind, the figure's name and its value.
  */
 export interface PartFigure {
+  /** Which part reports it: a `detector` or the `recovery`. */
   readonly part: 'detector' | 'recovery'
   /** The detector's position in `snapshot.detectors` (composites flattened); 0 for the recovery. */
   readonly index: number
   /** The part's kind: `'change-point'`, `'gradual'`, `'adaptive-throttle'`, or your own. */
   readonly kind: string
+  /** The figure's name (`ewma`, `probability`, ...). */
   readonly figure: string
+  /** Its value (finite). */
   readonly value: number
 }
 

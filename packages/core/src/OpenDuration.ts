@@ -16,9 +16,11 @@ import { Limits } from './Limits.js'
  * and of the upstream's own word, if it gave one.
  */
 export interface OpenFor {
+  /** Its kind (`constant`, `exponential`, `retry-after`, or your own). */
   readonly kind: string
   /** The JSON config this policy was built from. */
   readonly config: unknown
+  /** Canonical text of its config. */
   readonly key: string
   /**
    * The open duration in ms after the `trips`-th consecutive trip; finite, in [1, maxMs].

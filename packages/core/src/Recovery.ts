@@ -43,6 +43,7 @@ export interface RecoverySnapshot {
  * throw and never mutate their input.
  */
 export interface Recovery<R> {
+  /** Its kind (`classic`, `gradual`, or your own). */
   readonly kind: string
   /** The JSON config this policy was built from. */
   readonly config: unknown
@@ -67,7 +68,9 @@ export interface Recovery<R> {
   tick(state: R, now: number): RecoveryVerdict<R>
   /** The share of requests admitted now, in [0, 1]. */
   admitRate(state: R): number
+  /** Its figures for a snapshot while half-open (`inFlight`: probes in flight). */
   measure(state: R, inFlight: number): RecoverySnapshot
+  /** Reads and writes its state as JSON-safe data. */
   readonly codec: StateCodec<R>
   /**
    * The clock jumped back by `-deltaMs` to `now`: move every time the state holds by `deltaMs`.

@@ -25,14 +25,19 @@ export type WindowSpec = CountWindowSpec | TimeWindowSpecTagged
 
 /** The last `size` calls. */
 export interface CountWindowSpec {
+  /** A count window. */
   readonly kind: 'count'
+  /** The last `size` calls. */
   readonly size: number
 }
 
 /** The last `durationMs`, in `buckets` buckets (a bucket spans `durationMs / buckets`). */
 export interface TimeWindowSpecTagged {
+  /** A time window. */
   readonly kind: 'time'
+  /** The last `durationMs` ms. */
   readonly durationMs: number
+  /** In this many buckets (the window moves a bucket at a time). */
   readonly buckets: number
 }
 
@@ -41,13 +46,19 @@ export type WindowState = CountWindow | TimeWindow
 
 /** Operations on the windows of one spec. */
 export interface WindowOps<W extends WindowState> {
+  /** The window's spec. */
   readonly spec: WindowSpec
+  /** An empty window at `now`. */
   initial(now: number): W
+  /** The window with one more call (failed or not, slow or not) at `now`. */
   add(window: W, failed: boolean, slow: boolean, now: number): W
+  /** The window at `now`: buckets older than its duration dropped. */
   advance(window: W, now: number): W
   /** Moves the window's times by `deltaMs` (the clock jumped). */
   rebase(window: W, deltaMs: number): W
+  /** Reads and writes the window as JSON-safe data. */
   readonly codec: t.Type<W, W, unknown>
+  /** Adds two windows of the same spec (a fleet's counts to this replica's). */
   readonly monoid: M.Monoid<W>
 }
 

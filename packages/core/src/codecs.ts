@@ -238,7 +238,9 @@ export const refine = <A, O>(
 
 /** One readable validation problem: where, what was expected, what was given. */
 export interface Problem {
+  /** Where in the input: a dotted path (`trip.window.size`), empty for the whole. */
   readonly path: string
+  /** What was wrong there, and what was expected. */
   readonly message: string
 }
 

@@ -30,6 +30,7 @@ export interface OtelOptions {
 
 /** An attachment: `detach()` stops counting and stops reporting the source's gauges. */
 export interface OtelAttachment {
+  /** Stops counting and reporting the source's breakers (a second call does nothing). */
   detach(): void
 }
 

@@ -32,6 +32,7 @@ export interface PrometheusOptions {
 
 /** An attachment: `detach()` stops counting and removes the source's series from the registry. */
 export interface PrometheusAttachment {
+  /** Stops counting and removes the source's series (a second call does nothing). */
   detach(): void
 }
 

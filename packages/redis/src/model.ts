@@ -9,6 +9,7 @@ import type { Redis, RedisOptions } from 'ioredis'
 
 /** Where errors go (a pino logger fits: `error(object, message)`). */
 export interface FleetLogger {
+  /** Logs a failed round or bad data: `details` first, as pino does. */
   error(details: object, message: string): void
 }
 
@@ -87,7 +88,9 @@ export type FleetEvent =
 export interface FleetHealth {
   /** Whether the last round reached Redis (`false` before the first one does). */
   readonly healthy: boolean
+  /** Rounds that reached Redis. */
   readonly syncs: number
+  /** Rounds that did not. */
   readonly failedSyncs: number
   /** When the last round succeeded (on the attachment's `clock`), or `null`. */
   readonly lastSyncAt: number | null
@@ -107,10 +110,14 @@ export interface FleetHealth {
 
 /** An attachment: `detach()` stops syncing, withdraws this replica's evidence and leases (best effort) and closes its connections. */
 export interface FleetAttachment {
+  /** This replica's id in the fleet (given, or a random one). */
   readonly replicaId: string
+  /** What fleet mode did: rounds, peers' trips and recoveries followed or declined, bad data. */
   readonly events$: EventStream<FleetEvent>
+  /** How its rounds with Redis are going. */
   health(): FleetHealth
   /** Runs one round that starts after this call (after the one under way, if any; the timer runs them anyway); resolves when it is done, never rejects. */
   sync(): Promise<void>
+  /** Stops the rounds and the breakers' sharing; resolves once the last round is done. */
   detach(): Promise<void>
 }

@@ -54,7 +54,9 @@ const PRISTINE: unique symbol = Symbol('pristine')
  * one, so the last value of `state$` and of `transitions$` is always the breaker's latest state.
  */
 export class Breaker implements CallSink {
+  /** Its name in logs, errors and metrics: `options.name`, or the strategy's. */
   readonly name: string
+  /** The clock it reads time from (latencies, open durations, timeouts). */
   readonly clock: Clock
   private strategyNow: Strategy<unknown>
   /** The strategy's state, or `PRISTINE` until the breaker is first used. */

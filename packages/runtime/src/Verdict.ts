@@ -6,6 +6,7 @@ import { isValidLatency } from '@datapunk/breaker'
 
 /** A failure the upstream told us how long to stay away from (an HTTP `Retry-After`). */
 export interface HintedFailure {
+  /** Always `failure`. */
   readonly verdict: 'failure'
   /** How long the upstream asked to be left alone, in ms (finite, zero or more). */
   readonly retryAfterMs: number

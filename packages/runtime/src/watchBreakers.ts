@@ -9,6 +9,7 @@ export type BreakerSource<K = unknown> = Breaker | BreakerGroup<K>
 export interface BreakerWatcher<K> {
   /** `key` is the group key, or `undefined` for a lone breaker. */
   added(breaker: Breaker, key: K | undefined): void
+  /** A breaker left the source (a group evicted it, or the watch ended). */
   removed(breaker: Breaker, key: K | undefined): void
 }
 

@@ -13,6 +13,7 @@ export const ORACLE = 'oracle'
 
 /** Options of {@link simulate}. */
 export interface SimulateOptions {
+  /** The seed of every random draw: the same seed, the same run. */
   readonly seed: number
   /** Width of a chart bucket. Default: the duration / 60. */
   readonly bucketMs?: number

@@ -47,12 +47,15 @@ export interface Figures {
 
 /** What a candidate did: its figures, its cost, and whether it kept the constraints. */
 export interface Evaluation extends Figures {
+  /** The candidate's index in the space. */
   readonly index: number
+  /** Whether its config decoded (else `problem` says why). */
   readonly valid: boolean
   /** Why the candidate's config was refused, if it was. */
   readonly problem: string | null
   /** Whether it kept every constraint (a candidate that did not is never chosen). */
   readonly withinConstraints: boolean
+  /** Its cost under the weights (lower is better). */
   readonly cost: number
 }
 

@@ -143,8 +143,11 @@ const withValue = (config: unknown, path: string, value: unknown): unknown => {
 
 /** A candidate: its number, the values it picked, and the config they make. */
 export interface Candidate {
+  /** Its index in the space (grid order, or draw order for a random search). */
   readonly index: number
+  /** The value of each parameter, by its path. */
   readonly values: Readonly<Record<string, unknown>>
+  /** The base config with those values put in. */
   readonly config: unknown
 }
 

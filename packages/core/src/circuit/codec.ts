@@ -171,7 +171,10 @@ export const restore = <S>(strategy: Strategy<S>, snapshot: unknown): E.Either<S
 /** A snapshot that does not decode; `message` lists each problem with its path. */
 export class SnapshotError extends Error {
   override readonly name = 'SnapshotError'
-  constructor(readonly problems: ReadonlyArray<string>) {
+  constructor(
+    /** Every problem found, one line each. */
+    readonly problems: ReadonlyArray<string>,
+  ) {
     super(problems.join('\n'))
   }
 }
