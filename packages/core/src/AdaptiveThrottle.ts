@@ -34,7 +34,9 @@ export interface ThrottleState {
 
 /** State of a throttled strategy: the throttle's and the wrapped strategy's. */
 export interface ThrottledState<S> {
+  /** The throttle's window of requests and accepts. */
   readonly throttle: ThrottleState
+  /** The wrapped strategy's state. */
   readonly inner: S
 }
 
@@ -45,6 +47,7 @@ export type ThrottledConfig = AdaptiveThrottleConfig & { readonly circuit: unkno
 export interface ThrottledStrategy<S> extends Strategy<ThrottledState<S>> {
   /** `{ kind: 'adaptive-throttle', ...knobs, circuit }`, where `circuit` is the wrapped strategy's `config` (if it has one). */
   readonly config: ThrottledConfig
+  /** The wrapped strategy. */
   readonly inner: Strategy<S>
 }
 
@@ -370,6 +373,7 @@ const overdueAfter = (inner: number | undefined, slowCallMs: number | undefined)
 export interface ThrottleHandoff extends Handoff {
   readonly kind: 'adaptive-throttle'
   readonly inner: Handoff
+  /** The throttle's window, with its bucket count and span (a throttle of the same shape keeps it). */
   readonly throttle: { readonly window: ThrottleState; readonly buckets: number; readonly windowMs: number }
 }
 

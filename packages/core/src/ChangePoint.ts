@@ -8,6 +8,7 @@ import { Limits } from './Limits.js'
 
 /** State of the change-point detector: the baseline it learnt and the evidence of a rise above it. */
 export interface ChangePointState {
+  /** Always `change-point`. */
   readonly kind: 'change-point'
   /** Outcomes seen since the detector started. */
   readonly calls: number

@@ -12,7 +12,9 @@ import { Limits } from './Limits.js'
 
 /** State of a composite detector: its members' states, in order. */
 export interface CompositeState {
+  /** `any-of` or `all-of`. */
   readonly kind: string
+  /** Each member's state, in config order. */
   readonly detectors: ReadonlyArray<unknown>
 }
 

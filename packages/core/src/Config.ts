@@ -43,6 +43,7 @@ type Yours<K extends Kinds, S extends keyof Kinds> = K extends { readonly [P in 
 export interface CircuitConfigInput<K extends Kinds = Kinds> {
   /** Default `'circuit'`. */
   readonly name?: string
+  /** The failure detector: a built-in kind's config or one of your kinds'. */
   readonly trip: TripConfigInput<K>
   /** Default `{ kind: 'classic', probes: 1 }`. */
   readonly recovery?: RecoveryConfigInput<K>

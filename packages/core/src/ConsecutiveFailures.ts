@@ -7,7 +7,9 @@ import { canonical, type Detector, emptyDetectorSnapshot } from './Detector.js'
 
 /** State of the consecutive-failures detector. */
 export interface ConsecutiveFailuresState {
+  /** Always `consecutive-failures`. */
   readonly kind: 'consecutive'
+  /** Failures in a row so far. */
   readonly consecutiveFailures: number
 }
 

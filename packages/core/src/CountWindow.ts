@@ -15,6 +15,7 @@ import { NonNegativeInt } from './codecs.js'
 
 /** State of a count window of `size` slots. `calls` is how many slots are filled. */
 export interface CountWindow extends Counts {
+  /** Always `count`. */
   readonly kind: 'count'
   /** Ring index the next outcome is written to. */
   readonly next: number

@@ -3,8 +3,11 @@ import * as N from 'fp-ts/lib/number.js'
 
 /** Outcome counts: how many calls, how many of them failed, how many were slow. */
 export interface Counts {
+  /** Calls counted. */
   readonly calls: number
+  /** Of those, the failures. */
   readonly failures: number
+  /** Of those, the slow ones. */
   readonly slow: number
 }
 

@@ -24,6 +24,7 @@ export interface Evidence {
   readonly bucketMs: number
   /** How many buckets the window holds (buckets older than the newest by this many have left it). */
   readonly span: number
+  /** The counts per bucket, newest last. */
   readonly buckets: ReadonlyArray<EvidenceBucket>
 }
 

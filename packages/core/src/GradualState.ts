@@ -19,6 +19,7 @@ export interface GradualRecoveryState {
   readonly inFlight: number
   /** When recovery began, and requests seen since (for the throttled retry-after estimate). */
   readonly startedAt: number
+  /** Requests seen since recovery began. */
   readonly requests: number
   /** Requests seen in the current stage. */
   readonly stageRequests: number

@@ -16,18 +16,25 @@ export type PredictorFeature = (typeof PREDICTOR_FEATURES)[number]
 
 /** State of a learned predictor: the bucket being filled, the last bucket's features, the latency baseline, the last probability. */
 export interface LearnedPredictorState {
+  /** Always `learned`. */
   readonly kind: 'learned'
+  /** When the bucket being filled began. */
   readonly bucketStart: number
+  /** Calls in the bucket being filled. */
   readonly calls: number
+  /** Failures in it. */
   readonly failures: number
+  /** The sum of its calls' latencies, in ms. */
   readonly latencySum: number
   /** The previous bucket's failure rate and log latency ratio (for the changes). */
   readonly lastRate: number
+  /** The previous bucket's log latency ratio. */
   readonly lastLogRatio: number
   /** The mean latency of the warm-up's buckets (ms), then fixed; 0 until the first bucket. */
   readonly baselineMs: number
   /** Buckets seen, and the consecutive buckets at or over the probability threshold. */
   readonly buckets: number
+  /** Consecutive buckets at or over the probability threshold. */
   readonly over: number
   /** The predicted probability of the last closed bucket. */
   readonly probability: number

@@ -17,7 +17,9 @@ import { primeShape } from './shapes.js'
 
 /** Configuration of a time window. */
 export interface TimeWindowSpec {
+  /** The span of the window, in ms. */
   readonly durationMs: number
+  /** How many buckets it is cut into. */
   readonly buckets: number
 }
 
@@ -26,12 +28,15 @@ export interface TimeWindowSpec {
  * recording an outcome copies no array), running totals over all buckets, and the older buckets.
  */
 export interface TimeWindow extends Counts {
+  /** Always `time`. */
   readonly kind: 'time'
   /** `floor(time / bucketMs)` of the newest bucket. */
   readonly epoch: number
   /** Counts of the newest bucket. */
   readonly headCalls: number
+  /** Failures in the newest bucket. */
   readonly headFailures: number
+  /** Slow calls in the newest bucket. */
   readonly headSlow: number
   /**
    * `[calls, failures, slow]` per bucket, the bucket of epoch `e` at ring index `e mod buckets`;

@@ -8,13 +8,17 @@ import { Limits } from './Limits.js'
 
 /** State of the trend-forecast detector: the bucket being filled and Holt's level and trend. */
 export interface TrendForecastState {
+  /** Always `trend-forecast`. */
   readonly kind: 'trend-forecast'
   /** When the bucket being filled began. */
   readonly bucketStart: number
+  /** Calls in the bucket being filled. */
   readonly calls: number
+  /** Failures in the bucket being filled. */
   readonly failures: number
   /** Smoothed failure rate (Holt's level), and its smoothed change per bucket (Holt's trend). */
   readonly level: number
+  /** The smoothed change of the level per bucket (Holt's trend). */
   readonly trend: number
   /** Buckets that gave the smoothing a rate (those with `minimumCalls` outcomes or more). */
   readonly buckets: number

@@ -14,10 +14,12 @@ export type CallOutcome = 'success' | 'failure' | 'timeout' | 'cancel'
 export class Admission implements Settleable {
   /** Tells an admission from a `Rejected` decision. */
   readonly _tag = 'Admitted' as const
+  /** True once settled: a second `settle` changes nothing. */
   settled = false
 
   /** @internal Made by `Breaker.admit`. */
   constructor(
+    /** The breaker it settles with. */
     readonly sink: CallSink,
     /** The core's ticket for this call (its generation, id and whether it is a probe). */
     readonly ticket: Admitted,

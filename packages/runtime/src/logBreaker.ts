@@ -4,7 +4,9 @@ import type { MetricEvent } from './MetricEvent.js'
 
 /** The part of a breaker `logBreaker` reads. */
 export interface Loggable {
+  /** Every call's event: admitted, rejected, settled. */
   readonly calls$: EventStream<MetricEvent>
+  /** Every change of phase, mode or strategy. */
   readonly transitions$: EventStream<MetricEvent>
 }
 

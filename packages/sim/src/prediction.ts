@@ -10,23 +10,31 @@ import { type RunSummary, simulate } from './simulate.js'
 
 /** What happened to one strategy's runs of one scenario: medians over the seeds. */
 export interface PredictionOutcome {
+  /** Median share of requests answered successfully. */
   readonly success: number
+  /** Median calls let into a failing upstream. */
   readonly wasted: number
+  /** Median rejected requests that would have succeeded. */
   readonly needless: number
+  /** Median collapses of a fragile upstream. */
   readonly collapses: number
 }
 
 /** One strategy's evaluation. Times in seconds; `null` where most seeds never got there. */
 export interface PredictionRow {
+  /** The config's name. */
   readonly strategy: string
   /** From the start of `slow-degradation` to the first request shed (median), and the seeds that never shed. */
   readonly degradationShedS: number | null
+  /** Seeds on which it never shed load on `slow-degradation`. */
   readonly degradationNever: number
   /** The same on `brownout`, and the lead time: before the true failure rate reached 50% (negative: after). */
   readonly brownoutShedS: number | null
+  /** Lead time on `brownout`, in s: load shed before the true failure rate reached 50% (negative: after). */
   readonly brownoutLeadS: number | null
   /** Trips over the whole stretched noisy scenarios (`dayHours` of bursty errors, of latency spikes). */
   readonly noisyTrips: number
+  /** Trips over the stretched latency-spikes scenario. */
   readonly spikesTrips: number
   /** Success, wasted calls, needless rejections, collapses on the scenarios of {@link OUTCOME_SCENARIOS}. */
   readonly outcomes: Readonly<Record<string, PredictionOutcome>>
@@ -34,8 +42,11 @@ export interface PredictionRow {
 
 /** What `evaluatePrediction` measured: one row per config, over `seeds` and `dayHours` of noise. */
 export interface PredictionEvaluation {
+  /** The held-out seeds it ran. */
   readonly seeds: ReadonlyArray<number>
+  /** Hours of each noisy scenario, for the false-trip counts. */
   readonly dayHours: number
+  /** One row per config, in the order given. */
   readonly rows: ReadonlyArray<PredictionRow>
 }
 

@@ -41,7 +41,9 @@ export type TraceEvent = t.TypeOf<typeof TraceEvent>
 export class TraceError extends Error {
   override readonly name = 'TraceError'
   constructor(
+    /** Every malformed line: its number (from 1) and what was wrong. */
     readonly problems: ReadonlyArray<{ readonly line: number; readonly message: string }>,
+    /** Lines in the trace. */
     readonly lines: number,
   ) {
     super(`${problems.length} of ${lines} trace lines are malformed:\n${problems.map((p) => `line ${p.line}: ${p.message}`).join('\n')}`)
@@ -95,19 +97,29 @@ export const parseTrace = (text: string): E.Either<TraceError, ReadonlyArray<Tra
 
 /** What a strategy decided about one call of the trace, next to what the live breaker decided. */
 export interface ReplayedCall {
+  /** The call's number in the trace. */
   readonly call: number
+  /** When it was asked for, in the trace's ms. */
   readonly at: number
+  /** What the live breaker did. */
   readonly live: 'admitted' | 'rejected'
+  /** Why the live breaker rejected it, or `null`. */
   readonly liveReason: RejectReason | null
+  /** What the replayed config did. */
   readonly replayed: 'admitted' | 'rejected'
+  /** Why the replayed config rejected it, or `null`. */
   readonly replayedReason: RejectReason | null
 }
 
 /** A strategy's decisions over a trace. */
 export interface Replay {
+  /** The replayed strategy's name. */
   readonly strategy: string
+  /** Every call, live and replayed decisions side by side. */
   readonly calls: ReadonlyArray<ReplayedCall>
+  /** Calls the replayed config admitted. */
   readonly admitted: number
+  /** Calls it rejected. */
   readonly rejected: number
   /** Share of calls decided as the live breaker did. */
   readonly agreement: number

@@ -19,7 +19,9 @@ import { simulate } from './simulate.js'
 
 /** Options of {@link trainPredictor}. */
 export interface TrainOptions {
+  /** The scenarios to simulate for training data. */
   readonly scenarios: ReadonlyArray<Scenario>
+  /** The seeds to run each scenario on. */
   readonly seeds: ReadonlyArray<number>
   /** Recorded outcomes (time, failed, latency ms) to train on as well, labelled by the outcomes that followed them. */
   readonly outcomes?: ReadonlyArray<readonly [number, boolean, number]>
@@ -27,11 +29,15 @@ export interface TrainOptions {
   readonly horizonMs: number
   /** The detector settings the features are computed with (defaults as `learnedPredictor`'s). */
   readonly bucketMs?: number
+  /** Calls a bucket needs to count (default as the detector's). */
   readonly minimumCalls?: number
+  /** Buckets seen before the baseline counts (default as the detector's). */
   readonly warmupBuckets?: number
   /** Gradient descent: passes over the data (default 2,000), step size (0.5), L2 penalty (0.0001). */
   readonly epochs?: number
+  /** Gradient descent's step size (default 0.5). */
   readonly learningRate?: number
+  /** The L2 penalty (default 0.0001). */
   readonly l2?: number
   /** Told as the work goes: each (scenario, seed) simulated, then each hundred epochs. */
   readonly onProgress?: (done: number, total: number) => void
@@ -39,8 +45,11 @@ export interface TrainOptions {
 
 /** What training produced: the model, and how it fits the data it was trained on. */
 export interface Trained {
+  /** The model: weights and bias, ready for a `learned` detector config. */
   readonly model: PredictorModel
+  /** Training buckets. */
   readonly examples: number
+  /** Of those, buckets followed by failure within the horizon. */
   readonly positives: number
   /** Share of training buckets the model classifies right at probability 0.5. */
   readonly accuracy: number

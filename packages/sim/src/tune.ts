@@ -33,9 +33,11 @@ export interface Figures {
   readonly wastedShare: number
   /** Seconds callers waited on calls that failed. */
   readonly callerSeconds: number
+  /** Calls sent into a failing upstream. */
   readonly wasted: number
   /** Rejected requests that would have succeeded (counterfactual, at any error level). */
   readonly needless: number
+  /** Times a fragile upstream was brought down again. */
   readonly collapses: number
   /** Seconds from the incident to the first trip, over the cells with an incident (a trip that never came counts as the whole scenario). */
   readonly detectSeconds: number

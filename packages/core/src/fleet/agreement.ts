@@ -9,8 +9,11 @@ import { normalQuantile } from '../statistics.js'
 
 /** Calls, failed calls and slow calls one replica made recently, for one detector key. */
 export interface Tally {
+  /** Calls counted. */
   readonly calls: number
+  /** Of those, the failures. */
   readonly failures: number
+  /** Of those, the slow ones. */
   readonly slow: number
 }
 

@@ -79,16 +79,23 @@ export interface PeerStatus {
 
 /** One peer as a round read it: its shared windows (all of them, by detector key) and its status. */
 export interface PeerReport {
+  /** The peer's id. */
   readonly replica: string
+  /** Its windows (absolute counts). */
   readonly evidence: ReadonlyArray<Evidence>
+  /** What it said of itself, or `null`. */
   readonly status: PeerStatus | null
 }
 
 /** A peer's trip waiting for the cap (see the module's rules), with the peer's windows as last read before it. */
 export interface PendingTrip {
+  /** The peer that tripped. */
   readonly replica: string
+  /** When this replica heard of it. */
   readonly at: number
+  /** The peer's windows as last read before the trip. */
   readonly evidence: ReadonlyArray<Evidence>
+  /** The peer's counts when it tripped, or `null`. */
   readonly tally: Tally | null
 }
 
@@ -100,6 +107,7 @@ export interface FleetMember {
   readonly requests: number
   /** When this replica last saw a request for the breaker, or `null`. */
   readonly activeAt: number | null
+  /** Whether this replica leads the breaker's recovery for the fleet. */
   readonly leading: boolean
   /** The share of the recovery last told to the breaker (`null`: it recovers by itself, alone or leading). */
   readonly following: number | null
@@ -107,6 +115,7 @@ export interface FleetMember {
   readonly absorbed: boolean
   /** The peers as the last round read them. */
   readonly peers: ReadonlyArray<PeerReport>
+  /** Peers' trips waiting for the cap. */
   readonly pending: ReadonlyArray<PendingTrip>
   /** The breaker's shared windows at the last round they were not empty (a trip is published with them). */
   readonly lastShare: ReadonlyArray<Evidence>
@@ -130,6 +139,7 @@ export const fleetMember = (snapshot: Snapshot | null): FleetMember => ({
 
 /** What the protocol reads of the breaker. */
 export interface LocalView {
+  /** The breaker's snapshot now. */
   readonly snapshot: Snapshot
   /** Its strategy's shared windows (`strategy.share(state)`). */
   readonly share: ReadonlyArray<Evidence>
@@ -142,10 +152,13 @@ export type LeaseRequest = { readonly kind: 'take'; readonly share: number } | {
 
 /** What a round asks of the transport for one breaker. */
 export interface RoundPlan {
+  /** A trip or recovery to publish, or `null`. */
   readonly publish: 'tripped' | 'recovered' | null
   /** The generation looked at (committed by `absorbRound`: a trip is not lost to a failed round). */
   readonly generation: number
+  /** What to ask of the recovery lease, or `null`. */
   readonly lease: LeaseRequest | null
+  /** What this replica says of itself. */
   readonly status: PeerStatus
   /** This replica's windows to write (absolute counts). */
   readonly evidence: ReadonlyArray<Evidence>
@@ -163,6 +176,7 @@ export type LeaseReply = { readonly holder: 'self' } | { readonly holder: 'other
 
 /** What the transport read for one breaker. */
 export interface RoundReply {
+  /** The peers as Redis holds them. */
   readonly peers: ReadonlyArray<PeerReport>
   /** `null` when the plan asked nothing of the lease. */
   readonly lease: LeaseReply | null
@@ -170,7 +184,9 @@ export interface RoundReply {
 
 /** A peer's published message. */
 export interface PeerMessage {
+  /** The peer that sent it. */
   readonly replica: string
+  /** What happened to it: `tripped` or `recovered`. */
   readonly event: 'tripped' | 'recovered'
   /** A trip's windows (`RoundPlan.tripEvidence`); without them, the peer's windows as the last round read them. */
   readonly evidence?: ReadonlyArray<Evidence>
@@ -189,8 +205,11 @@ export type FleetNote =
 
 /** A step's result: the member after it, the events to dispatch to the breaker (in order), the notes. */
 export interface FleetOutcome {
+  /** What this replica knows after the round. */
   readonly member: FleetMember
+  /** Events to dispatch to the breaker (peers' trips, evidence, recovery shares). */
   readonly events: ReadonlyArray<BreakerEvent>
+  /** What happened, for the attachment's `events$`. */
   readonly notes: ReadonlyArray<FleetNote>
   /** Peers whose evidence this round left out because they disagree with this replica. */
   readonly disagreeing: number

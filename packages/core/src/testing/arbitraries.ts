@@ -39,7 +39,9 @@ export const detectorScript: fc.Arbitrary<ReadonlyArray<DetectorStep>> = fc.arra
 
 /** One thing that happens to a strategy; `pick` chooses which ticket an outcome settles. */
 export interface StrategyStep {
+  /** Ms since the step before (the clock may also jump). */
   readonly dt: number
+  /** What happens. */
   readonly op:
     | 'request'
     | 'succeed'
@@ -53,7 +55,9 @@ export interface StrategyStep {
     | 'half-open'
     | 'close'
     | 'open-for'
+  /** Which ticket in flight an outcome settles (an index, wrapped). */
   readonly pick: number
+  /** An outcome's latency, in ms. */
   readonly latencyMs: number
 }
 

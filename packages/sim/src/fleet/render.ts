@@ -6,8 +6,11 @@ import { type FleetModelOptions, type FleetRun, simulateFleet } from './simulate
 
 /** One fleet size, alone and in fleet mode (medians over the seeds). */
 export interface FleetSizeRow {
+  /** The fleet's size. */
   readonly replicas: number
+  /** Every replica deciding alone. */
   readonly local: FleetRun
+  /** The same fleet in fleet mode. */
   readonly fleet: FleetRun
 }
 

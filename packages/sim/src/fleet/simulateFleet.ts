@@ -59,12 +59,15 @@ export interface FleetModelOptions {
   readonly latencyMs?: number
   /** The fleet protocol's policy. Default: the core's, with `leaseMs` four rounds (at least 1 s), as in Redis. */
   readonly policy?: Partial<FleetPolicy>
+  /** The seed of the random draws (arrivals, failures). Default 1. */
   readonly seed?: number
 }
 
 /** What one fleet run measured, from the moment the upstream failed. */
 export interface FleetRun {
+  /** The fleet's size. */
   readonly replicas: number
+  /** Whether it ran in fleet mode. */
   readonly shared: boolean
   /** Replicas the fault hit. */
   readonly faulty: number

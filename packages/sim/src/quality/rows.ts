@@ -7,7 +7,9 @@ import { demoDetection } from '../strategies.js'
 
 /** A row of the matrix: a name, and a strategy config as `strategyFromConfig` reads it (a circuit, or an adaptive throttle around one). */
 export interface QualityRow {
+  /** The row's name in tables. */
   readonly name: string
+  /** Its strategy config (JSON, any kind). */
   readonly config: unknown
 }
 

@@ -21,14 +21,19 @@ export interface Cell {
   readonly family: string
   /** `incident`: something a breaker should act on; `noise`: nothing justifies a trip. */
   readonly kind: 'incident' | 'noise'
+  /** Its traffic, in requests per second. */
   readonly rps: number
+  /** `poisson`, or `bursty` (surges over a base). */
   readonly arrivals: 'poisson' | 'bursty'
+  /** `fast` (40 ms median) or `slow` (1.5 s) calls. */
   readonly latency: 'fast' | 'slow'
   /** Whether the upstream collapses again under too much load while it recovers. */
   readonly fragile: boolean
   /** Whether the upstream's incident has a precursor (latency creeping, errors ramping) before it fails hard. */
   readonly precursor: boolean
+  /** `train` or `test`: which half of the space it is in. */
   readonly half: Half
+  /** The scenario the simulator runs for it. */
   readonly scenario: Scenario
 }
 
