@@ -23,7 +23,7 @@ const output = execFileSync('bash', [join(root, 'examples/choose-your-config/run
 const readme = readFileSync(join(root, 'README.md'), 'utf8')
 const section = readme.slice(readme.indexOf('## Choose your config'))
 // The commands are a `sh` block; their output, the first block after it with no language.
-const sample = [...section.matchAll(/```(\w*)\n([^]*?)```/g)].find((m) => m[1] === '')?.[2]
+const sample = [...section.matchAll(/```(\w*)\n([\s\S]*?)```/g)].find((m) => m[1] === '')?.[2]
 if (sample === undefined) {
   process.stderr.write('readme-samples: no sample output block under "## Choose your config" in README.md\n')
   process.exit(1)

@@ -190,129 +190,143 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
   return shared
 }
 
+type MetricName = (typeof metricCatalogue)[number]['name']
+
+/**
+ * Registers a metric whose values are computed at scrape time (not kept in prom-client's
+ * label-hashed store): its name, help, type and label names from the catalogue.
+ */
+const defineMetric = (
+  registry: Registry,
+  prefix: string,
+  name: MetricName,
+  values: () => SeriesValue[],
+  buckets?: ReadonlyArray<number>,
+): void => {
+  const entry = metricCatalogue.find((m) => m.name === name)
+  const config = { name: prefix + name, help: entry?.help ?? name, labelNames: [...(entry?.labels ?? [])], registers: [registry] }
+  const type = entry?.type ?? 'gauge'
+  const metric =
+    type === 'histogram'
+      ? new Histogram({ ...config, buckets: [...(buckets ?? [])] })
+      : type === 'counter'
+        ? new Counter(config)
+        : new Gauge(config)
+  const read = async () => ({ help: config.help, name: config.name, type, values: values(), aggregator: 'sum' })
+  // What the registry reads, for the text format and for JSON alike.
+  Object.assign(metric, { get: read, getForPromString: read })
+}
+
 /** Registers the metrics of `shared` on `registry`, read at scrape time from the breakers attached to it. */
 const register = (registry: Registry, prefix: string, shared: Shared): void => {
   const attached = shared.attached
   const snapshots = new ScrapeSnapshots()
-  /**
-   * A metric whose values are computed at scrape time (not kept in prom-client's label-hashed
-   * store): its name, help, type and label names from the catalogue.
-   */
-  const define = (name: (typeof metricCatalogue)[number]['name'], values: () => SeriesValue[], buckets?: ReadonlyArray<number>): void => {
-    const entry = metricCatalogue.find((m) => m.name === name)
-    const config = { name: prefix + name, help: entry?.help ?? name, labelNames: [...(entry?.labels ?? [])], registers: [registry] }
-    const type = entry?.type ?? 'gauge'
-    const metric =
-      type === 'histogram'
-        ? new Histogram({ ...config, buckets: [...(buckets ?? [])] })
-        : type === 'counter'
-          ? new Counter(config)
-          : new Gauge(config)
-    const read = async () => ({ help: config.help, name: config.name, type, values: values(), aggregator: 'sum' })
-    // What the registry reads, for the text format and for JSON alike.
-    Object.assign(metric, { get: read, getForPromString: read })
-  }
-  /** A gauge of each attached breaker's snapshot; `null` leaves its series absent. */
-  const gauge = (name: (typeof metricCatalogue)[number]['name'], value: (snapshot: Snapshot) => number | null) =>
-    define(name, () => {
-      const out: SeriesValue[] = []
-      for (const [breaker, t] of attached) {
-        const v = value(snapshots.of(breaker))
-        if (v !== null) out.push(new SeriesValue(v, t.labels.base))
-      }
-      return out
+  /** A metric with series from each attached breaker (its snapshot read once per scrape). */
+  const perBreaker = (
+    name: MetricName,
+    each: (t: Tally, snapshot: () => Snapshot, out: SeriesValue[]) => void,
+    buckets?: ReadonlyArray<number>,
+  ) =>
+    defineMetric(
+      registry,
+      prefix,
+      name,
+      () => {
+        const out: SeriesValue[] = []
+        for (const [breaker, t] of attached) each(t, () => snapshots.of(breaker), out)
+        return out
+      },
+      buckets,
+    )
+  /** A gauge of each breaker's snapshot; `null` leaves its series absent. */
+  const gauge = (name: MetricName, value: (snapshot: Snapshot) => number | null) =>
+    perBreaker(name, (t, snapshot, out) => {
+      const v = value(snapshot())
+      if (v !== null) out.push(new SeriesValue(v, t.labels.base))
     })
-  /** A counter of the tallies' totals, zeros too (present from attach: `increase()` sees the first). */
-  const counter = (name: (typeof metricCatalogue)[number]['name'], each: (t: Tally, out: SeriesValue[]) => void) =>
-    define(name, () => {
-      const out: SeriesValue[] = []
-      for (const t of attached.values()) each(t, out)
-      return out
-    })
-  define('state', () => {
-    const out: SeriesValue[] = []
-    for (const [breaker, t] of attached) {
-      const state = snapshots.of(breaker).state
-      for (const phase of PHASES)
-        out.push(
-          new SeriesValue(
-            phase === state ? 1 : 0,
-            t.labels.with(`state:${phase}`, () => ({ state: phase })),
-          ),
-        )
-    }
-    return out
-  })
+  perBreaker('state', (t, snapshot, out) => stateSeries(t, snapshot().state, out))
   gauge('admitted_ratio', (s) => s.admitRate)
   gauge('failure_rate_ratio', (s) => s.failureRate)
   gauge('failure_rate_threshold_ratio', (s) => s.failureRateThreshold)
   gauge('slow_call_rate_ratio', (s) => s.slowCallRate)
   gauge('consecutive_failures', (s) => s.consecutiveFailures)
   gauge('in_flight_calls', (s) => s.inFlight)
-  define('part_figure', () => {
-    const out: SeriesValue[] = []
-    for (const [breaker, t] of attached) {
-      for (const f of partFigures(snapshots.of(breaker))) {
-        const labels = t.labels.with(`figure:${f.part}:${f.index}:${f.kind}:${f.figure}`, () => ({
-          part: f.part,
-          index: String(f.index),
-          kind: f.kind,
-          figure: f.figure,
-        }))
-        out.push(new SeriesValue(f.value, labels))
-      }
-    }
-    return out
-  })
+  perBreaker('part_figure', (t, snapshot, out) => figureSeries(t, snapshot(), out))
   gauge('open_until_timestamp_seconds', (s) => (s.state === 'open' && s.openUntil !== null ? s.openUntil / 1000 : null))
-  counter('calls_total', (t, out) => {
+  // Counters are the tallies' totals, zeros too (present from attach: `increase()` sees the first).
+  perBreaker('calls_total', (t, _, out) => {
     for (const outcome of CALL_OUTCOMES) out.push(new SeriesValue(t.calls[outcome], outcomeLabels(t, outcome)))
   })
-  counter('rejections_total', (t, out) => {
-    for (const reason of new Set([...REJECT_REASONS, ...t.rejections.keys()]))
-      out.push(
-        new SeriesValue(
-          t.rejections.get(reason) ?? 0,
-          t.labels.with(`reason:${reason}`, () => ({ reason })),
-        ),
-      )
-  })
-  counter('transitions_total', (t, out) => {
-    const add = (tr: { readonly from: string; readonly to: string; readonly reason: string }, n: number) =>
-      out.push(
-        new SeriesValue(
-          n,
-          t.labels.with(`transition:${transitionKey(tr)}`, () => ({ from: tr.from, to: tr.to, reason: tr.reason })),
-        ),
-      )
-    for (const initial of INITIAL_TRANSITIONS) if (!t.transitions.has(transitionKey(initial))) add(initial, 0)
-    for (const tr of t.transitions.values()) add(tr, tr.count)
-  })
-  const histogram = prefix + 'call_duration_seconds'
-  define(
-    'call_duration_seconds',
-    () => {
-      const out: SeriesValue[] = []
-      for (const t of attached.values()) {
-        for (const outcome of TIMED) {
-          const d = t.durations[outcome]
-          if (d.count === 0) continue
-          const sets = t.labels.buckets(outcome, shared.bounds)
-          let cumulative = 0
-          for (let i = 0; i < shared.bounds.length; i++) {
-            cumulative += d.buckets[i] ?? 0
-            out.push(new SeriesValue(cumulative, sets[i] as Labels, `${histogram}_bucket`))
-          }
-          out.push(new SeriesValue(d.count, sets[shared.bounds.length] as Labels, `${histogram}_bucket`))
-          const labels = outcomeLabels(t, outcome)
-          out.push(new SeriesValue(d.sum, labels, `${histogram}_sum`))
-          out.push(new SeriesValue(d.count, labels, `${histogram}_count`))
-        }
-      }
-      return out
-    },
-    shared.bounds,
-  )
+  perBreaker('rejections_total', (t, _, out) => rejectionSeries(t, out))
+  perBreaker('transitions_total', (t, _, out) => transitionSeries(t, out))
+  const histogram = `${prefix}call_duration_seconds`
+  perBreaker('call_duration_seconds', (t, _, out) => durationSeries(t, shared.bounds, histogram, out), shared.bounds)
+}
+
+/** 1 for the phase the breaker is in, 0 for the others. */
+const stateSeries = (t: Tally, state: string, out: SeriesValue[]): void => {
+  for (const phase of PHASES)
+    out.push(
+      new SeriesValue(
+        phase === state ? 1 : 0,
+        t.labels.with(`state:${phase}`, () => ({ state: phase })),
+      ),
+    )
+}
+
+/** Every figure a part of the breaker reports. */
+const figureSeries = (t: Tally, snapshot: Snapshot, out: SeriesValue[]): void => {
+  for (const f of partFigures(snapshot)) {
+    const labels = t.labels.with(`figure:${f.part}:${f.index}:${f.kind}:${f.figure}`, () => ({
+      part: f.part,
+      index: String(f.index),
+      kind: f.kind,
+      figure: f.figure,
+    }))
+    out.push(new SeriesValue(f.value, labels))
+  }
+}
+
+/** Rejections by reason: every built-in reason from attach, others once they happen. */
+const rejectionSeries = (t: Tally, out: SeriesValue[]): void => {
+  for (const reason of new Set([...REJECT_REASONS, ...t.rejections.keys()]))
+    out.push(
+      new SeriesValue(
+        t.rejections.get(reason) ?? 0,
+        t.labels.with(`reason:${reason}`, () => ({ reason })),
+      ),
+    )
+}
+
+/** Transitions: a trip's and a recovery's from attach, others once they happen. */
+const transitionSeries = (t: Tally, out: SeriesValue[]): void => {
+  const add = (tr: { readonly from: string; readonly to: string; readonly reason: string }, n: number) =>
+    out.push(
+      new SeriesValue(
+        n,
+        t.labels.with(`transition:${transitionKey(tr)}`, () => ({ from: tr.from, to: tr.to, reason: tr.reason })),
+      ),
+    )
+  for (const initial of INITIAL_TRANSITIONS) if (!t.transitions.has(transitionKey(initial))) add(initial, 0)
+  for (const tr of t.transitions.values()) add(tr, tr.count)
+}
+
+/** The duration histogram of each timed outcome that has settled calls: cumulative buckets, `+Inf`, sum and count. */
+const durationSeries = (t: Tally, bounds: ReadonlyArray<number>, histogram: string, out: SeriesValue[]): void => {
+  for (const outcome of TIMED) {
+    const d = t.durations[outcome]
+    if (d.count === 0) continue
+    const sets = t.labels.buckets(outcome, bounds)
+    let cumulative = 0
+    for (let i = 0; i < bounds.length; i++) {
+      cumulative += d.buckets[i] ?? 0
+      out.push(new SeriesValue(cumulative, sets[i] as Labels, `${histogram}_bucket`))
+    }
+    out.push(new SeriesValue(d.count, sets[bounds.length] as Labels, `${histogram}_bucket`))
+    const labels = outcomeLabels(t, outcome)
+    out.push(new SeriesValue(d.sum, labels, `${histogram}_sum`))
+    out.push(new SeriesValue(d.count, labels, `${histogram}_count`))
+  }
 }
 
 /** The settled-call outcomes that have a duration. */
