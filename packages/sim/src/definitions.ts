@@ -15,6 +15,19 @@ export const RUN_DEFINITIONS: ReadonlyArray<readonly [term: string, definition: 
   ['peak rps after recovery', 'the most calls the upstream got in any one second after its recovery began'],
 ]
 
+/** The columns of a run's summary table (terminal and HTML), each a term defined above. */
+export const RUN_COLUMNS = [
+  'success',
+  'wasted',
+  'needless',
+  'detect',
+  'back to full',
+  'opens',
+  'oscillations',
+  'collapses',
+  'peak rps after recovery',
+] as const
+
 /** The definitions of `terms`, as `term: definition` joined by `; ` in lines of at most `width` characters. */
 export const definitionLines = (terms: ReadonlyArray<string>, width = 110): string[] => {
   const lines: string[] = []

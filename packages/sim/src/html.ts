@@ -1,4 +1,4 @@
-import { RUN_DEFINITIONS } from './definitions.js'
+import { RUN_COLUMNS, RUN_DEFINITIONS } from './definitions.js'
 import type { Scenario } from './Scenario.js'
 import type { Run, RunSummary } from './simulate.js'
 import { median } from './stats.js'
@@ -56,6 +56,16 @@ export const yTicks = (values: ReadonlyArray<number>, at: (v: number) => string,
     )
     .join('')
 
+/** The time axis of a run's charts: `seconds` long, labelled at round steps along it. */
+const timeAxis = (seconds: number): string =>
+  xTicks(
+    ticks(seconds, 10),
+    (t) => (PAD + (t / seconds) * (WIDTH - 2 * PAD)).toFixed(1),
+    HEIGHT - PAD,
+    (t) => `${t} s`,
+    HEIGHT - 8,
+  )
+
 /** One strategy's chart: phase bands, upstream outages, admitted share and error rate over time. */
 const chart = (scenario: Scenario, run: Run): string => {
   const n = run.buckets.length
@@ -88,30 +98,13 @@ ${bands}${outages}
 <line x1="${PAD}" y1="${PAD}" x2="${PAD}" y2="${HEIGHT - PAD}" stroke="#555"/>
 <text x="${PAD - 4}" y="${PAD + 4}" font-size="10" text-anchor="end">100%</text>
 <text x="${PAD - 4}" y="${HEIGHT - PAD + 4}" font-size="10" text-anchor="end">0</text>
-${xTicks(
-  ticks(seconds, 10),
-  (t) => (PAD + (t / seconds) * (WIDTH - 2 * PAD)).toFixed(1),
-  HEIGHT - PAD,
-  (t) => `${t} s`,
-  HEIGHT - 8,
-)}
+${timeAxis(seconds)}
 ${line(admitted, '#1565c0', 'admitted')}
 ${line(errors, ERRORS_COLOR, 'errors')}
 </svg>`
 }
 
-/** The columns of the run report's table and of the report over seeds: the terms each defines. */
-const RUN_TERMS = [
-  'success',
-  'wasted',
-  'needless',
-  'detect',
-  'back to full',
-  'opens',
-  'oscillations',
-  'collapses',
-  'peak rps after recovery',
-]
+/** The columns of the report over seeds: the terms it defines. */
 const SEED_TERMS = ['success', 'wasted', 'needless', 'detect', 'lead', 'back to full', 'opens', 'collapses']
 
 /** The colours of the load chart's series. */
@@ -170,13 +163,7 @@ ${yTicks(
   PAD,
   (v) => String(v),
 )}${rightTicks}
-${xTicks(
-  ticks(seconds, 10),
-  (t) => (PAD + (t / seconds) * (WIDTH - 2 * PAD)).toFixed(1),
-  HEIGHT - PAD,
-  (t) => `${t} s`,
-  HEIGHT - 8,
-)}
+${timeAxis(seconds)}
 ${line(offered, rpsMax, 'offered-rps')}${line(admitted, rpsMax, 'admitted-rps')}${line(latencies, msMax, 'latency')}
 </svg>`
 }
@@ -218,7 +205,7 @@ ${sections}
 ${rows}
 </tbody>
 </table>
-${definitionsHtml(RUN_TERMS)}`,
+${definitionsHtml(RUN_COLUMNS)}`,
   )
 }
 

@@ -1,4 +1,4 @@
-import { definitionLines } from './definitions.js'
+import { definitionLines, RUN_COLUMNS } from './definitions.js'
 import type { Scenario } from './Scenario.js'
 import type { Run, RunSummary } from './simulate.js'
 import { median } from './stats.js'
@@ -44,18 +44,7 @@ export const renderText = (scenario: Scenario, runs: ReadonlyArray<Run>, seed: n
     lines.push(`${label('')}upstream/phase: · healthy/closed  █ down/open  ▒ half-open`)
   }
   lines.push('')
-  const header = [
-    'strategy',
-    'success',
-    'wasted',
-    'needless',
-    'detect',
-    'back to full',
-    'opens',
-    'oscillations',
-    'collapses',
-    'peak rps after recovery',
-  ]
+  const header = ['strategy', ...RUN_COLUMNS]
   const rows = runs.map(({ summary: s }) => [
     s.strategy,
     `${(s.successRate * 100).toFixed(1)}%`,
