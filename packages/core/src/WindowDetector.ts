@@ -139,7 +139,9 @@ export const windowDetector = (spec: WindowDetectorSpec): Detector<WindowDetecto
       s.kind !== 'shared'
         ? ops.rebase(s, deltaMs)
         : { kind: 'shared', local: ops.rebase(s.local, deltaMs) as TimeWindow, remote: ops.rebase(s.remote, deltaMs) as TimeWindow },
-    tripped: (s) => spec.tripped(judged(s)),
+    // The fleet's counts can make a replica trip sooner, never later: its own window meeting the
+    // condition trips it whatever the others' say (a local fault opens as fast as alone).
+    tripped: (s) => spec.tripped(judged(s)) || (s.kind === 'shared' && spec.tripped(s.local)),
     measure: (s): ReadonlyArray<DetectorSnapshot> => [measureOne(s)],
     codec: time === undefined ? ops.codec : sharedCodec(ops.codec as t.Type<TimeWindow, TimeWindow, unknown>),
   }

@@ -83,6 +83,23 @@ describe('a time-window detector in a fleet', () => {
     expect(h.snapshot.state).toBe('open')
   })
 
+  it('trips on its own window whatever the fleet says: healthy peers make a local fault trip no later than alone', () => {
+    const alone = new Harness(strategy)
+    const shared = new Harness(strategy)
+    // The other replicas saw 100 calls, 1 failed: the fleet total stays far below 50%.
+    shared.step(BreakerEvent.evidence([fleet([1, 100, 1, 0])]), 1000)
+    let aloneAt = -1
+    let sharedAt = -1
+    for (let i = 1; i <= 20; i++) {
+      alone.call(1000 + i, 'failure')
+      shared.call(1000 + i, 'failure')
+      if (aloneAt < 0 && alone.snapshot.state === 'open') aloneAt = i
+      if (sharedAt < 0 && shared.snapshot.state === 'open') sharedAt = i
+    }
+    expect(aloneAt).toBe(10) // minimumCalls, all failed
+    expect(sharedAt).toBe(aloneAt) // 10 of 110 in the fleet total, but 10 of 10 here
+  })
+
   it('replaces what it absorbed before, and lets the fleet buckets age out with its own', () => {
     const h = new Harness(strategy)
     h.call(0, 'success')
