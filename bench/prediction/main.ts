@@ -56,12 +56,13 @@ const strategies = [
   adaptiveThrottle(circuitWith('throttle + change-point, latency', { kind: 'any-of', detectors: [reactive, latencyShift] })),
 ] as ReadonlyArray<Strategy<unknown>>
 
+const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)}%`)
 const evaluation = evaluatePrediction(strategies, { seeds, dayHours })
 console.log(`Prediction and throttling vs the reactive threshold (node ${process.version})\n`)
 console.log(
   `learned predictor: trained on ${trained.examples} buckets (${trained.positives} positive) of ${TRAINING.join(', ')}, seeds ${
     quick ? '1' : '1..10'
-  }, horizon 30 s (${(trained.accuracy * 100).toFixed(1)}% right on them): ${JSON.stringify(trained.model)}\n`,
+  }, horizon 30 s (on them: ${pct(trained.accuracy)} right, always "no" ${pct(trained.alwaysNoAccuracy)}, precision ${pct(trained.precision)}, recall ${pct(trained.recall)}): ${JSON.stringify(trained.model)}\n`,
 )
 console.log(renderPrediction(evaluation))
 

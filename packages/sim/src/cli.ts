@@ -265,8 +265,21 @@ function trainCommand(args: string[]): void {
     ...(values.trace === undefined ? [] : [values.trace]),
   ]
   process.stdout.write(
-    `trained on ${trained.examples} buckets (${trained.positives} positive) of ${sources.join(' and ')}, horizon ${horizonMs} ms: ${(trained.accuracy * 100).toFixed(1)}% right on them\nwrote ${out}\n`,
+    [
+      `trained on ${trained.examples} buckets (${trained.positives} positive) of ${sources.join(' and ')}, horizon ${horizonMs} ms`,
+      `  on them: ${percent(trained.accuracy)} right, where answering "no" to every bucket is ${percent(trained.alwaysNoAccuracy)} right;`,
+      `  precision ${percent(trained.precision)} (flagged buckets followed by failure), recall ${percent(trained.recall)} (such buckets flagged)`,
+      '  these are training figures: judge the model on held-out seeds with `breaker-sim evaluate`, next to a static',
+      '  failure-rate threshold, before trusting it to shed load',
+      `wrote ${out}`,
+      '',
+    ].join('\n'),
   )
+}
+
+/** A share as a percentage with one decimal, or `-` when there is none (a declaration: the commands run before the module's consts exist). */
+function percent(share: number | null): string {
+  return share === null ? '-' : `${(share * 100).toFixed(1)}%`
 }
 
 async function replayCommand(args: string[]): Promise<void> {

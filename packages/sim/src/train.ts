@@ -53,6 +53,15 @@ export interface Trained {
   readonly positives: number
   /** Share of training buckets the model classifies right at probability 0.5. */
   readonly accuracy: number
+  /**
+   * What answering "no failure ahead" for every bucket scores: the share of negatives. Accuracy
+   * means little next to it when positives are rare.
+   */
+  readonly alwaysNoAccuracy: number
+  /** Of the buckets it flags (probability 0.5 or more), the share followed by failure; `null` if it flags none. */
+  readonly precision: number | null
+  /** Of the buckets followed by failure, the share it flags; `null` if there are none. */
+  readonly recall: number | null
 }
 
 type Features = Readonly<Record<(typeof PREDICTOR_FEATURES)[number], number>>
@@ -251,6 +260,23 @@ export const trainPredictor = (options: TrainOptions): Trained => {
       logLatencyRatioChange: round(w[3] ?? 0),
     },
   }
-  const right = data.filter(([x, y]) => (predict(model, x) >= 0.5 ? 1 : 0) === y).length
-  return { model, examples: data.length, positives: data.filter(([, y]) => y === 1).length, accuracy: right / n }
+  let truePositives = 0
+  let flagged = 0
+  let positives = 0
+  for (const [x, y] of data) {
+    const flags = predict(model, x) >= 0.5
+    if (flags) flagged++
+    if (y === 1) positives++
+    if (flags && y === 1) truePositives++
+  }
+  const right = data.length - (flagged - truePositives) - (positives - truePositives)
+  return {
+    model,
+    examples: data.length,
+    positives,
+    accuracy: right / n,
+    alwaysNoAccuracy: (data.length - positives) / n,
+    precision: flagged === 0 ? null : truePositives / flagged,
+    recall: positives === 0 ? null : truePositives / positives,
+  }
 }

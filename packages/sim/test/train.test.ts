@@ -23,6 +23,14 @@ describe('training the learned predictor', () => {
     expect(trained.positives).toBeGreaterThan(50)
     expect(trained.model.weights.failureRate).toBeGreaterThan(1)
     expect(trained.accuracy).toBeGreaterThan(0.9)
+    // Next to what answering "no" to every bucket scores, with the precision and recall it is judged by.
+    expect(trained.alwaysNoAccuracy).toBeCloseTo((trained.examples - trained.positives) / trained.examples, 12)
+    expect(trained.accuracy).toBeGreaterThan(trained.alwaysNoAccuracy)
+    for (const share of [trained.precision, trained.recall]) {
+      expect(share).not.toBeNull()
+      expect(share).toBeGreaterThan(0)
+      expect(share).toBeLessThanOrEqual(1)
+    }
     // The model, as a detector, trips on a brown-out's climb and not on healthy traffic.
     const detector = learnedPredictor({ model: trained.model })
     let s = detector.initial(0)
@@ -40,7 +48,7 @@ describe('training the learned predictor', () => {
     })
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout).toMatch(
-      /^trained on \d+ buckets \(\d+ positive\) of brownout, seeds 1\.\.2, horizon 30000 ms: \d+\.\d% right on them/,
+      /^trained on \d+ buckets \(\d+ positive\) of brownout, seeds 1\.\.2, horizon 30000 ms\n {2}on them: \d+\.\d% right, where answering "no" to every bucket is \d+\.\d% right;\n {2}precision (\d+\.\d%|-) \(flagged buckets followed by failure\), recall (\d+\.\d%|-) \(such buckets flagged\)\n/,
     )
     const config = JSON.parse(readFileSync(out, 'utf8'))
     expect(fromConfig({ trip: { kind: 'any-of', detectors: [{ kind: 'consecutive-failures', threshold: 5 }, config] } })._tag).toBe('Right')
