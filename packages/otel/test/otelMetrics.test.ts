@@ -16,6 +16,7 @@ import {
 } from '@opentelemetry/sdk-metrics'
 import { NEVER, of, throwError, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
+import { warningsDuring } from '../../../test/support/warnings.js'
 
 const sdk = () => {
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
@@ -195,12 +196,7 @@ describe('names on one meter', () => {
     const groupMetrics = otelMetrics(group, { meter })
     const twinMetrics = otelMetrics(twin, { meter })
     group.get('a')
-    const warnings: string[] = []
-    const onWarning = (w: Error) => warnings.push(w.message)
-    process.on('warning', onWarning)
-    twin.get('a')
-    await new Promise((r) => setImmediate(r))
-    process.off('warning', onWarning)
+    const warnings = await warningsDuring(() => twin.get('a'))
     expect(warnings.some((w) => w.includes(`a breaker named "${first.name}" with key "a" is already attached to this meter`))).toBe(true)
     groupMetrics.detach()
     twinMetrics.detach()

@@ -16,6 +16,7 @@ import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { Registry } from 'prom-client'
 import { NEVER, of, throwError, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
+import { warningsDuring } from '../../../test/support/warnings.js'
 
 /** The value of one series in the registry's text output, or undefined if absent. */
 const seriesValue = async (registry: Registry, series: string): Promise<number | undefined> => {
@@ -75,12 +76,7 @@ describe('prometheusMetrics', () => {
     group.get('b')
     const twin = breakerGroup<string>({ strategyFor: () => strategy() })
     const twinMetrics = prometheusMetrics(twin, { registry })
-    const warnings: string[] = []
-    const onWarning = (w: Error) => warnings.push(w.message)
-    process.on('warning', onWarning)
-    twin.get('a')
-    await new Promise((r) => setImmediate(r))
-    process.off('warning', onWarning)
+    const warnings = await warningsDuring(() => twin.get('a'))
     expect(warnings.some((w) => w.includes(`a breaker named "${first.name}" with key "a" is already attached`))).toBe(true)
     metrics.detach()
     twinMetrics.detach()
