@@ -564,9 +564,13 @@ const PEERS = /^(cockatiel|opossum) /
 const targetsOf = (
   closed: Row[],
   open: Row[],
+  gradual: Row[],
+  timeWindow: Row[],
+  operatorFloor: Row[],
   heap: {
     perCall: ReadonlyArray<{ contender: string; bytesPerCall: number | null }>
     perKey: ReadonlyArray<{ contender: string; bytesPerKey: number | null }>
+    keys: number
     million: ManyKeys
   },
   imports: ReadonlyArray<ImportCost>,
@@ -581,36 +585,65 @@ const targetsOf = (
   const peerOpen = open.filter((r) => PEERS.test(r.contender)).map((r) => r.medianNs)
   const perCall = heap.perCall.filter((r) => r.contender === 'ours, defer(promise)' || r.contender === 'ours, execute(promise)')
   const worstPerCall = perCall.some((r) => r.bytesPerCall === null) ? null : Math.max(...perCall.map((r) => r.bytesPerCall ?? 0))
+  const executeClosed = row(closed, 'ours, execute(promise)')?.addedNs
+  const cheapestPeerOpen = peerOpen.length === 0 ? null : Math.min(...peerOpen)
+  const oursOpen = row(open, 'ours, execute(promise)')?.medianNs
+  const coldImport = (module: string) => imports.find((i) => i.module === module)?.medianMs
   return [
+    // The performance issue's targets: each against a limit measured in the same run.
     atMost(
-      'execute closed: added ns <= cockatiel 4 consecutive added ns',
-      row(closed, 'ours, execute(promise)')?.addedNs,
-      row(closed, 'cockatiel 4 consecutive')?.addedNs,
+      "execute closed: added ns <= the hand-written mutable breaker's added ns",
+      executeClosed,
+      row(closed, 'mutable breaker')?.addedNs,
     ),
     atMost(
-      'classifyHttp() bound with withOptions: ns over the same answer unclassified, paired by round <= 10',
-      pairedNs(row(closed, 'ours, withOptions(classifyHttp)'), row(closed, 'ours, execute(promise), same answer')),
-      10,
+      'execute closed, time window: added ns <= 1.2 x execute closed',
+      row(closed, 'ours, execute(promise), time window')?.addedNs,
+      executeClosed == null ? null : executeClosed * 1.2,
     ),
     atMost(
-      'execute closed with classifyHttp(): ns over the same answer unclassified, paired by round <= 10',
-      pairedNs(row(closed, 'ours, execute(promise), classifyHttp'), row(closed, 'ours, execute(promise), same answer')),
-      10,
-    ),
-    atMost(
-      'of(1) closed: added ns <= cockatiel 4 sampling added ns',
+      "operator on of(1), closed: added ns <= RxJS map(x => x)'s added ns",
       row(closed, 'ours, of(1)')?.addedNs,
-      row(closed, 'cockatiel 4 sampling')?.addedNs,
+      row(operatorFloor, 'rxjs map(x => x)')?.addedNs,
     ),
     atMost(
-      'execute open: observed ns <= the cheapest peer / 5',
-      row(open, 'ours, execute(promise)')?.medianNs,
-      peerOpen.length === 0 ? null : Math.min(...peerOpen) / 5,
+      'rejection through execute: times cheaper than the cheapest peer >= 6.5',
+      // Stated as "at most": ours x 6.5 against the cheapest peer.
+      oursOpen == null ? null : oursOpen * 6.5,
+      cheapestPeerOpen,
     ),
     atMost(
-      'idle keyed breaker (100,000 keys): bytes <= 300',
+      'gradual decision: ns <= 2.5 x its mutable twin',
+      row(gradual, 'ours, gradual decision')?.medianNs,
+      (row(gradual, 'mutable twin')?.medianNs ?? Number.NaN) * 2.5 || null,
+    ),
+    atMost(
+      'time-window step: ns <= 2.5 x its mutable twin',
+      row(timeWindow, 'ours, time-window step')?.medianNs,
+      (row(timeWindow, 'mutable twin')?.medianNs ?? Number.NaN) * 2.5 || null,
+    ),
+    atMost(
+      `idle keyed breaker (${heap.keys.toLocaleString('en-US')} keys): bytes <= 150`,
       heap.perKey.find((r) => r.contender === 'ours, breakerGroup')?.bytesPerKey,
-      300,
+      150,
+    ),
+    atMost(
+      'Prometheus adapter attached: execute closed added ns <= 1.3 x without it',
+      row(closed, 'ours, execute(promise), prometheus')?.addedNs,
+      executeClosed == null ? null : executeClosed * 1.3,
+    ),
+    atMost(
+      "cold import of the promise API (the runtime): ms <= 2 x cockatiel's",
+      coldImport('@datapunk/breaker-runtime'),
+      (coldImport('cockatiel') ?? Number.NaN) * 2 || null,
+    ),
+    // Kept from earlier issues.
+    atMost('heap retained per call, operator and execute: bytes <= 1', perCall.length === 2 ? worstPerCall : null, 1),
+    { name: 'simulator: >= 5,000,000 requests/s (see pnpm bench:sim)', ours: null, limit: 5_000_000, met: null },
+    atMost(
+      'fleet mode attached: execute closed added ns <= 1.1 x the same time-window breaker alone',
+      row(closed, 'ours, execute(promise), time window, fleet')?.addedNs,
+      (row(closed, 'ours, execute(promise), time window')?.addedNs ?? Number.NaN) * 1.1 || null,
     ),
     {
       name: `idle keyed breakers: ${heap.million.keys.toLocaleString('en-US')} keys fit in a ${heap.million.heapCapMB} MB heap`,
@@ -619,18 +652,15 @@ const targetsOf = (
       met: quick ? null : heap.million.fits,
     },
     atMost(
-      'fleet mode attached: execute closed added ns <= 1.1 x the same time-window breaker alone',
-      row(closed, 'ours, execute(promise), time window, fleet')?.addedNs,
-      (row(closed, 'ours, execute(promise), time window')?.addedNs ?? Number.NaN) * 1.1 || null,
+      'classifyHttp() bound with withOptions: ns over the same answer unclassified, paired by round <= 10',
+      pairedNs(row(closed, 'ours, withOptions(classifyHttp)'), row(closed, 'ours, execute(promise), same answer')),
+      10,
     ),
-    // Measured by `pnpm bench:sim` in its own process, so not computed from these rows.
-    { name: 'simulator: >= 5,000,000 requests/s (see pnpm bench:sim)', ours: null, limit: 5_000_000, met: null },
-    atMost('heap retained per call, operator and execute: bytes <= 1', perCall.length === 2 ? worstPerCall : null, 1),
     atMost(`Prometheus scrape of ${scrape.breakers.toLocaleString('en-US')} breakers: ms <= 100`, quick ? null : scrape.medianMs, 100),
     atMost(
-      'cold import of the runtime (promise API, no RxJS): ms <= 1.5 x the core alone',
-      imports.find((i) => i.module === '@datapunk/breaker-runtime')?.medianMs,
-      (imports.find((i) => i.module === '@datapunk/breaker')?.medianMs ?? Number.NaN) * 1.5 || null,
+      'cold import of the runtime: ms <= 1.5 x the core alone',
+      coldImport('@datapunk/breaker-runtime'),
+      (coldImport('@datapunk/breaker') ?? Number.NaN) * 1.5 || null,
     ),
   ]
 }
@@ -706,10 +736,10 @@ const main = async () => {
       coldImport: imports,
       scrape,
     },
-    targets: targetsOf(closed, open, heap, imports, scrape),
+    targets: targetsOf(closed, open, gradual, timeWindow, operatorFloor, heap, imports, scrape),
   }
   console.log(
-    `\nPrometheus adapter attached: closed-path added cost x${summary.cases.closed.prometheusOverhead ?? '-'} of the same without it (target <= 2x)`,
+    `\nPrometheus adapter attached: closed-path added cost x${summary.cases.closed.prometheusOverhead ?? '-'} of the same without it (target <= 1.3x)`,
   )
   console.log(
     `Fleet mode attached (redis-server, sync every 100 ms): closed-path added cost x${summary.cases.closed.fleetOverhead ?? '-'} of the same time-window breaker without it (target <= 1.1x)`,

@@ -9,8 +9,7 @@ import { partFigures } from '@datapunk/breaker'
 import {
   type Breaker,
   type BreakerSource,
-  type CallOutcomeEvent,
-  callOutcomeOf,
+  type CallCounter,
   PHASES,
   Subscription,
   type TransitionEvent,
@@ -115,18 +114,18 @@ const setOf = (a: Attached, id: string, extra: Attributes): Attributes => {
   return found
 }
 
-const onCall = (i: Instruments, a: Attached, event: CallOutcomeEvent): void => {
-  const outcome = callOutcomeOf(event)
-  if (outcome === 'rejected') {
-    const reason = (event as Extract<CallOutcomeEvent, { _tag: 'CallRejected' }>).reason
+/** Counts one breaker's calls (see `Breaker.countCalls`: no event object per call). */
+const counterOf = (i: Instruments, a: Attached): CallCounter => ({
+  settled: (outcome, latencyMs) => {
+    const set = setOf(a, outcome, { 'breaker.outcome': outcome })
+    i.calls.add(1, set)
+    if (latencyMs !== null && (outcome === 'success' || outcome === 'failure' || outcome === 'timeout'))
+      i.duration.record(latencyMs / 1000, set)
+  },
+  rejected: (reason) => {
     i.rejections.add(1, setOf(a, `r:${reason}`, { 'breaker.rejection.reason': reason }))
-    return
-  }
-  const set = setOf(a, outcome, { 'breaker.outcome': outcome })
-  i.calls.add(1, set)
-  if (outcome === 'success' || outcome === 'failure' || outcome === 'timeout')
-    i.duration.record((event as { readonly latencyMs: number }).latencyMs / 1000, set)
-}
+  },
+})
 
 const onTransition = (i: Instruments, a: Attached, event: TransitionEvent): void => {
   if (event._tag !== 'StateChanged') return
@@ -225,7 +224,7 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
         key === undefined ? { 'breaker.name': breaker.name } : { 'breaker.name': breaker.name, 'breaker.key': String(key) }
       const a: Attached = { subscription: new Subscription(), base, sets: new Map() }
       // Outcomes only: the admissions, which no instrument counts, are not even built.
-      a.subscription.add(breaker.outcomes$.subscribe((event) => onCall(i, a, event)))
+      a.subscription.add(breaker.countCalls(counterOf(i, a)))
       a.subscription.add(breaker.transitions$.subscribe((event) => onTransition(i, a, event)))
       attached.set(breaker, a)
     },

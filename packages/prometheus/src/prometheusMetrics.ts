@@ -4,14 +4,13 @@
  * time. Every figure a snapshot holds (state, admitted share, rates, open-until) is read at
  * scrape time from `inspect()`, so a strategy you wrote gets metrics without doing anything.
  */
-import { partFigures, type Snapshot } from '@datapunk/breaker'
+import { partFigures, type RejectReason, type Snapshot } from '@datapunk/breaker'
 import {
   type Breaker,
   type BreakerSource,
   CALL_OUTCOMES,
-  type CallOutcomeEvent,
+  type CallCounter,
   type CallOutcomeLabel,
-  callOutcomeOf,
   PHASES,
   Subscription,
   type TransitionEvent,
@@ -122,19 +121,56 @@ interface Durations {
 }
 
 /**
- * One breaker's counts, as plain numbers: a call only increments them. prom-client sees them at
- * scrape time (its own label hashing on every call would cost microseconds).
+ * One breaker's counts, as plain numbers: a call only increments them (told by `countCalls`, with
+ * no event object). prom-client sees them at scrape time (its own label hashing on every call
+ * would cost microseconds).
  */
-interface Tally {
-  readonly name: string
-  readonly key: string
+class Tally implements CallCounter {
   /** Its label sets, made once (see series.ts). */
   readonly labels: LabelSets
-  readonly subscription: Subscription
-  readonly calls: Record<CallOutcomeLabel, number>
-  readonly rejections: Map<string, number>
-  readonly transitions: Map<string, { readonly from: string; readonly to: string; readonly reason: string; count: number }>
+  readonly subscription = new Subscription()
+  readonly calls: Record<CallOutcomeLabel, number> = { success: 0, failure: 0, timeout: 0, cancelled: 0, ignored: 0 }
+  readonly rejections = new Map<string, number>()
+  readonly transitions = new Map<string, { readonly from: string; readonly to: string; readonly reason: string; count: number }>()
   readonly durations: Record<Timed, Durations>
+
+  constructor(
+    readonly name: string,
+    readonly key: string,
+    private readonly bounds: ReadonlyArray<number>,
+  ) {
+    this.labels = new LabelSets(name, key)
+    const n = bounds.length
+    this.durations = { success: durations(n), failure: durations(n), timeout: durations(n) }
+  }
+
+  settled(outcome: CallOutcomeLabel, latencyMs: number | null): void {
+    // A switch on the outcome, so each count is a field write the engine knows (not a keyed one).
+    switch (outcome) {
+      case 'success':
+        this.calls.success++
+        if (latencyMs !== null) time(this.bounds, this.durations.success, latencyMs)
+        return
+      case 'failure':
+        this.calls.failure++
+        if (latencyMs !== null) time(this.bounds, this.durations.failure, latencyMs)
+        return
+      case 'timeout':
+        this.calls.timeout++
+        if (latencyMs !== null) time(this.bounds, this.durations.timeout, latencyMs)
+        return
+      case 'cancelled':
+        this.calls.cancelled++
+        return
+      case 'ignored':
+        this.calls.ignored++
+        return
+    }
+  }
+
+  rejected(reason: RejectReason): void {
+    this.rejections.set(reason, (this.rejections.get(reason) ?? 0) + 1)
+  }
 }
 
 /** The metrics of one registry and prefix, shared by every attachment to them. */
@@ -347,18 +383,6 @@ const time = (bounds: ReadonlyArray<number>, d: Durations, ms: number): void => 
   }
 }
 
-const onCall = (shared: Shared, t: Tally, event: CallOutcomeEvent): void => {
-  const outcome = callOutcomeOf(event)
-  if (outcome === 'rejected') {
-    const reason = (event as Extract<CallOutcomeEvent, { _tag: 'CallRejected' }>).reason
-    t.rejections.set(reason, (t.rejections.get(reason) ?? 0) + 1)
-    return
-  }
-  t.calls[outcome]++
-  if (outcome === 'success' || outcome === 'failure' || outcome === 'timeout')
-    time(shared.bounds, t.durations[outcome], (event as { readonly latencyMs: number }).latencyMs)
-}
-
 /** A transition's key in a tally. */
 const transitionKey = (t: { readonly from: string; readonly to: string; readonly reason: string }): string =>
   `${t.from}/${t.to}/${t.reason}`
@@ -413,19 +437,8 @@ export const prometheusMetrics = <K>(source: BreakerSource<K>, options: Promethe
         return
       }
       shared.identities.set(identity, breaker)
-      const n = shared.bounds.length
-      const t: Tally = {
-        name: breaker.name,
-        key: keyText,
-        labels: new LabelSets(breaker.name, keyText),
-        subscription: new Subscription(),
-        calls: { success: 0, failure: 0, timeout: 0, cancelled: 0, ignored: 0 },
-        rejections: new Map(),
-        transitions: new Map(),
-        durations: { success: durations(n), failure: durations(n), timeout: durations(n) },
-      }
-      // `outcomes$`: no admission events, which the metrics do not count (`onCall` never throws).
-      t.subscription.add(breaker.outcomes$.subscribe((event: CallOutcomeEvent) => onCall(shared, t, event)))
+      const t = new Tally(breaker.name, keyText, shared.bounds)
+      t.subscription.add(breaker.countCalls(t))
       t.subscription.add(breaker.transitions$.subscribe((event) => onTransition(t, event)))
       shared.attached.set(breaker, t)
     },

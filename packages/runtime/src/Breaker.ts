@@ -19,6 +19,7 @@ import { type Clock, monotonicClock } from './Clock.js'
 import type { EventStream, Unsubscribable } from './EventStream.js'
 import { type ExecuteOptions, execute } from './execute.js'
 import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
+import type { CallCounter } from './metricModel.js'
 import {
   ADOPTING,
   asFailure,
@@ -86,15 +87,12 @@ export class Breaker implements CallSink {
   /** Marks the state as this breaker's alone (its strategy just made it) or not (shown, or given). */
   private own(owned: boolean): void {
     this.twin = owned && !this.broken ? inPlaceStep(this.strategyNow) : undefined
-    this.fast = this.watched === undefined ? this.twin : undefined
+    this.fast = this.watched === undefined || this.watched.quiet ? this.twin : undefined
   }
 
   private watch(): Watch {
-    if (this.watched === undefined) {
-      this.watched = new Watch()
-      // Watched: `dispatchWatched` steps in place and sends the call event.
-      this.fast = undefined
-    }
+    // Whenever who hears of calls changes, the fast path is chosen again (see `Watch.quiet`).
+    this.watched ??= new Watch(() => this.own(this.twin !== undefined))
     return this.watched
   }
 
@@ -117,6 +115,23 @@ export class Breaker implements CallSink {
    */
   get outcomes$(): EventStream<CallOutcomeEvent> {
     return this.view().outcomes$
+  }
+  /**
+   * Tells `counter` how each call ends, as `outcomes$` would, with plain values and no event
+   * object: a metrics exporter's way to count (the Prometheus and OpenTelemetry adapters use it).
+   *
+   * @example
+   * import { circuit } from '@datapunk/breaker'
+   * import { createBreaker } from '@datapunk/breaker-runtime'
+   * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }))
+   * let ok = 0
+   * const counting = breaker.countCalls({ settled: (outcome) => void (outcome === 'success' && ok++), rejected: () => {} })
+   * await breaker.execute(async () => 'ok')
+   * counting.unsubscribe()
+   * ok // 1
+   */
+  countCalls(counter: CallCounter): Unsubscribable {
+    return this.watch().addCounter(counter)
   }
   /** State changes, recovery-rate changes, config swaps, rejected configs, classifiers that threw. Hot. */
   get transitions$(): EventStream<TransitionEvent> {
@@ -233,14 +248,17 @@ export class Breaker implements CallSink {
    * clock (the operator reads the clock once per call edge instead of twice).
    */
   dispatchAt(event: BreakerEvent, now: number, call = 0, timedOut = false): Decision {
-    // The hot path, kept small: nobody watches or waits, and the strategy steps our own state in
-    // place (`undefined`: it has no in-place path for this step). A part that throws never
-    // escapes (see `partFailed`).
+    // The hot path, kept small: nobody hears of calls but counters, nobody waits, and the strategy
+    // steps our own state in place (`undefined`: it has no in-place path for this step). A part
+    // that throws never escapes (see `partFailed`).
     try {
       const fast = this.fast
       if (fast !== undefined) {
         const decision = fast(this.current, event, now)
-        if (decision !== undefined) return decision
+        if (decision !== undefined) {
+          if (this.watched?.counting === true) this.watched.count(event, decision, timedOut)
+          return decision
+        }
       }
       return this.dispatchWatched(event, now, call, timedOut)
     } catch (error) {
@@ -285,7 +303,7 @@ export class Breaker implements CallSink {
     if (twin !== undefined && w !== undefined && (w.waiters === undefined || w.waiters.size === 0)) {
       const decision = twin(this.current, event, now)
       if (decision !== undefined) {
-        if (w.callSubscribers.length > 0 || w.outcomeSubscribers.length > 0) w.emitCall(this.name, event, decision, now, call, timedOut)
+        if (w.hearsCalls) w.emitCall(this.name, event, decision, now, call, timedOut)
         if (w.queue.length > 0) w.flush()
         return decision
       }
@@ -312,7 +330,7 @@ export class Breaker implements CallSink {
       if (w.waiters === undefined && !w.transitionEvents.observed && !w.snapshots.observed) w.lastSnapshot = undefined
       else this.changed(w, before, after, now)
     }
-    if (w.callSubscribers.length > 0 || w.outcomeSubscribers.length > 0) w.emitCall(this.name, event, decision, now, call, timedOut)
+    if (w.hearsCalls) w.emitCall(this.name, event, decision, now, call, timedOut)
     if (w.queue.length > 0) w.flush()
     return decision
   }
@@ -431,16 +449,7 @@ export class Breaker implements CallSink {
     const now = this.clock.now()
     const w = this.watched
     if (w === undefined) return
-    if (w.transitionEvents.observed) w.send(w.transitionEvents, { _tag: 'ConfigSwapped', breaker: this.name, at: now, strategy: next.name })
-    // The state before the swap is the old strategy's: only it can read it (if it cannot, the last snapshot stands for it).
-    let from: Snapshot | undefined
-    if (w.transitionEvents.observed || w.snapshots.observed) {
-      try {
-        from = previous.inspect(before)
-      } catch {
-        from = w.lastSnapshot ?? brokenSnapshot(now)
-      }
-    }
+    const from = w.announceSwap(this.name, previous, before, next, now)
     try {
       this.changed(w, before, state, now, from)
     } catch (error) {
@@ -452,21 +461,19 @@ export class Breaker implements CallSink {
 
   /** Reports a config that could not be used (see `followConfig`). */
   configRejected(message: string): void {
-    const w = this.watched
-    if (w?.transitionEvents.observed === true) {
-      w.send(w.transitionEvents, { _tag: 'ConfigRejected', breaker: this.name, at: this.clock.now(), message })
-      w.flush()
-    }
+    this.report('ConfigRejected', message)
   }
 
   /** Reports a classifier (`isFailure`, `classifyError`, `classifyResult`) that threw or answered no verdict; the call counted as a failure. */
   classifierFailed(error: unknown): void {
+    this.report('ClassifierFailed', error instanceof Error ? `${error.name}: ${error.message}` : String(error))
+  }
+
+  private report(tag: 'ConfigRejected' | 'ClassifierFailed', message: string): void {
     const w = this.watched
-    if (w?.transitionEvents.observed === true) {
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-      w.send(w.transitionEvents, { _tag: 'ClassifierFailed', breaker: this.name, at: this.clock.now(), message })
-      w.flush()
-    }
+    if (w?.transitionEvents.observed !== true) return
+    w.send(w.transitionEvents, { _tag: tag, breaker: this.name, at: this.clock.now(), message })
+    w.flush()
   }
 
   /**

@@ -76,7 +76,7 @@ export class Subscription implements Unsubscribable {
  * the process's `uncaughtException` (or the browser's `error` event) hears of it, and the breaker
  * and the other subscribers never do.
  */
-const report = (error: unknown): void => {
+export const report = (error: unknown): void => {
   globalThis.setTimeout(() => {
     throw error
   })

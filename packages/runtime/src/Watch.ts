@@ -1,8 +1,10 @@
 /** What a breaker keeps for its watchers and waiters, and how it delivers their events in causal order. */
 import type { Admitted, BreakerEvent, Decision, Rejected, Snapshot, Strategy } from '@datapunk/breaker'
 import type { Clock, TimerHandle } from './Clock.js'
-import { Channel, type EventStream, eventStream, mergeStreams, type Sink, type Unsubscribable } from './EventStream.js'
+import { Channel, type EventStream, eventStream, mergeStreams, report, type Sink, type Unsubscribable } from './EventStream.js'
 import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
+import type { CallCounter, CallOutcomeLabel } from './metricModel.js'
+import { brokenSnapshot } from './partFailure.js'
 
 export const outcomeTag = { CallSucceeded: 'succeeded', CallFailed: 'failed', CallCancelled: 'cancelled' } as const
 
@@ -121,6 +123,7 @@ export interface Views {
 export const UNWATCHED = new Channel<unknown>()
 export const unwatched = <T>(): Channel<T> => UNWATCHED as unknown as Channel<T>
 export const NO_SUBSCRIBERS: ReadonlyArray<Sink<CallEvent>> = Object.freeze([])
+const NO_COUNTERS: ReadonlyArray<CallCounter> = Object.freeze([])
 
 /**
  * What a breaker keeps for its watchers and waiters, created the first time anyone subscribes or
@@ -132,6 +135,20 @@ export class Watch {
   callSubscribers: ReadonlyArray<Sink<CallEvent>> = NO_SUBSCRIBERS
   /** Subscribers of `outcomes$`: the same, spared the admissions. */
   outcomeSubscribers: ReadonlyArray<Sink<CallEvent>> = NO_SUBSCRIBERS
+  /** Counters (see `Breaker.countCalls`): told of each call's end with plain values. */
+  counters: ReadonlyArray<CallCounter> = NO_COUNTERS
+  /** Whether anyone hears of calls (`calls$`, `outcomes$` or a counter): the one test a watched call makes. */
+  hearsCalls = false
+  /** Whether there are counters. */
+  counting = false
+  /**
+   * Whether the breaker's fast path (an in-place step) may run: nobody subscribes to call events
+   * and nobody waits. Counters are told on the fast path too; state changes never happen there.
+   */
+  quiet = true
+
+  /** `changedHearing`: called whenever `quiet` or `counting` may have changed. */
+  constructor(private readonly changedHearing: () => void) {}
   /** `UNWATCHED` until someone subscribes to `transitions$` (or `metrics$`). */
   transitionEvents: Channel<TransitionEvent> = unwatched()
   /** `UNWATCHED` until someone subscribes to `state$`. */
@@ -152,6 +169,7 @@ export class Watch {
     const waiter: Waiter = { admit, fail, timer: undefined }
     this.waiters ??= new Set()
     this.waiters.add(waiter)
+    if (this.waiters.size === 1) this.heard()
     waiter.timer = clock.schedule(() => {
       if (this.leave(waiter)) fail({ _tag: 'Rejected', reason: 'half-open-full', retryAfterMs: null })
     }, maxWaitMs)
@@ -160,6 +178,7 @@ export class Watch {
 
   private leave(waiter: Waiter): boolean {
     if (this.waiters?.delete(waiter) !== true) return false
+    if (this.waiters.size === 0) this.heard()
     waiter.timer?.unsubscribe()
     return true
   }
@@ -170,8 +189,26 @@ export class Watch {
     this.drainScheduled = true
     clock.schedule(() => {
       this.drainScheduled = false
-      if (this.waiters !== undefined) drainWaiters(gate, this.waiters)
+      if (this.waiters === undefined) return
+      drainWaiters(gate, this.waiters)
+      if (this.waiters.size === 0) this.heard()
     })
+  }
+
+  /**
+   * Queues `ConfigSwapped` (from `previous` to `next`), and returns the snapshot before the swap for
+   * `announceChange`: the old state is the old strategy's, and only it can read it (if it cannot,
+   * the last snapshot stands for it); `undefined` if nobody watches states.
+   */
+  announceSwap(name: string, previous: Strategy<unknown>, before: unknown, next: Strategy<unknown>, now: number): Snapshot | undefined {
+    if (this.transitionEvents.observed)
+      this.send(this.transitionEvents, { _tag: 'ConfigSwapped', breaker: name, at: now, strategy: next.name })
+    if (!this.transitionEvents.observed && !this.snapshots.observed) return undefined
+    try {
+      return previous.inspect(before)
+    } catch {
+      return this.lastSnapshot ?? brokenSnapshot(now)
+    }
   }
 
   /**
@@ -219,20 +256,15 @@ export class Watch {
     }
   }
   emitCall(breaker: string, event: BreakerEvent, decision: Decision, at: number, call: number, timedOut: boolean): void {
+    if (this.counting) this.count(event, decision, timedOut)
+    if (this.callSubscribers.length === 0 && this.outcomeSubscribers.length === 0) return
     switch (event._tag) {
       case 'CallRequested':
         // Built only for `calls$`: `outcomes$` is spared admissions.
         if (decision._tag === 'Admitted') {
           if (this.callSubscribers.length > 0) this.sendCall({ _tag: 'CallAdmitted', breaker, at, call, probe: decision.probe })
         } else if (decision._tag === 'Rejected') {
-          this.sendCall({
-            _tag: 'CallRejected',
-            breaker,
-            at,
-            call,
-            reason: decision.reason,
-            retryAfterMs: decision.retryAfterMs,
-          })
+          this.sendCall({ _tag: 'CallRejected', breaker, at, call, reason: decision.reason, retryAfterMs: decision.retryAfterMs })
         }
         return
       case 'CallSucceeded':
@@ -250,20 +282,87 @@ export class Watch {
     }
   }
 
+  /** Tells the counters what became of the call `event` is about (`decision`: the breaker's answer to it). */
+  count(event: BreakerEvent, decision: Decision, timedOut: boolean): void {
+    switch (event._tag) {
+      case 'CallRequested':
+        if (decision._tag === 'Rejected') this.countRejected(decision)
+        return
+      case 'CallSucceeded':
+        this.countSettled(decision._tag === 'Ignored' ? 'ignored' : 'success', event.latencyMs)
+        return
+      case 'CallFailed':
+        this.countSettled(decision._tag === 'Ignored' ? 'ignored' : timedOut ? 'timeout' : 'failure', event.latencyMs)
+        return
+      case 'CallCancelled':
+        this.countSettled(decision._tag === 'Ignored' ? 'ignored' : 'cancelled', null)
+        return
+      default:
+        return
+    }
+  }
+
+  private countSettled(outcome: CallOutcomeLabel, latencyMs: number | null): void {
+    const counters = this.counters
+    for (let i = 0; i < counters.length; i++) {
+      try {
+        counters[i]?.settled(outcome, latencyMs)
+      } catch (error) {
+        report(error)
+      }
+    }
+  }
+
+  private countRejected(rejection: Rejected): void {
+    const counters = this.counters
+    for (let i = 0; i < counters.length; i++) {
+      try {
+        counters[i]?.rejected(rejection.reason)
+      } catch (error) {
+        report(error)
+      }
+    }
+  }
+
+  /** Adds a counter (see `Breaker.countCalls`); unsubscribe to remove it. */
+  addCounter(counter: CallCounter): Unsubscribable {
+    this.counters = [...this.counters, counter]
+    this.heard()
+    return {
+      unsubscribe: () => {
+        this.counters = this.counters.filter((c) => c !== counter)
+        this.heard()
+      },
+    }
+  }
+
+  /** Works out who hears of calls and whether the fast path may run, and tells the breaker. */
+  private heard(): void {
+    const subscribed = this.callSubscribers.length > 0 || this.outcomeSubscribers.length > 0
+    this.counting = this.counters.length > 0
+    this.hearsCalls = subscribed || this.counting
+    this.quiet = !subscribed && (this.waiters === undefined || this.waiters.size === 0)
+    this.changedHearing()
+  }
+
   /** The event streams of the breaker this watch belongs to (`snapshot`: its snapshot now, for `state$`). */
   makeViews(snapshot: () => Snapshot): Views {
     const calls$ = eventStream<CallEvent>((sink) => {
       // Copy on write: a delivery in progress keeps iterating the list it started with.
       this.callSubscribers = [...this.callSubscribers, sink]
+      this.heard()
       return () => {
         this.callSubscribers = this.callSubscribers.filter((s) => s !== sink)
+        this.heard()
       }
     })
     const outcomes$ = eventStream<CallOutcomeEvent>((sink) => {
       const s = sink as Sink<CallEvent>
       this.outcomeSubscribers = [...this.outcomeSubscribers, s]
+      this.heard()
       return () => {
         this.outcomeSubscribers = this.outcomeSubscribers.filter((other) => other !== s)
+        this.heard()
       }
     })
     const transitions$ = eventStream<TransitionEvent>((sink) => {

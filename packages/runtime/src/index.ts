@@ -28,6 +28,6 @@ export { type BoundExecute, type CallOptions, type ExecuteOptions, type WaitConf
 export { followConfig } from './followConfig.js'
 export { type Loggable, logBreaker } from './logBreaker.js'
 export type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
-export { CALL_OUTCOMES, type CallOutcomeLabel, callOutcomeOf, PHASES } from './metricModel.js'
+export { CALL_OUTCOMES, type CallCounter, type CallOutcomeLabel, callOutcomeOf, PHASES } from './metricModel.js'
 export { type Classifier, type HintedFailure, Verdict } from './Verdict.js'
 export { type BreakerSource, type BreakerWatcher, watchBreakers } from './watchBreakers.js'

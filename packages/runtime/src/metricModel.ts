@@ -3,6 +3,7 @@
  * gauge reports, and what became of a call as a metric label. Exporters differ in names and
  * format, never in what they count.
  */
+import type { RejectReason } from '@datapunk/breaker'
 import type { CallOutcomeEvent } from './MetricEvent.js'
 
 /** The phases a state gauge reports, 1 for the current one and 0 for the others. */
@@ -34,4 +35,21 @@ export const callOutcomeOf = (event: CallOutcomeEvent): CallOutcomeLabel | 'reje
     case 'CallRejected':
       return 'rejected'
   }
+}
+
+/**
+ * Counts a breaker's calls as they end, told with plain values instead of an event object per call
+ * (see `Breaker.countCalls`): what a metrics exporter needs, for one method call per call. It hears
+ * exactly what `outcomes$` carries. A method that throws is reported (thrown from a timer), never
+ * thrown into the call.
+ */
+export interface CallCounter {
+  /**
+   * An admitted call ended: `'success'`, `'failure'` or `'timeout'` after `latencyMs`;
+   * `'cancelled'` (`latencyMs` null); `'ignored'` (its outcome arrived after a state change: its
+   * latency, or null if it was cancelled).
+   */
+  settled(outcome: CallOutcomeLabel, latencyMs: number | null): void
+  /** A call was rejected without reaching the upstream, for `reason`. */
+  rejected(reason: RejectReason): void
 }
