@@ -2,7 +2,7 @@
 /**
  * `pnpm test`: every check, in the least wall time two cores allow.
  *
- * The system programs and the build (`tsc -b`) come first: everything after reads the built
+ * The system programs and the build (`tsc -b`, then scripts/bundle.mjs) come first: everything after reads the built
  * packages. Then four jobs run at once, since none reads what another writes:
  *   - vitest (the longest; its output is shown as it runs),
  *   - the static checks: tsc on the tests, biome, dependency-cruiser, every public name documented,
@@ -39,6 +39,7 @@ const first = (what, command, args) => {
 
 first('system programs (scripts/system-deps.sh)', 'bash', ['scripts/system-deps.sh'])
 first('build (tsc -b)', bin('tsc'), ['-b'])
+first('bundle (scripts/bundle.mjs: the core and the runtime)', process.execPath, ['scripts/bundle.mjs'])
 
 /** A job: steps run in order, stopping at the first that fails. */
 const jobs = [

@@ -2,10 +2,11 @@
  * The shared body of `anyOf` and `allOf`: a detector made of member detectors, each counting in
  * its own state, combined by a trip rule. Members are any detectors, the library's or yours.
  */
-import * as E from 'fp-ts/lib/Either.js'
+
 import * as t from 'io-ts'
 import { ConfigError } from './ConfigError.js'
 import { canonical, type Detector, type DetectorSnapshot, handoffLeaves, type StateCodec } from './Detector.js'
+import * as E from './either.js'
 import { Limits } from './Limits.js'
 
 // ---- model -------------------------------------------------------------------------------

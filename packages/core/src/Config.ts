@@ -5,7 +5,7 @@
  * and checks parts against each other (a recovery threshold must be at least as strict as the
  * closed one).
  */
-import * as E from 'fp-ts/lib/Either.js'
+
 import * as t from 'io-ts'
 import type { ChangePointConfig } from './ChangePoint.js'
 import { type CircuitConfig, type CircuitStrategy, circuitOf, MaxProbesInFlight, ProbeTimeout } from './Circuit.js'
@@ -14,6 +14,7 @@ import { ConfigError } from './ConfigError.js'
 import type { ConsecutiveFailuresConfig } from './ConsecutiveFailures.js'
 import { render, report, struct } from './codecs.js'
 import type { Detector } from './Detector.js'
+import * as E from './either.js'
 import type { FailureCountConfig } from './FailureCount.js'
 import type { FailureRateConfig } from './FailureRate.js'
 import type { GradualRecoveryConfig } from './GradualRecovery.js'

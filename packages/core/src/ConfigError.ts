@@ -1,6 +1,6 @@
-import * as E from 'fp-ts/lib/Either.js'
 import type * as t from 'io-ts'
 import { type Problem, report } from './codecs.js'
+import * as E from './either.js'
 
 /** A config that does not decode: every problem, each naming its path, what was expected and what was given. */
 export class ConfigError extends Error {

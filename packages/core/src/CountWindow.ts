@@ -5,11 +5,12 @@
  * totals, so a step copies `ceil(size / 16)` numbers at most and nothing when the outcome equals
  * the one it replaces (the steady state of a healthy upstream). Plain JSON, so it has a codec.
  */
-import * as E from 'fp-ts/lib/Either.js'
+
 import type * as M from 'fp-ts/lib/Monoid.js'
 import * as t from 'io-ts'
 import type { Counts } from './Counts.js'
 import { NonNegativeInt } from './codecs.js'
+import * as E from './either.js'
 
 // ---- model -------------------------------------------------------------------------------
 

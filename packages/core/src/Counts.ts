@@ -1,5 +1,4 @@
-import * as M from 'fp-ts/lib/Monoid.js'
-import * as N from 'fp-ts/lib/number.js'
+import type * as M from 'fp-ts/lib/Monoid.js'
 
 /** Outcome counts: how many calls, how many of them failed, how many were slow. */
 export interface Counts {
@@ -12,7 +11,10 @@ export interface Counts {
 }
 
 /** Counts add up: `concat` sums each field, `empty` is all zeros. */
-export const MonoidCounts: M.Monoid<Counts> = M.struct({ calls: N.MonoidSum, failures: N.MonoidSum, slow: N.MonoidSum })
+export const MonoidCounts: M.Monoid<Counts> = {
+  concat: (x, y) => ({ calls: x.calls + y.calls, failures: x.failures + y.failures, slow: x.slow + y.slow }),
+  empty: { calls: 0, failures: 0, slow: 0 },
+}
 
 /** The share of `part` in `calls`, or `null` below `minimumCalls` (no rate exists yet). */
 export const rateOf = (part: number, calls: number, minimumCalls: number): number | null =>

@@ -4,7 +4,7 @@
  * adaptive throttle wraps a circuit, through the same {@link BuildContext} your kinds get). There
  * is no global registry: the table travels with the call (`fromConfig(json, { kinds })`).
  */
-import * as E from 'fp-ts/lib/Either.js'
+
 import * as t from 'io-ts'
 import { AdaptiveThrottleConfig, adaptiveThrottle } from './AdaptiveThrottle.js'
 import { allOf } from './AllOf.js'
@@ -15,6 +15,7 @@ import { ConfigError, problem, underPath } from './ConfigError.js'
 import { ConsecutiveFailuresConfig, consecutiveFailures } from './ConsecutiveFailures.js'
 import { literal, type Problem, report, struct } from './codecs.js'
 import type { Detector } from './Detector.js'
+import * as E from './either.js'
 import { FailureCountConfig, failureCount } from './FailureCount.js'
 import { FailureRateConfig, failureRate } from './FailureRate.js'
 import { GradualRecoveryConfig, gradualRecovery } from './GradualRecovery.js'

@@ -6,11 +6,12 @@
  * Time never runs backwards here: an event older than the newest bucket is counted in the newest
  * bucket (the clock is clamped to the latest time seen).
  */
-import * as E from 'fp-ts/lib/Either.js'
+
 import type * as M from 'fp-ts/lib/Monoid.js'
 import * as t from 'io-ts'
 import type { Counts } from './Counts.js'
 import { NonNegativeInt } from './codecs.js'
+import * as E from './either.js'
 import { primeShape } from './shapes.js'
 
 // ---- model -------------------------------------------------------------------------------

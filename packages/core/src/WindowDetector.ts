@@ -7,11 +7,12 @@
  * others', rotated together) and they trip on the sum. Count windows (the last N calls of this
  * process) have no buckets in common with anyone's, so they neither share nor absorb.
  */
-import * as E from 'fp-ts/lib/Either.js'
+
 import * as t from 'io-ts'
 import { type Counts, rateOf } from './Counts.js'
 import { canonical, type Detector, type DetectorSnapshot, type StateCodec } from './Detector.js'
 import { type Evidence, type EvidenceBucket, isEvidence } from './Evidence.js'
+import * as E from './either.js'
 import { ringIndex, rotateTimeWindowTo, type TimeWindow, timeWindow, timeWindowBuckets } from './TimeWindow.js'
 import { type WindowSpec, type WindowState, windowOps } from './Window.js'
 

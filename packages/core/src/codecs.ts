@@ -3,8 +3,9 @@
  * (brands), structs that reject unknown keys, unions dispatched on a `kind` field, and a
  * reporter that turns io-ts errors into `path: expected X, got Y` lines.
  */
-import * as E from 'fp-ts/lib/Either.js'
+
 import * as t from 'io-ts'
+import * as E from './either.js'
 import { Limits } from './Limits.js'
 
 /**

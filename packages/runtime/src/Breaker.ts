@@ -43,6 +43,8 @@ const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs
  * that time (a keyed group holds many breakers that are never called; they hold no state).
  */
 const PRISTINE: unique symbol = Symbol('pristine')
+/** The `fallback` of a breaker whose strategy threw with none to go back to. */
+const BROKEN: unique symbol = Symbol('broken')
 
 /**
  * One breaker: a strategy's state shared by every call that goes through it, on an injected
@@ -68,31 +70,29 @@ export class Breaker implements CallSink {
    * outside, clears it until the next `step` makes a new state.
    */
   private twin: InPlaceStep<unknown> | undefined = undefined
-  /** `twin` while nobody watches or waits: the hot path's one test. */
-  private fast: InPlaceStep<unknown> | undefined = undefined
-
-  /** The strategy before the last swap: where a strategy whose part throws falls back to. */
-  private fallback: Strategy<unknown> | undefined = undefined
-  /** The last strategy reported broken (one `ConfigRejected` each). */
-  private reported: Strategy<unknown> | undefined = undefined
-  /** The strategy threw and there was none to go back to: every event is answered by `brokenDecision` until a swap. */
-  private broken = false
-
+  /**
+   * The strategy before the last swap: where a strategy whose part throws falls back to; `BROKEN`:
+   * the strategy threw and there was none to go back to, so every event is answered by
+   * `brokenDecision` until a swap. (One field for both: a keyed group holds many breakers.)
+   */
+  private fallback: Strategy<unknown> | typeof BROKEN | undefined = undefined
   private callCount = 0
   /** Calls still running, watched for the strategy's `overdueAfterMs` (none: `undefined`, the hot path's one test). */
   private running: RunningCalls | undefined
   /** Watchers' and waiters' bookkeeping, created on first use (a keyed group holds many idle breakers). */
   private watched: Watch | undefined = undefined
 
+  private get broken(): boolean {
+    return this.fallback === BROKEN
+  }
+
   /** Marks the state as this breaker's alone (its strategy just made it) or not (shown, or given). */
   private own(owned: boolean): void {
     this.twin = owned && !this.broken ? inPlaceStep(this.strategyNow) : undefined
-    this.fast = this.watched === undefined || this.watched.quiet ? this.twin : undefined
   }
 
   private watch(): Watch {
-    // Whenever who hears of calls changes, the fast path is chosen again (see `Watch.quiet`).
-    this.watched ??= new Watch(() => this.own(this.twin !== undefined))
+    this.watched ??= new Watch()
     return this.watched
   }
 
@@ -252,11 +252,13 @@ export class Breaker implements CallSink {
     // steps our own state in place (`undefined`: it has no in-place path for this step). A part
     // that throws never escapes (see `partFailed`).
     try {
-      const fast = this.fast
-      if (fast !== undefined) {
-        const decision = fast(this.current, event, now)
+      const twin = this.twin
+      const w = this.watched
+      if (twin !== undefined && (w === undefined || w.quiet)) {
+        const decision = twin(this.current, event, now)
         if (decision !== undefined) {
-          if (this.watched?.counting === true) this.watched.count(event, decision, timedOut)
+          // Counters hear of outcomes here (an in-place request is always admitted: nothing to count).
+          if (event !== REQUESTED && w !== undefined && w.counting) w.count(event, decision, timedOut)
           return decision
         }
       }
@@ -273,12 +275,15 @@ export class Breaker implements CallSink {
    */
   private partFailed(error: unknown, event: BreakerEvent, now: number, call: number, timedOut: boolean, doing: Doing = event): Decision {
     const broken = this.strategyNow
-    const fallback = this.fallback === broken ? undefined : this.fallback
+    const fallback = this.fallback === broken || this.fallback === BROKEN ? undefined : this.fallback
     this.fallback = undefined
-    if (this.reported !== broken) this.configRejected(partFailedMessage(broken, fallback, error, doing))
-    this.reported = broken
+    const w = this.watched
+    if (w !== undefined && w.reportedBroken !== broken) {
+      w.reportedBroken = broken
+      this.configRejected(partFailedMessage(broken, fallback, error, doing))
+    }
     if (fallback === undefined) {
-      this.broken = true
+      this.fallback = BROKEN
       this.own(false)
       return brokenDecision(event)
     }
@@ -300,7 +305,8 @@ export class Breaker implements CallSink {
     if (this.broken) return brokenDecision(event)
     const w = this.watched
     const twin = this.twin
-    if (twin !== undefined && w !== undefined && (w.waiters === undefined || w.waiters.size === 0)) {
+    // Quiet, the hot path has tried the twin already.
+    if (twin !== undefined && w !== undefined && !w.quiet && (w.waiters === undefined || w.waiters.size === 0)) {
       const decision = twin(this.current, event, now)
       if (decision !== undefined) {
         if (w.hearsCalls) w.emitCall(this.name, event, decision, now, call, timedOut)
@@ -440,7 +446,6 @@ export class Breaker implements CallSink {
     const before = this.settled(this.clock.now())
     const previous = this.strategyNow
     this.fallback = previous
-    this.broken = false
     this.strategyNow = next
     this.running = runningCallsFor(next.overdueAfterMs, this.running, this)
     this.current = state
@@ -461,19 +466,13 @@ export class Breaker implements CallSink {
 
   /** Reports a config that could not be used (see `followConfig`). */
   configRejected(message: string): void {
-    this.report('ConfigRejected', message)
+    this.watched?.report('ConfigRejected', this.name, this.clock.now(), message)
   }
 
   /** Reports a classifier (`isFailure`, `classifyError`, `classifyResult`) that threw or answered no verdict; the call counted as a failure. */
   classifierFailed(error: unknown): void {
-    this.report('ClassifierFailed', error instanceof Error ? `${error.name}: ${error.message}` : String(error))
-  }
-
-  private report(tag: 'ConfigRejected' | 'ClassifierFailed', message: string): void {
-    const w = this.watched
-    if (w?.transitionEvents.observed !== true) return
-    w.send(w.transitionEvents, { _tag: tag, breaker: this.name, at: this.clock.now(), message })
-    w.flush()
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    this.watched?.report('ClassifierFailed', this.name, this.clock.now(), message)
   }
 
   /**

@@ -146,9 +146,8 @@ export class Watch {
    * and nobody waits. Counters are told on the fast path too; state changes never happen there.
    */
   quiet = true
-
-  /** `changedHearing`: called whenever `quiet` or `counting` may have changed. */
-  constructor(private readonly changedHearing: () => void) {}
+  /** The last strategy reported broken to `transitions$` (one `ConfigRejected` each). */
+  reportedBroken: Strategy<unknown> | undefined = undefined
   /** `UNWATCHED` until someone subscribes to `transitions$` (or `metrics$`). */
   transitionEvents: Channel<TransitionEvent> = unwatched()
   /** `UNWATCHED` until someone subscribes to `state$`. */
@@ -209,6 +208,13 @@ export class Watch {
     } catch {
       return this.lastSnapshot ?? brokenSnapshot(now)
     }
+  }
+
+  /** Sends a `ConfigRejected` or `ClassifierFailed` to `transitions$`, if anyone listens. */
+  report(tag: 'ConfigRejected' | 'ClassifierFailed', breaker: string, at: number, message: string): void {
+    if (!this.transitionEvents.observed) return
+    this.send(this.transitionEvents, { _tag: tag, breaker, at, message })
+    this.flush()
   }
 
   /**
@@ -336,13 +342,12 @@ export class Watch {
     }
   }
 
-  /** Works out who hears of calls and whether the fast path may run, and tells the breaker. */
+  /** Works out who hears of calls, and whether the breaker's fast path may run. */
   private heard(): void {
     const subscribed = this.callSubscribers.length > 0 || this.outcomeSubscribers.length > 0
     this.counting = this.counters.length > 0
     this.hearsCalls = subscribed || this.counting
     this.quiet = !subscribed && (this.waiters === undefined || this.waiters.size === 0)
-    this.changedHearing()
   }
 
   /** The event streams of the breaker this watch belongs to (`snapshot`: its snapshot now, for `state$`). */

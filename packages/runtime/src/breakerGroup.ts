@@ -97,9 +97,12 @@ export interface BreakerGroup<K> {
   readonly events$: EventStream<GroupEvent<K>>
 }
 
-interface Entry {
-  readonly breaker: Breaker
-  lastUsed: number
+/**
+ * A group's breaker, with when it was last handed out (whole ms since the group began): one object
+ * per key, not a breaker and an entry (an idle key is a few fields and a map slot).
+ */
+class Entry extends Breaker {
+  lastUsed = 0
 }
 
 /** How many of the least recently used breakers a new key's room is looked for among, before one holding evidence is dropped. */
@@ -158,13 +161,14 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
       this.aside.delete(key)
       found.lastUsed = this.usedAt(now)
       this.recent.set(key, found)
-      return found.breaker
+      return found
     }
     this.revisit(2, now)
     this.dropIdle(now, false)
     const roomy = this.makeRoom(now)
     const breaker = this.create(key, now)
-    this.recent.set(key, { breaker, lastUsed: this.usedAt(now) })
+    breaker.lastUsed = this.usedAt(now)
+    this.recent.set(key, breaker)
     const events = this.events
     if (!roomy && events.observed) events.next({ _tag: 'OverCapacity', key, size: this.size, maxKeys: this.maxKeys, at: now })
     this.config.onCreate?.(breaker, key)
@@ -173,7 +177,7 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
   }
 
   peek(key: K): Breaker | undefined {
-    return (this.recent.get(key) ?? this.aside.get(key))?.breaker
+    return this.recent.get(key) ?? this.aside.get(key)
   }
 
   *keys(): IterableIterator<K> {
@@ -182,8 +186,8 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
   }
 
   *entries(): IterableIterator<readonly [K, Breaker]> {
-    for (const [key, entry] of this.recent) yield [key, entry.breaker] as const
-    for (const [key, entry] of this.aside) yield [key, entry.breaker] as const
+    for (const [key, entry] of this.recent) yield [key, entry] as const
+    for (const [key, entry] of this.aside) yield [key, entry] as const
   }
 
   evictIdle(): number {
@@ -200,7 +204,7 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
   }
 
   private evicted(key: K, entry: Entry, reason: 'idle' | 'capacity', evidence: 'none' | 'remembered' | 'lost', at: number): void {
-    if (this.events.observed) this.events.next({ _tag: 'Evicted', key, breaker: entry.breaker, reason, evidence, at })
+    if (this.events.observed) this.events.next({ _tag: 'Evicted', key, breaker: entry, reason, evidence, at })
   }
 
   /**
@@ -232,7 +236,7 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
     for (const [key, entry] of this.aside) {
       if (seen++ >= count) break
       this.aside.delete(key)
-      const snapshot = look(entry.breaker)
+      const snapshot = look(entry)
       if (snapshot.state === 'closed') this.recent.set(key, entry)
       else if (this.dropIfStale(key, entry, now, snapshot)) dropped++
       else this.aside.set(key, entry) // to the back of the line
@@ -252,10 +256,10 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
         if (all) continue
         break
       }
-      const snapshot = look(entry.breaker)
+      const snapshot = look(entry)
       if (snapshot.state === 'closed') {
         this.recent.delete(key)
-        this.evicted(key, entry, 'idle', holdsEvidence(entry.breaker, snapshot) ? 'lost' : 'none', now)
+        this.evicted(key, entry, 'idle', holdsEvidence(entry, snapshot) ? 'lost' : 'none', now)
         dropped++
       } else if (this.dropIfStale(key, entry, now, snapshot)) dropped++
       else {
@@ -276,12 +280,12 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
     let oldestClosed: K | undefined
     for (const [key, entry] of this.recent) {
       if (scanned++ >= SCAN) break
-      const snapshot = look(entry.breaker)
+      const snapshot = look(entry)
       if (snapshot.state !== 'closed') {
         if (this.dropIfStale(key, entry, now, snapshot)) return 'made'
         this.recent.delete(key)
         this.aside.set(key, entry)
-      } else if (!holdsEvidence(entry.breaker, snapshot)) {
+      } else if (!holdsEvidence(entry, snapshot)) {
         this.recent.delete(key)
         this.evicted(key, entry, 'capacity', 'none', now)
         return 'made'
@@ -306,16 +310,16 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
       const entry = key === undefined ? undefined : this.recent.get(key)
       if (key === undefined || entry === undefined) return false
       this.recent.delete(key)
-      if (look(entry.breaker).state !== 'closed') this.aside.set(key, entry)
-      else this.evicted(key, entry, 'capacity', holdsEvidence(entry.breaker) ? 'lost' : 'none', now)
+      if (look(entry).state !== 'closed') this.aside.set(key, entry)
+      else this.evicted(key, entry, 'capacity', holdsEvidence(entry) ? 'lost' : 'none', now)
     }
     return true
   }
 
-  private create(key: K, now: number): Breaker {
+  private create(key: K, now: number): Entry {
     const strategy = this.config.strategyFor(key) as Strategy<unknown>
     const nameFor = this.config.nameFor
-    const breaker = new Breaker(strategy, { name: nameFor === undefined ? strategy.name : nameFor(key), clock: this.clock })
+    const breaker = new Entry(strategy, { name: nameFor === undefined ? strategy.name : nameFor(key), clock: this.clock })
     const openUntil = this.memory.get(key)
     if (openUntil !== undefined) {
       this.memory.delete(key)

@@ -1,9 +1,10 @@
 /** A circuit state's codec (every field checked, the state reachable from its parts) and `restore`. */
-import * as E from 'fp-ts/lib/Either.js'
+
 import * as t from 'io-ts'
 import { CircuitState, Mode, type TransitionReason, transitionReasons } from '../CircuitState.js'
 import { Finite, intIn, NonNegativeInt, nullable, oneOf, report } from '../codecs.js'
 import { PPM } from '../credit.js'
+import * as E from '../either.js'
 import { Limits } from '../Limits.js'
 import type { Strategy } from '../Strategy.js'
 import { type CircuitData, type CircuitParts, circuitData, phaseData } from './model.js'
