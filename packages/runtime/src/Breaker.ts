@@ -31,6 +31,7 @@ import {
   partFailedMessage,
 } from './partFailure.js'
 import { type RunningCalls, runningCallsFor } from './RunningCalls.js'
+import { BROKEN, fallbackIn, type StrategySlot, slotOf, strategyIn } from './StrategySlot.js'
 import { announceChange, type Views, type Waiter, Watch } from './Watch.js'
 
 const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
@@ -43,8 +44,6 @@ const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs
  * that time (a keyed group holds many breakers that are never called; they hold no state).
  */
 const PRISTINE: unique symbol = Symbol('pristine')
-/** The `fallback` of a breaker whose strategy threw with none to go back to. */
-const BROKEN: unique symbol = Symbol('broken')
 
 /**
  * One breaker: a strategy's state shared by every call that goes through it, on an injected
@@ -61,7 +60,11 @@ export class Breaker implements CallSink {
   readonly name: string
   /** The clock it reads time from (latencies, open durations, timeouts). */
   readonly clock: Clock
-  private strategyNow: Strategy<unknown>
+  /**
+   * The strategy in use and, after a swap, where it falls back to if a part of it throws (the one
+   * before; `BROKEN`: none, so every event is answered by `brokenDecision` until a swap).
+   */
+  private slot: StrategySlot
   /** The strategy's state, or `PRISTINE` until the breaker is first used. */
   private current: unknown
   /**
@@ -70,20 +73,18 @@ export class Breaker implements CallSink {
    * outside, clears it until the next `step` makes a new state.
    */
   private twin: InPlaceStep<unknown> | undefined = undefined
-  /**
-   * The strategy before the last swap: where a strategy whose part throws falls back to; `BROKEN`:
-   * the strategy threw and there was none to go back to, so every event is answered by
-   * `brokenDecision` until a swap. (One field for both: a keyed group holds many breakers.)
-   */
-  private fallback: Strategy<unknown> | typeof BROKEN | undefined = undefined
   private callCount = 0
   /** Calls still running, watched for the strategy's `overdueAfterMs` (none: `undefined`, the hot path's one test). */
   private running: RunningCalls | undefined
   /** Watchers' and waiters' bookkeeping, created on first use (a keyed group holds many idle breakers). */
   private watched: Watch | undefined = undefined
 
+  private get strategyNow(): Strategy<unknown> {
+    return strategyIn(this.slot)
+  }
+
   private get broken(): boolean {
-    return this.fallback === BROKEN
+    return fallbackIn(this.slot) === BROKEN
   }
 
   /** Marks the state as this breaker's alone (its strategy just made it) or not (shown, or given). */
@@ -156,7 +157,7 @@ export class Breaker implements CallSink {
   }
 
   constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}) {
-    this.strategyNow = strategy
+    this.slot = strategy
     this.running = runningCallsFor(strategy.overdueAfterMs, undefined, this)
     this.name = options.name ?? strategy.name
     this.clock = options.clock ?? monotonicClock
@@ -275,15 +276,16 @@ export class Breaker implements CallSink {
    */
   private partFailed(error: unknown, event: BreakerEvent, now: number, call: number, timedOut: boolean, doing: Doing = event): Decision {
     const broken = this.strategyNow
-    const fallback = this.fallback === broken || this.fallback === BROKEN ? undefined : this.fallback
-    this.fallback = undefined
+    const before = fallbackIn(this.slot)
+    const fallback = before === broken || before === BROKEN ? undefined : before
+    this.slot = broken
     const w = this.watched
     if (w !== undefined && w.reportedBroken !== broken) {
       w.reportedBroken = broken
       this.configRejected(partFailedMessage(broken, fallback, error, doing))
     }
     if (fallback === undefined) {
-      this.fallback = BROKEN
+      this.slot = slotOf(broken, BROKEN)
       this.own(false)
       return brokenDecision(event)
     }
@@ -293,7 +295,7 @@ export class Breaker implements CallSink {
       // The broken strategy could not even describe its last state to watchers: the swap is made
       // (strategy and state are set before watchers are told), only that announcement is lost.
     }
-    this.fallback = undefined
+    this.slot = this.strategyNow
     return this.dispatchAt(asFailure(event), now, call, timedOut)
   }
 
@@ -445,8 +447,7 @@ export class Breaker implements CallSink {
   replace(next: Strategy<unknown>, state: unknown): void {
     const before = this.settled(this.clock.now())
     const previous = this.strategyNow
-    this.fallback = previous
-    this.strategyNow = next
+    this.slot = slotOf(next, previous)
     this.running = runningCallsFor(next.overdueAfterMs, this.running, this)
     this.current = state
     // Given from outside (or adopted from the old state): not ours to write in place.
