@@ -237,3 +237,108 @@ export class MutableGradualStage extends MutableBreaker {
     }
   }
 }
+
+/** The state of {@link pureTimeWindow}: plain data, a new object per step. */
+interface PureWindowState {
+  readonly open: boolean
+  readonly generation: number
+  readonly issued: number
+  readonly inFlight: number
+  readonly epoch: number
+  readonly calls: number
+  readonly failures: number
+  readonly headCalls: number
+  readonly headFailures: number
+  /** `[calls, failures]` per bucket but the newest (whose counts are `head*`): copied only when a bucket rotates. */
+  readonly ring: ReadonlyArray<number>
+}
+
+/**
+ * {@link MutableTimeWindow} written as a pure reducer, as lean as one can be: `(state, event, now)
+ * => [state, decision]`, a new state object per step, arrays copied only when a bucket rotates,
+ * the same decisions (a ticket per call, outcomes checked against the ids issued). No generality
+ * (no parts, no validation of the clock, no modes): what purity alone costs over the mutable twin.
+ */
+export const pureTimeWindow = (
+  durationMs: number,
+  buckets: number,
+  tripped: (calls: number, failures: number) => boolean,
+): {
+  readonly initial: PureWindowState
+  readonly step: (s: PureWindowState, event: BreakerEvent, now: number) => readonly [PureWindowState, Decision]
+} => {
+  const bucketMs = durationMs / buckets
+  const initial: PureWindowState = {
+    open: false,
+    generation: 0,
+    issued: 0,
+    inFlight: 0,
+    epoch: 0,
+    calls: 0,
+    failures: 0,
+    headCalls: 0,
+    headFailures: 0,
+    ring: new Array<number>(buckets * 2).fill(0),
+  }
+  const state = (
+    s: PureWindowState,
+    issued: number,
+    inFlight: number,
+    epoch: number,
+    calls: number,
+    failures: number,
+    headCalls: number,
+    headFailures: number,
+    ring: ReadonlyArray<number>,
+    open = s.open,
+  ): PureWindowState => ({
+    open,
+    generation: s.generation,
+    issued,
+    inFlight,
+    epoch,
+    calls,
+    failures,
+    headCalls,
+    headFailures,
+    ring,
+  })
+  const step = (s: PureWindowState, event: BreakerEvent, now: number): readonly [PureWindowState, Decision] => {
+    switch (event._tag) {
+      case 'CallRequested':
+        if (s.open) return [s, { _tag: 'Rejected', reason: 'open', retryAfterMs: null }]
+        return [
+          state(s, s.issued + 1, s.inFlight + 1, s.epoch, s.calls, s.failures, s.headCalls, s.headFailures, s.ring),
+          { _tag: 'Admitted', generation: s.generation, id: s.issued, probe: false },
+        ]
+      case 'CallSucceeded':
+      case 'CallFailed': {
+        if (event.ticket.generation !== s.generation) return [s, STALE]
+        if (event.ticket.id >= s.issued || s.inFlight === 0) return [s, UNKNOWN]
+        const f = event._tag === 'CallFailed' ? 1 : 0
+        const epoch = Math.floor(now / bucketMs)
+        let next: PureWindowState
+        if (epoch > s.epoch) {
+          const ring = s.ring.slice()
+          ring[(s.epoch % buckets) * 2] = s.headCalls
+          ring[(s.epoch % buckets) * 2 + 1] = s.headFailures
+          let { calls, failures } = s
+          for (let e = s.epoch + 1; e <= Math.min(epoch, s.epoch + buckets); e++) {
+            const at = (e % buckets) * 2
+            calls -= ring[at] ?? 0
+            failures -= ring[at + 1] ?? 0
+            ring[at] = 0
+            ring[at + 1] = 0
+          }
+          next = state(s, s.issued, s.inFlight - 1, epoch, calls + 1, failures + f, 1, f, ring)
+        } else {
+          next = state(s, s.issued, s.inFlight - 1, s.epoch, s.calls + 1, s.failures + f, s.headCalls + 1, s.headFailures + f, s.ring)
+        }
+        return [tripped(next.calls, next.failures) ? { ...next, open: true } : next, RECORDED]
+      }
+      default:
+        return [s, RECORDED]
+    }
+  }
+  return { initial, step }
+}
