@@ -413,7 +413,9 @@ const timeCase = async (contenders: Contender[]): Promise<Row[]> => {
   })
   for (const row of rows) {
     const base = rows.find((r) => r.contender === row.baseline)
-    if (base !== undefined && row.baseline !== 'none') row.addedNs = row.contender === row.baseline ? 0 : row.medianNs - base.medianNs
+    // Paired by round (see `pairedNs`): a contender and its baseline measured in the same round
+    // share that round's machine, which the difference of their overall medians does not cancel.
+    if (base !== undefined && row.baseline !== 'none') row.addedNs = row.contender === row.baseline ? 0 : pairedNs(row, base)
   }
   return rows
 }

@@ -204,6 +204,7 @@ describe('the matrix', () => {
     tripsPerDay: 0,
     collapses: 0,
     fullS: 1,
+    shedS: null,
     ...extra,
   })
 

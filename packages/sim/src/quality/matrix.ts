@@ -31,6 +31,8 @@ export interface Figures {
   readonly collapses: number
   /** Seconds back to full traffic after the recovery, or null if it never got there. */
   readonly fullS: number | null
+  /** Seconds from the incident to the first request shed (a trip or a throttle), or null if none was. */
+  readonly shedS: number | null
 }
 
 /** One cell on one seed: the oracle's figures and each row's, in row order. */
@@ -55,6 +57,7 @@ const figuresOf = (s: RunSummary): Figures => ({
   tripsPerDay: s.tripsPerDay,
   collapses: s.collapses,
   fullS: s.timeToFullMs === null ? null : s.timeToFullMs / 1000,
+  shedS: s.timeToShedMs === null ? null : s.timeToShedMs / 1000,
 })
 
 /** Simulates every strategy and the oracle on one cell and seed. */
@@ -95,6 +98,8 @@ export interface CellRow {
   readonly tripsPerDay: number
   /** Median seconds back to full traffic over the seeds that got there, null if most never did. */
   readonly fullS: number | null
+  /** Median seconds from the incident to the first request shed, over the seeds that shed, null if most never did. */
+  readonly shedS: number | null
 }
 
 /** One cell's line of the matrix. */
@@ -164,6 +169,7 @@ const cellRow = (results: ReadonlyArray<CellSeed>, r: number, base: number): Cel
   const deltas = results.map((x) => (successOf(x.rows[r] as Figures) - successOf(x.rows[base] as Figures)) * 100)
   const shares = results.map((x) => oracleShareOf(x.rows[r] as Figures, x.oracle))
   const reached = mine.flatMap((f) => (f.fullS === null ? [] : [f.fullS]))
+  const shed = mine.flatMap((f) => (f.shedS === null ? [] : [f.shedS]))
   return {
     success: median(mine.map(successOf)),
     delta: median(deltas),
@@ -176,6 +182,7 @@ const cellRow = (results: ReadonlyArray<CellSeed>, r: number, base: number): Cel
     collapses: median(mine.map((f) => f.collapses)),
     tripsPerDay: median(mine.map((f) => f.tripsPerDay)),
     fullS: reached.length * 2 > mine.length ? median(reached) : null,
+    shedS: shed.length * 2 > mine.length ? median(shed) : null,
   }
 }
 

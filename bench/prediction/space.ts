@@ -1,0 +1,239 @@
+/**
+ * `pnpm bench:prediction-space`: the predictive detectors judged on the quality matrix's scenario
+ * space at a false-trip budget: the yardstick the prediction issue asks for.
+ *
+ * A static failure-rate threshold (the demo's 10 s window, 20 calls at least) is swept from 50%
+ * down to 20%, and each predictive part over its sensitivity: the change-point detector on
+ * failures and on latency (its `threshold`), the trend forecast (its `horizonMs`). Every setting
+ * runs with classic half-open and a 5 s open time.
+ *
+ * 1. **Calibration, on the train half**: the most sensitive static threshold whose false trips
+ *    stay within the budget (at most one a simulated day, median over the seeds) on every noise
+ *    cell of the train half; then, for each predictive part, its most sensitive setting that keeps
+ *    the budget added to that threshold (`any-of`, as the docs recommend adding it). A part is
+ *    judged on what it adds to the best a threshold alone does at the same budget.
+ * 2. **Report, on the test half** (fragile cells aside: they test recovery), over held-out seeds:
+ *    whether the chosen settings kept the budget on the test half's noise cells, and when each
+ *    sheds load on every incident cell, against the threshold alone. The prediction issue's
+ *    target: at least 10 s earlier on every incident with a precursor (an error ramp, a latency
+ *    creep), never later on incidents without one.
+ *
+ *   pnpm bench:prediction-space [--calibrate-seeds A..B] [--seeds A..B] [--quick]
+ *
+ * Writes bench/out/prediction-space.json. Not a test.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { type CellLine, type QualityMatrix, type QualityRow, qualityMatrix, qualitySpace } from '@datapunk/breaker-sim'
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const seedsOf = (flag: string, fallback: string): number[] => {
+  const at = args.indexOf(flag)
+  const spec = at >= 0 ? (args[at + 1] ?? '') : fallback
+  const range = /^(\d+)\.\.(\d+)$/.exec(spec)
+  if (range === null) throw new Error(`${flag}: expected A..B, got ${spec}`)
+  return Array.from({ length: Number(range[2]) - Number(range[1]) + 1 }, (_, i) => Number(range[1]) + i)
+}
+const calibrationSeeds = seedsOf('--calibrate-seeds', quick ? '1..1' : '1..5')
+const reportSeeds = seedsOf('--seeds', quick ? '101..101' : '101..120')
+/** At most this many false trips a simulated day on every noise cell (median over the seeds). */
+const BUDGET_PER_DAY = 1
+/** How much earlier than the threshold alone a predictive part must shed on a precursor. */
+const LEAD_TARGET_S = 10
+
+const window = { kind: 'time', durationMs: 10_000, buckets: 10 } as const
+const reactive = { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window } as const
+const classicParts = { recovery: { kind: 'classic', probes: 1 }, openFor: { kind: 'constant', ms: 5_000 } } as const
+
+/** A predictive part and its settings, from the least sensitive to the most. */
+interface Family {
+  readonly name: string
+  /** What is swept, for the tables. */
+  readonly knob: string
+  readonly settings: ReadonlyArray<{ readonly value: number; readonly part: Record<string, unknown> }>
+}
+
+const STATIC_THRESHOLDS = [0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2]
+const FAMILIES: ReadonlyArray<Family> = [
+  {
+    name: '+change-point, failures',
+    knob: 'threshold',
+    settings: [4_800, 2_400, 1_200, 600, 300, 150, 75].map((value) => ({
+      value,
+      part: { kind: 'change-point', signal: 'failure', threshold: value },
+    })),
+  },
+  {
+    name: '+change-point, latency',
+    knob: 'threshold',
+    settings: [48_000, 24_000, 12_000, 6_000, 3_000, 1_500].map((value) => ({
+      value,
+      part: { kind: 'change-point', signal: 'latency', threshold: value },
+    })),
+  },
+  {
+    name: '+trend-forecast',
+    knob: 'horizonMs',
+    settings: [1_000, 2_000, 5_000, 10_000, 20_000, 30_000].map((value) => ({ value, part: { kind: 'trend-forecast', horizonMs: value } })),
+  },
+]
+
+const staticTrip = (threshold: number) => ({ ...reactive, threshold })
+const row = (name: string, trip: unknown): QualityRow => ({ name, config: { name, trip, ...classicParts } })
+const staticName = (threshold: number) => `static ${threshold}`
+const partName = (family: Family, value: number) => `${family.name} ${family.knob}=${value}`
+/** `classic` is every matrix's baseline: the demo's 50% threshold. */
+const CLASSIC = row('classic', reactive)
+
+const space = qualitySpace()
+const trainNoise = space.filter((c) => c.half === 'train' && c.kind === 'noise')
+const test = space.filter((c) => c.half === 'test' && !c.fragile)
+const workers = Math.max(1, availableParallelism())
+const started = performance.now()
+const progress = (label: string) => (done: number, total: number) => {
+  if (process.stderr.isTTY) process.stderr.write(`\r${label}: ${done}/${total}   `)
+}
+
+const column = (m: QualityMatrix, name: string): number => m.rows.indexOf(name)
+/** The noise cell with the most false trips a day (median over the seeds). */
+const worstNoise = (m: QualityMatrix, name: string): { id: string; perDay: number } => {
+  const r = column(m, name)
+  let worst = { id: '-', perDay: 0 }
+  for (const line of m.cells) {
+    const perDay = line.rows[r]?.tripsPerDay ?? 0
+    if (line.kind === 'noise' && perDay > worst.perDay) worst = { id: line.id, perDay }
+  }
+  return worst
+}
+const within = (m: QualityMatrix, name: string) => worstNoise(m, name).perDay <= BUDGET_PER_DAY
+
+// 1. The threshold, then each part added to it, calibrated on the train half's noise.
+const staticCalibration = await qualityMatrix(
+  [CLASSIC, ...STATIC_THRESHOLDS.map((t) => row(staticName(t), staticTrip(t)))],
+  trainNoise,
+  calibrationSeeds,
+  { workers, onProgress: progress('calibrating the threshold') },
+)
+const threshold = STATIC_THRESHOLDS.filter((t) => within(staticCalibration, staticName(t))).at(-1)
+if (threshold === undefined) throw new Error('no static threshold keeps the budget on the train half')
+const STATIC = staticName(threshold)
+const partRows = FAMILIES.flatMap((family) =>
+  family.settings.map((s) => row(partName(family, s.value), { kind: 'any-of', detectors: [staticTrip(threshold), s.part] })),
+)
+const partCalibration = await qualityMatrix([CLASSIC, ...partRows], trainNoise, calibrationSeeds, {
+  workers,
+  onProgress: progress('calibrating the parts'),
+})
+const chosen = FAMILIES.map((family) => {
+  const pick = family.settings.filter((s) => within(partCalibration, partName(family, s.value))).at(-1)
+  return { family, pick, row: pick === undefined ? null : partName(family, pick.value) }
+})
+
+// 2. The chosen settings on the test half, over held-out seeds.
+const picked = chosen.flatMap((c) => partRows.filter((r) => r.name === c.row))
+const report = await qualityMatrix([CLASSIC, row(STATIC, staticTrip(threshold)), ...picked], test, reportSeeds, {
+  workers,
+  onProgress: progress('reporting on the test half'),
+})
+if (process.stderr.isTTY) process.stderr.write('\n')
+
+const fmt = (s: number | null): string => (s === null ? 'never' : `${s.toFixed(1)} s`)
+const shedOf = (line: CellLine, name: string): number | null => line.rows[column(report, name)]?.shedS ?? null
+/** How much earlier `name` sheds than the threshold alone (positive: earlier; infinite where only one of them sheds). */
+const earlier = (line: CellLine, name: string): number => {
+  const mine = shedOf(line, name)
+  const base = shedOf(line, STATIC)
+  if (mine === null && base === null) return 0
+  if (mine === null) return Number.NEGATIVE_INFINITY
+  if (base === null) return Number.POSITIVE_INFINITY
+  return base - mine
+}
+
+const out: string[] = []
+const print = (line = '') => out.push(line)
+print(
+  `Predictive detection on the scenario space at ${BUDGET_PER_DAY} false trip a day (node ${process.version}; calibrated on the train half's ${trainNoise.length} noise cells, seeds ${calibrationSeeds[0]}..${calibrationSeeds.at(-1)}; reported on the test half's ${test.length} cells, fragile ones aside, seeds ${reportSeeds[0]}..${reportSeeds.at(-1)}; ${((performance.now() - started) / 1000).toFixed(0)} s)`,
+)
+print()
+print('Chosen settings (the most sensitive within the budget on the train half), false trips a day on the worst noise cell:')
+const budgetLine = (label: string, setting: string, name: string, train: QualityMatrix) => {
+  const t = worstNoise(train, name)
+  const h = worstNoise(report, name)
+  print(
+    `  ${label.padEnd(26)}${setting.padEnd(18)}train ${t.perDay.toFixed(0).padStart(5)} (${t.id}), test ${h.perDay.toFixed(0).padStart(5)} (${h.id})${h.perDay > BUDGET_PER_DAY ? '  over the budget on the test half' : ''}`,
+  )
+}
+budgetLine('static threshold', `threshold ${threshold}`, STATIC, staticCalibration)
+for (const c of chosen) {
+  if (c.row === null) {
+    const least = c.family.settings[0]
+    const w = least === undefined ? { id: '-', perDay: 0 } : worstNoise(partCalibration, partName(c.family, least.value))
+    print(
+      `  ${c.family.name.padEnd(26)}none keeps the budget added to the threshold: the least sensitive (${c.family.knob} ${least?.value}) trips ${w.perDay.toFixed(0)} times a day on ${w.id}`,
+    )
+  } else budgetLine(c.family.name, `${c.family.knob} ${c.pick?.value}`, c.row, partCalibration)
+}
+print()
+const incidents = report.cells.filter((l) => l.kind === 'incident')
+const predictive = chosen.filter((c) => c.row !== null)
+print('Seconds from the incident to the first request shed (median over the seeds), and how much earlier than the threshold alone:')
+print(
+  `  ${'cell'.padEnd(22)}${'precursor'.padEnd(11)}${[STATIC, ...predictive.map((c) => c.family.name)].map((h) => h.padStart(26)).join('')}`,
+)
+for (const line of incidents) {
+  const cells = [
+    fmt(shedOf(line, STATIC)),
+    ...predictive.map((c) => {
+      const e = earlier(line, c.row as string)
+      const delta = e === 0 ? '' : Number.isFinite(e) ? ` (${e > 0 ? '+' : ''}${e.toFixed(1)})` : e > 0 ? ' (it alone)' : ' (never)'
+      return `${fmt(shedOf(line, c.row as string))}${delta}`
+    }),
+  ]
+  print(`  ${line.id.padEnd(22)}${(line.precursor ? 'yes' : 'no').padEnd(11)}${cells.map((c) => c.padStart(26)).join('')}`)
+}
+print()
+print(
+  `Target: added to the threshold, at least ${LEAD_TARGET_S} s earlier than it alone on every incident with a precursor, never later on the others, within the budget:`,
+)
+const precursors = incidents.filter((l) => l.precursor)
+const verdicts = predictive.map((c) => {
+  const name = c.row as string
+  const short = precursors.filter((l) => earlier(l, name) < LEAD_TARGET_S)
+  const later = incidents.filter((l) => !l.precursor && earlier(l, name) < 0)
+  const budget = within(report, name)
+  const met = short.length === 0 && later.length === 0 && budget
+  const list = (cells: ReadonlyArray<CellLine>) => (cells.length === 0 ? '' : ` (${cells.map((l) => l.id).join(', ')})`)
+  print(
+    `  ${met ? 'met   ' : 'MISSED'}  ${c.family.name}: ${precursors.length - short.length} of ${precursors.length} precursor cells ${LEAD_TARGET_S} s ahead or more${list(short)}; later on ${later.length} other cells${list(later)}; ${budget ? 'within' : 'over'} the budget on the test half`,
+  )
+  return {
+    family: c.family.name,
+    setting: c.pick?.value ?? null,
+    met,
+    shortOn: short.map((l) => l.id),
+    laterOn: later.map((l) => l.id),
+    withinBudget: budget,
+  }
+})
+for (const c of chosen.filter((c) => c.row === null)) print(`  MISSED  ${c.family.name}: no setting keeps the budget`)
+console.log(out.join('\n'))
+
+const dir = fileURLToPath(new URL('../../out/', import.meta.url))
+mkdirSync(dir, { recursive: true })
+const summary = {
+  node: process.version,
+  quick,
+  budgetPerDay: BUDGET_PER_DAY,
+  calibrationSeeds,
+  reportSeeds,
+  threshold,
+  chosen: chosen.map((c) => ({ family: c.family.name, knob: c.family.knob, setting: c.pick?.value ?? null })),
+  verdicts,
+  staticCalibration,
+  partCalibration,
+  report,
+}
+writeFileSync(`${dir}prediction-space.json`, `${JSON.stringify(summary, null, 2)}\n`)
+console.log(`\nwrote ${dir}prediction-space.json`)
