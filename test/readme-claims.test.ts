@@ -71,3 +71,52 @@ describe('what the README and the demo say about gradual recovery', () => {
     expect(readme).toContain('brings the upstream down again and again (9 times); gradual recovery brings it down once')
   })
 })
+
+/**
+ * What the README says about prediction on the scenario space, from the latest full run of
+ * `pnpm bench:prediction-space` (bench/prediction/SPACE.md, written by the bench itself).
+ */
+describe('what the README says about predictive detection on the scenario space', () => {
+  const space = read('../bench/prediction/SPACE.md')
+  const chosen = (label: string) => {
+    const line = space.split('\n').find((l) => l.trimStart().startsWith(label))
+    if (line === undefined) throw new Error(`SPACE.md has no line for ${label}`)
+    return line
+  }
+  /** How much earlier than the threshold each part shed on each precursor cell, in s (0 where the same). */
+  const precursorGains = (): number[] => {
+    const rows = space.split('\n').filter((l) => / yes {2,}/.test(l))
+    expect(rows.length).toBe(4)
+    return rows.flatMap((l) => {
+      const gains = [...l.matchAll(/\(\+(\d+\.\d)\)/g)].map((m) => Number(m[1]))
+      const parts = (l.match(/\d+\.\d s/g) ?? []).length - 1
+      return [...gains, ...new Array<number>(parts - gains.length).fill(0)]
+    })
+  }
+
+  it('"no predictive part sheds load 10 s earlier than a static 35% threshold ... (0 to 2.5 s)"', () => {
+    expect(chosen('static threshold')).toContain('threshold 0.35')
+    const gains = precursorGains()
+    expect(Math.min(...gains)).toBe(0)
+    expect(Math.max(...gains)).toBe(2.5)
+    expect(space).not.toMatch(/^ {2}met /m)
+    expect(readme).toContain(
+      'no predictive part sheds load 10 s earlier than a static 35% threshold at the same budget on an error ramp or a latency creep (0 to 2.5 s)',
+    )
+  })
+
+  it('"the change-point detector on failures does shed 1 to 3 s sooner on outages at 1,000 requests/s and more"', () => {
+    const outages = space.split('\n').filter((l) => /^ {2}outage[a-z-]*@(1000|5000|10000) /.test(l))
+    expect(outages.length).toBeGreaterThan(0)
+    // The change-point-on-failures column is the first after the threshold's.
+    const gains = outages.map((l) => Number(/\d+\.\d s +\d+\.\d s \(\+(\d+\.\d)\)/.exec(l)?.[1] ?? Number.NaN))
+    for (const gain of gains) expect(gain).toBeGreaterThanOrEqual(1)
+    expect(Math.max(...gains)).toBeLessThanOrEqual(3)
+    expect(readme).toContain('change-point detector on failures does shed 1 to 3 s sooner on outages at 1,000 requests/s and more')
+  })
+
+  it('"chosen on the train half, 35% trips 96 times a day on 12% chronic errors at 2 requests/s"', () => {
+    expect(chosen('static threshold')).toMatch(/test +96 \(noise-chronic-12@2\)/)
+    expect(readme).toContain('chosen on the train half, 35% trips 96 times a day on 12% chronic errors at 2 requests/s')
+  })
+})

@@ -18,9 +18,11 @@
  *    target: at least 10 s earlier on every incident with a precursor (an error ramp, a latency
  *    creep), never later on incidents without one.
  *
- *   pnpm bench:prediction-space [--calibrate-seeds A..B] [--seeds A..B] [--quick]
+ *   pnpm bench:prediction-space [--calibrate-seeds A..B] [--seeds A..B] [--quick] [--markdown FILE]
  *
- * Writes bench/out/prediction-space.json. Not a test.
+ * Writes bench/out/prediction-space.json; `--markdown FILE` also writes the printed report there
+ * (bench/prediction/SPACE.md is the latest full run's, which test/readme-claims.test.ts reads).
+ * Not a test.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
@@ -219,6 +221,15 @@ const verdicts = predictive.map((c) => {
 })
 for (const c of chosen.filter((c) => c.row === null)) print(`  MISSED  ${c.family.name}: no setting keeps the budget`)
 console.log(out.join('\n'))
+const markdownAt = args.indexOf('--markdown')
+if (markdownAt >= 0) {
+  const file = args[markdownAt + 1]
+  if (file === undefined) throw new Error('--markdown: expected a file')
+  writeFileSync(
+    file,
+    `# Predictive detection on the scenario space: latest full run\n\nWritten by \`pnpm bench:prediction-space --markdown ${file}\`; what it does and what it says: [README.md](README.md#on-the-scenario-space-at-a-false-trip-budget-pnpm-benchprediction-space).\n\n\`\`\`\n${out.join('\n')}\n\`\`\`\n`,
+  )
+}
 
 const dir = fileURLToPath(new URL('../../out/', import.meta.url))
 mkdirSync(dir, { recursive: true })
