@@ -2,7 +2,8 @@
  * A prototype, judged by `pnpm bench:prediction-space` before anything like it enters the core: a
  * CUSUM over one-second buckets whose threshold comes from a stated false-alarm rate.
  *
- * Each bucket's signal (the failure share, or the mean log2 latency) is compared with a baseline
+ * A bucket is a second, or longer at low traffic (until it holds 10 calls, 10 s at most). Each
+ * bucket's signal (the failure share, or the mean log2 latency) is compared with a baseline
  * learnt while nothing is wrong; the score adds the rise over the baseline beyond a slack `k`
  * (`S = max(0, S + x - baseline - k)`, in signal-seconds: traffic does not change its scale) and
  * trips at `h`. `h` is the larger of two floors:
@@ -45,7 +46,7 @@ export interface CusumState {
   /** The signal's baseline (EWMA over buckets while the score is 0), and its variance per call. */
   readonly baseline: number
   readonly variance: number
-  /** Calls per bucket (EWMA). */
+  /** Calls a second (EWMA over buckets). */
   readonly rate: number
   /** Buckets that taught the baseline. */
   readonly learnt: number
@@ -91,30 +92,39 @@ export const cusum = (input: t.TypeOf<typeof CusumConfig>): Detector<CusumState>
     baselineMs: input.baselineMs ?? 300_000,
   }
   const { slack: k, bucketMs, burstMs, burstShift } = config
-  const seconds = bucketMs / 1000
-  const dayBuckets = 86_400_000 / bucketMs / config.falseTripsPerDay
-  const weight = Math.min(1, bucketMs / config.baselineMs)
-  const burstBuckets = Math.max(1, Math.ceil(burstMs / bucketMs))
+  /** A bucket closes once it is `bucketMs` old and holds `MIN_CALLS` calls, or at `MAX_BUCKET_MS`. */
+  const MIN_CALLS = 10
+  const MAX_BUCKET_MS = Math.max(bucketMs, 10_000)
 
+  /** The threshold for buckets of `rate` calls a second: the larger of the noise and the burst floors. */
   const threshold = (baseline: number, variance: number, rate: number): number => {
-    const calls = Math.max(1, rate)
+    // The length of a bucket at this rate, and the calls in it.
+    const lengthMs = Math.min(MAX_BUCKET_MS, Math.max(bucketMs, (1000 * MIN_CALLS) / Math.max(rate, 1e-9)))
+    const seconds = lengthMs / 1000
+    const calls = Math.max(1, (rate * lengthMs) / 1000)
     const perCall = failure ? Math.max(baseline * (1 - baseline), 0.01 * 0.99) : Math.max(variance, 0.05)
     const sigma = Math.sqrt(perCall / calls) * seconds
-    const noise = noiseFloor(-k * seconds, sigma, dayBuckets)
-    // A burst's buckets are noisier than the baseline's: a failure share near the burst's level.
+    const noise = noiseFloor(-k * seconds, sigma, 86_400_000 / lengthMs / config.falseTripsPerDay)
+    // A burst: its excess over the slack for `burstMs`, plus four deviations of its buckets' sum
+    // (noisier than the baseline's: a failure share near the burst's level).
     const during = failure ? Math.min(0.5, baseline + burstShift) : 0
+    const burstBuckets = Math.max(1, Math.ceil(burstMs / lengthMs))
     const burstSigma = failure ? Math.sqrt((during * (1 - during)) / calls) * seconds : sigma
-    const burst = (burstShift - k) * seconds * burstBuckets + 4 * burstSigma * Math.sqrt(burstBuckets)
+    const burst = (burstShift - k) * (burstMs / 1000) + 4 * burstSigma * Math.sqrt(burstBuckets)
     return Math.max(noise, burst)
   }
 
-  /** Closes the bucket of `s` (and the empty ones after it) if `now` is past it. */
+  /** Closes the bucket of `s` if it is old enough and full enough (or too old). */
   const roll = (s: CusumState, now: number): CusumState => {
-    if (!(now >= s.bucketAt + bucketMs)) return s
-    const next = s.bucketAt + Math.floor((now - s.bucketAt) / bucketMs) * bucketMs
-    if (s.n === 0) return { ...s, bucketAt: next, rate: s.rate * (1 - weight) }
+    const age = now - s.bucketAt
+    if (!(age >= MAX_BUCKET_MS || (age >= bucketMs && s.n >= MIN_CALLS))) return s
+    const seconds = age / 1000
+    const weight = Math.min(1, age / config.baselineMs)
+    // Calls a second, over the buckets (the first one sets it).
+    const perSecond = s.n / seconds
+    const rate = s.learnt === 0 ? perSecond : s.rate + weight * (perSecond - s.rate)
+    if (s.n === 0) return { ...s, bucketAt: now, rate, h: threshold(s.baseline, s.variance, rate) }
     const x = s.sum / s.n
-    const rate = s.learnt === 0 ? s.n : s.rate + weight * (s.n - s.rate)
     let { baseline, variance, learnt, score } = s
     if (learnt < MIN_BUCKETS) {
       // Learning: a plain mean of the first buckets.
@@ -129,7 +139,7 @@ export const cusum = (input: t.TypeOf<typeof CusumConfig>): Detector<CusumState>
         if (!failure) variance += weight * (s.sumSq / s.n - x * x - variance)
       }
     }
-    return { bucketAt: next, n: 0, sum: 0, sumSq: 0, baseline, variance, rate, learnt, score, h: threshold(baseline, variance, rate) }
+    return { bucketAt: now, n: 0, sum: 0, sumSq: 0, baseline, variance, rate, learnt, score, h: threshold(baseline, variance, rate) }
   }
 
   return {
