@@ -9,7 +9,8 @@ import {
 } from '@datapunk/breaker-runtime'
 import fc from 'fast-check'
 import { VirtualTimeScheduler } from 'rxjs'
-import { describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { reportedDuring } from '../../../test/support/reported.js'
 
 /**
  * `countCalls`: counters hear what `outcomes$` carries, with plain values, whether the breaker takes
@@ -174,18 +175,9 @@ describe('countCalls (counters told with plain values)', () => {
   })
 
   it('a counter that throws is reported asynchronously, never to the call or the other counters', async () => {
-    const reported: unknown[] = []
-    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void) => {
-      try {
-        fn()
-      } catch (error) {
-        reported.push(error)
-      }
-      return 0 as never
-    }) as never)
-    try {
-      const clock = new VirtualTimeScheduler()
-      const breaker = createBreaker(strategy(), { clock })
+    const c = counter()
+    const reported = await reportedDuring(async () => {
+      const breaker = createBreaker(strategy(), { clock: new VirtualTimeScheduler() })
       breaker.countCalls({
         settled: () => {
           throw new Error('bad counter')
@@ -194,13 +186,10 @@ describe('countCalls (counters told with plain values)', () => {
           throw new Error('bad counter')
         },
       })
-      const c = counter()
       breaker.countCalls(c)
       await expect(breaker.execute(async () => 'ok')).resolves.toBe('ok')
-      expect(c.tally).toEqual({ success: 1 })
-      expect(reported.map((e) => (e as Error).message)).toEqual(['bad counter'])
-    } finally {
-      setTimeoutSpy.mockRestore()
-    }
+    })
+    expect(c.tally).toEqual({ success: 1 })
+    expect(reported.map((e) => (e as Error).message)).toEqual(['bad counter'])
   })
 })

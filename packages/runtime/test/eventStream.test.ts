@@ -1,7 +1,8 @@
 import { circuit } from '@datapunk/breaker'
 import { breakerGroup, Channel, createBreaker, mergeStreams, Subscription } from '@datapunk/breaker-runtime'
 import { from, type InteropObservable, map, take, toArray, VirtualTimeScheduler } from 'rxjs'
-import { describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { reportedDuring } from '../../../test/support/reported.js'
 
 const trip1 = () => circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } })
 
@@ -51,18 +52,9 @@ describe('the runtime event streams', () => {
   })
 
   it('a subscriber that throws is reported asynchronously, never to the breaker or the other subscribers', async () => {
-    const reported: unknown[] = []
-    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void) => {
-      try {
-        fn()
-      } catch (error) {
-        reported.push(error)
-      }
-      return 0 as never
-    }) as never)
-    try {
+    const after: string[] = []
+    const reported = await reportedDuring(() => {
       const breaker = createBreaker(trip1(), { clock: new VirtualTimeScheduler() })
-      const after: string[] = []
       breaker.calls$.subscribe(() => {
         throw new Error('bad subscriber')
       })
@@ -71,11 +63,9 @@ describe('the runtime event streams', () => {
       expect(ticket._tag).toBe('Admitted')
       if (ticket._tag === 'Admitted') breaker.failed(ticket, 1)
       expect(breaker.snapshot().state).toBe('open')
-      expect(after).toEqual(['CallAdmitted', 'CallFailed'])
-      expect(reported.map((e) => (e as Error).message)).toEqual(['bad subscriber', 'bad subscriber'])
-    } finally {
-      setTimeoutSpy.mockRestore()
-    }
+    })
+    expect(after).toEqual(['CallAdmitted', 'CallFailed'])
+    expect(reported.map((e) => (e as Error).message)).toEqual(['bad subscriber', 'bad subscriber'])
   })
 
   it('complete: subscribers are told once, late subscribers at once, and nothing is sent after', () => {
