@@ -28,11 +28,19 @@ const Positive = new t.Type<number, number, unknown>(
   (n) => n,
 )
 
-/** `{ kind: 'cusum', signal, falseTripsPerDay, slack, burstMs, burstShift, bucketMs, baselineMs }` */
+/** `{ kind: 'cusum', signal, falseTripsPerDay, slack, burstMs, burstShift, burstMargin, bucketMs, baselineMs }` */
 export const CusumConfig = struct(
   'a CUSUM detector',
   { kind: literal('cusum'), signal: t.union([literal('failure'), literal('latency')]) },
-  { falseTripsPerDay: Positive, slack: Positive, burstMs: Positive, burstShift: Positive, bucketMs: Positive, baselineMs: Positive },
+  {
+    falseTripsPerDay: Positive,
+    slack: Positive,
+    burstMs: Positive,
+    burstShift: Positive,
+    burstMargin: Positive,
+    bucketMs: Positive,
+    baselineMs: Positive,
+  },
 )
 
 export interface CusumState {
@@ -88,6 +96,7 @@ export const cusum = (input: t.TypeOf<typeof CusumConfig>): Detector<CusumState>
     slack: input.slack ?? (failure ? 0.1 : 0.5),
     burstMs: input.burstMs ?? 5_000,
     burstShift: input.burstShift ?? (failure ? 0.4 : 3.7),
+    burstMargin: input.burstMargin ?? 4,
     bucketMs: input.bucketMs ?? 1_000,
     baselineMs: input.baselineMs ?? 300_000,
   }
@@ -110,7 +119,7 @@ export const cusum = (input: t.TypeOf<typeof CusumConfig>): Detector<CusumState>
     const during = failure ? Math.min(0.5, baseline + burstShift) : 0
     const burstBuckets = Math.max(1, Math.ceil(burstMs / lengthMs))
     const burstSigma = failure ? Math.sqrt((during * (1 - during)) / calls) * seconds : sigma
-    const burst = (burstShift - k) * (burstMs / 1000) + 4 * burstSigma * Math.sqrt(burstBuckets)
+    const burst = (burstShift - k) * (burstMs / 1000) + config.burstMargin * burstSigma * Math.sqrt(burstBuckets)
     return Math.max(noise, burst)
   }
 

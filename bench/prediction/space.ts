@@ -19,7 +19,7 @@
  *    target: at least 10 s earlier on every incident with a precursor (an error ramp, a latency
  *    creep), never later on incidents without one.
  *
- *   pnpm bench:prediction-space [--calibrate-seeds A..B] [--seeds A..B] [--quick] [--markdown FILE]
+ *   pnpm bench:prediction-space [--calibrate-seeds A..B] [--seeds A..B] [--families a,b] [--quick] [--markdown FILE]
  *
  * Writes bench/out/prediction-space.json; `--markdown FILE` also writes the printed report there
  * (bench/prediction/SPACE.md is the latest full run's, which test/readme-claims.test.ts reads).
@@ -60,7 +60,7 @@ interface Family {
 }
 
 const STATIC_THRESHOLDS = [0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2]
-const FAMILIES: ReadonlyArray<Family> = [
+const ALL_FAMILIES: ReadonlyArray<Family> = [
   {
     name: '+change-point, failures',
     knob: 'threshold',
@@ -88,12 +88,33 @@ const FAMILIES: ReadonlyArray<Family> = [
     knob: 'falseTripsPerDay',
     settings: [0.03, 0.1, 0.3, 1, 3, 10].map((value) => ({ value, part: { kind: 'cusum', signal: 'latency', falseTripsPerDay: value } })),
   },
+  // Both signals in one part: what the issue's target needs (an error ramp and a latency creep).
+  {
+    name: '+cusum, both',
+    knob: 'falseTripsPerDay',
+    settings: [0.1, 1, 10].map((value) => ({
+      value,
+      part: {
+        kind: 'any-of',
+        detectors: [
+          { kind: 'cusum', signal: 'failure', falseTripsPerDay: value },
+          { kind: 'cusum', signal: 'latency', falseTripsPerDay: value },
+        ],
+      },
+    })),
+  },
   {
     name: '+trend-forecast',
     knob: 'horizonMs',
     settings: [1_000, 2_000, 5_000, 10_000, 20_000, 30_000].map((value) => ({ value, part: { kind: 'trend-forecast', horizonMs: value } })),
   },
 ]
+
+/** `--families cusum,trend`: only the families whose name contains one of these (for work on one of them). */
+const familiesAt = args.indexOf('--families')
+const only = familiesAt >= 0 ? (args[familiesAt + 1] ?? '').split(',').filter((f) => f !== '') : []
+const FAMILIES = only.length === 0 ? ALL_FAMILIES : ALL_FAMILIES.filter((f) => only.some((o) => f.name.includes(o)))
+if (FAMILIES.length === 0) throw new Error(`--families: none of ${only.join(', ')} names a family`)
 
 const staticTrip = (threshold: number) => ({ ...reactive, threshold })
 const row = (name: string, trip: unknown): QualityRow => ({ name, config: { name, trip, ...classicParts } })
