@@ -60,6 +60,22 @@ interface Family {
 }
 
 const STATIC_THRESHOLDS = [0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2]
+/** The CUSUM prototype on failures (with `failure`'s extra settings) and on latency, in one part. */
+const bothSignals = (name: string, failure: Record<string, unknown>): Family => ({
+  name,
+  knob: 'falseTripsPerDay',
+  settings: [0.1, 1, 10].map((value) => ({
+    value,
+    part: {
+      kind: 'any-of',
+      detectors: [
+        { kind: 'cusum', signal: 'failure', falseTripsPerDay: value, ...failure },
+        { kind: 'cusum', signal: 'latency', falseTripsPerDay: value },
+      ],
+    },
+  })),
+})
+
 const ALL_FAMILIES: ReadonlyArray<Family> = [
   {
     name: '+change-point, failures',
@@ -89,34 +105,8 @@ const ALL_FAMILIES: ReadonlyArray<Family> = [
     settings: [0.03, 0.1, 0.3, 1, 3, 10].map((value) => ({ value, part: { kind: 'cusum', signal: 'latency', falseTripsPerDay: value } })),
   },
   // Both signals in one part: what the issue's target needs (an error ramp and a latency creep).
-  {
-    name: '+cusum, both',
-    knob: 'falseTripsPerDay',
-    settings: [0.1, 1, 10].map((value) => ({
-      value,
-      part: {
-        kind: 'any-of',
-        detectors: [
-          { kind: 'cusum', signal: 'failure', falseTripsPerDay: value },
-          { kind: 'cusum', signal: 'latency', falseTripsPerDay: value },
-        ],
-      },
-    })),
-  },
-  {
-    name: '+cusum, persistent',
-    knob: 'falseTripsPerDay',
-    settings: [0.1, 1, 10].map((value) => ({
-      value,
-      part: {
-        kind: 'any-of',
-        detectors: [
-          { kind: 'cusum', signal: 'failure', falseTripsPerDay: value, persist: true },
-          { kind: 'cusum', signal: 'latency', falseTripsPerDay: value },
-        ],
-      },
-    })),
-  },
+  bothSignals('+cusum, both', {}),
+  bothSignals('+cusum, persistent', { persist: true }),
   {
     name: '+trend-forecast',
     knob: 'horizonMs',
