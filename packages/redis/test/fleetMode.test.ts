@@ -33,12 +33,32 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
   const logger = { error: (_: object, text: string) => void logged.push(text) }
   const attachments: FleetAttachment[] = []
   /** Attached and syncing (a sync before the connection is up fails like any sync without Redis). */
-  const attach = async (source: Parameters<typeof fleetMode>[0], replicaId: string, prefix: string): Promise<FleetAttachment> => {
-    const a = fleetMode(source, { redis: server.url, replicaId, prefix, syncMs: 50, reconnect: { minMs: 20, maxMs: 200 }, logger })
+  const attach = async (
+    source: Parameters<typeof fleetMode>[0],
+    replicaId: string,
+    prefix: string,
+    syncMs = 50,
+  ): Promise<FleetAttachment> => {
+    const a = fleetMode(source, { redis: server.url, replicaId, prefix, syncMs, reconnect: { minMs: 20, maxMs: 200 }, logger })
     attachments.push(a)
-    await until(`replica ${replicaId} to sync`, () => a.health().healthy)
+    await until(`replica ${replicaId} to sync`, () => {
+      if (!a.health().healthy) void a.sync() // a timer of minutes would not run in time
+      return a.health().healthy
+    })
     return a
   }
+  /** Waits until `n` replicas listen on a prefix's channel (a trip published before then is lost). */
+  const listening = (prefix: string, n: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const deadline = Date.now() + 5000
+      const poll = (): void =>
+        void admin.pubsub('NUMSUB', `${prefix}events`).then((reply) => {
+          if (Number((reply as [string, number])[1]) >= n) resolve()
+          else if (Date.now() > deadline) reject(new Error(`timed out waiting for ${n} subscribers on ${prefix}events`))
+          else setTimeout(poll, 10)
+        }, reject)
+      poll()
+    })
 
   beforeAll(async () => {
     server = await redisServer(redisProgram.require())
@@ -54,7 +74,10 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     const a = createBreaker(strategy(), { name: 'payments' })
     const b = createBreaker(strategy(), { name: 'payments' })
     const fa = await attach(a, 'a', 't1:')
-    const fb = await attach(b, 'b', 't1:')
+    // b syncs only when told to: a round of its own timer could read a's counts and trip b by
+    // itself ('tripped') before the published trip arrives.
+    const fb = await attach(b, 'b', 't1:', 60_000)
+    await listening('t1:', 2)
     for (let i = 0; i < 6; i++) call(a, true)
     for (let i = 0; i < 6; i++) call(b, true)
     expect(a.snapshot().state).toBe('closed') // 6 calls each: below minimumCalls 10
@@ -107,9 +130,9 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     const [written] = (await admin.keys('t3:*')).filter((k) => !k.endsWith(':replicas'))
     expect(written?.startsWith(base)).toBe(true)
     const prefix = (written ?? '').slice(0, (written ?? '').lastIndexOf(':'))
+    logged.length = 0 // (before the writes: a timer's round may log them before their replies arrive)
     await admin.hset(`${prefix}:${epoch}`, 'intruder', 'lots', 'other', '5,9,0')
     await admin.set(`${prefix}:${epoch - 1}`, 'not a hash')
-    logged.length = 0
     await fa.sync()
     expect(fa.health().healthy).toBe(true)
     expect(events.filter((e) => e._tag === 'BadData').length).toBeGreaterThanOrEqual(3)
@@ -192,7 +215,10 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     const a = createBreaker(recovering(), { name: 'ledger' })
     const b = createBreaker(recovering(), { name: 'ledger' })
     const fa = await attach(a, 'a', 't7:')
-    const fb = await attach(b, 'b', 't7:')
+    // b syncs only when told to: on a busy machine its timer could run a round between the two
+    // trips below and take the lead first.
+    const fb = await attach(b, 'b', 't7:', 60_000)
+    await listening('t7:', 2)
     await fa.sync()
     await fb.sync() // both wait for the fleet's word before any recovery
     call(a, true)
@@ -256,15 +282,17 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     await fa.sync()
     call(a, true)
     // Another client's key, with no expiry: fleet mode never writes one, and 'ghost' has no status.
-    await admin.set('t9:{quiet}:lead', 'ghost')
+    // (Counted before the key is set: a timer's round may read it before the set's reply arrives.)
     const before = fa.health().badData
+    await admin.set('t9:{quiet}:lead', 'ghost')
     await fa.sync()
     expect(fa.health().leading).toBe(1)
     expect(fa.health().badData).toBeGreaterThan(before)
     expect(await admin.get('t9:{quiet}:lead')).toBe('a')
     // A real replica holds the lead and offers a share that is not a share: bad data, followed as 0.
     const b = createBreaker(recovering(), { name: 'quiet' })
-    const fb = await attach(b, 'b', 't9:')
+    // b syncs only when told to: given the lead below, a round of its own would write a real share.
+    const fb = await attach(b, 'b', 't9:', 60_000)
     call(b, true)
     await fb.sync() // b is in the fleet (its status written), a still leads
     await admin.set('t9:{quiet}:lead', 'b', 'PX', 900)
