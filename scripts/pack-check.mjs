@@ -32,10 +32,12 @@ import { gzipSync } from 'node:zlib'
  * tables, so wrappers and revived states swap alike) and the open registry of part kinds. The
  * eleventh session grew it to 35.5 KB and 22.4 KB: slow calls counted while still running
  * (`CallOverdue` through the reducer, the window detectors, composites and the throttle) took it
- * to 35.18 KB and 22.10 KB, just over the old budget.
+ * to 35.18 KB and 22.10 KB, just over the old budget. The thirteenth session's own `Either`
+ * functions and bundles brought it to 26.5 KB and 22.13 KB; the fourteenth grew its own to
+ * 23.8 KB for the `cusum` detector (a built-in kind, so every JSON reader carries it: +1.36 KB).
  */
 const CORE_BUDGET_BYTES = 35_500
-const CORE_OWN_BUDGET_BYTES = 22_400
+const CORE_OWN_BUDGET_BYTES = 23_800
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const bin = (name) => join(root, 'node_modules', '.bin', name)

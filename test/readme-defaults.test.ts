@@ -28,6 +28,8 @@ const smallest: Record<string, { config: Parameters<typeof circuit>[0]; part: 't
   'slow-call-rate': { config: { trip: { kind: 'slow-call-rate', threshold: 0.5, slowCallMs: 1000, window } }, part: 'trip' },
   'trend-forecast': { config: { trip: { kind: 'trend-forecast' } }, part: 'trip' },
   learned: { config: { trip: { kind: 'learned', model } }, part: 'trip' },
+  // (The stated defaults are the failure signal's; the latency signal's are in the same cell, after a semicolon.)
+  cusum: { config: { trip: { kind: 'cusum', signal: 'failure' } }, part: 'trip' },
   classic: { config: { trip: { kind: 'failure-rate', threshold: 0.5, window }, recovery: { kind: 'classic' } }, part: 'recovery' },
   gradual: { config: { trip: { kind: 'failure-rate', threshold: 0.5, window }, recovery: { kind: 'gradual' } }, part: 'recovery' },
 }

@@ -12,6 +12,7 @@ import { type CircuitConfig, type CircuitStrategy, circuitOf, MaxProbesInFlight,
 import type { ClassicHalfOpenConfig } from './ClassicHalfOpen.js'
 import { ConfigError } from './ConfigError.js'
 import type { ConsecutiveFailuresConfig } from './ConsecutiveFailures.js'
+import type { CusumConfig } from './Cusum.js'
 import { render, report, struct } from './codecs.js'
 import type { Detector } from './Detector.js'
 import * as E from './either.js'
@@ -64,6 +65,7 @@ export type TripConfigInput<K extends Kinds = Kinds> =
   | t.OutputOf<typeof SlowCallRateConfig>
   | t.OutputOf<typeof ChangePointConfig>
   | t.OutputOf<typeof TrendForecastConfig>
+  | t.OutputOf<typeof CusumConfig>
   | t.OutputOf<typeof LearnedPredictorConfig>
   | { readonly kind: 'any-of' | 'all-of'; readonly detectors: ReadonlyArray<TripConfigInput<K>> }
   | Yours<K, 'detectors'>

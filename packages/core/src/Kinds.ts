@@ -13,6 +13,7 @@ import { ChangePointConfig, changePoint } from './ChangePoint.js'
 import { ClassicHalfOpenConfig, classicHalfOpen } from './ClassicHalfOpen.js'
 import { ConfigError, problem, underPath } from './ConfigError.js'
 import { ConsecutiveFailuresConfig, consecutiveFailures } from './ConsecutiveFailures.js'
+import { CusumConfig, cusum } from './Cusum.js'
 import { literal, type Problem, report, struct } from './codecs.js'
 import type { Detector } from './Detector.js'
 import * as E from './either.js'
@@ -158,6 +159,7 @@ const detectorKinds = {
   'slow-call-rate': detectorKind({ codec: SlowCallRateConfig, build: (c) => slowCallRate(c) }),
   'change-point': detectorKind({ codec: ChangePointConfig, build: (c) => changePoint(c) }),
   'trend-forecast': detectorKind({ codec: TrendForecastConfig, build: (c) => trendForecast(c) }),
+  cusum: detectorKind({ codec: CusumConfig, build: (c) => cusum(c) }),
   learned: detectorKind({ codec: LearnedPredictorConfig, build: (c) => learnedPredictor(c) }),
   'any-of': detectorKind({ codec: compositeConfig('any-of'), build: (c, ctx) => anyOf(members(c.detectors, ctx)) }),
   'all-of': detectorKind({ codec: compositeConfig('all-of'), build: (c, ctx) => allOf(members(c.detectors, ctx)) }),

@@ -85,6 +85,7 @@ export {
   emptyCountWindow,
   getCountWindowMonoid,
 } from './CountWindow.js'
+export { CusumConfig, type CusumInput, type CusumSignal, type CusumState, cusum } from './Cusum.js'
 export {
   constrained,
   DurationMs,

@@ -30,7 +30,7 @@ describe('config errors are readable and exact', () => {
     [
       'unknown detector kind',
       { trip: { kind: 'error-rate', threshold: 0.5 } },
-      'trip.kind: expected one of "consecutive-failures" | "failure-count" | "failure-rate" | "slow-call-rate" | "change-point" | "trend-forecast" | "learned" | "any-of" | "all-of", got "error-rate"',
+      'trip.kind: expected one of "consecutive-failures" | "failure-count" | "failure-rate" | "slow-call-rate" | "change-point" | "trend-forecast" | "cusum" | "learned" | "any-of" | "all-of", got "error-rate"',
     ],
     [
       'zero-length window',

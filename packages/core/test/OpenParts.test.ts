@@ -130,7 +130,7 @@ describe('parts a user writes compose with the library’s', () => {
     // Without the table the kind is unknown, and the error lists the kinds there are.
     const unknown = decodeDetector({ kind: 'tally', limit: 2 })
     expect(unknown._tag === 'Left' && unknown.left.message).toBe(
-      'kind: expected one of "consecutive-failures" | "failure-count" | "failure-rate" | "slow-call-rate" | "change-point" | "trend-forecast" | "learned" | "any-of" | "all-of", got "tally"',
+      'kind: expected one of "consecutive-failures" | "failure-count" | "failure-rate" | "slow-call-rate" | "change-point" | "trend-forecast" | "cusum" | "learned" | "any-of" | "all-of", got "tally"',
     )
   })
 

@@ -21,6 +21,7 @@ export const DETECTOR_KINDS = [
   'slow-call-rate',
   'change-point',
   'trend-forecast',
+  'cusum',
   'learned',
   'any-of',
   'all-of',
@@ -86,6 +87,23 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
           },
           { requiredKeys: ['kind', 'signal', 'threshold', 'bucketMs', 'horizonMs'] },
         ),
+      )
+    case 'cusum':
+      // Short buckets and baselines, so a property's sequence learns, judges and trips.
+      return fc.record(
+        {
+          kind: fc.constant(kind),
+          signal: fc.constantFrom('failure' as const, 'latency' as const),
+          falseTripsPerDay: fc.double({ min: 0.01, max: 1000, noNaN: true }),
+          slack: fc.double({ min: 0.01, max: 2, noNaN: true }),
+          burstMs: fc.integer({ min: 0, max: 300 }),
+          burstShift: fc.double({ min: 0, max: 4, noNaN: true }),
+          burstMargin: fc.double({ min: 0, max: 6, noNaN: true }),
+          persist: fc.boolean(),
+          bucketMs: fc.integer({ min: 10, max: 100 }),
+          baselineMs: fc.integer({ min: 1000, max: 20_000 }),
+        },
+        { requiredKeys: ['kind', 'signal'] },
       )
     case 'learned': {
       const weight = fc.double({ min: -50, max: 50, noNaN: true })

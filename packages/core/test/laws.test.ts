@@ -4,6 +4,7 @@ import {
   changePoint,
   circuit,
   consecutiveFailures,
+  cusum,
   type Detector,
   failureCount,
   failureRate,
@@ -30,6 +31,7 @@ describe('@datapunk/breaker/testing: the laws users run on their parts', () => {
     }) as Detector<unknown>,
     'change-point': changePoint({ signal: 'failure' }) as Detector<unknown>,
     'trend-forecast': trendForecast({}) as Detector<unknown>,
+    cusum: cusum({ signal: 'latency', bucketMs: 10, baselineMs: 1_000 }) as Detector<unknown>,
     'any-of': anyOf([
       consecutiveFailures({ threshold: 2 }),
       failureCount({ threshold: 3, window: { kind: 'count', size: 10 } }),
