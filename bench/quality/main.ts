@@ -4,8 +4,10 @@
  * (the learned predictor trained here on the train half), next to the oracle on the same draws: its delta to classic half-open per cell (median and
  * worst seed), its share of the oracle, false trips on the noise cells, and summary rows.
  *
- *   pnpm bench:quality [--quick] [--seeds A..B] [--cells all|train|test|quick|ID,...] [--workers N] [--html PATH] [--markdown PATH]
+ *   pnpm bench:quality [--quick] [--seeds A..B] [--cells all|train|test|quick|ID,...] [--rows NAME,...] [--workers N] [--html PATH] [--markdown PATH]
  *
+ * `--rows +cusum,gradual` runs only those strategies next to classic (the baseline every delta is
+ * against), for work on one of them; the learned predictor is trained only when `+learned` runs.
  * `--quick` runs a small spread of cells over 3 seeds (CI). Writes bench/out/quality.json (the
  * whole matrix), with --html a heat map, with --markdown the tables of bench/quality/RESULTS.md. Not a test: the simulator's tests assert behaviour.
  */
@@ -14,6 +16,7 @@ import { availableParallelism } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
+  BASELINE,
   libraryRows,
   qualityMatrix,
   qualitySpace,
@@ -38,22 +41,36 @@ const selected = selectCells(optionOf('--cells') ?? (quick ? 'quick' : 'all'))
 if ('unknown' in selected) throw new Error(`--cells: no cell or family named ${selected.unknown.join(', ')}`)
 const workers = Number(optionOf('--workers') ?? availableParallelism())
 
+const rowsWanted = optionOf('--rows')
+  ?.split(',')
+  .filter((r) => r !== '')
+const known = libraryRows({
+  learnedModel: { bias: 0, weights: { failureRate: 0, failureRateChange: 0, logLatencyRatio: 0, logLatencyRatioChange: 0 } },
+}).map((r) => r.name)
+const unknownRows = (rowsWanted ?? []).filter((r) => !known.includes(r))
+if (unknownRows.length > 0) throw new Error(`--rows: no strategy named ${unknownRows.join(', ')} (there are ${known.join(', ')})`)
+const runs = (name: string) => rowsWanted === undefined || name === BASELINE || rowsWanted.includes(name)
+
 // The learned predictor needs a model: trained here on the train half only (up to 1,000 requests/s,
 // seeds 1..3), never on the test half or on the seeds the matrix reports.
 const trainedAt = performance.now()
 const trainCells = qualitySpace().filter((c) => c.half === 'train' && c.rps >= 20 && c.rps <= 1_000)
-const trained = trainPredictor({
-  scenarios: (quick ? trainCells.slice(0, 4) : trainCells).map((c) => c.scenario),
-  seeds: quick ? [1] : [1, 2, 3],
-  horizonMs: 30_000,
-})
-console.log(
-  `learned predictor: trained on ${trained.examples} buckets (${trained.positives} positive) of ${quick ? 4 : trainCells.length} train cells in ${((performance.now() - trainedAt) / 1000).toFixed(0)} s\n`,
-)
+const trained = runs('+learned')
+  ? trainPredictor({
+      scenarios: (quick ? trainCells.slice(0, 4) : trainCells).map((c) => c.scenario),
+      seeds: quick ? [1] : [1, 2, 3],
+      horizonMs: 30_000,
+    })
+  : undefined
+if (trained !== undefined)
+  console.log(
+    `learned predictor: trained on ${trained.examples} buckets (${trained.positives} positive) of ${quick ? 4 : trainCells.length} train cells in ${((performance.now() - trainedAt) / 1000).toFixed(0)} s\n`,
+  )
 
 const started = performance.now()
 const showProgress = process.stderr.isTTY === true
-const matrix = await qualityMatrix(libraryRows({ learnedModel: trained.model }), selected.cells, seeds, {
+const rows = libraryRows(trained === undefined ? {} : { learnedModel: trained.model }).filter((r) => runs(r.name))
+const matrix = await qualityMatrix(rows, selected.cells, seeds, {
   workers,
   onProgress: (done, total) => {
     if (!showProgress) return

@@ -18,38 +18,8 @@ export const BASELINE = 'classic'
 
 const classicParts = { recovery: { kind: 'classic', probes: 1 }, openFor: { kind: 'constant', ms: 5_000 } } as const
 
-/**
- * The library's strategies as shipped (with a trained model, the learned predictor too): the demo's three (the baseline, gradual recovery at its
- * defaults, consecutive failures with backoff), every built-in detector next to the demo's
- * failure-rate threshold as the docs recommend adding it, and adaptive throttling alone and around
- * the baseline. Every part at its defaults, except what the docs tell a user to set.
- *
- * @example
- * import { BASELINE, libraryRows, strategyOfRow } from '@datapunk/breaker-sim'
- * const rows = libraryRows()
- * rows[0].name === BASELINE // true
- * strategyOfRow(rows[0]).inspect(strategyOfRow(rows[0]).initial(0)).state // 'closed'
- */
-export const libraryRows = (options: LibraryRowsOptions = {}): ReadonlyArray<QualityRow> => [
-  { name: BASELINE, config: { name: BASELINE, trip: demoDetection, ...classicParts } },
-  { name: 'gradual', config: { name: 'gradual', trip: demoDetection, recovery: { kind: 'gradual' }, openFor: classicParts.openFor } },
-  {
-    name: 'consecutive+backoff',
-    config: {
-      name: 'consecutive+backoff',
-      trip: { kind: 'consecutive-failures', threshold: 10 },
-      recovery: { kind: 'classic', probes: 3 },
-      openFor: { kind: 'exponential', initialMs: 1_000, maxMs: 30_000 },
-    },
-  },
-  {
-    name: 'failure-count',
-    config: {
-      name: 'failure-count',
-      trip: { kind: 'failure-count', threshold: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } },
-      ...classicParts,
-    },
-  },
+/** Every built-in detector that is added to a threshold, next to the demo's failure-rate threshold as the docs recommend. */
+const addedDetectors: ReadonlyArray<QualityRow> = [
   {
     name: '+slow-call-rate',
     config: {
@@ -84,6 +54,50 @@ export const libraryRows = (options: LibraryRowsOptions = {}): ReadonlyArray<Qua
     name: '+trend-forecast',
     config: { name: '+trend-forecast', trip: { kind: 'any-of', detectors: [demoDetection, { kind: 'trend-forecast' }] }, ...classicParts },
   },
+  {
+    // Both signals, as the docs recommend adding the CUSUM detector.
+    name: '+cusum',
+    config: {
+      name: '+cusum',
+      trip: { kind: 'any-of', detectors: [demoDetection, { kind: 'cusum', signal: 'failure' }, { kind: 'cusum', signal: 'latency' }] },
+      ...classicParts,
+    },
+  },
+]
+
+/**
+ * The library's strategies as shipped (with a trained model, the learned predictor too): the demo's three (the baseline, gradual recovery at its
+ * defaults, consecutive failures with backoff), every built-in detector next to the demo's
+ * failure-rate threshold as the docs recommend adding it, and adaptive throttling alone and around
+ * the baseline. Every part at its defaults, except what the docs tell a user to set.
+ *
+ * @example
+ * import { BASELINE, libraryRows, strategyOfRow } from '@datapunk/breaker-sim'
+ * const rows = libraryRows()
+ * rows[0].name === BASELINE // true
+ * strategyOfRow(rows[0]).inspect(strategyOfRow(rows[0]).initial(0)).state // 'closed'
+ */
+export const libraryRows = (options: LibraryRowsOptions = {}): ReadonlyArray<QualityRow> => [
+  { name: BASELINE, config: { name: BASELINE, trip: demoDetection, ...classicParts } },
+  { name: 'gradual', config: { name: 'gradual', trip: demoDetection, recovery: { kind: 'gradual' }, openFor: classicParts.openFor } },
+  {
+    name: 'consecutive+backoff',
+    config: {
+      name: 'consecutive+backoff',
+      trip: { kind: 'consecutive-failures', threshold: 10 },
+      recovery: { kind: 'classic', probes: 3 },
+      openFor: { kind: 'exponential', initialMs: 1_000, maxMs: 30_000 },
+    },
+  },
+  {
+    name: 'failure-count',
+    config: {
+      name: 'failure-count',
+      trip: { kind: 'failure-count', threshold: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } },
+      ...classicParts,
+    },
+  },
+  ...addedDetectors,
   {
     // A circuit that never trips, inside the throttle: throttling alone.
     name: 'throttle',
