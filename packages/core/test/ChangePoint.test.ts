@@ -2,18 +2,7 @@ import { changePoint, circuit, fromConfig } from '@datapunk/breaker'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Harness } from './harness.js'
-
-/** mulberry32: a seeded stream of uniform draws, so the noisy traffic below is the same every run. */
-const seeded = (seed: number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seeded } from './seeded.js'
 
 /** Feeds `calls` outcomes (failing with probability `rate`, with latency `latency(i)`) and returns the call index it tripped at, or -1. */
 const feed = (

@@ -1,17 +1,6 @@
 import { ConfigError, type CusumInput, type CusumState, circuit, cusum, type Detector } from '@datapunk/breaker'
 import { describe, expect, it } from 'vitest'
-
-/** mulberry32: a seeded stream of uniform draws, so the noisy traffic below is the same every run. */
-const seeded = (seed: number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seeded } from './seeded.js'
 
 /** What traffic looks like at time `t` (ms): the chance a call fails, and its latency. */
 type Traffic = (t: number, random: () => number) => { readonly failed: boolean; readonly latencyMs: number }
