@@ -145,7 +145,8 @@ const resolve = (decoded: CusumConfig): Resolved => {
     // tripped 1,296 times a day on the quality matrix's latency spikes.
     persist: decoded.persist ?? failure,
     bucketMs: decoded.bucketMs ?? 1_000,
-    baselineMs: Math.max(decoded.baselineMs ?? 300_000, decoded.bucketMs ?? 1_000),
+    // (Shorter than a bucket, it follows each bucket whole: a bucket's weight is capped at 1.)
+    baselineMs: decoded.baselineMs ?? 300_000,
   }
 }
 

@@ -163,6 +163,9 @@ describe('CUSUM detector', () => {
       bucketMs: 1_000,
       baselineMs: 300_000,
     })
+    // A config shows what was written: a baseline shorter than a bucket is kept as written (it then
+    // follows each bucket whole), not raised behind the user's back.
+    expect(cusum({ signal: 'failure', bucketMs: 5_000, baselineMs: 1_000 }).config).toMatchObject({ bucketMs: 5_000, baselineMs: 1_000 })
     let state = strategy.initial(0)
     let opened = -1
     for (let t = 0; t < 200_000 && opened < 0; t += 50) {
