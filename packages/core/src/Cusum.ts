@@ -277,11 +277,13 @@ const START = (now: number): CusumState => ({
  *   threshold. Latency's bursts outlast themselves (slow calls end seconds after a spike), so
  *   there it is off unless you ask.
  *
- * Measured on the quality matrix's space (`pnpm bench:prediction-space`, held-out seeds, every
- * noise cell at most 1 false trip a day): one part per signal, in an `any-of` with a failure-rate
- * threshold, sheds load 15 to 28 s earlier than the best static threshold at the same budget on
- * error ramps and latency creeps (bench/prediction/SPACE.md). It needs traffic to learn from: 10
- * buckets after every close before it judges at all.
+ * Measured on the quality matrix's space (`pnpm bench:prediction-space`, held-out seeds, no false
+ * trip on any noise cell): one part per signal, in an `any-of` with a 45% failure-rate threshold
+ * (the most sensitive that keeps one false trip a day on every noise cell), sheds load 26 to 30 s
+ * earlier than that threshold alone on error ramps and latency creeps, and is never later
+ * (bench/prediction/SPACE.md). It costs success where an upstream only degrades (up to 9.7 points
+ * on the quality matrix with a 5 s open time: bench/quality/CUSUM.md). It needs traffic to learn
+ * from: 10 buckets after every close before it judges at all.
  *
  * @example
  * import { cusum } from '@datapunk/breaker'
