@@ -181,6 +181,8 @@ export {
   strategyKind,
 } from './Kinds.js'
 export {
+  closeBucket,
+  EMPTY_PREDICTOR_HISTORY,
   LearnedPredictorConfig,
   type LearnedPredictorInput,
   type LearnedPredictorState,
@@ -188,7 +190,9 @@ export {
   nextBaseline,
   PREDICTOR_FEATURES,
   type PredictorFeature,
+  type PredictorHistory,
   PredictorModel,
+  type PredictorModelInput,
   predict,
   predictorFeatures,
 } from './LearnedPredictor.js'

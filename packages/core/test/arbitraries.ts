@@ -111,7 +111,20 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
         kind: fc.constant(kind),
         model: fc.record({
           bias: weight,
-          weights: fc.record({ failureRate: weight, failureRateChange: weight, logLatencyRatio: weight, logLatencyRatioChange: weight }),
+          // The averaged features' weights may be absent (a model written before they existed).
+          weights: fc.record(
+            {
+              failureRate: weight,
+              failureRateChange: weight,
+              logLatencyRatio: weight,
+              logLatencyRatioChange: weight,
+              failureRate10: weight,
+              failureRate60: weight,
+              logLatencyRatio10: weight,
+              logLatencyRatio60: weight,
+            },
+            { requiredKeys: ['failureRate', 'failureRateChange', 'logLatencyRatio', 'logLatencyRatioChange'] },
+          ),
         }),
         bucketMs: fc.integer({ min: 1, max: 300 }),
         minimumCalls: fc.integer({ min: 1, max: 5 }),
