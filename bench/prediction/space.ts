@@ -24,7 +24,11 @@
  *    target: at least 10 s earlier on every incident with a precursor (an error ramp, a latency
  *    creep), never later on incidents without one.
  *
- *   pnpm bench:prediction-space [--calibrate-seeds A..B] [--seeds A..B] [--families a,b] [--quick] [--markdown FILE]
+ *   pnpm bench:prediction-space [--calibrate-seeds A..B] [--seeds A..B] [--families a,b] [--ablation] [--quick] [--markdown FILE]
+ *
+ * `--families learned` runs the learned predictor alone (with the references); `--ablation` adds
+ * two more ways of training it (without the averaged features, with the classes weighed alike) to show
+ * what each buys.
  *
  * Writes bench/out/prediction-space.json; `--markdown FILE` also writes the printed report there
  * (bench/prediction/SPACE.md is the latest full run's, which test/readme-claims.test.ts reads).
@@ -33,7 +37,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { type CellLine, type QualityMatrix, type QualityRow, qualityMatrix, qualitySpace } from '@datapunk/breaker-sim'
+import {
+  type CellLine,
+  type QualityMatrix,
+  type QualityRow,
+  qualityMatrix,
+  qualitySpace,
+  shedLead,
+  worstNoiseCell,
+} from '@datapunk/breaker-sim'
+import { LEARNED_VARIANTS, leaveOneKindOut } from './learned.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -118,6 +131,16 @@ const ALL_FAMILIES: ReadonlyArray<Family> = [
   // it by construction (any of the two trips), so this asks whether they add false trips and how
   // much earlier they shed.
   { ...bothSignals('+cusum, both, on hindsight', {}), onHeld: true },
+  // An EWMA chart of the failure rate: the trend forecast one bucket ahead with a trend smoothed to
+  // almost nothing (weight 0.01; 0 is not accepted), so its forecast is its level, an EWMA of weight 0.3.
+  {
+    name: '+ewma',
+    knob: 'threshold',
+    settings: [0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2].map((value) => ({
+      value,
+      part: { kind: 'trend-forecast', trendWeight: 0.01, levelWeight: 0.3, horizonMs: 1_000, threshold: value },
+    })),
+  },
   {
     name: '+trend-forecast',
     knob: 'horizonMs',
@@ -129,7 +152,9 @@ const ALL_FAMILIES: ReadonlyArray<Family> = [
 const familiesAt = args.indexOf('--families')
 const only = familiesAt >= 0 ? (args[familiesAt + 1] ?? '').split(',').filter((f) => f !== '') : []
 const FAMILIES = only.length === 0 ? ALL_FAMILIES : ALL_FAMILIES.filter((f) => only.some((o) => f.name.includes(o)))
-if (FAMILIES.length === 0) throw new Error(`--families: none of ${only.join(', ')} names a family`)
+/** `--families learned` (or no `--families`): the learned predictor, one incident kind held out at a time (learned.ts). */
+const LEARNED = only.length === 0 || only.includes('learned')
+if (FAMILIES.length === 0 && !LEARNED) throw new Error(`--families: none of ${only.join(', ')} names a family (or learned)`)
 
 const staticTrip = (threshold: number) => ({ ...reactive, threshold })
 const row = (name: string, trip: unknown): QualityRow => ({ name, config: { name, trip, ...classicParts } })
@@ -150,13 +175,8 @@ const progress = (label: string) => (done: number, total: number) => {
 const column = (m: QualityMatrix, name: string): number => m.rows.indexOf(name)
 /** The noise cell with the most false trips a day (median over the seeds). */
 const worstNoise = (m: QualityMatrix, name: string): { id: string; perDay: number } => {
-  const r = column(m, name)
-  let worst = { id: '-', perDay: 0 }
-  for (const line of m.cells) {
-    const perDay = line.rows[r]?.tripsPerDay ?? 0
-    if (line.kind === 'noise' && perDay > worst.perDay) worst = { id: line.id, perDay }
-  }
-  return worst
+  const w = worstNoiseCell(m, name)
+  return { id: w.cell, perDay: w.perDay }
 }
 const within = (m: QualityMatrix, name: string) => worstNoise(m, name).perDay <= BUDGET_PER_DAY
 
@@ -202,7 +222,25 @@ const chosen = FAMILIES.map((family) => {
 const picked = chosen.flatMap((c) => partRows.filter((r) => r.name === c.row))
 const references =
   held === threshold ? [row(STATIC, staticTrip(threshold))] : [row(STATIC, staticTrip(threshold)), row(HELD, staticTrip(held))]
-const report = await qualityMatrix([CLASSIC, ...references, ...picked], test, reportSeeds, {
+// The learned predictor: a model per held-out incident kind, calibrated like the parts.
+const learned = LEARNED
+  ? await leaveOneKindOut({
+      space,
+      calibrationSeeds,
+      reportSeeds,
+      workers,
+      // Added to the threshold it is compared with (never later than it by construction): the
+      // question is how much earlier the model sheds, and at what false-trip cost.
+      reactive: staticTrip(held),
+      row,
+      classic: CLASSIC,
+      within,
+      progress,
+      // `--ablation`: also without the averaged features, and with the classes weighed alike.
+      variants: args.includes('--ablation') ? LEARNED_VARIANTS : LEARNED_VARIANTS.slice(0, 1),
+    })
+  : { kinds: [], rows: [] }
+const report = await qualityMatrix([CLASSIC, ...references, ...picked, ...learned.rows], test, reportSeeds, {
   workers,
   onProgress: progress('reporting on the test half'),
 })
@@ -211,14 +249,7 @@ if (process.stderr.isTTY) process.stderr.write('\n')
 const fmt = (s: number | null): string => (s === null ? 'never' : `${s.toFixed(1)} s`)
 const shedOf = (line: CellLine, name: string): number | null => line.rows[column(report, name)]?.shedS ?? null
 /** How much earlier `name` sheds than a threshold alone (positive: earlier; infinite where only one of them sheds). */
-const earlier = (line: CellLine, name: string, reference = STATIC): number => {
-  const mine = shedOf(line, name)
-  const base = shedOf(line, reference)
-  if (mine === null && base === null) return 0
-  if (mine === null) return Number.NEGATIVE_INFINITY
-  if (base === null) return Number.POSITIVE_INFINITY
-  return base - mine
-}
+const earlier = (line: CellLine, name: string, reference = STATIC): number => shedLead(report, line, name, reference)
 
 const out: string[] = []
 const print = (line = '') => out.push(line)
@@ -306,6 +337,55 @@ const verdicts = predictive.map((c) => {
   }
 })
 for (const c of chosen.filter((c) => c.row === null)) print(`  MISSED  ${c.family.name}: no setting keeps the budget`)
+const learnedVerdicts = LEARNED ? printLearned() : []
+
+/** The learned predictor's section: each held-out kind, its cells against both references, and the same target. */
+function printLearned() {
+  print()
+  print(
+    `The learned predictor, one incident kind held out at a time: trained on the train half's other kinds and its noise (20 to 1,000 requests/s, seeds ${calibrationSeeds[0]}..${calibrationSeeds.at(-1)}, horizon 30 s), added to the ${held} threshold, its probability calibrated to the budget on the train half's noise, reported on the held-out kind's test cells:`,
+  )
+  return learned.kinds.map((k) => {
+    const name = k.row
+    const variant = k.variant === '' ? '' : ` [${k.variant}]`
+    if (name === null) {
+      print(
+        `  MISSED  without ${k.kind}${variant}: no probability keeps the budget (trained on ${k.examples} buckets, ${k.positives} positive)`,
+      )
+      return { variant: k.variant, kind: k.kind, probability: null, met: false }
+    }
+    const w = worstNoise(report, name)
+    print(
+      `  held out: ${k.kind}${variant} (${k.examples} training buckets, ${k.positives} positive; probability ${k.probability}; test noise: ${w.perDay.toFixed(0)} false trips a day at worst, ${w.id})`,
+    )
+    const lines = incidents.filter((l) => k.cells.includes(l.id))
+    for (const line of lines) {
+      const delta = (reference: string) => {
+        const e = earlier(line, name, reference)
+        return e === 0 ? '0.0' : Number.isFinite(e) ? `${e > 0 ? '+' : ''}${e.toFixed(1)}` : e > 0 ? 'it alone' : 'never'
+      }
+      print(
+        `    ${line.id.padEnd(22)}${(line.precursor ? 'precursor' : '').padEnd(11)}${fmt(shedOf(line, name)).padStart(10)}   against ${threshold}: ${delta(STATIC).padStart(8)} s   against ${held}: ${delta(HELD).padStart(8)} s`,
+      )
+    }
+    const short = lines.filter((l) => l.precursor && earlier(l, name, HELD) < LEAD_TARGET_S)
+    const later = lines.filter((l) => !l.precursor && earlier(l, name, HELD) < 0)
+    const met = short.length === 0 && later.length === 0 && within(report, name)
+    const precursors = lines.filter((l) => l.precursor).length
+    print(
+      `    ${met ? 'met   ' : 'MISSED'}  ${precursors === 0 ? 'no precursor: never later than' : `${precursors - short.length} of ${precursors} cells ${LEAD_TARGET_S} s or more ahead of`} ${held}${later.length > 0 ? `; later on ${later.map((l) => l.id).join(', ')}` : ''}`,
+    )
+    return {
+      variant: k.variant,
+      kind: k.kind,
+      probability: k.probability,
+      met,
+      shortOn: short.map((l) => l.id),
+      laterOn: later.map((l) => l.id),
+      worstNoise: w,
+    }
+  })
+}
 console.log(out.join('\n'))
 const markdownAt = args.indexOf('--markdown')
 if (markdownAt >= 0) {
@@ -329,6 +409,7 @@ const summary = {
   hindsightThreshold: held,
   chosen: chosen.map((c) => ({ family: c.family.name, knob: c.family.knob, setting: c.pick?.value ?? null })),
   verdicts,
+  learned: { kinds: learned.kinds, verdicts: learnedVerdicts },
   staticCalibration,
   staticOnTest,
   partCalibration,

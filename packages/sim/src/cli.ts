@@ -17,13 +17,13 @@ import {
   writeHtml,
   writeJson,
 } from './cli/common.js'
+import { evaluateCommand } from './cli/evaluate.js'
 import { COMMANDS, type Command } from './cli/help.js'
 import { progressLine } from './cli/progress.js'
 import { qualityCommand } from './cli/quality.js'
 import { tuneCommand } from './cli/tune.js'
 import { FLEET_SIZES, renderFleetHtml, renderFleetText, sweepFleet } from './fleet/render.js'
 import { renderHtml, renderSeedHtml } from './html.js'
-import { evaluatePrediction, renderPrediction } from './prediction.js'
 import { replay } from './replay.js'
 import { renderSeedTable, renderText } from './report.js'
 import type { Scenario } from './Scenario.js'
@@ -154,28 +154,6 @@ async function runCommand(args: string[]): Promise<void> {
   if (values.html !== undefined) writeHtml(values.html, renderSeedHtml(scenario, bySeed, seeds))
 }
 
-async function evaluateCommand(args: string[]): Promise<void> {
-  const values = parseOptions(
-    args,
-    {
-      config: { type: 'string', multiple: true },
-      seeds: { type: 'string' },
-      hours: { type: 'string' },
-      kinds: { type: 'string' },
-    },
-    'evaluate',
-  )
-  if (values.config === undefined || values.config.length === 0) fail('evaluate: at least one --config FILE is required')
-  const kinds = await kindsOption(values.kinds)
-  const strategies = (values.config ?? []).map((path) => strategyFile(path, kinds))
-  const seeds = parseSeeds(values.seeds ?? '101..120')
-  const hours = positiveInt(values.hours, 'hours', 24, 24 * 7)
-  const progress = progressLine('evaluate, simulations')
-  const evaluation = evaluatePrediction(strategies, { seeds, dayHours: hours, onProgress: progress.update })
-  progress.end()
-  process.stdout.write(`${renderPrediction(evaluation)}\n`)
-}
-
 async function fleetCommand(args: string[]): Promise<void> {
   const values = parseOptions(
     args,
@@ -233,6 +211,8 @@ function trainCommand(args: string[]): void {
       seeds: { type: 'string' },
       trace: { type: 'string' },
       'horizon-ms': { type: 'string' },
+      threshold: { type: 'string' },
+      balance: { type: 'boolean' },
       out: { type: 'string' },
     },
     'train',
@@ -242,6 +222,8 @@ function trainCommand(args: string[]): void {
   const chosen = names.map((name) => builtIn(name) ?? fail(`train: unknown scenario "${name}"${suggestScenario(name)} (see --list)`))
   const seeds = parseSeeds(values.seeds ?? '1..10')
   const horizonMs = positiveInt(values['horizon-ms'], 'horizon-ms', 30_000, 600_000)
+  const threshold = values.threshold === undefined ? 0.5 : Number(values.threshold)
+  if (!(threshold > 0 && threshold <= 1)) fail(`train: --threshold must be a failure rate in (0, 1], got "${values.threshold}"`)
   let outcomes: Array<readonly [number, boolean, number]> | undefined
   if (values.trace !== undefined) {
     outcomes = readTrace(values.trace).flatMap((e) =>
@@ -253,13 +235,24 @@ function trainCommand(args: string[]): void {
     scenarios: chosen,
     seeds,
     horizonMs,
+    balance: values.balance === true,
     onProgress: progress.update,
     ...(outcomes === undefined ? {} : { outcomes }),
   })
   progress.end()
   if (trained.examples === 0) fail('train: no bucket to learn from (a trace needs enough calls per second, after a warm-up of 10 s)')
   const out = values.out ?? 'model.json'
-  writeJson(out, { kind: 'learned', model: trained.model })
+  // A complete circuit config, ready to run: the reactive threshold, with the model beside it.
+  writeJson(out, {
+    name: 'learned',
+    trip: {
+      kind: 'any-of',
+      detectors: [
+        { kind: 'failure-rate', threshold, minimumCalls: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } },
+        { kind: 'learned', model: trained.model },
+      ],
+    },
+  })
   const sources = [
     ...(names.length > 0 ? [`${names.join(', ')}, seeds ${values.seeds ?? '1..10'}`] : []),
     ...(values.trace === undefined ? [] : [values.trace]),
@@ -269,7 +262,8 @@ function trainCommand(args: string[]): void {
       `trained on ${trained.examples} buckets (${trained.positives} positive) of ${sources.join(' and ')}, horizon ${horizonMs} ms`,
       `  on them: ${percent(trained.accuracy)} right, where answering "no" to every bucket is ${percent(trained.alwaysNoAccuracy)} right;`,
       `  precision ${percent(trained.precision)} (flagged buckets followed by failure), recall ${percent(trained.recall)} (such buckets flagged)`,
-      '  these are training figures: judge the model on held-out seeds with `breaker-sim evaluate`, next to a static',
+      `  ${values.balance === true ? 'positive and negative buckets weighed alike (its output is a score, not a probability: raise `probability` to keep false trips down); ' : ''}the config is a ${threshold} failure-rate threshold with the model beside it.`,
+      '  These are training figures: judge the model on held-out seeds with `breaker-sim evaluate`, next to a static',
       '  failure-rate threshold, before trusting it to shed load. On the quality matrix (bench/quality/RESULTS.md) a model',
       '  trained this way does not beat the threshold alone: it wins no cell by more than 2 points and loses 12.',
       '  For early warning with a stated false-trip rate, add `{ "kind": "cusum" }` detectors instead.',

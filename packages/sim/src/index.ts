@@ -24,6 +24,25 @@ export {
   stretched,
 } from './prediction.js'
 export {
+  EARLY_WARNING_LEAD_S,
+  type EarlyWarning,
+  type EarlyWarningColumn,
+  type EarlyWarningLine,
+  type EarlyWarningOptions,
+  earlyWarning,
+  HELD_OUT_COLUMN,
+  renderEarlyWarning,
+  shedLead,
+  worstNoiseCell,
+} from './quality/earlyWarning.js'
+export {
+  HELD_OUT_PROBABILITIES,
+  type HeldOutCandidate,
+  type HeldOutTraining,
+  heldOutModels,
+  incidentKind,
+} from './quality/heldOut.js'
+export {
   type CellLine,
   type CellRow,
   type CellSeed,

@@ -7,11 +7,12 @@
 import {
   type BreakerEvent,
   circuit,
-  nextBaseline,
+  closeBucket,
+  EMPTY_PREDICTOR_HISTORY,
   PREDICTOR_FEATURES,
+  type PredictorFeature,
   type PredictorModel,
   predict,
-  predictorFeatures,
   type Strategy,
 } from '@datapunk/breaker'
 import type { Scenario } from './Scenario.js'
@@ -39,6 +40,15 @@ export interface TrainOptions {
   readonly learningRate?: number
   /** The L2 penalty (default 0.0001). */
   readonly l2?: number
+  /**
+   * Weigh positive and negative buckets to half the total each (default false). Off, the model's
+   * output is a probability (what `probability` in a learned config means), and a false-trip
+   * budget is kept by choosing that probability. On, a class too rare for the fit to learn at all
+   * still weighs; a balanced score of 0.5 then trips far more often than a probability of 0.5.
+   */
+  readonly balance?: boolean
+  /** The features fitted (default: all of {@link PREDICTOR_FEATURES}); the others weigh 0. */
+  readonly features?: ReadonlyArray<PredictorFeature>
   /** Told as the work goes: each (scenario, seed) simulated, then each hundred epochs. */
   readonly onProgress?: (done: number, total: number) => void
 }
@@ -114,19 +124,13 @@ const examplesFrom = (
   let calls = 0
   let failures = 0
   let latencySum = 0
-  let lastRate = 0
-  let lastLogRatio = 0
-  let baselineMs = 0
-  let buckets = 0
+  let history = EMPTY_PREDICTOR_HISTORY
   const close = () => {
     if (calls >= minimumCalls) {
-      const features = predictorFeatures(calls, failures, latencySum, lastRate, lastLogRatio, baselineMs)
+      const closed = closeBucket(history, calls, failures, latencySum, warmupBuckets)
       const end = bucketStart + bucketMs
-      if (buckets >= warmupBuckets) out.push([features, failingWithin(end) ? 1 : 0])
-      lastRate = features.failureRate
-      lastLogRatio = baselineMs === 0 ? 0 : features.logLatencyRatio
-      baselineMs = nextBaseline(baselineMs, buckets, latencySum / calls, warmupBuckets)
-      buckets++
+      if (history.buckets >= warmupBuckets) out.push([closed.features, failingWithin(end) ? 1 : 0])
+      history = closed.history
     }
     calls = 0
     failures = 0
@@ -196,6 +200,68 @@ export const traceExamples = (
   return examplesFrom(sorted[0]?.[0] ?? 0, sorted, failingWithin, bucketMs, minimumCalls, options.warmupBuckets ?? 10)
 }
 
+/** Keeps a weight within what the model codec accepts, rounded to six decimals. */
+const roundWeight = (v: number) => Math.max(-1000, Math.min(1000, Math.round(v * 1e6) / 1e6))
+
+/**
+ * Fits a logistic model by batch gradient descent on standardised features (each feature's mean
+ * removed and divided by its spread, so one learning rate suits them all), then writes the
+ * weights back for the raw features. `balance` weighs each class to half the total, so a rare
+ * positive class is not traded away for accuracy on the common one. Deterministic.
+ */
+const fitLogistic = (
+  data: ReadonlyArray<readonly [Features, 0 | 1]>,
+  o: {
+    readonly epochs: number
+    readonly rate: number
+    readonly l2: number
+    readonly balance: boolean
+    readonly features: ReadonlyArray<PredictorFeature>
+    readonly onEpochs: () => void
+  },
+): PredictorModel => {
+  const names = o.features
+  const n = Math.max(1, data.length)
+  const mean = names.map((name) => data.reduce((a, [x]) => a + x[name], 0) / n)
+  const spread = names.map((name, i) => {
+    const variance = data.reduce((a, [x]) => a + (x[name] - (mean[i] ?? 0)) ** 2, 0) / n
+    return variance > 1e-12 ? Math.sqrt(variance) : 1
+  })
+  const rows = data.map(([x, y]) => ({ x: names.map((name, i) => (x[name] - (mean[i] ?? 0)) / (spread[i] ?? 1)), y }))
+  const positives = data.filter(([, y]) => y === 1).length
+  const weightOf = (y: 0 | 1): number => {
+    if (!o.balance || positives === 0 || positives === data.length) return 1
+    return y === 1 ? n / (2 * positives) : n / (2 * (n - positives))
+  }
+  const w = names.map(() => 0)
+  let bias = 0
+  for (let epoch = 0; epoch < o.epochs; epoch++) {
+    if (epoch % 100 === 99) o.onEpochs()
+    const grad = names.map(() => 0)
+    let gradBias = 0
+    for (const { x, y } of rows) {
+      let z = bias
+      for (let i = 0; i < x.length; i++) z += (w[i] ?? 0) * (x[i] ?? 0)
+      const p = 1 / (1 + Math.exp(-Math.max(-50, Math.min(50, z))))
+      const err = (p - y) * weightOf(y)
+      gradBias += err
+      for (let i = 0; i < x.length; i++) grad[i] = (grad[i] ?? 0) + err * (x[i] ?? 0)
+    }
+    bias -= (o.rate * gradBias) / n
+    for (let i = 0; i < w.length; i++) w[i] = (w[i] ?? 0) - o.rate * ((grad[i] ?? 0) / n + o.l2 * (w[i] ?? 0))
+  }
+  // Back to the raw features: z = bias + sum w_i (x_i - mean_i) / spread_i.
+  const raw = names.map((_, i) => (w[i] ?? 0) / (spread[i] ?? 1))
+  const rawBias = bias - raw.reduce((a, wi, i) => a + wi * (mean[i] ?? 0), 0)
+  const weights = Object.fromEntries(
+    PREDICTOR_FEATURES.map((name) => {
+      const i = names.indexOf(name)
+      return [name, i < 0 ? 0 : roundWeight(raw[i] ?? 0)]
+    }),
+  ) as Record<PredictorFeature, number>
+  return { bias: roundWeight(rawBias), weights }
+}
+
 /**
  * Trains the learned predictor on `scenarios` x `seeds`. Deterministic. Keep some seeds out of
  * training to evaluate on (`breaker-sim evaluate` defaults to 101..120).
@@ -207,6 +273,10 @@ export const traceExamples = (
  * trained !== undefined && trained.examples > 100 // true
  */
 export const trainPredictor = (options: TrainOptions): Trained => {
+  const features = options.features ?? PREDICTOR_FEATURES
+  const unknown = features.filter((f) => !PREDICTOR_FEATURES.includes(f))
+  if (unknown.length > 0 || features.length === 0)
+    throw new RangeError(`trainPredictor: features must be some of ${PREDICTOR_FEATURES.join(', ')}, got ${features.join(', ') || 'none'}`)
   const bucketMs = options.bucketMs ?? 1000
   const minimumCalls = options.minimumCalls ?? 10
   const warmupBuckets = options.warmupBuckets ?? 10
@@ -225,41 +295,14 @@ export const trainPredictor = (options: TrainOptions): Trained => {
   }
   if (options.outcomes !== undefined)
     data.push(...traceExamples(options.outcomes, options.horizonMs, { bucketMs, minimumCalls, warmupBuckets }))
-  const names = PREDICTOR_FEATURES
-  const w = names.map(() => 0)
-  let bias = 0
-  const n = Math.max(1, data.length)
-  for (let epoch = 0; epoch < epochs; epoch++) {
-    if (epoch % 100 === 99) options.onProgress?.(++done, total)
-    const grad = names.map(() => 0)
-    let gradBias = 0
-    for (const [x, y] of data) {
-      let z = bias
-      names.forEach((name, i) => {
-        z += (w[i] ?? 0) * x[name]
-      })
-      const p = 1 / (1 + Math.exp(-Math.max(-50, Math.min(50, z))))
-      const err = p - y
-      gradBias += err
-      names.forEach((name, i) => {
-        grad[i] = (grad[i] ?? 0) + err * x[name]
-      })
-    }
-    bias -= (rate * gradBias) / n
-    names.forEach((_, i) => {
-      w[i] = (w[i] ?? 0) - rate * ((grad[i] ?? 0) / n + l2 * (w[i] ?? 0))
-    })
-  }
-  const round = (v: number) => Math.max(-1000, Math.min(1000, Math.round(v * 1e6) / 1e6))
-  const model: PredictorModel = {
-    bias: round(bias),
-    weights: {
-      failureRate: round(w[0] ?? 0),
-      failureRateChange: round(w[1] ?? 0),
-      logLatencyRatio: round(w[2] ?? 0),
-      logLatencyRatioChange: round(w[3] ?? 0),
-    },
-  }
+  const model = fitLogistic(data, {
+    epochs,
+    rate,
+    l2,
+    balance: options.balance ?? false,
+    features,
+    onEpochs: () => options.onProgress?.(++done, total),
+  })
   let truePositives = 0
   let flagged = 0
   let positives = 0
@@ -270,6 +313,7 @@ export const trainPredictor = (options: TrainOptions): Trained => {
     if (flags && y === 1) truePositives++
   }
   const right = data.length - (flagged - truePositives) - (positives - truePositives)
+  const n = Math.max(1, data.length)
   return {
     model,
     examples: data.length,

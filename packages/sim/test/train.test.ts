@@ -22,15 +22,16 @@ describe('training the learned predictor', () => {
     expect(trained.examples).toBeGreaterThan(1000)
     expect(trained.positives).toBeGreaterThan(50)
     expect(trained.model.weights.failureRate).toBeGreaterThan(1)
-    expect(trained.accuracy).toBeGreaterThan(0.9)
     // Next to what answering "no" to every bucket scores, with the precision and recall it is judged by.
     expect(trained.alwaysNoAccuracy).toBeCloseTo((trained.examples - trained.positives) / trained.examples, 12)
-    expect(trained.accuracy).toBeGreaterThan(trained.alwaysNoAccuracy)
     for (const share of [trained.precision, trained.recall]) {
       expect(share).not.toBeNull()
-      expect(share).toBeGreaterThan(0)
+      expect(share).toBeGreaterThan(0.5)
       expect(share).toBeLessThanOrEqual(1)
     }
+    // Weighing the rare positive buckets as much as the negatives flags more of them at 0.5 than not weighing.
+    const weighed = trainPredictor({ scenarios: [brownout, noisy], seeds: [1, 2, 3], horizonMs: 30_000, balance: true })
+    expect(weighed.recall ?? 0).toBeGreaterThan(trained.recall ?? 1)
     // The model, as a detector, trips on a brown-out's climb and not on healthy traffic.
     const detector = learnedPredictor({ model: trained.model })
     let s = detector.initial(0)
@@ -40,21 +41,28 @@ describe('training the learned predictor', () => {
     expect(detector.tripped(s)).toBe(true)
   })
 
-  it('writes a detector config from the command line that fromConfig reads', () => {
+  it('writes a complete config from the command line (the threshold and the model beside it) that fromConfig reads', () => {
     const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
     const out = join(mkdtempSync(join(tmpdir(), 'train-')), 'model.json')
-    const result = spawnSync(process.execPath, [cli, 'train', '--scenarios', 'brownout', '--seeds', '1..2', '--out', out], {
-      encoding: 'utf8',
-    })
+    const result = spawnSync(
+      process.execPath,
+      [cli, 'train', '--scenarios', 'brownout', '--seeds', '1..2', '--threshold', '0.4', '--out', out],
+      { encoding: 'utf8' },
+    )
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout).toMatch(
       /^trained on \d+ buckets \(\d+ positive\) of brownout, seeds 1\.\.2, horizon 30000 ms\n {2}on them: \d+\.\d% right, where answering "no" to every bucket is \d+\.\d% right;\n {2}precision (\d+\.\d%|-) \(flagged buckets followed by failure\), recall (\d+\.\d%|-) \(such buckets flagged\)\n/,
     )
     const config = JSON.parse(readFileSync(out, 'utf8'))
-    expect(fromConfig({ trip: { kind: 'any-of', detectors: [{ kind: 'consecutive-failures', threshold: 5 }, config] } })._tag).toBe('Right')
+    expect(config.trip.detectors.map((d: { kind: string }) => d.kind)).toEqual(['failure-rate', 'learned'])
+    expect(config.trip.detectors[0].threshold).toBe(0.4)
+    expect(fromConfig(config)._tag).toBe('Right')
     const bad = spawnSync(process.execPath, [cli, 'train', '--scenarios', 'nope'], { encoding: 'utf8' })
     expect(bad.status).toBe(2)
     expect(bad.stderr).toContain('train: unknown scenario "nope"')
+    const badThreshold = spawnSync(process.execPath, [cli, 'train', '--scenarios', 'brownout', '--threshold', '2'], { encoding: 'utf8' })
+    expect(badThreshold.status).toBe(2)
+    expect(badThreshold.stderr).toContain('train: --threshold must be a failure rate in (0, 1], got "2"')
   })
 
   /** 100 calls a second for 90 s; from 50 s on, a failure share rising 5 points a second. */
@@ -101,7 +109,10 @@ describe('training the learned predictor', () => {
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout).toContain(`of ${trace}, horizon 10000 ms`)
     const config = JSON.parse(readFileSync(out, 'utf8'))
-    expect(config.model.weights.failureRate).toBeGreaterThan(0)
-    expect(fromConfig({ trip: config })._tag).toBe('Right')
+    // A complete config: the threshold, and the model beside it.
+    const [threshold, learned] = config.trip.detectors
+    expect(threshold).toMatchObject({ kind: 'failure-rate', threshold: 0.5 })
+    expect(learned.model.weights.failureRate).toBeGreaterThan(0)
+    expect(fromConfig(config)._tag).toBe('Right')
   })
 })

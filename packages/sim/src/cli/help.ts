@@ -18,7 +18,8 @@ export const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PA
                            [--kinds MODULE] [--html PATH] [--json PATH]
        breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
        breaker-sim evaluate --config FILE [--config FILE ...] [--seeds SEEDS] [--hours N] [--kinds MODULE]
-       breaker-sim train [--scenarios A,B,...] [--seeds SEEDS] [--trace FILE] [--horizon-ms N] [--out FILE]
+       breaker-sim evaluate --space [--config FILE ...] [--learned] [--calibrate-seeds SEEDS] [--seeds SEEDS] [--budget N] [--cells SEL] [--workers N]
+       breaker-sim train [--scenarios A,B,...] [--seeds SEEDS] [--trace FILE] [--horizon-ms N] [--threshold R] [--balance] [--out FILE]
        breaker-sim fleet [--config FILE] [--sizes N,N,...] [--rps N] [--sync-ms N] [--seeds SEEDS] [--quiet-start] [--faulty N]
                          [--kinds MODULE] [--html PATH]
 
@@ -71,6 +72,20 @@ you did not tune on (--seeds, default 101..120): when each first sheds load on s
 and brownout, its lead time on the brown-out (before the true failure rate reached 50%), its
 trips over --hours (default 24) of the noisy-but-healthy and self-healing-spikes patterns, and
 success / wasted / needless / collapses on outage, brownout, fragile-recovery, noisy-but-healthy.
+With --space it judges early warning on the scenario space instead, at a false-trip budget
+(--budget, default 1 false trip a simulated day on every noise cell), against baselines computed
+in the same run: the reference is the most sensitive failure-rate threshold (10 s, 20 calls) that
+keeps the budget on the noise of both halves; an EWMA chart of the failure rate and the CUSUM
+detector (both signals), each added to the reference, are calibrated on the train half's noise
+(--calibrate-seeds, default 1..5). Your configs (none is fine) run as they are. On the test half
+(--seeds, default 101..120): each one's false trips, when it first sheds load on every incident
+(fragile ones aside) and how much earlier than the reference, and whether it is 10 s or more
+ahead on every incident with a precursor, never later on the others, within the budget.
+--learned adds the learned predictor, one incident kind held out at a time: a model per kind
+(outage, error ramp, latency creep, partial failure, cascading), trained without it on the train
+half, added to the reference, its probability calibrated like the baselines, and shown on each
+test cell by the model that never saw that cell's kind. --cells narrows the space (as quality
+takes it). The whole space takes minutes on two cores.
 
 fleet: what fleet mode (@datapunk/breaker-redis) buys, before deploying Redis. N replicas share
 --rps requests/s (default 200) at random and call one upstream that dies after 20 s of healthy
@@ -82,14 +97,18 @@ upstream until then, medians over --seeds (default 1..5). --faulty N: the upstre
 replicas only (their own network path or deploy); the table adds the good calls the healthy
 replicas rejected. --html draws them against fleet size.
 
-train: fits the learned predictor (a logistic model over per-bucket failure rate, latency and
-their changes) on built-in scenarios (--scenarios, default brownout, slow-degradation,
+train: fits the learned predictor (a logistic model over the failure rate and latency of each
+second, of about 10 s and of about a minute, and their changes) on built-in scenarios (--scenarios, default brownout, slow-degradation,
 noisy-but-healthy, self-healing-spikes, outage, cascading) over --seeds (default 1..10): a bucket
 is positive when the upstream's true failure rate reaches 50% within --horizon-ms (default
 30000). With --trace (a live breaker's calls$ as JSON lines) it trains on the recorded outcomes
 instead, labelling a bucket positive when the calls settled within the horizon after it failed
-at 50% or more; give --scenarios too to train on both. Deterministic. Writes the detector config
-({ "kind": "learned", "model": ... }) to --out (default model.json), ready for a trip's any-of.`
+at 50% or more; give --scenarios too to train on both. Deterministic. Writes a circuit config
+to --out (default model.json), ready for run --config: a failure-rate threshold (--threshold,
+default 0.5, over 10 s and 20 calls) and the model ({ "kind": "learned", "model": ... }) beside it.
+--balance weighs positive and negative buckets alike (for failures too rare to be learnt
+otherwise); the model then gives a score rather than a probability, and needs a higher
+probability setting to keep false trips as rare.`
 
 /** The help of `command`: its usage lines and its paragraph; the whole text for the demo (no command). */
 export const commandHelp = (command: Command | undefined): string => {

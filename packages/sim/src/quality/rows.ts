@@ -2,7 +2,7 @@
  * What the quality matrix measures: rows of strategies, each given as data (a circuit config, or
  * an adaptive throttle around one, as its config kind), so worker threads can build them.
  */
-import { type Kinds, type PredictorModel, type Strategy, strategyFromConfig } from '@datapunk/breaker'
+import { type Kinds, type PredictorModelInput, type Strategy, strategyFromConfig } from '@datapunk/breaker'
 import { demoDetection } from '../strategies.js'
 
 /** A row of the matrix: a name, and a strategy config as `strategyFromConfig` reads it (a circuit, or an adaptive throttle around one). */
@@ -124,7 +124,7 @@ export const libraryRows = (options: LibraryRowsOptions = {}): ReadonlyArray<Qua
 /** Options of {@link libraryRows}. */
 export interface LibraryRowsOptions {
   /** A model for the learned predictor (from `trainPredictor`): adds a row with it next to the failure-rate threshold. */
-  readonly learnedModel?: PredictorModel
+  readonly learnedModel?: PredictorModelInput
 }
 
 /** Builds a row's strategy, or says why its config is refused. */
