@@ -34,10 +34,12 @@ import { gzipSync } from 'node:zlib'
  * (`CallOverdue` through the reducer, the window detectors, composites and the throttle) took it
  * to 35.18 KB and 22.10 KB, just over the old budget. The thirteenth session's own `Either`
  * functions and bundles brought it to 26.5 KB and 22.13 KB; the fourteenth grew its own to
- * 23.8 KB for the `cusum` detector (a built-in kind, so every JSON reader carries it: +1.36 KB).
+ * 23.8 KB for the `cusum` detector (a built-in kind, so every JSON reader carries it: +1.36 KB);
+ * the fifteenth to 24.1 KB for the learned predictor's features over three horizons (its averages
+ * in the state and their codec, the shared `closeBucket`: 23.82 KB measured).
  */
 const CORE_BUDGET_BYTES = 35_500
-const CORE_OWN_BUDGET_BYTES = 23_800
+const CORE_OWN_BUDGET_BYTES = 24_100
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const bin = (name) => join(root, 'node_modules', '.bin', name)
