@@ -9,6 +9,7 @@ import {
 } from '@datapunk/breaker'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { predictorModel } from './arbitraries.js'
 
 /** A model written before the averaged features existed: their weights absent, 0. */
 const model: PredictorModelInput = {
@@ -144,25 +145,9 @@ describe('learned predictor', () => {
   })
 
   it('never throws, stays deterministic and keeps its probability in [0, 1] whatever the traffic and the model', () => {
-    const weight = fc.double({ min: -1000, max: 1000, noNaN: true })
     fc.assert(
       fc.property(
-        fc.record({
-          bias: weight,
-          weights: fc.record(
-            {
-              failureRate: weight,
-              failureRateChange: weight,
-              logLatencyRatio: weight,
-              logLatencyRatioChange: weight,
-              failureRate10: weight,
-              failureRate60: weight,
-              logLatencyRatio10: weight,
-              logLatencyRatio60: weight,
-            },
-            { requiredKeys: ['failureRate', 'failureRateChange', 'logLatencyRatio', 'logLatencyRatioChange'] },
-          ),
-        }),
+        predictorModel(1000),
         fc.array(fc.tuple(fc.integer({ min: 0, max: 400 }), fc.boolean(), fc.double({ min: 0, max: 1e6, noNaN: true })), {
           maxLength: 200,
         }),

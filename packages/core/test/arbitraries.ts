@@ -106,26 +106,9 @@ export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigIn
         { requiredKeys: ['kind', 'signal'] },
       )
     case 'learned': {
-      const weight = fc.double({ min: -50, max: 50, noNaN: true })
       return fc.record({
         kind: fc.constant(kind),
-        model: fc.record({
-          bias: weight,
-          // The averaged features' weights may be absent (a model written before they existed).
-          weights: fc.record(
-            {
-              failureRate: weight,
-              failureRateChange: weight,
-              logLatencyRatio: weight,
-              logLatencyRatioChange: weight,
-              failureRate10: weight,
-              failureRate60: weight,
-              logLatencyRatio10: weight,
-              logLatencyRatio60: weight,
-            },
-            { requiredKeys: ['failureRate', 'failureRateChange', 'logLatencyRatio', 'logLatencyRatioChange'] },
-          ),
-        }),
+        model: predictorModel(50),
         bucketMs: fc.integer({ min: 1, max: 300 }),
         minimumCalls: fc.integer({ min: 1, max: 5 }),
         confirmBuckets: fc.integer({ min: 1, max: 3 }),
@@ -350,3 +333,27 @@ const segment = fc.constantFrom(0, 0, 0.05, 0.3, 0.7, 1).chain((bias) => fc.arra
 export const script: fc.Arbitrary<ReadonlyArray<ScriptStep>> = fc
   .array(segment, { minLength: 1, maxLength: 3 })
   .map((segments) => segments.flat())
+
+/**
+ * A learned predictor's model with weights in [-max, max]; the averaged features' weights may be
+ * absent (a model written before they existed).
+ */
+export const predictorModel = (max: number) => {
+  const weight = fc.double({ min: -max, max, noNaN: true })
+  return fc.record({
+    bias: weight,
+    weights: fc.record(
+      {
+        failureRate: weight,
+        failureRateChange: weight,
+        logLatencyRatio: weight,
+        logLatencyRatioChange: weight,
+        failureRate10: weight,
+        failureRate60: weight,
+        logLatencyRatio10: weight,
+        logLatencyRatio60: weight,
+      },
+      { requiredKeys: ['failureRate', 'failureRateChange', 'logLatencyRatio', 'logLatencyRatioChange'] },
+    ),
+  })
+}

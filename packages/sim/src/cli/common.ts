@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import type { Kinds, Strategy } from '@datapunk/breaker'
 import { loadKinds } from '../kindsModule.js'
+import { type QualityRow, strategyOfRow } from '../quality/rows.js'
 import { type Cell, selectCells } from '../quality/space.js'
 import { parseTrace, strategyFromJson, type TraceEvent } from '../replay.js'
 import { type Command, commandHelp } from './help.js'
@@ -138,6 +139,19 @@ export function readJson(path: string): unknown {
   } catch (error) {
     fail(`${path}: not JSON (${error instanceof Error ? error.message : String(error)})`)
   }
+}
+
+/** A config file as a matrix row, named by its `name` (or its path); a config whose strategy does not build ends the command. */
+export function configRow(path: string, kinds: Kinds | undefined): QualityRow {
+  const config = readJson(path)
+  const named = typeof config === 'object' && config !== null && typeof (config as { name?: unknown }).name === 'string'
+  const row = { name: named ? String((config as { name: string }).name) : path, config }
+  try {
+    strategyOfRow(row, kinds)
+  } catch (error) {
+    fail(`${path}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  return row
 }
 
 export function positiveInt(text: string | undefined, name: string, fallback: number, max: number): number {

@@ -5,8 +5,7 @@ import { resolve } from 'node:path'
 import type { Kinds } from '@datapunk/breaker'
 import { evaluatePrediction, renderPrediction } from '../prediction.js'
 import { earlyWarning, renderEarlyWarning } from '../quality/earlyWarning.js'
-import { strategyOfRow } from '../quality/rows.js'
-import { cellsOption, fail, kindsOption, parseOptions, parseSeeds, positiveInt, readJson, strategyFile } from './common.js'
+import { cellsOption, configRow, fail, kindsOption, parseOptions, parseSeeds, positiveInt, strategyFile } from './common.js'
 import { progressLine } from './progress.js'
 
 export async function evaluateCommand(args: string[]): Promise<void> {
@@ -56,17 +55,7 @@ async function evaluateOnSpace(
   kinds: Kinds | undefined,
 ): Promise<void> {
   if (values.hours !== undefined) fail('evaluate: --hours does not go with --space (noise cells have their own length)')
-  const rows = (values.config ?? []).map((path) => {
-    const config = readJson(path)
-    const named = typeof config === 'object' && config !== null && typeof (config as { name?: unknown }).name === 'string'
-    const row = { name: named ? String((config as { name: string }).name) : path, config }
-    try {
-      strategyOfRow(row, kinds)
-    } catch (error) {
-      fail(`${path}: ${error instanceof Error ? error.message : String(error)}`)
-    }
-    return row
-  })
+  const rows = (values.config ?? []).map((path) => configRow(path, kinds))
   const budget = values.budget === undefined ? 1 : Number(values.budget)
   if (!(budget >= 0 && Number.isFinite(budget))) fail(`evaluate: --budget must be false trips a day, 0 or more, got "${values.budget}"`)
   const progress = progressLine('evaluate --space')

@@ -4,8 +4,8 @@ import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { qualityMatrix } from '../quality/matrix.js'
 import { renderQualityHtml, renderQualityText } from '../quality/render.js'
-import { BASELINE, libraryRows, type QualityRow, strategyOfRow } from '../quality/rows.js'
-import { cellsOption, fail, kindsOption, parseOptions, parseSeeds, positiveInt, readJson, writeHtml, writeJson } from './common.js'
+import { BASELINE, libraryRows, type QualityRow } from '../quality/rows.js'
+import { cellsOption, configRow, fail, kindsOption, parseOptions, parseSeeds, positiveInt, writeHtml, writeJson } from './common.js'
 import { progressLine } from './progress.js'
 
 export async function qualityCommand(args: string[]): Promise<void> {
@@ -29,17 +29,9 @@ export async function qualityCommand(args: string[]): Promise<void> {
   const baseline = libraryRows().find((r) => r.name === BASELINE) as QualityRow
   const rows: QualityRow[] = [baseline]
   for (const path of paths) {
-    const config = readJson(path)
-    const named = typeof config === 'object' && config !== null && typeof (config as { name?: unknown }).name === 'string'
-    const name = named ? String((config as { name: string }).name) : path
-    if (rows.some((r) => r.name === name))
-      fail(`quality: two configs are named "${name}" (the first row is the library's ${BASELINE}): rename one`)
-    const row = { name, config }
-    try {
-      strategyOfRow(row, kinds)
-    } catch (error) {
-      fail(`${path}: ${error instanceof Error ? error.message : String(error)}`)
-    }
+    const row = configRow(path, kinds)
+    if (rows.some((r) => r.name === row.name))
+      fail(`quality: two configs are named "${row.name}" (the first row is the library's ${BASELINE}): rename one`)
     rows.push(row)
   }
   const cells = cellsOption(values.cells ?? 'all', values['max-rps'])
