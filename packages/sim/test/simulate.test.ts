@@ -238,6 +238,9 @@ describe('breaker-sim CLI', () => {
         expect(help.stdout).not.toContain(command === 'run' ? '\ntune: ' : '\nrun: ')
       }
     }
+    // A command with two forms shows both.
+    const evaluate = spawnSync(process.execPath, [cli, 'evaluate', '--help'], { encoding: 'utf8' })
+    expect(evaluate.stdout).toContain('\n       breaker-sim evaluate --space [--config FILE ...] [--learned]')
   })
 
   it("a usage error is one line with a pointer to the command's help, suggesting what was meant", () => {
