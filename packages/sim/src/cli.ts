@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { scenarios } from './builtInScenarios.js'
 import {
+  cellsOption,
   closest,
   fail,
   kindsOption,
@@ -24,6 +25,8 @@ import { qualityCommand } from './cli/quality.js'
 import { tuneCommand } from './cli/tune.js'
 import { FLEET_SIZES, renderFleetHtml, renderFleetText, sweepFleet } from './fleet/render.js'
 import { renderHtml, renderSeedHtml } from './html.js'
+import { incidentKind } from './quality/heldOut.js'
+import type { Cell } from './quality/space.js'
 import { replay } from './replay.js'
 import { renderSeedTable, renderText } from './report.js'
 import type { Scenario } from './Scenario.js'
@@ -213,13 +216,22 @@ function trainCommand(args: string[]): void {
       'horizon-ms': { type: 'string' },
       threshold: { type: 'string' },
       balance: { type: 'boolean' },
+      cells: { type: 'string' },
+      'hold-out': { type: 'string' },
       out: { type: 'string' },
     },
     'train',
   )
-  const defaultNames = values.trace === undefined ? 'brownout,slow-degradation,noisy-but-healthy,self-healing-spikes,outage,cascading' : ''
+  const defaultNames =
+    values.trace === undefined && values.cells === undefined
+      ? 'brownout,slow-degradation,noisy-but-healthy,self-healing-spikes,outage,cascading'
+      : ''
   const names = (values.scenarios ?? defaultNames).split(',').filter((name) => name !== '')
-  const chosen = names.map((name) => builtIn(name) ?? fail(`train: unknown scenario "${name}"${suggestScenario(name)} (see --list)`))
+  const spaceCells = trainingCells(values.cells, values['hold-out'])
+  const chosen = [
+    ...names.map((name) => builtIn(name) ?? fail(`train: unknown scenario "${name}"${suggestScenario(name)} (see --list)`)),
+    ...spaceCells.map((c) => c.scenario),
+  ]
   const seeds = parseSeeds(values.seeds ?? '1..10')
   const horizonMs = positiveInt(values['horizon-ms'], 'horizon-ms', 30_000, 600_000)
   const threshold = values.threshold === undefined ? 0.5 : Number(values.threshold)
@@ -255,6 +267,11 @@ function trainCommand(args: string[]): void {
   })
   const sources = [
     ...(names.length > 0 ? [`${names.join(', ')}, seeds ${values.seeds ?? '1..10'}`] : []),
+    ...(spaceCells.length > 0
+      ? [
+          `${spaceCells.length} cells of the scenario space (${values.cells}${values['hold-out'] === undefined ? '' : `, without ${values['hold-out']}`}), seeds ${values.seeds ?? '1..10'}`,
+        ]
+      : []),
     ...(values.trace === undefined ? [] : [values.trace]),
   ]
   process.stdout.write(
@@ -273,6 +290,22 @@ function trainCommand(args: string[]): void {
       '',
     ].join('\n'),
   )
+}
+
+/**
+ * The cells `train --cells` selects (none without it), less those of the incident kind `--hold-out`
+ * names (outage, error ramp, latency creep, partial failure or cascading).
+ */
+function trainingCells(selector: string | undefined, holdOut: string | undefined): ReadonlyArray<Cell> {
+  if (selector === undefined) {
+    if (holdOut !== undefined) fail('train: --hold-out goes with --cells')
+    return []
+  }
+  const cells = cellsOption(selector, undefined)
+  if (holdOut === undefined) return cells
+  const kinds = [...new Set(cells.filter((c) => c.kind === 'incident').map((c) => incidentKind(c.family)))]
+  if (!kinds.includes(holdOut)) fail(`train: --hold-out: no incident kind "${holdOut}" among the cells (they hold ${kinds.join(', ')})`)
+  return cells.filter((c) => c.kind === 'noise' || incidentKind(c.family) !== holdOut)
 }
 
 /** A share as a percentage with one decimal, or `-` when there is none (a declaration: the commands run before the module's consts exist). */

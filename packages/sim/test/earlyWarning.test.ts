@@ -64,6 +64,12 @@ describe('early warning on the scenario space at a false-trip budget', () => {
     ).rejects.toThrow('a config has the name of a baseline or of another config ("classic")')
   })
 
+  it('refuses cells without noise on the train half: no budget could be kept', async () => {
+    await expect(
+      earlyWarning([], { calibrationSeeds: [1], seeds: [101], workers: 1, cells: cells.filter((c) => c.kind === 'incident') }),
+    ).rejects.toThrow('the cells hold no noise cell of the train half')
+  })
+
   it('renders a verdict per column: ahead on every precursor, never later, within the budget', () => {
     const e: EarlyWarning = {
       budgetPerDay: 1,

@@ -87,6 +87,24 @@ describe('training the learned predictor', () => {
     expect(examples.at(-1)?.[1]).toBe(0) // nothing recorded after the end: no evidence either way
   })
 
+  it('trains on cells of the scenario space, one incident kind held out', () => {
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+    const out = join(mkdtempSync(join(tmpdir(), 'train-cells-')), 'model.json')
+    const cells = 'error-ramp@20,outage@20,noise-background-1@20'
+    const result = spawnSync(process.execPath, [cli, 'train', '--cells', cells, '--hold-out', 'outage', '--seeds', '1..1', '--out', out], {
+      encoding: 'utf8',
+    })
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout).toContain(`of 2 cells of the scenario space (${cells}, without outage), seeds 1..1`)
+    expect(fromConfig(JSON.parse(readFileSync(out, 'utf8')))._tag).toBe('Right')
+    const unknown = spawnSync(process.execPath, [cli, 'train', '--cells', cells, '--hold-out', 'meteor'], { encoding: 'utf8' })
+    expect(unknown.status).toBe(2)
+    expect(unknown.stderr).toContain('train: --hold-out: no incident kind "meteor" among the cells (they hold outage, error ramp)')
+    const alone = spawnSync(process.execPath, [cli, 'train', '--hold-out', 'outage'], { encoding: 'utf8' })
+    expect(alone.status).toBe(2)
+    expect(alone.stderr).toContain('train: --hold-out goes with --cells')
+  })
+
   it('trains from a recorded trace on the command line', () => {
     const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
     const dir = mkdtempSync(join(tmpdir(), 'train-trace-'))

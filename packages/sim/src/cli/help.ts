@@ -19,7 +19,8 @@ export const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PA
        breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
        breaker-sim evaluate --config FILE [--config FILE ...] [--seeds SEEDS] [--hours N] [--kinds MODULE]
        breaker-sim evaluate --space [--config FILE ...] [--learned] [--calibrate-seeds SEEDS] [--seeds SEEDS] [--budget N] [--cells SEL] [--workers N]
-       breaker-sim train [--scenarios A,B,...] [--seeds SEEDS] [--trace FILE] [--horizon-ms N] [--threshold R] [--balance] [--out FILE]
+       breaker-sim train [--scenarios A,B,...] [--cells SEL [--hold-out KIND]] [--seeds SEEDS] [--trace FILE] [--horizon-ms N]
+                         [--threshold R] [--balance] [--out FILE]
        breaker-sim fleet [--config FILE] [--sizes N,N,...] [--rps N] [--sync-ms N] [--seeds SEEDS] [--quiet-start] [--faulty N]
                          [--kinds MODULE] [--html PATH]
 
@@ -103,7 +104,10 @@ noisy-but-healthy, self-healing-spikes, outage, cascading) over --seeds (default
 is positive when the upstream's true failure rate reaches 50% within --horizon-ms (default
 30000). With --trace (a live breaker's calls$ as JSON lines) it trains on the recorded outcomes
 instead, labelling a bucket positive when the calls settled within the horizon after it failed
-at 50% or more; give --scenarios too to train on both. Deterministic. Writes a circuit config
+at 50% or more; give --scenarios too to train on both. --cells trains on cells of the scenario
+space instead (as quality takes them: train, test, families, ids), and --hold-out KIND leaves
+out the incidents of one kind (outage, error ramp, latency creep, partial failure, cascading), to
+judge the model on that kind with evaluate --space --cells. Deterministic. Writes a circuit config
 to --out (default model.json), ready for run --config: a failure-rate threshold (--threshold,
 default 0.5, over 10 s and 20 calls) and the model ({ "kind": "learned", "model": ... }) beside it.
 --balance weighs positive and negative buckets alike (for failures too rare to be learnt

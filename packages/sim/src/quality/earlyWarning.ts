@@ -175,6 +175,9 @@ export const earlyWarning = async (configs: ReadonlyArray<QualityRow>, options: 
   const trainNoise = space.filter((c) => c.half === 'train' && c.kind === 'noise')
   const test = space.filter((c) => c.half === 'test' && !c.fragile)
   const testNoise = test.filter((c) => c.kind === 'noise')
+  // Without noise on the train half nothing is calibrated: every setting would pass for within the budget.
+  if (trainNoise.length === 0)
+    throw new Error('earlyWarning: the cells hold no noise cell of the train half, so no false-trip budget can be kept (add noise-*)')
   const run = (phase: string, rows: ReadonlyArray<QualityRow>, cells: ReadonlyArray<Cell>, seeds: ReadonlyArray<number>) =>
     qualityMatrix(rows, cells, seeds, {
       workers: options.workers,
