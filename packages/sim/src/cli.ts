@@ -33,7 +33,7 @@ import type { Scenario } from './Scenario.js'
 import { readScenarioFile } from './ScenarioFile.js'
 import { simulate } from './simulate.js'
 import { demoStrategies } from './strategies.js'
-import { trainPredictor } from './train.js'
+import { type Trained, trainPredictor } from './train.js'
 import { simulateSeeds } from './tune.js'
 
 /** What the demo's comparison of classic half-open and gradual recovery shows, and where each wins. */
@@ -274,22 +274,32 @@ function trainCommand(args: string[]): void {
       : []),
     ...(values.trace === undefined ? [] : [values.trace]),
   ]
-  process.stdout.write(
-    [
-      `trained on ${trained.examples} buckets (${trained.positives} positive) of ${sources.join(' and ')}, horizon ${horizonMs} ms`,
-      `  on them: ${percent(trained.accuracy)} right, where answering "no" to every bucket is ${percent(trained.alwaysNoAccuracy)} right;`,
-      `  precision ${percent(trained.precision)} (flagged buckets followed by failure), recall ${percent(trained.recall)} (such buckets flagged)`,
-      `  ${values.balance === true ? 'positive and negative buckets weighed alike (its output is a score, not a probability: raise `probability` to keep false trips down); ' : ''}the config is a ${threshold} failure-rate threshold with the model beside it.`,
-      '  These are training figures: judge the model with `breaker-sim evaluate --space --config FILE`, at a false-trip',
-      '  budget and next to a threshold at the same budget, before trusting it to shed load. Trained on the scenario space',
-      '  with one incident kind held out (bench/prediction/SPACE.md), a model sheds load 16 to 18 s before the best threshold',
-      '  on latency creeps it never saw, and no sooner on error ramps; on the quality matrix (bench/quality/LEARNED.md)',
-      '  it costs up to 8.7 points where an upstream only degrades: it wins no cell by more than 2 points and loses 9.',
-      '  The `{ "kind": "cusum" }` detector is ahead of it on both, with a false-trip rate you state.',
-      `wrote ${out}`,
-      '',
-    ].join('\n'),
-  )
+  process.stdout.write(trainSummary(trained, sources, horizonMs, threshold, values.balance === true, out))
+}
+
+/** What `train` prints: the fit on its own data, what the config is, and how such a model did where it was judged. */
+function trainSummary(
+  trained: Trained,
+  sources: ReadonlyArray<string>,
+  horizonMs: number,
+  threshold: number,
+  balance: boolean,
+  out: string,
+): string {
+  return [
+    `trained on ${trained.examples} buckets (${trained.positives} positive) of ${sources.join(' and ')}, horizon ${horizonMs} ms`,
+    `  on them: ${percent(trained.accuracy)} right, where answering "no" to every bucket is ${percent(trained.alwaysNoAccuracy)} right;`,
+    `  precision ${percent(trained.precision)} (flagged buckets followed by failure), recall ${percent(trained.recall)} (such buckets flagged)`,
+    `  ${balance ? 'positive and negative buckets weighed alike (its output is a score, not a probability: raise `probability` to keep false trips down); ' : ''}the config is a ${threshold} failure-rate threshold with the model beside it.`,
+    '  These are training figures: judge the model with `breaker-sim evaluate --space --config FILE`, at a false-trip',
+    '  budget and next to a threshold at the same budget, before trusting it to shed load. Trained on the scenario space',
+    '  with one incident kind held out (bench/prediction/SPACE.md), a model sheds load 16 to 18 s before the best threshold',
+    '  on latency creeps it never saw, and no sooner on error ramps; on the quality matrix (bench/quality/LEARNED.md)',
+    '  it costs up to 8.7 points where an upstream only degrades: it wins no cell by more than 2 points and loses 9.',
+    '  The `{ "kind": "cusum" }` detector is ahead of it on both, with a false-trip rate you state.',
+    `wrote ${out}`,
+    '',
+  ].join('\n')
 }
 
 /**
