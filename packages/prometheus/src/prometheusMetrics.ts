@@ -17,7 +17,7 @@ import {
   watchBreakers,
 } from '@datapunk/breaker-runtime'
 import { Counter, register as defaultRegistry, Gauge, Histogram, type Registry } from 'prom-client'
-import { LabelSets, type Labels, ScrapeSnapshots, SeriesValue } from './series.js'
+import { type LabelSet, LabelSets, ScrapeSnapshots, type SeriesSink, TextSink, textServes, ValueSink } from './series.js'
 
 /** Options of {@link prometheusMetrics}. */
 export interface PrometheusOptions {
@@ -131,7 +131,8 @@ class Tally implements CallCounter {
   readonly subscription = new Subscription()
   readonly calls: Record<CallOutcomeLabel, number> = { success: 0, failure: 0, timeout: 0, cancelled: 0, ignored: 0 }
   readonly rejections = new Map<string, number>()
-  readonly transitions = new Map<string, { readonly from: string; readonly to: string; readonly reason: string; count: number }>()
+  /** Transitions by `from/to/reason`, each with its label set. */
+  readonly transitions = new Map<string, { readonly set: LabelSet; count: number }>()
   readonly durations: Record<Timed, Durations>
 
   constructor(
@@ -207,6 +208,9 @@ const INITIAL_TRANSITIONS: ReadonlyArray<{ readonly from: string; readonly to: s
   { from: 'half-open', to: 'open', reason: 'recovery-failed' },
 ]
 
+/** Their keys in a tally, in the same order. */
+const INITIAL_KEYS = INITIAL_TRANSITIONS.map((tr) => transitionKey(tr))
+
 /** Builds (or finds) the metrics of `registry` and `prefix`. */
 const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArray<number> | undefined): Shared => {
   let byPrefix = sharedByRegistry.get(registry)
@@ -236,7 +240,7 @@ const defineMetric = (
   registry: Registry,
   prefix: string,
   name: MetricName,
-  values: () => SeriesValue[],
+  series: (sink: SeriesSink) => void,
   buckets?: ReadonlyArray<number>,
 ): void => {
   const entry = metricCatalogue.find((m) => m.name === name)
@@ -248,9 +252,17 @@ const defineMetric = (
       : type === 'counter'
         ? new Counter(config)
         : new Gauge(config)
-  const read = async () => ({ help: config.help, name: config.name, type, values: values(), aggregator: 'sum' })
-  // What the registry reads, for the text format and for JSON alike.
-  Object.assign(metric, { get: read, getForPromString: read })
+  // The metric's name as it is now: an OpenMetrics registry renames a counter (`_total` off the
+  // family, on every sample) before reading it; the name it was made with gave `_total_total`.
+  const read = (sink: ValueSink | TextSink) => {
+    series(sink)
+    return { help: config.help, name: metric.name, type, values: sink.values, aggregator: 'sum' }
+  }
+  // What the registry reads: labelled values for JSON, the text sink's one value for the text format where it serves.
+  Object.assign(metric, {
+    get: async () => read(new ValueSink()),
+    getForPromString: async () => read(textServes(registry) ? new TextSink(metric.name) : new ValueSink()),
+  })
 }
 
 /** Registers the metrics of `shared` on `registry`, read at scrape time from the breakers attached to it. */
@@ -260,17 +272,15 @@ const register = (registry: Registry, prefix: string, shared: Shared): void => {
   /** A metric with series from each attached breaker (its snapshot read once per scrape). */
   const perBreaker = (
     name: MetricName,
-    each: (t: Tally, snapshot: () => Snapshot, out: SeriesValue[]) => void,
+    each: (t: Tally, snapshot: () => Snapshot, out: SeriesSink) => void,
     buckets?: ReadonlyArray<number>,
   ) =>
     defineMetric(
       registry,
       prefix,
       name,
-      () => {
-        const out: SeriesValue[] = []
+      (out) => {
         for (const [breaker, t] of attached) each(t, () => snapshots.of(breaker), out)
-        return out
       },
       buckets,
     )
@@ -278,7 +288,7 @@ const register = (registry: Registry, prefix: string, shared: Shared): void => {
   const gauge = (name: MetricName, value: (snapshot: Snapshot) => number | null) =>
     perBreaker(name, (t, snapshot, out) => {
       const v = value(snapshot())
-      if (v !== null) out.push(new SeriesValue(v, t.labels.base))
+      if (v !== null) out.add(v, t.labels.base)
     })
   perBreaker('state', (t, snapshot, out) => stateSeries(t, snapshot().state, out))
   gauge('admitted_ratio', (s) => s.admitRate)
@@ -291,7 +301,8 @@ const register = (registry: Registry, prefix: string, shared: Shared): void => {
   gauge('open_until_timestamp_seconds', (s) => (s.state === 'open' && s.openUntil !== null ? s.openUntil / 1000 : null))
   // Counters are the tallies' totals, zeros too (present from attach: `increase()` sees the first).
   perBreaker('calls_total', (t, _, out) => {
-    for (const outcome of CALL_OUTCOMES) out.push(new SeriesValue(t.calls[outcome], outcomeLabels(t, outcome)))
+    const sets = t.labels.each('outcome', CALL_OUTCOMES)
+    for (let i = 0; i < CALL_OUTCOMES.length; i++) out.add(t.calls[CALL_OUTCOMES[i] as CallOutcomeLabel], sets[i] as LabelSet)
   })
   perBreaker('rejections_total', (t, _, out) => rejectionSeries(t, out))
   perBreaker('transitions_total', (t, _, out) => transitionSeries(t, out))
@@ -300,18 +311,13 @@ const register = (registry: Registry, prefix: string, shared: Shared): void => {
 }
 
 /** 1 for the phase the breaker is in, 0 for the others. */
-const stateSeries = (t: Tally, state: string, out: SeriesValue[]): void => {
-  for (const phase of PHASES)
-    out.push(
-      new SeriesValue(
-        phase === state ? 1 : 0,
-        t.labels.with(`state:${phase}`, () => ({ state: phase })),
-      ),
-    )
+const stateSeries = (t: Tally, state: string, out: SeriesSink): void => {
+  const sets = t.labels.each('state', PHASES)
+  for (let i = 0; i < PHASES.length; i++) out.add(PHASES[i] === state ? 1 : 0, sets[i] as LabelSet)
 }
 
 /** Every figure a part of the breaker reports. */
-const figureSeries = (t: Tally, snapshot: Snapshot, out: SeriesValue[]): void => {
+const figureSeries = (t: Tally, snapshot: Snapshot, out: SeriesSink): void => {
   for (const f of partFigures(snapshot)) {
     const labels = t.labels.with(`figure:${f.part}:${f.index}:${f.kind}:${f.figure}`, () => ({
       part: f.part,
@@ -319,36 +325,32 @@ const figureSeries = (t: Tally, snapshot: Snapshot, out: SeriesValue[]): void =>
       kind: f.kind,
       figure: f.figure,
     }))
-    out.push(new SeriesValue(f.value, labels))
+    out.add(f.value, labels)
   }
 }
 
 /** Rejections by reason: every built-in reason from attach, others once they happen. */
-const rejectionSeries = (t: Tally, out: SeriesValue[]): void => {
-  for (const reason of new Set([...REJECT_REASONS, ...t.rejections.keys()]))
-    out.push(
-      new SeriesValue(
-        t.rejections.get(reason) ?? 0,
+const rejectionSeries = (t: Tally, out: SeriesSink): void => {
+  const sets = t.labels.each('reason', REJECT_REASONS)
+  for (let i = 0; i < REJECT_REASONS.length; i++) out.add(t.rejections.get(REJECT_REASONS[i] as string) ?? 0, sets[i] as LabelSet)
+  if (t.rejections.size === 0) return
+  for (const [reason, n] of t.rejections)
+    if (!(REJECT_REASONS as ReadonlyArray<string>).includes(reason))
+      out.add(
+        n,
         t.labels.with(`reason:${reason}`, () => ({ reason })),
-      ),
-    )
+      )
 }
 
 /** Transitions: a trip's and a recovery's from attach, others once they happen. */
-const transitionSeries = (t: Tally, out: SeriesValue[]): void => {
-  const add = (tr: { readonly from: string; readonly to: string; readonly reason: string }, n: number) =>
-    out.push(
-      new SeriesValue(
-        n,
-        t.labels.with(`transition:${transitionKey(tr)}`, () => ({ from: tr.from, to: tr.to, reason: tr.reason })),
-      ),
-    )
-  for (const initial of INITIAL_TRANSITIONS) if (!t.transitions.has(transitionKey(initial))) add(initial, 0)
-  for (const tr of t.transitions.values()) add(tr, tr.count)
+const transitionSeries = (t: Tally, out: SeriesSink): void => {
+  const initial = t.labels.fixed('transition', () => INITIAL_TRANSITIONS)
+  for (let i = 0; i < INITIAL_TRANSITIONS.length; i++) if (!t.transitions.has(INITIAL_KEYS[i] as string)) out.add(0, initial[i] as LabelSet)
+  for (const tr of t.transitions.values()) out.add(tr.count, tr.set)
 }
 
 /** The duration histogram of each timed outcome that has settled calls: cumulative buckets, `+Inf`, sum and count. */
-const durationSeries = (t: Tally, bounds: ReadonlyArray<number>, histogram: string, out: SeriesValue[]): void => {
+const durationSeries = (t: Tally, bounds: ReadonlyArray<number>, histogram: string, out: SeriesSink): void => {
   for (const outcome of TIMED) {
     const d = t.durations[outcome]
     if (d.count === 0) continue
@@ -356,12 +358,12 @@ const durationSeries = (t: Tally, bounds: ReadonlyArray<number>, histogram: stri
     let cumulative = 0
     for (let i = 0; i < bounds.length; i++) {
       cumulative += d.buckets[i] ?? 0
-      out.push(new SeriesValue(cumulative, sets[i] as Labels, `${histogram}_bucket`))
+      out.add(cumulative, sets[i] as LabelSet, `${histogram}_bucket`)
     }
-    out.push(new SeriesValue(d.count, sets[bounds.length] as Labels, `${histogram}_bucket`))
+    out.add(d.count, sets[bounds.length] as LabelSet, `${histogram}_bucket`)
     const labels = outcomeLabels(t, outcome)
-    out.push(new SeriesValue(d.sum, labels, `${histogram}_sum`))
-    out.push(new SeriesValue(d.count, labels, `${histogram}_count`))
+    out.add(d.sum, labels, `${histogram}_sum`)
+    out.add(d.count, labels, `${histogram}_count`)
   }
 }
 
@@ -369,7 +371,8 @@ const durationSeries = (t: Tally, bounds: ReadonlyArray<number>, histogram: stri
 const TIMED = ['success', 'failure', 'timeout'] as const
 
 /** A breaker's labels with `outcome`. */
-const outcomeLabels = (t: Tally, outcome: string): Labels => t.labels.with(`outcome:${outcome}`, () => ({ outcome }))
+const outcomeLabels = (t: Tally, outcome: CallOutcomeLabel): LabelSet =>
+  t.labels.each('outcome', CALL_OUTCOMES)[CALL_OUTCOMES.indexOf(outcome)] as LabelSet
 
 const time = (bounds: ReadonlyArray<number>, d: Durations, ms: number): void => {
   const seconds = ms / 1000
@@ -384,15 +387,20 @@ const time = (bounds: ReadonlyArray<number>, d: Durations, ms: number): void => 
 }
 
 /** A transition's key in a tally. */
-const transitionKey = (t: { readonly from: string; readonly to: string; readonly reason: string }): string =>
-  `${t.from}/${t.to}/${t.reason}`
+function transitionKey(t: { readonly from: string; readonly to: string; readonly reason: string }): string {
+  return `${t.from}/${t.to}/${t.reason}`
+}
 
 const onTransition = (t: Tally, event: TransitionEvent): void => {
   if (event._tag !== 'StateChanged') return
   const id = transitionKey(event)
   const found = t.transitions.get(id)
   if (found !== undefined) found.count++
-  else t.transitions.set(id, { from: event.from, to: event.to, reason: event.reason, count: 1 })
+  else
+    t.transitions.set(id, {
+      set: t.labels.with(`transition:${id}`, () => ({ from: event.from, to: event.to, reason: event.reason })),
+      count: 1,
+    })
 }
 
 const durations = (bounds: number): Durations => ({ buckets: new Float64Array(bounds), sum: 0, count: 0 })

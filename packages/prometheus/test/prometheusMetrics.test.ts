@@ -262,6 +262,79 @@ describe('prometheusMetrics', () => {
   })
 })
 
+/**
+ * The same metrics written by prom-client itself: each of `registry`'s metrics registered on a
+ * mirror registry as a plain object with only `get()` (the labelled values), which prom-client
+ * writes line by line. The adapter's own writer must give the same text, byte for byte.
+ */
+const writtenByPromClient = async (registry: Registry, mirror: Registry): Promise<string> => {
+  for (const m of registry.getMetricsAsArray()) mirror.registerMetric({ name: m.name, get: () => m.get() } as never)
+  return mirror.metrics()
+}
+
+/** Breakers whose names and keys need escaping, in every phase, with durations, odd transitions and figures. */
+const busyRegistry = async (registry: Registry) => {
+  let now = 0
+  const clock = { now: () => now }
+  const group = breakerGroup<string>({
+    strategyFor: () =>
+      circuit({
+        name: 'a "quoted" \\ name\nwith a newline',
+        trip: {
+          kind: 'any-of',
+          detectors: [
+            { kind: 'consecutive-failures', threshold: 2 },
+            { kind: 'cusum', signal: 'failure' },
+          ],
+        },
+        recovery: { kind: 'gradual' },
+      }),
+    clock,
+  })
+  const single = createBreaker(circuit({ name: 'single', trip: { kind: 'consecutive-failures', threshold: 1 } }), { clock })
+  prometheusMetrics(group, { registry })
+  prometheusMetrics(single, { registry })
+  for (const key of ['plain', 'é ünïcode', 'back\\slash', 'new\nline', '"']) {
+    const breaker = group.get(key)
+    for (let i = 0; i < 3; i++) {
+      now += 7
+      await breaker.execute(async () => 1).catch(() => {})
+      await breaker.execute(async () => Promise.reject(new Error('down'))).catch(() => {})
+    }
+  }
+  await single.execute(async () => Promise.reject(new Error('down'))).catch(() => {})
+  await single.execute(async () => 1).catch(() => {}) // rejected: open
+  single.dispatch(BreakerEvent.reset())
+}
+
+describe('prometheusMetrics: the text it writes', () => {
+  it('is what prom-client writes for the same values, byte for byte (names and keys escaped, histograms, every phase)', async () => {
+    const registry = new Registry()
+    await busyRegistry(registry)
+    const text = await registry.metrics()
+    expect(text).toContain('key="back\\\\slash"')
+    expect(text).toContain('breaker_transitions_total{breaker="single",key="",from="open",to="closed",reason="reset"}')
+    expect(text).toContain('breaker_call_duration_seconds_bucket{')
+    expect(text).toBe(await writtenByPromClient(registry, new Registry()))
+  })
+
+  it("registries the writer does not serve get prom-client's own writing: default labels, OpenMetrics", async () => {
+    const labelled = new Registry()
+    labelled.setDefaultLabels({ service: 'checkout' })
+    await busyRegistry(labelled)
+    const mirror = new Registry()
+    mirror.setDefaultLabels({ service: 'checkout' })
+    const text = await labelled.metrics()
+    expect(text).toContain('breaker_state{service="checkout",breaker="single",key="",state="closed"} 1')
+    expect(text).toBe(await writtenByPromClient(labelled, mirror))
+    const open = new Registry(Registry.OPENMETRICS_CONTENT_TYPE)
+    await busyRegistry(open)
+    const openText = await open.metrics()
+    expect(openText).toContain('breaker_calls_total{breaker="single",key="",outcome="failure"} 1')
+    expect(openText).toBe(await writtenByPromClient(open, new Registry(Registry.OPENMETRICS_CONTENT_TYPE)))
+  })
+})
+
 describe('prometheusMetrics: every part’s figures', () => {
   it("publishes the built-in parts' own figures and a custom part's, by part, position, kind and name", async () => {
     const registry = new Registry()
