@@ -254,14 +254,15 @@ const defineMetric = (
         : new Gauge(config)
   // The metric's name as it is now: an OpenMetrics registry renames a counter (`_total` off the
   // family, on every sample) before reading it; the name it was made with gave `_total_total`.
+  const named = metric as unknown as { readonly name: string } // prom-client's types leave the field out
   const read = (sink: ValueSink | TextSink) => {
     series(sink)
-    return { help: config.help, name: metric.name, type, values: sink.values, aggregator: 'sum' }
+    return { help: config.help, name: named.name, type, values: sink.values, aggregator: 'sum' }
   }
   // What the registry reads: labelled values for JSON, the text sink's one value for the text format where it serves.
   Object.assign(metric, {
     get: async () => read(new ValueSink()),
-    getForPromString: async () => read(textServes(registry) ? new TextSink(metric.name) : new ValueSink()),
+    getForPromString: async () => read(textServes(registry) ? new TextSink(named.name) : new ValueSink()),
   })
 }
 
