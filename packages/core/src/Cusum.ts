@@ -281,8 +281,8 @@ const START = (now: number): CusumState => ({
  * trip on any noise cell): one part per signal, in an `any-of` with a 45% failure-rate threshold
  * (the most sensitive that keeps one false trip a day on every noise cell), sheds load 26 to 30 s
  * earlier than that threshold alone on error ramps and latency creeps, and is never later
- * (bench/prediction/SPACE.md). It costs success where an upstream only degrades (up to 9.7 points
- * on the quality matrix with a 5 s open time: bench/quality/CUSUM.md). It needs traffic to learn
+ * (bench/prediction/SPACE.md). It costs success where an upstream only degrades (up to 5.3 points
+ * on the quality matrix with a 5 s open time: bench/quality/RESULTS.md). It needs traffic to learn
  * from: 10 buckets after every close before it judges at all.
  *
  * @example

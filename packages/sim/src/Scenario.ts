@@ -1,4 +1,4 @@
-import { normal, type Random } from './Random.js'
+import { normal, type Random, seeded } from './Random.js'
 
 /** How requests arrive. */
 export type LoadModel =
@@ -89,6 +89,50 @@ export interface Scenario {
   readonly incidentAtMs: number
   /** When the upstream is back (time back to full traffic counts from here). */
   readonly recoveredAtMs: number
+  /**
+   * How much later, at most, each change of health after the incident starts comes on a seed: a
+   * draw per change per seed, uniform in [0, jitterMs) (see {@link jitteredScenario}). A fixed
+   * timeline gives every seed the same beat between the upstream's recovery and a breaker's
+   * timers: a 30 s outage and a 5 s open duration met it on the dot on every seed, so a strategy
+   * that tripped 5 s in looked better than one that tripped 2 s in, by luck. Absent or 0: the
+   * timeline as written. It must be at most the shortest gap between those changes.
+   */
+  readonly jitterMs?: number
+}
+
+/**
+ * `scenario` as it runs on `seed`: each time after `incidentAtMs` at which its health changes (a
+ * segment's start, the fragile recovery's start, `recoveredAtMs`) moves later by its own draw in
+ * [0, `jitterMs`), drawn in time order from `seed` on a stream of its own (arrivals and outcomes
+ * are drawn as without it); the same time moves the same wherever it appears; the length stays.
+ * Without `jitterMs`, `scenario` itself.
+ *
+ * @example
+ * import { jitteredScenario, scenarios } from '@datapunk/breaker-sim'
+ * const shaken = { ...scenarios.outage, jitterMs: 5_000 }
+ * const run = jitteredScenario(shaken, 7)
+ * run.recoveredAtMs >= shaken.recoveredAtMs && run.recoveredAtMs < shaken.recoveredAtMs + 5_000 // true
+ * jitteredScenario(scenarios.outage, 7) === scenarios.outage // true
+ */
+export const jitteredScenario = (scenario: Scenario, seed: number): Scenario => {
+  const jitterMs = scenario.jitterMs ?? 0
+  if (jitterMs <= 0) return scenario
+  const times = [
+    ...scenario.health.map((h) => h.atMs),
+    ...(scenario.fragility === undefined ? [] : [scenario.fragility.fromMs]),
+    scenario.recoveredAtMs,
+  ]
+  const changes = [...new Set(times.filter((at) => at > scenario.incidentAtMs))].sort((a, b) => a - b)
+  // Its own stream: the seed's arrivals and outcome draws stay what they were.
+  const random = seeded(Math.imul(seed >>> 0, 0x9e3779b1) ^ 0x5bd1e995)
+  const shift = new Map(changes.map((at) => [at, at + random() * jitterMs]))
+  const moved = (at: number): number => shift.get(at) ?? at
+  return {
+    ...scenario,
+    health: scenario.health.map((h) => (shift.has(h.atMs) ? { ...h, atMs: moved(h.atMs) } : h)),
+    ...(scenario.fragility === undefined ? {} : { fragility: { ...scenario.fragility, fromMs: moved(scenario.fragility.fromMs) } }),
+    recoveredAtMs: moved(scenario.recoveredAtMs),
+  }
 }
 
 const healthy = (atMs: number): HealthSegment => ({ atMs, failureRate: 0.002, latencyMs: { median: 40, p99: 150 } })

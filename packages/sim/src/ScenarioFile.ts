@@ -79,7 +79,7 @@ const Shape = struct(
     incidentAtMs: Time,
     recoveredAtMs: Time,
   },
-  { description: Text, fragility: Fragility },
+  { description: Text, fragility: Fragility, jitterMs: Time },
 )
 
 const at = (c: t.Context, path: string, value: unknown): t.Context =>
@@ -135,7 +135,33 @@ const crossChecks = (s: t.TypeOf<typeof Shape>, c: t.Context): t.Errors => {
   if (s.fragility !== undefined && s.fragility.fromMs >= s.durationMs) {
     fail('fragility.fromMs', s.fragility.fromMs, `expected a time before durationMs (${s.durationMs}), got ${s.fragility.fromMs}`)
   }
+  if (s.jitterMs !== undefined) jitterCheck(s, s.jitterMs, fail)
   return errors
+}
+
+/** `jitterMs` must keep the changes after the incident in order and within the run (see `jitteredScenario`). */
+const jitterCheck = (s: t.TypeOf<typeof Shape>, jitterMs: number, fail: (path: string, value: unknown, message: string) => void): void => {
+  const changes = [
+    ...new Set(
+      [...s.health.map((h) => h.atMs), ...(s.fragility === undefined ? [] : [s.fragility.fromMs]), s.recoveredAtMs].filter(
+        (at) => at > s.incidentAtMs,
+      ),
+    ),
+  ].sort((a, b) => a - b)
+  const ends = [...changes, s.durationMs]
+  for (let i = 1; i < ends.length; i++) {
+    const gap = (ends[i] ?? 0) - (ends[i - 1] ?? 0)
+    if (gap < jitterMs) {
+      const what =
+        i === ends.length - 1 ? `the last change after incidentAtMs (${ends[i - 1]}) and durationMs` : `${ends[i - 1]} and ${ends[i]}`
+      fail(
+        'jitterMs',
+        jitterMs,
+        `expected at most the shortest gap between changes of health after incidentAtMs (${gap} ms, between ${what}), got ${jitterMs}`,
+      )
+      return
+    }
+  }
 }
 
 /** The codec of a scenario file: decodes parsed JSON into a {@link Scenario}. */
@@ -157,6 +183,7 @@ export const ScenarioFile = new t.Type<Scenario, unknown, unknown>(
       ...(s.fragility === undefined ? {} : { fragility: s.fragility }),
       incidentAtMs: s.incidentAtMs,
       recoveredAtMs: s.recoveredAtMs,
+      ...(s.jitterMs === undefined || s.jitterMs === 0 ? {} : { jitterMs: s.jitterMs }),
     })
   },
   (s) => s,

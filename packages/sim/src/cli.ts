@@ -43,11 +43,11 @@ and 0.5 s at least), steps back to the last good share when errors rise with it 
 its own baseline, so an upstream that errs at every share is admitted as classic admits it),
 remembers a share that broke the upstream, and watches at full traffic for 30 s before closing
 (a relapse reopens it within a stage or two). What it costs: a ramp of about 2 s per recovery, so
-on an upstream that flaps (three recoveries) it loses 2 to 2.5 points to classic; and an upstream
+on an upstream that flaps (three recoveries) it loses up to 2.9 points to classic; and an upstream
 that breaks without warning (fragile-cliff, and this demo's fragile recovery) is broken once
 before the ramp learns where. What it saves: a fragile upstream is broken once, not again and
 again. Across the whole scenario space (pnpm bench:quality, 80 cells from 1 to 10,000 requests/s)
-it is within 2 points of classic on every cell but flapping, and 19 to 61 points ahead on nine of
+it is within 2 points of classic on every cell but flapping, and 21 to 61 points ahead on eight of
 the eleven fragile cells; pnpm bench:recovery prints the medians over 20 seeds of the built-in scenarios.`
 
 /** A built-in scenario by its own name only (`toString` or `__proto__` name none). */
@@ -294,8 +294,8 @@ function trainSummary(
     '  These are training figures: judge the model with `breaker-sim evaluate --space --config FILE`, at a false-trip',
     '  budget and next to a threshold at the same budget, before trusting it to shed load. Trained on the scenario space',
     '  with one incident kind held out (bench/prediction/SPACE.md), a model sheds load 16 to 18 s before the best threshold',
-    '  on latency creeps it never saw, and no sooner on error ramps; on the quality matrix (bench/quality/LEARNED.md)',
-    '  it costs up to 8.7 points where an upstream only degrades: it wins no cell by more than 2 points and loses 9.',
+    '  on latency creeps it never saw, and no sooner on error ramps; on the quality matrix (bench/quality/RESULTS.md)',
+    '  it costs up to 3.8 points where an upstream only degrades: it wins no cell by more than 2 points and loses 5.',
     '  The `{ "kind": "cusum" }` detector is ahead of it on both, with a false-trip rate you state.',
     `wrote ${out}`,
     '',

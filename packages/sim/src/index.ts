@@ -67,6 +67,7 @@ export {
   type Fragility,
   type HealthSegment,
   healthAt,
+  jitteredScenario,
   type LoadModel,
   latencyOf,
   type Scenario,

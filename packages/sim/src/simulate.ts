@@ -3,7 +3,7 @@ import { InFlight } from './InFlight.js'
 import { normal, seeded } from './Random.js'
 import type { Run } from './Run.js'
 import { Driven, RunTally } from './RunTally.js'
-import { arrivals, type Scenario } from './Scenario.js'
+import { arrivals, jitteredScenario, type Scenario } from './Scenario.js'
 import { Upstream } from './Upstream.js'
 
 export type { Bucket, Run, RunSummary } from './Run.js'
@@ -49,7 +49,8 @@ const drawsOf = (scenario: Scenario, seed: number): Draws => {
 
 /**
  * Runs each strategy through the same scenario and the same random draws (arrivals, failure
- * draws, latency draws are taken once from `seed`, so strategies differ only by what they do).
+ * draws, latency draws are taken once from `seed`, so strategies differ only by what they do;
+ * a scenario with `jitterMs` has its timeline shifted for the seed first, see `jitteredScenario`).
  * Deterministic: same scenario, strategies and seed, same result.
  *
  * @example
@@ -59,11 +60,8 @@ const drawsOf = (scenario: Scenario, seed: number): Draws => {
  * const [run] = simulate(scenarios.outage, [strategy], { seed: 1 })
  * run?.summary.timeToDetectMs !== null // true
  */
-export const simulate = (
-  scenario: Scenario,
-  strategies: ReadonlyArray<Strategy<unknown>>,
-  options: SimulateOptions,
-): ReadonlyArray<Run> => {
+export const simulate = (written: Scenario, strategies: ReadonlyArray<Strategy<unknown>>, options: SimulateOptions): ReadonlyArray<Run> => {
+  const scenario = jitteredScenario(written, options.seed)
   const draws = drawsOf(scenario, options.seed)
   const bucketMs = bucketMsOf(scenario, options)
   return strategies.map((strategy) => runOne(scenario, strategy, draws, bucketMs))
@@ -89,10 +87,11 @@ export const simulate = (
  * oracle.summary.wasted < runs[0].summary.wasted // true: it never calls a dead upstream
  */
 export const simulateWithOracle = (
-  scenario: Scenario,
+  written: Scenario,
   strategies: ReadonlyArray<Strategy<unknown>>,
   options: SimulateOptions,
 ): { readonly runs: ReadonlyArray<Run>; readonly oracle: Run } => {
+  const scenario = jitteredScenario(written, options.seed)
   const draws = drawsOf(scenario, options.seed)
   const bucketMs = bucketMsOf(scenario, options)
   return {
@@ -109,8 +108,10 @@ export const simulateWithOracle = (
  * const run = simulateOracle(scenarios['fragile-recovery'], { seed: 1 })
  * run.summary.collapses // 0
  */
-export const simulateOracle = (scenario: Scenario, options: SimulateOptions): Run =>
-  runOne(scenario, null, drawsOf(scenario, options.seed), bucketMsOf(scenario, options))
+export const simulateOracle = (written: Scenario, options: SimulateOptions): Run => {
+  const scenario = jitteredScenario(written, options.seed)
+  return runOne(scenario, null, drawsOf(scenario, options.seed), bucketMsOf(scenario, options))
+}
 
 /** Runs `strategy` (or, given null, the oracle) over the draws. */
 const runOne = <S>(scenario: Scenario, strategy: Strategy<S> | null, draws: Draws, bucketMs: number): Run => {

@@ -3,7 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { parseScenario, scenarios } from '@datapunk/breaker-sim'
+import { circuit } from '@datapunk/breaker'
+import { jitteredScenario, parseScenario, qualitySpace, type Scenario, scenarios, simulate } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
 
 const valid = {
@@ -38,7 +39,7 @@ describe('scenario files', () => {
     [
       'a typo in a key',
       { ...valid, durationMS: 1 },
-      's.json: durationMS: unknown key (expected only name, durationMs, load, health, incidentAtMs, recoveredAtMs, description, fragility)',
+      's.json: durationMS: unknown key (expected only name, durationMs, load, health, incidentAtMs, recoveredAtMs, description, fragility, jitterMs)',
     ],
     [
       'an unknown load kind',
@@ -91,12 +92,51 @@ describe('scenario files', () => {
       's.json: name: expected a name of lowercase letters, digits and dashes, got "my scenario"',
     ],
     [
+      'a jitter wider than the gap between two changes of health after the incident',
+      { ...valid, jitterMs: 25_000 },
+      's.json: jitterMs: expected at most the shortest gap between changes of health after incidentAtMs (20000 ms, between the last change after incidentAtMs (40000) and durationMs), got 25000',
+    ],
+    [
       'bursts longer than their period',
       { ...valid, load: { kind: 'bursts', rps: 10, burstRps: 100, everyMs: 5000, forMs: 10_000 } },
       's.json: load.forMs: expected at most everyMs (5000), got 10000',
     ],
   ])('%s', (_name, json, expected) => {
     expect(problems(json)).toBe(expected)
+  })
+
+  it('a jitter moves each change of health after the incident by its own draw per seed, the same in every place it appears', () => {
+    const decoded = parseScenario(
+      { ...valid, jitterMs: 5_000, fragility: { fromMs: 40_000, capacityRps: 50, settleMs: 10_000, collapseMs: 5_000 } },
+      's.json',
+    )
+    if (decoded._tag === 'Left') throw new Error(decoded.left)
+    const written = decoded.right
+    const recoveries = new Set<number>()
+    for (let seed = 1; seed <= 50; seed++) {
+      const run = jitteredScenario(written, seed)
+      expect(jitteredScenario(written, seed)).toEqual(run) // deterministic
+      // The incident's start stays; the recovery moves within [0, 5 s), and with it the segment and the fragility.
+      expect(run.incidentAtMs).toBe(20_000)
+      expect(run.health[1]?.atMs).toBe(20_000)
+      expect(run.recoveredAtMs).toBeGreaterThanOrEqual(40_000)
+      expect(run.recoveredAtMs).toBeLessThan(45_000)
+      expect(run.health[2]?.atMs).toBe(run.recoveredAtMs)
+      expect(run.fragility?.fromMs).toBe(run.recoveredAtMs)
+      expect(run.durationMs).toBe(60_000)
+      recoveries.add(Math.floor((run.recoveredAtMs - 40_000) / 1_000))
+    }
+    expect([...recoveries].sort()).toEqual([0, 1, 2, 3, 4]) // every second of the open period is met
+    // Without a jitter the scenario runs as written; the arrivals and outcome draws do not depend on it.
+    expect(jitteredScenario(scenarios.outage, 3)).toBe(scenarios.outage)
+    const classic = circuit({ name: 'c', trip: { kind: 'consecutive-failures', threshold: 5 }, openFor: { kind: 'constant', ms: 5_000 } })
+    const runs = (s: Scenario) => simulate(s, [classic], { seed: 3 })[0]?.summary.requests
+    expect(runs({ ...written, jitterMs: 0 })).toBe(runs(written))
+  })
+
+  it('every incident cell of the quality matrix has a jitter of 5 s, and no noise cell has one', () => {
+    for (const cell of qualitySpace())
+      expect([cell.id, cell.scenario.jitterMs]).toEqual([cell.id, cell.kind === 'incident' ? 5_000 : undefined])
   })
 
   it('decodes a fragility with a strain, and names a bad one', () => {

@@ -407,10 +407,31 @@ export const qualitySpace = (): ReadonlyArray<Cell> =>
           ...(shape.fragility === undefined ? {} : { fragility: shape.fragility }),
           incidentAtMs: shape.incidentAtMs,
           recoveredAtMs: shape.recoveredAtMs,
+          ...(family.kind === 'incident' ? { jitterMs: jitterOf(shape) } : {}),
         },
       }
     })
   })
+
+/**
+ * How much later each change of an incident cell's health comes on a seed: up to the baseline's
+ * open duration (5 s), so that over the seeds the upstream recovers at every point of a breaker's
+ * open period (every outage here lasts a multiple of 5 s, and a failure-rate threshold over a 10 s
+ * window trips 5 s into a hard outage at high traffic: without it, classic half-open's probe met
+ * the recovery on the dot on every seed); less where the changes are closer than that.
+ */
+const JITTER_MS = 5_000
+const jitterOf = (shape: Shape): number => {
+  const times = [
+    ...shape.health.map((h) => h.atMs),
+    ...(shape.fragility === undefined ? [] : [shape.fragility.fromMs]),
+    shape.recoveredAtMs,
+  ]
+  const ends = [...[...new Set(times.filter((at) => at > shape.incidentAtMs))].sort((a, b) => a - b), shape.durationMs]
+  let gap = JITTER_MS
+  for (let i = 1; i < ends.length; i++) gap = Math.min(gap, (ends[i] ?? 0) - (ends[i - 1] ?? 0))
+  return gap
+}
 
 /**
  * The cells a selector names: `all`, `train`, `test`, `quick` (a small spread for CI and tests),
