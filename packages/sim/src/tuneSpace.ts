@@ -152,6 +152,25 @@ export interface Candidate {
 }
 
 /**
+ * `config` named `name` (a copy): a circuit config carries its name, an adaptive throttle's is its
+ * circuit's (the throttle's own config has no name and refuses one).
+ */
+export const named = (config: unknown, name: string): unknown => {
+  const c = config as { readonly kind?: unknown; readonly circuit?: unknown }
+  return isThrottle(c) ? { ...c, circuit: { ...(c.circuit as object), name } } : { ...c, name }
+}
+
+/** The name a config carries (its circuit's, for an adaptive throttle), if any. */
+export const nameOf = (config: unknown): string | undefined => {
+  const c = config as { readonly kind?: unknown; readonly circuit?: unknown; readonly name?: unknown }
+  const name = isThrottle(c) ? (c.circuit as { readonly name?: unknown }).name : c.name
+  return typeof name === 'string' ? name : undefined
+}
+
+const isThrottle = (c: { readonly kind?: unknown; readonly circuit?: unknown }): boolean =>
+  c.kind === 'adaptive-throttle' && typeof c.circuit === 'object' && c.circuit !== null
+
+/**
  * The candidates of a space: every combination (grid), or `budget` seeded draws without repeats
  * (random). A grid larger than the budget is refused: search it at random, or raise the budget.
  */
@@ -160,7 +179,7 @@ export const candidatesOf = (space: TuneSpace, budget: number): E.Either<string,
   const size = axes.reduce((n, a) => n * a.values.length, 1)
   const pick = (choice: ReadonlyArray<number>, index: number): Candidate => {
     const values: Record<string, unknown> = {}
-    let config: unknown = { ...space.base, name: `candidate-${index}` }
+    let config: unknown = named(space.base, `candidate-${index}`)
     axes.forEach((axis, i) => {
       const value = axis.values[choice[i] ?? 0]
       values[axis.path] = value

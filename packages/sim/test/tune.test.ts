@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { fromConfig } from '@datapunk/breaker'
+import { fromConfig, strategyFromConfig } from '@datapunk/breaker'
 import { createBreaker } from '@datapunk/breaker-runtime'
 import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import {
@@ -145,6 +145,43 @@ describe('breaker-sim tune (CLI)', () => {
     const written = JSON.parse(readFileSync(out, 'utf8')) as unknown
     expect(fromConfig(written)._tag).toBe('Right')
     expect(written).toMatchObject({ name: 'tuned', openFor: { kind: 'constant', ms: 10_000 } })
+  })
+
+  it('tunes an adaptive throttle: each candidate named in its circuit, the best written as a throttle config', () => {
+    const throttleSpace = {
+      base: {
+        kind: 'adaptive-throttle',
+        circuit: { ...space.base, name: 'guarded' },
+      },
+      parameters: [
+        { path: 'circuit.openFor.ms', values: [1000, 5000] },
+        { path: 'successRateThreshold', values: [0.5, 0.9] },
+      ],
+    }
+    const decoded = parseSpace(throttleSpace, 's.json')
+    if (decoded._tag === 'Left') throw new Error(decoded.left)
+    const candidates = candidatesOf(decoded.right, 10)
+    expect(candidates._tag === 'Right' && candidates.right.map((c) => strategyFromConfig(c.config)._tag)).toEqual([
+      'Right',
+      'Right',
+      'Right',
+      'Right',
+    ])
+    expect(candidates._tag === 'Right' && candidates.right[3]?.config).toMatchObject({
+      kind: 'adaptive-throttle',
+      successRateThreshold: 0.9,
+      circuit: { name: 'candidate-3', openFor: { ms: 5000 } },
+    })
+    const file = join(dir, 'throttle-space.json')
+    writeFileSync(file, JSON.stringify(throttleSpace))
+    const out = join(dir, 'throttle-best.json')
+    const result = tune('--space', file, '--scenario-file', scenarioFile, '--out', out, '--workers', '1')
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout.split('\n')[0]).toBe('tuned 4 candidates on exact-outage, seeds 1')
+    const written = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>
+    expect(strategyFromConfig(written)._tag).toBe('Right')
+    expect(written).toMatchObject({ kind: 'adaptive-throttle', circuit: { name: 'guarded' } })
+    expect('name' in written).toBe(false)
   })
 
   it('gives the same result, byte for byte, on 1, 2 or 3 worker threads (a random search over seeds, custom kinds loaded in each worker)', () => {

@@ -19,6 +19,7 @@ import {
   tuneAll,
   type Weights,
 } from '../tune.js'
+import { named, nameOf } from '../tuneSpace.js'
 import { cellsOption, fail, kindsOption, parseOptions, parseSeeds, positiveInt, readJson, readTrace, writeHtml } from './common.js'
 import { progressLine } from './progress.js'
 
@@ -125,7 +126,7 @@ export async function tuneCommand(args: string[]): Promise<void> {
   }
   const chosen = byIndex.get(winner.index)
   const out = resolve(values.out ?? 'tuned.json')
-  const config = { ...(chosen?.config as Record<string, unknown>), name: String(space.right.base.name ?? 'tuned') }
+  const config = named(chosen?.config, nameOf(space.right.base) ?? 'tuned')
   try {
     writeFileSync(out, `${JSON.stringify(config, null, 2)}\n`)
   } catch (error) {
