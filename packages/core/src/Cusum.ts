@@ -279,7 +279,7 @@ const START = (now: number): CusumState => ({
  *
  * Measured on the quality matrix's space (`pnpm bench:prediction-space`, held-out seeds, no false
  * trip on any noise cell): one part per signal, in an `any-of` with a 45% failure-rate threshold
- * (the most sensitive that keeps one false trip a day on every noise cell), sheds load 26 to 30 s
+ * (the most sensitive that keeps one false trip a day on every noise cell), sheds load 22 to 31 s
  * earlier than that threshold alone on error ramps and latency creeps, and is never later
  * (bench/prediction/SPACE.md). It costs success where an upstream only degrades (up to 5.3 points
  * on the quality matrix with a 5 s open time: bench/quality/RESULTS.md). It needs traffic to learn

@@ -293,7 +293,7 @@ function trainSummary(
     `  ${balance ? 'positive and negative buckets weighed alike (its output is a score, not a probability: raise `probability` to keep false trips down); ' : ''}the config is a ${threshold} failure-rate threshold with the model beside it.`,
     '  These are training figures: judge the model with `breaker-sim evaluate --space --config FILE`, at a false-trip',
     '  budget and next to a threshold at the same budget, before trusting it to shed load. Trained on the scenario space',
-    '  with one incident kind held out (bench/prediction/SPACE.md), a model sheds load 16 to 18 s before the best threshold',
+    '  with one incident kind held out (bench/prediction/SPACE.md), a model sheds load 14 to 15 s before the best threshold',
     '  on latency creeps it never saw, and no sooner on error ramps; on the quality matrix (bench/quality/RESULTS.md)',
     '  it costs up to 3.8 points where an upstream only degrades: it wins no cell by more than 2 points and loses 5.',
     '  The `{ "kind": "cusum" }` detector is ahead of it on both, with a false-trip rate you state.',
