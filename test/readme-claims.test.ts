@@ -6,7 +6,8 @@
  * the text says what the run shows.
  */
 import { readFileSync } from 'node:fs'
-import { demoStrategies, scenarios, simulate } from '@datapunk/breaker-sim'
+import { strategyFromConfig } from '@datapunk/breaker'
+import { demoStrategies, libraryRows, scenarios, simulate } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
 
 const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8')
@@ -100,6 +101,48 @@ describe('what the README says the cusum detector costs on the quality matrix', 
     )
     expect(readme).toContain(
       'they save no fragile upstream the threshold does not (233.5 collapses against 236.5), and trip on no noise cell',
+    )
+  })
+})
+
+describe('what the README says about the throttle around gradual recovery', () => {
+  it('"loses to classic half-open on no cell (worst -0.1 ...), wins 26 cells by more than 2 points (16 ..., ten fragile ones, by 5 to 61 points), 99.0% ... against 97.6%, 63.5 times against 236.5"', () => {
+    const row = summaryRow('throttle+gradual')
+    expect(row[2]).toBe('+0.6')
+    expect(row[3]).toBe('-0.1 outage@1000')
+    expect(row[5]).toBe('0')
+    expect(row[6]).toBe('26')
+    expect(row[7]).toBe('99.0%')
+    expect(row[9]).toBe('0')
+    expect(row[10]).toBe('63.5')
+    expect(summaryRow('classic')[7]).toBe('97.6%')
+    const results = read('../bench/quality/RESULTS.md')
+    const table = results.slice(results.indexOf('### Success against classic, per cell'), results.indexOf('### Share of the oracle'))
+    const lines = table.split('\n').filter((l) => l.startsWith('|'))
+    const column = (lines[0] ?? '')
+      .split('|')
+      .map((c) => c.trim())
+      .indexOf('throttle+gradual')
+    const cells = lines.slice(2).map((l) => l.split('|').map((c) => c.trim()))
+    const of = (c: ReadonlyArray<string>) => /^([+-]?\d+\.\d) \[([+-]?\d+\.\d)\]$/.exec(c[column] ?? '')
+    const fragileWins = cells
+      .filter((c) => (c[1] ?? '').startsWith('fragile-'))
+      .map((c) => Number(of(c)?.[1]))
+      .filter((d) => d > 2)
+    expect(fragileWins).toHaveLength(10)
+    expect([Math.round(Math.min(...fragileWins)), Math.round(Math.max(...fragileWins))]).toEqual([5, 61])
+    const steady = cells.filter((c) => !(c[1] ?? '').startsWith('fragile-'))
+    expect(steady.filter((c) => Number(of(c)?.[1]) > 2)).toHaveLength(16)
+    expect(Math.min(...steady.map((c) => Number(of(c)?.[2])))).toBeGreaterThanOrEqual(-5)
+    // The README's config is the row's, named for the example, and reads as a strategy.
+    const raw = read('../README.md')
+    const block = raw.slice(raw.indexOf('**Throttle and gradual recovery together**'))
+    const json = JSON.parse(/```json\n([\s\S]*?)```/.exec(block)?.[1] ?? 'null') as { circuit: { name: string } }
+    const shipped = libraryRows().find((r) => r.name === 'throttle+gradual')?.config as { circuit: { name: string } }
+    expect({ ...json, circuit: { ...json.circuit, name: shipped.circuit.name } }).toEqual(shipped)
+    expect(strategyFromConfig(json)._tag).toBe('Right')
+    expect(readme).toContain(
+      "it loses to classic half-open on no cell (worst -0.1 on an outage at 1,000 requests/s; no seed of a cell whose upstream is not fragile loses more than 5), wins 26 cells by more than 2 points (16 where the upstream degrades, flaps or returns in steps, and ten fragile ones, by 5 to 61 points), keeps 99.0% of the oracle's goodput at the median cell against classic's 97.6%, never trips on noise, and collapses fragile upstreams 63.5 times against classic's 236.5",
     )
   })
 })

@@ -365,6 +365,20 @@ describe('recovery and throttling across traffic levels (the matrix’s targets,
     expect(gradual('fragile-cliff-50@200')?.delta).toBeGreaterThan(30)
   })
 
+  it('adaptive throttling around gradual recovery keeps the throttle’s win on a degrading upstream and gradual recovery’s on a fragile one', async () => {
+    const both = libraryRows().filter((r) => ['classic', 'gradual', 'throttle', 'throttle+gradual'].includes(r.name))
+    const matrix = await qualityMatrix(both, cellsOf('error-ramp@1000,fragile-warn-50@200'), [1, 2], { workers: 1 })
+    const row = (id: string, i: number) => matrix.cells.find((c) => c.id === id)?.rows[i]
+    // On the error ramp the throttle alone is far ahead of classic and gradual recovery is not; together they keep the throttle's lead.
+    expect(row('error-ramp@1000', 2)?.delta).toBeGreaterThan(5)
+    expect(row('error-ramp@1000', 1)?.delta).toBeLessThan(2)
+    expect(row('error-ramp@1000', 3)?.delta).toBeGreaterThan(5)
+    // On the fragile upstream the throttle alone saves nothing; together they save it as gradual recovery does.
+    expect(row('fragile-warn-50@200', 2)?.delta).toBeLessThan(2)
+    expect(row('fragile-warn-50@200', 1)?.delta).toBeGreaterThan(30)
+    expect(row('fragile-warn-50@200', 3)?.delta).toBeGreaterThan(30)
+  })
+
   it('adaptive throttling loses nothing on a healthy cold start and stays within 2 points of classic on an outage', async () => {
     const matrix = await qualityMatrix(rows, cellsOf('cold-start@1000,outage@1000'), [1, 2], { workers: 1 })
     const cold = matrix.cells.find((c) => c.id === 'cold-start@1000')

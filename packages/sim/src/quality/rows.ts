@@ -68,8 +68,8 @@ const addedDetectors: ReadonlyArray<QualityRow> = [
 /**
  * The library's strategies as shipped (with a trained model, the learned predictor too): the demo's three (the baseline, gradual recovery at its
  * defaults, consecutive failures with backoff), every built-in detector next to the demo's
- * failure-rate threshold as the docs recommend adding it, and adaptive throttling alone and around
- * the baseline. Every part at its defaults, except what the docs tell a user to set.
+ * failure-rate threshold as the docs recommend adding it, and adaptive throttling alone, around
+ * the baseline, and around a circuit that trips at 90% and recovers gradually. Every part at its defaults, except what the docs tell a user to set.
  *
  * @example
  * import { BASELINE, libraryRows, strategyOfRow } from '@datapunk/breaker-sim'
@@ -106,6 +106,21 @@ export const libraryRows = (options: LibraryRowsOptions = {}): ReadonlyArray<Qua
   {
     name: 'throttle+classic',
     config: { kind: 'adaptive-throttle', circuit: { name: 'throttle+classic', trip: demoDetection, ...classicParts } },
+  },
+  {
+    // The throttle sheds a partial failure's excess; the circuit trips only on a near-total one and
+    // recovers gradually, which is what saves a fragile upstream. Threshold and open time chosen by
+    // `breaker-sim tune` on the train half, seeds 1..3 (bench/quality/README.md).
+    name: 'throttle+gradual',
+    config: {
+      kind: 'adaptive-throttle',
+      circuit: {
+        name: 'throttle+gradual',
+        trip: { ...demoDetection, threshold: 0.9 },
+        recovery: { kind: 'gradual' },
+        openFor: { kind: 'constant', ms: 1_000 },
+      },
+    },
   },
   ...(options.learnedModel === undefined
     ? []
