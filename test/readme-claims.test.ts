@@ -107,6 +107,7 @@ describe('what the README says the cusum detector costs on the quality matrix', 
 
 describe('what the README says about the throttle around gradual recovery', () => {
   it('"loses to classic half-open on no cell (worst -0.1 ...), wins 26 cells by more than 2 points (16 ..., ten fragile ones, by 5 to 61 points), 99.0% ... against 97.6%, 63.5 times against 236.5"', () => {
+    expect(demoNote).toContain('loses no cell of the space to classic and wins 26, fragile ones included')
     const row = summaryRow('throttle+gradual')
     expect(row[2]).toBe('+0.6')
     expect(row[3]).toBe('-0.1 outage@1000')
