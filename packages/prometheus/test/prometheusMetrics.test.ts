@@ -268,14 +268,25 @@ describe('prometheusMetrics', () => {
  * writes line by line. The adapter's own writer must give the same text, byte for byte.
  */
 const writtenByPromClient = async (registry: Registry, mirror: Registry): Promise<string> => {
-  for (const m of registry.getMetricsAsArray()) mirror.registerMetric({ name: m.name, get: () => m.get() } as never)
+  for (const m of registry.getMetricsAsArray()) {
+    const metric = m as unknown as { readonly name: string; get(): Promise<unknown> }
+    mirror.registerMetric({ name: metric.name, get: () => metric.get() } as never)
+  }
   return mirror.metrics()
+}
+
+/** A registry in the OpenMetrics format (prom-client's types leave the constructor's argument out). */
+const openMetricsRegistry = (): Registry => {
+  const registry = new Registry()
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never)
+  return registry
 }
 
 /** Breakers whose names and keys need escaping, in every phase, with durations, odd transitions and figures. */
 const busyRegistry = async (registry: Registry) => {
   let now = 0
-  const clock = { now: () => now }
+  const clock = new VirtualTimeScheduler()
+  clock.now = () => now
   const group = breakerGroup<string>({
     strategyFor: () =>
       circuit({
@@ -327,11 +338,11 @@ describe('prometheusMetrics: the text it writes', () => {
     const text = await labelled.metrics()
     expect(text).toContain('breaker_state{service="checkout",breaker="single",key="",state="closed"} 1')
     expect(text).toBe(await writtenByPromClient(labelled, mirror))
-    const open = new Registry(Registry.OPENMETRICS_CONTENT_TYPE)
+    const open = openMetricsRegistry()
     await busyRegistry(open)
     const openText = await open.metrics()
     expect(openText).toContain('breaker_calls_total{breaker="single",key="",outcome="failure"} 1')
-    expect(openText).toBe(await writtenByPromClient(open, new Registry(Registry.OPENMETRICS_CONTENT_TYPE)))
+    expect(openText).toBe(await writtenByPromClient(open, openMetricsRegistry()))
   })
 })
 

@@ -128,7 +128,9 @@ describe('scenario files', () => {
     }
     expect([...recoveries].sort()).toEqual([0, 1, 2, 3, 4]) // every second of the open period is met
     // Without a jitter the scenario runs as written; the arrivals and outcome draws do not depend on it.
-    expect(jitteredScenario(scenarios.outage, 3)).toBe(scenarios.outage)
+    const outage = scenarios.outage
+    if (outage === undefined) throw new Error('the outage scenario is missing')
+    expect(jitteredScenario(outage, 3)).toBe(outage)
     const classic = circuit({ name: 'c', trip: { kind: 'consecutive-failures', threshold: 5 }, openFor: { kind: 'constant', ms: 5_000 } })
     const runs = (s: Scenario) => simulate(s, [classic], { seed: 3 })[0]?.summary.requests
     expect(runs({ ...written, jitterMs: 0 })).toBe(runs(written))
