@@ -85,17 +85,18 @@ const summaryRow = (name: string): ReadonlyArray<string> => {
       .find((cells) => cells[1] === name) ?? []
   )
 }
-// | strategy | median cell | worst cell | worst seed | lost >2 | won >2 | oracle share | worst oracle share | false trips/day | collapses |
+/** A summary row by column name. */
+const summaryOf = (name: string) => {
+  const row = summaryRow(name)
+  // | strategy | median cell | worst cell | worst seed | lost >2 | won >2 | oracle share | worst oracle share | false trips/day | collapses |
+  return { median: row[2], worstCell: row[3], lost: row[5], won: row[6], oracle: row[7], falseTrips: row[9], collapses: row[10] }
+}
 
 describe('what the README says the cusum detector costs on the quality matrix', () => {
   it('"lose more than 2 points on 9 of 80 cells, up to 5.3 (a latency creep at 1,000 requests/s) ... 233.5 collapses against 236.5, and trip on no noise cell"', () => {
-    const cusum = summaryRow('+cusum')
     expect(read('../bench/quality/RESULTS.md')).toContain('on 80 cells')
-    expect(cusum[3]).toBe('-5.3 latency-creep@1000')
-    expect(cusum[5]).toBe('9')
-    expect(cusum[9]).toBe('0')
-    expect(cusum[10]).toBe('233.5')
-    expect(summaryRow('classic')[10]).toBe('236.5')
+    expect(summaryOf('+cusum')).toMatchObject({ worstCell: '-5.3 latency-creep@1000', lost: '9', falseTrips: '0', collapses: '233.5' })
+    expect(summaryOf('classic').collapses).toBe('236.5')
     expect(readme).toContain(
       'lose more than 2 points on 9 of 80 cells, up to 5.3 (a latency creep at 1,000 requests/s), because shedding early on an upstream that only degrades rejects calls that would still have succeeded',
     )
@@ -108,15 +109,16 @@ describe('what the README says the cusum detector costs on the quality matrix', 
 describe('what the README says about the throttle around gradual recovery', () => {
   it('"loses to classic half-open on no cell (worst -0.1 ...), wins 26 cells by more than 2 points (16 ..., ten fragile ones, by 5 to 61 points), 99.0% ... against 97.6%, 63.5 times against 236.5"', () => {
     expect(demoNote).toContain('loses no cell of the space to classic and wins 26, fragile ones included')
-    const row = summaryRow('throttle+gradual')
-    expect(row[2]).toBe('+0.6')
-    expect(row[3]).toBe('-0.1 outage@1000')
-    expect(row[5]).toBe('0')
-    expect(row[6]).toBe('26')
-    expect(row[7]).toBe('99.0%')
-    expect(row[9]).toBe('0')
-    expect(row[10]).toBe('63.5')
-    expect(summaryRow('classic')[7]).toBe('97.6%')
+    expect(summaryOf('throttle+gradual')).toEqual({
+      median: '+0.6',
+      worstCell: '-0.1 outage@1000',
+      lost: '0',
+      won: '26',
+      oracle: '99.0%',
+      falseTrips: '0',
+      collapses: '63.5',
+    })
+    expect(summaryOf('classic').oracle).toBe('97.6%')
     const results = read('../bench/quality/RESULTS.md')
     const table = results.slice(results.indexOf('### Success against classic, per cell'), results.indexOf('### Share of the oracle'))
     const lines = table.split('\n').filter((l) => l.startsWith('|'))
@@ -150,12 +152,13 @@ describe('what the README says about the throttle around gradual recovery', () =
 
 describe('what the README and `train` say about the learned predictor', () => {
   it('"it wins no cell of the quality matrix by more than 2 points and loses 5, up to 3.8"', () => {
-    const cells = summaryRow('+learned')
-    expect(cells[3]).toBe('-3.8 latency-creep@1000')
-    expect(cells[5]).toBe('5')
-    expect(cells[6]).toBe('0')
-    expect(cells[9]).toBe('0')
-    expect(cells[10]).toBe('233.5')
+    expect(summaryOf('+learned')).toMatchObject({
+      worstCell: '-3.8 latency-creep@1000',
+      lost: '5',
+      won: '0',
+      falseTrips: '0',
+      collapses: '233.5',
+    })
     expect(readme).toContain(
       'it costs success as the CUSUM does, less often: more than 2 points on 5 of 80 cells, up to 3.8 (a latency creep at 1,000 requests/s), with no cell won by more than 2, no false trip, and no fragile upstream saved (233.5 collapses against 236.5)',
     )
