@@ -100,6 +100,20 @@ export interface Scenario {
   readonly jitterMs?: number
 }
 
+/** What {@link healthChanges} reads of a scenario. */
+interface Timeline extends Pick<Scenario, 'health' | 'incidentAtMs' | 'recoveredAtMs'> {
+  readonly fragility?: Fragility | undefined
+}
+
+/**
+ * The times after `incidentAtMs` at which a scenario's health changes (a segment's start, the
+ * fragile recovery's start, `recoveredAtMs`), each once, in order: what `jitterMs` moves.
+ */
+export const healthChanges = (s: Timeline): ReadonlyArray<number> => {
+  const times = [...s.health.map((h) => h.atMs), ...(s.fragility === undefined ? [] : [s.fragility.fromMs]), s.recoveredAtMs]
+  return [...new Set(times.filter((at) => at > s.incidentAtMs))].sort((a, b) => a - b)
+}
+
 /**
  * `scenario` as it runs on `seed`: each time after `incidentAtMs` at which its health changes (a
  * segment's start, the fragile recovery's start, `recoveredAtMs`) moves later by its own draw in
@@ -117,12 +131,7 @@ export interface Scenario {
 export const jitteredScenario = (scenario: Scenario, seed: number): Scenario => {
   const jitterMs = scenario.jitterMs ?? 0
   if (jitterMs <= 0) return scenario
-  const times = [
-    ...scenario.health.map((h) => h.atMs),
-    ...(scenario.fragility === undefined ? [] : [scenario.fragility.fromMs]),
-    scenario.recoveredAtMs,
-  ]
-  const changes = [...new Set(times.filter((at) => at > scenario.incidentAtMs))].sort((a, b) => a - b)
+  const changes = healthChanges(scenario)
   // Its own stream: the seed's arrivals and outcome draws stay what they were.
   const random = seeded(Math.imul(seed >>> 0, 0x9e3779b1) ^ 0x5bd1e995)
   const shift = new Map(changes.map((at) => [at, at + random() * jitterMs]))

@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { constrained, literal, report, struct, tagged } from '@datapunk/breaker'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import type { Scenario } from './Scenario.js'
+import { healthChanges, type Scenario } from './Scenario.js'
 
 /** The most requests one simulated run may make (rate times duration): a bound on time and memory. */
 export const MAX_SIMULATED_REQUESTS = 50_000_000
@@ -141,14 +141,7 @@ const crossChecks = (s: t.TypeOf<typeof Shape>, c: t.Context): t.Errors => {
 
 /** `jitterMs` must keep the changes after the incident in order and within the run (see `jitteredScenario`). */
 const jitterCheck = (s: t.TypeOf<typeof Shape>, jitterMs: number, fail: (path: string, value: unknown, message: string) => void): void => {
-  const changes = [
-    ...new Set(
-      [...s.health.map((h) => h.atMs), ...(s.fragility === undefined ? [] : [s.fragility.fromMs]), s.recoveredAtMs].filter(
-        (at) => at > s.incidentAtMs,
-      ),
-    ),
-  ].sort((a, b) => a - b)
-  const ends = [...changes, s.durationMs]
+  const ends = [...healthChanges(s), s.durationMs]
   for (let i = 1; i < ends.length; i++) {
     const gap = (ends[i] ?? 0) - (ends[i - 1] ?? 0)
     if (gap < jitterMs) {

@@ -8,7 +8,7 @@
  * The cells are split into two halves, `train` and `test`, alternating within each family by
  * traffic level: defaults and tuned configs are chosen on one half and reported on the other.
  */
-import type { HealthSegment, LoadModel, Scenario } from '../Scenario.js'
+import { type HealthSegment, healthChanges, type LoadModel, type Scenario } from '../Scenario.js'
 
 /** Which half of the space a cell is in: choose on `train`, report on `test`. */
 export type Half = 'train' | 'test'
@@ -422,12 +422,7 @@ export const qualitySpace = (): ReadonlyArray<Cell> =>
  */
 const JITTER_MS = 5_000
 const jitterOf = (shape: Shape): number => {
-  const times = [
-    ...shape.health.map((h) => h.atMs),
-    ...(shape.fragility === undefined ? [] : [shape.fragility.fromMs]),
-    shape.recoveredAtMs,
-  ]
-  const ends = [...[...new Set(times.filter((at) => at > shape.incidentAtMs))].sort((a, b) => a - b), shape.durationMs]
+  const ends = [...healthChanges(shape), shape.durationMs]
   let gap = JITTER_MS
   for (let i = 1; i < ends.length; i++) gap = Math.min(gap, (ends[i] ?? 0) - (ends[i - 1] ?? 0))
   return gap
