@@ -1,7 +1,7 @@
 /**
  * Half-open can never wedge, and operators can move the circuit (core issue, section 3).
  */
-import { BreakerEvent, circuit, restore } from '@datapunk/breaker'
+import { BreakerEvent, circuit, type Decision, restore } from '@datapunk/breaker'
 import { describe, expect, it } from 'vitest'
 import { admitted, Harness } from './harness.js'
 
@@ -104,27 +104,55 @@ describe('probe timeouts', () => {
       expect(probesAfter(300)).toBe(600)
     })
 
-    it('grows with each probe that succeeds at the limit (slow start), where the circuit never saw the upstream healthy', () => {
+    it('doubles when a probe succeeds at the limit, once a round trip (slow start), where the circuit never saw the upstream healthy', () => {
       const h = new Harness(learned)
       tripped(h)
       const first = Array.from({ length: 101 }, (_, i) => h.request(10 + i))
       expect(first.filter((d) => d._tag === 'Admitted')).toHaveLength(100)
-      // A success at the limit frees its slot and raises the limit past it (to the next even
-      // number: the limit is twice a count): room for 102, two more than before.
-      const ticket = first[0]
-      if (ticket?._tag !== 'Admitted') throw new Error('expected an admission')
-      h.settle(ticket, 'success', 200)
-      expect([h.request(201)._tag, h.request(202)._tag, h.request(203)._tag, h.request(204)._tag]).toEqual([
-        'Admitted',
-        'Admitted',
-        'Admitted',
-        'Rejected',
-      ])
-      // A failure at the limit does not raise it.
-      const failing = first[1]
-      if (failing?._tag !== 'Admitted') throw new Error('expected an admission')
-      h.settle(failing, 'failure', 205)
-      expect(h.state.phase.peakInFlight).toBe(51)
+      const admittedOf = (d: Decision | undefined) => {
+        if (d === undefined) throw new Error('expected a decision')
+        return admitted(d)
+      }
+      // A success at the limit frees its slot and doubles the limit: room for 200, 101 more.
+      h.settle(admittedOf(first[0]), 'success', 200)
+      const second = Array.from({ length: 102 }, (_, i) => h.request(201 + i))
+      expect(second.filter((d) => d._tag === 'Admitted')).toHaveLength(101)
+      expect(h.state.phase.peakInFlight).toBe(100)
+      // Another probe of the same round (admitted before the doubling) succeeds at the new limit: no
+      // second doubling until a probe admitted after it comes back.
+      h.settle(admittedOf(first[1]), 'success', 310)
+      expect([h.request(311)._tag, h.request(312)._tag]).toEqual(['Admitted', 'Rejected'])
+      expect(h.state.phase.peakInFlight).toBe(100)
+      // A failure at the limit does not raise it, even of the new round.
+      h.settle(admittedOf(second[0]), 'failure', 320)
+      expect(h.request(321)._tag).toBe('Admitted')
+      expect(h.state.phase.peakInFlight).toBe(100)
+      // A success of the new round at the limit doubles it again.
+      h.settle(admittedOf(second[1]), 'success', 330)
+      expect(h.state.phase.peakInFlight).toBe(200)
+      // 199 in flight, room for 400.
+      const third = Array.from({ length: 202 }, (_, i) => h.request(331 + i))
+      expect(third.filter((d) => d._tag === 'Admitted')).toHaveLength(201)
+    })
+
+    it('a snapshot keeps the round: growsFrom round-trips, and is refused past issued or outside half-open', () => {
+      const h = new Harness(learned)
+      tripped(h)
+      const first = Array.from({ length: 100 }, (_, i) => h.request(10 + i))
+      const probe = first[0]
+      if (probe === undefined) throw new Error('expected a decision')
+      h.settle(admitted(probe), 'success', 200)
+      expect(h.state.phase.growsFrom).toBe(100)
+      const codec = learned.codec
+      const snapshot = JSON.parse(JSON.stringify(codec.encode(h.state)))
+      const decoded = codec.decode(snapshot)
+      expect(decoded._tag === 'Right' && decoded.right.phase.growsFrom).toBe(100)
+      expect(codec.decode({ ...snapshot, phase: { ...snapshot.phase, growsFrom: snapshot.issued + 1 } })._tag).toBe('Left')
+      const closed = new Harness(learned)
+      closed.request(0)
+      const shut = JSON.parse(JSON.stringify(codec.encode(closed.state)))
+      expect([shut.phase.state, shut.issued]).toEqual(['closed', 1])
+      expect(codec.decode({ ...shut, phase: { ...shut.phase, growsFrom: 1 } })._tag).toBe('Left')
     })
 
     it('a number is a hard cap, whatever the circuit carried while closed', () => {

@@ -29,6 +29,7 @@ export const PhaseCodec = t.type({
   follow: t.union([t.undefined, nullable(FollowCodec)]),
   peakInFlight: t.union([t.undefined, NonNegativeInt]),
   retryUntil: t.union([t.undefined, nullable(Finite)]),
+  growsFrom: t.union([t.undefined, NonNegativeInt]),
 })
 
 export const Shell = t.type({
@@ -50,6 +51,8 @@ export const unreachable = <D, R>(p: CircuitParts<D, R>, s: t.TypeOf<typeof Shel
   if (s.inFlight > s.issued) return 'expected at most issued calls in flight'
   if (ph.probesFrom > s.issued || (ph.probesFrom > 0 && ph.state !== CircuitState.HalfOpen))
     return 'expected probesFrom at most issued, and 0 unless half-open'
+  if ((ph.growsFrom ?? 0) > s.issued || ((ph.growsFrom ?? 0) > 0 && ph.state !== CircuitState.HalfOpen))
+    return 'expected growsFrom at most issued, and 0 unless half-open'
   if (!ascending(ph.isolations) || ph.isolations.some((id) => id >= ph.nextIsolation))
     return 'expected ascending isolation ids below nextIsolation'
   if (ph.isolations.length > 0 && ph.mode !== Mode.Isolated && ph.mode !== Mode.ForcedOpen)
@@ -129,6 +132,7 @@ export function circuitDataCodec<D, R>(name: string, p: CircuitParts<D, R>): t.T
           ph.follow ?? null,
           ph.peakInFlight ?? 0,
           ph.retryUntil ?? null,
+          ph.growsFrom ?? 0,
         ),
         s.clock,
         s.issued,

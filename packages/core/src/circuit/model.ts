@@ -48,7 +48,8 @@ export interface PhaseData {
   /**
    * The most calls this circuit has had in flight at once while closed: what the upstream carried
    * when healthy. Half-open admits up to the larger of this and `maxProbesInFlight`, so a recovery
-   * that ramps to full traffic is not held below the concurrency the upstream served before.
+   * that ramps to full traffic is not held below the concurrency the upstream served before. A
+   * learned limit's doubling while half-open raises it too (see `growsFrom`).
    */
   readonly peakInFlight: number
   /**
@@ -57,6 +58,12 @@ export interface PhaseData {
    * duration (`OpenFor.durationMs`), which may honour it (the `retry-after` kind does).
    */
   readonly retryUntil: number | null
+  /**
+   * While half-open with a learned probe limit: the first call id whose success at the limit may
+   * double it again (the id issued at the last doubling), so the limit doubles at most once a
+   * round trip; 0 otherwise.
+   */
+  readonly growsFrom: number
 }
 
 /** Following a fleet's recovery: the share admitted, and the admission credit (both in ppm). */
@@ -106,9 +113,9 @@ export interface CircuitPartsInput<D, R> {
   /**
    * At most this many probes in flight while half-open; more are rejected `half-open-full`: a
    * number (1 to 1,000), or `'learned'` (the default): twice the most calls the circuit has had in
-   * flight at once while closed, at least 100, raised by one for each probe that succeeds with the
-   * limit reached (so a recovery ramping to full traffic is never held below what the upstream
-   * carried, nor one that never saw it healthy at 100).
+   * flight at once while closed, at least 100, doubled when a probe succeeds with the limit
+   * reached, at most once a round trip (so a recovery ramping to full traffic is never held below
+   * what the upstream carried, nor one that never saw it healthy at 100).
    */
   readonly maxProbesInFlight?: number | 'learned'
 }
@@ -208,6 +215,7 @@ export const phaseData = (
   follow: FollowData | null = null,
   peakInFlight = 0,
   retryUntil: number | null = null,
+  growsFrom = 0,
 ): PhaseData => ({
   state,
   mode,
@@ -222,6 +230,7 @@ export const phaseData = (
   follow,
   peakInFlight,
   retryUntil,
+  growsFrom,
 })
 
 export const circuitData = <D, R>(
@@ -236,7 +245,7 @@ export const circuitData = <D, R>(
 
 // Times are integers in tests and fractions from a live clock: both, in one process, without a
 // change of hidden class (see shapes.ts).
-primeShape((v) => phaseData(v, v, v, v, v, v, v, v, v, v, v, v, v))
+primeShape((v) => phaseData(v, v, v, v, v, v, v, v, v, v, v, v, v, v))
 primeShape((v) => circuitData(v, v, v, v, v, v, v))
 
 export const withRecovery = <D, R>(s: CircuitData<D, R>, recovery: R, now: number): CircuitData<D, R> =>
@@ -258,6 +267,7 @@ export const phaseWith = (p: PhaseData, o: Partial<PhaseData>): PhaseData =>
     o.follow === undefined ? p.follow : o.follow,
     o.peakInFlight ?? p.peakInFlight,
     o.retryUntil === undefined ? p.retryUntil : o.retryUntil,
+    o.growsFrom ?? p.growsFrom,
   )
 
 /** The same phase, following the fleet by `follow` (see `BreakerEvent.follow`), its own probes from `probesFrom`. */

@@ -240,14 +240,24 @@ export const onOutcome = <D, R>(
   const s = hinted(state, hint, now) as CircuitData<D, R> & { readonly recovery: R }
   // A probe of a recovery swapped out frees its slot and counts nowhere: the new recovery never admitted it.
   const verdict = id < s.phase.probesFrom || s.phase.follow !== null ? s.recovery : p.recovery.outcome(s.recovery, failed, latencyMs, now)
-  // A probe that succeeds with the probe limit reached raises the limit by one (slow start: the
-  // limit doubles each round trip while every probe succeeds), so that a recovery which has never
-  // seen the upstream healthy (down from its first call) is not held at `maxProbesInFlight`.
+  // A learned limit doubles when a probe succeeds with the limit reached, once a round trip (the
+  // probe was admitted after the last doubling): slow start, so that a recovery which has never
+  // seen the upstream healthy (down from its first call) is not held at `maxProbesInFlight`, and
+  // one whose traffic only now and then touches the limit (a tail of slow calls) clears it in a
+  // doubling or two rather than one probe at a time. A hung upstream, with no successes, grows nothing.
   const limit = probeLimit(p, s.phase)
   const grown =
-    failed || !p.learnProbeLimit || s.inFlight < limit
+    failed || !p.learnProbeLimit || s.inFlight < limit || id < s.phase.growsFrom
       ? s
-      : circuitData(withPeak(s.phase, Math.ceil((limit + 1) / 2)), s.clock, s.issued, s.inFlight, s.probes, s.detector, s.recovery)
+      : circuitData(
+          phaseWith(s.phase, { peakInFlight: limit, growsFrom: s.issued }),
+          s.clock,
+          s.issued,
+          s.inFlight,
+          s.probes,
+          s.detector,
+          s.recovery,
+        )
   return [probeEnded(p, grown, index, verdict, now), recorded]
 }
 
