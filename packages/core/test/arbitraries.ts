@@ -31,7 +31,18 @@ export type DetectorKind = (typeof DETECTOR_KINDS)[number]
 const minimumCallsFor = (window: { kind: 'count'; size: number } | { kind: 'time' }) =>
   fc.integer({ min: 1, max: window.kind === 'count' ? window.size : 30 })
 
+/** The arbitrary of a detector kind's configs (at a nesting depth), built once: `chain`s ask for it once per value. */
+const trips = new Map<string, fc.Arbitrary<TripConfigInput>>()
 export const tripOf = (kind: DetectorKind, depth = 0): fc.Arbitrary<TripConfigInput> => {
+  const key = `${kind}/${depth}`
+  const known = trips.get(key)
+  if (known !== undefined) return known
+  const built = buildTrip(kind, depth)
+  trips.set(key, built)
+  return built
+}
+
+const buildTrip = (kind: DetectorKind, depth: number): fc.Arbitrary<TripConfigInput> => {
   switch (kind) {
     case 'consecutive-failures':
       return fc.record({ kind: fc.constant(kind), threshold: fc.integer({ min: 1, max: 8 }) })
@@ -324,7 +335,10 @@ const scriptStep = (failureBias: number): fc.Arbitrary<ScriptStep> =>
     },
   )
 
-const segment = fc.constantFrom(0, 0, 0.05, 0.3, 0.7, 1).chain((bias) => fc.array(scriptStep(bias), { minLength: 1, maxLength: 60 }))
+// One arbitrary per bias, built once: `chain` would otherwise build the whole `oneof` for every segment.
+const BIASES = [0, 0, 0.05, 0.3, 0.7, 1] as const
+const segmentOf = new Map(BIASES.map((bias) => [bias, fc.array(scriptStep(bias), { minLength: 1, maxLength: 60 })]))
+const segment: fc.Arbitrary<ScriptStep[]> = fc.constantFrom(...BIASES).chain((bias) => segmentOf.get(bias) ?? fc.array(scriptStep(bias)))
 
 /**
  * A scenario: up to three segments, each with its own failure bias (healthy, flaky, an outage),

@@ -238,7 +238,9 @@ const checkInPlace = (
 ): void => {
   const inPlace = inPlaceStep(strategy)
   if (inPlace === undefined) return
-  const copy = structuredClone(before)
+  // The state's JSON is plain data (the codec's contract): parsing its text is a deep copy, cheaper
+  // than structuredClone, and the text is already known (the state was the last step's result).
+  const copy = JSON.parse(jsonOf(before)) as CircuitData
   const answer = inPlace(copy, event, time)
   if (answer === undefined) {
     check(JSON.stringify(copy) === jsonOf(before), 'an in-place step it declines leaves the state untouched', { event })
@@ -247,6 +249,18 @@ const checkInPlace = (
   inPlaceSteps++
   check(JSON.stringify(answer) === JSON.stringify(decision), 'the in-place step decides as step does', { event, answer, decision })
   check(JSON.stringify(copy) === jsonOf(next), 'the in-place step leaves the state step returns', { event, copy, next })
+}
+
+/** A state round-trips through its codec (by way of JSON text, as a store would keep it), and decodes to itself. */
+const roundTrips = (strategy: CircuitStrategy, state: CircuitData): void => {
+  const encoded = JSON.stringify(strategy.codec.encode(state))
+  const decoded = strategy.codec.decode(JSON.parse(encoded))
+  check(
+    decoded._tag === 'Right' && JSON.stringify(strategy.codec.encode(decoded.right)) === encoded,
+    'state round-trips through its codec',
+    { encoded, decoded },
+  )
+  check(decoded._tag === 'Right' && JSON.stringify(decoded.right) === jsonOf(state), 'the decoded state equals the state', encoded)
 }
 
 /** How many steps the in-place twin took (a test checks the twin is exercised at all). */
@@ -277,6 +291,7 @@ export const run = (
   // Our own count of the current gradual stage, to check the admission credit from outside.
   let stage = { key: '', requests: 0, admitted: 0, rate: 1 }
   let index = 0
+  if (options.checks) roundTrips(current, state)
   for (const step of steps.flatMap(expand)) {
     now += step.dt
     // pick -1: the call just admitted, if the request before was admitted; otherwise nothing to settle.
@@ -306,13 +321,8 @@ export const run = (
       current = next
       state = moved
       if (!options.checks) continue
-      const encoded = JSON.stringify(current.codec.encode(moved))
-      const decoded = current.codec.decode(JSON.parse(encoded))
-      check(
-        decoded._tag === 'Right' && JSON.stringify(decoded.right) === jsonOf(moved),
-        'a swapped state round-trips through the new codec',
-        encoded,
-      )
+      // A swapped state round-trips through the new codec.
+      roundTrips(current, moved)
       checkSnapshot(current.inspect(moved))
       continue
     }
@@ -390,6 +400,21 @@ export const run = (
     if (next.phase.state === 'half-open') {
       const allowed = learnsProbes ? Math.max(fixedProbes, 2 * next.phase.peakInFlight) : fixedProbes
       check(next.inFlight <= allowed, 'never more probes in flight than allowed', { inFlight: next.inFlight, allowed })
+      const grown = next.phase.peakInFlight !== before.phase.peakInFlight
+      if (before.phase.state === 'half-open' && next.phase.generation === before.phase.generation && grown) {
+        const ticket = (event as { readonly ticket?: { readonly id?: unknown } }).ticket
+        const newRound = event._tag === 'CallSucceeded' && typeof ticket?.id === 'number' && ticket.id >= before.phase.growsFrom
+        const { peakInFlight: was } = before.phase
+        check(
+          learnsProbes && newRound && next.phase.peakInFlight > was && next.phase.peakInFlight <= Math.max(2 * was, fixedProbes),
+          'a learned probe limit grows half-open only by doubling, on a success of a probe admitted after the last doubling',
+          { was, now: next.phase.peakInFlight, event: event._tag, growsFrom: before.phase.growsFrom },
+        )
+        check(next.phase.growsFrom === next.issued, 'a doubling starts a new round', {
+          growsFrom: next.phase.growsFrom,
+          issued: next.issued,
+        })
+      }
       const oldest = next.probes[1]
       if (decision._tag !== 'Ignored' && (event._tag === 'CallRequested' || event._tag === 'Ticked') && oldest !== undefined) {
         check(Math.max(now, next.clock) - oldest < current.probeTimeoutMs, 'no probe outlives its timeout past a request or tick', {
@@ -411,14 +436,9 @@ export const run = (
       check(stage.admitted <= stage.rate * stage.requests + 1, "a gradual stage admits at most its rate's share plus one request", stage)
     }
 
-    const encoded = JSON.stringify(current.codec.encode(next))
-    const decoded = current.codec.decode(JSON.parse(encoded))
-    check(
-      decoded._tag === 'Right' && JSON.stringify(current.codec.encode(decoded.right)) === encoded,
-      'state round-trips through its codec',
-      { encoded, decoded },
-    )
-    check(decoded._tag === 'Right' && JSON.stringify(decoded.right) === jsonOf(next), 'the decoded state equals the state', encoded)
+    // A step that returned the state it took leaves nothing new to round-trip: that very state was
+    // checked when it was made (or when the run began).
+    if (next !== before) roundTrips(current, next)
   }
   return { decisions, state }
 }
