@@ -125,6 +125,47 @@ describe('breakerGroup', () => {
     expect(overCapacity.at(-1)).toBe(1100)
   })
 
+  it('evictIdle() looks at each breaker set aside once, and returns (it went round an open one forever)', () => {
+    const c = clock()
+    let reads = 0
+    // A loop that never ends throws here (every look at a breaker reads the clock) instead of hanging the run.
+    const read = c.scheduler.now
+    c.scheduler.now = () => {
+      if (++reads > 10_000) throw new Error('read the clock 10,000 times: a loop that does not end')
+      return read()
+    }
+    const group = breakerGroup<string>({ strategyFor: () => strategy, maxKeys: 2, idleEvictMs: 10, clock: c.scheduler })
+    trip(group.get('sick'))
+    group.get('a')
+    group.get('b') // room for b: sick (open) is set aside, a (closed, no evidence) dropped
+    expect([...group.keys()]).toEqual(['b', 'sick'])
+    c.set(100)
+    reads = 0
+    expect(group.evictIdle()).toBe(1) // b, idle; sick is open until 60,000 and stays
+    expect([...group.keys()]).toEqual(['sick'])
+    expect(reads).toBeLessThanOrEqual(10)
+    c.set(70_000)
+    expect(group.evictIdle()).toBe(1) // sick: idle and past its open time, its trip remembered
+    expect(group.size).toBe(0)
+    expect(group.remembered).toBe(1)
+  })
+
+  it('a breaker set aside and used again goes back to the recent line, and its key is held once', () => {
+    const c = clock()
+    const group = breakerGroup<string>({ strategyFor: () => strategy, maxKeys: 2, idleEvictMs: 10, clock: c.scheduler })
+    const sick = group.get('sick')
+    trip(sick)
+    group.get('a')
+    group.get('b') // sick set aside
+    expect(group.get('sick')).toBe(sick)
+    expect([...group.keys()]).toEqual(['b', 'sick'])
+    expect([...group.entries()].map(([key, breaker]) => [key, breaker.name])).toEqual([
+      ['b', strategy.name],
+      ['sick', strategy.name],
+    ])
+    expect(group.size).toBe(2)
+  })
+
   it('get of a new key looks at O(1) breakers amortised, however many are open (9,000 open)', () => {
     const c = clock()
     let inspections = 0
