@@ -4,13 +4,13 @@ import { DETECTOR_KINDS } from './arbitraries.js'
 import { inPlaceSteps, run } from './invariants.js'
 
 describe('properties of every detection strategy', () => {
-  // The properties themselves run a file per few kinds (properties.detection.*.test.ts); this
+  // The properties themselves run a file per kind (properties.detection.*.test.ts); this
   // keeps the files honest: together they cover every detector kind.
   it('cover every detector kind', async () => {
     const { readdirSync, readFileSync } = await import('node:fs')
     const here = new URL('.', import.meta.url)
     const covered = readdirSync(here)
-      .filter((f) => /^properties\.detection\.\w+\.test\.ts$/.test(f))
+      .filter((f) => /^properties\.detection\.[\w-]+\.test\.ts$/.test(f))
       .flatMap((f) => [...readFileSync(new URL(f, here), 'utf8').matchAll(/'([a-z-]+)'/g)].map((m) => m[1]))
     for (const kind of DETECTOR_KINDS) expect(covered).toContain(kind)
   })
