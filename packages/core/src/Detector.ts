@@ -142,13 +142,59 @@ export interface DetectorHandoff {
 
 // ---- helpers -----------------------------------------------------------------------------
 
-/** Canonical JSON text of a value (keys sorted), for comparing configs. */
-export const canonical = (value: unknown): string =>
-  JSON.stringify(value, (_key, v: unknown) =>
-    typeof v === 'object' && v !== null && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  ) ?? 'null'
+/**
+ * Canonical JSON text of a value (keys sorted), for comparing configs: what `JSON.stringify` writes
+ * when every object's keys are sorted first (array-index keys, as ever in JS, ahead of the others in
+ * numeric order). Written out rather than through a replacer that rebuilt every object: each part
+ * computes its key when it is built, and the replacer cost a circuit 60% of its construction.
+ */
+export const canonical = (value: unknown): string => written(value, '') ?? 'null'
+
+/** A key JS orders as an array index: ahead of the other keys, in numeric order. */
+const isIndex = (k: string): boolean => {
+  const c = k.charCodeAt(0)
+  if (!(c >= 48 && c <= 57)) return false
+  const n = Number(k)
+  return Number.isInteger(n) && n >= 0 && n < 4_294_967_295 && String(n) === k
+}
+
+const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** Keys as JSON strings, for the few hundred key names configs use (bounded: any other key is quoted each time). */
+const quotedKeys = new Map<string, string>()
+const quoted = (k: string): string => {
+  let q = quotedKeys.get(k)
+  if (q === undefined) {
+    q = JSON.stringify(k)
+    if (quotedKeys.size < 1_000) quotedKeys.set(k, q)
+  }
+  return q
+}
+
+/** The canonical text of `v` (the value of `key` in its holder), or `undefined` where JSON writes nothing. */
+const written = (value: unknown, key: string): string | undefined => {
+  let v = value
+  if (typeof v === 'object' && v !== null && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+    v = (v as { toJSON: (key: string) => unknown }).toJSON(key)
+  }
+  if (typeof v !== 'object' || v === null) return JSON.stringify(v)
+  if (Array.isArray(v)) {
+    let text = '['
+    for (let i = 0; i < v.length; i++) text += `${i === 0 ? '' : ','}${written(v[i], String(i)) ?? 'null'}`
+    return `${text}]`
+  }
+  const keys = Object.keys(v).sort(byKey)
+  let indices = 0
+  for (const k of keys) if (isIndex(k)) indices++
+  const ordered = indices === 0 ? keys : [...keys.filter(isIndex).sort((a, b) => Number(a) - Number(b)), ...keys.filter((k) => !isIndex(k))]
+  let text = '{'
+  for (const k of ordered) {
+    const entry = written((v as Record<string, unknown>)[k], k)
+    if (entry === undefined) continue
+    text += `${text.length === 1 ? '' : ','}${quoted(k)}:${entry}`
+  }
+  return `${text}}`
+}
 
 /** A snapshot entry with every standard figure `null`: a start for detectors that track few of them. */
 export const emptyDetectorSnapshot = (kind: string): DetectorSnapshot => ({
