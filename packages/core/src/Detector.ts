@@ -158,18 +158,10 @@ const isIndex = (k: string): boolean => {
   return Number.isInteger(n) && n >= 0 && n < 4_294_967_295 && String(n) === k
 }
 
-const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+/** A key JSON writes as it is, in quotes (nothing to escape). */
+const PLAIN_KEY = /^[\w-]*$/
 
-/** Keys as JSON strings, for the few hundred key names configs use (bounded: any other key is quoted each time). */
-const quotedKeys = new Map<string, string>()
-const quoted = (k: string): string => {
-  let q = quotedKeys.get(k)
-  if (q === undefined) {
-    q = JSON.stringify(k)
-    if (quotedKeys.size < 1_000) quotedKeys.set(k, q)
-  }
-  return q
-}
+const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /** The canonical text of `v` (the value of `key` in its holder), or `undefined` where JSON writes nothing. */
 const written = (value: unknown, key: string): string | undefined => {
@@ -191,7 +183,7 @@ const written = (value: unknown, key: string): string | undefined => {
   for (const k of ordered) {
     const entry = written((v as Record<string, unknown>)[k], k)
     if (entry === undefined) continue
-    text += `${text.length === 1 ? '' : ','}${quoted(k)}:${entry}`
+    text += `${text.length === 1 ? '' : ','}${PLAIN_KEY.test(k) ? `"${k}"` : JSON.stringify(k)}:${entry}`
   }
   return `${text}}`
 }
