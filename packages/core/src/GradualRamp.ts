@@ -58,8 +58,13 @@ export const holding = (r: RampState, now: number): boolean => r.brokeAt !== nul
 /** The next stage after a healthy one at `s.ratePpm`; `clean`: its errors did not rise over the baseline. */
 export const stepUp = (g: Ramp, s: GradualRecoveryState, clean: boolean, now: number): RecoveryVerdict<GradualRecoveryState> => {
   const r = s.ramp
-  const baseCalls = r.baseCalls + s.stageCalls
-  const baseFailures = r.baseFailures + s.stageFailures
+  // The baseline is the upstream's own errors: every healthy stage's but those whose errors rose
+  // half the margin, confidently (a straining upstream would otherwise raise its own bar stage by
+  // stage, each rise too small to be a strain, until it broke). A stage's noise still counts: leaving
+  // out every stage a little over the baseline would bias it low, and noise would pass for strain.
+  const counted = !rose(g, s, g.marginalRate / 2)
+  const baseCalls = counted ? r.baseCalls + s.stageCalls : r.baseCalls
+  const baseFailures = counted ? r.baseFailures + s.stageFailures : r.baseFailures
   if (s.ratePpm >= PPM) {
     return now >= r.probationEnds
       ? 'close'
@@ -91,12 +96,15 @@ export const stepUp = (g: Ramp, s: GradualRecoveryState, clean: boolean, now: nu
  * this recovery's healthy stages, two failures at least, and the rise confident (the interval of
  * the stage's rate wholly above the baseline's). The first stage sets the baseline: it cannot strain.
  */
-export const strained = (g: Ramp, s: GradualRecoveryState): boolean => {
+export const strained = (g: Ramp, s: GradualRecoveryState): boolean => rose(g, s, g.marginalRate)
+
+/** Whether a stage's error rate rose `margin` or more over the baseline, confidently, with two failures at least (never the first stage's). */
+export const rose = (g: Ramp, s: GradualRecoveryState, margin: number): boolean => {
   const r = s.ramp
   const failures = s.stageFailures
   if (r.baseCalls === 0 || failures < 2) return false
   return (
-    failures / s.stageCalls >= r.baseFailures / r.baseCalls + g.marginalRate &&
+    failures / s.stageCalls >= r.baseFailures / r.baseCalls + margin &&
     wilsonBound(failures, s.stageCalls, g.z, -1) > wilsonBound(r.baseFailures, r.baseCalls, g.z, 1)
   )
 }

@@ -95,7 +95,9 @@ export type GradualRecoveryInput = Partial<Omit<GradualRecoveryConfig, 'kind'>>
  *   evidence, which high traffic brings in milliseconds) or lasted `stageMaxMs` (enough time,
  *   where traffic is too slow for evidence: a time-based slow start at a few requests a second).
  *   Its error rate is compared with this recovery's baseline (the pooled outcomes of its healthy
- *   stages), so that errors the upstream makes at every share are not taken for load's:
+ *   stages, but for those whose errors rose half of `marginalRate`, confidently: a straining
+ *   upstream does not raise its own bar stage by stage), so that errors the upstream makes at
+ *   every share are not taken for load's:
  *   - at or over `failureRateThreshold` (the closed detector's, 0.5 by default), weighed with
  *     `stageCalls` outcomes at the baseline rate, with two failures at least: the circuit reopens;
  *   - risen `marginalRate` or more over the baseline, confidently (the Wilson interval of the

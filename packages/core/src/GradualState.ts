@@ -51,9 +51,9 @@ export interface RampState {
   /** Under a remembered ceiling: when the hold at the ceiling ends (`null` until the ramp reaches it). */
   readonly holdUntil: number | null
   /**
-   * Outcomes and failures of this recovery's healthy stages: the upstream's baseline error rate,
-   * against which a stage's strain is judged (errors that do not rise with the share are the
-   * upstream's own, not load's).
+   * Outcomes and failures of this recovery's healthy stages (but for those whose errors rose half
+   * the strain margin, confidently): the upstream's baseline error rate, against which a stage's
+   * strain is judged (errors that do not rise with the share are the upstream's own, not load's).
    */
   readonly baseCalls: number
   /** The failures among `baseCalls`. */

@@ -99,6 +99,31 @@ describe('gradual recovery', () => {
     expect((h.snapshot.recovery as GradualRecoverySnapshot).ceiling).toBe(0.2)
   })
 
+  it('a rise too small to be a strain, stage after stage, does not raise the baseline: the creep is caught', () => {
+    // Errors creep up with the share, 3 points per 10% step (0% at 10%, 3% at 20%, ... 27% at
+    // 100%): no stage rises the 10% margin over the one before it. Counting every healthy stage into
+    // the baseline let it creep along (the upstream set its own bar) past 90%; stages whose errors
+    // rose half the margin, confidently, stay out of it, so the strain shows at 60%.
+    const h = new Harness(gradual({ initialRate: 0.1, increment: 0.1, maxSpeed: 1, stageCalls: 200, marginalRate: 0.1 }))
+    h.call(0, 'failure', 0)
+    const rates = new Set<number>()
+    const calls = new Map<number, number>()
+    for (let i = 0; i < 20_000; i++) {
+      const d = h.request(1000 + i)
+      const rate = Math.round(h.snapshot.admitRate * 10) / 10
+      rates.add(rate)
+      if (d._tag !== 'Admitted') continue
+      const n = calls.get(rate) ?? 0
+      calls.set(rate, n + 1)
+      // At share r, 3 * (10 r - 1) failures in every 100 calls, spread evenly.
+      const perHundred = Math.round(3 * (rate * 10 - 1))
+      h.settle(d, n % 100 < perHundred ? 'failure' : 'success', 1000 + i, 1)
+    }
+    expect(h.snapshot.state).toBe('half-open')
+    expect((h.snapshot.recovery as GradualRecoverySnapshot).ceiling).toBeLessThanOrEqual(0.6)
+    expect(Math.max(...rates)).toBe(0.6)
+  })
+
   it('speeds up once the upstream’s usual errors are its baseline: only a rise over it slows the ramp', () => {
     // One failure in 20 calls = 5% at every share. The first stage has no baseline: 5% is a rise
     // over half the 4% margin (no speed-up; one failure is no strain). From the second on, 5% is
