@@ -146,7 +146,7 @@ export interface DetectorHandoff {
  * Canonical JSON text of a value (keys sorted), for comparing configs: what `JSON.stringify` writes
  * when every object's keys are sorted first (array-index keys, as ever in JS, ahead of the others in
  * numeric order). Written out rather than through a replacer that rebuilt every object: each part
- * computes its key when it is built, and the replacer cost a circuit 60% of its construction.
+ * computes its key when it is built, and the replacer was about a third of building a circuit.
  */
 export const canonical = (value: unknown): string => written(value, '') ?? 'null'
 
