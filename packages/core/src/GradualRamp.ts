@@ -73,13 +73,16 @@ export const stepUp = (g: Ramp, s: GradualRecoveryState, clean: boolean, now: nu
   // A healthy stage at the ceiling lifts it, unless a remembered failure still holds the ramp there.
   const lifted = s.ratePpm >= r.ceilingPpm && !holding(r, now)
   const ceilingPpm = lifted ? PPM : r.ceilingPpm
-  const step = s.ratePpm + g.incrementPpm * s.speed
+  // Past a ceiling just lifted the ramp starts over at speed 1: the share that strained or broke
+  // the upstream is near, and the speed the clean stages under it built up would leap past it.
+  const pace = lifted ? 1 : s.speed
+  const step = s.ratePpm + g.incrementPpm * pace
   // Under a ceiling, close in on it by halves (the share the upstream sustains), trying the
   // ceiling itself once within a quarter step of it.
   const gap = ceilingPpm - s.ratePpm
   const next =
     ceilingPpm >= PPM || step < ceilingPpm ? Math.min(PPM, step) : gap > g.incrementPpm / 4 ? s.ratePpm + Math.ceil(gap / 2) : ceilingPpm
-  const speed = clean ? Math.min(g.maxSpeed, s.speed * 2) : s.speed
+  const speed = lifted ? 1 : clean ? Math.min(g.maxSpeed, s.speed * 2) : s.speed
   // Reaching a remembered ceiling starts the hold there.
   const holdUntil = lifted ? null : r.brokeAt !== null && r.holdUntil === null && next >= ceilingPpm ? now + g.holdMs : r.holdUntil
   return newStage(

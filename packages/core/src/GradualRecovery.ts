@@ -104,7 +104,8 @@ export type GradualRecoveryInput = Partial<Omit<GradualRecoveryConfig, 'kind'>>
  *     stage's rate at `confidence` wholly above the baseline's), with two failures at least: the
  *     upstream strains at this share. The ramp steps back to the share of the last healthy
  *     stage, the speed drops to 1, and this share becomes the ceiling: the ramp closes in on it
- *     by halves (the share the upstream sustains), and a healthy stage at the ceiling lifts it;
+ *     by halves (the share the upstream sustains), and a healthy stage at the ceiling lifts it
+ *     (the ramp goes on from speed 1: the share that strained or broke the upstream is near);
  *   - otherwise, once the interval's upper bound is below `failureRateThreshold` (a confident
  *     "healthy"), or at `stageMaxMs` with a rate below it, the rate rises by `increment * speed`,
  *     and a stage whose errors did not rise over half the margin doubles the speed (up to

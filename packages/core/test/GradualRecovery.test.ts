@@ -223,7 +223,10 @@ describe('gradual recovery', () => {
     const whileStrained = rates.slice(0, lifted)
     expect(Math.max(...whileStrained)).toBe(0.4)
     expect(whileStrained.length).toBeGreaterThan(8) // it kept retrying the ceiling
-    // Once the strain is gone, a healthy stage at the ceiling lifts it and the ramp goes on to close.
+    // Once the strain is gone, a healthy stage at the ceiling lifts it and the ramp goes on to close,
+    // starting over at speed 1 (one step past the ceiling, where it strained): not the speed the
+    // clean stages under the ceiling built up.
+    expect(rates[lifted]).toBeCloseTo(0.5, 9)
     expect(rates.at(-1)).toBe(1)
     expect(h.snapshot.state).toBe('closed')
   })
