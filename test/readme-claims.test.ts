@@ -54,14 +54,14 @@ describe('what the README and the demo say about gradual recovery', () => {
     expect(demoNote).toContain('it is within 2 points of classic on every cell but flapping')
   })
 
-  it('"21 to 61 points ahead on nine of the eleven fragile cells"', () => {
+  it('"21 to 60 points ahead on nine of the eleven fragile cells"', () => {
     expect(fragile).toHaveLength(11)
     const ahead = fragile.map(([, m]) => m).filter((m) => Math.round(m) >= 20)
     expect(ahead).toHaveLength(9)
     expect(Math.round(Math.min(...ahead))).toBe(21)
-    expect(Math.round(Math.max(...ahead))).toBe(61)
-    expect(demoNote).toContain('21 to 61 points ahead on nine of the eleven fragile cells')
-    expect(readme).toContain('21 to 61 points ahead on nine of the eleven fragile cells')
+    expect(Math.round(Math.max(...ahead))).toBe(60)
+    expect(demoNote).toContain('21 to 60 points ahead on nine of the eleven fragile cells')
+    expect(readme).toContain('21 to 60 points ahead on nine of the eleven fragile cells')
   })
 
   it('the demo: classic brings the upstream down again and again (9 times), gradual once', () => {
@@ -136,7 +136,8 @@ describe('what the README says about the throttle around gradual recovery', () =
     expect([Math.round(Math.min(...fragileWins)), Math.round(Math.max(...fragileWins))]).toEqual([5, 61])
     const steady = cells.filter((c) => !(c[1] ?? '').startsWith('fragile-'))
     expect(steady.filter((c) => Number(of(c)?.[1]) > 2)).toHaveLength(16)
-    expect(Math.min(...steady.map((c) => Number(of(c)?.[2])))).toBeGreaterThanOrEqual(-5)
+    const worstSeeds = steady.map((c) => [c[1], Number(of(c)?.[2])] as const).filter(([, w]) => w < -5)
+    expect(worstSeeds).toEqual([['cascading@20', -5.3]])
     // The README's config is the row's, named for the example, and reads as a strategy.
     const raw = read('../README.md')
     const block = raw.slice(raw.indexOf('**Throttle and gradual recovery together**'))
@@ -145,7 +146,7 @@ describe('what the README says about the throttle around gradual recovery', () =
     expect({ ...json, circuit: { ...json.circuit, name: shipped.circuit.name } }).toEqual(shipped)
     expect(strategyFromConfig(json)._tag).toBe('Right')
     expect(readme).toContain(
-      "it loses to classic half-open on no cell (worst -0.1 on an outage at 1,000 requests/s; no seed of a cell whose upstream is not fragile loses more than 5), wins 26 cells by more than 2 points (16 where the upstream degrades, flaps or returns in steps, and ten fragile ones, by 5 to 61 points), keeps 99.0% of the oracle's goodput at the median cell against classic's 97.6%, never trips on noise, and collapses fragile upstreams 63 times against classic's 236.5",
+      "it loses to classic half-open on no cell (worst -0.1 on an outage at 1,000 requests/s; one seed of one cell whose upstream is not fragile loses more than 5: 5.3, on cascading failures at 20 requests/s), wins 26 cells by more than 2 points (16 where the upstream degrades, flaps or returns in steps, and ten fragile ones, by 5 to 61 points), keeps 99.0% of the oracle's goodput at the median cell against classic's 97.6%, never trips on noise, and collapses fragile upstreams 63 times against classic's 236.5",
     )
   })
 })

@@ -47,7 +47,7 @@ on an upstream that flaps (three recoveries) it loses up to 2.9 points to classi
 that breaks without warning (fragile-cliff, and this demo's fragile recovery) is broken once
 before the ramp learns where. What it saves: a fragile upstream is broken once, not again and
 again. Across the whole scenario space (pnpm bench:quality, 80 cells from 1 to 10,000 requests/s)
-it is within 2 points of classic on every cell but flapping, and 21 to 61 points ahead on nine of
+it is within 2 points of classic on every cell but flapping, and 21 to 60 points ahead on nine of
 the eleven fragile cells; pnpm bench:recovery prints the medians over 20 seeds of the built-in scenarios.
 Adaptive throttling around a circuit that trips at 90% and recovers gradually (the README's recommended
 composition) loses no cell of the space to classic and wins 26, fragile ones included.`
