@@ -216,9 +216,7 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
     const now = this.clock.now()
     const found = this.held.get(key)
     if (found !== undefined) {
-      const line = this.lineOf(found)
-      line.remove(found)
-      if (line === this.aside) this.setAside.delete(found)
+      this.takeOut(found)
       found.lastUsed = this.usedAt(now)
       this.recent.push(found)
       return found
@@ -256,8 +254,10 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
     return this.revisit(this.aside.size, now) + this.dropIdle(now, true)
   }
 
-  private lineOf(e: Entry<K>): Line<K> {
-    return this.setAside.size !== 0 && this.setAside.has(e) ? this.aside : this.recent
+  /** Takes a breaker off whichever line holds it (it stays held). */
+  private takeOut(e: Entry<K>): void {
+    if (this.setAside.size !== 0 && this.setAside.delete(e)) this.aside.remove(e)
+    else this.recent.remove(e)
   }
 
   private usedAt(now: number): number {
@@ -277,8 +277,7 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
 
   /** Drops a breaker from the group (from whichever line holds it). */
   private drop(entry: Entry<K>): void {
-    this.lineOf(entry).remove(entry)
-    this.setAside.delete(entry)
+    this.takeOut(entry)
     this.held.delete(entry.key)
   }
 
@@ -319,8 +318,7 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
       if (entry === undefined) break
       const snapshot = look(entry)
       if (snapshot.state === 'closed') {
-        this.aside.remove(entry)
-        this.setAside.delete(entry)
+        this.takeOut(entry)
         this.recent.push(entry)
       } else if (this.dropIfStale(entry, now, snapshot)) dropped++
       else {
