@@ -34,6 +34,17 @@ import { type RunningCalls, runningCallsFor } from './RunningCalls.js'
 import { BROKEN, fallbackIn, type StrategySlot, slotOf, strategyIn } from './StrategySlot.js'
 import { announceChange, type Views, type Waiter, Watch } from './Watch.js'
 
+/**
+ * A breaker's bookkeeping that few breakers need, kept off the breaker so that an idle one stays
+ * small (a keyed group may hold a million): one field on the breaker instead of two.
+ */
+class Extras {
+  /** Calls still running, watched for the strategy's `overdueAfterMs`. */
+  running: RunningCalls | undefined = undefined
+  /** Watchers' and waiters' bookkeeping, made when someone first watches or waits. */
+  watched: Watch | undefined = undefined
+}
+
 const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
 const TICKED: BreakerEvent = { _tag: 'Ticked' }
 
@@ -74,10 +85,32 @@ export class Breaker implements CallSink {
    */
   private twin: InPlaceStep<unknown> | undefined = undefined
   private callCount = 0
-  /** Calls still running, watched for the strategy's `overdueAfterMs` (none: `undefined`, the hot path's one test). */
-  private running: RunningCalls | undefined
-  /** Watchers' and waiters' bookkeeping, created on first use (a keyed group holds many idle breakers). */
-  private watched: Watch | undefined = undefined
+  /** What few breakers need (calls watched for being overdue, watchers, waiters): made on first need. */
+  private extra: Extras | undefined = undefined
+
+  /** Calls still running, watched for the strategy's `overdueAfterMs` (none: `undefined`, the hot path's test). */
+  private get running(): RunningCalls | undefined {
+    const x = this.extra
+    return x === undefined ? undefined : x.running
+  }
+
+  /** Watchers' and waiters' bookkeeping, if anyone ever watched or waited. */
+  private get watched(): Watch | undefined {
+    const x = this.extra
+    return x === undefined ? undefined : x.watched
+  }
+
+  private extras(): Extras {
+    this.extra ??= new Extras()
+    return this.extra
+  }
+
+  /** Watches calls for `overdueAfterMs` (`undefined`: none), keeping the calls watched across a swap. */
+  private watchRunning(overdueAfterMs: number | undefined): void {
+    const before = this.running
+    const after = runningCallsFor(overdueAfterMs, before, this)
+    if (after !== before) this.extras().running = after
+  }
 
   private get strategyNow(): Strategy<unknown> {
     return strategyIn(this.slot)
@@ -93,8 +126,9 @@ export class Breaker implements CallSink {
   }
 
   private watch(): Watch {
-    this.watched ??= new Watch()
-    return this.watched
+    const x = this.extras()
+    x.watched ??= new Watch()
+    return x.watched
   }
 
   /** Per-call metric events (admitted, rejected, succeeded, failed, cancelled, stale). Hot. */
@@ -158,7 +192,7 @@ export class Breaker implements CallSink {
 
   constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}) {
     this.slot = strategy
-    this.running = runningCallsFor(strategy.overdueAfterMs, undefined, this)
+    this.watchRunning(strategy.overdueAfterMs)
     this.name = options.name ?? strategy.name
     this.clock = options.clock ?? monotonicClock
     if (options.initialState === undefined) this.current = PRISTINE
@@ -448,7 +482,7 @@ export class Breaker implements CallSink {
     const before = this.settled(this.clock.now())
     const previous = this.strategyNow
     this.slot = slotOf(next, previous)
-    this.running = runningCallsFor(next.overdueAfterMs, this.running, this)
+    this.watchRunning(next.overdueAfterMs)
     this.current = state
     // Given from outside (or adopted from the old state): not ours to write in place.
     this.own(false)
