@@ -31,7 +31,7 @@ import {
   partFailedMessage,
 } from './partFailure.js'
 import { type RunningCalls, runningCallsFor } from './RunningCalls.js'
-import { BROKEN, fallbackIn, type StrategySlot, slotOf, strategyIn } from './StrategySlot.js'
+import { BROKEN, Setup } from './Setup.js'
 import { announceChange, type Views, type Waiter, Watch } from './Watch.js'
 
 /**
@@ -67,15 +67,12 @@ const PRISTINE: unique symbol = Symbol('pristine')
  * one, so the last value of `state$` and of `transitions$` is always the breaker's latest state.
  */
 export class Breaker implements CallSink {
-  /** Its name in logs, errors and metrics: `options.name`, or the strategy's. */
-  readonly name: string
-  /** The clock it reads time from (latencies, open durations, timeouts). */
-  readonly clock: Clock
   /**
-   * The strategy in use and, after a swap, where it falls back to if a part of it throws (the one
-   * before; `BROKEN`: none, so every event is answered by `brokenDecision` until a swap).
+   * Its name, its clock, the strategy in use and, after a swap, where it falls back to if a part
+   * of it throws (the one before; `BROKEN`: none, so every event is answered by `brokenDecision`
+   * until a swap). Shared by the breakers of a keyed group until one swaps.
    */
-  private slot: StrategySlot
+  private setup: Setup
   /** The strategy's state, or `PRISTINE` until the breaker is first used. */
   private current: unknown
   /**
@@ -112,12 +109,22 @@ export class Breaker implements CallSink {
     if (after !== before) this.extras().running = after
   }
 
+  /** Its name in logs, errors and metrics: `options.name`, or the strategy's. */
+  get name(): string {
+    return this.setup.name
+  }
+
+  /** The clock it reads time from (latencies, open durations, timeouts). */
+  get clock(): Clock {
+    return this.setup.clock
+  }
+
   private get strategyNow(): Strategy<unknown> {
-    return strategyIn(this.slot)
+    return this.setup.strategy
   }
 
   private get broken(): boolean {
-    return fallbackIn(this.slot) === BROKEN
+    return this.setup.fallback === BROKEN
   }
 
   /** Marks the state as this breaker's alone (its strategy just made it) or not (shown, or given). */
@@ -190,11 +197,13 @@ export class Breaker implements CallSink {
     return w.views
   }
 
-  constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}) {
-    this.slot = strategy
+  /**
+   * Prefer {@link createBreaker}. `setup` (internal: a keyed group's shared one) stands for
+   * `strategy` and the name and clock of `options`.
+   */
+  constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}, setup?: Setup) {
+    this.setup = setup ?? new Setup(options.name ?? strategy.name, options.clock ?? monotonicClock, strategy)
     this.watchRunning(strategy.overdueAfterMs)
-    this.name = options.name ?? strategy.name
-    this.clock = options.clock ?? monotonicClock
     if (options.initialState === undefined) this.current = PRISTINE
     else {
       const restored = restore(strategy, options.initialState)
@@ -310,16 +319,16 @@ export class Breaker implements CallSink {
    */
   private partFailed(error: unknown, event: BreakerEvent, now: number, call: number, timedOut: boolean, doing: Doing = event): Decision {
     const broken = this.strategyNow
-    const before = fallbackIn(this.slot)
+    const before = this.setup.fallback
     const fallback = before === broken || before === BROKEN ? undefined : before
-    this.slot = broken
+    this.setup = this.setup.with(broken, undefined)
     const w = this.watched
     if (w !== undefined && w.reportedBroken !== broken) {
       w.reportedBroken = broken
       this.configRejected(partFailedMessage(broken, fallback, error, doing))
     }
     if (fallback === undefined) {
-      this.slot = slotOf(broken, BROKEN)
+      this.setup = this.setup.with(broken, BROKEN)
       this.own(false)
       return brokenDecision(event)
     }
@@ -329,7 +338,7 @@ export class Breaker implements CallSink {
       // The broken strategy could not even describe its last state to watchers: the swap is made
       // (strategy and state are set before watchers are told), only that announcement is lost.
     }
-    this.slot = this.strategyNow
+    this.setup = this.setup.with(this.strategyNow, undefined)
     return this.dispatchAt(asFailure(event), now, call, timedOut)
   }
 
@@ -481,7 +490,7 @@ export class Breaker implements CallSink {
   replace(next: Strategy<unknown>, state: unknown): void {
     const before = this.settled(this.clock.now())
     const previous = this.strategyNow
-    this.slot = slotOf(next, previous)
+    this.setup = this.setup.with(next, previous)
     this.watchRunning(next.overdueAfterMs)
     this.current = state
     // Given from outside (or adopted from the old state): not ours to write in place.

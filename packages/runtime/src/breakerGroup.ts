@@ -2,6 +2,7 @@ import { BreakerEvent, type Snapshot, type Strategy } from '@datapunk/breaker'
 import { Breaker } from './Breaker.js'
 import { type Clock, monotonicClock } from './Clock.js'
 import { Channel, type EventStream } from './EventStream.js'
+import { type Setup, SetupCache } from './Setup.js'
 
 /** Options of {@link breakerGroup}. */
 export interface BreakerGroupConfig<K, S> {
@@ -101,6 +102,9 @@ export interface BreakerGroup<K> {
  * A group's breaker, with its key, when it was last handed out (whole ms since the group began),
  * and its neighbours in the group's line (`Line`): one object per key, not a breaker and an entry.
  */
+/** A group's breakers take their name and clock from their shared `Setup`, not from options. */
+const NO_OPTIONS = {}
+
 class Entry<K> extends Breaker {
   lastUsed = 0
   /** The neighbour used less recently (nearer the head of its line), or none. */
@@ -109,11 +113,9 @@ class Entry<K> extends Breaker {
   after: Entry<K> | undefined = undefined
   constructor(
     readonly key: K,
-    strategy: Strategy<unknown>,
-    name: string,
-    clock: Clock,
+    setup: Setup,
   ) {
-    super(strategy, { name, clock })
+    super(setup.strategy, NO_OPTIONS, setup)
   }
 }
 
@@ -190,6 +192,8 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
   // Keys whose breaker was dropped open (idle past its open time): until when it was open. Oldest first.
   private readonly memory = new Map<K, number>()
   private readonly events = new Channel<GroupEvent<K>>()
+  // What its breakers run with, shared by those that agree on strategy and name.
+  private readonly setups: SetupCache
 
   constructor(
     private readonly config: BreakerGroupConfig<K, S>,
@@ -198,6 +202,7 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
   ) {
     this.clock = config.clock ?? monotonicClock
     this.epoch = this.clock.now()
+    this.setups = new SetupCache(this.clock)
   }
 
   get events$(): EventStream<GroupEvent<K>> {
@@ -399,7 +404,7 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
   private create(key: K, now: number): Entry<K> {
     const strategy = this.config.strategyFor(key) as Strategy<unknown>
     const nameFor = this.config.nameFor
-    const breaker = new Entry(key, strategy, nameFor === undefined ? strategy.name : nameFor(key), this.clock)
+    const breaker = new Entry(key, this.setups.setupFor(strategy, nameFor === undefined ? strategy.name : nameFor(key)))
     const openUntil = this.memory.get(key)
     if (openUntil !== undefined) {
       this.memory.delete(key)

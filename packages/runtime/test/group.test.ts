@@ -68,6 +68,28 @@ describe('breakerGroup', () => {
     expect(group.get(80).name).toBe('port 80')
   })
 
+  it('breakers that share a strategy, name and clock keep them apart: a swap or a broken strategy changes one breaker only', () => {
+    const c = clock()
+    const other = circuit({ trip: { kind: 'consecutive-failures', threshold: 9 } })
+    const group = breakerGroup<string>({ strategyFor: (k) => (k === 'odd' ? other : strategy), clock: c.scheduler })
+    const [a, b, odd] = [group.get('a'), group.get('b'), group.get('odd')]
+    expect([a.strategy, b.strategy, odd.strategy]).toEqual([strategy, strategy, other])
+    expect([a.name, odd.name, a.clock, odd.clock]).toEqual([strategy.name, other.name, c.scheduler, c.scheduler])
+    a.swap(other)
+    expect([a.strategy, b.strategy, group.get('c').strategy]).toEqual([other, strategy, strategy])
+    expect(a.name).toBe(strategy.name) // the name it was given, kept across the swap
+    // A strategy that throws: `b` falls back to the one before its swap; `a` and `c` are untouched.
+    const throwing = {
+      ...other,
+      step: () => {
+        throw new Error('boom')
+      },
+    } as Strategy<unknown>
+    b.swap(throwing)
+    trip(b)
+    expect([a.strategy, b.strategy, group.get('c').strategy]).toEqual([other, strategy, strategy])
+  })
+
   it('refuses a cap below one', () => {
     expect(() => breakerGroup({ strategyFor: () => strategy, maxKeys: 0 })).toThrow(
       'expected idleEvictMs >= 0 and maxKeys an integer >= 1, got 600000 and 0',
