@@ -474,8 +474,14 @@ const heapCases = async () => {
   }
   const keyStrategy = circuit({ trip: { kind: 'consecutive-failures', threshold: 5 } })
   const group = breakerGroup<number>({ strategyFor: () => keyStrategy, maxKeys: keys * 2 })
+  // Slow calls counted while running: the watch of running calls starts at a breaker's first use.
+  const slowStrategy = circuit({
+    trip: { kind: 'slow-call-rate', threshold: 0.5, slowCallMs: 1000, minimumCalls: 10, window: { kind: 'count', size: 100 } },
+  })
+  const slowGroup = breakerGroup<number>({ strategyFor: () => slowStrategy, maxKeys: keys * 2 })
   const perKeyRows = [
     await perKey('ours, breakerGroup', (i) => group.get(i)),
+    await perKey('ours, breakerGroup, slow-call rate', (i) => slowGroup.get(i)),
     await perKey('cockatiel 3 consecutive', () => cockatiel3(handleAll3, { halfOpenAfter: LONG, breaker: new ConsecutiveBreaker3(5) })),
     await perKey('cockatiel 3 sampling', () =>
       cockatiel3(handleAll3, { halfOpenAfter: LONG, breaker: new SamplingBreaker3({ threshold: 0.5, duration: 10_000 }) }),

@@ -203,12 +203,12 @@ export class Breaker implements CallSink {
    */
   constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}, setup?: Setup) {
     this.setup = setup ?? new Setup(options.name ?? strategy.name, options.clock ?? monotonicClock, strategy)
-    this.watchRunning(strategy.overdueAfterMs)
     if (options.initialState === undefined) this.current = PRISTINE
     else {
       const restored = restore(strategy, options.initialState)
       if (restored._tag === 'Left') throw restored.left
       this.current = restored.right
+      this.watchRunning(strategy.overdueAfterMs)
     }
   }
 
@@ -240,8 +240,11 @@ export class Breaker implements CallSink {
   /** The state, made from the strategy's `initial(now)` on first use. */
   private settled(now: number): unknown {
     if (this.current === PRISTINE) {
-      this.current = this.strategyNow.initial(now)
+      const strategy = this.strategyNow
+      this.current = strategy.initial(now)
       this.own(true)
+      // Its calls are watched from its first use (an idle breaker keeps no watch).
+      this.watchRunning(strategy.overdueAfterMs)
     }
     return this.current
   }
@@ -413,11 +416,18 @@ export class Breaker implements CallSink {
    * Prefer {@link admit}.
    */
   request(now = this.clock.now()): Decision {
-    const running = this.running
-    if (running === undefined) return this.dispatchAt(REQUESTED, now, ++this.callCount)
-    running.report(now)
+    if (this.running === undefined && this.current !== PRISTINE) return this.dispatchAt(REQUESTED, now, ++this.callCount)
+    return this.requestWatched(now)
+  }
+
+  /** `request` with calls watched for being overdue, or a first request (which may start that watch). */
+  private requestWatched(now: number): Decision {
+    let running = this.running
+    running?.report(now)
     const decision = this.dispatchAt(REQUESTED, now, ++this.callCount)
-    if (decision._tag === 'Admitted') running.admitted(decision, now)
+    // A first request made the strategy's first state, and the watch with it (see `settled`).
+    running ??= this.running
+    if (running !== undefined && decision._tag === 'Admitted') running.admitted(decision, now)
     return decision
   }
 
