@@ -14,12 +14,10 @@ import {
 } from '@datapunk/breaker'
 import { Admission } from './Admission.js'
 import type { CallSink } from './AdmittedCall.js'
+import { BreakerEvents } from './BreakerEvents.js'
 import type { BreakerOptions } from './BreakerOptions.js'
 import { type Clock, monotonicClock } from './Clock.js'
-import type { EventStream, Unsubscribable } from './EventStream.js'
 import { type ExecuteOptions, execute } from './execute.js'
-import type { CallEvent, CallOutcomeEvent, MetricEvent, TransitionEvent } from './MetricEvent.js'
-import type { CallCounter } from './metricModel.js'
 import {
   ADOPTING,
   asFailure,
@@ -30,20 +28,9 @@ import {
   fallbackState,
   partFailedMessage,
 } from './partFailure.js'
-import { type RunningCalls, runningCallsFor } from './RunningCalls.js'
+import { runningCallsFor } from './RunningCalls.js'
 import { BROKEN, Setup } from './Setup.js'
-import { announceChange, type Views, type Waiter, Watch } from './Watch.js'
-
-/**
- * A breaker's bookkeeping that few breakers need, kept off the breaker so that an idle one stays
- * small (a keyed group may hold a million): one field on the breaker instead of two.
- */
-class Extras {
-  /** Calls still running, watched for the strategy's `overdueAfterMs`. */
-  running: RunningCalls | undefined = undefined
-  /** Watchers' and waiters' bookkeeping, made when someone first watches or waits. */
-  watched: Watch | undefined = undefined
-}
+import { announceChange, type Watch } from './Watch.js'
 
 const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
 const TICKED: BreakerEvent = { _tag: 'Ticked' }
@@ -66,7 +53,7 @@ const PRISTINE: unique symbol = Symbol('pristine')
  * breaker, the events of that dispatch are delivered after every subscriber has seen the first
  * one, so the last value of `state$` and of `transitions$` is always the breaker's latest state.
  */
-export class Breaker implements CallSink {
+export class Breaker extends BreakerEvents implements CallSink {
   /**
    * Its name, its clock, the strategy in use and, after a swap, where it falls back to if a part
    * of it throws (the one before; `BROKEN`: none, so every event is answered by `brokenDecision`
@@ -82,25 +69,6 @@ export class Breaker implements CallSink {
    */
   private twin: InPlaceStep<unknown> | undefined = undefined
   private callCount = 0
-  /** What few breakers need (calls watched for being overdue, watchers, waiters): made on first need. */
-  private extra: Extras | undefined = undefined
-
-  /** Calls still running, watched for the strategy's `overdueAfterMs` (none: `undefined`, the hot path's test). */
-  private get running(): RunningCalls | undefined {
-    const x = this.extra
-    return x === undefined ? undefined : x.running
-  }
-
-  /** Watchers' and waiters' bookkeeping, if anyone ever watched or waited. */
-  private get watched(): Watch | undefined {
-    const x = this.extra
-    return x === undefined ? undefined : x.watched
-  }
-
-  private extras(): Extras {
-    this.extra ??= new Extras()
-    return this.extra
-  }
 
   /** Watches calls for `overdueAfterMs` (`undefined`: none), keeping the calls watched across a swap. */
   private watchRunning(overdueAfterMs: number | undefined): void {
@@ -132,76 +100,12 @@ export class Breaker implements CallSink {
     this.twin = owned && !this.broken ? inPlaceStep(this.strategyNow) : undefined
   }
 
-  private watch(): Watch {
-    const x = this.extras()
-    x.watched ??= new Watch()
-    return x.watched
-  }
-
-  /** Per-call metric events (admitted, rejected, succeeded, failed, cancelled, stale). Hot. */
-  get calls$(): EventStream<CallEvent> {
-    return this.view().calls$
-  }
-  /**
-   * `calls$` without the admissions: what became of each call (rejected, succeeded, failed,
-   * cancelled, stale). What metrics count, at one event per call instead of two. Hot.
-   *
-   * @example
-   * import { circuit } from '@datapunk/breaker'
-   * import { createBreaker } from '@datapunk/breaker-runtime'
-   * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }))
-   * const tags: string[] = []
-   * breaker.outcomes$.subscribe((e) => tags.push(e._tag))
-   * await breaker.execute(async () => 'ok')
-   * tags // ['CallSucceeded']
-   */
-  get outcomes$(): EventStream<CallOutcomeEvent> {
-    return this.view().outcomes$
-  }
-  /**
-   * Tells `counter` how each call ends, as `outcomes$` would, with plain values and no event
-   * object: a metrics exporter's way to count (the Prometheus and OpenTelemetry adapters use it).
-   *
-   * @example
-   * import { circuit } from '@datapunk/breaker'
-   * import { createBreaker } from '@datapunk/breaker-runtime'
-   * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }))
-   * let ok = 0
-   * const counting = breaker.countCalls({ settled: (outcome) => void (outcome === 'success' && ok++), rejected: () => {} })
-   * await breaker.execute(async () => 'ok')
-   * counting.unsubscribe()
-   * ok // 1
-   */
-  countCalls(counter: CallCounter): Unsubscribable {
-    return this.watch().addCounter(counter)
-  }
-  /** State changes, recovery-rate changes, config swaps, rejected configs, classifiers that threw. Hot. */
-  get transitions$(): EventStream<TransitionEvent> {
-    return this.view().transitions$
-  }
-  /** Every metric event: `calls$` and `transitions$` merged. Hot. */
-  get metrics$(): EventStream<MetricEvent> {
-    return this.view().metrics$
-  }
-  /**
-   * The current snapshot at once, then a new one whenever the phase, mode, generation or admit
-   * rate changes (not on every call: read `snapshot()` for live counts).
-   */
-  get state$(): EventStream<Snapshot> {
-    return this.view().state$
-  }
-
-  private view(): Views {
-    const w = this.watch()
-    w.views ??= w.makeViews(() => this.snapshot())
-    return w.views
-  }
-
   /**
    * Prefer {@link createBreaker}. `setup` (internal: a keyed group's shared one) stands for
    * `strategy` and the name and clock of `options`.
    */
   constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}, setup?: Setup) {
+    super()
     this.setup = setup ?? new Setup(options.name ?? strategy.name, options.clock ?? monotonicClock, strategy)
     if (options.initialState === undefined) this.current = PRISTINE
     else {
@@ -252,11 +156,6 @@ export class Breaker implements CallSink {
   /** The number of the call the last `request` asked about (calls are numbered from 1). */
   get lastCall(): number {
     return this.callCount
-  }
-
-  /** Callers waiting in half-open (see the `waitInHalfOpen` option). */
-  get waiting(): number {
-    return this.watched?.waiters?.size ?? 0
   }
 
   /** The current snapshot, live counts included. */
@@ -516,34 +415,6 @@ export class Breaker implements CallSink {
       this.partFailed(error, TICKED, now, 0, false, DESCRIBING)
     }
     w.flush()
-  }
-
-  /** Reports a config that could not be used (see `followConfig`). */
-  configRejected(message: string): void {
-    this.watched?.report('ConfigRejected', this.name, this.clock.now(), message)
-  }
-
-  /** Reports a classifier (`isFailure`, `classifyError`, `classifyResult`) that threw or answered no verdict; the call counted as a failure. */
-  classifierFailed(error: unknown): void {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-    this.watched?.report('ClassifierFailed', this.name, this.clock.now(), message)
-  }
-
-  /**
-   * Whether a caller rejected with `rejection` may wait (half-open and full, or throttled, and
-   * fewer than `maxWaiting` already waiting).
-   */
-  canWait(rejection: Rejected, maxWaiting: number): boolean {
-    return (rejection.reason === 'half-open-full' || rejection.reason === 'throttled') && this.waiting < maxWaiting
-  }
-
-  /**
-   * Queues a caller for the probes' verdict: whenever the state changes the first waiter asks
-   * again; it is admitted when the circuit closed or ramped far enough, fails when the circuit
-   * opened again, and fails with the last rejection after `maxWaitMs`. Unsubscribe to leave the queue.
-   */
-  wait(maxWaitMs: number, admit: Waiter['admit'], fail: Waiter['fail']): Unsubscribable {
-    return this.watch().wait(this.clock, maxWaitMs, admit, fail)
   }
 
   private changed(w: Watch, before: unknown, after: unknown, now: number, swappedFrom?: Snapshot): void {

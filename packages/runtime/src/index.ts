@@ -7,6 +7,7 @@
  */
 export { Admission, type CallOutcome } from './Admission.js'
 export { Breaker } from './Breaker.js'
+export { BreakerEvents } from './BreakerEvents.js'
 export type { BreakerOptions } from './BreakerOptions.js'
 export { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
 export { type BreakerGroup, type BreakerGroupConfig, breakerGroup, type GroupEvent } from './breakerGroup.js'
