@@ -58,7 +58,7 @@ the candidates (default 100); --workers spreads them over worker threads (defaul
 result is the same for any number); the best config is written to --out (default tuned.json).
 --html draws the candidates, the Pareto front of wasted vs needless and the chosen config.
 
-quality: your configs on the scenario space (--cells, default all: 80 cells from 1 to 10,000
+quality: your configs on the scenario space (--cells, default all: 82 cells from 1 to 10,000
 requests/s) over --seeds (default 101..120), next to classic half-open and the oracle: per cell
 each config's success against classic (median and worst seed) and share of the oracle's goodput,
 then summary rows. --html draws the heat maps, --json writes the whole matrix.

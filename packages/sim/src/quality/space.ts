@@ -354,6 +354,18 @@ const FAMILIES: ReadonlyArray<Family> = [
       return { health: [segment(0, BASE_ERRORS, latency)], incidentAtMs: durationMs, recoveredAtMs: durationMs, durationMs }
     },
   },
+  {
+    // Last, so that adding it left every other cell in its half. A breaker that learns from the
+    // first flaps that its upstream breaks without the load's doing (gradual recovery's trusted
+    // restart) meets, on the third, an upstream that the load does break.
+    name: 'fragile-flapping',
+    kind: 'incident',
+    rates: [200, 1_000],
+    fragile: true,
+    description:
+      'flapping, and back from the third flap it collapses again above 50% of the load until it has held 30 s (errors rise from half that load)',
+    shape: flappingThenFragile,
+  },
 ]
 
 /** Three flaps of 10 s down in every 30 s, after the warm-up. */
@@ -363,6 +375,21 @@ function flapping(rps: number, latency: Latency): Shape {
     health.push(segment(warmMs(rps) + i * 30_000, 1, latency), segment(warmMs(rps) + i * 30_000 + 10_000, BASE_ERRORS, latency))
   const recovered = warmMs(rps) + 70_000
   return { health, incidentAtMs: warmMs(rps), recoveredAtMs: recovered, durationMs: recovered + afterMs(rps) }
+}
+
+/** {@link flapping}, back from its third flap as {@link fragile}`(0.5, true)` is back from its outage. */
+function flappingThenFragile(rps: number, latency: Latency): Shape {
+  const shape = flapping(rps, latency)
+  return {
+    ...shape,
+    fragility: {
+      fromMs: shape.recoveredAtMs,
+      capacityRps: Math.max(1, Math.round(0.5 * rps)),
+      settleMs: 30_000,
+      collapseMs: 5_000,
+      strain: { fromShare: 0.5, failureRate: 0.4 },
+    },
+  }
 }
 
 const loadOf = (rps: number, arrivals: 'poisson' | 'bursty'): LoadModel =>
