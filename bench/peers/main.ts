@@ -736,7 +736,7 @@ const main = async () => {
   for (const i of imports) console.log(`  ${i.module.padEnd(36)}${fmt(i.medianMs).padStart(10)}`)
   const scrape = await scrapeCost(quick ? 1_000 : 10_000, quick ? 1 : 5)
   console.log(
-    `\nPrometheus scrape (prom-client registry.metrics()) of ${scrape.breakers.toLocaleString('en-US')} breakers: ${fmt(scrape.medianMs)} ms (median), ${scrape.lines.toLocaleString('en-US')} lines, ${scrape.megabytes.toFixed(1)} MB; the floor, those lines only joined into one text: ${fmt(scrape.joinFloorMs)} ms`,
+    `\nPrometheus scrape (prom-client registry.metrics()) of ${scrape.breakers.toLocaleString('en-US')} breakers: ${fmt(scrape.medianMs)} ms (median), ${scrape.lines.toLocaleString('en-US')} lines, ${scrape.megabytes.toFixed(1)} MB; the floor, those lines only joined into one text: ${fmt(scrape.joinFloorMs)} ms; the same text from one piece per breaker: ${fmt(scrape.blockFloorMs)} ms`,
   )
 
   const summary = {

@@ -21,6 +21,13 @@ export interface ScrapeCost {
    * only joined into one text (median ms). No exporter writes them faster.
    */
   readonly joinFloorMs: number
+  /**
+   * A lower floor: the same text cut into one piece per breaker (`breakers` pieces of equal
+   * length), joined (median ms). What one string of this size costs to build in this process
+   * however few pieces it is written in (an exporter that kept each breaker's text between
+   * scrapes would still pay it).
+   */
+  readonly blockFloorMs: number
 }
 
 export const scrapeCost = async (keys: number, scrapes: number): Promise<ScrapeCost> => {
@@ -54,11 +61,21 @@ export const scrapeCost = async (keys: number, scrapes: number): Promise<ScrapeC
     floors.push(performance.now() - start + (joined.length === text.length ? 0 : Number.NaN))
   }
   floors.sort((a, b) => a - b)
+  const size = Math.ceil(text.length / keys)
+  const blocks = Array.from({ length: keys }, (_, i) => text.slice(i * size, (i + 1) * size))
+  const blockFloors: number[] = []
+  for (let i = 0; i < scrapes; i++) {
+    const start = performance.now()
+    const joined = blocks.join('')
+    blockFloors.push(performance.now() - start + (joined.length === text.length ? 0 : Number.NaN))
+  }
+  blockFloors.sort((a, b) => a - b)
   return {
     breakers: keys,
     medianMs: times[Math.floor(times.length / 2)] ?? Number.NaN,
     megabytes: text.length / 1e6,
     lines: lines.length,
     joinFloorMs: floors[Math.floor(floors.length / 2)] ?? Number.NaN,
+    blockFloorMs: blockFloors[Math.floor(blockFloors.length / 2)] ?? Number.NaN,
   }
 }
