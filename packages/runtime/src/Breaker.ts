@@ -29,7 +29,7 @@ import {
   partFailedMessage,
 } from './partFailure.js'
 import { runningCallsFor } from './RunningCalls.js'
-import { BROKEN, Setup } from './Setup.js'
+import { BROKEN, SETUP, Setup, type WithSetup } from './Setup.js'
 import { announceChange, type Watch } from './Watch.js'
 
 const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
@@ -100,13 +100,11 @@ export class Breaker extends BreakerEvents implements CallSink {
     this.twin = owned && !this.broken ? inPlaceStep(this.strategyNow) : undefined
   }
 
-  /**
-   * Prefer {@link createBreaker}. `setup` (internal: a keyed group's shared one) stands for
-   * `strategy` and the name and clock of `options`.
-   */
-  constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}, setup?: Setup) {
+  /** Prefer {@link createBreaker}. */
+  constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}) {
     super()
-    this.setup = setup ?? new Setup(options.name ?? strategy.name, options.clock ?? monotonicClock, strategy)
+    // A keyed group's breakers share one setup: it stands for `strategy` and the options' name and clock.
+    this.setup = (options as WithSetup)[SETUP] ?? new Setup(options.name ?? strategy.name, options.clock ?? monotonicClock, strategy)
     if (options.initialState === undefined) this.current = PRISTINE
     else {
       const restored = restore(strategy, options.initialState)

@@ -25,7 +25,10 @@ class Extras {
 
 /** The watching half of a `Breaker`. */
 export abstract class BreakerEvents {
-  /** What few breakers need (calls watched for being overdue, watchers, waiters): made on first need. */
+  /**
+   * What few breakers need (calls watched for being overdue, watchers, waiters): made on first need.
+   * @internal
+   */
   protected extra: Extras | undefined = undefined
 
   /** Its name in logs, errors and metrics. */
@@ -35,23 +38,37 @@ export abstract class BreakerEvents {
   /** The current snapshot, live counts included. */
   abstract snapshot(): Snapshot
 
-  /** Calls still running, watched for the strategy's `overdueAfterMs` (none: `undefined`, the hot path's test). */
+  /**
+   * Calls still running, watched for the strategy's `overdueAfterMs` (none: `undefined`, the hot path's test).
+   * @internal
+   */
   protected get running(): RunningCalls | undefined {
     const x = this.extra
     return x === undefined ? undefined : x.running
   }
 
-  /** Watchers' and waiters' bookkeeping, if anyone ever watched or waited. */
+  /**
+   * Watchers' and waiters' bookkeeping, if anyone ever watched or waited.
+   * @internal
+   */
   protected get watched(): Watch | undefined {
     const x = this.extra
     return x === undefined ? undefined : x.watched
   }
 
+  /**
+   * The breaker's cold bookkeeping, made if need be.
+   * @internal
+   */
   protected extras(): Extras {
     this.extra ??= new Extras()
     return this.extra
   }
 
+  /**
+   * Watchers' and waiters' bookkeeping, made if need be.
+   * @internal
+   */
   protected watch(): Watch {
     const x = this.extras()
     x.watched ??= new Watch()

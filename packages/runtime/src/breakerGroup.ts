@@ -1,8 +1,9 @@
 import { BreakerEvent, type Snapshot, type Strategy } from '@datapunk/breaker'
 import { Breaker } from './Breaker.js'
+import type { BreakerOptions } from './BreakerOptions.js'
 import { type Clock, monotonicClock } from './Clock.js'
 import { Channel, type EventStream } from './EventStream.js'
-import { type Setup, SetupCache } from './Setup.js'
+import { SETUP, type Setup, SetupCache, type WithSetup } from './Setup.js'
 
 /** Options of {@link breakerGroup}. */
 export interface BreakerGroupConfig<K, S> {
@@ -102,9 +103,6 @@ export interface BreakerGroup<K> {
  * A group's breaker, with its key, when it was last handed out (whole ms since the group began),
  * and its neighbours in the group's line (`Line`): one object per key, not a breaker and an entry.
  */
-/** A group's breakers take their name and clock from their shared `Setup`, not from options. */
-const NO_OPTIONS = {}
-
 class Entry<K> extends Breaker {
   lastUsed = 0
   /** The neighbour used less recently (nearer the head of its line), or none. */
@@ -115,7 +113,8 @@ class Entry<K> extends Breaker {
     readonly key: K,
     setup: Setup,
   ) {
-    super(setup.strategy, NO_OPTIONS, setup)
+    // Their name, clock and strategy come from the setup the group's breakers share.
+    super(setup.strategy, { [SETUP]: setup } as WithSetup as BreakerOptions<unknown>)
   }
 }
 
