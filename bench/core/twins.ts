@@ -342,3 +342,123 @@ export const pureTimeWindow = (
   }
   return { initial, step }
 }
+
+/** The state of {@link pureGradualStage}: plain data, a new object per step. */
+interface PureGradualState {
+  readonly open: boolean
+  readonly generation: number
+  readonly issued: number
+  readonly inFlight: number
+  readonly credit: number
+  readonly requests: number
+  readonly startedAt: number
+  readonly stageRequests: number
+  readonly stageAdmitted: number
+  readonly stageCalls: number
+  readonly stageFailures: number
+}
+
+/**
+ * {@link MutableGradualStage} (half-open, one gradual stage) written as a pure reducer, as lean as
+ * one can be: a new state object per step, the same decisions (admission by credit, a
+ * `throttled` rejection with its retry-after, a ticket per probe checked against the ids issued,
+ * the stage judged as the twin judges it) until it trips; then it stays open (the twin, open for
+ * 0 ms, starts a new recovery; the benchmark's stage never trips). No generality (no parts, no
+ * baseline, no clock checks): what purity alone costs over the mutable twin, as
+ * {@link pureTimeWindow} shows for the closed path.
+ */
+export const pureGradualStage = (
+  ratePpm: number,
+  stageLength: number,
+  failureRateThreshold: number,
+  now: number,
+): {
+  readonly initial: PureGradualState
+  readonly step: (s: PureGradualState, event: BreakerEvent, now: number) => readonly [PureGradualState, Decision]
+} => {
+  const initial: PureGradualState = {
+    open: false,
+    generation: 2,
+    issued: 0,
+    inFlight: 0,
+    credit: 1_000_000 - ratePpm,
+    requests: 0,
+    startedAt: now,
+    stageRequests: 0,
+    stageAdmitted: 0,
+    stageCalls: 0,
+    stageFailures: 0,
+  }
+  const state = (
+    s: PureGradualState,
+    issued: number,
+    inFlight: number,
+    credit: number,
+    requests: number,
+    stageRequests: number,
+    stageAdmitted: number,
+    stageCalls: number,
+    stageFailures: number,
+  ): PureGradualState => ({
+    open: s.open,
+    generation: s.generation,
+    issued,
+    inFlight,
+    credit,
+    requests,
+    startedAt: s.startedAt,
+    stageRequests,
+    stageAdmitted,
+    stageCalls,
+    stageFailures,
+  })
+  const step = (s: PureGradualState, event: BreakerEvent, at: number): readonly [PureGradualState, Decision] => {
+    switch (event._tag) {
+      case 'CallRequested': {
+        if (s.open) return [s, { _tag: 'Rejected', reason: 'open', retryAfterMs: null }]
+        const requests = s.requests + 1
+        const credit = s.credit + ratePpm
+        if (credit < 1_000_000) {
+          const interval = at > s.startedAt && requests > 1 ? (at - s.startedAt) / (requests - 1) : null
+          const until = Math.ceil((1_000_000 - credit) / ratePpm)
+          return [
+            state(s, s.issued, s.inFlight, credit, requests, s.stageRequests + 1, s.stageAdmitted, s.stageCalls, s.stageFailures),
+            { _tag: 'Rejected', reason: 'throttled', retryAfterMs: interval === null ? null : Math.ceil(until * interval) },
+          ]
+        }
+        return [
+          state(
+            s,
+            s.issued + 1,
+            s.inFlight + 1,
+            credit - 1_000_000,
+            requests,
+            s.stageRequests + 1,
+            s.stageAdmitted + 1,
+            s.stageCalls,
+            s.stageFailures,
+          ),
+          { _tag: 'Admitted', generation: s.generation, id: s.issued, probe: true },
+        ]
+      }
+      case 'CallSucceeded':
+      case 'CallFailed': {
+        if (event.ticket.generation !== s.generation) return [s, STALE]
+        if (event.ticket.id >= s.issued || s.inFlight === 0) return [s, UNKNOWN]
+        const stageCalls = s.stageCalls + 1
+        const stageFailures = s.stageFailures + (event._tag === 'CallFailed' ? 1 : 0)
+        if (stageFailures / stageLength >= failureRateThreshold) return [{ ...s, open: true, inFlight: 0 }, RECORDED]
+        if (stageCalls >= stageLength && s.stageAdmitted <= s.stageRequests) {
+          return [state(s, s.issued, s.inFlight - 1, s.credit, s.requests, 0, 0, 0, 0), RECORDED]
+        }
+        return [
+          state(s, s.issued, s.inFlight - 1, s.credit, s.requests, s.stageRequests, s.stageAdmitted, stageCalls, stageFailures),
+          RECORDED,
+        ]
+      }
+      default:
+        return [s, RECORDED]
+    }
+  }
+  return { initial, step }
+}

@@ -34,7 +34,7 @@ import { measure } from 'mitata'
 import CircuitBreaker from 'opossum'
 import { Registry } from 'prom-client'
 import { defer, firstValueFrom, map, Observable, of, Subscriber } from 'rxjs'
-import { MutableGradualStage, MutableTimeWindow, pureTimeWindow } from '../core/twins.js'
+import { MutableGradualStage, MutableTimeWindow, pureGradualStage, pureTimeWindow } from '../core/twins.js'
 import { type BenchRedis, startRedis } from './redis.js'
 import { type ScrapeCost, scrapeCost } from './scrape.js'
 
@@ -301,6 +301,8 @@ const reducerContenders = (kind: 'gradual' | 'time-window'): Contender[] => {
     state = strategy.step(state, { _tag: 'Ticked' }, 1)[0]
     i = 1
     const twin = new MutableGradualStage(100_000, 1_000_000, 0.9).startHalfOpen(1)
+    const pure = pureGradualStage(100_000, 1_000_000, 0.9, 1)
+    let pureState = pure.initial
     return [
       {
         name: 'ours, gradual decision',
@@ -316,6 +318,15 @@ const reducerContenders = (kind: 'gradual' | 'time-window'): Contender[] => {
         fn: () => {
           const d = twin.step(REQUESTED, i++)
           if (d._tag === 'Admitted') twin.step({ _tag: 'CallSucceeded', ticket: d, latencyMs: 1 }, i)
+        },
+      },
+      // The same twin as a hand-written pure reducer (a new state per step): what purity alone costs.
+      {
+        name: 'pure twin (hand-written)',
+        baseline: 'none',
+        fn: () => {
+          const [next, d] = pure.step(pureState, REQUESTED, i++)
+          pureState = d._tag === 'Admitted' ? pure.step(next, { _tag: 'CallSucceeded', ticket: d, latencyMs: 1 }, i)[0] : next
         },
       },
     ]
@@ -650,6 +661,11 @@ const targetsOf = (
       (row(timeWindow, 'mutable twin')?.medianNs ?? Number.NaN) * 2.5 || null,
     ),
     // The floor under the two lines above: can any pure reducer be within 2.5x of a mutable one?
+    atMost(
+      'gradual decision, the hand-written pure twin (no generality): ns <= 2.5 x the mutable twin',
+      row(gradual, 'pure twin (hand-written)')?.medianNs,
+      (row(gradual, 'mutable twin')?.medianNs ?? Number.NaN) * 2.5 || null,
+    ),
     atMost(
       'time-window step, the hand-written pure twin (no generality): ns <= 2.5 x the mutable twin',
       row(timeWindow, 'pure twin (hand-written)')?.medianNs,
