@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { type BreakerEvent, type CircuitData, circuit } from '@datapunk/breaker'
 import { prometheusMetrics } from '@datapunk/breaker-prometheus'
 import { fleetMode } from '@datapunk/breaker-redis'
-import { breakerGroup, classifyHttp, createBreaker, withOptions } from '@datapunk/breaker-runtime'
+import { breakerGroup, classifyHttp, createBreaker, exactMonotonicClock, monotonicClock, withOptions } from '@datapunk/breaker-runtime'
 import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import {
   ConsecutiveBreaker as ConsecutiveBreaker3,
@@ -285,6 +285,17 @@ const openContenders = (): Contender[] => {
     ...Object.entries(opossumBreakers).map(([name, breaker]) => ({ name, baseline: 'floor', fn: () => breaker.fire().catch(noop) })),
   ]
 }
+
+/**
+ * One clock read: the default clock (a `CachedClock`: the system clock at most once a
+ * millisecond) against `exactMonotonicClock` (the system clock every time). A breaker reads its
+ * clock twice per call.
+ */
+const clockContenders = (): Contender[] => [
+  { name: 'floor', baseline: 'floor', fn: () => 0 },
+  { name: 'monotonicClock (cached)', baseline: 'floor', fn: () => monotonicClock.now() },
+  { name: 'exactMonotonicClock', baseline: 'floor', fn: () => exactMonotonicClock.now() },
+]
 
 const reducerContenders = (kind: 'gradual' | 'time-window'): Contender[] => {
   const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
@@ -732,6 +743,8 @@ const main = async () => {
   printCase('Half-open: a gradual-ramp decision and its outcome (core reducer vs mutable twin)', gradual)
   const timeWindow = await timeCase(reducerContenders('time-window'))
   printCase('Closed: a time-window step and its outcome (core reducer vs mutable twin)', timeWindow)
+  const clocks = await timeCase(clockContenders())
+  printCase('One clock read (a breaker reads its clock twice per call)', clocks)
   const heap = await heapCases()
   console.log(`\nHeap retained per call after ${heap.calls.toLocaleString('en-US')} calls (bytes; ~0 means no per-call growth)`)
   for (const r of heap.perCall) console.log(`  ${r.contender.padEnd(36)}${fmt(r.bytesPerCall).padStart(10)}`)
@@ -778,6 +791,7 @@ const main = async () => {
       },
       gradual: { rows: gradual },
       timeWindow: { rows: timeWindow },
+      clockRead: { rows: clocks },
       operatorFloor: { rows: operatorFloor },
       heapPerCall: heap.perCall,
       heapPerKey: heap.perKey,
