@@ -501,9 +501,12 @@ const heapCases = async () => {
     trip: { kind: 'slow-call-rate', threshold: 0.5, slowCallMs: 1000, minimumCalls: 10, window: { kind: 'count', size: 100 } },
   })
   const slowGroup = breakerGroup<number>({ strategyFor: () => slowStrategy, maxKeys: keys * 2 })
+  // Named by key: the name strings count too (a user's would).
+  const namedGroup = breakerGroup<number>({ strategyFor: () => keyStrategy, nameFor: (k) => `host-${k}`, maxKeys: keys * 2 })
   const perKeyRows = [
     await perKey('ours, breakerGroup', (i) => group.get(i)),
     await perKey('ours, breakerGroup, slow-call rate', (i) => slowGroup.get(i)),
+    await perKey('ours, breakerGroup, nameFor', (i) => namedGroup.get(i)),
     await perKey('cockatiel 3 consecutive', () => cockatiel3(handleAll3, { halfOpenAfter: LONG, breaker: new ConsecutiveBreaker3(5) })),
     await perKey('cockatiel 3 sampling', () =>
       cockatiel3(handleAll3, { halfOpenAfter: LONG, breaker: new SamplingBreaker3({ threshold: 0.5, duration: 10_000 }) }),

@@ -66,6 +66,19 @@ describe('breakerGroup', () => {
     const group = breakerGroup<number>({ strategyFor: () => strategy, nameFor: (port) => `port ${port}` })
     expect(group.get(80)).toBe(group.get(80))
     expect(group.get(80).name).toBe('port 80')
+    // Each keeps its own name through a swap and a strategy that throws, whatever the others do.
+    const other = circuit({ name: 'other', trip: { kind: 'consecutive-failures', threshold: 9 } })
+    group.get(80).swap(other)
+    const throwing = {
+      ...other,
+      step: () => {
+        throw new Error('boom')
+      },
+    } as Strategy<unknown>
+    group.get(443).swap(throwing)
+    group.get(443).request()
+    expect([group.get(80).name, group.get(443).name, group.get(8080).name]).toEqual(['port 80', 'port 443', 'port 8080'])
+    expect([group.get(80).strategy, group.get(443).strategy, group.get(8080).strategy]).toEqual([other, strategy, strategy])
   })
 
   it('breakers that share a strategy, name and clock keep them apart: a swap or a broken strategy changes one breaker only', () => {
