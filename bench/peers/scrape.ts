@@ -54,28 +54,25 @@ export const scrapeCost = async (keys: number, scrapes: number): Promise<ScrapeC
   }
   times.sort((a, b) => a - b)
   const lines = text.split('\n')
-  const floors: number[] = []
-  for (let i = 0; i < scrapes; i++) {
-    const start = performance.now()
-    const joined = lines.join('\n')
-    floors.push(performance.now() - start + (joined.length === text.length ? 0 : Number.NaN))
+  /** The median ms of `scrapes` joins of `pieces` (NaN if one does not give the scrape's text back). */
+  const joinMs = (pieces: ReadonlyArray<string>, separator: string): number => {
+    const floors: number[] = []
+    for (let i = 0; i < scrapes; i++) {
+      const start = performance.now()
+      const joined = pieces.join(separator)
+      floors.push(performance.now() - start + (joined.length === text.length ? 0 : Number.NaN))
+    }
+    floors.sort((a, b) => a - b)
+    return floors[Math.floor(floors.length / 2)] ?? Number.NaN
   }
-  floors.sort((a, b) => a - b)
   const size = Math.ceil(text.length / keys)
   const blocks = Array.from({ length: keys }, (_, i) => text.slice(i * size, (i + 1) * size))
-  const blockFloors: number[] = []
-  for (let i = 0; i < scrapes; i++) {
-    const start = performance.now()
-    const joined = blocks.join('')
-    blockFloors.push(performance.now() - start + (joined.length === text.length ? 0 : Number.NaN))
-  }
-  blockFloors.sort((a, b) => a - b)
   return {
     breakers: keys,
     medianMs: times[Math.floor(times.length / 2)] ?? Number.NaN,
     megabytes: text.length / 1e6,
     lines: lines.length,
-    joinFloorMs: floors[Math.floor(floors.length / 2)] ?? Number.NaN,
-    blockFloorMs: blockFloors[Math.floor(blockFloors.length / 2)] ?? Number.NaN,
+    joinFloorMs: joinMs(lines, '\n'),
+    blockFloorMs: joinMs(blocks, ''),
   }
 }

@@ -46,19 +46,20 @@ export interface WithSetup {
 const CACHED = 16
 
 /**
- * Setups without a fallback, shared by the breakers that agree on name, clock and strategy (a
- * keyed group's breakers). Bounded: past `CACHED` distinct setups it starts over, so a group that
- * gives every key its own strategy or name holds no setup for keys it dropped.
+ * Setups without a fallback, shared by the breakers that run the same strategy on the same clock
+ * under its name (a keyed group's breakers; one that `nameFor` names keeps its own name beside
+ * the shared setup). Bounded: past `CACHED` strategies it starts over, so a group that gives every
+ * key its own strategy holds no setup for keys it dropped.
  */
 export class SetupCache {
   private readonly setups = new Map<Strategy<unknown>, Setup>()
 
   constructor(private readonly clock: Clock) {}
 
-  setupFor(strategy: Strategy<unknown>, name: string): Setup {
+  setupFor(strategy: Strategy<unknown>): Setup {
     const cached = this.setups.get(strategy)
-    if (cached !== undefined && cached.name === name) return cached
-    const setup = new Setup(name, this.clock, strategy)
+    if (cached !== undefined) return cached
+    const setup = new Setup(strategy.name, this.clock, strategy)
     if (this.setups.size >= CACHED) this.setups.clear()
     this.setups.set(strategy, setup)
     return setup

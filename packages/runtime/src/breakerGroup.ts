@@ -210,7 +210,7 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
   // Keys whose breaker was dropped open (idle past its open time): until when it was open. Oldest first.
   private readonly memory = new Map<K, number>()
   private readonly events = new Channel<GroupEvent<K>>()
-  // What its breakers run with, shared by those that agree on strategy and name.
+  // What its breakers run with, shared by those that run the same strategy (a named one keeps its name beside it).
   private readonly setups: SetupCache
 
   constructor(
@@ -422,7 +422,7 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
   private create(key: K, now: number): Entry<K> {
     const strategy = this.config.strategyFor(key) as Strategy<unknown>
     const nameFor = this.config.nameFor
-    const setup = this.setups.setupFor(strategy, strategy.name)
+    const setup = this.setups.setupFor(strategy)
     const name = nameFor === undefined ? strategy.name : nameFor(key)
     const breaker = name === setup.name ? new Entry(key, setup) : new NamedEntry(key, setup, name)
     const openUntil = this.memory.get(key)
