@@ -29,7 +29,7 @@ import {
   partFailedMessage,
 } from './partFailure.js'
 import { runningCallsFor } from './RunningCalls.js'
-import { BROKEN, SETUP, Setup, type WithSetup } from './Setup.js'
+import { BROKEN, Setup } from './Setup.js'
 import { announceChange, type Watch } from './Watch.js'
 
 const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
@@ -103,8 +103,9 @@ export class Breaker extends BreakerEvents implements CallSink {
   /** Prefer {@link createBreaker}. */
   constructor(strategy: Strategy<unknown>, options: BreakerOptions<unknown> = {}) {
     super()
-    // A keyed group's breakers share one setup: it stands for `strategy` and the options' name and clock.
-    this.setup = (options as WithSetup)[SETUP] ?? new Setup(options.name ?? strategy.name, options.clock ?? monotonicClock, strategy)
+    // A keyed group hands its breakers the setup they share as their options (it has the name and
+    // clock options have, and stands for `strategy`).
+    this.setup = options instanceof Setup ? options : new Setup(options.name ?? strategy.name, options.clock ?? monotonicClock, strategy)
     if (options.initialState === undefined) this.current = PRISTINE
     else {
       const restored = restore(strategy, options.initialState)

@@ -31,17 +31,6 @@ export class Setup {
   }
 }
 
-/**
- * The key under which a keyed group hands its breakers their shared `Setup`, inside the options
- * object (so `new Breaker(strategy, options)` keeps its public shape).
- */
-export const SETUP: unique symbol = Symbol('setup')
-
-/** Options that may carry a `Setup` (see `SETUP`). */
-export interface WithSetup {
-  readonly [SETUP]?: Setup
-}
-
 /** How many setups a cache keeps before it starts over (a group whose keys each get their own strategy). */
 const CACHED = 16
 

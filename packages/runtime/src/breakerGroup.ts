@@ -1,9 +1,8 @@
 import { BreakerEvent, type Snapshot, type Strategy } from '@datapunk/breaker'
 import { Breaker } from './Breaker.js'
-import type { BreakerOptions } from './BreakerOptions.js'
 import { type Clock, monotonicClock } from './Clock.js'
 import { Channel, type EventStream } from './EventStream.js'
-import { SETUP, type Setup, SetupCache, type WithSetup } from './Setup.js'
+import { type Setup, SetupCache } from './Setup.js'
 
 /** Options of {@link breakerGroup}. */
 export interface BreakerGroupConfig<K, S> {
@@ -114,7 +113,7 @@ class Entry<K> extends Breaker {
     setup: Setup,
   ) {
     // Their name, clock and strategy come from the setup the group's breakers share.
-    super(setup.strategy, { [SETUP]: setup } as WithSetup as BreakerOptions<unknown>)
+    super(setup.strategy, setup)
   }
 }
 
