@@ -3,8 +3,13 @@ import { fileURLToPath } from 'node:url'
 import { type EarlyWarning, earlyWarning, qualitySpace, renderEarlyWarning } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
 
-/** The cells at 20 requests/s: both halves' noise and incidents with and without a precursor, quick to simulate. */
-const cells = qualitySpace().filter((c) => c.rps === 20)
+/**
+ * Cells at 20 requests/s, quick to simulate: bursty noise, incidents of both halves with a precursor
+ * (error ramp, latency creep) and without (outage, partial failure, flapping). The whole row at 20
+ * requests/s trains five models and takes three times as long to say the same.
+ */
+const families = ['noise-bursts-40', 'outage', 'partial-10', 'error-ramp', 'latency-creep', 'flapping']
+const cells = qualitySpace().filter((c) => c.rps === 20 && families.includes(c.family))
 const cusumConfig = {
   name: 'mine',
   trip: {
@@ -31,7 +36,7 @@ describe('early warning on the scenario space at a false-trip budget', () => {
     expect(reference?.withinBudget).toBe(true)
     expect(others.map((c) => c.role)).toEqual([...others.filter((c) => c.role === 'baseline').map(() => 'baseline'), 'learned', 'config'])
     // A model per incident kind at 20 requests/s, each trained without its kind.
-    expect(e.heldOut?.map((h) => h.kind).sort()).toEqual(['cascading', 'error ramp', 'latency creep', 'outage', 'partial failure'])
+    expect(e.heldOut?.map((h) => h.kind).sort()).toEqual(['error ramp', 'latency creep', 'outage', 'partial failure'])
     for (const h of e.heldOut ?? []) expect(h.positives).toBeGreaterThan(0)
     expect(others.at(-1)?.name).toBe('mine')
     // Every test-half incident at 20 requests/s, fragile ones aside, and nothing else.
