@@ -192,8 +192,12 @@ describe('prometheusMetrics', () => {
     const scheduler = new VirtualTimeScheduler()
     let now = 0
     scheduler.now = () => now
+    // One strategy for every key, each breaker named after its host (a circuit read per key would be
+    // most of this test's time, 100,000 configs decoded).
+    const strategy = circuit({ name: 'mesh', trip: { kind: 'consecutive-failures', threshold: 1 } })
     const group = breakerGroup<string>({
-      strategyFor: (host) => circuit({ name: host, trip: { kind: 'consecutive-failures', threshold: 1 } }),
+      strategyFor: () => strategy,
+      nameFor: (host) => host,
       maxKeys: 500,
       idleEvictMs: 50,
       clock: scheduler,
