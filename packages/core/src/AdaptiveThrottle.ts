@@ -11,7 +11,7 @@
 import * as t from 'io-ts'
 import type { BreakerEvent } from './BreakerEvent.js'
 import { ConfigError, decodeOrThrow, problem } from './ConfigError.js'
-import { constrained, DurationMs, Finite, intIn, literal, NonNegativeInt, struct } from './codecs.js'
+import { constrained, DurationMs, Finite, intIn, literal, NonNegativeInt, numbersOf, struct, validateAt } from './codecs.js'
 import { PPM } from './credit.js'
 import { type Decision, rejected } from './Decision.js'
 import { emptyDetectorSnapshot } from './Detector.js'
@@ -85,8 +85,8 @@ export type AdaptiveThrottleInput = Partial<Omit<AdaptiveThrottleConfig, 'kind'>
 
 const ThrottleStateCodec = struct('a throttle state', {
   start: Finite,
-  requests: t.readonlyArray(NonNegativeInt),
-  accepts: t.readonlyArray(NonNegativeInt),
+  requests: numbersOf(NonNegativeInt),
+  accepts: numbersOf(NonNegativeInt),
   credit: NonNegativeInt,
 })
 
@@ -251,7 +251,7 @@ const validate = <S>(w: Window, inner: Strategy<S>, u: unknown, c: t.Context): t
   const { throttle, inner: innerState } = u as { throttle?: unknown; inner?: unknown }
   const th = validateWindow(w, throttle, t.appendContext(c, 'throttle', t.unknown, throttle))
   if (th._tag === 'Left') return th
-  const is = inner.codec.validate(innerState, t.appendContext(c, 'inner', t.unknown, innerState))
+  const is = validateAt(inner.codec, innerState, c, 'inner')
   if (is._tag === 'Left') return is
   return t.success(state(th.right, is.right))
 }

@@ -5,6 +5,7 @@
 
 import * as t from 'io-ts'
 import { ConfigError } from './ConfigError.js'
+import { validateAt } from './codecs.js'
 import { canonical, type Detector, type DetectorSnapshot, handoffLeaves, type StateCodec } from './Detector.js'
 import * as E from './either.js'
 import { Limits } from './Limits.js'
@@ -73,7 +74,7 @@ export const composite = (
       const out: unknown[] = []
       for (let i = 0; i < count; i++) {
         const d = detectors[i] as Detector<unknown>
-        const r = d.codec.validate(states[i], t.appendContext(c, `detectors[${i}]`, t.unknown, states[i]))
+        const r = validateAt(d.codec, states[i], c, `detectors[${i}]`)
         if (E.isLeft(r)) return r
         out.push(r.right)
       }

@@ -9,7 +9,7 @@
 import type * as M from 'fp-ts/lib/Monoid.js'
 import * as t from 'io-ts'
 import type { Counts } from './Counts.js'
-import { NonNegativeInt } from './codecs.js'
+import { Integer, NonNegativeInt, numbersOf } from './codecs.js'
 import * as E from './either.js'
 
 // ---- model -------------------------------------------------------------------------------
@@ -85,7 +85,7 @@ const Raw = t.type({
   calls: NonNegativeInt,
   failures: NonNegativeInt,
   slow: NonNegativeInt,
-  slots: t.array(t.Int),
+  slots: numbersOf(Integer),
 })
 
 /**

@@ -10,7 +10,7 @@
 import type * as M from 'fp-ts/lib/Monoid.js'
 import * as t from 'io-ts'
 import type { Counts } from './Counts.js'
-import { NonNegativeInt } from './codecs.js'
+import { NonNegativeInt, numbersOf } from './codecs.js'
 import * as E from './either.js'
 import { primeShape } from './shapes.js'
 
@@ -166,7 +166,7 @@ const Raw = t.type({
   headCalls: NonNegativeInt,
   headFailures: NonNegativeInt,
   headSlow: NonNegativeInt,
-  counts: t.array(NonNegativeInt),
+  counts: numbersOf(NonNegativeInt),
 })
 
 /** The codec of a time window; decoding checks bucket count, per-bucket sanity and totals. */

@@ -10,6 +10,7 @@
 
 import * as t from 'io-ts'
 import { type Counts, rateOf } from './Counts.js'
+import { validateAt } from './codecs.js'
 import { canonical, type Detector, type DetectorSnapshot, type StateCodec } from './Detector.js'
 import { type Evidence, type EvidenceBucket, isEvidence } from './Evidence.js'
 import * as E from './either.js'
@@ -185,9 +186,9 @@ const sharedCodec = (windowCodec: t.Type<TimeWindow, TimeWindow, unknown>): Stat
   validate: (u, c) => {
     if (typeof u !== 'object' || u === null || (u as { kind?: unknown }).kind !== 'shared') return windowCodec.validate(u, c)
     const { local, remote } = u as { local?: unknown; remote?: unknown }
-    const l = windowCodec.validate(local, t.appendContext(c, 'local', windowCodec, local))
+    const l = validateAt(windowCodec, local, c, 'local', windowCodec)
     if (E.isLeft(l)) return l
-    const r = windowCodec.validate(remote, t.appendContext(c, 'remote', windowCodec, remote))
+    const r = validateAt(windowCodec, remote, c, 'remote', windowCodec)
     if (E.isLeft(r)) return r
     if (r.right.epoch !== l.right.epoch) return t.failure(u, c, 'expected the fleet window at the epoch of the local window')
     return t.success<WindowDetectorState>({ kind: 'shared', local: l.right, remote: r.right })

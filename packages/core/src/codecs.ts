@@ -82,6 +82,54 @@ export const nullable = <A, O>(codec: t.Type<A, O, unknown>): t.Type<A | null, O
     (a) => (a === null ? null : codec.encode(a)),
   )
 
+/**
+ * Validates `u`, the value at `key` under context `c`, under `c` itself: the context entry for
+ * `key` (a copy of the context array) is made only when the value fails, by validating it again
+ * under it, for errors that say where. Codecs are pure functions of their input, so the second run
+ * fails as the first did; a valid value, the usual case, costs no context at all.
+ */
+export const validateAt = <A>(
+  codec: { validate(u: unknown, c: t.Context): t.Validation<A> },
+  u: unknown,
+  c: t.Context,
+  key: string,
+  type: t.Decoder<unknown, unknown> = t.unknown,
+): t.Validation<A> => {
+  const r = codec.validate(u, c)
+  return E.isRight(r) ? r : codec.validate(u, t.appendContext(c, key, type, u))
+}
+
+/** A codec that is `undefined` (a field a newer version added, absent from older states) or `codec`. */
+export const absentOr = <A, O>(codec: t.Type<A, O, unknown>): t.Type<A | undefined, O | undefined, unknown> =>
+  new t.Type<A | undefined, O | undefined, unknown>(
+    `${codec.name} or nothing`,
+    (u): u is A | undefined => u === undefined || codec.is(u),
+    (u, c) => (u === undefined ? t.success(undefined) : codec.validate(u, c)),
+    (a) => (a === undefined ? undefined : codec.encode(a)),
+  )
+
+/** Any integer (what `t.Int` accepts, unbranded). */
+export const Integer = constrained('an integer', (n) => Number.isInteger(n))
+
+/**
+ * An array of numbers each accepted by `element`, a {@link constrained} codec (it decodes a number
+ * to itself): a valid array, the usual case, is checked with `is` alone and returned as it is;
+ * only one that fails is validated element by element, for errors that name the element. States
+ * hold such arrays (a window's buckets and slots), and a store reads them on every sync.
+ */
+export const numbersOf = (
+  element: t.Type<number, number, unknown>,
+  name = `an array of ${element.name}`,
+): t.Type<ReadonlyArray<number>, ReadonlyArray<number>, unknown> => {
+  const each = arrayOf(element, name)
+  return new t.Type<ReadonlyArray<number>, ReadonlyArray<number>, unknown>(
+    name,
+    each.is,
+    (u, c) => (Array.isArray(u) && u.every(element.is) ? t.success(u as ReadonlyArray<number>) : each.validate(u, c)),
+    each.encode,
+  )
+}
+
 type AnyCodec = t.Mixed
 type Props = Record<string, AnyCodec>
 type Decoded<P extends Props> = { readonly [K in keyof P]: t.TypeOf<P[K]> }
@@ -114,13 +162,16 @@ export const struct = <
   unknown
 > => {
   const opt: Props = optional ?? {}
+  // The fields as arrays, made once: validate and encode run for every state a store reads or writes.
+  const requiredFields = Object.entries(required)
+  const optionalFields = Object.entries(opt)
   const known = [...Object.keys(required), ...Object.keys(opt)]
   const knownSet = new Set(known)
   const isIt = (u: unknown): boolean => {
     if (!isRecord(u)) return false
     for (const k of Object.keys(u)) if (!knownSet.has(k)) return false
-    for (const [k, codec] of Object.entries(required)) if (!codec.is(u[k])) return false
-    for (const [k, codec] of Object.entries(opt)) if (u[k] !== undefined && !codec.is(u[k])) return false
+    for (const [k, codec] of requiredFields) if (!codec.is(u[k])) return false
+    for (const [k, codec] of optionalFields) if (u[k] !== undefined && !codec.is(u[k])) return false
     return true
   }
   type Out = Decoded<R> & Partial<Decoded<O>> & Defaulted<O, D>
@@ -140,15 +191,18 @@ export const struct = <
           })
         }
       }
-      const field = (k: string, codec: AnyCodec): void => {
-        const result = codec.validate(u[k], t.appendContext(c, k, codec, u[k]))
+      for (const [k, codec] of requiredFields) {
+        const result = validateAt(codec, u[k], c, k, codec)
         if (E.isLeft(result)) errors.push(...result.left)
         else out[k] = result.right
       }
-      for (const [k, codec] of Object.entries(required)) field(k, codec)
-      for (const [k, codec] of Object.entries(opt)) {
-        if (u[k] !== undefined) field(k, codec)
-        else if (defaults !== undefined && (defaults as Record<string, unknown>)[k] !== undefined)
+      for (const [k, codec] of optionalFields) {
+        const v = u[k]
+        if (v !== undefined) {
+          const result = validateAt(codec, v, c, k, codec)
+          if (E.isLeft(result)) errors.push(...result.left)
+          else out[k] = result.right
+        } else if (defaults !== undefined && (defaults as Record<string, unknown>)[k] !== undefined)
           out[k] = (defaults as Record<string, unknown>)[k]
       }
       return errors.length > 0 ? t.failures(errors) : t.success(out as Out)
@@ -156,8 +210,8 @@ export const struct = <
     (a) => {
       const out: Record<string, unknown> = {}
       const record = a as Record<string, unknown>
-      for (const [k, codec] of Object.entries(required)) out[k] = codec.encode(record[k])
-      for (const [k, codec] of Object.entries(opt)) if (record[k] !== undefined) out[k] = codec.encode(record[k])
+      for (const [k, codec] of requiredFields) out[k] = codec.encode(record[k])
+      for (const [k, codec] of optionalFields) if (record[k] !== undefined) out[k] = codec.encode(record[k])
       return out as Encoded<R> & Partial<Encoded<O>>
     },
   )
@@ -208,11 +262,11 @@ export const arrayOf = <A, O>(
       if (!Array.isArray(u)) return t.failure(u, c)
       const errors: t.ValidationError[] = []
       const out: A[] = []
-      u.forEach((x, i) => {
-        const r = element.validate(x, t.appendContext(c, `[${i}]`, element, x))
+      for (let i = 0; i < u.length; i++) {
+        const r = validateAt(element, u[i], c, `[${i}]`, element)
         if (E.isLeft(r)) errors.push(...r.left)
         else out.push(r.right)
-      })
+      }
       return errors.length > 0 ? t.failures(errors) : t.success(out)
     },
     (a) => a.map((x) => element.encode(x)),

@@ -2,7 +2,7 @@
 
 import * as t from 'io-ts'
 import { CircuitState, Mode, type TransitionReason, transitionReasons } from '../CircuitState.js'
-import { Finite, intIn, NonNegativeInt, nullable, oneOf, report } from '../codecs.js'
+import { absentOr, Finite, intIn, NonNegativeInt, nullable, numbersOf, oneOf, report, validateAt } from '../codecs.js'
 import { PPM } from '../credit.js'
 import * as E from '../either.js'
 import { Limits } from '../Limits.js'
@@ -23,13 +23,13 @@ export const PhaseCodec = t.type({
   trips: NonNegativeInt,
   since: Finite,
   reason: oneOf<TransitionReason>(transitionReasons),
-  isolations: t.array(NonNegativeInt),
+  isolations: numbersOf(NonNegativeInt),
   nextIsolation: NonNegativeInt,
   probesFrom: NonNegativeInt,
-  follow: t.union([t.undefined, nullable(FollowCodec)]),
-  peakInFlight: t.union([t.undefined, NonNegativeInt]),
-  retryUntil: t.union([t.undefined, nullable(Finite)]),
-  growsFrom: t.union([t.undefined, NonNegativeInt]),
+  follow: absentOr(nullable(FollowCodec)),
+  peakInFlight: absentOr(NonNegativeInt),
+  retryUntil: absentOr(nullable(Finite)),
+  growsFrom: absentOr(NonNegativeInt),
 })
 
 export const Shell = t.type({
@@ -37,7 +37,7 @@ export const Shell = t.type({
   clock: Finite,
   issued: NonNegativeInt,
   inFlight: NonNegativeInt,
-  probes: t.array(Finite),
+  probes: numbersOf(Finite),
   detector: t.unknown,
   recovery: t.unknown,
 })
@@ -107,11 +107,11 @@ export function circuitDataCodec<D, R>(name: string, p: CircuitParts<D, R>): t.T
     const s = shell.right
     const why = unreachable(p, s)
     if (why !== undefined) return t.failure(u, c, why)
-    const d = p.detector.codec.validate(s.detector, t.appendContext(c, 'detector', t.unknown, s.detector))
+    const d = validateAt(p.detector.codec, s.detector, c, 'detector')
     if (E.isLeft(d)) return d
     let r: R | null = null
     if (s.recovery !== null) {
-      const decoded = p.recovery.codec.validate(s.recovery, t.appendContext(c, 'recovery', t.unknown, s.recovery))
+      const decoded = validateAt(p.recovery.codec, s.recovery, c, 'recovery')
       if (E.isLeft(decoded)) return decoded
       r = decoded.right
     }
