@@ -4,7 +4,8 @@
  * failed calls the fleet sends, and how long it takes, until every replica is open; then Redis is
  * killed mid-run (replicas keep serving, no call waits) and restarted (they resynchronise).
  *
- * The replicas run the built packages (dist/, from `tsc -b`, which `pnpm test` runs first).
+ * The replicas run the built packages (dist/, from `tsc -b`, which `pnpm test` runs first); the same
+ * four processes serve every run (see `replicaPool`).
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
@@ -70,54 +71,123 @@ const until = async (what: string, ok: () => boolean, ms: number, output: () => 
   }
 }
 
-/** Starts the replicas; resolves once each has reported (and, in fleet mode, synced). */
-const startFleet = async (upstreamUrl: string, redisUrl: string | undefined, env: Record<string, string> = {}) => {
-  const latest = new Map<string, Report>()
+/** What a run may set in each replica (the fixture's defaults otherwise). */
+interface RunSettings {
+  readonly openMs?: number
+  readonly probes?: number
+  readonly oneAtATime?: boolean
+}
+
+/**
+ * The replica processes, started once and given one run after another: a replica's start (Node,
+ * ioredis and the packages imported) costs more than its run, and eight runs made 32 processes.
+ * Each run builds its breaker anew (`configure`), and reports are kept only from the run in
+ * progress. A replica that does not end its run within 5 s is killed, and the next run starts a
+ * fresh one.
+ */
+const replicaPool = () => {
+  let children: Array<ChildProcess | undefined> = []
   let output = ''
-  const children: ChildProcess[] = []
-  for (let i = 0; i < REPLICAS; i++) {
-    const child = fork(fixture, [], {
-      env: { ...process.env, ...env, UPSTREAM: upstreamUrl, REDIS_URL: redisUrl ?? '', REPLICA: `r${i}` },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    })
+  let run = 0
+  let onReport: (m: Report & { readonly run: number }) => void = () => {}
+  const spawn = (i: number): ChildProcess => {
+    const child = fork(fixture, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
     const collect = (d: Buffer): void => {
       output += d.toString()
     }
     child.stdout?.on('data', collect)
     child.stderr?.on('data', collect)
-    child.on('message', (m: Report) => latest.set(m.replica, m))
-    children.push(child)
+    child.on('message', (m: Report & { readonly run: number }) => {
+      if (typeof m === 'object' && m !== null && 'replica' in m) onReport(m)
+    })
+    child.on('exit', () => {
+      if (children[i] === child) children[i] = undefined
+    })
+    return child
   }
-  const reports = () => [...latest.values()]
-  const show = () => `${JSON.stringify(reports(), null, 1)}\n${output}`
-  await until('every replica to report', () => latest.size === REPLICAS && reports().every((r) => r.healthy !== false), 15_000, show)
-  return {
-    reports,
-    show,
-    send: (message: string) => {
-      for (const c of children) c.send(message)
-    },
-    stop: () =>
-      Promise.all(
-        children.map(
-          (c) =>
-            new Promise<void>((resolve) => {
-              if (c.exitCode !== null) return resolve()
-              const kill = setTimeout(() => c.kill('SIGKILL'), 5000)
-              c.once('exit', () => {
-                clearTimeout(kill)
-                resolve()
-              })
-              c.send('stop')
-            }),
+  const live = (): ChildProcess[] =>
+    Array.from({ length: REPLICAS }, (_, i) => {
+      const child = children[i]
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) return child
+      const fresh = spawn(i)
+      children[i] = fresh
+      return fresh
+    })
+
+  /** Starts a run on every replica; resolves once each has reported (and, in fleet mode, synced). */
+  const startFleet = async (upstreamUrl: string, redisUrl: string | undefined, settings: RunSettings = {}) => {
+    const latest = new Map<string, Report>()
+    const mine = ++run
+    output = ''
+    onReport = (m) => {
+      if (m.run === mine) latest.set(m.replica, m)
+    }
+    const replicas = live()
+    replicas.forEach((c, i) => {
+      c.send({ configure: { ...settings, run: mine, upstream: upstreamUrl, redisUrl: redisUrl ?? '', replica: `r${i}` } })
+    })
+    const reports = () => [...latest.values()]
+    const show = () => `${JSON.stringify(reports(), null, 1)}\n${output}`
+    await until('every replica to report', () => latest.size === REPLICAS && reports().every((r) => r.healthy !== false), 15_000, show)
+    return {
+      reports,
+      show,
+      send: (message: string) => {
+        for (const c of replicas) c.send(message)
+      },
+      stop: () =>
+        Promise.all(
+          replicas.map(
+            (c) =>
+              new Promise<void>((resolve) => {
+                if (c.exitCode !== null || c.signalCode !== null) return resolve()
+                const done = (m: unknown): void => {
+                  if (typeof m !== 'object' || m === null || (m as { stopped?: unknown }).stopped !== mine) return
+                  clearTimeout(kill)
+                  c.off('message', done)
+                  c.off('exit', gone)
+                  resolve()
+                }
+                const gone = (): void => {
+                  clearTimeout(kill)
+                  c.off('message', done)
+                  resolve()
+                }
+                const kill = setTimeout(() => c.kill('SIGKILL'), 5000)
+                c.on('message', done)
+                c.once('exit', gone)
+                c.send('stop')
+              }),
+          ),
         ),
-      ),
+    }
   }
+  /** Ends every replica process. */
+  const close = () =>
+    Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c === undefined || c.exitCode !== null || c.signalCode !== null) return resolve()
+            const kill = setTimeout(() => c.kill('SIGKILL'), 5000)
+            c.once('exit', () => {
+              clearTimeout(kill)
+              resolve()
+            })
+            c.send('exit')
+          }),
+      ),
+    ).then(() => {
+      children = []
+    })
+  return { startFleet, close }
 }
 
 describe.runIf(redisProgram.run)('four replicas against a flaky upstream', () => {
   let redis: RedisServer
   let up: Awaited<ReturnType<typeof upstream>>
+  const pool = replicaPool()
+  const startFleet = pool.startFleet
   const results: Record<string, { failedCalls: number; allOpenMs: number; peerTripped: number }> = {}
   const probes: Record<string, number> = {}
   const localFaults: Record<string, { failedCalls: number; healthyRejected: number }> = {}
@@ -127,6 +197,7 @@ describe.runIf(redisProgram.run)('four replicas against a flaky upstream', () =>
     up = await upstream()
   })
   afterAll(async () => {
+    await pool.close()
     await up?.close()
     await redis?.stop()
     if (Object.keys(results).length > 0) console.log('fleet integration, until every replica is open:', JSON.stringify(results))
@@ -174,7 +245,7 @@ describe.runIf(redisProgram.run)('four replicas against a flaky upstream', () =>
   const recoveryRun = async (mode: 'local' | 'fleet') => {
     up.reset()
     up.fail(true)
-    const fleet = await startFleet(up.url, mode === 'fleet' ? redis.url : undefined, { OPEN_MS: '1000', PROBES: '2' })
+    const fleet = await startFleet(up.url, mode === 'fleet' ? redis.url : undefined, { openMs: 1000, probes: 2 })
     try {
       fleet.send('go')
       await until(`every ${mode} replica to open`, () => fleet.reports().every((r) => r.state === 'open'), 20_000, fleet.show)
@@ -206,7 +277,7 @@ describe.runIf(redisProgram.run)('four replicas against a flaky upstream', () =>
     up.failFor(bad)
     // One call at a time per replica: the failed calls counted are those the breaker needed to trip,
     // never one more that a slow machine had already started.
-    const fleet = await startFleet(up.url, mode === 'fleet' ? redis.url : undefined, { ONE_AT_A_TIME: '1' })
+    const fleet = await startFleet(up.url, mode === 'fleet' ? redis.url : undefined, { oneAtATime: true })
     try {
       fleet.send('go')
       const isBad = (r: Report) => bad.includes(r.replica)
