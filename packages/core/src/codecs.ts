@@ -84,9 +84,10 @@ export const nullable = <A, O>(codec: t.Type<A, O, unknown>): t.Type<A | null, O
 
 /**
  * Validates `u`, the value at `key` under context `c`, under `c` itself: the context entry for
- * `key` (a copy of the context array) is made only when the value fails, by validating it again
- * under it, for errors that say where. Codecs are pure functions of their input, so the second run
- * fails as the first did; a valid value, the usual case, costs no context at all.
+ * `key` (a copy of the context array) is made only when the value fails, and then put into the
+ * context of each error, where the errors of `c`'s own codecs end. A valid value, the usual case,
+ * costs no context at all, and a failure is validated once (a second run per level would double
+ * the cost of every level a failure sits under).
  */
 export const validateAt = <A>(
   codec: { validate(u: unknown, c: t.Context): t.Validation<A> },
@@ -96,7 +97,10 @@ export const validateAt = <A>(
   type: t.Decoder<unknown, unknown> = t.unknown,
 ): t.Validation<A> => {
   const r = codec.validate(u, c)
-  return E.isRight(r) ? r : codec.validate(u, t.appendContext(c, key, type, u))
+  if (E.isRight(r)) return r
+  const entry: t.ContextEntry = { key, type, actual: u }
+  const at = c.length
+  return E.left(r.left.map((e) => ({ ...e, context: [...e.context.slice(0, at), entry, ...e.context.slice(at)] })))
 }
 
 /** A codec that is `undefined` (a field a newer version added, absent from older states) or `codec`. */
@@ -191,18 +195,15 @@ export const struct = <
           })
         }
       }
-      for (const [k, codec] of requiredFields) {
+      const field = (k: string, codec: AnyCodec): void => {
         const result = validateAt(codec, u[k], c, k, codec)
         if (E.isLeft(result)) errors.push(...result.left)
         else out[k] = result.right
       }
+      for (const [k, codec] of requiredFields) field(k, codec)
       for (const [k, codec] of optionalFields) {
-        const v = u[k]
-        if (v !== undefined) {
-          const result = validateAt(codec, v, c, k, codec)
-          if (E.isLeft(result)) errors.push(...result.left)
-          else out[k] = result.right
-        } else if (defaults !== undefined && (defaults as Record<string, unknown>)[k] !== undefined)
+        if (u[k] !== undefined) field(k, codec)
+        else if (defaults !== undefined && (defaults as Record<string, unknown>)[k] !== undefined)
           out[k] = (defaults as Record<string, unknown>)[k]
       }
       return errors.length > 0 ? t.failures(errors) : t.success(out as Out)

@@ -1,4 +1,16 @@
-import { anyOf, BreakerEvent, circuit, consecutiveFailures, failureRate, restore } from '@datapunk/breaker'
+import {
+  anyOf,
+  BreakerEvent,
+  circuit,
+  circuitOf,
+  classicHalfOpen,
+  consecutiveFailures,
+  constantOpenFor,
+  type Detector,
+  failureRate,
+  report,
+  restore,
+} from '@datapunk/breaker'
 import { describe, expect, it } from 'vitest'
 import { Harness } from './harness.js'
 
@@ -71,5 +83,31 @@ describe('anyOf', () => {
     expect(d.measure(s).map((m) => m.kind)).toEqual(['consecutive-failures', 'failure-rate'])
     for (let i = 0; i < 3; i++) s = d.record(s, true, 1, 0)
     expect(d.tripped(s)).toBe(true)
+  })
+
+  it('names where a nested state is wrong, validating each part once however deep the failure sits', () => {
+    // A detector whose state codec counts its runs, under three composites.
+    const inner = consecutiveFailures({ threshold: 3 })
+    let runs = 0
+    const counted: Detector<unknown> = {
+      ...(inner as Detector<unknown>),
+      codec: {
+        validate: (u, c) => {
+          runs++
+          return inner.codec.validate(u, c)
+        },
+        encode: (s) => inner.codec.encode(s as never),
+      },
+    }
+    const deep = circuitOf({ detector: anyOf([anyOf([anyOf([counted])])]), recovery: classicHalfOpen(), openFor: constantOpenFor(1000) })
+    const encoded = JSON.parse(JSON.stringify(deep.codec.encode(deep.initial(0))))
+    encoded.detector.detectors[0].detectors[0].detectors[0].consecutiveFailures = -1
+    runs = 0
+    const decoded = deep.codec.decode(encoded)
+    expect(runs).toBe(1)
+    expect(decoded._tag).toBe('Left')
+    if (decoded._tag === 'Left') {
+      expect(report(decoded.left).map((p) => p.path)).toEqual(['detector.detectors[0].detectors[0].detectors[0].consecutiveFailures'])
+    }
   })
 })
