@@ -78,6 +78,31 @@ interface RunSettings {
   readonly oneAtATime?: boolean
 }
 
+/** Whether a child process is still running. */
+const alive = (c: ChildProcess): boolean => c.exitCode === null && c.signalCode === null
+
+/**
+ * Sends `message` to `c` and resolves once it answers as `answered` says, or exits; a child that
+ * does neither within 5 s is killed.
+ */
+const ask = (c: ChildProcess, message: string, answered: (m: unknown) => boolean = () => false): Promise<void> =>
+  new Promise<void>((resolve) => {
+    if (!alive(c)) return resolve()
+    const end = (): void => {
+      clearTimeout(kill)
+      c.off('message', onMessage)
+      c.off('exit', end)
+      resolve()
+    }
+    const onMessage = (m: unknown): void => {
+      if (answered(m)) end()
+    }
+    const kill = setTimeout(() => c.kill('SIGKILL'), 5000)
+    c.on('message', onMessage)
+    c.once('exit', end)
+    c.send(message)
+  })
+
 /**
  * The replica processes, started once and given one run after another: a replica's start (Node,
  * ioredis and the packages imported) costs more than its run, and eight runs made 32 processes.
@@ -108,7 +133,7 @@ const replicaPool = () => {
   const live = (): ChildProcess[] =>
     Array.from({ length: REPLICAS }, (_, i) => {
       const child = children[i]
-      if (child !== undefined && child.exitCode === null && child.signalCode === null) return child
+      if (child !== undefined && alive(child)) return child
       const fresh = spawn(i)
       children[i] = fresh
       return fresh
@@ -137,47 +162,13 @@ const replicaPool = () => {
       },
       stop: () =>
         Promise.all(
-          replicas.map(
-            (c) =>
-              new Promise<void>((resolve) => {
-                if (c.exitCode !== null || c.signalCode !== null) return resolve()
-                const done = (m: unknown): void => {
-                  if (typeof m !== 'object' || m === null || (m as { stopped?: unknown }).stopped !== mine) return
-                  clearTimeout(kill)
-                  c.off('message', done)
-                  c.off('exit', gone)
-                  resolve()
-                }
-                const gone = (): void => {
-                  clearTimeout(kill)
-                  c.off('message', done)
-                  resolve()
-                }
-                const kill = setTimeout(() => c.kill('SIGKILL'), 5000)
-                c.on('message', done)
-                c.once('exit', gone)
-                c.send('stop')
-              }),
-          ),
+          replicas.map((c) => ask(c, 'stop', (m) => typeof m === 'object' && m !== null && (m as { stopped?: unknown }).stopped === mine)),
         ),
     }
   }
   /** Ends every replica process. */
   const close = () =>
-    Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c === undefined || c.exitCode !== null || c.signalCode !== null) return resolve()
-            const kill = setTimeout(() => c.kill('SIGKILL'), 5000)
-            c.once('exit', () => {
-              clearTimeout(kill)
-              resolve()
-            })
-            c.send('exit')
-          }),
-      ),
-    ).then(() => {
+    Promise.all(children.map((c) => (c === undefined ? undefined : ask(c, 'exit')))).then(() => {
       children = []
     })
   return { startFleet, close }
