@@ -4,6 +4,7 @@
  * line) equals that value; other comments are prose.
  */
 import { readdirSync, readFileSync } from 'node:fs'
+import * as http from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as core from '@datapunk/breaker'
@@ -34,6 +35,7 @@ const modules: Record<string, unknown> = {
   '@opentelemetry/api': otelApi,
   rxjs,
   pino: { default: pino },
+  'node:http': http,
 }
 const packagesDir = fileURLToPath(new URL('../packages/', import.meta.url))
 

@@ -6,7 +6,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { circuit } from '@datapunk/breaker'
-import { prometheusMetrics } from '@datapunk/breaker-prometheus'
+import { prometheusMetrics, scrapeHandler } from '@datapunk/breaker-prometheus'
 import { type BreakerGroup, BrokenCircuitError, breakerGroup, CallTimeoutError, logBreaker } from '@datapunk/breaker-runtime'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
@@ -74,13 +74,12 @@ export const startService = async (options: ServiceOptions): Promise<Service> =>
     return c
   }
 
+  // The scrape, written into a buffer kept between scrapes (the same text as `registry.metrics()`).
+  const scrape = scrapeHandler({ registry })
   const server = createServer((req, res) => {
     const path = req.url ?? '/'
     if (path === '/metrics') {
-      registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-        (error: unknown) => res.writeHead(500).end(String(error)),
-      )
+      scrape(req, res)
       return
     }
     const host = /^\/stock\/([a-z0-9-]+)$/.exec(path)?.[1]

@@ -2,3 +2,4 @@
  * @datapunk/breaker-prometheus: Prometheus metrics (prom-client) for Datapunk Breaker.
  */
 export { metricCatalogue, type PrometheusAttachment, type PrometheusOptions, prometheusMetrics } from './prometheusMetrics.js'
+export { type ScrapeHandlerOptions, scrapeHandler } from './scrapeHandler.js'

@@ -4,7 +4,7 @@
  * time. Every figure a snapshot holds (state, admitted share, rates, open-until) is read at
  * scrape time from `inspect()`, so a strategy you wrote gets metrics without doing anything.
  */
-import { partFigures, type RejectReason, type Snapshot } from '@datapunk/breaker'
+import type { PartFigure, RejectReason } from '@datapunk/breaker'
 import {
   type Breaker,
   type BreakerSource,
@@ -17,7 +17,20 @@ import {
   watchBreakers,
 } from '@datapunk/breaker-runtime'
 import { Counter, register as defaultRegistry, Gauge, Histogram, type Registry } from 'prom-client'
-import { type LabelSet, LabelSets, ScrapeSnapshots, type SeriesSink, TextSink, textServes, ValueSink } from './series.js'
+import {
+  emptyReading,
+  type LabelSet,
+  LabelSets,
+  OWN_SERIES,
+  type OwnSeries,
+  type Reading,
+  type ReadingHolder,
+  ScrapeSnapshots,
+  type SeriesSink,
+  TextSink,
+  textServes,
+  ValueSink,
+} from './series.js'
 
 /** Options of {@link prometheusMetrics}. */
 export interface PrometheusOptions {
@@ -125,7 +138,7 @@ interface Durations {
  * no event object). prom-client sees them at scrape time (its own label hashing on every call
  * would cost microseconds).
  */
-class Tally implements CallCounter {
+class Tally implements CallCounter, ReadingHolder {
   /** Its label sets, made once (see series.ts). */
   readonly labels: LabelSets
   readonly subscription = new Subscription()
@@ -134,6 +147,9 @@ class Tally implements CallCounter {
   /** Transitions by `from/to/reason`, each with its label set. */
   readonly transitions = new Map<string, { readonly set: LabelSet; count: number }>()
   readonly durations: Record<Timed, Durations>
+  /** Its breaker's figures as the last scrape read them (see `ScrapeSnapshots`). */
+  readonly reading = emptyReading()
+  readAt = 0
 
   constructor(
     readonly name: string,
@@ -259,10 +275,13 @@ const defineMetric = (
     series(sink)
     return { help: config.help, name: named.name, type, values: sink.values, aggregator: 'sum' }
   }
-  // What the registry reads: labelled values for JSON, the text sink's one value for the text format where it serves.
+  // What the registry reads: labelled values for JSON, the text sink's one value for the text format where it serves;
+  // and what `scrapeHandler` writes itself.
+  const own: OwnSeries = { help: config.help, type, series }
   Object.assign(metric, {
     get: async () => read(new ValueSink()),
     getForPromString: async () => read(textServes(registry) ? new TextSink(named.name) : new ValueSink()),
+    [OWN_SERIES]: own,
   })
 }
 
@@ -271,34 +290,32 @@ const register = (registry: Registry, prefix: string, shared: Shared): void => {
   const attached = shared.attached
   const snapshots = new ScrapeSnapshots()
   /** A metric with series from each attached breaker (its snapshot read once per scrape). */
-  const perBreaker = (
-    name: MetricName,
-    each: (t: Tally, snapshot: () => Snapshot, out: SeriesSink) => void,
-    buckets?: ReadonlyArray<number>,
-  ) =>
+  const perBreaker = (name: MetricName, each: (t: Tally, breaker: Breaker, out: SeriesSink) => void, buckets?: ReadonlyArray<number>) =>
     defineMetric(
       registry,
       prefix,
       name,
       (out) => {
-        for (const [breaker, t] of attached) each(t, () => snapshots.of(breaker), out)
+        attached.forEach((t, breaker) => {
+          each(t, breaker, out)
+        })
       },
       buckets,
     )
   /** A gauge of each breaker's snapshot; `null` leaves its series absent. */
-  const gauge = (name: MetricName, value: (snapshot: Snapshot) => number | null) =>
-    perBreaker(name, (t, snapshot, out) => {
-      const v = value(snapshot())
+  const gauge = (name: MetricName, value: (reading: Reading) => number | null) =>
+    perBreaker(name, (t, breaker, out) => {
+      const v = value(snapshots.of(breaker, t))
       if (v !== null) out.add(v, t.labels.base)
     })
-  perBreaker('state', (t, snapshot, out) => stateSeries(t, snapshot().state, out))
+  perBreaker('state', (t, breaker, out) => stateSeries(t, snapshots.of(breaker, t).state, out))
   gauge('admitted_ratio', (s) => s.admitRate)
   gauge('failure_rate_ratio', (s) => s.failureRate)
   gauge('failure_rate_threshold_ratio', (s) => s.failureRateThreshold)
   gauge('slow_call_rate_ratio', (s) => s.slowCallRate)
   gauge('consecutive_failures', (s) => s.consecutiveFailures)
   gauge('in_flight_calls', (s) => s.inFlight)
-  perBreaker('part_figure', (t, snapshot, out) => figureSeries(t, snapshot(), out))
+  perBreaker('part_figure', (t, breaker, out) => figureSeries(t, snapshots.of(breaker, t), out))
   gauge('open_until_timestamp_seconds', (s) => (s.state === 'open' && s.openUntil !== null ? s.openUntil / 1000 : null))
   // Counters are the tallies' totals, zeros too (present from attach: `increase()` sees the first).
   perBreaker('calls_total', (t, _, out) => {
@@ -308,7 +325,8 @@ const register = (registry: Registry, prefix: string, shared: Shared): void => {
   perBreaker('rejections_total', (t, _, out) => rejectionSeries(t, out))
   perBreaker('transitions_total', (t, _, out) => transitionSeries(t, out))
   const histogram = `${prefix}call_duration_seconds`
-  perBreaker('call_duration_seconds', (t, _, out) => durationSeries(t, shared.bounds, histogram, out), shared.bounds)
+  const names: HistogramNames = { bucket: `${histogram}_bucket`, sum: `${histogram}_sum`, count: `${histogram}_count` }
+  perBreaker('call_duration_seconds', (t, _, out) => durationSeries(t, shared.bounds, names, out), shared.bounds)
 }
 
 /** 1 for the phase the breaker is in, 0 for the others. */
@@ -318,8 +336,11 @@ const stateSeries = (t: Tally, state: string, out: SeriesSink): void => {
 }
 
 /** Every figure a part of the breaker reports. */
-const figureSeries = (t: Tally, snapshot: Snapshot, out: SeriesSink): void => {
-  for (const f of partFigures(snapshot)) {
+const figureSeries = (t: Tally, reading: Reading, out: SeriesSink): void => {
+  const figures = reading.figures
+  // Counted, not iterated: most breakers have none, and an iterator per breaker per scrape adds up.
+  for (let i = 0; i < figures.length; i++) {
+    const f = figures[i] as PartFigure
     const labels = t.labels.with(`figure:${f.part}:${f.index}:${f.kind}:${f.figure}`, () => ({
       part: f.part,
       index: String(f.index),
@@ -345,13 +366,13 @@ const rejectionSeries = (t: Tally, out: SeriesSink): void => {
 
 /** Transitions: a trip's and a recovery's from attach, others once they happen. */
 const transitionSeries = (t: Tally, out: SeriesSink): void => {
-  const initial = t.labels.fixed('transition', () => INITIAL_TRANSITIONS)
+  const initial = t.labels.fixed('transition', INITIAL_TRANSITIONS)
   for (let i = 0; i < INITIAL_TRANSITIONS.length; i++) if (!t.transitions.has(INITIAL_KEYS[i] as string)) out.add(0, initial[i] as LabelSet)
   for (const tr of t.transitions.values()) out.add(tr.count, tr.set)
 }
 
 /** The duration histogram of each timed outcome that has settled calls: cumulative buckets, `+Inf`, sum and count. */
-const durationSeries = (t: Tally, bounds: ReadonlyArray<number>, histogram: string, out: SeriesSink): void => {
+const durationSeries = (t: Tally, bounds: ReadonlyArray<number>, names: HistogramNames, out: SeriesSink): void => {
   for (const outcome of TIMED) {
     const d = t.durations[outcome]
     if (d.count === 0) continue
@@ -359,21 +380,30 @@ const durationSeries = (t: Tally, bounds: ReadonlyArray<number>, histogram: stri
     let cumulative = 0
     for (let i = 0; i < bounds.length; i++) {
       cumulative += d.buckets[i] ?? 0
-      out.add(cumulative, sets[i] as LabelSet, `${histogram}_bucket`)
+      out.add(cumulative, sets[i] as LabelSet, names.bucket)
     }
-    out.add(d.count, sets[bounds.length] as LabelSet, `${histogram}_bucket`)
+    out.add(d.count, sets[bounds.length] as LabelSet, names.bucket)
     const labels = outcomeLabels(t, outcome)
-    out.add(d.sum, labels, `${histogram}_sum`)
-    out.add(d.count, labels, `${histogram}_count`)
+    out.add(d.sum, labels, names.sum)
+    out.add(d.count, labels, names.count)
   }
+}
+
+/** The series names of the duration histogram, made once (a name made per series would be compared by content, and collected). */
+interface HistogramNames {
+  readonly bucket: string
+  readonly sum: string
+  readonly count: string
 }
 
 /** The settled-call outcomes that have a duration. */
 const TIMED = ['success', 'failure', 'timeout'] as const
 
-/** A breaker's labels with `outcome`. */
-const outcomeLabels = (t: Tally, outcome: CallOutcomeLabel): LabelSet =>
-  t.labels.each('outcome', CALL_OUTCOMES)[CALL_OUTCOMES.indexOf(outcome)] as LabelSet
+/**
+ * A breaker's labels with `outcome`, for a histogram's `_sum` and `_count`: a copy of the sets
+ * `calls_total` writes, so that each set keeps the starts of its lines for the names it is written under.
+ */
+const outcomeLabels = (t: Tally, outcome: Timed): LabelSet => t.labels.each('outcome', TIMED, 'timed')[TIMED.indexOf(outcome)] as LabelSet
 
 const time = (bounds: ReadonlyArray<number>, d: Durations, ms: number): void => {
   const seconds = ms / 1000
