@@ -1,34 +1,54 @@
 /**
  * What a Prometheus scrape of many breakers costs: one keyed group of `keys` breakers (each with
  * a success and a failure, so its duration histogram has series), attached to a prom-client
- * registry; `registry.metrics()` timed `scrapes` times after a first one (which also makes each
- * breaker's label sets). The text is what prom-client writes; the series are the catalogue's.
- * Beside it, the floor: the same lines only joined into one string.
+ * registry, scraped `scrapes` times each way, alternated, after a first scrape each (which also
+ * makes each breaker's label sets):
+ *   - `scrapeHandler` (the adapter's node:http handler: the text written into a buffer kept
+ *     between scrapes), timed from the request to the response's `end` with a response that only
+ *     takes the bytes (no socket);
+ *   - prom-client's `registry.metrics()` (one new string per scrape).
+ * Both give the same text (checked). Beside them, what one new string of that size costs here: the
+ * same text in one piece per breaker, joined.
  */
+import { EventEmitter } from 'node:events'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { circuit } from '@datapunk/breaker'
-import { prometheusMetrics } from '@datapunk/breaker-prometheus'
+import { prometheusMetrics, scrapeHandler } from '@datapunk/breaker-prometheus'
 import { breakerGroup } from '@datapunk/breaker-runtime'
 import { Registry } from 'prom-client'
 
 /** The scrape measured. */
 export interface ScrapeCost {
   readonly breakers: number
+  /** `scrapeHandler`, median ms. */
   readonly medianMs: number
+  /** prom-client's `registry.metrics()`, median ms. */
+  readonly registryMs: number
   readonly megabytes: number
   readonly lines: number
   /**
-   * The floor under any scrape of these series in this process: the same lines, already written,
-   * only joined into one text (median ms). No exporter writes them faster.
-   */
-  readonly joinFloorMs: number
-  /**
-   * A lower floor: the same text cut into one piece per breaker (`breakers` pieces of equal
-   * length), joined (median ms). What one string of this size costs to build in this process
-   * however few pieces it is written in (an exporter that kept each breaker's text between
-   * scrapes would still pay it).
+   * What any scrape that returns one new string of this size pays in this process: the same text
+   * cut into one piece per breaker (`breakers` pieces of equal length), joined (median ms).
    */
   readonly blockFloorMs: number
 }
+
+/** One scrape through `handler`: resolves with the ms until the response's `end`, and the body; the response then closes. */
+const throughHandler = (handler: ReturnType<typeof scrapeHandler>): Promise<{ readonly ms: number; readonly body: string | null }> =>
+  new Promise((resolve) => {
+    const start = performance.now()
+    const response = Object.assign(new EventEmitter(), {
+      writeHead: () => response,
+      end: (body: Buffer) => {
+        const ms = performance.now() - start
+        const text = body.toString('utf8')
+        response.emit('close')
+        resolve({ ms, body: text })
+        return response
+      },
+    })
+    handler({ method: 'GET' } as IncomingMessage, response as unknown as ServerResponse)
+  })
 
 export const scrapeCost = async (keys: number, scrapes: number): Promise<ScrapeCost> => {
   const registry = new Registry()
@@ -45,34 +65,33 @@ export const scrapeCost = async (keys: number, scrapes: number): Promise<ScrapeC
       if (admission._tag === 'Admitted') admission.settle(outcome)
     }
   }
-  let text = await registry.metrics()
-  const times: number[] = []
+  const handler = scrapeHandler({ registry })
+  const text = await registry.metrics()
+  const first = await throughHandler(handler)
+  if (first.body !== text) throw new Error('scrapeCost: scrapeHandler and registry.metrics() gave different texts')
+  const handlerTimes: number[] = []
+  const registryTimes: number[] = []
   for (let i = 0; i < scrapes; i++) {
+    handlerTimes.push((await throughHandler(handler)).ms)
     const start = performance.now()
-    text = await registry.metrics()
-    times.push(performance.now() - start)
+    await registry.metrics()
+    registryTimes.push(performance.now() - start)
   }
-  times.sort((a, b) => a - b)
-  const lines = text.split('\n')
-  /** The median ms of `scrapes` joins of `pieces` (NaN if one does not give the scrape's text back). */
-  const joinMs = (pieces: ReadonlyArray<string>, separator: string): number => {
-    const floors: number[] = []
-    for (let i = 0; i < scrapes; i++) {
-      const start = performance.now()
-      const joined = pieces.join(separator)
-      floors.push(performance.now() - start + (joined.length === text.length ? 0 : Number.NaN))
-    }
-    floors.sort((a, b) => a - b)
-    return floors[Math.floor(floors.length / 2)] ?? Number.NaN
-  }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
   const size = Math.ceil(text.length / keys)
   const blocks = Array.from({ length: keys }, (_, i) => text.slice(i * size, (i + 1) * size))
+  const floors: number[] = []
+  for (let i = 0; i < scrapes; i++) {
+    const start = performance.now()
+    const joined = blocks.join('')
+    floors.push(performance.now() - start + (joined.length === text.length ? 0 : Number.NaN))
+  }
   return {
     breakers: keys,
-    medianMs: times[Math.floor(times.length / 2)] ?? Number.NaN,
+    medianMs: median(handlerTimes),
+    registryMs: median(registryTimes),
     megabytes: text.length / 1e6,
-    lines: lines.length,
-    joinFloorMs: joinMs(lines, '\n'),
-    blockFloorMs: joinMs(blocks, ''),
+    lines: text.split('\n').length,
+    blockFloorMs: median(floors),
   }
 }
