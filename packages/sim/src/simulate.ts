@@ -68,6 +68,45 @@ export const simulate = (written: Scenario, strategies: ReadonlyArray<Strategy<u
 }
 
 /**
+ * The draws of each (scenario, seed) a thread has simulated through {@link simulateOne}, kept while
+ * they fit in {@link KEPT_DRAW_BYTES}: the tuner runs every candidate on the same scenarios and
+ * seeds, and taking the draws again was a quarter of its time. Once full it keeps what it has (a
+ * cache cleared and refilled in the same order would never be read).
+ */
+const keptDraws = new Map<string, Draws>()
+let keptDrawBytes = 0
+const KEPT_DRAW_BYTES = 128 * 1024 * 1024
+
+const drawsKept = (written: Scenario, scenario: Scenario, seed: number): Draws => {
+  const key = `${seed}:${JSON.stringify(written)}`
+  const kept = keptDraws.get(key)
+  if (kept !== undefined) return kept
+  const draws = drawsOf(scenario, seed)
+  const bytes = 3 * 8 * draws.times.length
+  if (keptDrawBytes + bytes <= KEPT_DRAW_BYTES) {
+    keptDraws.set(key, draws)
+    keptDrawBytes += bytes
+  }
+  return draws
+}
+
+/**
+ * One strategy's run, as `simulate(written, [strategy], options)[0]`, the draws kept for the next
+ * strategy on the same scenario and seed (see {@link keptDraws}; for the tuner, not exported by
+ * the package).
+ */
+export const simulateOne = (written: Scenario, strategy: Strategy<unknown>, options: SimulateOptions): Run => {
+  const scenario = jitteredScenario(written, options.seed)
+  return runOne(scenario, strategy, drawsKept(written, scenario, options.seed), bucketMsOf(scenario, options))
+}
+
+/** The oracle's run, as {@link simulateOracle}, on draws kept as {@link simulateOne} keeps them. */
+export const simulateOracleKept = (written: Scenario, options: SimulateOptions): Run => {
+  const scenario = jitteredScenario(written, options.seed)
+  return runOne(scenario, null, drawsKept(written, scenario, options.seed), bucketMsOf(scenario, options))
+}
+
+/**
  * {@link simulate}, plus the run of the oracle on the same draws: a reference policy that knows
  * the upstream's truth. For each request it knows whether the upstream is down (collapsed), its
  * failure probability, its capacity and the load over the last second, but not the request's

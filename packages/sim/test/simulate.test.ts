@@ -13,11 +13,29 @@ import {
   strainAt,
 } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
+import { simulateOne, simulateOracle, simulateOracleKept } from '../src/simulate.js'
 
 const fragile = scenarios['fragile-recovery']
 if (fragile === undefined) throw new Error('the fragile-recovery scenario is missing')
 
 describe('simulate', () => {
+  it("the tuner's runs on kept draws are the runs simulate gives, the first time and every time after", () => {
+    const strategies = demoStrategies()
+    const outage = scenarios.outage as Scenario
+    for (const seed of [3, 4])
+      for (const scenario of [fragile, outage]) {
+        const fresh = simulate(scenario, strategies, { seed })
+        for (let round = 0; round < 2; round++) {
+          strategies.forEach((strategy, i) => {
+            expect(simulateOne(scenario, strategy, { seed }), `${scenario.name}, ${strategy.name}, seed ${seed}, round ${round}`).toEqual(
+              fresh[i],
+            )
+          })
+          expect(simulateOracleKept(scenario, { seed })).toEqual(simulateOracle(scenario, { seed }))
+        }
+      }
+  })
+
   it('is deterministic: the same seed gives a byte-identical report', () => {
     const a = renderText(fragile, simulate(fragile, demoStrategies(), { seed: 7 }), 7)
     const b = renderText(fragile, simulate(fragile, demoStrategies(), { seed: 7 }), 7)
