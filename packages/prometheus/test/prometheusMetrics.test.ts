@@ -17,6 +17,7 @@ import { Registry } from 'prom-client'
 import { NEVER, of, throwError, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { warningsDuring } from '../../../test/support/warnings.js'
+import { busyRegistry } from './busyRegistry.js'
 
 /** The value of one series in the registry's text output, or undefined if absent. */
 const seriesValue = async (registry: Registry, series: string): Promise<number | undefined> => {
@@ -284,42 +285,6 @@ const openMetricsRegistry = (): Registry => {
   const registry = new Registry()
   registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never)
   return registry
-}
-
-/** Breakers whose names and keys need escaping, in every phase, with durations, odd transitions and figures. */
-const busyRegistry = async (registry: Registry) => {
-  let now = 0
-  const clock = new VirtualTimeScheduler()
-  clock.now = () => now
-  const group = breakerGroup<string>({
-    strategyFor: () =>
-      circuit({
-        name: 'a "quoted" \\ name\nwith a newline',
-        trip: {
-          kind: 'any-of',
-          detectors: [
-            { kind: 'consecutive-failures', threshold: 2 },
-            { kind: 'cusum', signal: 'failure' },
-          ],
-        },
-        recovery: { kind: 'gradual' },
-      }),
-    clock,
-  })
-  const single = createBreaker(circuit({ name: 'single', trip: { kind: 'consecutive-failures', threshold: 1 } }), { clock })
-  prometheusMetrics(group, { registry })
-  prometheusMetrics(single, { registry })
-  for (const key of ['plain', 'é ünïcode', 'back\\slash', 'new\nline', '"']) {
-    const breaker = group.get(key)
-    for (let i = 0; i < 3; i++) {
-      now += 7
-      await breaker.execute(async () => 1).catch(() => {})
-      await breaker.execute(async () => Promise.reject(new Error('down'))).catch(() => {})
-    }
-  }
-  await single.execute(async () => Promise.reject(new Error('down'))).catch(() => {})
-  await single.execute(async () => 1).catch(() => {}) // rejected: open
-  single.dispatch(BreakerEvent.reset())
 }
 
 describe('prometheusMetrics: the text it writes', () => {

@@ -1,35 +1,16 @@
 import { EventEmitter } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { BreakerEvent, circuit } from '@datapunk/breaker'
+import { circuit } from '@datapunk/breaker'
 import { prometheusMetrics, scrapeHandler } from '@datapunk/breaker-prometheus'
-import { breakerGroup, createBreaker } from '@datapunk/breaker-runtime'
+import { createBreaker } from '@datapunk/breaker-runtime'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { VirtualTimeScheduler } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
+import { busyRegistry } from './busyRegistry.js'
 
-/** A registry with breakers whose names and keys need escaping (UTF-8 included), every phase, and metrics of its own. */
+/** {@link busyRegistry}, and metrics of the registry's own (a help text to escape, a float, a histogram). */
 const busy = async (registry: Registry) => {
-  let now = 0
-  const clock = new VirtualTimeScheduler()
-  clock.now = () => now
-  const group = breakerGroup<string>({
-    strategyFor: () =>
-      circuit({
-        name: 'a "quoted" \\ name\nwith a newline',
-        trip: {
-          kind: 'any-of',
-          detectors: [
-            { kind: 'consecutive-failures', threshold: 2 },
-            { kind: 'cusum', signal: 'failure' },
-          ],
-        },
-        recovery: { kind: 'gradual' },
-      }),
-    clock,
-  })
-  const single = createBreaker(circuit({ name: 'single', trip: { kind: 'consecutive-failures', threshold: 1 } }), { clock })
-  const attached = [prometheusMetrics(group, { registry }), prometheusMetrics(single, { registry })]
+  const fixture = await busyRegistry(registry)
   const own = new Counter({
     name: 'app_requests_total',
     help: 'Requests, with a \\ and a\nnewline in the help',
@@ -39,21 +20,7 @@ const busy = async (registry: Registry) => {
   own.inc({ route: '/ü' }, 3)
   new Gauge({ name: 'app_ratio', help: 'A ratio', registers: [registry] }).set(0.1 + 0.2)
   new Histogram({ name: 'app_seconds', help: 'Durations', buckets: [0.1, 1], registers: [registry] }).observe(0.25)
-  const traffic = async () => {
-    for (const key of ['plain', 'é ünïcode', '日本', 'back\\slash', 'new\nline', '"']) {
-      const breaker = group.get(key)
-      for (let i = 0; i < 3; i++) {
-        now += 7
-        await breaker.execute(async () => 1).catch(() => {})
-        await breaker.execute(async () => Promise.reject(new Error('down'))).catch(() => {})
-      }
-    }
-  }
-  await traffic()
-  await single.execute(async () => Promise.reject(new Error('down'))).catch(() => {})
-  await single.execute(async () => 1).catch(() => {}) // rejected: open
-  single.dispatch(BreakerEvent.reset())
-  return { traffic, own, attached, single }
+  return fixture
 }
 
 let server: Server | undefined

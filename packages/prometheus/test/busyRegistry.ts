@@ -1,0 +1,51 @@
+/** A registry with breakers in every phase, for the tests that compare scrape texts. */
+import { BreakerEvent, circuit } from '@datapunk/breaker'
+import { type PrometheusAttachment, prometheusMetrics } from '@datapunk/breaker-prometheus'
+import { breakerGroup, createBreaker } from '@datapunk/breaker-runtime'
+import type { Registry } from 'prom-client'
+import { VirtualTimeScheduler } from 'rxjs'
+
+/**
+ * Attaches, to `registry`, breakers whose names and keys need escaping (UTF-8 included), in every
+ * phase, with durations, odd transitions and figures; returns more of the same traffic, and the
+ * attachments.
+ */
+export const busyRegistry = async (
+  registry: Registry,
+): Promise<{ readonly traffic: () => Promise<void>; readonly attached: ReadonlyArray<PrometheusAttachment> }> => {
+  let now = 0
+  const clock = new VirtualTimeScheduler()
+  clock.now = () => now
+  const group = breakerGroup<string>({
+    strategyFor: () =>
+      circuit({
+        name: 'a "quoted" \\ name\nwith a newline',
+        trip: {
+          kind: 'any-of',
+          detectors: [
+            { kind: 'consecutive-failures', threshold: 2 },
+            { kind: 'cusum', signal: 'failure' },
+          ],
+        },
+        recovery: { kind: 'gradual' },
+      }),
+    clock,
+  })
+  const single = createBreaker(circuit({ name: 'single', trip: { kind: 'consecutive-failures', threshold: 1 } }), { clock })
+  const attached = [prometheusMetrics(group, { registry }), prometheusMetrics(single, { registry })]
+  const traffic = async () => {
+    for (const key of ['plain', 'é ünïcode', '日本', 'back\\slash', 'new\nline', '"']) {
+      const breaker = group.get(key)
+      for (let i = 0; i < 3; i++) {
+        now += 7
+        await breaker.execute(async () => 1).catch(() => {})
+        await breaker.execute(async () => Promise.reject(new Error('down'))).catch(() => {})
+      }
+    }
+  }
+  await traffic()
+  await single.execute(async () => Promise.reject(new Error('down'))).catch(() => {})
+  await single.execute(async () => 1).catch(() => {}) // rejected: open
+  single.dispatch(BreakerEvent.reset())
+  return { traffic, attached }
+}
