@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest'
 const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8').replace(/\s+/g, ' ')
 const readme = read('../README.md')
 const runtimeReadme = read('../packages/runtime/README.md')
+const prometheusReadme = read('../packages/prometheus/README.md')
 const results = read('../bench/RESULTS.md')
 
 describe('the performance numbers in the READMEs are the ones bench/RESULTS.md records', () => {
@@ -36,6 +37,13 @@ describe('the performance numbers in the READMEs are the ones bench/RESULTS.md r
     )
     expect(results).toContain('Before `withOptions`: 8.5 ns alone')
     expect(results).toContain('Classification through `withOptions`: 2.4 ns in the full bench')
+  })
+
+  it('the scrape of 10,000 breakers: "42 MB of text"', () => {
+    expect(prometheusReadme).toContain(
+      '(about 47 series each: 28 of them the duration histograms of successes and failures; 42 MB of text)',
+    )
+    expect(results).toContain('scrape of 10,000 breakers (470,039 lines, 41.8 MB)')
   })
 
   it('the checks can fail: a number the record does not hold is not in it', () => {
