@@ -3,9 +3,11 @@
  * `pnpm test`: every check, in the least wall time two cores allow.
  *
  * The system programs and the build (`tsc -b`, then scripts/bundle.mjs) come first: everything after reads the built
- * packages. Then four jobs run at once, since none reads what another writes:
+ * packages. The checks that read only the sources (biome, dependency-cruiser, every public name
+ * documented) run beside the build, on the core it leaves idle. Then four jobs run at once, since
+ * none reads what another writes:
  *   - vitest (the longest; its output is shown as it runs),
- *   - the static checks: tsc on the tests, biome, dependency-cruiser, every public name documented,
+ *   - tsc on the tests (they import the built packages' types),
  *   - every example program,
  *   - scripts/pack-check.mjs (the packed tarballs).
  * Every job is CPU-bound on two cores, so running them at once saves the time the sequential run
@@ -17,7 +19,7 @@
  * `node scripts/test.mjs --serial` runs the same jobs one after another (for reading output in
  * order, or on a one-core machine).
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -27,32 +29,34 @@ const serial = process.argv.includes('--serial')
 const started = Date.now()
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`
 
-/** Runs one command to the end with its output shown as it goes; exits the run if it fails. */
-const first = (what, command, args) => {
+/**
+ * Runs one command to the end with its output shown as it goes; exits the run if it fails. Not
+ * `spawnSync`: jobs started beside it go on while it runs.
+ */
+const first = async (what, command, args) => {
   process.stdout.write(`test: ${what}\n`)
-  const r = spawnSync(command, args, { cwd: root, stdio: 'inherit' })
-  if (r.status !== 0) {
-    process.stderr.write(`test: ${what} failed (exit ${r.status ?? r.signal}); nothing else was run\n`)
-    process.exit(r.status || 1)
+  const child = spawn(command, args, { cwd: root, stdio: 'inherit' })
+  const code = await new Promise((resolve) => child.on('close', (c, signal) => resolve(c ?? signal)))
+  if (code !== 0) {
+    process.stderr.write(`test: ${what} failed (exit ${code}); nothing else was run\n`)
+    process.exit(typeof code === 'number' && code !== 0 ? code : 1)
   }
 }
 
-first('system programs (scripts/system-deps.sh)', 'bash', ['scripts/system-deps.sh'])
-first('build (tsc -b)', bin('tsc'), ['-b'])
-first('bundle (scripts/bundle.mjs: the core and the runtime)', process.execPath, ['scripts/bundle.mjs'])
+await first('system programs (scripts/system-deps.sh)', 'bash', ['scripts/system-deps.sh'])
 
 /** A job: steps run in order, stopping at the first that fails. */
+const sourceChecks = {
+  name: 'source checks (biome, dependency-cruiser, doc coverage)',
+  steps: [
+    [bin('biome'), ['check', '.']],
+    [bin('depcruise'), ['packages/*/src', '--config', '.dependency-cruiser.cjs']],
+    [process.execPath, ['scripts/doc-coverage.mjs']],
+  ],
+}
 const jobs = [
   { name: 'vitest', live: true, steps: [[bin('vitest'), ['run']]] },
-  {
-    name: 'static checks (tsc on the tests, biome, dependency-cruiser, doc coverage)',
-    steps: [
-      [bin('tsc'), ['-p', 'tsconfig.test.json']],
-      [bin('biome'), ['check', '.']],
-      [bin('depcruise'), ['packages/*/src', '--config', '.dependency-cruiser.cjs']],
-      [process.execPath, ['scripts/doc-coverage.mjs']],
-    ],
-  },
+  { name: 'tsc on the tests', steps: [[bin('tsc'), ['-p', 'tsconfig.test.json']]] },
   { name: 'examples', steps: [['bash', ['scripts/examples.sh']]] },
   { name: 'pack-check (the packed tarballs)', steps: [[process.execPath, ['scripts/pack-check.mjs']]] },
 ]
@@ -86,25 +90,20 @@ const report = (r) => {
     process.stdout.write(r.output.endsWith('\n') ? r.output : `${r.output}\n`)
 }
 
-const results = []
-if (serial) {
-  for (const job of jobs) {
-    const r = await runJob(job)
+/** Runs a job and prints its report when it ends. */
+const runReported = (job) =>
+  runJob(job).then((r) => {
     report(r)
-    results.push(r)
-  }
-} else {
-  results.push(
-    ...(await Promise.all(
-      jobs.map((job) =>
-        runJob(job).then((r) => {
-          report(r)
-          return r
-        }),
-      ),
-    )),
-  )
-}
+    return r
+  })
+
+const results = []
+// The source checks run beside the build (after it, with --serial); the build must pass for the rest to run.
+const besideBuild = serial ? [] : [runReported(sourceChecks)]
+await first('build (tsc -b)', bin('tsc'), ['-b'])
+await first('bundle (scripts/bundle.mjs: the core and the runtime)', process.execPath, ['scripts/bundle.mjs'])
+if (serial) for (const job of [sourceChecks, ...jobs]) results.push(await runReported(job))
+else results.push(...(await Promise.all([...besideBuild, ...jobs.map(runReported)])))
 
 process.stdout.write(`\ntest: ${seconds(Date.now() - started)} in all\n`)
 for (const r of results)
