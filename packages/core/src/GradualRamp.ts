@@ -138,13 +138,22 @@ export const inProbation = (g: Ramp, s: GradualRecoveryState): boolean => s.rate
 export const stageLimitMs = (g: Ramp, s: GradualRecoveryState): number =>
   inProbation(g, s) ? Math.max(g.stageMaxMs, g.probationMs) : g.stageMaxMs
 
+/**
+ * Whether the first stage (no baseline yet) is over before `stageMs`: `stageCalls` outcomes at
+ * least, their error rate confidently under half of `marginalRate` (the interval's upper bound).
+ * The time a stage waits is for the load it sends to show; the first sends the least, and where
+ * traffic is high an upstream that came back clean shows it within milliseconds.
+ */
+const cleanFirst = (g: Ramp, s: GradualRecoveryState): boolean =>
+  s.ramp.baseCalls === 0 && s.stageCalls >= g.stageCalls && wilsonBound(s.stageFailures, s.stageCalls, g.z, 1) < g.marginalRate / 2
+
 /** Ends the stage if its verdict is in; otherwise returns it unchanged. */
 export const settle = (g: Ramp, s: GradualRecoveryState, now: number): RecoveryVerdict<GradualRecoveryState> => {
   const calls = s.stageCalls
   const failures = s.stageFailures
   if (failures >= 2 && relapsed(g, s.ramp, failures, calls)) return 'reopen'
   const elapsed = now - s.stageStartedAt
-  if (!(elapsed >= g.stageMs)) return s
+  if (!(elapsed >= g.stageMs) && !cleanFirst(g, s)) return s
   const minimum = inProbation(g, s) ? Math.max(g.stageCalls, g.probationCalls) : g.stageCalls
   // Enough evidence, or (where traffic is too slow for it) enough time.
   const timeUp = elapsed >= stageLimitMs(g, s)

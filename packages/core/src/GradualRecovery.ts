@@ -94,6 +94,9 @@ export type GradualRecoveryInput = Partial<Omit<GradualRecoveryConfig, 'kind'>>
  * - A stage is judged once it has lasted `stageMs` and has either `stageCalls` outcomes (enough
  *   evidence, which high traffic brings in milliseconds) or lasted `stageMaxMs` (enough time,
  *   where traffic is too slow for evidence: a time-based slow start at a few requests a second).
+ *   The first stage of a recovery is judged sooner once its outcomes are confidently clean
+ *   (`stageCalls` at least, the upper bound of their error rate's interval under half of
+ *   `marginalRate`): the wait is for the load a stage sends to show, and the first sends the least.
  *   Its error rate is compared with this recovery's baseline (the pooled outcomes of its healthy
  *   stages, but for those whose errors rose half of `marginalRate`, confidently: a straining
  *   upstream does not raise its own bar stage by stage), so that errors the upstream makes at

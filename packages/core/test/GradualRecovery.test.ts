@@ -154,22 +154,50 @@ describe('gradual recovery', () => {
     expect(h.request(1040)._tag).toBe('Admitted')
   })
 
-  it('waits for stageMs as well as stageCalls, and a tick can end the stage', () => {
+  it('waits for stageMs as well as stageCalls after the first stage, and a tick can end the stage', () => {
     // confidence 0.5 asks for no evidence beyond stageCalls: one healthy call is a healthy stage.
-    const h = new Harness(gradual({ initialRate: 1, increment: 0.1, stageCalls: 1, stageMs: 500, confidence: 0.5 }))
+    const h = new Harness(gradual({ initialRate: 0.5, increment: 0.5, stageCalls: 1, stageMs: 500, confidence: 0.5 }))
     h.call(0, 'failure', 0)
     h.call(1000, 'success', 1)
-    expect(h.snapshot.state).toBe('half-open') // 1 call, but only 1 ms of the 500
-    h.step(BreakerEvent.ticked(), 1499)
-    expect(h.snapshot.state).toBe('half-open')
+    // The first stage ends on its clean call, 1 ms in: the second (the whole share) begins at 1001.
+    expect((h.snapshot.recovery as GradualRecoverySnapshot).admitRate).toBe(1)
+    h.call(1002, 'success', 1)
+    expect(h.snapshot.state).toBe('half-open') // 1 call, but only 2 ms of the 500
     h.step(BreakerEvent.ticked(), 1500)
+    expect(h.snapshot.state).toBe('half-open')
+    h.step(BreakerEvent.ticked(), 1501)
     expect(h.snapshot.state).toBe('closed')
+  })
+
+  it('ends the first stage before stageMs only once its outcomes are confidently clean', () => {
+    // The defaults: 10 calls at least, and the upper bound of their error rate under 5% (half the strain margin).
+    const strategy = gradual({ initialRate: 0.5, stageMs: 500 })
+    const stageOf = (h: Harness<unknown>) => (h.snapshot.recovery as GradualRecoverySnapshot).stage
+    const clean = new Harness(strategy)
+    clean.call(0, 'failure', 0)
+    let t = 1000
+    for (; t < 1400; t++) {
+      clean.call(t, 'success', 0)
+      if ((clean.snapshot.recovery as GradualRecoverySnapshot).admitRate !== 0.5) break
+    }
+    // 0 failures of n: the 95% upper bound falls under 5% at n = 52 (two requests per call at 50%), 102 ms in.
+    expect((clean.snapshot.recovery as GradualRecoverySnapshot).admitRate).toBe(0.6)
+    expect(t).toBe(1102)
+    // Two failures in the first stage: 2 of 100 is not confidently under 5% (its upper bound is 5.9%); it waits for stageMs.
+    const erred = new Harness(strategy)
+    erred.call(0, 'failure', 0)
+    for (let i = 0; i < 200; i++) erred.call(1000 + i, i === 0 || i === 2 ? 'failure' : 'success', 0)
+    expect((erred.snapshot.recovery as GradualRecoverySnapshot).admitRate).toBe(0.5)
+    expect(stageOf(erred).calls).toBe(100)
+    erred.step(BreakerEvent.ticked(), 1500)
+    expect((erred.snapshot.recovery as GradualRecoverySnapshot).admitRate).toBeGreaterThan(0.5)
   })
 
   it('judges a long stage (held open by stageMs) on all its calls: sporadic failures do not reopen it', () => {
     // stageCalls 10 would make 2 failures a bad stage; over 500 calls they are 0.4%.
+    // (A strain margin of 1% keeps this first stage from ending early on clean calls: see the next test.)
     const { h } = ramp(
-      gradual({ initialRate: 1, stageCalls: 10, stageMs: 1000, failureRateThreshold: 0.2 }),
+      gradual({ initialRate: 1, stageCalls: 10, stageMs: 1000, failureRateThreshold: 0.2, marginalRate: 0.01 }),
       (n) => n === 300 || n === 400,
       600,
     )
