@@ -68,7 +68,7 @@ export const simulate = (written: Scenario, strategies: ReadonlyArray<Strategy<u
 }
 
 /**
- * The draws of each (scenario, seed) a thread has simulated through {@link simulateOne}, kept while
+ * The draws of each (scenario, seed) a thread has simulated through {@link simulateKept}, kept while
  * they fit in {@link KEPT_DRAW_BYTES}: the tuner runs every candidate on the same scenarios and
  * seeds, and taking the draws again was a quarter of its time. Once full it keeps what it has (a
  * cache cleared and refilled in the same order would never be read).
@@ -91,19 +91,13 @@ const drawsKept = (written: Scenario, scenario: Scenario, seed: number): Draws =
 }
 
 /**
- * One strategy's run, as `simulate(written, [strategy], options)[0]`, the draws kept for the next
- * strategy on the same scenario and seed (see {@link keptDraws}; for the tuner, not exported by
- * the package).
+ * One strategy's run, as `simulate(written, [strategy], options)[0]` (or, given null, the oracle's,
+ * as {@link simulateOracle}), the draws kept for the next run on the same scenario and seed (see
+ * {@link keptDraws}; for the tuner, not exported by the package).
  */
-export const simulateOne = (written: Scenario, strategy: Strategy<unknown>, options: SimulateOptions): Run => {
+export const simulateKept = (written: Scenario, strategy: Strategy<unknown> | null, options: SimulateOptions): Run => {
   const scenario = jitteredScenario(written, options.seed)
   return runOne(scenario, strategy, drawsKept(written, scenario, options.seed), bucketMsOf(scenario, options))
-}
-
-/** The oracle's run, as {@link simulateOracle}, on draws kept as {@link simulateOne} keeps them. */
-export const simulateOracleKept = (written: Scenario, options: SimulateOptions): Run => {
-  const scenario = jitteredScenario(written, options.seed)
-  return runOne(scenario, null, drawsKept(written, scenario, options.seed), bucketMsOf(scenario, options))
 }
 
 /**

@@ -8,7 +8,7 @@ import { type Kinds, type Strategy, strategyFromConfig } from '@datapunk/breaker
 import type { Cell } from './quality/space.js'
 import { replay, type TraceEvent } from './replay.js'
 import type { Scenario } from './Scenario.js'
-import { type RunSummary, simulate, simulateOne, simulateOracleKept } from './simulate.js'
+import { type RunSummary, simulate, simulateKept } from './simulate.js'
 import { median } from './stats.js'
 import type { Candidate, Constraints, Weights } from './tuneSpace.js'
 
@@ -86,7 +86,7 @@ const oracleOf = (scenario: Scenario, seed: number): number => {
   const key = `${seed}:${JSON.stringify(scenario)}`
   let succeeded = oracleSuccesses.get(key)
   if (succeeded === undefined) {
-    succeeded = simulateOracleKept(scenario, { seed, bucketMs: scenario.durationMs }).summary.succeeded
+    succeeded = simulateKept(scenario, null, { seed, bucketMs: scenario.durationMs }).summary.succeeded
     if (oracleSuccesses.size > 10_000) oracleSuccesses.clear()
     oracleSuccesses.set(key, succeeded)
   }
@@ -101,7 +101,7 @@ const figuresOver = (strategy: Strategy<unknown>, scenarios: ReadonlyArray<Scena
   const perScenario = scenarios.map((scenario) => {
     const whole = scenario.durationMs / 1000
     const runs = seeds.map((seed) => {
-      const summary = simulateOne(scenario, strategy, { seed, bucketMs: scenario.durationMs }).summary
+      const summary = simulateKept(scenario, strategy, { seed, bucketMs: scenario.durationMs }).summary
       const oracle = oracleOf(scenario, seed)
       return { summary, share: oracle === 0 ? 1 : summary.succeeded / oracle }
     })

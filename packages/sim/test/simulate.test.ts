@@ -13,7 +13,7 @@ import {
   strainAt,
 } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
-import { simulateOne, simulateOracle, simulateOracleKept } from '../src/simulate.js'
+import { simulateKept, simulateOracle } from '../src/simulate.js'
 
 const fragile = scenarios['fragile-recovery']
 if (fragile === undefined) throw new Error('the fragile-recovery scenario is missing')
@@ -27,11 +27,11 @@ describe('simulate', () => {
         const fresh = simulate(scenario, strategies, { seed })
         for (let round = 0; round < 2; round++) {
           strategies.forEach((strategy, i) => {
-            expect(simulateOne(scenario, strategy, { seed }), `${scenario.name}, ${strategy.name}, seed ${seed}, round ${round}`).toEqual(
+            expect(simulateKept(scenario, strategy, { seed }), `${scenario.name}, ${strategy.name}, seed ${seed}, round ${round}`).toEqual(
               fresh[i],
             )
           })
-          expect(simulateOracleKept(scenario, { seed })).toEqual(simulateOracle(scenario, { seed }))
+          expect(simulateKept(scenario, null, { seed })).toEqual(simulateOracle(scenario, { seed }))
         }
       }
   })
