@@ -29,7 +29,7 @@ import {
   simulateWithOracle,
 } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
-import { browser, chromium } from '../../../test/support/chromium.js'
+import { browser, Headless } from '../../../test/support/chromium.js'
 
 /** A circuit that never trips: it admits every request. */
 const admitAll = circuit({ name: 'admit-all', trip: { kind: 'consecutive-failures', threshold: 1_000_000 } })
@@ -273,19 +273,24 @@ describe.runIf(browser.run)('the heat map', () => {
     const dir = mkdtempSync(join(tmpdir(), 'breaker-quality-'))
     const file = join(dir, 'quality.html')
     writeFileSync(file, html)
-    const dom = chromium(['--dump-dom', `file://${file}`])
-    expect(dom.status, dom.stderr).toBe(0)
-    expect((dom.stdout.match(/<table class="heat">/g) ?? []).length).toBe(2)
-    // Three cells in each heat map; the delta map has the two non-baseline strategies, the share map all three.
-    expect((dom.stdout.match(/<tr class="(incident|noise)">/g) ?? []).length).toBe(6)
-    expect((dom.stdout.match(/<th class="rot">/g) ?? []).length).toBe(2 + 3)
-    expect(dom.stdout).toContain('<dt>oracle</dt>')
-    expect((dom.stdout.match(/<table class="summary">/g) ?? []).length).toBe(1)
-    const png = join(dir, 'quality.png')
-    const shot = chromium(['--hide-scrollbars', '--window-size=1000,1200', `--screenshot=${png}`, `file://${file}`])
-    expect(shot.status, shot.stderr).toBe(0)
-    expect(existsSync(png) && readFileSync(png).subarray(1, 4).toString()).toBe('PNG')
-    expect(statSync(png).size).toBeGreaterThan(20_000)
+    const chromium = new Headless()
+    try {
+      const page = await chromium.dom(file)
+      expect(page.errors).toEqual([])
+      const dom = { stdout: page.markup }
+      expect((dom.stdout.match(/<table class="heat">/g) ?? []).length).toBe(2)
+      // Three cells in each heat map; the delta map has the two non-baseline strategies, the share map all three.
+      expect((dom.stdout.match(/<tr class="(incident|noise)">/g) ?? []).length).toBe(6)
+      expect((dom.stdout.match(/<th class="rot">/g) ?? []).length).toBe(2 + 3)
+      expect(dom.stdout).toContain('<dt>oracle</dt>')
+      expect((dom.stdout.match(/<table class="summary">/g) ?? []).length).toBe(1)
+      const png = join(dir, 'quality.png')
+      await chromium.screenshot(file, { width: 1000, height: 1200 }, png)
+      expect(existsSync(png) && readFileSync(png).subarray(1, 4).toString()).toBe('PNG')
+      expect(statSync(png).size).toBeGreaterThan(20_000)
+    } finally {
+      await chromium.close()
+    }
   })
 })
 

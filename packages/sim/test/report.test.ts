@@ -19,12 +19,15 @@ import {
   simulateSummaries,
   tuneAll,
 } from '@datapunk/breaker-sim'
-import { describe, expect, it } from 'vitest'
-import { browser, chromium } from '../../../test/support/chromium.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { browser, Headless } from '../../../test/support/chromium.js'
 import { ticks } from '../src/html.js'
 
 const fragile = scenarios['fragile-recovery']
 if (fragile === undefined) throw new Error('missing scenario')
+
+const chromium = new Headless()
+afterAll(() => chromium.close())
 
 describe.runIf(browser.run)('the HTML report', () => {
   const dir = mkdtempSync(join(tmpdir(), 'breaker-report-'))
@@ -37,9 +40,9 @@ describe.runIf(browser.run)('the HTML report', () => {
     expect(html).not.toMatch(/<script|<link|src=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/)
   })
 
-  it('renders in headless Chromium with its three charts, their series and the summary table', () => {
-    const dom = chromium(['--dump-dom', `file://${file}`])
-    expect(dom.status, dom.stderr).toBe(0)
+  it('renders in headless Chromium with its three charts, their series and the summary table', async () => {
+    const page = await chromium.dom(file)
+    const dom = { stdout: page.markup }
     const count = (pattern: RegExp) => (dom.stdout.match(pattern) ?? []).length
     expect(count(/<svg class="chart"/g)).toBe(3)
     expect(count(/class="series series-admitted"/g)).toBe(3)
@@ -61,13 +64,12 @@ describe.runIf(browser.run)('the HTML report', () => {
     // What each column means, in the page itself.
     expect(dom.stdout).toContain('<dt>needless</dt><dd>rejected requests that would have succeeded (the upstream as it was then)</dd>')
     expect(count(/<dt>/g)).toBe(9)
-    expect(dom.stderr).not.toMatch(/Uncaught|SyntaxError|Failed to load/)
+    expect(page.errors).toEqual([])
   })
 
-  it('takes a screenshot that is a real picture', () => {
+  it('takes a screenshot that is a real picture', async () => {
     const png = join(dir, 'report.png')
-    const shot = chromium(['--hide-scrollbars', '--window-size=1000,1500', `--screenshot=${png}`, `file://${file}`])
-    expect(shot.status, shot.stderr).toBe(0)
+    await chromium.screenshot(file, { width: 1000, height: 1500 }, png)
     expect(existsSync(png)).toBe(true)
     expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG')
     expect(statSync(png).size).toBeGreaterThan(20_000) // charts, not a blank page
@@ -84,14 +86,13 @@ describe.runIf(browser.run)('the multi-seed and tuner reports', () => {
     { name: 'gradual', trip: detection, recovery: { kind: 'gradual' } },
   ]
 
-  it('shows the median and range of every metric per strategy, over the seeds', () => {
+  it('shows the median and range of every metric per strategy, over the seeds', async () => {
     const seeds = [1, 2, 3]
     const html = renderSeedHtml(outage, simulateSummaries(configs, outage, seeds, undefined), seeds)
     expect(renderSeedHtml(outage, simulateSummaries(configs, outage, seeds, undefined), seeds)).toBe(html)
     const file = join(dir, 'seeds.html')
     writeFileSync(file, html)
-    const dom = chromium(['--dump-dom', `file://${file}`])
-    expect(dom.status, dom.stderr).toBe(0)
+    const dom = { stdout: (await chromium.dom(file)).markup }
     expect((dom.stdout.match(/<tr><th>(classic|gradual)<\/th>/g) ?? []).length).toBe(2)
     expect(dom.stdout).toContain('(3 seeds, 1..3)')
     expect(dom.stdout).toContain('<dt>lead</dt>')
@@ -99,7 +100,7 @@ describe.runIf(browser.run)('the multi-seed and tuner reports', () => {
     expect(dom.stdout).not.toMatch(/<script/)
   })
 
-  it('draws a lead-time bar per strategy where the upstream reaches 50% failures, and none where it does not', () => {
+  it('draws a lead-time bar per strategy where the upstream reaches 50% failures, and none where it does not', async () => {
     const brownout = scenarios.brownout
     if (brownout === undefined) throw new Error('missing scenario')
     const seeds = [1, 2]
@@ -117,8 +118,7 @@ describe.runIf(browser.run)('the multi-seed and tuner reports', () => {
     const html = renderSeedHtml(brownout, simulateSummaries([reactive, predictive], brownout, seeds, undefined), seeds)
     const file = join(dir, 'lead.html')
     writeFileSync(file, html)
-    const dom = chromium(['--dump-dom', `file://${file}`])
-    expect(dom.status, dom.stderr).toBe(0)
+    const dom = { stdout: (await chromium.dom(file)).markup }
     const bars = [...dom.stdout.matchAll(/<rect class="lead"[^>]*fill="(#[0-9a-f]+)"><title>([^<]+)<\/title>/g)].map((m) => [m[1], m[2]])
     expect(bars.map(([, title]) => title?.split(':')[0])).toEqual(['classic', 'predictive'])
     expect(bars[0]?.[0]).toBe('#c62828') // the threshold sheds load after the 50% mark
@@ -152,8 +152,7 @@ describe.runIf(browser.run)('the multi-seed and tuner reports', () => {
     const describe = (e: (typeof evaluations)[number]) => `threshold ${String(candidates.right[e.index]?.values['trip.threshold'])}`
     const file = join(dir, 'tune.html')
     writeFileSync(file, renderTuneHtml('tuned on outage', evaluations, paretoFront(evaluations), chosen, describe))
-    const dom = chromium(['--dump-dom', `file://${file}`])
-    expect(dom.status, dom.stderr).toBe(0)
+    const dom = { stdout: (await chromium.dom(file)).markup }
     expect((dom.stdout.match(/class="candidate"/g) ?? []).length).toBe(valid.length)
     expect((dom.stdout.match(/class="chosen"/g) ?? []).length).toBe(1)
     expect((dom.stdout.match(/class="pareto"/g) ?? []).length).toBe(1)
@@ -163,8 +162,7 @@ describe.runIf(browser.run)('the multi-seed and tuner reports', () => {
     expect(labels.length).toBeGreaterThanOrEqual(6)
     expect(labels.every((v) => Number.isFinite(v) && Number((v / 10 ** Math.floor(Math.log10(v || 1))).toFixed(6)) % 0.5 === 0)).toBe(true)
     const png = join(dir, 'tune.png')
-    const shot = chromium(['--hide-scrollbars', '--window-size=960,700', `--screenshot=${png}`, `file://${file}`])
-    expect(shot.status, shot.stderr).toBe(0)
+    await chromium.screenshot(file, { width: 960, height: 700 }, png)
     expect(statSync(png).size).toBeGreaterThan(10_000)
   })
 })
