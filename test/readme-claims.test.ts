@@ -14,7 +14,7 @@ const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf
 /** Text with every run of white space as one space (claims wrap differently in each place). */
 const flat = (text: string) => text.replace(/\s+/g, ' ')
 const readme = flat(read('../README.md'))
-const demoNote = flat(read('../packages/sim/src/cli.ts'))
+const demoNote = flat(read('../packages/sim/src/cli/main.ts'))
 
 /** Gradual recovery's median delta against classic per cell, from the matrix's per-cell table. */
 const gradualByCell = (): Map<string, number> => {

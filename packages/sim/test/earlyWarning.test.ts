@@ -1,7 +1,6 @@
-import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { type EarlyWarning, earlyWarning, qualitySpace, renderEarlyWarning } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
+import { breakerSim } from './cliRun.js'
 
 /**
  * Cells at 20 requests/s, quick to simulate: bursty noise, incidents of both halves with a precursor
@@ -108,11 +107,10 @@ describe('early warning on the scenario space at a false-trip budget', () => {
 })
 
 describe('breaker-sim evaluate --space', () => {
-  const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
-  const evaluate = (...args: string[]) => spawnSync(process.execPath, [cli, 'evaluate', ...args], { encoding: 'utf8' })
+  const evaluate = (...args: string[]) => breakerSim('evaluate', ...args)
 
-  it('prints the evaluation of the baselines alone on the cells asked for', () => {
-    const r = evaluate(
+  it('prints the evaluation of the baselines alone on the cells asked for', async () => {
+    const r = await evaluate(
       '--space',
       '--cells',
       'error-ramp@20,outage@20,noise-background-1@20',
@@ -128,14 +126,14 @@ describe('breaker-sim evaluate --space', () => {
     expect(r.stdout).toContain('error-ramp@20')
   })
 
-  it('refuses options that do not go together, in one line', () => {
-    const budgetAlone = evaluate('--config', 'x.json', '--budget', '2')
+  it('refuses options that do not go together, in one line', async () => {
+    const budgetAlone = await evaluate('--config', 'x.json', '--budget', '2')
     expect(budgetAlone.status).toBe(2)
     expect(budgetAlone.stderr).toContain('evaluate: --budget goes with --space')
-    const hours = evaluate('--space', '--hours', '3')
+    const hours = await evaluate('--space', '--hours', '3')
     expect(hours.status).toBe(2)
     expect(hours.stderr).toContain('evaluate: --hours does not go with --space')
-    const budget = evaluate('--space', '--budget=-1')
+    const budget = await evaluate('--space', '--budget=-1')
     expect(budget.status).toBe(2)
     expect(budget.stderr).toContain('evaluate: --budget must be false trips a day, 0 or more, got "-1"')
   })

@@ -1,13 +1,10 @@
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { circuit, type Strategy } from '@datapunk/breaker'
 import { renderFleetHtml, renderFleetText, simulateFleet, sweepFleet } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
-
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+import { breakerSim } from './cliRun.js'
 
 describe('the fleet model', () => {
   it('is deterministic, and one replica is the same alone or in fleet mode', () => {
@@ -110,29 +107,23 @@ describe('the fleet model', () => {
     expect(labels.every((l) => /^\d+(\.\d+)?$/.test(l) && l.length <= 6)).toBe(true)
   })
 
-  it('breaker-sim fleet prints the table and writes the chart; a bad option names itself', () => {
+  it('breaker-sim fleet prints the table and writes the chart; a bad option names itself', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fleet-'))
     const html = join(dir, 'fleet.html')
-    const run = spawnSync(process.execPath, [cli, 'fleet', '--sizes', '1,20', '--seeds', '1', '--quiet-start', '--html', html], {
-      encoding: 'utf8',
-    })
+    const run = await breakerSim('fleet', '--sizes', '1,20', '--seeds', '1', '--quiet-start', '--html', html)
     expect(run.status).toBe(0)
     expect(run.stdout).toContain('the upstream dies at the first call')
     expect(run.stdout).toMatch(/^\s+20\s/m)
     expect(readFileSync(html, 'utf8')).toContain('Fleet mode against fleet size')
     const config = join(dir, 'config.json')
     writeFileSync(config, JSON.stringify({ trip: { kind: 'consecutive-failures', threshold: 3 } }))
-    expect(
-      spawnSync(process.execPath, [cli, 'fleet', '--sizes', '2', '--seeds', '1', '--config', config], { encoding: 'utf8' }).status,
-    ).toBe(0)
-    const local = spawnSync(process.execPath, [cli, 'fleet', '--sizes', '4', '--seeds', '1', '--faulty', '1', '--html', html], {
-      encoding: 'utf8',
-    })
+    expect((await breakerSim('fleet', '--sizes', '2', '--seeds', '1', '--config', config)).status).toBe(0)
+    const local = await breakerSim('fleet', '--sizes', '4', '--seeds', '1', '--faulty', '1', '--html', html)
     expect(local.status).toBe(0)
     expect(local.stdout).toContain('the upstream dies for 1 replica only (a local fault)')
     expect(local.stdout).toMatch(/healthy rejected/)
     expect(readFileSync(html, 'utf8')).toContain('Good calls the healthy replicas rejected')
-    const bad = spawnSync(process.execPath, [cli, 'fleet', '--sizes', '1,x'], { encoding: 'utf8' })
+    const bad = await breakerSim('fleet', '--sizes', '1,x')
     expect(bad.status).not.toBe(0)
     expect(bad.stderr).toContain('--sizes: expected replica counts from 1 to 1000')
   })

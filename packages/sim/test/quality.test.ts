@@ -3,7 +3,6 @@
  * space's determinism, the matrix's reduction and its independence from worker threads, and the
  * heat map in headless Chromium.
  */
-import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,6 +29,7 @@ import {
 } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
 import { browser, Headless } from '../../../test/support/chromium.js'
+import { breakerSim } from './cliRun.js'
 
 /** A circuit that never trips: it admits every request. */
 const admitAll = circuit({ name: 'admit-all', trip: { kind: 'consecutive-failures', threshold: 1_000_000 } })
@@ -295,15 +295,14 @@ describe.runIf(browser.run)('the heat map', () => {
 })
 
 describe('breaker-sim quality (CLI)', () => {
-  const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
   const dir = mkdtempSync(join(tmpdir(), 'sim-quality-'))
-  const quality = (...args: string[]) => spawnSync(process.execPath, [cli, 'quality', ...args], { encoding: 'utf8' })
+  const quality = (...args: string[]) => breakerSim('quality', ...args)
   const mine = join(dir, 'mine.json')
   writeFileSync(mine, JSON.stringify({ name: 'mine', trip: { kind: 'consecutive-failures', threshold: 3 } }))
 
-  it('runs your configs next to classic and the oracle, and writes the matrix as JSON', () => {
+  it('runs your configs next to classic and the oracle, and writes the matrix as JSON', async () => {
     const json = join(dir, 'matrix.json')
-    const result = quality(
+    const result = await quality(
       '--config',
       mine,
       '--cells',
@@ -326,7 +325,7 @@ describe('breaker-sim quality (CLI)', () => {
     expect(written.cells.map((c) => c.id)).toEqual(['outage@1', 'outage@2', 'outage@20', 'noise-bursts-40@20'])
   })
 
-  it('refuses what it cannot do, in one line and exit code 2', () => {
+  it('refuses what it cannot do, in one line and exit code 2', async () => {
     const classic = join(dir, 'classic.json')
     writeFileSync(classic, JSON.stringify({ name: 'classic', trip: { kind: 'consecutive-failures', threshold: 3 } }))
     const cases: Array<[string[], string]> = [
@@ -337,7 +336,7 @@ describe('breaker-sim quality (CLI)', () => {
       [['--config', mine, '--seed', '1'], "Unknown option '--seed'"],
     ]
     for (const [args, message] of cases) {
-      const result = quality(...args)
+      const result = await quality(...args)
       expect(result.status, args.join(' ')).toBe(2)
       expect(result.stderr).toContain(message)
       expect(result.stderr.trim().split('\n')).toHaveLength(2)

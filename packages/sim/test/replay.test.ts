@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,6 +8,7 @@ import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { parseTrace, replay, strategyFromJson } from '@datapunk/breaker-sim'
 import { catchError, delay, map, of, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
+import { breakerSim } from './cliRun.js'
 
 const config = {
   name: 'recorded',
@@ -100,7 +100,6 @@ describe('replay', () => {
 })
 
 describe('breaker-sim replay (CLI)', () => {
-  const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
   const dir = mkdtempSync(join(tmpdir(), 'replay-'))
   const trace = join(dir, 'trace.jsonl')
   writeFileSync(trace, record())
@@ -109,8 +108,8 @@ describe('breaker-sim replay (CLI)', () => {
   const lenient = join(dir, 'lenient.json')
   writeFileSync(lenient, JSON.stringify({ ...config, trip: { kind: 'consecutive-failures', threshold: 50 } }))
 
-  it('compares configs on a recorded trace', () => {
-    const run = spawnSync(process.execPath, [cli, 'replay', '--trace', trace, '--config', same, '--config', lenient], { encoding: 'utf8' })
+  it('compares configs on a recorded trace', async () => {
+    const run = await breakerSim('replay', '--trace', trace, '--config', same, '--config', lenient)
     expect(run.status, run.stderr).toBe(0)
     const [header, first, second] = run.stdout.trim().split('\n')
     expect(header).toMatch(/^config\s+calls\s+admitted\s+rejected\s+agrees with live\s+unmatched outcomes$/)
@@ -121,17 +120,17 @@ describe('breaker-sim replay (CLI)', () => {
     expect(run.stdout).toContain('unmatched outcomes: outcomes in the trace not fed to this config, because it rejected the call')
   })
 
-  it('fails with the line numbers of a bad trace and a non-zero exit', () => {
+  it('fails with the line numbers of a bad trace and a non-zero exit', async () => {
     const bad = join(dir, 'bad.jsonl')
     writeFileSync(bad, 'nope\n{"_tag":"CallFailed","breaker":"b","at":1,"call":1}\n')
-    const run = spawnSync(process.execPath, [cli, 'replay', '--trace', bad, '--config', same], { encoding: 'utf8' })
+    const run = await breakerSim('replay', '--trace', bad, '--config', same)
     expect(run.status).toBe(2)
     expect(run.stderr).toContain('2 of 2 trace lines are malformed:')
     expect(run.stderr).toContain('line 1: not JSON')
     expect(run.stderr).toContain('line 2: a malformed CallFailed event')
   })
 
-  it('reads configs that name your own part kinds, from a --kinds module', () => {
+  it('reads configs that name your own part kinds, from a --kinds module', async () => {
     const core = pathToFileURL(fileURLToPath(new URL('../../core/dist/index.js', import.meta.url))).href
     const kindsModule = join(dir, 'kinds.mjs')
     // A detector kind named 'error-ratio': the failure-rate detector under another name.
@@ -145,17 +144,15 @@ describe('breaker-sim replay (CLI)', () => {
     )
     const custom = join(dir, 'custom.json')
     writeFileSync(custom, JSON.stringify({ ...config, trip: { ...config.trip, kind: 'error-ratio' } }))
-    const run = spawnSync(process.execPath, [cli, 'replay', '--trace', trace, '--config', custom, '--kinds', kindsModule], {
-      encoding: 'utf8',
-    })
+    const run = await breakerSim('replay', '--trace', trace, '--config', custom, '--kinds', kindsModule)
     expect(run.status, run.stderr).toBe(0)
     expect(run.stdout.trim().split('\n')[1]).toMatch(/custom\.json\s+200\s+\d+\s+\d+\s+100\.0%\s+0$/)
-    const without = spawnSync(process.execPath, [cli, 'replay', '--trace', trace, '--config', custom], { encoding: 'utf8' })
+    const without = await breakerSim('replay', '--trace', trace, '--config', custom)
     expect(without.status).toBe(2)
     expect(without.stderr).toContain('custom.json: trip.kind: expected one of')
     const bad = join(dir, 'bad-kinds.mjs')
     writeFileSync(bad, 'export const kinds = { detectors: { broken: { build: 1 } } }')
-    const refused = spawnSync(process.execPath, [cli, 'replay', '--trace', trace, '--config', custom, '--kinds', bad], { encoding: 'utf8' })
+    const refused = await breakerSim('replay', '--trace', trace, '--config', custom, '--kinds', bad)
     expect(refused.status).toBe(2)
     expect(refused.stderr).toContain('kinds.detectors.broken: expected { codec, build } (an io-ts decoder and a function)')
   })

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { circuit } from '@datapunk/breaker'
 import { jitteredScenario, parseScenario, qualitySpace, type Scenario, scenarios, simulate } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
+import { breakerSim } from './cliRun.js'
 
 const valid = {
   name: 'mine',
@@ -184,7 +184,6 @@ describe('scenario files', () => {
 })
 
 describe('breaker-sim run (CLI)', () => {
-  const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
   const dir = mkdtempSync(join(tmpdir(), 'sim-run-'))
   const detection = { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'time', durationMs: 10_000, buckets: 10 } }
   const classic = join(dir, 'classic.json')
@@ -207,10 +206,10 @@ describe('breaker-sim run (CLI)', () => {
   )
   const scenarioFile = join(dir, 'mine.json')
   writeFileSync(scenarioFile, JSON.stringify(valid))
-  const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'run', ...args], { encoding: 'utf8' })
+  const run = (...args: string[]) => breakerSim('run', ...args)
 
-  it('runs your configs, your part kinds included, side by side over several seeds: the median and range of each metric', () => {
-    const result = run('--config', classic, '--config', custom, '--kinds', kinds, '--scenario', 'outage', '--seeds', '1..5')
+  it('runs your configs, your part kinds included, side by side over several seeds: the median and range of each metric', async () => {
+    const result = await run('--config', classic, '--config', custom, '--kinds', kinds, '--scenario', 'outage', '--seeds', '1..5')
     expect(result.status, result.stderr).toBe(0)
     const lines = result.stdout.trim().split('\n')
     expect(lines[0]).toBe('outage, 5 seeds (1..5): a hard outage from 60 s to 120 s: every call fails fast, then all is well')
@@ -219,7 +218,7 @@ describe('breaker-sim run (CLI)', () => {
     expect(lines[5]).toMatch(/^custom-run\s+\d+\.\d% \[/)
     // Deterministic: the same inputs give the same bytes, on one worker thread or three.
     for (const workers of ['1', '3']) {
-      const again = run(
+      const again = await run(
         '--config',
         classic,
         '--config',
@@ -237,13 +236,13 @@ describe('breaker-sim run (CLI)', () => {
     }
   })
 
-  it('runs an adaptive throttle config (the adaptive-throttle kind around a circuit)', () => {
+  it('runs an adaptive throttle config (the adaptive-throttle kind around a circuit)', async () => {
     const throttled = join(dir, 'throttled.json')
     writeFileSync(
       throttled,
       JSON.stringify({ kind: 'adaptive-throttle', circuit: { name: 'throttled', trip: { kind: 'consecutive-failures', threshold: 5 } } }),
     )
-    const result = run('--config', classic, '--config', throttled, '--scenario', 'outage', '--seeds', '1..3')
+    const result = await run('--config', classic, '--config', throttled, '--scenario', 'outage', '--seeds', '1..3')
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout.trim().split('\n')[5]).toMatch(/^throttled\s+\d+\.\d% \[/)
     const bad = join(dir, 'bad-throttle.json')
@@ -251,19 +250,19 @@ describe('breaker-sim run (CLI)', () => {
       bad,
       JSON.stringify({ kind: 'adaptive-throttle', windowMs: -1, circuit: { trip: { kind: 'consecutive-failures', threshold: 5 } } }),
     )
-    const refused = run('--config', bad, '--scenario', 'outage')
+    const refused = await run('--config', bad, '--scenario', 'outage')
     expect(refused.status).toBe(2)
     expect(refused.stderr).toContain('windowMs: expected')
   })
 
-  it('runs a scenario file, and draws the charts for one seed', () => {
-    const result = run('--config', classic, '--scenario-file', scenarioFile, '--seeds', '7')
+  it('runs a scenario file, and draws the charts for one seed', async () => {
+    const result = await run('--config', classic, '--scenario-file', scenarioFile, '--seeds', '7')
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout.split('\n')[0]).toBe('mine (seed 7): a short outage')
     expect(result.stdout).toContain('classic: upstream')
   })
 
-  it('evaluates configs for early shedding and false trips on held-out seeds', () => {
+  it('evaluates configs for early shedding and false trips on held-out seeds', async () => {
     const predictive = join(dir, 'predictive.json')
     writeFileSync(
       predictive,
@@ -288,13 +287,7 @@ describe('breaker-sim run (CLI)', () => {
         openFor: { kind: 'constant', ms: 5000 },
       }),
     )
-    const result = spawnSync(
-      process.execPath,
-      [cli, 'evaluate', '--config', reactive, '--config', predictive, '--seeds', '101..102', '--hours', '1'],
-      {
-        encoding: 'utf8',
-      },
-    )
+    const result = await breakerSim('evaluate', '--config', reactive, '--config', predictive, '--seeds', '101..102', '--hours', '1')
     expect(result.status, result.stderr).toBe(0)
     // Aligned columns, as every command prints them: two spaces or more between cells.
     const row = (name: string) =>
@@ -307,12 +300,12 @@ describe('breaker-sim run (CLI)', () => {
     expect(row('predictive')[1]).toMatch(/^\d+\.\d s$/) // it sheds load on the slow degradation
     expect(Number.parseFloat(row('predictive')[3] ?? '')).toBeGreaterThan(Number.parseFloat(row('reactive')[3] ?? '') + 5) // earlier on the brown-out
     expect(row('predictive')[4]).toBe('0') // no trip in an hour of bursty errors
-    const bad = spawnSync(process.execPath, [cli, 'evaluate', '--config', reactive, '--hours', '0'], { encoding: 'utf8' })
+    const bad = await breakerSim('evaluate', '--config', reactive, '--hours', '0')
     expect(bad.status).toBe(2)
     expect(bad.stderr).toContain('--hours: expected an integer in [1, 168], got "0"')
   })
 
-  it('refuses what it cannot run, with the reason and exit code 2', () => {
+  it('refuses what it cannot run, with the reason and exit code 2', async () => {
     const bad = join(dir, 'bad.json')
     writeFileSync(bad, JSON.stringify({ ...valid, health: [] }))
     const cases: Array<[string[], string]> = [
@@ -324,7 +317,7 @@ describe('breaker-sim run (CLI)', () => {
       [['--config', custom], `${custom}: trip.kind: expected one of`],
     ]
     for (const [args, message] of cases) {
-      const result = run(...args)
+      const result = await run(...args)
       expect(result.status, args.join(' ')).toBe(2)
       expect(result.stderr).toContain(message)
     }

@@ -1,5 +1,4 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { circuit } from '@datapunk/breaker'
 import {
   arrivals,
@@ -14,6 +13,7 @@ import {
 } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
 import { simulateKept, simulateOracle } from '../src/simulate.js'
+import { breakerSim, cliPath } from './cliRun.js'
 
 const fragile = scenarios['fragile-recovery']
 if (fragile === undefined) throw new Error('the fragile-recovery scenario is missing')
@@ -226,29 +226,39 @@ describe('load models', () => {
 })
 
 describe('breaker-sim CLI', () => {
-  const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
-
   it('lists the scenarios in its help', () => {
-    const help = execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8' })
+    const help = execFileSync(process.execPath, [cliPath, '--help'], { encoding: 'utf8' })
     for (const name of Object.keys(scenarios)) expect(help).toContain(name)
   })
 
-  it('refuses bad options with a clear error and exit code 2', () => {
-    const unknown = spawnSync(process.execPath, [cli, '--scenario', 'meteor'], { encoding: 'utf8' })
+  it("the program exits with main's code: 2 for a usage error, 1 for a failure, 0 when done", async () => {
+    const usage = spawnSync(process.execPath, [cliPath, 'run', '--seed', '3'], { encoding: 'utf8' })
+    expect(usage.status).toBe(2)
+    expect(usage.stderr).toBe((await breakerSim('run', '--seed', '3')).stderr)
+    const unwritable = spawnSync(process.execPath, [cliPath, '--seed', '2', '--html', '/proc/none/report.html'], { encoding: 'utf8' })
+    expect(unwritable.status).toBe(1)
+    expect(unwritable.stderr).toMatch(/^breaker-sim: could not write the HTML report to \/proc\/none\/report.html: /)
+    const help = spawnSync(process.execPath, [cliPath, 'fleet', '--help'], { encoding: 'utf8' })
+    expect(help.status).toBe(0)
+    expect(help.stdout).toBe((await breakerSim('fleet', '--help')).stdout)
+  })
+
+  it('refuses bad options with a clear error and exit code 2', async () => {
+    const unknown = await breakerSim('--scenario', 'meteor')
     expect(unknown.status).toBe(2)
     expect(unknown.stderr).toContain('breaker-sim: unknown scenario "meteor"')
-    const seed = spawnSync(process.execPath, [cli, '--seed', '1.5'], { encoding: 'utf8' })
+    const seed = await breakerSim('--seed', '1.5')
     expect(seed.status).toBe(2)
     expect(seed.stderr).toContain('--seed: expected a non-negative integer, got "1.5"')
-    const flag = spawnSync(process.execPath, [cli, '--fast'], { encoding: 'utf8' })
+    const flag = await breakerSim('--fast')
     expect(flag.status).toBe(2)
     expect(flag.stderr).toContain("Unknown option '--fast'")
   })
 
-  it('every command answers --help with its own text and exit 0', () => {
+  it('every command answers --help with its own text and exit 0', async () => {
     const helps = new Map<string, string>()
     for (const command of ['run', 'tune', 'quality', 'replay', 'evaluate', 'train', 'fleet']) {
-      const help = spawnSync(process.execPath, [cli, command, '--help'], { encoding: 'utf8' })
+      const help = await breakerSim(command, '--help')
       expect(help.status).toBe(0)
       expect(help.stdout.startsWith(`usage: breaker-sim ${command} `)).toBe(true)
       expect(help.stdout).toContain(`\n${command}: `)
@@ -257,21 +267,21 @@ describe('breaker-sim CLI', () => {
       helps.set(command, help.stdout)
     }
     // -h is --help (one check in the argument parser serves every command).
-    const short = spawnSync(process.execPath, [cli, 'tune', '-h'], { encoding: 'utf8' })
+    const short = await breakerSim('tune', '-h')
     expect(short.status).toBe(0)
     expect(short.stdout).toBe(helps.get('tune'))
     // A command with two forms shows both.
     expect(helps.get('evaluate')).toContain('\n       breaker-sim evaluate --space [--config FILE ...] [--learned]')
   })
 
-  it("a usage error is one line with a pointer to the command's help, suggesting what was meant", () => {
-    const option = spawnSync(process.execPath, [cli, 'run', '--seed', '3'], { encoding: 'utf8' })
+  it("a usage error is one line with a pointer to the command's help, suggesting what was meant", async () => {
+    const option = await breakerSim('run', '--seed', '3')
     expect(option.status).toBe(2)
     expect(option.stderr).toBe("breaker-sim: Unknown option '--seed' (did you mean --seeds?)\n(see breaker-sim run --help)\n")
-    const command = spawnSync(process.execPath, [cli, 'runn'], { encoding: 'utf8' })
+    const command = await breakerSim('runn')
     expect(command.status).toBe(2)
     expect(command.stderr).toContain('unknown command "runn" (did you mean run?)')
-    const far = spawnSync(process.execPath, [cli, 'toString'], { encoding: 'utf8' })
+    const far = await breakerSim('toString')
     expect(far.status).toBe(2)
     expect(far.stderr).toContain('unknown command "toString"; the commands are run, tune')
     // Names of Object.prototype are no scenario, in any command (they used to crash with a stack trace).
@@ -280,7 +290,7 @@ describe('breaker-sim CLI', () => {
       ['--scenario', '__proto__'],
       ['train', '--scenarios', 'constructor'],
     ]) {
-      const hostile = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' })
+      const hostile = await breakerSim(...args)
       expect(hostile.status).toBe(2)
       expect(hostile.stderr).toMatch(/^breaker-sim: (train: )?unknown scenario/)
     }
@@ -291,11 +301,11 @@ describe('breaker-sim CLI', () => {
       ['replay', '--trace', '/dev/zero', '--config', '/dev/zero'],
       ['tune', '--space', '/dev/zero'],
     ]) {
-      const device = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 })
+      const device = await breakerSim(...args)
       expect(device.status).toBe(2)
       expect(device.stderr).toMatch(/^breaker-sim: \/(dev\/zero|tmp): not a regular file\n/)
     }
-    const typo = spawnSync(process.execPath, [cli, '--scenario', 'outge'], { encoding: 'utf8' })
+    const typo = await breakerSim('--scenario', 'outge')
     expect(typo.stderr).toContain('unknown scenario "outge" (did you mean outage?)')
   })
 })

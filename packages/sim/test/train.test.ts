@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { fromConfig, learnedPredictor } from '@datapunk/breaker'
 import { scenarios, traceExamples, trainPredictor } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
+import { breakerSim } from './cliRun.js'
 
 const brownout = scenarios.brownout
 const noisy = scenarios['noisy-but-healthy']
@@ -41,14 +40,9 @@ describe('training the learned predictor', () => {
     expect(detector.tripped(s)).toBe(true)
   })
 
-  it('writes a complete config from the command line (the threshold and the model beside it) that fromConfig reads', () => {
-    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+  it('writes a complete config from the command line (the threshold and the model beside it) that fromConfig reads', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'train-')), 'model.json')
-    const result = spawnSync(
-      process.execPath,
-      [cli, 'train', '--scenarios', 'brownout', '--seeds', '1..2', '--threshold', '0.4', '--out', out],
-      { encoding: 'utf8' },
-    )
+    const result = await breakerSim('train', '--scenarios', 'brownout', '--seeds', '1..2', '--threshold', '0.4', '--out', out)
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout).toMatch(
       /^trained on \d+ buckets \(\d+ positive\) of brownout, seeds 1\.\.2, horizon 30000 ms\n {2}on them: \d+\.\d% right, where answering "no" to every bucket is \d+\.\d% right;\n {2}precision (\d+\.\d%|-) \(flagged buckets followed by failure\), recall (\d+\.\d%|-) \(such buckets flagged\)\n/,
@@ -57,10 +51,10 @@ describe('training the learned predictor', () => {
     expect(config.trip.detectors.map((d: { kind: string }) => d.kind)).toEqual(['failure-rate', 'learned'])
     expect(config.trip.detectors[0].threshold).toBe(0.4)
     expect(fromConfig(config)._tag).toBe('Right')
-    const bad = spawnSync(process.execPath, [cli, 'train', '--scenarios', 'nope'], { encoding: 'utf8' })
+    const bad = await breakerSim('train', '--scenarios', 'nope')
     expect(bad.status).toBe(2)
     expect(bad.stderr).toContain('train: unknown scenario "nope"')
-    const badThreshold = spawnSync(process.execPath, [cli, 'train', '--scenarios', 'brownout', '--threshold', '2'], { encoding: 'utf8' })
+    const badThreshold = await breakerSim('train', '--scenarios', 'brownout', '--threshold', '2')
     expect(badThreshold.status).toBe(2)
     expect(badThreshold.stderr).toContain('train: --threshold must be a failure rate in (0, 1], got "2"')
   })
@@ -87,26 +81,22 @@ describe('training the learned predictor', () => {
     expect(examples.at(-1)?.[1]).toBe(0) // nothing recorded after the end: no evidence either way
   })
 
-  it('trains on cells of the scenario space, one incident kind held out', () => {
-    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+  it('trains on cells of the scenario space, one incident kind held out', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'train-cells-')), 'model.json')
     const cells = 'error-ramp@20,outage@20,noise-background-1@20'
-    const result = spawnSync(process.execPath, [cli, 'train', '--cells', cells, '--hold-out', 'outage', '--seeds', '1..1', '--out', out], {
-      encoding: 'utf8',
-    })
+    const result = await breakerSim('train', '--cells', cells, '--hold-out', 'outage', '--seeds', '1..1', '--out', out)
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout).toContain(`of 2 cells of the scenario space (${cells}, without outage), seeds 1..1`)
     expect(fromConfig(JSON.parse(readFileSync(out, 'utf8')))._tag).toBe('Right')
-    const unknown = spawnSync(process.execPath, [cli, 'train', '--cells', cells, '--hold-out', 'meteor'], { encoding: 'utf8' })
+    const unknown = await breakerSim('train', '--cells', cells, '--hold-out', 'meteor')
     expect(unknown.status).toBe(2)
     expect(unknown.stderr).toContain('train: --hold-out: no incident kind "meteor" among the cells (they hold outage, error ramp)')
-    const alone = spawnSync(process.execPath, [cli, 'train', '--hold-out', 'outage'], { encoding: 'utf8' })
+    const alone = await breakerSim('train', '--hold-out', 'outage')
     expect(alone.status).toBe(2)
     expect(alone.stderr).toContain('train: --hold-out goes with --cells')
   })
 
-  it('trains from a recorded trace on the command line', () => {
-    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+  it('trains from a recorded trace on the command line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'train-trace-'))
     const trace = join(dir, 'calls.jsonl')
     const lines = recorded().map(([at, failed, latencyMs], i) =>
@@ -121,9 +111,7 @@ describe('training the learned predictor', () => {
     )
     writeFileSync(trace, `${lines.join('\n')}\n`)
     const out = join(dir, 'model.json')
-    const result = spawnSync(process.execPath, [cli, 'train', '--trace', trace, '--horizon-ms', '10000', '--out', out], {
-      encoding: 'utf8',
-    })
+    const result = await breakerSim('train', '--trace', trace, '--horizon-ms', '10000', '--out', out)
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout).toContain(`of ${trace}, horizon 10000 ms`)
     const config = JSON.parse(readFileSync(out, 'utf8'))

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +19,7 @@ import {
 } from '@datapunk/breaker-sim'
 import { catchError, delay, map, of, throwError, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
+import { breakerSim } from './cliRun.js'
 
 /**
  * A scenario whose every outcome is known: 100 requests/s (one every 10 ms, from 10 ms), calls of
@@ -124,17 +124,16 @@ describe('the tuner', () => {
 })
 
 describe('breaker-sim tune (CLI)', () => {
-  const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
   const dir = mkdtempSync(join(tmpdir(), 'sim-tune-'))
   const scenarioFile = join(dir, 'exact.json')
   writeFileSync(scenarioFile, JSON.stringify(exact))
   const spaceFile = join(dir, 'space.json')
   writeFileSync(spaceFile, JSON.stringify(space))
-  const tune = (...args: string[]) => spawnSync(process.execPath, [cli, 'tune', ...args], { encoding: 'utf8' })
+  const tune = (...args: string[]) => breakerSim('tune', ...args)
 
-  it('writes the best config as a file fromConfig accepts, and prints the ranking and the Pareto front', () => {
+  it('writes the best config as a file fromConfig accepts, and prints the ranking and the Pareto front', async () => {
     const out = join(dir, 'best.json')
-    const result = tune('--space', spaceFile, '--scenario-file', scenarioFile, '--out', out, '--workers', '1')
+    const result = await tune('--space', spaceFile, '--scenario-file', scenarioFile, '--out', out, '--workers', '1')
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout.split('\n')[0]).toBe('tuned 19 candidates on exact-outage, seeds 1')
     // rank, cost, shortfall, wasted %, wasted, needless, false trips a day, collapses, detect s, full s
@@ -147,7 +146,7 @@ describe('breaker-sim tune (CLI)', () => {
     expect(written).toMatchObject({ name: 'tuned', openFor: { kind: 'constant', ms: 10_000 } })
   })
 
-  it('tunes an adaptive throttle: each candidate named in its circuit, the best written as a throttle config', () => {
+  it('tunes an adaptive throttle: each candidate named in its circuit, the best written as a throttle config', async () => {
     const throttleSpace = {
       base: {
         kind: 'adaptive-throttle',
@@ -175,7 +174,7 @@ describe('breaker-sim tune (CLI)', () => {
     const file = join(dir, 'throttle-space.json')
     writeFileSync(file, JSON.stringify(throttleSpace))
     const out = join(dir, 'throttle-best.json')
-    const result = tune('--space', file, '--scenario-file', scenarioFile, '--out', out, '--workers', '1')
+    const result = await tune('--space', file, '--scenario-file', scenarioFile, '--out', out, '--workers', '1')
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout.split('\n')[0]).toBe('tuned 4 candidates on exact-outage, seeds 1')
     const written = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>
@@ -184,7 +183,7 @@ describe('breaker-sim tune (CLI)', () => {
     expect('name' in written).toBe(false)
   })
 
-  it('gives the same result, byte for byte, on 1, 2 or 3 worker threads (a random search over seeds, custom kinds loaded in each worker)', () => {
+  it('gives the same result, byte for byte, on 1, 2 or 3 worker threads (a random search over seeds, custom kinds loaded in each worker)', async () => {
     const core = pathToFileURL(fileURLToPath(new URL('../../core/dist/index.js', import.meta.url))).href
     const kinds = join(dir, 'kinds.mjs')
     writeFileSync(
@@ -207,8 +206,9 @@ describe('breaker-sim tune (CLI)', () => {
         search: { kind: 'random', seed: 3 },
       }),
     )
-    const outputs = [1, 2, 3].map((workers) => {
-      const result = tune(
+    const outputs: string[] = []
+    for (const workers of [1, 2, 3]) {
+      const result = await tune(
         '--space',
         customSpace,
         '--scenario',
@@ -225,14 +225,14 @@ describe('breaker-sim tune (CLI)', () => {
         join(dir, 'w.json'),
       )
       expect(result.status, result.stderr).toBe(0)
-      return result.stdout
-    })
+      outputs.push(result.stdout)
+    }
     expect(outputs[1]).toBe(outputs[0])
     expect(outputs[2]).toBe(outputs[0])
     expect(outputs[0]?.split('\n')[0]).toBe('tuned 8 candidates on flapping, seeds 1..2')
   })
 
-  it('tunes over a recorded trace', () => {
+  it('tunes over a recorded trace', async () => {
     // A live breaker's calls$, over an outage, in virtual time.
     const scheduler = new VirtualTimeScheduler()
     const live = fromConfig({ name: 'live', trip: { kind: 'consecutive-failures', threshold: 20 }, openFor: { kind: 'constant', ms: 500 } })
@@ -265,7 +265,7 @@ describe('breaker-sim tune (CLI)', () => {
         weights: { wasted: 1, needless: 1 },
       }),
     )
-    const result = tune('--space', traceSpace, '--trace', trace, '--out', join(dir, 't.json'), '--workers', '2')
+    const result = await tune('--space', traceSpace, '--trace', trace, '--out', join(dir, 't.json'), '--workers', '2')
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout.split('\n')[0]).toMatch(/^tuned 4 candidates on the trace .*trace\.jsonl \(\d+ events\)$/)
     // Tripping sooner than the live breaker (threshold 20) wastes fewer calls of the recorded
@@ -278,7 +278,7 @@ describe('breaker-sim tune (CLI)', () => {
     expect(result.stdout).toMatch(new RegExp(`^ {2}wasted ${wastedOf(2)}, needless \\d+: trip\\.threshold=2$`, 'm'))
   })
 
-  it('refuses what it cannot do, with the reason and exit code 2', () => {
+  it('refuses what it cannot do, with the reason and exit code 2', async () => {
     const cases: Array<[string[], string]> = [
       [['--scenario', 'outage'], 'tune: --space FILE is required'],
       [
@@ -291,7 +291,7 @@ describe('breaker-sim tune (CLI)', () => {
       [['--space', spaceFile, '--scenario', 'outage', '--workers', '0'], '--workers: expected an integer in [1, 64], got "0"'],
     ]
     for (const [args, message] of cases) {
-      const result = tune(...args)
+      const result = await tune(...args)
       expect(result.status, args.join(' ')).toBe(2)
       expect(result.stderr).toContain(message)
     }

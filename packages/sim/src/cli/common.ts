@@ -1,5 +1,5 @@
 /** What the subcommands of breaker-sim share: failing with a usage error, reading files and options, writing reports. */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import type { Kinds, Strategy } from '@datapunk/breaker'
@@ -11,6 +11,70 @@ import { type Command, commandHelp } from './help.js'
 
 /** The command being run (for the pointer to its help in a usage error); `undefined`: the demo. */
 let current: Command | undefined
+
+/** Where a run of breaker-sim writes, and the environment it reads: the process's, or a test's. */
+export interface CliIo {
+  readonly stdout: { write(text: string): unknown }
+  readonly stderr: { readonly isTTY?: boolean; write(text: string): unknown }
+  readonly env: Readonly<Record<string, string | undefined>>
+}
+
+const processIo: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }
+
+/** The run's io (the process's outside a run). */
+let io: CliIo = processIo
+let running = false
+
+/** The io of the run under way: progress lines go to its stderr. */
+export const currentIo = (): CliIo => io
+
+/** Writes `text` to the run's stdout. */
+export const print = (text: string): void => {
+  io.stdout.write(text)
+}
+
+/**
+ * How a command ends before its end: with an exit code (0 after `--help`, 1 a failure, 2 a usage
+ * error) and the text for stderr (none after `--help`). `fail` and the other enders throw it;
+ * {@link runWith} catches it.
+ */
+export class CliExit extends Error {
+  override readonly name = 'CliExit'
+  constructor(
+    readonly code: 0 | 1 | 2,
+    readonly stderr: string,
+  ) {
+    super(stderr.trim())
+  }
+}
+
+/** Rethrows `error` if it is a {@link CliExit}: for `catch` blocks around code that may end the command. */
+export const passExit = (error: unknown): void => {
+  if (error instanceof CliExit) throw error
+}
+
+/**
+ * Runs `run` with `given` as the io (the process's if not given) and returns the exit code: 0 if it
+ * returns, a {@link CliExit}'s code if it ends early. Anything else thrown is a defect, and is thrown
+ * on. One run at a time: the io and the command are the module's, for the run.
+ */
+export async function runWith(given: CliIo | undefined, run: () => Promise<void>): Promise<number> {
+  if (running) throw new Error('breaker-sim: main is already running (one run at a time)')
+  running = true
+  io = given ?? processIo
+  current = undefined
+  try {
+    await run()
+    return 0
+  } catch (error) {
+    if (!(error instanceof CliExit)) throw error
+    if (error.stderr !== '') io.stderr.write(error.stderr)
+    return error.code
+  } finally {
+    io = processIo
+    running = false
+  }
+}
 
 /**
  * A command's options, parsed strictly. `--help` (or `-h`) prints the command's own help and exits
@@ -24,8 +88,8 @@ export function parseOptions<O extends NonNullable<ParseArgsConfig['options']>>(
 ): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>['values'] {
   current = command
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${commandHelp(command)}\n`)
-    process.exit(0)
+    print(`${commandHelp(command)}\n`)
+    throw new CliExit(0, '')
   }
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values
@@ -69,8 +133,7 @@ const distance = (a: string, b: string): number => {
 /** Ends the command with a usage error (exit 2): one line, and where to read its options. */
 export function fail(message: string): never {
   const help = current === undefined ? 'breaker-sim --help' : `breaker-sim ${current} --help`
-  process.stderr.write(`breaker-sim: ${message}\n(see ${help})\n`)
-  process.exit(2)
+  throw new CliExit(2, `breaker-sim: ${message}\n(see ${help})\n`)
 }
 
 /** The part kinds of `--kinds MODULE` (none without it); a module that does not load ends the command. */
@@ -128,6 +191,7 @@ export function readBounded(path: string, maxBytes: number): string {
     if (stats.size > maxBytes) fail(`${path}: ${stats.size} bytes, more than the ${maxBytes} this file may hold`)
     return readFileSync(path, 'utf8')
   } catch (error) {
+    passExit(error)
     fail(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`)
   }
 }
@@ -149,6 +213,7 @@ export function configRow(path: string, kinds: Kinds | undefined): QualityRow {
   try {
     strategyOfRow(row, kinds)
   } catch (error) {
+    passExit(error)
     fail(`${path}: ${error instanceof Error ? error.message : String(error)}`)
   }
   return row
@@ -161,29 +226,50 @@ export function positiveInt(text: string | undefined, name: string, fallback: nu
   return n
 }
 
+/**
+ * `mkdir -p dir`: the missing directories from the nearest one that exists, each made on its own.
+ * Not `mkdirSync(dir, { recursive: true })`: on Node 20 that never returns for a path under a
+ * directory where nothing can be made (`/proc/none/x`: making `/proc/none` says ENOENT, and it
+ * retries the parent, which exists, then the child again, forever).
+ */
+export function makeDirectory(dir: string): void {
+  const missing: string[] = []
+  for (let at = resolve(dir); !existsSync(at); at = dirname(at)) {
+    missing.push(at)
+    if (dirname(at) === at) break
+  }
+  for (const path of missing.reverse()) {
+    try {
+      mkdirSync(path)
+    } catch (error) {
+      // Made meanwhile by someone else: as good.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
+  }
+}
+
 export function writeJson(target: string, value: unknown): void {
   const path = resolve(target)
   try {
-    mkdirSync(dirname(path), { recursive: true })
+    makeDirectory(dirname(path))
     writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`)
   } catch (error) {
-    process.stderr.write(`breaker-sim: could not write ${path}: ${error instanceof Error ? error.message : String(error)}\n`)
-    process.exit(1)
+    throw new CliExit(1, `breaker-sim: could not write ${path}: ${error instanceof Error ? error.message : String(error)}\n`)
   }
 }
 
 export function writeHtml(target: string, html: string): void {
   const path = resolve(target)
   try {
-    mkdirSync(dirname(path), { recursive: true })
+    makeDirectory(dirname(path))
     writeFileSync(path, html)
   } catch (error) {
-    process.stderr.write(
+    throw new CliExit(
+      1,
       `breaker-sim: could not write the HTML report to ${path}: ${error instanceof Error ? error.message : String(error)}\n`,
     )
-    process.exit(1)
   }
-  process.stdout.write(`\nHTML report: ${path}\n`)
+  print(`\nHTML report: ${path}\n`)
 }
 
 /** The cells of `--cells SELECTOR`, up to `--max-rps N` requests/s; a selector that names nothing ends the command. */

@@ -5,7 +5,7 @@ import { resolve } from 'node:path'
 import type { Kinds } from '@datapunk/breaker'
 import { evaluatePrediction, renderPrediction } from '../prediction.js'
 import { earlyWarning, renderEarlyWarning } from '../quality/earlyWarning.js'
-import { cellsOption, configRow, fail, kindsOption, parseOptions, parseSeeds, positiveInt, strategyFile } from './common.js'
+import { cellsOption, configRow, fail, kindsOption, parseOptions, parseSeeds, positiveInt, print, strategyFile } from './common.js'
 import { progressLine } from './progress.js'
 
 export async function evaluateCommand(args: string[]): Promise<void> {
@@ -36,7 +36,7 @@ export async function evaluateCommand(args: string[]): Promise<void> {
   const progress = progressLine('evaluate, simulations')
   const evaluation = evaluatePrediction(strategies, { seeds, dayHours: hours, onProgress: progress.update })
   progress.end()
-  process.stdout.write(`${renderPrediction(evaluation)}\n`)
+  print(`${renderPrediction(evaluation)}\n`)
 }
 
 /** `evaluate --space`: your configs (none is fine: the baselines alone) on the scenario space at a false-trip budget. */
@@ -72,7 +72,7 @@ async function evaluateOnSpace(
       onProgress: (_, done, total) => progress.update(done, total),
     })
     progress.end()
-    process.stdout.write(`${renderEarlyWarning(evaluation)}\n`)
+    print(`${renderEarlyWarning(evaluation)}\n`)
   } catch (error) {
     progress.end()
     const message = error instanceof Error ? error.message : String(error)

@@ -4,6 +4,7 @@
  * a terminal, never under CI, and only once the work has run 2 s (quick work stays silent);
  * stdout, where the results go, is never touched.
  */
+import { currentIo } from './common.js'
 
 /** Where the line goes: stderr, or a fake in tests. */
 export interface ProgressOut {
@@ -23,14 +24,14 @@ const EVERY_MS = 200
 const seconds = (ms: number): string => (Number.isFinite(ms) ? `${Math.round(ms / 1000)} s` : '?')
 
 /**
- * A progress line labelled `label`. `out`, `env` and `now` are stderr, the environment and the
- * monotonic clock unless a test gives its own.
+ * A progress line labelled `label`. `out`, `env` and `now` are the run's stderr and environment
+ * (see `main`) and the monotonic clock unless a test gives its own.
 
  */
 export const progressLine = (
   label: string,
-  out: ProgressOut = process.stderr,
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  out: ProgressOut = currentIo().stderr,
+  env: Readonly<Record<string, string | undefined>> = currentIo().env,
   now: () => number = () => performance.now(),
 ): Progress => {
   const ci = env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0'

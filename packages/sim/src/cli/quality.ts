@@ -5,7 +5,7 @@ import { resolve } from 'node:path'
 import { qualityMatrix } from '../quality/matrix.js'
 import { renderQualityHtml, renderQualityText } from '../quality/render.js'
 import { BASELINE, libraryRows, type QualityRow } from '../quality/rows.js'
-import { cellsOption, configRow, fail, kindsOption, parseOptions, parseSeeds, positiveInt, writeHtml, writeJson } from './common.js'
+import { cellsOption, configRow, fail, kindsOption, parseOptions, parseSeeds, positiveInt, print, writeHtml, writeJson } from './common.js'
 import { progressLine } from './progress.js'
 
 export async function qualityCommand(args: string[]): Promise<void> {
@@ -45,7 +45,7 @@ export async function qualityCommand(args: string[]): Promise<void> {
     onProgress: progress.update,
   })
   progress.end()
-  process.stdout.write(`${renderQualityText(matrix)}\n`)
+  print(`${renderQualityText(matrix)}\n`)
   if (values.json !== undefined) writeJson(values.json, matrix)
   if (values.html !== undefined) writeHtml(values.html, renderQualityHtml(matrix))
 }

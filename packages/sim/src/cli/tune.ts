@@ -20,7 +20,19 @@ import {
   type Weights,
 } from '../tune.js'
 import { named, nameOf } from '../tuneSpace.js'
-import { cellsOption, fail, kindsOption, parseOptions, parseSeeds, positiveInt, readJson, readTrace, writeHtml } from './common.js'
+import {
+  CliExit,
+  cellsOption,
+  fail,
+  kindsOption,
+  parseOptions,
+  parseSeeds,
+  positiveInt,
+  print,
+  readJson,
+  readTrace,
+  writeHtml,
+} from './common.js'
 import { progressLine } from './progress.js'
 
 /** The seeds as text: `1..3`, or `1,5,9`. */
@@ -117,12 +129,12 @@ export async function tuneCommand(args: string[]): Promise<void> {
     where,
   })
   if (winner === undefined) {
-    process.stdout.write(`${lines.join('\n')}\n`)
+    print(`${lines.join('\n')}\n`)
     const fewest = Math.min(...valid.map((e) => e.falseTripsPerDay))
-    process.stderr.write(
+    throw new CliExit(
+      1,
       `breaker-sim: tune: no candidate keeps the false-trip budget (${constraints.falseTripsPerDay} a day); the fewest false trips any made: ${fmt(fewest)} a day\n`,
     )
-    process.exit(1)
   }
   const chosen = byIndex.get(winner.index)
   const out = resolve(values.out ?? 'tuned.json')
@@ -130,12 +142,11 @@ export async function tuneCommand(args: string[]): Promise<void> {
   try {
     writeFileSync(out, `${JSON.stringify(config, null, 2)}\n`)
   } catch (error) {
-    process.stderr.write(`breaker-sim: cannot write ${out}: ${error instanceof Error ? error.message : String(error)}\n`)
-    process.exit(1)
+    throw new CliExit(1, `breaker-sim: cannot write ${out}: ${error instanceof Error ? error.message : String(error)}\n`)
   }
   lines.push('', `best: ${describe(winner)} (cost ${fmt(winner.cost)}), written to ${out}`)
   for (const warning of chosen === undefined ? [] : edgeWarnings(space.right, chosen)) lines.push(`warning: ${warning}`)
-  process.stdout.write(`${lines.join('\n')}\n`)
+  print(`${lines.join('\n')}\n`)
   if (values.html !== undefined)
     writeHtml(values.html, renderTuneHtml(`tuned on ${where}`, evaluations, paretoFront(evaluations), winner, describe))
 }
