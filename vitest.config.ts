@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
+import { CostSequencer } from './test/support/sequencer.js'
 
 // Tests run against the sources, so a change is tested without a build; `tsc -b` (part of
 // `pnpm test`) separately proves the built package type-checks.
@@ -33,5 +34,7 @@ export default defineConfig({
     // and contends for the same two cores. Every test is steady under load (none depends on how
     // fast the machine is: the whole suite passes with four busy loops beside it).
     maxWorkers: 2,
+    // Which files start first: see test/support/sequencer.ts.
+    sequence: { sequencer: CostSequencer },
   },
 })
