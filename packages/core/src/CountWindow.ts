@@ -104,7 +104,7 @@ export const countWindowCodec = (size: number): t.Type<CountWindow, CountWindow,
   )
 
 const validate = (u: unknown, size: number): E.Either<string, CountWindow> => {
-  const raw = Raw.decode(u)
+  const raw = Raw.is(u) ? E.right(u) : Raw.decode(u)
   if (E.isLeft(raw)) return E.left(`expected a count window of ${size} calls`)
   const w = raw.right
   if (w.slots.length !== wordsFor(size))

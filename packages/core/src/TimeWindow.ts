@@ -172,7 +172,7 @@ const Raw = t.type({
 /** The codec of a time window; decoding checks bucket count, per-bucket sanity and totals. */
 export const timeWindowCodec = (spec: TimeWindowSpec): t.Type<TimeWindow, TimeWindow, unknown> => {
   const validate = (u: unknown): E.Either<string, TimeWindow> => {
-    const raw = Raw.decode(u)
+    const raw = Raw.is(u) ? E.right(u) : Raw.decode(u)
     if (E.isLeft(raw)) return E.left(`expected a time window of ${spec.buckets} buckets`)
     const w = raw.right
     if (!Number.isSafeInteger(w.epoch)) return E.left('expected a safe integer epoch')

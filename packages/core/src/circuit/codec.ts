@@ -102,7 +102,8 @@ export const unreachable = <D, R>(p: CircuitParts<D, R>, s: t.TypeOf<typeof Shel
  */
 export function circuitDataCodec<D, R>(name: string, p: CircuitParts<D, R>): t.Type<CircuitData<D, R>, unknown, unknown> {
   const decodeData = (u: unknown, c: t.Context): t.Validation<CircuitData<D, R>> => {
-    const shell = Shell.validate(u, c)
+    // A valid state, the usual case, passes `is` (no Eithers, no contexts) and decodes to itself.
+    const shell = Shell.is(u) ? t.success(u) : Shell.validate(u, c)
     if (E.isLeft(shell)) return shell
     const s = shell.right
     const why = unreachable(p, s)
