@@ -243,6 +243,15 @@ describe('breaker-sim CLI', () => {
     expect(help.stdout).toBe((await breakerSim('fleet', '--help')).stdout)
   })
 
+  it('runs one command at a time in a process: a second main while one runs is refused, the first unharmed', async () => {
+    const first = breakerSim('run', '--seed', '3')
+    await expect(breakerSim('--help')).rejects.toThrow(/one run at a time/)
+    const done = await first
+    expect(done.status).toBe(2)
+    expect(done.stderr).toBe("breaker-sim: Unknown option '--seed' (did you mean --seeds?)\n(see breaker-sim run --help)\n")
+    expect((await breakerSim('fleet', '--help')).status).toBe(0) // and the next run goes ahead
+  })
+
   it('refuses bad options with a clear error and exit code 2', async () => {
     const unknown = await breakerSim('--scenario', 'meteor')
     expect(unknown.status).toBe(2)
