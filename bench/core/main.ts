@@ -3,11 +3,14 @@
  * twin (./twins.ts), measured in one process, interleaved round by round, and printed as a
  * ratio. Target: no strategy slower than 3x its twin.
  *
+ * Then the time to read a state back through its codec (./codec.ts), as a store does.
+ *
  * Options: --quick (short rounds, to prove the benchmark runs), --json (print the table as JSON).
  */
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { type BreakerEvent, type CircuitData, type CircuitStrategy, circuit } from '@datapunk/breaker'
+import { measureDecode } from './codec.js'
 import { MutableConsecutive, MutableCountWindowRate, MutableGradualStage, MutableTimeWindow, type Stepper } from './twins.js'
 
 const quick = process.argv.includes('--quick')
@@ -205,8 +208,10 @@ const rows: Row[] = cases.map(
     JSON.parse(execFileSync(process.execPath, [self, '--case', String(index), ...(quick ? ['--quick'] : [])], { encoding: 'utf8' })) as Row,
 )
 
+const decoding = measureDecode(quick)
+
 if (asJson) {
-  console.log(JSON.stringify({ node: process.version, quick, calls: CALLS, rounds: ROUNDS, rows }, null, 2))
+  console.log(JSON.stringify({ node: process.version, quick, calls: CALLS, rounds: ROUNDS, rows, decoding }, null, 2))
 } else {
   console.log(`core reducer steps vs hand-written mutable twins (node ${process.version}, ${CALLS} calls x ${ROUNDS} rounds, medians)`)
   console.log(['case'.padEnd(34), 'pure ns/step', 'twin ns/step', 'pure steps/s', 'twin steps/s', 'ratio', `<= ${TARGET}x`].join('  '))
@@ -223,6 +228,8 @@ if (asJson) {
       ].join('  '),
     )
   }
+  console.log('\nreading a state back (strategy.codec.decode of a state as JSON gives it, medians)')
+  for (const d of decoding) console.log(`${d.case.padEnd(34)}  ${String(d.decodeNs).padStart(6)} ns per decode`)
   if (quick) console.log('(--quick: too short to trust the numbers; it only proves the benchmark runs)')
 }
 if (sink === 0.5) console.log('unreachable')
