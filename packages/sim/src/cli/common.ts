@@ -213,7 +213,6 @@ export function configRow(path: string, kinds: Kinds | undefined): QualityRow {
   try {
     strategyOfRow(row, kinds)
   } catch (error) {
-    passExit(error)
     fail(`${path}: ${error instanceof Error ? error.message : String(error)}`)
   }
   return row
