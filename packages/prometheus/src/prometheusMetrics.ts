@@ -27,6 +27,7 @@ import {
   type ReadingHolder,
   ScrapeSnapshots,
   type SeriesSink,
+  SharedLabels,
   TextSink,
   textServes,
   ValueSink,
@@ -196,6 +197,8 @@ interface Shared {
   /** The breaker that holds each series identity (name and key): two would merge into one series. */
   readonly identities: Map<string, Breaker>
   readonly bounds: ReadonlyArray<number>
+  /** The duration histogram's bucket labels, by outcome: one per bound, then `+Inf`. */
+  readonly bucketLabels: Readonly<Record<Timed, ReadonlyArray<SharedLabels>>>
 }
 
 const identityOf = (name: string, key: string): string => `${name}\u0000${key}`
@@ -224,8 +227,9 @@ const INITIAL_TRANSITIONS: ReadonlyArray<{ readonly from: string; readonly to: s
   { from: 'half-open', to: 'open', reason: 'recovery-failed' },
 ]
 
-/** Their keys in a tally, in the same order. */
+/** Their keys in a tally, and their labels, in the same order. */
 const INITIAL_KEYS = INITIAL_TRANSITIONS.map((tr) => transitionKey(tr))
+const INITIAL_LABELS = INITIAL_TRANSITIONS.map((tr) => new SharedLabels(tr))
 
 /** Builds (or finds) the metrics of `registry` and `prefix`. */
 const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArray<number> | undefined): Shared => {
@@ -240,7 +244,17 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
     if (registry.getSingleMetric(`${prefix}calls_total`) === undefined) register(registry, prefix, found)
     return found
   }
-  const shared: Shared = { attached: new Map(), identities: new Map(), bounds: [...(buckets ?? DEFAULT_BUCKETS)].sort((a, b) => a - b) }
+  const bounds = [...(buckets ?? DEFAULT_BUCKETS)].sort((a, b) => a - b)
+  const bucketsOf = (outcome: Timed) => [
+    ...bounds.map((le) => new SharedLabels({ outcome, le })),
+    new SharedLabels({ outcome, le: '+Inf' }),
+  ]
+  const shared: Shared = {
+    attached: new Map(),
+    identities: new Map(),
+    bounds,
+    bucketLabels: { success: bucketsOf('success'), failure: bucketsOf('failure'), timeout: bucketsOf('timeout') },
+  }
   register(registry, prefix, shared)
   byPrefix.set(prefix, shared)
   return shared
@@ -319,20 +333,29 @@ const register = (registry: Registry, prefix: string, shared: Shared): void => {
   gauge('open_until_timestamp_seconds', (s) => (s.state === 'open' && s.openUntil !== null ? s.openUntil / 1000 : null))
   // Counters are the tallies' totals, zeros too (present from attach: `increase()` sees the first).
   perBreaker('calls_total', (t, _, out) => {
-    const sets = t.labels.each('outcome', CALL_OUTCOMES)
-    for (let i = 0; i < CALL_OUTCOMES.length; i++) out.add(t.calls[CALL_OUTCOMES[i] as CallOutcomeLabel], sets[i] as LabelSet)
+    for (let i = 0; i < CALL_OUTCOMES.length; i++)
+      out.addWith(t.calls[CALL_OUTCOMES[i] as CallOutcomeLabel], t.labels.base, OUTCOME_LABELS[i] as SharedLabels)
   })
   perBreaker('rejections_total', (t, _, out) => rejectionSeries(t, out))
   perBreaker('transitions_total', (t, _, out) => transitionSeries(t, out))
   const histogram = `${prefix}call_duration_seconds`
   const names: HistogramNames = { bucket: `${histogram}_bucket`, sum: `${histogram}_sum`, count: `${histogram}_count` }
-  perBreaker('call_duration_seconds', (t, _, out) => durationSeries(t, shared.bounds, names, out), shared.bounds)
+  perBreaker('call_duration_seconds', (t, _, out) => durationSeries(t, shared, names, out), shared.bounds)
+}
+
+/** The labels every breaker's series of a kind share, after its own: made once, in the order of their lists. */
+const STATE_LABELS = SharedLabels.each('state', PHASES)
+const OUTCOME_LABELS = SharedLabels.each('outcome', CALL_OUTCOMES)
+const REASON_LABELS = SharedLabels.each('reason', REJECT_REASONS)
+const TIMED_LABELS: Readonly<Record<Timed, SharedLabels>> = {
+  success: new SharedLabels({ outcome: 'success' }),
+  failure: new SharedLabels({ outcome: 'failure' }),
+  timeout: new SharedLabels({ outcome: 'timeout' }),
 }
 
 /** 1 for the phase the breaker is in, 0 for the others. */
 const stateSeries = (t: Tally, state: string, out: SeriesSink): void => {
-  const sets = t.labels.each('state', PHASES)
-  for (let i = 0; i < PHASES.length; i++) out.add(PHASES[i] === state ? 1 : 0, sets[i] as LabelSet)
+  for (let i = 0; i < PHASES.length; i++) out.addWith(PHASES[i] === state ? 1 : 0, t.labels.base, STATE_LABELS[i] as SharedLabels)
 }
 
 /** Every figure a part of the breaker reports. */
@@ -353,8 +376,8 @@ const figureSeries = (t: Tally, reading: Reading, out: SeriesSink): void => {
 
 /** Rejections by reason: every built-in reason from attach, others once they happen. */
 const rejectionSeries = (t: Tally, out: SeriesSink): void => {
-  const sets = t.labels.each('reason', REJECT_REASONS)
-  for (let i = 0; i < REJECT_REASONS.length; i++) out.add(t.rejections.get(REJECT_REASONS[i] as string) ?? 0, sets[i] as LabelSet)
+  for (let i = 0; i < REJECT_REASONS.length; i++)
+    out.addWith(t.rejections.get(REJECT_REASONS[i] as string) ?? 0, t.labels.base, REASON_LABELS[i] as SharedLabels)
   if (t.rejections.size === 0) return
   for (const [reason, n] of t.rejections)
     if (!(REJECT_REASONS as ReadonlyArray<string>).includes(reason))
@@ -366,26 +389,27 @@ const rejectionSeries = (t: Tally, out: SeriesSink): void => {
 
 /** Transitions: a trip's and a recovery's from attach, others once they happen. */
 const transitionSeries = (t: Tally, out: SeriesSink): void => {
-  const initial = t.labels.fixed('transition', INITIAL_TRANSITIONS)
-  for (let i = 0; i < INITIAL_TRANSITIONS.length; i++) if (!t.transitions.has(INITIAL_KEYS[i] as string)) out.add(0, initial[i] as LabelSet)
+  for (let i = 0; i < INITIAL_TRANSITIONS.length; i++)
+    if (!t.transitions.has(INITIAL_KEYS[i] as string)) out.addWith(0, t.labels.base, INITIAL_LABELS[i] as SharedLabels)
   for (const tr of t.transitions.values()) out.add(tr.count, tr.set)
 }
 
 /** The duration histogram of each timed outcome that has settled calls: cumulative buckets, `+Inf`, sum and count. */
-const durationSeries = (t: Tally, bounds: ReadonlyArray<number>, names: HistogramNames, out: SeriesSink): void => {
+const durationSeries = (t: Tally, shared: Shared, names: HistogramNames, out: SeriesSink): void => {
+  const bounds = shared.bounds.length
+  const base = t.labels.base
   for (const outcome of TIMED) {
     const d = t.durations[outcome]
     if (d.count === 0) continue
-    const sets = t.labels.buckets(outcome, bounds)
+    const buckets = shared.bucketLabels[outcome]
     let cumulative = 0
-    for (let i = 0; i < bounds.length; i++) {
+    for (let i = 0; i < bounds; i++) {
       cumulative += d.buckets[i] ?? 0
-      out.add(cumulative, sets[i] as LabelSet, names.bucket)
+      out.addWith(cumulative, base, buckets[i] as SharedLabels, names.bucket)
     }
-    out.add(d.count, sets[bounds.length] as LabelSet, names.bucket)
-    const labels = outcomeLabels(t, outcome)
-    out.add(d.sum, labels, names.sum)
-    out.add(d.count, labels, names.count)
+    out.addWith(d.count, base, buckets[bounds] as SharedLabels, names.bucket)
+    out.addWith(d.sum, base, TIMED_LABELS[outcome], names.sum)
+    out.addWith(d.count, base, TIMED_LABELS[outcome], names.count)
   }
 }
 
@@ -398,12 +422,6 @@ interface HistogramNames {
 
 /** The settled-call outcomes that have a duration. */
 const TIMED = ['success', 'failure', 'timeout'] as const
-
-/**
- * A breaker's labels with `outcome`, for a histogram's `_sum` and `_count`: a copy of the sets
- * `calls_total` writes, so that each set keeps the starts of its lines for the names it is written under.
- */
-const outcomeLabels = (t: Tally, outcome: Timed): LabelSet => t.labels.each('outcome', TIMED, 'timed')[TIMED.indexOf(outcome)] as LabelSet
 
 const time = (bounds: ReadonlyArray<number>, d: Durations, ms: number): void => {
   const seconds = ms / 1000

@@ -31,6 +31,8 @@ export class SeriesValue {
 export interface SeriesSink {
   /** One series: its value, its label set (one of a {@link LabelSets}'), and its name if not the metric's. */
   add(value: number, set: LabelSet, metricName?: string): void
+  /** One series whose labels are `set`'s followed by `extra`'s (labels every breaker's series of its kind share). */
+  addWith(value: number, set: LabelSet, extra: SharedLabels, metricName?: string): void
 }
 
 /** The key under which an adapter metric carries its {@link OwnSeries} (for `scrapeHandler`). */
@@ -49,6 +51,10 @@ export class ValueSink implements SeriesSink {
 
   add(value: number, set: LabelSet, metricName?: string): void {
     this.values.push(new SeriesValue(value, set.labels, metricName))
+  }
+
+  addWith(value: number, set: LabelSet, extra: SharedLabels, metricName?: string): void {
+    this.add(value, set.child(extra), metricName)
   }
 }
 
@@ -92,6 +98,10 @@ export class TextSink implements SeriesSink {
     this.lastValue = value
   }
 
+  addWith(value: number, set: LabelSet, extra: SharedLabels, metricName?: string): void {
+    this.add(value, set.child(extra), metricName)
+  }
+
   /** What prom-client gets: nothing, or one value carrying every line. */
   get values(): ReadonlyArray<{
     readonly metricName: string
@@ -133,23 +143,58 @@ export class ByteWriter {
 
   /** Appends `text`. */
   write(text: string): void {
-    this.room(text.length)
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    this.room(3 * text.length)
     this.used += utf8Write(this.buffer, text, this.used)
   }
 
   /**
-   * Appends a line: a newline, `prefix` (`ascii`: known to be ASCII, so copied byte for byte
-   * rather than encoded), then `value` as prom-client writes it (`valueText`). The pieces go
-   * straight into the buffer: no string is made for the line, and a whole number's digits are
-   * written as bytes.
+   * Appends a line: a newline, the metric's `name` and a label set's `labels` (both as UTF-8
+   * bytes, made once and kept), a space, then `value` as prom-client writes it (`valueText`). The
+   * pieces are copied straight into the buffer (`set`, the engine's own copy: a call into Node's
+   * string writing per line was a third of a scrape), and a whole number's digits are written as
+   * bytes: no string is made for the line.
    */
-  line(prefix: string, ascii: boolean, value: number): void {
-    this.room(prefix.length + 24)
+  line(name: Uint8Array, labels: Uint8Array, value: number): void {
+    this.room(name.length + labels.length + 26)
     const buffer = this.buffer
-    buffer[this.used++] = NEWLINE
-    this.used += ascii ? latin1Write(buffer, prefix, this.used) : utf8Write(buffer, prefix, this.used)
+    let at = this.used
+    buffer[at++] = NEWLINE
+    buffer.set(name, at)
+    at += name.length
+    buffer.set(labels, at)
+    at += labels.length
+    buffer[at++] = SPACE
+    this.used = at
     if (value >= 0 && value < 1e9 && value === Math.floor(value)) this.digits(value)
-    else this.used += buffer.write(valueText(value), this.used, 'latin1')
+    else this.used += latin1Write(buffer, valueText(value), at)
+  }
+
+  /**
+   * Appends a line whose labels are `labels` (a label set's bytes, `{...}`) followed by `extra`
+   * (`,name="value"} `, closing brace and space included: a {@link SharedLabels}' bytes): the
+   * set's closing brace is written, then written over.
+   */
+  lineWith(name: Uint8Array, labels: Uint8Array, extra: Uint8Array, value: number): void {
+    this.room(name.length + labels.length + extra.length + 26)
+    const buffer = this.buffer
+    let at = this.used
+    buffer[at++] = NEWLINE
+    buffer.set(name, at)
+    at += name.length
+    if (labels.length === 0) {
+      // No labels of its own: the extra's first comma becomes the opening brace.
+      buffer.set(extra, at)
+      buffer[at] = OPEN_BRACE
+    } else {
+      buffer.set(labels, at)
+      at += labels.length - 1
+      buffer.set(extra, at)
+    }
+    at += extra.length
+    this.used = at
+    if (value >= 0 && value < 1e9 && value === Math.floor(value)) this.digits(value)
+    else this.used += latin1Write(buffer, valueText(value), at)
   }
 
   /** Everything written since {@link reset}: a view of the buffer, valid until the next write. */
@@ -179,9 +224,9 @@ export class ByteWriter {
     this.used += length
   }
 
-  /** Makes room for `chars` more UTF-16 units (UTF-8 takes at most 3 bytes for each). */
-  private room(chars: number): void {
-    const need = this.used + 3 * chars
+  /** Makes room for `bytes` more bytes. */
+  private room(bytes: number): void {
+    const need = this.used + bytes
     if (need <= this.buffer.length) return
     const grown = Buffer.allocUnsafe(Math.max(need, 2 * this.buffer.length))
     this.buffer.copy(grown, 0, 0, this.used)
@@ -190,6 +235,8 @@ export class ByteWriter {
 }
 
 const NEWLINE = 10
+const SPACE = 32
+const OPEN_BRACE = 123
 const ZERO = 48
 
 /**
@@ -210,13 +257,32 @@ const latin1Write: (buffer: Buffer, text: string, at: number) => number =
 
 /** The series written straight into a {@link ByteWriter}, each line after a newline (as prom-client joins them). */
 export class WriterSink implements SeriesSink {
+  private readonly nameBytes: Uint8Array
+  /** The bytes of the other names its series are written under (a histogram's `_bucket`, `_sum`, `_count`). */
+  private readonly others = new Map<string, Uint8Array>()
+
   constructor(
     private readonly out: ByteWriter,
-    private readonly name: string,
-  ) {}
+    name: string,
+  ) {
+    this.nameBytes = Buffer.from(name, 'utf8')
+  }
 
   add(value: number, set: LabelSet, metricName?: string): void {
-    this.out.line(set.prefix(metricName ?? this.name), set.ascii, value)
+    this.out.line(metricName === undefined ? this.nameBytes : this.bytesOf(metricName), set.bytes, value)
+  }
+
+  addWith(value: number, set: LabelSet, extra: SharedLabels, metricName?: string): void {
+    this.out.lineWith(metricName === undefined ? this.nameBytes : this.bytesOf(metricName), set.bytes, extra.bytes, value)
+  }
+
+  private bytesOf(name: string): Uint8Array {
+    let bytes = this.others.get(name)
+    if (bytes === undefined) {
+      bytes = Buffer.from(name, 'utf8')
+      this.others.set(name, bytes)
+    }
+    return bytes
   }
 }
 
@@ -239,10 +305,12 @@ export const textServes = (registry: { readonly contentType: string }): boolean 
 /** A label set, made once and kept: its labels, and its text (made the first time it is written). */
 export class LabelSet {
   private written: string | undefined
-  private isAscii = false
+  private encoded: Uint8Array | undefined
+  /** Its labels followed by each {@link SharedLabels} asked for (see {@link child}). */
+  private children: Map<SharedLabels, LabelSet> | undefined
   /**
    * The starts of its lines, `name{labels} `, for the last two names it was written under (a
-   * histogram's outcome labels are written under `_sum` and `_count`; every other set under one
+   * histogram's outcome labels are written under `_sum` and `_count`; most other sets under one
    * name), so a scrape makes none anew.
    */
   private name1 = ''
@@ -271,82 +339,73 @@ export class LabelSet {
       const parts: string[] = []
       for (const [name, value] of Object.entries(this.labels)) parts.push(`${name}="${escapeLabelValue(value)}"`)
       this.written = parts.length === 0 ? '' : `{${parts.join(',')}}`
-      this.isAscii = isAsciiText(this.written)
     }
     return this.written
   }
 
-  /** Whether its text is all ASCII (a metric name always is): then a line's start is copied, not encoded. */
-  get ascii(): boolean {
-    return this.written === undefined ? isAsciiText(this.text) : this.isAscii
+  /** Its text as UTF-8 bytes, made the first time and kept: what `scrapeHandler` copies into each of its lines. */
+  get bytes(): Uint8Array {
+    if (this.encoded === undefined) this.encoded = Buffer.from(this.text, 'utf8')
+    return this.encoded
+  }
+
+  /**
+   * The set of its labels followed by `extra`'s, made the first time and kept: for the sinks that
+   * need one object per series (prom-client's values, and its text format's line starts).
+   * `scrapeHandler` never asks, so a breaker's series of shared kinds cost it no set each.
+   */
+  child(extra: SharedLabels): LabelSet {
+    this.children ??= new Map()
+    let set = this.children.get(extra)
+    if (set === undefined) {
+      set = new LabelSet({ ...this.labels, ...extra.labels })
+      this.children.set(extra, set)
+    }
+    return set
   }
 }
 
-/** Whether `text` is all ASCII: UTF-8 then takes one byte per character (anything else, two or more). */
-const isAsciiText = (text: string): boolean => Buffer.byteLength(text, 'utf8') === text.length
+/**
+ * Labels that every breaker's series of one kind have after their own (`breaker` and `key`): a
+ * phase, an outcome, a reason, a histogram bucket's outcome and bound. Made once per process (per
+ * histogram for its bounds), not per breaker: `scrapeHandler` writes such a line as the breaker's
+ * text, then these bytes.
+ */
+export class SharedLabels {
+  /** `,name="value"} ` (each value escaped): what follows a breaker's labels, without their closing brace, in a line. */
+  readonly bytes: Uint8Array
 
-/** The keys of the histogram label lists, by outcome: made once, not per breaker per scrape. */
-const BUCKET_KEYS = new Map<string, string>()
+  constructor(readonly labels: Labels) {
+    let text = ''
+    for (const [name, value] of Object.entries(labels)) text += `,${name}="${escapeLabelValue(value)}"`
+    this.bytes = Buffer.from(`${text}} `, 'utf8')
+  }
 
-/** A breaker's label sets, each made the first time it is asked for and kept while it is attached. */
+  /** One for each of `values` under `label`, in order. */
+  static each(label: string, values: ReadonlyArray<string>): ReadonlyArray<SharedLabels> {
+    return values.map((value) => new SharedLabels({ [label]: value }))
+  }
+}
+
+/** A breaker's label sets: its own (`breaker` and `key`), and others made the first time each is asked for and kept while it is attached. */
 export class LabelSets {
   /** `breaker` and `key`. */
   readonly base: LabelSet
-  private readonly sets = new Map<string, LabelSet>()
-  private readonly lists = new Map<string, ReadonlyArray<LabelSet>>()
+  private sets: Map<string, LabelSet> | undefined
 
   constructor(breaker: string, key: string) {
     this.base = new LabelSet({ breaker, key })
   }
 
-  /** The label sets of one histogram outcome: one per bucket bound, then `+Inf`, made once. */
-  buckets(outcome: string, bounds: ReadonlyArray<number>): ReadonlyArray<LabelSet> {
-    let key = BUCKET_KEYS.get(outcome)
-    if (key === undefined) {
-      key = `le:${outcome}`
-      BUCKET_KEYS.set(outcome, key)
-    }
-    return (
-      this.lists.get(key) ??
-      this.list(key, () => [
-        ...bounds.map((le) => new LabelSet({ ...this.base.labels, outcome, le })),
-        new LabelSet({ ...this.base.labels, outcome, le: '+Inf' }),
-      ])
-    )
-  }
-
-  /**
-   * The base labels with `label` set to each of `values` (a fixed list: a scrape reads them by
-   * position), made once and kept under `id` (default: the label's name; another id gives another
-   * copy, for series written under other names).
-   */
-  each(label: string, values: ReadonlyArray<string>, id = label): ReadonlyArray<LabelSet> {
-    // A lookup first: the function that makes them is made only when they are.
-    return this.lists.get(id) ?? this.list(id, () => values.map((value) => new LabelSet({ ...this.base.labels, [label]: value })))
-  }
-
   /** The base labels with `extra`, kept under `id` (which must name the extra labels and their values). */
   with(id: string, extra: () => Labels): LabelSet {
+    this.sets ??= new Map()
     let set = this.sets.get(id)
     if (set === undefined) {
       set = new LabelSet({ ...this.base.labels, ...extra() })
       this.sets.set(id, set)
     }
     return set
-  }
-
-  /** The base labels with each of `extras` (a fixed list: a scrape reads them by position), kept under `id`. */
-  fixed(id: string, extras: ReadonlyArray<Labels>): ReadonlyArray<LabelSet> {
-    return this.lists.get(id) ?? this.list(id, () => extras.map((extra) => new LabelSet({ ...this.base.labels, ...extra })))
-  }
-
-  private list(id: string, make: () => ReadonlyArray<LabelSet>): ReadonlyArray<LabelSet> {
-    let sets = this.lists.get(id)
-    if (sets === undefined) {
-      sets = make()
-      this.lists.set(id, sets)
-    }
-    return sets
   }
 }
 
