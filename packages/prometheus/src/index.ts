@@ -1,5 +1,6 @@
 /**
  * @datapunk/breaker-prometheus: Prometheus metrics (prom-client) for Datapunk Breaker.
  */
-export { metricCatalogue, type PrometheusAttachment, type PrometheusOptions, prometheusMetrics } from './prometheusMetrics.js'
+export { metricCatalogue } from './metricCatalogue.js'
+export { type PrometheusAttachment, type PrometheusOptions, prometheusMetrics } from './prometheusMetrics.js'
 export { type ScrapeHandlerOptions, scrapeHandler } from './scrapeHandler.js'
