@@ -19,6 +19,7 @@ import {
 import { Counter, register as defaultRegistry, Gauge, Histogram, type Registry } from 'prom-client'
 import { metricCatalogue } from './metricCatalogue.js'
 import {
+  ByteWriter,
   emptyReading,
   type LabelSet,
   LabelSets,
@@ -200,6 +201,7 @@ const defineMetric = (
   prefix: string,
   name: MetricName,
   series: (sink: SeriesSink) => void,
+  text: ByteWriter,
   buckets?: ReadonlyArray<number>,
 ): void => {
   const entry = metricCatalogue.find((m) => m.name === name)
@@ -223,7 +225,7 @@ const defineMetric = (
   const own: OwnSeries = { help: config.help, type, series }
   Object.assign(metric, {
     get: async () => read(new ValueSink()),
-    getForPromString: async () => read(textServes(registry) ? new TextSink(named.name) : new ValueSink()),
+    getForPromString: async () => read(textServes(registry) ? new TextSink(named.name, text) : new ValueSink()),
     [OWN_SERIES]: own,
   })
 }
@@ -232,6 +234,9 @@ const defineMetric = (
 const register = (registry: Registry, prefix: string, shared: Shared): void => {
   const attached = shared.attached
   const snapshots = new ScrapeSnapshots()
+  // Where `registry.metrics()` has each metric's text written (one metric at a time: prom-client
+  // reads each metric's values in one synchronous call, and the text is copied out before the next).
+  const text = new ByteWriter()
   /** A metric with series from each attached breaker (its snapshot read once per scrape). */
   const perBreaker = (name: MetricName, each: (t: Tally, breaker: Breaker, out: SeriesSink) => void, buckets?: ReadonlyArray<number>) =>
     defineMetric(
@@ -243,6 +248,7 @@ const register = (registry: Registry, prefix: string, shared: Shared): void => {
           each(t, breaker, out)
         })
       },
+      text,
       buckets,
     )
   /** A gauge of each breaker's snapshot; `null` leaves its series absent. */

@@ -5,13 +5,17 @@ import { breakerGroup, createBreaker } from '@datapunk/breaker-runtime'
 import type { Registry } from 'prom-client'
 import { VirtualTimeScheduler } from 'rxjs'
 
+/** The group's keys: escapes and UTF-8. */
+export const BUSY_KEYS: ReadonlyArray<string> = ['plain', 'é ünïcode', '日本', 'back\\slash', 'new\nline', '"']
+
 /**
- * Attaches, to `registry`, breakers whose names and keys need escaping (UTF-8 included), in every
- * phase, with durations, odd transitions and figures; returns more of the same traffic, and the
- * attachments.
+ * Attaches, to `registry`, breakers whose names and keys need escaping (UTF-8 included, unless
+ * `keys` leaves it out), in every phase, with durations, odd transitions and figures; returns more
+ * of the same traffic, and the attachments.
  */
 export const busyRegistry = async (
   registry: Registry,
+  keys: ReadonlyArray<string> = BUSY_KEYS,
 ): Promise<{ readonly traffic: () => Promise<void>; readonly attached: ReadonlyArray<PrometheusAttachment> }> => {
   let now = 0
   const clock = new VirtualTimeScheduler()
@@ -34,7 +38,7 @@ export const busyRegistry = async (
   const single = createBreaker(circuit({ name: 'single', trip: { kind: 'consecutive-failures', threshold: 1 } }), { clock })
   const attached = [prometheusMetrics(group, { registry }), prometheusMetrics(single, { registry })]
   const traffic = async () => {
-    for (const key of ['plain', 'é ünïcode', '日本', 'back\\slash', 'new\nline', '"']) {
+    for (const key of keys) {
       const breaker = group.get(key)
       for (let i = 0; i < 3; i++) {
         now += 7

@@ -17,7 +17,7 @@ import { Registry } from 'prom-client'
 import { NEVER, of, throwError, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { warningsDuring } from '../../../test/support/warnings.js'
-import { busyRegistry } from './busyRegistry.js'
+import { BUSY_KEYS, busyRegistry } from './busyRegistry.js'
 
 /** The value of one series in the registry's text output, or undefined if absent. */
 const seriesValue = async (registry: Registry, series: string): Promise<number | undefined> => {
@@ -295,6 +295,18 @@ describe('prometheusMetrics: the text it writes', () => {
     expect(text).toContain('key="back\\\\slash"')
     expect(text).toContain('breaker_transitions_total{breaker="single",key="",from="open",to="closed",reason="reset"}')
     expect(text).toContain('breaker_call_duration_seconds_bucket{')
+    expect(text).toBe(await writtenByPromClient(registry, new Registry()))
+  })
+
+  it('is what prom-client writes when every name and key is ASCII (the text is read out without decoding UTF-8)', async () => {
+    const registry = new Registry()
+    await busyRegistry(
+      registry,
+      BUSY_KEYS.filter((key) => Buffer.byteLength(key) === key.length),
+    )
+    const text = await registry.metrics()
+    expect(text).toContain('key="back\\\\slash"')
+    expect(text).not.toContain('日本')
     expect(text).toBe(await writtenByPromClient(registry, new Registry()))
   })
 

@@ -17,7 +17,7 @@ describe('ByteWriter', () => {
         let expected = ''
         for (const n of ns) {
           writer.line(Buffer.from('m'), set.bytes, n)
-          expected += `\n${set.prefix('m')}${valueText(n)}`
+          expected += `\nm${set.text} ${valueText(n)}`
         }
         writer.write('\n')
         expect(writer.bytes().toString('utf8')).toBe(`${expected}\n`)
@@ -41,7 +41,7 @@ describe('ByteWriter', () => {
           let expected = ''
           for (const n of ns) {
             writer.lineWith(Buffer.from('m_bucket'), set.bytes, extra.bytes, n)
-            expected += `\n${both.prefix('m_bucket')}${valueText(n)}`
+            expected += `\nm_bucket${both.text} ${valueText(n)}`
           }
           expect(writer.bytes().toString('utf8')).toBe(expected)
         },
