@@ -1,8 +1,9 @@
 /**
  * What a scrape hands prom-client, built so that a registry of thousands of breakers renders
- * quickly: every label set is an object made once per breaker (and label values) and kept; each
- * breaker's snapshot is read once per scrape, not once per gauge; and the text format is written
- * here (see {@link TextSink}), each label set's text escaped once and kept.
+ * quickly: a breaker's own labels are one set, made once and kept, and the labels its series of a
+ * kind share with every breaker's (a phase, an outcome, a bucket) are made once per process
+ * ({@link SharedLabels}); each breaker's snapshot is read once per scrape, not once per gauge; and
+ * the text format is written here as bytes (see {@link ByteWriter}), each set's text escaped once.
  */
 import { isAscii } from 'node:buffer'
 import { type PartFigure, partFigures, type Snapshot } from '@datapunk/breaker'
@@ -123,7 +124,7 @@ export class TextSink implements SeriesSink {
  * text; as one string (what `registry.metrics()` returns) it takes fresh memory on every scrape,
  * and touching fresh pages costs more here than writing the text (42 MB written into a new buffer:
  * about 120 ms on the 2-core VM; into one already written once: 5 ms). Each line goes straight in:
- * its start (a label set's kept text) copied, its value's digits written.
+ * its name's and labels' kept bytes copied, its value's digits written.
  */
 export class ByteWriter {
   private buffer: Buffer
