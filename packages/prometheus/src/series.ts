@@ -363,6 +363,8 @@ export class SharedLabels {
   constructor(readonly labels: Labels) {
     let text = ''
     for (const [name, value] of Object.entries(labels)) text += `,${name}="${escapeLabelValue(value)}"`
+    // A line of a set with no labels takes its opening brace from the first comma here.
+    if (text === '') throw new RangeError('SharedLabels: at least one label')
     this.bytes = Buffer.from(`${text}} `, 'utf8')
   }
 
