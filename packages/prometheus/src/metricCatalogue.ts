@@ -74,3 +74,6 @@ export const metricCatalogue = [
     help: "When an open breaker may admit a probe, on the breaker's clock (absent unless open for a duration)",
   },
 ] as const
+
+/** Every label name the adapter's series carry (a registry's default label of one of these names is not added to them). */
+export const LABEL_NAMES: ReadonlySet<string> = new Set(metricCatalogue.flatMap((m) => m.labels))

@@ -19,7 +19,6 @@ import {
 import { Counter, register as defaultRegistry, Gauge, Histogram, type Registry } from 'prom-client'
 import { metricCatalogue } from './metricCatalogue.js'
 import {
-  ByteWriter,
   emptyReading,
   type LabelSet,
   LabelSets,
@@ -30,10 +29,9 @@ import {
   ScrapeSnapshots,
   type SeriesSink,
   SharedLabels,
-  TextSink,
-  textServes,
   ValueSink,
 } from './series.js'
+import { ByteWriter, defaultLabelBytes, TextSink, textServes } from './textFormat.js'
 
 /** Options of {@link prometheusMetrics}. */
 export interface PrometheusOptions {
@@ -225,7 +223,8 @@ const defineMetric = (
   const own: OwnSeries = { help: config.help, type, series }
   Object.assign(metric, {
     get: async () => read(new ValueSink()),
-    getForPromString: async () => read(textServes(registry) ? new TextSink(named.name, text) : new ValueSink()),
+    getForPromString: async () =>
+      read(textServes(registry) ? new TextSink(named.name, text, defaultLabelBytes(registry)) : new ValueSink()),
     [OWN_SERIES]: own,
   })
 }

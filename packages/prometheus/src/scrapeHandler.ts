@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { register as defaultRegistry, type Registry } from 'prom-client'
-import { ByteWriter, OWN_SERIES, type OwnSeries, textServes, WriterSink } from './series.js'
+import { OWN_SERIES, type OwnSeries } from './series.js'
+import { ByteWriter, defaultLabelBytes, textServes, WriterSink } from './textFormat.js'
 
 /** A help text escaped as prom-client escapes it: backslash and newline. */
 const escapeHelp = (help: string): string => help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')
@@ -14,8 +15,9 @@ const escapeHelp = (help: string): string => help.replace(/\\/g, '\\\\').replace
  * Writes `registry`'s scrape into `writer` (from its start) and returns the bytes: the same text,
  * byte for byte, as `registry.metrics()`. The registry's other metrics are read first (as
  * prom-client reads them, asynchronously); the adapter's are then written in one synchronous pass,
- * so every breaker's figures come from one instant. A registry the text writing does not serve
- * (OpenMetrics, default labels) is scraped by `registry.metrics()`.
+ * so every breaker's figures come from one instant, each line after the registry's default labels.
+ * A registry the text writing does not serve (OpenMetrics, or a default label named like one of
+ * the adapter's) is scraped by `registry.metrics()`.
  */
 export const scrapeInto = async (registry: Registry, writer: ByteWriter): Promise<Buffer> => {
   if (!textServes(registry)) {
@@ -30,6 +32,7 @@ export const scrapeInto = async (registry: Registry, writer: ByteWriter): Promis
     metrics.map((metric) => (ownOf(metric) === undefined ? registry.getSingleMetricAsString(metric.name) : '')),
   )
   writer.reset()
+  const defaults = defaultLabelBytes(registry)
   for (let i = 0; i < metrics.length; i++) {
     if (i > 0) writer.write('\n\n')
     const metric = metrics[i] as (typeof metrics)[number]
@@ -40,7 +43,9 @@ export const scrapeInto = async (registry: Registry, writer: ByteWriter): Promis
     }
     const name = metric.name
     writer.write(`# HELP ${name} ${escapeHelp(own.help)}\n# TYPE ${name} ${own.type}`)
+    writer.defaults = defaults
     own.series(new WriterSink(writer, name))
+    writer.defaults = undefined
   }
   writer.write('\n')
   return writer.bytes()

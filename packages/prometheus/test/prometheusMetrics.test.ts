@@ -310,15 +310,28 @@ describe('prometheusMetrics: the text it writes', () => {
     expect(text).toBe(await writtenByPromClient(registry, new Registry()))
   })
 
-  it("registries the writer does not serve get prom-client's own writing: default labels, OpenMetrics", async () => {
+  it("writes a registry's default labels ahead of the breakers' own, as prom-client does (escaped, numbers too)", async () => {
+    const defaults = { service: 'check"out', zone: 'é\\n', shard: 3 }
     const labelled = new Registry()
-    labelled.setDefaultLabels({ service: 'checkout' })
+    labelled.setDefaultLabels(defaults)
     await busyRegistry(labelled)
     const mirror = new Registry()
-    mirror.setDefaultLabels({ service: 'checkout' })
+    mirror.setDefaultLabels(defaults)
     const text = await labelled.metrics()
-    expect(text).toContain('breaker_state{service="checkout",breaker="single",key="",state="closed"} 1')
+    expect(text).toContain('breaker_state{service="check\\"out",zone="é\\\\n",shard="3",breaker="single",key="",state="closed"} 1')
     expect(text).toBe(await writtenByPromClient(labelled, mirror))
+  })
+
+  it("registries the writer does not serve get prom-client's own writing: a default label named like the adapter's, OpenMetrics", async () => {
+    // A default label `key` gives way to the series' own `key`: prom-client's writing decides.
+    const clashing = new Registry()
+    clashing.setDefaultLabels({ key: 'shadowed', service: 'checkout' })
+    await busyRegistry(clashing)
+    const mirror = new Registry()
+    mirror.setDefaultLabels({ key: 'shadowed', service: 'checkout' })
+    const text = await clashing.metrics()
+    expect(text).toContain('breaker_state{service="checkout",breaker="single",key="",state="closed"} 1')
+    expect(text).toBe(await writtenByPromClient(clashing, mirror))
     const open = openMetricsRegistry()
     await busyRegistry(open)
     const openText = await open.metrics()

@@ -96,14 +96,19 @@ describe('scrapeHandler', () => {
     expect(post.headers.get('allow')).toBe('GET, HEAD')
   })
 
-  it("serves registries the direct writing does not (default labels, OpenMetrics) with prom-client's own text", async () => {
-    const labelled = new Registry()
-    labelled.setDefaultLabels({ service: 'checkout' })
-    await busy(labelled)
-    const text = await (await fetch(`${await serve(labelled)}/metrics`)).text()
-    expect(text).toContain('service="checkout"')
-    expect(text).toBe(await labelled.metrics())
-    await new Promise((resolve) => server?.close(resolve))
+  it("serves a registry with default labels, and those the direct writing does not (a default label named like the adapter's, OpenMetrics), as registry.metrics() writes them", async () => {
+    for (const defaults of [
+      { service: 'checkout', shard: 3 },
+      { key: 'shadowed', service: 'checkout' },
+    ]) {
+      const labelled = new Registry()
+      labelled.setDefaultLabels(defaults)
+      await busy(labelled)
+      const text = await (await fetch(`${await serve(labelled)}/metrics`)).text()
+      expect(text).toContain('{service="checkout",')
+      expect(text).toBe(await labelled.metrics())
+      await new Promise((resolve) => server?.close(resolve))
+    }
     const open = new Registry()
     open.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never)
     await busy(open)

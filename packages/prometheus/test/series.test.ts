@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { ByteWriter, LabelSet, SharedLabels, valueText } from '../src/series.js'
+import { LabelSet, SharedLabels, valueText } from '../src/series.js'
+import { ByteWriter, defaultLabelBytes } from '../src/textFormat.js'
 
 describe('ByteWriter', () => {
   const edges = [0, -0, 1, 9, 10, 99, 100, 999_999_999, 1e9, 2 ** 31, 2 ** 53, 1.5, -1, -2.5, 1e21, 1e-7, 0.1 + 0.2, Number.NaN]
@@ -9,15 +10,27 @@ describe('ByteWriter', () => {
   /** Label values: any text, escapes and all (backslash, newline, quote), ASCII or not. */
   const labelValue = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 12 }), fc.constantFrom('a\\b', 'a\nb', 'a"b', 'é', '💥'))
 
-  it('writes a line as a newline, the name, the labels, a space and the value as prom-client writes it, whatever the value', () => {
+  /** A registry's default labels (none, or up to two, numbers too), named apart from the sets' own. */
+  const defaultLabels = fc
+    .array(fc.oneof(labelValue, fc.integer()), { maxLength: 2 })
+    .map((vs) => Object.fromEntries(vs.map((v, i) => [`d${i}`, v])))
+  /** The writer's default-label bytes, as `scrapeHandler` and `registry.metrics()` set them from a registry. */
+  const withDefaults = (writer: ByteWriter, defaults: Record<string, string | number>): void => {
+    writer.defaults = defaultLabelBytes({ _defaultLabels: defaults })
+  }
+
+  it('writes a line as a newline, the name, the labels (after any default labels), a space and the value as prom-client writes it, whatever the value', () => {
     fc.assert(
-      fc.property(numbers, labelValue, (ns, label) => {
+      fc.property(numbers, fc.array(labelValue, { maxLength: 2 }), defaultLabels, (ns, own, defaults) => {
         const writer = new ByteWriter(8) // tiny: every few lines make it grow
-        const set = new LabelSet({ l: label })
+        withDefaults(writer, defaults)
+        const set = new LabelSet(Object.fromEntries(own.map((v, i) => [`l${i}`, v])))
+        // prom-client writes the default labels first, then the series' own.
+        const written = new LabelSet({ ...defaults, ...set.labels })
         let expected = ''
         for (const n of ns) {
           writer.line(Buffer.from('m'), set.bytes, n)
-          expected += `\nm${set.text} ${valueText(n)}`
+          expected += `\nm${written.text} ${valueText(n)}`
         }
         writer.write('\n')
         expect(writer.bytes().toString('utf8')).toBe(`${expected}\n`)
@@ -32,16 +45,19 @@ describe('ByteWriter', () => {
         numbers,
         fc.array(labelValue, { maxLength: 3 }),
         fc.array(labelValue, { minLength: 1, maxLength: 2 }),
-        (ns, own, shared) => {
+        defaultLabels,
+        (ns, own, shared, defaults) => {
           const writer = new ByteWriter(8)
+          withDefaults(writer, defaults)
           const set = new LabelSet(Object.fromEntries(own.map((v, i) => [`a${i}`, v])))
           const extra = new SharedLabels(Object.fromEntries(shared.map((v, i) => [`b${i}`, v])))
           const both = new LabelSet({ ...set.labels, ...extra.labels })
           expect(set.child(extra).labels).toEqual(both.labels)
+          const written = new LabelSet({ ...defaults, ...both.labels })
           let expected = ''
           for (const n of ns) {
             writer.lineWith(Buffer.from('m_bucket'), set.bytes, extra.bytes, n)
-            expected += `\nm_bucket${both.text} ${valueText(n)}`
+            expected += `\nm_bucket${written.text} ${valueText(n)}`
           }
           expect(writer.bytes().toString('utf8')).toBe(expected)
         },
@@ -50,11 +66,13 @@ describe('ByteWriter', () => {
     )
   })
 
-  it('starts over from the beginning after reset, keeping nothing of the last text', () => {
+  it('starts over from the beginning after reset, keeping nothing of the last text and no default labels', () => {
     const writer = new ByteWriter()
     writer.write('a much longer first text')
+    withDefaults(writer, { service: 'checkout' })
     writer.reset()
     writer.write('short')
-    expect(writer.bytes().toString('utf8')).toBe('short')
+    writer.line(Buffer.from('m'), new LabelSet({ a: 'b' }).bytes, 1)
+    expect(writer.bytes().toString('utf8')).toBe('short\nm{a="b"} 1')
   })
 })
