@@ -110,15 +110,9 @@ export class ByteWriter {
    * bytes: no string is made for the line.
    */
   line(name: Uint8Array, labels: Uint8Array, value: number): void {
-    const defaults = this.defaults
-    this.room(name.length + labels.length + (defaults === undefined ? 0 : defaults.length + 2) + 26)
+    const from = this.start(name, labels.length)
     const buffer = this.buffer
-    let at = this.used
-    this.lineAt = at
-    buffer[at++] = NEWLINE
-    buffer.set(name, at)
-    at += name.length
-    at = this.labels(buffer, at, labels, defaults)
+    let at = this.labels(buffer, from, labels)
     buffer[at++] = SPACE
     this.value(at, value)
   }
@@ -129,27 +123,37 @@ export class ByteWriter {
    * set's closing brace is written, then written over.
    */
   lineWith(name: Uint8Array, labels: Uint8Array, extra: Uint8Array, value: number): void {
-    const defaults = this.defaults
-    this.room(name.length + labels.length + extra.length + (defaults === undefined ? 0 : defaults.length + 2) + 26)
+    let at = this.start(name, labels.length + extra.length)
     const buffer = this.buffer
-    let at = this.used
-    this.lineAt = at
-    buffer[at++] = NEWLINE
-    buffer.set(name, at)
-    at += name.length
-    if (labels.length === 0 && defaults === undefined) {
+    if (labels.length === 0 && this.defaults === undefined) {
       // No labels ahead of it: the extra's first comma becomes the opening brace.
       buffer.set(extra, at)
       buffer[at] = OPEN_BRACE
     } else {
-      at = this.labels(buffer, at, labels, defaults) - 1
+      at = this.labels(buffer, at, labels) - 1
       buffer.set(extra, at)
     }
     this.value(at + extra.length, value)
   }
 
+  /**
+   * Starts a line: makes room for it (`labelBytes` of its own labels, the default labels, a value),
+   * then writes its newline and `name`; returns where its labels go. (Room first: it may move the buffer.)
+   */
+  private start(name: Uint8Array, labelBytes: number): number {
+    const defaults = this.defaults
+    this.room(name.length + labelBytes + (defaults === undefined ? 0 : defaults.length + 2) + 26)
+    const buffer = this.buffer
+    let at = this.used
+    this.lineAt = at
+    buffer[at++] = NEWLINE
+    buffer.set(name, at)
+    return at + name.length
+  }
+
   /** Writes the default labels, if any, and `labels` after them (its brace written over); returns the end. */
-  private labels(buffer: Buffer, from: number, labels: Uint8Array, defaults: Uint8Array | undefined): number {
+  private labels(buffer: Buffer, from: number, labels: Uint8Array): number {
+    const defaults = this.defaults
     let at = from
     if (defaults === undefined) {
       buffer.set(labels, at)
