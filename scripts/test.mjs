@@ -4,16 +4,18 @@
  *
  * The system programs and the build (`tsc -b`, then scripts/bundle.mjs) come first: everything after reads the built
  * packages. The checks that read only the sources (biome, dependency-cruiser, every public name
- * documented) run beside the build, on the core it leaves idle. Then four jobs run at once, since
- * none reads what another writes:
+ * documented) run beside the build, on the core it leaves idle. Then two jobs run at once, since
+ * neither reads what the other writes:
  *   - vitest (the longest; its output is shown as it runs),
- *   - tsc on the tests (they import the built packages' types),
- *   - every example program,
- *   - scripts/pack-check.mjs (the packed tarballs).
- * Every job is CPU-bound on two cores, so running them at once saves the time the sequential run
- * left one core idle (tsc, biome and the examples use one; vitest's tests wait on servers and
- * timers). Side jobs' output is printed when each ends, whole, under its name (in CI always,
- * elsewhere when it failed).
+ *   - the side checks, one after another: tsc on the tests (they import the built packages'
+ *     types), every example program, scripts/pack-check.mjs (the packed tarballs).
+ * Vitest's two workers leave part of a core idle (its integration tests wait on servers and
+ * timers); the side checks fill it. They run one after another, not three at once beside vitest:
+ * five processes on two cores cost more CPU for the same work (four `tsc` at once took 4.5 times
+ * the CPU of one, two at once twice), and that CPU is what the run waits for. Clean-clone runs,
+ * alternated (twenty-third session): 157.9, 156.8 and 175.9 s one after another; 164.3, 186.5 and
+ * 152.6 s three at once. Side checks' output is printed when each ends, whole, under its name (in
+ * CI always, elsewhere when it failed).
  * The run fails if any job fails, after every job has ended, with a line per job.
  *
  * `node scripts/test.mjs --serial` runs the same jobs one after another (for reading output in
@@ -45,7 +47,7 @@ const first = async (what, command, args) => {
 
 await first('system programs (scripts/system-deps.sh)', 'bash', ['scripts/system-deps.sh'])
 
-/** A job: steps run in order, stopping at the first that fails. */
+/** A job: steps run in order, each whether or not the one before passed; the job fails if any step fails. */
 const sourceChecks = {
   name: 'source checks (biome, dependency-cruiser, doc coverage)',
   steps: [
@@ -56,16 +58,29 @@ const sourceChecks = {
 }
 const jobs = [
   { name: 'vitest', live: true, steps: [[bin('vitest'), ['run']]] },
-  { name: 'tsc on the tests', steps: [[bin('tsc'), ['-p', 'tsconfig.test.json']]] },
-  { name: 'examples', steps: [['bash', ['scripts/examples.sh']]] },
-  { name: 'pack-check (the packed tarballs)', steps: [[process.execPath, ['scripts/pack-check.mjs']]] },
+  {
+    name: 'side checks (tsc on the tests, the examples, pack-check)',
+    steps: [
+      [bin('tsc'), ['-p', 'tsconfig.test.json']],
+      ['bash', ['scripts/examples.sh']],
+      [process.execPath, ['scripts/pack-check.mjs']],
+    ],
+  },
 ]
 
-/** Runs a job's steps; resolves to its result, with its output (unless live). */
+/** A step's name in the report: its program's file name and its arguments. */
+const named = (command, args) => [command.split('/').at(-1), ...args].join(' ')
+
+/**
+ * Runs a job's steps; resolves to its result, with its output (unless live) and the steps that
+ * failed. Every step runs: one failing check does not hide what the next would say.
+ */
 const runJob = async (job) => {
   const jobStart = Date.now()
   let output = ''
+  const failed = []
   for (const [command, args] of job.steps) {
+    const stepStart = Date.now()
     const child = spawn(command, args, {
       cwd: root,
       shell: command === bin('depcruise'), // the glob is the shell's to expand
@@ -78,9 +93,11 @@ const runJob = async (job) => {
       output += d
     })
     const code = await new Promise((resolve) => child.on('close', (c, signal) => resolve(c ?? signal)))
-    if (code !== 0) return { job, ok: false, output, ms: Date.now() - jobStart, failed: `${[command, ...args].join(' ')} (exit ${code})` }
+    if (!job.live)
+      output += `test: ${named(command, args)}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} in ${seconds(Date.now() - stepStart)}\n`
+    if (code !== 0) failed.push(`${named(command, args)} (exit ${code})`)
   }
-  return { job, ok: true, output, ms: Date.now() - jobStart }
+  return { job, ok: failed.length === 0, output, ms: Date.now() - jobStart, failed: failed.join('; ') }
 }
 
 const report = (r) => {
