@@ -100,7 +100,7 @@ export const stretched = (name: string, hours: number): Scenario => {
  * import { circuit } from '@datapunk/breaker'
  * import { evaluatePrediction } from '@datapunk/breaker-sim'
  * const reactive = circuit({ name: 'reactive', trip: { kind: 'failure-rate', threshold: 0.5, minimumCalls: 20, window: { kind: 'time', durationMs: 10000, buckets: 10 } } })
- * const [row] = evaluatePrediction([reactive], { seeds: [101], dayHours: 1 }).rows
+ * const [row] = evaluatePrediction([reactive], { seeds: [101], dayHours: 0.25 }).rows
  * row?.degradationShedS // null: a 50% threshold never trips on a degradation that stops at 30% errors
  */
 export const evaluatePrediction = (

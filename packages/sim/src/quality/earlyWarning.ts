@@ -162,8 +162,9 @@ const refuseClashes = (configs: ReadonlyArray<QualityRow>): void => {
  *
  * @example
  * import { earlyWarning, qualitySpace } from '@datapunk/breaker-sim'
- * // The cells at 20 requests/s and a seed each way, to be quick; the whole space and seeds 1..5 and 101..120 for a verdict.
- * const cells = qualitySpace().filter((c) => c.rps === 20)
+ * // Bursty noise to calibrate on and one incident at 20 requests/s, a seed each way, to be quick;
+ * // the whole space and seeds 1..5 and 101..120 for a verdict.
+ * const cells = qualitySpace().filter((c) => c.rps === 20 && ['noise-bursts-40', 'error-ramp'].includes(c.family))
  * const e = await earlyWarning([], { calibrationSeeds: [1], seeds: [101], workers: 1, cells })
  * e.columns[0]?.role // 'reference'
  * e.lines.some((l) => l.cell === 'error-ramp@20') // true

@@ -51,12 +51,12 @@ export interface HeldOutCandidate {
  *
  * @example
  * import { heldOutModels, qualitySpace } from '@datapunk/breaker-sim'
- * // A small space: bursty noise and three incident kinds at 20 requests/s (the whole space trains for minutes).
- * const families = ['noise-bursts-40', 'outage', 'partial-10', 'error-ramp']
+ * // A small space: bursty noise and two incident kinds at 20 requests/s (the whole space trains for minutes).
+ * const families = ['noise-bursts-40', 'outage', 'error-ramp']
  * const cells = qualitySpace().filter((c) => c.rps === 20 && families.includes(c.family))
  * const threshold = { kind: 'failure-rate', threshold: 0.45, minimumCalls: 20, window: { kind: 'time', durationMs: 10000, buckets: 10 } }
  * const models = heldOutModels(cells, threshold, [1], (name, trip) => ({ name, config: { name, trip } }))
- * models.map((m) => m.kind) // ['outage', 'error ramp', 'partial failure']
+ * models.map((m) => m.kind) // ['outage', 'error ramp']
  */
 export const heldOutModels = (
   space: ReadonlyArray<Cell>,
