@@ -12,10 +12,11 @@
  * Vitest's two workers leave part of a core idle (its integration tests wait on servers and
  * timers); the side checks fill it. They run one after another, not three at once beside vitest:
  * five processes on two cores cost more CPU for the same work (four `tsc` at once took 4.5 times
- * the CPU of one, two at once twice), and that CPU is what the run waits for. Clean-clone runs,
- * alternated (twenty-third session): 157.9, 156.8 and 175.9 s one after another; 164.3, 186.5 and
- * 152.6 s three at once. Side checks' output is printed when each ends, whole, under its name (in
- * CI always, elsewhere when it failed).
+ * the CPU of one, two at once twice). Alternated clean-clone runs could not tell the two orders
+ * apart, though: 157.9, 156.8 and 175.9 s one after another against 164.3, 186.5 and 152.6 s
+ * three at once (the twenty-third session), the machine's own swings being larger. One after
+ * another, each still runs when one before it failed. The side checks' output is printed when
+ * the job ends, whole, under its name (in CI always, elsewhere when it failed).
  * The run fails if any job fails, after every job has ended, with a line per job.
  *
  * `node scripts/test.mjs --serial` runs the same jobs one after another (for reading output in
