@@ -1,7 +1,7 @@
 import { canonical } from '@datapunk/breaker'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { sameJson } from './invariants.js'
+import { sameJson, throughJson } from './invariants.js'
 
 // The property suites compare states with `sameJson` after every step; it must say what comparing
 // their JSON text (keys sorted: `canonical`) says, or those suites check less than they claim.
@@ -52,5 +52,61 @@ describe('sameJson', () => {
     expect(sameJson({ n: Number.NaN }, { n: null })).toBe(true)
     expect(sameJson({ n: '1' }, { n: 1 })).toBe(false)
     expect(sameJson({ a: {} }, { a: [] })).toBe(false)
+  })
+})
+
+/** What a function gave, or the kind of error it threw. */
+const outcome = (f: () => unknown): { readonly value: unknown } | { readonly threw: string } => {
+  try {
+    return { value: f() }
+  } catch (e) {
+    return { threw: (e as Error).name }
+  }
+}
+
+describe('throughJson', () => {
+  it('gives back what JSON.parse(JSON.stringify(v)) gives back, for any value, or throws the same kind of error', () => {
+    fc.assert(
+      fc.property(
+        fc.anything({
+          withBigInt: true,
+          withBoxedValues: true,
+          withDate: true,
+          withMap: true,
+          withNullPrototype: true,
+          withObjectString: true,
+          withSet: true,
+          withSparseArray: true,
+          withTypedArray: true,
+          key: fc.oneof(fc.string(), fc.constantFrom('__proto__', 'toJSON', '0', '10')),
+          values: [fc.constantFrom(-0, Number.NaN, Number.POSITIVE_INFINITY, undefined, () => 1, Symbol('s'))],
+        }),
+        (v) => {
+          // toStrictEqual tells -0 from 0, a missing key from an undefined one, and prototypes apart (it reads
+          // `constructor` for the last, so the keys drawn leave that name out).
+          expect(outcome(() => throughJson(v))).toStrictEqual(outcome(() => JSON.parse(JSON.stringify(v) as string)))
+        },
+      ),
+      { numRuns: 5_000 },
+    )
+  })
+
+  it('copies plain data itself, as JSON would give it back', () => {
+    const copy = throughJson({ a: -0, b: [Number.NaN, undefined, 1.5], c: undefined, d: { e: Number.NEGATIVE_INFINITY } })
+    expect(copy).toStrictEqual({ a: 0, b: [null, null, 1.5], d: { e: null } })
+    expect(Object.is((copy as { a: number }).a, 0)).toBe(true)
+    const data = { x: [1, { y: 'z' }] }
+    expect(throughJson(data)).not.toBe(data)
+  })
+
+  it('leaves to JSON what is not plain data: a toJSON, a Date, a __proto__ key, a cycle, undefined alone', () => {
+    expect(throughJson({ when: new Date(0) })).toStrictEqual({ when: '1970-01-01T00:00:00.000Z' })
+    expect(throughJson({ toJSON: () => ({ n: 1 }) })).toStrictEqual({ n: 1 })
+    const proto = JSON.parse('{"__proto__": {"p": 1}}') as Record<string, unknown>
+    expect(Object.keys(throughJson(proto) as object)).toEqual(['__proto__'])
+    const cycle: Record<string, unknown> = {}
+    cycle.self = cycle
+    expect(() => throughJson(cycle)).toThrow(TypeError)
+    expect(() => throughJson(undefined)).toThrow(SyntaxError)
   })
 })
