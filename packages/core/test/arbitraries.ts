@@ -371,3 +371,23 @@ export const predictorModel = (max: number) => {
     ),
   })
 }
+
+/**
+ * Any value JavaScript has, for checking a function against JSON's own writing: bigints, boxed
+ * values, dates, maps, sets, typed and sparse arrays, objects without a prototype, objects that
+ * print as strings; object keys drawn from `key`, leaves from `values` too when given.
+ */
+export const anyValue = (key: fc.Arbitrary<string>, values?: ReadonlyArray<fc.Arbitrary<unknown>>): fc.Arbitrary<unknown> =>
+  fc.anything({
+    withBigInt: true,
+    withBoxedValues: true,
+    withDate: true,
+    withMap: true,
+    withNullPrototype: true,
+    withObjectString: true,
+    withSet: true,
+    withSparseArray: true,
+    withTypedArray: true,
+    key,
+    ...(values === undefined ? {} : { values: [...values] }),
+  })

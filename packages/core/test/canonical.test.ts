@@ -6,6 +6,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { canonical } from '../src/Detector.js'
+import { anyValue } from './arbitraries.js'
 
 /** The previous implementation, kept as the reference. */
 const reference = (value: unknown): string =>
@@ -27,18 +28,7 @@ describe('canonical', () => {
   it('writes what the replacer-based version wrote, for any value', () => {
     fc.assert(
       fc.property(
-        fc.anything({
-          withBigInt: true,
-          withBoxedValues: true,
-          withDate: true,
-          withMap: true,
-          withNullPrototype: true,
-          withObjectString: true,
-          withSet: true,
-          withSparseArray: true,
-          withTypedArray: true,
-          key: fc.oneof(fc.string(), fc.constantFrom('0', '1', '10', '2', '-1', '01', '4294967295', '4294967294', '1.5', 'a', 'toJSON')),
-        }),
+        anyValue(fc.oneof(fc.string(), fc.constantFrom('0', '1', '10', '2', '-1', '01', '4294967295', '4294967294', '1.5', 'a', 'toJSON'))),
         (value) => {
           expect(outcome(() => canonical(value))).toBe(outcome(() => reference(value)))
         },
