@@ -142,7 +142,7 @@ export class ByteWriter {
    */
   private start(name: Uint8Array, labelBytes: number): number {
     const defaults = this.defaults
-    this.room(name.length + labelBytes + (defaults === undefined ? 0 : defaults.length + 2) + 26)
+    this.room(name.length + labelBytes + (defaults === undefined ? 0 : defaults.length + 2) + 2 + LONGEST_VALUE)
     const buffer = this.buffer
     let at = this.used
     this.lineAt = at
@@ -228,6 +228,12 @@ export class ByteWriter {
   }
 }
 
+/**
+ * The longest text `valueText` makes: 25 characters, a negative number with five zeros after the
+ * point and 17 significant digits (`-0.0000010071475195003711`); below 1e-6 JavaScript writes an
+ * exponent, which is shorter (`-1.2345678901234567e-308`, 24).
+ */
+const LONGEST_VALUE = 25
 const NEWLINE = 10
 const SPACE = 32
 const OPEN_BRACE = 123

@@ -4,7 +4,9 @@ import { LabelSet, SharedLabels, valueText } from '../src/series.js'
 import { ByteWriter, defaultLabelBytes } from '../src/textFormat.js'
 
 describe('ByteWriter', () => {
-  const edges = [0, -0, 1, 9, 10, 99, 100, 999_999_999, 1e9, 2 ** 31, 2 ** 53, 1.5, -1, -2.5, 1e21, 1e-7, 0.1 + 0.2, Number.NaN]
+  /** The longest texts a number has: 25 characters, then (with an exponent) 24. */
+  const longest = [-0.0000010071475195003711, -1.2345678901234567e-308]
+  const edges = [0, -0, 1, 9, 10, 99, 100, 999_999_999, 1e9, 2 ** 31, 2 ** 53, 1.5, -1, -2.5, 1e21, 1e-7, 0.1 + 0.2, Number.NaN, ...longest]
   const values = [...edges, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MAX_VALUE, Number.MIN_VALUE]
   const numbers = fc.array(fc.oneof(fc.constantFrom(...values), fc.integer(), fc.nat(), fc.double()), { maxLength: 200 })
   /** Label values: any text, escapes and all (backslash, newline, quote), ASCII or not. */
@@ -37,6 +39,18 @@ describe('ByteWriter', () => {
       }),
       { numRuns: 300 },
     )
+  })
+
+  it('writes the longest value whole however full the buffer is when the line starts', () => {
+    expect(longest.map((n) => valueText(n).length)).toEqual([25, 24])
+    for (let size = 1; size <= 64; size++) {
+      for (let before = 0; before <= size; before++) {
+        const writer = new ByteWriter(size)
+        writer.write('x'.repeat(before))
+        writer.line(Buffer.from('m'), new LabelSet({}).bytes, longest[0])
+        expect(writer.bytes().toString('latin1')).toBe(`${'x'.repeat(before)}\nm ${valueText(longest[0])}`)
+      }
+    }
   })
 
   it('writes a line of a set followed by shared labels as the text of the set of both', () => {
