@@ -5,7 +5,7 @@ import { ByteWriter, defaultLabelBytes } from '../src/textFormat.js'
 
 describe('ByteWriter', () => {
   /** The longest texts a number has: 25 characters, then (with an exponent) 24. */
-  const longest = [-0.0000010071475195003711, -1.2345678901234567e-308]
+  const longest: readonly [number, number] = [-0.0000010071475195003711, -1.2345678901234567e-308]
   const edges = [0, -0, 1, 9, 10, 99, 100, 999_999_999, 1e9, 2 ** 31, 2 ** 53, 1.5, -1, -2.5, 1e21, 1e-7, 0.1 + 0.2, Number.NaN, ...longest]
   const values = [...edges, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MAX_VALUE, Number.MIN_VALUE]
   const numbers = fc.array(fc.oneof(fc.constantFrom(...values), fc.integer(), fc.nat(), fc.double()), { maxLength: 200 })
