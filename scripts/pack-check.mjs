@@ -45,10 +45,12 @@ import { formatMessage } from 'publint/utils'
  * recovery's baseline that strained stages do not raise: 24.16 KB measured. The nineteenth grew it to
  * 24.5 KB for state codecs that decode a third faster (arrays of numbers checked whole, no context
  * made for a valid field, the field's context put into a failure's errors instead of validating
- * it again, `absentOr` for fields older states lack): 24.40 KB measured.
+ * it again, `absentOr` for fields older states lack): 24.40 KB measured. The twenty-fourth grew it to
+ * 24.7 KB for gradual recovery's pacing in time (the schedule in its state, the codec field with a
+ * default for older states, the pacing in `request`): 24.64 KB measured.
  */
 const CORE_BUDGET_BYTES = 35_500
-const CORE_OWN_BUDGET_BYTES = 24_500
+const CORE_OWN_BUDGET_BYTES = 24_700
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const bin = (name) => join(root, 'node_modules', '.bin', name)

@@ -38,6 +38,7 @@ export interface Ramp {
   readonly inverseAggression: number
   readonly initialPpm: number
   readonly incrementPpm: number
+  readonly burstMs: number
 }
 
 /** The time-driven ramp's rate at `now` (Envoy's slow-start curve, floored at `initialRate`). */
@@ -50,7 +51,7 @@ export const rampPpm = (g: Ramp, s: GradualRecoveryState, now: number): number =
 export const withRate = (s: GradualRecoveryState, ratePpm: number): GradualRecoveryState => (ratePpm === s.ratePpm ? s : atRate(s, ratePpm))
 
 export const newStage = (s: GradualRecoveryState, ratePpm: number, speed: number, now: number, ramp: RampState): GradualRecoveryState =>
-  gradualState(ratePpm, speed, s.credit, s.inFlight, s.startedAt, s.requests, 0, 0, 0, 0, Math.max(now, s.stageStartedAt), ramp)
+  gradualState(ratePpm, speed, s.credit, s.inFlight, s.startedAt, s.requests, 0, 0, 0, 0, Math.max(now, s.stageStartedAt), ramp, s.paceAt)
 
 /** Whether a ceiling remembered from a failed recovery still holds the ramp at `now`. */
 export const holding = (r: RampState, now: number): boolean => r.brokeAt !== null && (r.holdUntil === null || now < r.holdUntil)
@@ -186,9 +187,11 @@ export const settle = (g: Ramp, s: GradualRecoveryState, now: number): RecoveryV
     return newStage(s, back, 1, now, ramp)
   }
   // A confident "healthy" (the interval's upper bound under the threshold), or at the time
-  // limit no worse than the threshold; otherwise the stage goes on collecting outcomes.
+  // limit no worse than the threshold, or past it with the evidence judged (weighed as above, it
+  // did not reopen: a stage whose errors hover at the threshold must not hold the share for good);
+  // otherwise the stage goes on collecting outcomes.
   const confident = calls >= minimum && wilsonBound(failures, calls, g.z, 1) < g.failureRateThreshold
-  if (!confident && !(timeUp && errorRate < g.failureRateThreshold)) return s
+  if (!confident && !(timeUp && (calls >= minimum || errorRate < g.failureRateThreshold))) return s
   const base = r.baseCalls === 0 ? 0 : r.baseFailures / r.baseCalls
   return stepUp(g, s, failures === 0 || errorRate <= base + g.marginalRate / 2, now)
 }
@@ -207,6 +210,7 @@ export const start = (g: Ramp, now: number): GradualRecoveryState =>
     0,
     now,
     rampState(g.initialPpm, PPM, g.initialPpm >= PPM ? now + g.probationMs : 0, null, null, 0, 0),
+    now,
   )
 
 /**
@@ -240,14 +244,26 @@ export const restart = (g: Ramp, m: GradualRecoveryState, now: number): GradualR
   )
 }
 
-/** Rejection after a throttled request `s` (credit and request count already updated). */
-export const throttled = (s: GradualRecoveryState, now: number): Rejected => {
+/**
+ * Rejection after a throttled request `s` (credit and request count already updated); `pacedFor`:
+ * how long the pacing holds admissions back from `now` (0 if it does not).
+ */
+export const throttled = (s: GradualRecoveryState, now: number, pacedFor: number): Rejected => {
   const requestsUntilAdmit = Math.ceil((PPM - s.credit) / s.ratePpm)
   const elapsed = now - s.startedAt
   // The mean request interval since recovery began (its first request came at `startedAt`).
   const interval = elapsed > 0 && s.requests > 1 ? elapsed / (s.requests - 1) : null
-  return rejected('throttled', interval === null ? null : Math.ceil(requestsUntilAdmit * interval))
+  return rejected('throttled', interval === null ? null : Math.ceil(Math.max(requestsUntilAdmit * interval, pacedFor)))
 }
+
+/**
+ * The interval (ms) between admissions that paces a share of `ratePpm` of the mean request rate
+ * since recovery began (`s.requests` requests over `now - s.startedAt`), or 0 where nothing is
+ * paced: pacing off (`burstMs: 0`), the full share (probation admits every request), or no
+ * interval seen yet.
+ */
+const paceInterval = (g: Ramp, s: GradualRecoveryState, ratePpm: number, now: number): number =>
+  g.burstMs === 0 || ratePpm >= PPM || s.requests === 0 || now <= s.startedAt ? 0 : (PPM * (now - s.startedAt)) / (ratePpm * s.requests)
 
 export const request = (g: Ramp, current: GradualRecoveryState, now: number): RecoveryAdmission<GradualRecoveryState> => {
   // A stage whose time is up moves on here too, where outcomes come too slowly to move it (a
@@ -256,11 +272,22 @@ export const request = (g: Ramp, current: GradualRecoveryState, now: number): Re
   const before = typeof judged === 'string' ? current : judged
   const ratePpm = rampPpm(g, before, now)
   const credit = before.credit + ratePpm
-  const admit = credit >= PPM
+  // Pacing (GCRA): admissions keep to a schedule at the share of the mean request rate, ahead of
+  // it by a `burstMs` window's worth at most, so that a burst of requests is not a burst of load.
+  // Where the share brings less than a call per `burstMs` the schedule only spaces admissions
+  // `burstMs` apart (the count keeps the share). Its slack: the window less an interval, plus the
+  // mean request interval (the count's own unevenness: it admits on whole requests, and evenly
+  // spaced requests are never held back).
+  const exact = paceInterval(g, before, ratePpm, now)
+  const interval = Math.min(g.burstMs, exact)
+  const slack = Math.max(0, g.burstMs - exact + (exact * ratePpm) / PPM)
+  const pacedFor = interval === 0 ? 0 : before.paceAt - slack - now
+  const admit = credit >= PPM && !(pacedFor > 0)
   const s = gradualState(
     ratePpm,
     before.speed,
-    admit ? credit - PPM : credit,
+    // Held back by the pacing, the credit keeps one admission for the next request, no more.
+    admit ? credit - PPM : Math.min(credit, PPM - 1),
     admit ? before.inFlight + 1 : before.inFlight,
     before.startedAt,
     before.requests + 1,
@@ -270,8 +297,9 @@ export const request = (g: Ramp, current: GradualRecoveryState, now: number): Re
     before.stageFailures,
     before.stageStartedAt,
     before.ramp,
+    admit && interval > 0 ? Math.max(before.paceAt, now) + interval : before.paceAt,
   )
-  return admit ? { state: s, admitted: true } : { state: s, admitted: false, rejection: throttled(s, now) }
+  return admit ? { state: s, admitted: true } : { state: s, admitted: false, rejection: throttled(s, now, Math.max(0, pacedFor)) }
 }
 
 /** The state moved by `deltaMs` (the caller's clock jumped back). */
@@ -297,6 +325,7 @@ export const rebase = (s: GradualRecoveryState, deltaMs: number): GradualRecover
       s.ramp.baseCalls,
       s.ramp.baseFailures,
     ),
+    s.paceAt + deltaMs,
   )
 
 /** What the recovery reports. */

@@ -23,7 +23,7 @@ const Confidence = constrained('a confidence in [0.5, 0.9999]', (n) => n >= 0.5 
 /**
  * Config codec of gradual recovery. Defaults: `initialRate` 0.25, `increment` 0.1, `maxSpeed` 4,
  * `stageCalls` 10, `stageMs` 500, `stageMaxMs` 1,500, `confidence` 0.95, `probationMs` 30,000,
- * `probationCalls` 100, `holdMs` 30,000, `aggression` 1; `failureRateThreshold` defaults to 0.5
+ * `probationCalls` 100, `holdMs` 30,000, `burstMs` 1,000, `aggression` 1; `failureRateThreshold` defaults to 0.5
  * (or the strictest closed failure-rate threshold if stricter) and `marginalRate` to 0.1 (or half
  * the threshold if less); `stageMaxMs` defaults to 1,500 or `stageMs` if longer, and must be at least `stageMs`. With `rampMs` the ramp follows time
  * instead of stages (Envoy's slow start).
@@ -47,6 +47,7 @@ export const GradualRecoveryConfig = struct(
     slowCallMs: DurationMs,
     rampMs: DurationMs,
     aggression: Aggression,
+    burstMs: OptionalDurationMs,
   },
   {
     initialRate: 0.25,
@@ -58,6 +59,7 @@ export const GradualRecoveryConfig = struct(
     probationMs: 30_000,
     probationCalls: 100,
     holdMs: 30_000,
+    burstMs: 1_000,
   },
 )
 /** A gradual recovery config as written (thresholds optional; the other defaults filled). */
@@ -88,9 +90,18 @@ export type GradualRecoveryInput = Partial<Omit<GradualRecoveryConfig, 'kind'>>
  *
  * - Admission is deterministic: each request adds the rate to a credit; a request is admitted
  *   when the credit reaches 1 (the first request of recovery is admitted at once). Over any run
- *   of requests the admitted count is within one of `rate * requests`. Rejections carry reason
+ *   of requests the admitted count is never more than one over `rate * requests`. Rejections carry reason
  *   `throttled` and a retry-after: the requests still needed before the next admission times the
- *   mean request interval since recovery began (`null` until two requests have been seen).
+ *   mean request interval since recovery began (`null` until two requests have been seen), or
+ *   the pacing's wait if longer.
+ * - Pacing: below the full share, admissions also keep to a schedule in time (GCRA) at the share
+ *   of the mean request rate since recovery began, ahead of it by `burstMs` at most (less an
+ *   admission interval, plus a request interval: evenly spaced requests are never held back), so
+ *   that a burst of requests is not a burst of load on an upstream still recovering. Where the
+ *   share brings less than a call per `burstMs`, admissions are spaced `burstMs` apart (less that
+ *   slack). A request the schedule holds back is throttled, and the next one takes its admission;
+ *   where requests come in bunches further apart than `burstMs`, that admits less than the share.
+ *   `burstMs: 0` turns pacing off.
  * - A stage is judged once it has lasted `stageMs` and has either `stageCalls` outcomes (enough
  *   evidence, which high traffic brings in milliseconds) or lasted `stageMaxMs` (enough time,
  *   where traffic is too slow for evidence: a time-based slow start at a few requests a second).
@@ -110,7 +121,9 @@ export type GradualRecoveryInput = Partial<Omit<GradualRecoveryConfig, 'kind'>>
  *     by halves (the share the upstream sustains), and a healthy stage at the ceiling lifts it
  *     (the ramp goes on from speed 1: the share that strained or broke the upstream is near);
  *   - otherwise, once the interval's upper bound is below `failureRateThreshold` (a confident
- *     "healthy"), or at `stageMaxMs` with a rate below it, the rate rises by `increment * speed`,
+ *     "healthy"), or at `stageMaxMs` with a rate below it or with `stageCalls` outcomes (which,
+ *     weighed as above, did not reopen it: errors hovering at the threshold do not hold the share
+ *     for good), the rate rises by `increment * speed`,
  *     and a stage whose errors did not rise over half the margin doubles the speed (up to
  *     `maxSpeed`): slow start while clean, additive steps while not. Until then the stage goes on
  *     collecting outcomes.
@@ -182,6 +195,7 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
     inverseAggression: 1 / (config.aggression ?? 1),
     initialPpm: toPpm(config.initialRate),
     incrementPpm: toPpm(config.increment),
+    burstMs: config.burstMs,
   }
   return {
     kind: 'gradual',

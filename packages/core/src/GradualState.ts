@@ -1,4 +1,4 @@
-import { Finite, literal, NonNegativeInt, nullable, PositiveInt, struct } from './codecs.js'
+import { absentOr, Finite, literal, NonNegativeInt, nullable, PositiveInt, struct } from './codecs.js'
 import { PPM } from './credit.js'
 import type { RecoverySnapshot } from './Recovery.js'
 import { primeShape } from './shapes.js'
@@ -33,6 +33,11 @@ export interface GradualRecoveryState {
   readonly stageStartedAt: number
   /** What the ramp has learnt; changes only when a stage ends (requests and outcomes share it). */
   readonly ramp: RampState
+  /**
+   * The pacing's schedule (GCRA's theoretical arrival time): admissions run no further ahead of
+   * it than `burstMs`; each moves it on by the interval of the share of the request rate.
+   */
+  readonly paceAt: number
 }
 
 /** What gradual recovery has learnt about the upstream during this recovery (and the last failed one). */
@@ -110,6 +115,7 @@ export const gradualState = (
   stageFailures: number,
   stageStartedAt: number,
   ramp: RampState,
+  paceAt: number,
 ): GradualRecoveryState => ({
   kind: 'gradual',
   ratePpm,
@@ -124,8 +130,9 @@ export const gradualState = (
   stageFailures,
   stageStartedAt,
   ramp,
+  paceAt,
 })
-primeShape((v) => gradualState(v, v, v, v, v, v, v, v, v, v, v, v))
+primeShape((v) => gradualState(v, v, v, v, v, v, v, v, v, v, v, v, v))
 
 /** A probe left flight: counted in the stage (a settled outcome) or not (a cancellation). */
 export const callEnded = (s: GradualRecoveryState, counted: boolean, failed: boolean): GradualRecoveryState =>
@@ -142,6 +149,7 @@ export const callEnded = (s: GradualRecoveryState, counted: boolean, failed: boo
     failed ? s.stageFailures + 1 : s.stageFailures,
     s.stageStartedAt,
     s.ramp,
+    s.paceAt,
   )
 
 /** A copy of `s` at another rate and ramp (a fresh object in the constructor's shape). */
@@ -159,15 +167,16 @@ export const copy = (s: GradualRecoveryState, ratePpm: number, ramp: RampState):
     s.stageFailures,
     s.stageStartedAt,
     ramp,
+    s.paceAt,
   )
 
 /** A copy of `s` at another rate. */
 export const atRate = (s: GradualRecoveryState, ratePpm: number): GradualRecoveryState => copy(s, ratePpm, s.ramp)
 
 /** A copy of `s` with a copy of its ramp (decoded or encoded states share nothing with their source). */
-export const copyOf = (s: GradualRecoveryState): GradualRecoveryState =>
+export const copyOf = (s: Omit<GradualRecoveryState, 'paceAt'> & { readonly paceAt?: number | undefined }): GradualRecoveryState =>
   copy(
-    s,
+    s.paceAt === undefined ? { ...s, paceAt: s.startedAt } : (s as GradualRecoveryState),
     s.ratePpm,
     rampState(
       s.ramp.goodPpm,
@@ -202,4 +211,6 @@ export const GradualRecoveryStateCodec = struct('a gradual recovery state', {
     baseCalls: NonNegativeInt,
     baseFailures: NonNegativeInt,
   }),
+  // Absent from states written before pacing: then the schedule starts now.
+  paceAt: absentOr(Finite),
 })

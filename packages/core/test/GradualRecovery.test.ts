@@ -290,6 +290,29 @@ describe('gradual recovery', () => {
     expect(h.snapshot.state).toBe('closed')
   })
 
+  it('does not hold a share for good on errors that hover at the threshold: past stageMaxMs, a stage with its stageCalls that did not reopen steps up', () => {
+    // The first stage errs 45% of the time (the baseline), the next 50%: not a strain (under the
+    // baseline plus marginalRate), not a relapse (weighed with the baseline it stays under 50%),
+    // and its rate is not under the threshold either. Such a stage used to collect outcomes for as
+    // long as the errors hovered there, holding the upstream at its share.
+    const h = new Harness(gradual({ initialRate: 0.5, increment: 0.1, maxSpeed: 1, stageCalls: 20, stageMaxMs: 200 }))
+    h.call(0, 'failure', 0)
+    const rates = new Set<number>()
+    let first = 0
+    let second = 0
+    for (let t = 1_000; t === 1_000 || (t < 3_000 && h.snapshot.state === 'half-open'); t++) {
+      const d = h.request(t)
+      const rate = h.snapshot.admitRate
+      rates.add(rate)
+      if (d._tag !== 'Admitted') continue
+      // 45% of the calls fail, spread evenly; then every other one, the first of each pair (so
+      // that the stage's rate never drops under 50%).
+      const fails = rate === 0.5 ? Math.floor((first + 1) * 0.45) > Math.floor(first++ * 0.45) : second++ % 2 === 0
+      h.settle(d, fails ? 'failure' : 'success', t, 0)
+    }
+    expect([...rates].slice(0, 3)).toEqual([0.5, 0.6, 0.7])
+  })
+
   it('takes a stage time limit of 1.5 s, or stageMs if longer; a limit set below stageMs is refused by name', () => {
     expect(gradualRecovery().config).toMatchObject({ stageMs: 500, stageMaxMs: 1_500 })
     expect(gradualRecovery({ stageMs: 10_000 }).config).toMatchObject({ stageMs: 10_000, stageMaxMs: 10_000 })
