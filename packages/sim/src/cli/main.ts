@@ -44,16 +44,17 @@ const RECOVERY_NOTE = `classic vs gradual: classic half-open closes on its first
 once. Gradual recovery admits 25%, raises it by 10, 20, then 40 points after clean stages (10 calls or 1.5 s,
 and 0.5 s at least), steps back to the last good share when errors rise with it (measured against
 its own baseline, so an upstream that errs at every share is admitted as classic admits it),
-remembers a share that broke the upstream, and watches at full traffic for 30 s before closing
-(a relapse reopens it within a stage or two). What it costs: a ramp of one to two seconds per
+remembers a share that broke the upstream, paces what it admits in time (a burst of requests is
+not a burst of load), and watches at full traffic for 30 s before closing (a relapse reopens it
+within a stage or two). What it costs: a ramp of one to two seconds per
 recovery, so on an upstream that flaps (three recoveries) it loses up to 2.1 points to classic; and an upstream
 that breaks without warning (fragile-cliff, and this demo's fragile recovery) is broken once
 before the ramp learns where. What it saves: a fragile upstream is broken once, not again and
 again. Across the whole scenario space (pnpm bench:quality, 82 cells from 1 to 10,000 requests/s)
-it is within 2 points of classic on every cell but flapping at 5,000 requests/s, and 21 to 60 points ahead on ten of
+it is within 2 points of classic on every cell but flapping at 5,000 requests/s, and 21 to 60 points ahead on eleven of
 the thirteen fragile cells; pnpm bench:recovery prints the medians over 20 seeds of the built-in scenarios.
 Adaptive throttling around a circuit that trips at 90% and recovers gradually (the README's recommended
-composition) loses no cell of the space to classic and wins 29, fragile ones included.`
+composition) loses no cell of the space to classic and wins 27, fragile ones included.`
 
 /** A built-in scenario by its own name only (`toString` or `__proto__` name none). */
 const builtIn = (name: string): Scenario | undefined => (Object.hasOwn(scenarios, name) ? scenarios[name] : undefined)
