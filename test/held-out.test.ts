@@ -1,0 +1,52 @@
+/**
+ * bench/quality/held-out: incidents that are not cells of the quality matrix (bursty traffic on
+ * fragile and healthy upstreams at other traffic levels and burst shapes), kept to check gradual
+ * recovery's pacing in time on what it was not chosen on. Every file is a scenario the file
+ * format accepts or a config `fromConfig` reads, and bench/quality/README.md's table is what the
+ * simulator gives on them.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { strategyFromConfig } from '@datapunk/breaker'
+import { parseScenario, simulate } from '@datapunk/breaker-sim'
+import { describe, expect, it } from 'vitest'
+
+const dir = new URL('../bench/quality/held-out/', import.meta.url)
+const json = (name: string): unknown => JSON.parse(readFileSync(new URL(name, dir), 'utf8'))
+const files = readdirSync(dir).filter((f) => f.endsWith('.json'))
+const configs = ['classic.json', 'gradual.json', 'gradual-unpaced.json']
+const scenarioFiles = files.filter((f) => !configs.includes(f))
+
+const strategy = (name: string) => {
+  const decoded = strategyFromConfig(json(name))
+  if (decoded._tag === 'Left') throw new Error(`${name}: ${decoded.left.message}`)
+  return decoded.right
+}
+const scenario = (name: string) => {
+  const parsed = parseScenario(json(name), name)
+  if (parsed._tag === 'Left') throw new Error(parsed.left)
+  return parsed.right
+}
+
+describe('the held-out incidents (bench/quality/held-out)', () => {
+  it('are scenarios the file format accepts, bursty, named as their files, and configs fromConfig reads', () => {
+    expect(scenarioFiles).toHaveLength(8)
+    for (const f of scenarioFiles) {
+      const s = scenario(f)
+      expect(s.name).toBe(f.replace(/\.json$/, ''))
+      expect(s.load.kind).toBe('bursts')
+    }
+    for (const c of configs) expect(strategy(c).name).toBe(c.replace(/\.json$/, ''))
+  })
+
+  it('a fragile upstream under bursts at 20 requests/s: paced gradual recovery keeps it up where counting alone does not (seeds 101..103)', () => {
+    const s = scenario('warn50-bursty-20.json')
+    const strategies = configs.map(strategy)
+    for (const seed of [101, 102, 103]) {
+      const [classic, paced, unpaced] = simulate(s, strategies, { seed }).map((r) => r.summary)
+      if (classic === undefined || paced === undefined || unpaced === undefined) throw new Error('a run is missing')
+      expect(paced.successRate - unpaced.successRate).toBeGreaterThan(0.2)
+      expect(paced.collapses).toBeLessThan(unpaced.collapses)
+      expect(unpaced.successRate).toBeGreaterThanOrEqual(classic.successRate)
+    }
+  })
+})
