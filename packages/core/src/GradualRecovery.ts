@@ -23,7 +23,7 @@ const Confidence = constrained('a confidence in [0.5, 0.9999]', (n) => n >= 0.5 
 /**
  * Config codec of gradual recovery. Defaults: `initialRate` 0.25, `increment` 0.1, `maxSpeed` 4,
  * `stageCalls` 10, `stageMs` 500, `stageMaxMs` 1,500, `confidence` 0.95, `probationMs` 30,000,
- * `probationCalls` 100, `holdMs` 30,000, `burstMs` 1,000, `aggression` 1; `failureRateThreshold` defaults to 0.5
+ * `probationCalls` 100, `holdMs` 30,000, `burstMs` 500, `aggression` 1; `failureRateThreshold` defaults to 0.5
  * (or the strictest closed failure-rate threshold if stricter) and `marginalRate` to 0.1 (or half
  * the threshold if less); `stageMaxMs` defaults to 1,500 or `stageMs` if longer, and must be at least `stageMs`. With `rampMs` the ramp follows time
  * instead of stages (Envoy's slow start).
@@ -59,7 +59,7 @@ export const GradualRecoveryConfig = struct(
     probationMs: 30_000,
     probationCalls: 100,
     holdMs: 30_000,
-    burstMs: 1_000,
+    burstMs: 500,
   },
 )
 /** A gradual recovery config as written (thresholds optional; the other defaults filled). */

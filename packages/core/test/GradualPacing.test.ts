@@ -39,7 +39,7 @@ describe('gradual recovery paces its admissions in time', () => {
     // 10 s at 100 requests/s, then 2 s at 10,000 requests/s.
     const steady = even(1000, 1000, 10)
     const burst = even(11_000, 20_000, 0.1)
-    const paced = admissions(oneStage(0.5), [...steady, ...burst]).admitted
+    const paced = admissions(oneStage(0.5, { burstMs: 1_000 }), [...steady, ...burst]).admitted
     const unpaced = admissions(oneStage(0.5, { burstMs: 0 }), [...steady, ...burst]).admitted
     const inBurst = (times: number[]) => times.filter((t) => t >= 11_000).length
     // Counted alone, half of the burst's requests are admitted.
@@ -53,11 +53,12 @@ describe('gradual recovery paces its admissions in time', () => {
     expect(paced.filter((t) => t < 11_000)).toEqual(unpaced.filter((t) => t < 11_000))
   })
 
-  it('holds nothing back from evenly spaced requests, at any rate and share', () => {
+  it('holds nothing back from evenly spaced requests, at any rate, share and burstMs', () => {
     for (const everyMs of [0.5, 1, 10, 100, 250, 450, 500, 2_000]) {
       for (const share of [0.1, 0.25, 1 / 3, 0.45, 0.5, 0.55, 0.75, 0.9, 0.99]) {
         const times = even(1000, Math.min(400, 59_000 / everyMs), everyMs)
-        expect(admissions(oneStage(share), times).admitted).toEqual(admissions(oneStage(share, { burstMs: 0 }), times).admitted)
+        const counted = admissions(oneStage(share, { burstMs: 0 }), times).admitted
+        for (const burstMs of [250, 500, 1_000]) expect(admissions(oneStage(share, { burstMs }), times).admitted).toEqual(counted)
       }
     }
   })
@@ -68,7 +69,7 @@ describe('gradual recovery paces its admissions in time', () => {
     const times = Array.from({ length: 112 }, (_, i) => 1000 + Math.floor(i / 8) * 4000 + (i % 8) * 50)
     const gaps = (admitted: number[]) => admitted.slice(1).map((t, i) => t - (admitted[i] as number))
     expect(Math.min(...gaps(admissions(oneStage(0.25, { burstMs: 0 }), times).admitted))).toBe(200)
-    const { admitted } = admissions(oneStage(0.25), times)
+    const { admitted } = admissions(oneStage(0.25, { burstMs: 1_000 }), times)
     // From the second bunch on: in the first, the mean request rate is the bunch's own.
     expect(Math.min(...gaps(admitted.filter((t) => t >= 5000)))).toBeGreaterThanOrEqual(1000)
     // One call per bunch, then: under the count's share where requests come bunched more than a
@@ -133,6 +134,6 @@ describe('gradual recovery paces its admissions in time', () => {
 
   it('refuses a negative burstMs by name', () => {
     expect(() => gradualRecovery({ burstMs: -1 })).toThrow(/burstMs/)
-    expect(gradualRecovery({}).config).toMatchObject({ burstMs: 1_000 })
+    expect(gradualRecovery({}).config).toMatchObject({ burstMs: 500 })
   })
 })
