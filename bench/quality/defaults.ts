@@ -60,6 +60,7 @@ const KNOBS: ReadonlyArray<Knob> = [
   { name: 'gradual increment', row: 'gradual', path: 'recovery.increment', values: [0.05, 0.1, 0.2, 0.4], shipped: 0.1 },
   { name: 'gradual maxSpeed', row: 'gradual', path: 'recovery.maxSpeed', values: [1, 2, 4, 8], shipped: 4 },
   { name: 'gradual stageMs', row: 'gradual', path: 'recovery.stageMs', values: [0, 250, 500, 1_000], shipped: 500 },
+  { name: 'gradual burstMs', row: 'gradual', path: 'recovery.burstMs', values: [0, 250, 500, 1_000, 2_000], shipped: 500 },
   {
     name: 'consecutive-failures threshold (no default: the demo uses 10)',
     row: 'consecutive+backoff',
