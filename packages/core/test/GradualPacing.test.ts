@@ -1,4 +1,5 @@
 import { circuit, type GradualRecoverySnapshot, gradualRecovery } from '@datapunk/breaker'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Harness } from './harness.js'
 
@@ -85,6 +86,36 @@ describe('gradual recovery paces its admissions in time', () => {
         expect(admitted.length).toBeLessThanOrEqual(share * times.length + 1)
       }
     }
+  })
+
+  it('only ever holds admissions back: after any prefix of any requests, paced admissions are at most the count’s alone', () => {
+    const requestTimes = fc
+      .array(fc.oneof(fc.double({ min: 0, max: 5, noNaN: true }), fc.integer({ min: 0, max: 3000 })), { minLength: 1, maxLength: 300 })
+      .map((gaps) => {
+        let t = 1000
+        return gaps.map((gap) => (t += gap))
+      })
+    fc.assert(
+      fc.property(
+        requestTimes,
+        fc.double({ min: 0.05, max: 0.99, noNaN: true }),
+        fc.integer({ min: 1, max: 3000 }),
+        (times, share, burstMs) => {
+          // Within one stage (a minute at most: the times stay under it), one share throughout.
+          const inStage = times.filter((t) => t < 60_000)
+          const paced = admissions(oneStage(share, { burstMs }), inStage).admitted
+          const counted = admissions(oneStage(share, { burstMs: 0 }), inStage).admitted
+          let p = 0
+          let c = 0
+          for (const t of inStage) {
+            while (paced[p] !== undefined && paced[p] === t) p++
+            while (counted[c] !== undefined && counted[c] === t) c++
+            expect(p).toBeLessThanOrEqual(c)
+          }
+        },
+      ),
+      { numRuns: 200 },
+    )
   })
 
   it('does not pace at the full share: probation admits every request', () => {

@@ -179,6 +179,7 @@ export const gradualRecovery = (cap: number): fc.Arbitrary<RecoveryConfigInput> 
         probationMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 400 })),
         probationCalls: fc.integer({ min: 1, max: 20 }),
         holdMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 800 })),
+        burstMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1000 })),
         slowCallMs: fc.integer({ min: 300, max: 1000 }), // rarely slow: most recoveries can succeed
       },
       { requiredKeys: ['kind', 'failureRateThreshold', 'marginalRate'] },
