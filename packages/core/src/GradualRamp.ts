@@ -376,5 +376,6 @@ export const validate = (g: Ramp, u: unknown, c: t.Context): t.Validation<Gradua
   if (s.ramp.holdUntil !== null && (s.ramp.brokeAt === null || s.ramp.holdUntil > s.stageStartedAt + g.holdMs)) {
     return t.failure(u, c, `expected holdUntil only under a remembered ceiling, at most holdMs (${g.holdMs}) after the stage began`)
   }
-  return t.success(copyOf(s))
+  // A state written before pacing has no schedule: it starts where recovery began.
+  return t.success(copyOf(s.paceAt === undefined ? { ...s, paceAt: s.startedAt } : (s as GradualRecoveryState)))
 }

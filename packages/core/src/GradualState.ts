@@ -174,9 +174,9 @@ export const copy = (s: GradualRecoveryState, ratePpm: number, ramp: RampState):
 export const atRate = (s: GradualRecoveryState, ratePpm: number): GradualRecoveryState => copy(s, ratePpm, s.ramp)
 
 /** A copy of `s` with a copy of its ramp (decoded or encoded states share nothing with their source). */
-export const copyOf = (s: Omit<GradualRecoveryState, 'paceAt'> & { readonly paceAt?: number | undefined }): GradualRecoveryState =>
+export const copyOf = (s: GradualRecoveryState): GradualRecoveryState =>
   copy(
-    s.paceAt === undefined ? { ...s, paceAt: s.startedAt } : (s as GradualRecoveryState),
+    s,
     s.ratePpm,
     rampState(
       s.ramp.goodPpm,
