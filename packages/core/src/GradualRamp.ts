@@ -214,24 +214,40 @@ export const start = (g: Ramp, now: number): GradualRecoveryState =>
   )
 
 /**
- * The next recovery after `m` failed. A failure above the first share (and below the full one,
- * where probation caught a relapse) is remembered for `holdMs`: the new ramp climbs no higher
- * than the share that was last healthy before it, and holds there for `holdMs` before trying
- * higher. Recoveries that fail at their first share (the upstream still down) pass the memory on.
+ * How soon after the ramp reached the full share a relapse in probation is remembered as a break
+ * at the full share (see {@link restart}). An upstream whose capacity lies between the last share
+ * under the full one and the full one breaks within a second or two of the full share (the load
+ * over the last second passes the capacity: 1 to 2.6 s on a cliff at 97% of 200 requests/s); an
+ * upstream that flaps relapses whenever its next fault comes, which in the quality matrix's
+ * flapping cells is 9.5 s or more after the full share.
  */
-export const restart = (g: Ramp, m: GradualRecoveryState, now: number): GradualRecoveryState => {
+export const PROBATION_BREAK_MS = 5_000
+
+/**
+ * The next recovery after `m` failed (the circuit reopened at `failedAt`). A failure above the
+ * first share is remembered for `holdMs`: below the full share, or at it within
+ * {@link PROBATION_BREAK_MS} of reaching it (a relapse later in probation is taken for a new
+ * fault, not the share's doing). The new ramp climbs no higher than the share that was last
+ * healthy before it, and holds there for `holdMs` before trying higher. Recoveries that fail at
+ * their first share (the upstream still down) pass the memory on.
+ */
+export const restart = (g: Ramp, m: GradualRecoveryState, now: number, failedAt: number = now): GradualRecoveryState => {
   const fresh = start(g, now)
   if (g.rampMs !== undefined || g.holdMs === 0) return fresh
   // A break above the first share is the upstream's fragility only if it was healthy below it
   // (its baseline under `marginalRate`): errors that were there all along are not load's doing.
   const healthyBelow = m.ramp.baseCalls > 0 && m.ramp.baseFailures / m.ramp.baseCalls < g.marginalRate
-  const brokeAbove = m.ratePpm > g.initialPpm && m.ratePpm < PPM && healthyBelow
+  // At the full share, probation began `probationMs` before it ends.
+  const full = m.ratePpm >= PPM
+  const brokeAbove =
+    m.ratePpm > g.initialPpm && healthyBelow && (!full || failedAt - (m.ramp.probationEnds - g.probationMs) < PROBATION_BREAK_MS)
   const remembered = m.ramp.brokeAt !== null && now - m.ramp.brokeAt < g.holdMs
   if (!brokeAbove && !remembered) return fresh
   // The last healthy share, lowered by half the step that broke the upstream: a short stage can
   // pass before the load it sends has shown (the upstream strains on its recent load, not on
-  // this instant's), so the share just under the break is not trusted whole.
-  const good = m.ramp.goodPpm
+  // this instant's), so the share just under the break is not trusted whole. A healthy stage in
+  // probation makes the full share the last healthy one: then the break is taken as a step's.
+  const good = full && m.ramp.goodPpm >= PPM ? Math.max(g.initialPpm, PPM - g.incrementPpm) : m.ramp.goodPpm
   const below = good < m.ratePpm ? good - Math.floor((m.ratePpm - good) / 2) : Math.floor(m.ratePpm / 2)
   const ceilingPpm = Math.max(g.initialPpm, brokeAbove ? Math.min(below, m.ramp.ceilingPpm) : m.ramp.ceilingPpm)
   const brokeAt = brokeAbove ? now : (m.ramp.brokeAt ?? now)

@@ -141,9 +141,11 @@ export type GradualRecoveryInput = Partial<Omit<GradualRecoveryConfig, 'kind'>>
  *   circuit. `probationMs: 0` closes at the first healthy stage at 1. During probation every call
  *   in flight is a probe: the circuit's `maxProbesInFlight` (learned by default from what the
  *   upstream carried while closed) caps concurrency.
- * - Memory of a failure: when a recovery fails above its first share (and below the full one)
- *   after healthy stages (a baseline under `marginalRate`: errors that were there all along are
- *   not the share's doing), the next recovery, if it starts within `holdMs`, climbs no higher than
+ * - Memory of a failure: when a recovery fails above its first share (below the full one, or in
+ *   probation within 5 s of reaching it: an upstream that breaks at the full share breaks within
+ *   a second or two, while a relapse later is taken for a new fault) after healthy stages (a
+ *   baseline under `marginalRate`: errors that were there all along are not the share's doing),
+ *   the next recovery, if it starts within `holdMs`, climbs no higher than
  *   the share that was last healthy before the failure, lowered by half the step that broke it
  *   (a short stage can pass before its load has shown), and holds there for `holdMs` once it reaches it, before trying
  *   higher: an upstream that broke under a share without warning is not broken the same way
@@ -202,7 +204,7 @@ export const gradualRecovery = (input: GradualRecoveryInput = {}, closedFailureR
     config,
     key: canonical(config),
     start: (now) => start(g, now),
-    restart: (m, now) => restart(g, m, now),
+    restart: (m, now, failedAt) => restart(g, m, now, failedAt),
     request: (s, now) => request(g, s, now),
     outcome: (s, failed, latencyMs, now) => settle(g, callEnded(s, true, probeFailed(failed, latencyMs, g.slowCallMs)), now),
     cancel: (s) => (s.inFlight === 0 ? s : callEnded(s, false, false)),

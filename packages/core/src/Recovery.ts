@@ -56,8 +56,10 @@ export interface Recovery<R> {
    * the circuit reopened on this recovery's verdict and has stayed open since. Without it, or when
    * the circuit opened any other way (a trip from closed, a manual or forced open, an isolation, a
    * swap to another recovery), the circuit calls `start`. The circuit keeps `memory` while open.
+   * `failedAt`: when the circuit reopened on that verdict (`memory` is the state before the
+   * outcome or tick that gave it); a policy written before it was passed may ignore it.
    */
-  restart?(memory: R, now: number): R
+  restart?(memory: R, now: number, failedAt: number): R
   /** Takes a request: admit it as a probe, or reject it with a reason and a retry-after. */
   request(state: R, now: number): RecoveryAdmission<R>
   /** A probe settled (`latencyMs` finite and >= 0). */

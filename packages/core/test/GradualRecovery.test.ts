@@ -470,6 +470,45 @@ describe('gradual recovery', () => {
       expect(h.snapshot.state).toBe('closed')
     })
 
+    /**
+     * A request per ms from 1 s on; every call fails for 2 s from `failAfter` ms after the ramp first
+     * reached the full share. Returns the highest share the recovery after that break reached
+     * within 8 s of the break's end, and the ceiling it reported.
+     */
+    const probationBreak = (failAfter: number) => {
+      const h = new Harness(gradual({ ...cliffRecovery(20_000), probationMs: 10_000, probationCalls: 10 }))
+      h.call(0, 'failure', 0)
+      let fullAt: number | undefined
+      let highest = 0
+      const ceilings = new Set<number | null>()
+      for (let now = 1000; now < 30_000; now++) {
+        const d = h.request(now)
+        const snap = h.snapshot
+        const recovery = snap.recovery as GradualRecoverySnapshot | null
+        if (fullAt === undefined && snap.state === 'half-open' && snap.admitRate >= 1) fullAt = now
+        const breakEnds = fullAt === undefined ? Number.POSITIVE_INFINITY : fullAt + failAfter + 2000
+        if (snap.state === 'half-open' && recovery !== null && now >= breakEnds && now < breakEnds + 8000) {
+          highest = Math.max(highest, snap.admitRate)
+          ceilings.add(recovery.ceiling)
+        }
+        if (d._tag === 'Admitted')
+          h.settle(d, fullAt !== undefined && now >= fullAt + failAfter && now < breakEnds ? 'failure' : 'success', now, 1)
+      }
+      return { highest, ceilings: [...ceilings] }
+    }
+
+    it('remembers a relapse that comes within 5 s of the full share (a capacity just under it), below the share last healthy', () => {
+      // At once: 0.8 was the last healthy share, the break at 1 is a step of 0.2, so 0.8 - 0.1.
+      expect(probationBreak(0)).toEqual({ highest: 0.7, ceilings: [0.7] })
+      // After healthy stages in probation: the full share was healthy, the break is taken as a step's (0.9 - 0.05).
+      // 4 s in, the circuit reopens within 5 s of the full share, and turns half-open again after it.
+      expect(probationBreak(4000)).toEqual({ highest: 0.85, ceilings: [0.85] })
+    })
+
+    it('takes a relapse later in probation for a new fault: the next recovery climbs to the full share', () => {
+      expect(probationBreak(6000)).toMatchObject({ highest: 1, ceilings: [null] })
+    })
+
     it('reports the remembered ceiling and when its hold ends', () => {
       const h = new Harness(cliff(5000))
       h.call(0, 'failure', 0)

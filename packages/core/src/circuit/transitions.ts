@@ -75,7 +75,8 @@ export const trip = <D, R>(
 /** Half-open with a fresh recovery, or one that remembers the failed recovery the open phase keeps. */
 export const halfOpen = <D, R>(p: CircuitParts<D, R>, s: CircuitData<D, R>, at: number, reason: TransitionReason): CircuitData<D, R> => {
   const memory = s.phase.state === CircuitState.Open ? s.recovery : null
-  const recovery = memory !== null && p.recovery.restart !== undefined ? p.recovery.restart(memory, at) : p.recovery.start(at)
+  const recovery =
+    memory !== null && p.recovery.restart !== undefined ? p.recovery.restart(memory, at, s.phase.since) : p.recovery.start(at)
   return enter(s, CircuitState.HalfOpen, Mode.Normal, null, s.phase.trips, at, reason, s.detector, recovery)
 }
 
