@@ -1,9 +1,9 @@
 /**
  * bench/quality/held-out: incidents that are not cells of the quality matrix (bursty traffic on
- * fragile and healthy upstreams at other traffic levels and burst shapes), kept to check gradual
- * recovery's pacing in time on what it was not chosen on. Every file is a scenario the file
- * format accepts or a config `fromConfig` reads, and bench/quality/README.md's table is what the
- * simulator gives on them.
+ * fragile and healthy upstreams at other traffic levels and burst shapes, a cliff just under the
+ * full load, flaps too short for a ramp), kept to check gradual recovery on what it was not chosen
+ * on. Every file is a scenario the file format accepts or a config `fromConfig` reads, and
+ * bench/quality/README.md's tables are what the simulator gives on them.
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { strategyFromConfig } from '@datapunk/breaker'
@@ -28,12 +28,12 @@ const scenario = (name: string) => {
 }
 
 describe('the held-out incidents (bench/quality/held-out)', () => {
-  it('are scenarios the file format accepts, bursty, named as their files, and configs fromConfig reads', () => {
-    expect(scenarioFiles).toHaveLength(8)
+  it('are scenarios the file format accepts, named as their files (bursty where the name says so), and configs fromConfig reads', () => {
+    expect(scenarioFiles).toHaveLength(10)
     for (const f of scenarioFiles) {
       const s = scenario(f)
       expect(s.name).toBe(f.replace(/\.json$/, ''))
-      expect(s.load.kind).toBe('bursts')
+      expect(s.load.kind).toBe(f.includes('bursty') ? 'bursts' : 'poisson')
     }
     for (const c of configs) expect(strategy(c).name).toBe(c.replace(/\.json$/, ''))
   })
@@ -48,5 +48,14 @@ describe('the held-out incidents (bench/quality/held-out)', () => {
       expect(paced.collapses).toBeLessThan(unpaced.collapses)
       expect(unpaced.successRate).toBeGreaterThanOrEqual(classic.successRate)
     }
+  })
+
+  it('a cliff at 97% of the load, crossed in probation: the next recovery holds under it (seed 118 crossed it on every recovery before)', () => {
+    const [classic, gradual] = simulate(scenario('cliff97-200.json'), configs.slice(0, 2).map(strategy), { seed: 118 }).map(
+      (r) => r.summary,
+    )
+    if (classic === undefined || gradual === undefined) throw new Error('a run is missing')
+    expect(gradual.collapses).toBeLessThanOrEqual(2)
+    expect(gradual.successRate - classic.successRate).toBeGreaterThan(0.3)
   })
 })
