@@ -54,7 +54,7 @@ again. Across the whole scenario space (pnpm bench:quality, 82 cells from 1 to 1
 it is within 2 points of classic on every cell but flapping at 5,000 requests/s, and 21 to 60 points ahead on eleven of
 the thirteen fragile cells; pnpm bench:recovery prints the medians over 20 seeds of the built-in scenarios.
 Adaptive throttling around a circuit that trips at 90% and recovers gradually (the README's recommended
-composition) loses no cell of the space to classic and wins 27, fragile ones included.`
+composition) loses no cell of the space to classic and wins 26, fragile ones included.`
 
 /** A built-in scenario by its own name only (`toString` or `__proto__` name none). */
 const builtIn = (name: string): Scenario | undefined => (Object.hasOwn(scenarios, name) ? scenarios[name] : undefined)
