@@ -58,7 +58,7 @@ export {
 } from './quality/matrix.js'
 export { DEFINITIONS, renderQualityHtml, renderQualityMarkdown, renderQualityText } from './quality/render.js'
 export { BASELINE, type LibraryRowsOptions, libraryRows, type QualityRow, strategyOfRow } from './quality/rows.js'
-export { type Cell, type Half, qualitySpace, selectCells } from './quality/space.js'
+export { type Cell, type Half, qualitySpace, SPACE_RATES, type SpaceOptions, selectCells } from './quality/space.js'
 export { normal, type Random, seeded } from './Random.js'
 export { parseTrace, type Replay, type ReplayedCall, replay, strategyFromJson, TraceError, TraceEvent } from './replay.js'
 export { renderSeedTable, renderText, sparkline } from './report.js'

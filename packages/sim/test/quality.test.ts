@@ -183,6 +183,25 @@ describe('the scenario space', () => {
     }
   })
 
+  it('builds every family at the traffic levels asked for, each a scenario the file format accepts, and refuses levels out of range', () => {
+    const families = [...new Set(space.map((c) => c.family))]
+    const rates = [10_000, 3, 300, 7, 300, 1]
+    const at = qualitySpace({ rates })
+    expect(at.map((c) => c.id)).toEqual(families.flatMap((f) => [1, 3, 7, 300, 10_000].map((r) => `${f}@${r}`)))
+    for (const cell of at) {
+      expect(cell.scenario.load.rps, cell.id).toBe(cell.rps)
+      const decoded = parseScenario(JSON.parse(JSON.stringify(cell.scenario)), cell.id)
+      expect(decoded, cell.id).toEqual({ _tag: 'Right', right: cell.scenario })
+    }
+    // A family at one of its own levels is the same cell as in the space (but for its half).
+    const own = space.find((c) => c.id === 'partial-30@200')
+    expect({ ...qualitySpace({ rates: [200] }).find((c) => c.id === 'partial-30@200'), half: own?.half }).toEqual(own)
+    // Fragile thresholds and capacities follow the rate.
+    expect(at.find((c) => c.id === 'fragile-cliff-50@300')?.scenario.fragility?.capacityRps).toBe(150)
+    for (const bad of [[0], [2.5], [10_001], [Number.NaN], []])
+      expect(() => qualitySpace({ rates: bad }), String(bad)).toThrow(/expected rates in whole requests\/s from 1 to 10,000/)
+  })
+
   it('selects cells by half, family, id or prefix, and names what matched nothing', () => {
     const picked = selectCells('outage@2,noise-*,flapping', space)
     expect('cells' in picked && picked.cells.map((c) => c.id)).toEqual(
@@ -325,6 +344,28 @@ describe('breaker-sim quality (CLI)', () => {
     expect(written.cells.map((c) => c.id)).toEqual(['outage@1', 'outage@2', 'outage@20', 'noise-bursts-40@20'])
   })
 
+  it('builds the space at your traffic levels with --rps', async () => {
+    const json = join(dir, 'at-rps.json')
+    const result = await quality(
+      '--config',
+      mine,
+      '--cells',
+      'outage,partial-30',
+      '--rps',
+      '7,300',
+      '--seeds',
+      '1',
+      '--workers',
+      '1',
+      '--json',
+      json,
+    )
+    expect(result.status, result.stderr).toBe(0)
+    const written = JSON.parse(readFileSync(json, 'utf8')) as { cells: Array<{ id: string }> }
+    expect(written.cells.map((c) => c.id)).toEqual(['outage@7', 'outage@300', 'partial-30@7', 'partial-30@300'])
+    expect(result.stdout).toMatch(/^outage@300\s/m)
+  })
+
   it('refuses what it cannot do, in one line and exit code 2', async () => {
     const classic = join(dir, 'classic.json')
     writeFileSync(classic, JSON.stringify({ name: 'classic', trip: { kind: 'consecutive-failures', threshold: 3 } }))
@@ -334,6 +375,12 @@ describe('breaker-sim quality (CLI)', () => {
       [['--config', mine, '--cells', 'nonesuch'], '--cells: no cell or family named nonesuch'],
       [['--config', mine, '--cells', 'outage@5000', '--max-rps', '200'], '--cells: none of outage@5000 runs at 200 requests/s or less'],
       [['--config', mine, '--seed', '1'], "Unknown option '--seed'"],
+      [
+        ['--config', mine, '--rps', '300,2.5'],
+        '--rps: expected whole requests per second from 1 to 10000, comma-separated (e.g. 300 or 5,300), got "2.5"',
+      ],
+      [['--config', mine, '--rps', '0'], '--rps: expected whole requests per second from 1 to 10000'],
+      [['--config', mine, '--rps', '20000'], '--rps: expected whole requests per second from 1 to 10000'],
     ]
     for (const [args, message] of cases) {
       const result = await quality(...args)

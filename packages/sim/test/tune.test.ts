@@ -286,6 +286,11 @@ describe('breaker-sim tune (CLI)', () => {
         'tune: give at most one of --cells, --scenario, --scenario-file, --trace',
       ],
       [['--space', spaceFile, '--cells', 'outage@3,nonesuch'], '--cells: no cell or family named outage@3, nonesuch'],
+      [
+        ['--space', spaceFile, '--scenario', 'outage', '--rps', '300'],
+        'tune: --rps builds the cells of the space at your traffic levels; it does not apply to --scenario, --scenario-file or --trace',
+      ],
+      [['--space', spaceFile, '--cells', 'outage@200', '--rps', '300'], '--cells: no cell or family named outage@200'],
       [['--space', spaceFile, '--scenario', 'toString'], 'unknown scenario "toString"'],
       [['--space', spaceFile, '--scenario', 'outage', '--budget', '5'], 'tune: the grid has 19 candidates, more than the budget (5)'],
       [['--space', spaceFile, '--scenario', 'outage', '--workers', '0'], '--workers: expected an integer in [1, 64], got "0"'],

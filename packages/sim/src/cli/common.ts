@@ -5,7 +5,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util'
 import type { Kinds, Strategy } from '@datapunk/breaker'
 import { loadKinds } from '../kindsModule.js'
 import { type QualityRow, strategyOfRow } from '../quality/rows.js'
-import { type Cell, selectCells } from '../quality/space.js'
+import { type Cell, qualitySpace, SPACE_RATES, selectCells } from '../quality/space.js'
 import { parseTrace, strategyFromJson, type TraceEvent } from '../replay.js'
 import { type Command, commandHelp } from './help.js'
 
@@ -271,9 +271,27 @@ export function writeHtml(target: string, html: string): void {
   print(`\nHTML report: ${path}\n`)
 }
 
-/** The cells of `--cells SELECTOR`, up to `--max-rps N` requests/s; a selector that names nothing ends the command. */
-export function cellsOption(selector: string, maxRps: string | undefined): ReadonlyArray<Cell> {
-  const selected = selectCells(selector)
+/**
+ * `--rps N[,N...]`: the traffic levels to build the space's families at, whole requests/s from 1
+ * to 10,000; anything else ends the command naming it.
+ */
+export function ratesOption(text: string): ReadonlyArray<number> {
+  const parts = text.split(',').map((p) => p.trim())
+  const bad = parts.find((p) => !/^\d+$/.test(p) || Number(p) < SPACE_RATES.min || Number(p) > SPACE_RATES.max)
+  if (bad !== undefined)
+    fail(
+      `--rps: expected whole requests per second from ${SPACE_RATES.min} to ${SPACE_RATES.max}, comma-separated (e.g. 300 or 5,300), got "${bad}"`,
+    )
+  return parts.map(Number)
+}
+
+/**
+ * The cells of `--cells SELECTOR`, up to `--max-rps N` requests/s, with every family built at
+ * `--rps` levels if given (ids are then `family@N` at those levels); a selector that names
+ * nothing ends the command.
+ */
+export function cellsOption(selector: string, maxRps: string | undefined, rps?: string): ReadonlyArray<Cell> {
+  const selected = selectCells(selector, qualitySpace(rps === undefined ? {} : { rates: ratesOption(rps) }))
   if ('unknown' in selected) fail(`--cells: no cell or family named ${selected.unknown.join(', ')} (cells are family@rps, e.g. outage@200)`)
   const limit = positiveInt(maxRps, 'max-rps', 100_000, 100_000)
   const cells = selected.cells.filter((c) => c.rps <= limit)

@@ -12,9 +12,9 @@ export type Command = (typeof COMMANDS)[number]
 export const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--list] [--help]
        breaker-sim run --config FILE [--config FILE ...] [--scenario NAME | --scenario-file FILE]
                        [--seeds SEEDS] [--kinds MODULE] [--html PATH]
-       breaker-sim tune --space FILE [--cells CELLS [--max-rps N] | --scenario NAME | --scenario-file FILE | --trace FILE]
+       breaker-sim tune --space FILE [--cells CELLS [--rps N,...] [--max-rps N] | --scenario NAME | --scenario-file FILE | --trace FILE]
                         [--seeds SEEDS] [--budget N] [--workers N] [--kinds MODULE] [--out FILE] [--html PATH]
-       breaker-sim quality --config FILE [--config FILE ...] [--cells CELLS] [--max-rps N] [--seeds SEEDS] [--workers N]
+       breaker-sim quality --config FILE [--config FILE ...] [--cells CELLS] [--rps N,...] [--max-rps N] [--seeds SEEDS] [--workers N]
                            [--kinds MODULE] [--html PATH] [--json PATH]
        breaker-sim replay --trace FILE --config FILE [--config FILE ...] [--kinds MODULE]
        breaker-sim evaluate --config FILE [--config FILE ...] [--seeds SEEDS] [--hours N] [--kinds MODULE]
@@ -46,7 +46,9 @@ tune: searches a config space (a JSON file: "base", a config every candidate sta
 { "min", "max", "step" } }; "search", { "kind": "grid" } (default) or { "kind": "random", "seed" };
 "weights"; "constraints") for the config of lowest cost, on cells of the scenario space (--cells:
 train (default), test, all, quick, or ids and families such as outage@200,partial-30,noise-*;
---max-rps N keeps those at N requests/s or less; seeds 1..3 by default), or on one scenario (seed 1 by default), or on a recorded --trace. The
+--rps N,... builds every family at your traffic levels instead of the space's own, whole requests/s
+from 1 to 10,000, so cells are family@N; --max-rps N keeps those at N requests/s or less; seeds
+1..3 by default), or on one scenario (seed 1 by default), or on a recorded --trace. The
 default cost is the goodput lost against the oracle (points of the oracle's successes) plus a
 quarter of the points of requests sent into failure, averaged over cells and seeds; "weights"
 sets your own (oracleShortfall, wastedShare, callerSeconds, wasted, needless, collapses,
@@ -59,9 +61,10 @@ result is the same for any number); the best config is written to --out (default
 --html draws the candidates, the Pareto front of wasted vs needless and the chosen config.
 
 quality: your configs on the scenario space (--cells, default all: 82 cells from 1 to 10,000
-requests/s) over --seeds (default 101..120), next to classic half-open and the oracle: per cell
-each config's success against classic (median and worst seed) and share of the oracle's goodput,
-then summary rows. --html draws the heat maps, --json writes the whole matrix.
+requests/s; --rps N,... builds every family at your traffic levels instead, as tune does) over
+--seeds (default 101..120), next to classic half-open and the oracle: per cell each config's
+success against classic (median and worst seed) and share of the oracle's goodput, then summary
+rows. --html draws the heat maps, --json writes the whole matrix.
 
 replay: feeds a recorded trace (JSON lines of a live breaker's calls$ events) through each
 strategy config (a JSON file, as fromConfig reads it) and compares their decisions with the

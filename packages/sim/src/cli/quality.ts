@@ -15,6 +15,7 @@ export async function qualityCommand(args: string[]): Promise<void> {
       config: { type: 'string', multiple: true },
       cells: { type: 'string' },
       'max-rps': { type: 'string' },
+      rps: { type: 'string' },
       seeds: { type: 'string' },
       workers: { type: 'string' },
       kinds: { type: 'string' },
@@ -34,7 +35,7 @@ export async function qualityCommand(args: string[]): Promise<void> {
       fail(`quality: two configs are named "${row.name}" (the first row is the library's ${BASELINE}): rename one`)
     rows.push(row)
   }
-  const cells = cellsOption(values.cells ?? 'all', values['max-rps'])
+  const cells = cellsOption(values.cells ?? 'all', values['max-rps'], values.rps)
   const seeds = parseSeeds(values.seeds ?? '101..120')
   const workers = positiveInt(values.workers, 'workers', availableParallelism(), 64)
   const progress = progressLine('quality, cell-seeds')

@@ -50,6 +50,8 @@ const costText = (weights: Weights): string =>
 function targetOf(values: Record<string, string | undefined>): { readonly target: Target; readonly where: string } {
   const given = [values.cells, values.scenario, values['scenario-file'], values.trace].filter((v) => v !== undefined)
   if (given.length > 1) fail('tune: give at most one of --cells, --scenario, --scenario-file, --trace')
+  if (given.length === 1 && values.cells === undefined && values.rps !== undefined)
+    fail('tune: --rps builds the cells of the space at your traffic levels; it does not apply to --scenario, --scenario-file or --trace')
   if (values.trace !== undefined) {
     const events = readTrace(values.trace)
     return { target: { kind: 'trace', events }, where: `the trace ${values.trace} (${events.length} events)` }
@@ -68,9 +70,10 @@ function targetOf(values: Record<string, string | undefined>): { readonly target
     return { target: { kind: 'scenario', scenario, seeds }, where: `${scenario.name}, seeds ${seedText(seeds)}` }
   }
   const selector = values.cells ?? 'train'
-  const cells = cellsOption(selector, values['max-rps'])
+  const cells = cellsOption(selector, values['max-rps'], values.rps)
   const seeds = parseSeeds(values.seeds ?? '1..3')
-  const limit = values['max-rps'] === undefined ? '' : ` up to ${values['max-rps']} requests/s`
+  const at = values.rps === undefined ? '' : ` at ${values.rps} requests/s`
+  const limit = `${at}${values['max-rps'] === undefined ? '' : ` up to ${values['max-rps']} requests/s`}`
   return { target: { kind: 'cells', cells, seeds }, where: `${cells.length} cells (${selector}${limit}), seeds ${seedText(seeds)}` }
 }
 
@@ -81,6 +84,7 @@ export async function tuneCommand(args: string[]): Promise<void> {
       space: { type: 'string' },
       cells: { type: 'string' },
       'max-rps': { type: 'string' },
+      rps: { type: 'string' },
       scenario: { type: 'string' },
       'scenario-file': { type: 'string' },
       trace: { type: 'string' },

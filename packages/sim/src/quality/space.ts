@@ -395,22 +395,39 @@ function flappingThenFragile(rps: number, latency: Latency): Shape {
 const loadOf = (rps: number, arrivals: 'poisson' | 'bursty'): LoadModel =>
   arrivals === 'bursty' ? { kind: 'bursts', rps, burstRps: rps * 4, everyMs: 30_000, forMs: 5_000 } : { kind: 'poisson', rps }
 
+/** The traffic levels {@link qualitySpace} builds a family at, in requests/s: the space's own span. */
+export const SPACE_RATES = { min: 1, max: 10_000 } as const
+
+/** Options of {@link qualitySpace}. */
+export interface SpaceOptions {
+  /**
+   * Build every family at these traffic levels (whole requests/s, from 1 to 10,000) instead of its own:
+   * the space at your traffic, or at levels it was not chosen on. Each family's shape is built
+   * for the level as it is for its own (warm-up, duration, capacities and fragile thresholds
+   * follow the rate). Sorted, repeats dropped.
+   */
+  readonly rates?: ReadonlyArray<number>
+}
+
 /**
  * Every cell of the space, family by family, each family by rising traffic. Deterministic: the
- * same list, in the same order, every time.
+ * same list, in the same order, every time. With `rates`, every family at those traffic levels
+ * instead of its own (a rate out of range throws a `RangeError` naming it).
  *
  * @example
  * import { qualitySpace } from '@datapunk/breaker-sim'
  * const cells = qualitySpace()
  * cells.length >= 60 // true
  * cells.find((c) => c.id === 'partial-30@200')?.scenario.health[2]?.failureRate // 0.3
+ * qualitySpace({ rates: [300] }).find((c) => c.family === 'outage')?.id // 'outage@300'
  */
-export const qualitySpace = (): ReadonlyArray<Cell> =>
-  FAMILIES.flatMap((family, f) => {
+export const qualitySpace = (options: SpaceOptions = {}): ReadonlyArray<Cell> => {
+  const rates = options.rates === undefined ? undefined : spaceRates(options.rates)
+  return FAMILIES.flatMap((family, f) => {
     const latencyName = family.latency ?? 'fast'
     const latency = latencyName === 'slow' ? SLOW : FAST
     const arrivals = family.arrivals ?? 'poisson'
-    return family.rates.map((rps, i): Cell => {
+    return (rates ?? family.rates).map((rps, i): Cell => {
       const shape = family.shape(rps, latency)
       const id = `${family.name}@${rps}`
       return {
@@ -439,6 +456,18 @@ export const qualitySpace = (): ReadonlyArray<Cell> =>
       }
     })
   })
+}
+
+/** `rates` checked, sorted, without repeats. */
+const spaceRates = (rates: ReadonlyArray<number>): ReadonlyArray<number> => {
+  const bad = rates.find((r) => !Number.isInteger(r) || r < SPACE_RATES.min || r > SPACE_RATES.max)
+  if (bad !== undefined || rates.length === 0) {
+    throw new RangeError(
+      `qualitySpace: expected rates in whole requests/s from ${SPACE_RATES.min} to ${SPACE_RATES.max.toLocaleString('en-US')}, got ${rates.length === 0 ? 'none' : String(bad)}`,
+    )
+  }
+  return [...new Set(rates)].sort((a, b) => a - b)
+}
 
 /**
  * How much later each change of an incident cell's health comes on a seed: up to the baseline's
