@@ -173,6 +173,12 @@ export const settle = (g: Ramp, s: GradualRecoveryState, now: number): RecoveryV
   }
   const r = s.ramp
   if (strained(g, s)) {
+    // Judged on time with fewer outcomes than a stage's evidence, and confidently at the threshold
+    // or over on its own outcomes: a relapse, not a strain. Weighed with `stageCalls` outcomes at
+    // the baseline, a few failures would not reopen it, and a strain's step back starts the count
+    // again: at a few requests a second the ramp would sit at a share of a collapsed upstream,
+    // stepping back stage after stage, for as long as the collapse lasts.
+    if (calls < minimum && wilsonBound(failures, calls, g.z, -1) >= g.failureRateThreshold) return 'reopen'
     // Strain: back to the last healthy share, and no higher than this one until it is healthy.
     const back = Math.min(r.goodPpm, s.ratePpm)
     const ramp = rampState(

@@ -114,6 +114,10 @@ export type GradualRecoveryInput = Partial<Omit<GradualRecoveryConfig, 'kind'>>
  *   every share are not taken for load's:
  *   - at or over `failureRateThreshold` (the closed detector's, 0.5 by default), weighed with
  *     `stageCalls` outcomes at the baseline rate, with two failures at least: the circuit reopens;
+ *     so does a stage judged on time with fewer than `stageCalls` outcomes whose own outcomes are
+ *     confidently at the threshold or over (the lower bound of their interval), where a few
+ *     requests a second bring too few for the weighing (it would be taken for a strain, and
+ *     stepped back from stage after stage while the upstream failed every call);
  *   - risen `marginalRate` or more over the baseline, confidently (the Wilson interval of the
  *     stage's rate at `confidence` wholly above the baseline's), with two failures at least: the
  *     upstream strains at this share. The ramp steps back to the share of the last healthy

@@ -336,6 +336,23 @@ describe('gradual recovery', () => {
     expect(h.snapshot.recovery).toMatchObject({ ceiling: null, holdUntil: null })
   })
 
+  it('reopens a stage judged on time whose few outcomes confidently fail, where it used to step back stage after stage (a collapse at a few requests a second)', () => {
+    // 4 requests a second: a stage of 1.5 s sees 3 to 5 outcomes, under stageCalls. The upstream
+    // fails every call once the share reaches 0.9.
+    const h = new Harness(gradual({ initialRate: 0.5, increment: 0.2, maxSpeed: 1, stageCalls: 10, stageMs: 500, stageMaxMs: 1500 }))
+    h.call(0, 'failure', 0)
+    let failingSince: number | undefined
+    let reopenedAt: number | undefined
+    for (let now = 1000; now < 60_000 && reopenedAt === undefined; now += 250) {
+      const d = h.request(now)
+      if (failingSince === undefined && h.snapshot.state === 'half-open' && h.snapshot.admitRate >= 0.9) failingSince = now
+      if (d._tag === 'Admitted') h.settle(d, failingSince === undefined ? 'success' : 'failure', now, 1)
+      if (failingSince !== undefined && h.snapshot.state === 'open') reopenedAt = now
+    }
+    expect(failingSince).toBeDefined()
+    expect((reopenedAt ?? Number.POSITIVE_INFINITY) - (failingSince ?? 0)).toBeLessThanOrEqual(3000)
+  })
+
   it('reopens after three failed probes when the upstream is still down', () => {
     const h = new Harness(gradual({ initialRate: 0.1 }))
     h.call(0, 'failure', 0)
