@@ -237,7 +237,7 @@ export const PROBATION_BREAK_MS = 5_000
  * healthy before it, and holds there for `holdMs` before trying higher. Recoveries that fail at
  * their first share (the upstream still down) pass the memory on.
  */
-export const restart = (g: Ramp, m: GradualRecoveryState, now: number, failedAt: number = now): GradualRecoveryState => {
+export const restart = (g: Ramp, m: GradualRecoveryState, now: number, failedAt: number): GradualRecoveryState => {
   const fresh = start(g, now)
   if (g.rampMs !== undefined || g.holdMs === 0) return fresh
   // A break above the first share is the upstream's fragility only if it was healthy below it
