@@ -5,6 +5,49 @@ export type LoadModel =
   | { readonly kind: 'constant'; readonly rps: number }
   | { readonly kind: 'poisson'; readonly rps: number }
   | { readonly kind: 'bursts'; readonly rps: number; readonly burstRps: number; readonly everyMs: number; readonly forMs: number }
+  /**
+   * Poisson arrivals at a rate that changes in steps: each step's `rps` from its `atMs` until the
+   * next step's (the first at 0, times rising). A surge of traffic, a retry storm, a daily peak.
+   */
+  | { readonly kind: 'steps'; readonly steps: ReadonlyArray<LoadStep> }
+
+/** One step of a {@link LoadModel} of kind `steps`: `rps` requests/s from `atMs` on. */
+export interface LoadStep {
+  /** When this rate starts, in simulated ms. */
+  readonly atMs: number
+  /** Requests per second from then on (until the next step). */
+  readonly rps: number
+}
+
+/**
+ * The highest rate a load model reaches, in requests/s.
+ *
+ * @example
+ * import { peakRps } from '@datapunk/breaker-sim'
+ * peakRps({ kind: 'steps', steps: [{ atMs: 0, rps: 200 }, { atMs: 30_000, rps: 400 }, { atMs: 60_000, rps: 200 }] }) // 400
+ */
+export const peakRps = (load: LoadModel): number =>
+  load.kind === 'bursts' ? Math.max(load.rps, load.burstRps) : load.kind === 'steps' ? Math.max(...load.steps.map((s) => s.rps)) : load.rps
+
+/**
+ * The mean rate of a load model over `durationMs`, in requests/s (what a run of that length
+ * draws, on average).
+ *
+ * @example
+ * import { meanRps } from '@datapunk/breaker-sim'
+ * meanRps({ kind: 'steps', steps: [{ atMs: 0, rps: 200 }, { atMs: 30_000, rps: 400 }] }, 60_000) // 300
+ * meanRps({ kind: 'bursts', rps: 100, burstRps: 1_000, everyMs: 10_000, forMs: 1_000 }, 60_000) // 190
+ */
+export const meanRps = (load: LoadModel, durationMs: number): number => {
+  if (load.kind === 'bursts') return (load.rps * (load.everyMs - load.forMs) + load.burstRps * load.forMs) / load.everyMs
+  if (load.kind !== 'steps') return load.rps
+  let requests = 0
+  load.steps.forEach((s, i) => {
+    const end = Math.min(durationMs, load.steps[i + 1]?.atMs ?? durationMs)
+    if (end > s.atMs) requests += (s.rps * (end - s.atMs)) / 1000
+  })
+  return durationMs > 0 ? (requests * 1000) / durationMs : 0
+}
 
 /** The upstream's health from `atMs` on (until the next segment). */
 export interface HealthSegment {
@@ -148,15 +191,29 @@ const healthy = (atMs: number): HealthSegment => ({ atMs, failureRate: 0.002, la
 
 /** Request arrival times (ms) over `durationMs`, drawn from `random`. */
 export const arrivals = (load: LoadModel, durationMs: number, random: Random): Float64Array => {
-  const peak = load.kind === 'bursts' ? Math.max(load.rps, load.burstRps) : load.rps
+  const peak = peakRps(load)
   // Sized for the expected count and grown by doubling: no array of boxed numbers in between.
   let out = new Float64Array(Math.max(16, Math.ceil((peak * durationMs) / 1000 / 0.9)))
   let n = 0
-  const rateAt = (t: number): number => (load.kind === 'bursts' && t % load.everyMs < load.forMs ? load.burstRps : load.rps)
+  let step = 0
+  const rateAt = (t: number): number => {
+    if (load.kind === 'bursts') return t % load.everyMs < load.forMs ? load.burstRps : load.rps
+    if (load.kind !== 'steps') return load.rps
+    const steps = load.steps
+    while (step + 1 < steps.length && (steps[step + 1]?.atMs ?? Number.POSITIVE_INFINITY) <= t) step++
+    return steps[step]?.rps ?? 0
+  }
   let t = 0
   while (t < durationMs) {
     const rps = rateAt(t)
-    t += load.kind === 'constant' ? 1000 / rps : (-Math.log(1 - random()) * 1000) / rps
+    const gap = load.kind === 'constant' ? 1000 / rps : (-Math.log(1 - random()) * 1000) / rps
+    // Arrivals are memoryless: a gap that would pass the next step starts over there, at its rate.
+    const nextStep = load.kind === 'steps' ? (load.steps[step + 1]?.atMs ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY
+    if (t + gap >= nextStep) {
+      t = nextStep
+      continue
+    }
+    t += gap
     if (t < durationMs) {
       if (n === out.length) {
         const bigger = new Float64Array(out.length * 2)

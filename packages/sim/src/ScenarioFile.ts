@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { constrained, literal, report, struct, tagged } from '@datapunk/breaker'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { healthChanges, type Scenario } from './Scenario.js'
+import { healthChanges, peakRps, type Scenario } from './Scenario.js'
 
 /** The most requests one simulated run may make (rate times duration): a bound on time and memory. */
 export const MAX_SIMULATED_REQUESTS = 50_000_000
@@ -34,10 +34,37 @@ const Rps = constrained('a rate in requests per second in (0, 100000]', (n) => n
 const Probability = constrained('a probability in [0, 1]', (n) => n >= 0 && n <= 1)
 const LatencyMs = constrained('a latency in ms in (0, 600000]', (n) => n > 0 && n <= 600_000)
 
+/** How many health segments, and how many load steps, a scenario may have. */
+const MAX_HEALTH_SEGMENTS = 10_000
+const MAX_LOAD_STEPS = 10_000
+
+/** A non-empty array of at most `max` values of `codec`, each reported at its index when it fails. */
+const boundedArray = <A>(what: string, codec: t.Type<A, unknown, unknown>, max: number) =>
+  new t.Type<ReadonlyArray<A>, unknown, unknown>(
+    `a non-empty array of ${what}`,
+    (u): u is ReadonlyArray<A> => Array.isArray(u) && u.length > 0 && u.length <= max && u.every((x) => codec.is(x)),
+    (u, c) => {
+      if (!Array.isArray(u) || u.length === 0 || u.length > max) return t.failure(u, c, `expected 1 to ${max} ${what}`)
+      const errors: t.ValidationError[] = []
+      const out: A[] = []
+      u.forEach((x, i) => {
+        const r = codec.validate(x, t.appendContext(c, `[${i}]`, codec, x))
+        if (E.isLeft(r)) errors.push(...r.left)
+        else out.push(r.right)
+      })
+      return errors.length > 0 ? t.failures(errors) : t.success(out)
+    },
+    (a) => a,
+  )
+
 const LoadModel = tagged('a load model', {
   constant: struct('a constant load', { kind: literal('constant'), rps: Rps }),
   poisson: struct('a Poisson load', { kind: literal('poisson'), rps: Rps }),
   bursts: struct('a bursty load', { kind: literal('bursts'), rps: Rps, burstRps: Rps, everyMs: Duration, forMs: Duration }),
+  steps: struct('a load in steps', {
+    kind: literal('steps'),
+    steps: boundedArray('load steps', struct('a load step', { atMs: Time, rps: Rps }), MAX_LOAD_STEPS),
+  }),
 })
 
 const HealthSegment = struct(
@@ -60,22 +87,7 @@ const Shape = struct(
     name: NameCodec,
     durationMs: Duration,
     load: LoadModel,
-    health: new t.Type<ReadonlyArray<t.TypeOf<typeof HealthSegment>>, unknown, unknown>(
-      'a non-empty array of health segments',
-      (u): u is ReadonlyArray<t.TypeOf<typeof HealthSegment>> => Array.isArray(u) && u.length > 0 && u.every((x) => HealthSegment.is(x)),
-      (u, c) => {
-        if (!Array.isArray(u) || u.length === 0 || u.length > 10_000) return t.failure(u, c, 'expected 1 to 10000 health segments')
-        const errors: t.ValidationError[] = []
-        const out: Array<t.TypeOf<typeof HealthSegment>> = []
-        u.forEach((x, i) => {
-          const r = HealthSegment.validate(x, t.appendContext(c, `[${i}]`, HealthSegment, x))
-          if (E.isLeft(r)) errors.push(...r.left)
-          else out.push(r.right)
-        })
-        return errors.length > 0 ? t.failures(errors) : t.success(out)
-      },
-      (a) => a,
-    ),
+    health: boundedArray('health segments', HealthSegment, MAX_HEALTH_SEGMENTS),
     incidentAtMs: Time,
     recoveredAtMs: Time,
   },
@@ -113,8 +125,17 @@ const crossChecks = (s: t.TypeOf<typeof Shape>, c: t.Context): t.Errors => {
   if (s.load.kind === 'bursts' && s.load.forMs > s.load.everyMs) {
     fail('load.forMs', s.load.forMs, `expected at most everyMs (${s.load.everyMs}), got ${s.load.forMs}`)
   }
-  const peakRps = s.load.kind === 'bursts' ? Math.max(s.load.rps, s.load.burstRps) : s.load.rps
-  const requests = Math.ceil((peakRps * s.durationMs) / 1000)
+  if (s.load.kind === 'steps') {
+    const steps = s.load.steps
+    steps.forEach((step, i) => {
+      if (i === 0 && step.atMs !== 0) fail('load.steps.[0].atMs', step.atMs, `expected the first step to start at 0, got ${step.atMs}`)
+      const before = steps[i - 1]
+      if (before !== undefined && step.atMs <= before.atMs)
+        fail(`load.steps.[${i}].atMs`, step.atMs, `expected a time after the previous step's (${before.atMs}), got ${step.atMs}`)
+    })
+  }
+  const peak = peakRps(s.load)
+  const requests = Math.ceil((peak * s.durationMs) / 1000)
   if (requests > MAX_SIMULATED_REQUESTS) {
     fail(
       'durationMs',
@@ -124,7 +145,7 @@ const crossChecks = (s: t.TypeOf<typeof Shape>, c: t.Context): t.Errors => {
   }
   // Calls in flight at once are what the simulator holds in memory: rate x the slowest p99.
   const slowestMs = Math.max(...s.health.map((h) => Math.max(h.latencyMs.p99, h.failureLatencyMs ?? 0)))
-  const inFlight = Math.ceil((peakRps * slowestMs) / 1000)
+  const inFlight = Math.ceil((peak * slowestMs) / 1000)
   if (inFlight > MAX_IN_FLIGHT) {
     fail(
       'health',

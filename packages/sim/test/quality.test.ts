@@ -189,7 +189,7 @@ describe('the scenario space', () => {
     const at = qualitySpace({ rates })
     expect(at.map((c) => c.id)).toEqual(families.flatMap((f) => [1, 3, 7, 300, 10_000].map((r) => `${f}@${r}`)))
     for (const cell of at) {
-      expect(cell.scenario.load.rps, cell.id).toBe(cell.rps)
+      expect(cell.scenario.load, cell.id).toMatchObject({ rps: cell.rps })
       const decoded = parseScenario(JSON.parse(JSON.stringify(cell.scenario)), cell.id)
       expect(decoded, cell.id).toEqual({ _tag: 'Right', right: cell.scenario })
     }

@@ -44,7 +44,7 @@ describe('scenario files', () => {
     [
       'an unknown load kind',
       { ...valid, load: { kind: 'sine', rps: 10 } },
-      's.json: load.kind: expected one of "constant" | "poisson" | "bursts", got "sine"',
+      's.json: load.kind: expected one of "constant" | "poisson" | "bursts" | "steps", got "sine"',
     ],
     [
       'a failure rate above 1',
@@ -100,6 +100,47 @@ describe('scenario files', () => {
       'bursts longer than their period',
       { ...valid, load: { kind: 'bursts', rps: 10, burstRps: 100, everyMs: 5000, forMs: 10_000 } },
       's.json: load.forMs: expected at most everyMs (5000), got 10000',
+    ],
+    [
+      'load steps that do not start at 0',
+      { ...valid, load: { kind: 'steps', steps: [{ atMs: 1000, rps: 10 }] } },
+      's.json: load.steps[0].atMs: expected the first step to start at 0, got 1000',
+    ],
+    [
+      'load steps out of order',
+      {
+        ...valid,
+        load: {
+          kind: 'steps',
+          steps: [
+            { atMs: 0, rps: 10 },
+            { atMs: 30_000, rps: 20 },
+            { atMs: 30_000, rps: 30 },
+          ],
+        },
+      },
+      "s.json: load.steps[2].atMs: expected a time after the previous step's (30000), got 30000",
+    ],
+    ['no load steps', { ...valid, load: { kind: 'steps', steps: [] } }, 's.json: load.steps: expected 1 to 10000 load steps'],
+    [
+      'a load step without a rate',
+      { ...valid, load: { kind: 'steps', steps: [{ atMs: 0, rps: 0 }] } },
+      's.json: load.steps[0].rps: expected a rate in requests per second in (0, 100000], got 0',
+    ],
+    [
+      'a step whose peak makes too many requests',
+      {
+        ...valid,
+        durationMs: 3_600_000,
+        load: {
+          kind: 'steps',
+          steps: [
+            { atMs: 0, rps: 10 },
+            { atMs: 1000, rps: 100_000 },
+          ],
+        },
+      },
+      's.json: durationMs: expected at most 50,000,000 requests (rate x duration), got 360,000,000',
     ],
   ])('%s', (_name, json, expected) => {
     expect(problems(json)).toBe(expected)

@@ -3,6 +3,8 @@ import { circuit } from '@datapunk/breaker'
 import {
   arrivals,
   demoStrategies,
+  meanRps,
+  peakRps,
   qualitySpace,
   renderText,
   type Scenario,
@@ -223,6 +225,29 @@ describe('load models', () => {
     expect(Math.abs(count({ kind: 'poisson', rps: 100 }) - 6000)).toBeLessThan(300)
     // 1 s of 1,000 rps in every 10 s, 100 rps otherwise: 6 x 1,000 + 54 x 100 = 11,400.
     expect(Math.abs(count({ kind: 'bursts', rps: 100, burstRps: 1000, everyMs: 10_000, forMs: 1000 }) - 11_400)).toBeLessThan(500)
+  })
+
+  it("draws a load in steps at each step's rate, from the step's first moment", () => {
+    const steps = {
+      kind: 'steps',
+      steps: [
+        { atMs: 0, rps: 0.01 },
+        { atMs: 10_000, rps: 1000 },
+        { atMs: 20_000, rps: 100 },
+      ],
+    } as const
+    const times = arrivals(steps, 60_000, seeded(3))
+    const within = (from: number, to: number) => times.filter((t) => t >= from && t < to).length
+    // One arrival a 100 s on average in the first step: at most a few in 10 s.
+    expect(within(0, 10_000)).toBeLessThan(3)
+    // A gap drawn at 0.01 requests/s does not carry into the next step: arrivals start at its rate at once.
+    expect(times.find((t) => t >= 10_000)).toBeLessThan(10_010)
+    expect(Math.abs(within(10_000, 20_000) - 10_000)).toBeLessThan(400)
+    expect(Math.abs(within(20_000, 60_000) - 4_000)).toBeLessThan(250)
+    expect(meanRps(steps, 60_000)).toBeCloseTo((0.01 * 10 + 1000 * 10 + 100 * 40) / 60, 6)
+    expect(peakRps(steps)).toBe(1000)
+    // A run sized by its peak, and a step past the run's end, change nothing.
+    expect(arrivals({ kind: 'steps', steps: [...steps.steps, { atMs: 90_000, rps: 5 }] }, 60_000, seeded(3))).toEqual(times)
   })
 })
 

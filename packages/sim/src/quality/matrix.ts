@@ -6,6 +6,7 @@
  * on the noise cells. Deterministic: the result does not depend on the number of worker threads.
  */
 import type { Kinds, Strategy } from '@datapunk/breaker'
+import { meanRps } from '../Scenario.js'
 import { type RunSummary, simulateWithOracle } from '../simulate.js'
 import { median } from '../stats.js'
 import { BASELINE, type QualityRow, strategyOfRow } from './rows.js'
@@ -284,9 +285,7 @@ export const runUnits = (
 
 /** The simulated requests a cell makes per policy and seed: what its units cost. */
 const weightOf = (cell: Cell): number => {
-  const load = cell.scenario.load
-  const peak = load.kind === 'bursts' ? (load.rps * (load.everyMs - load.forMs) + load.burstRps * load.forMs) / load.everyMs : load.rps
-  return (peak * cell.scenario.durationMs) / 1000 + 1_000
+  return (meanRps(cell.scenario.load, cell.scenario.durationMs) * cell.scenario.durationMs) / 1000 + 1_000
 }
 
 /**
