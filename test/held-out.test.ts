@@ -1,19 +1,28 @@
 /**
  * bench/quality/held-out: incidents that are not cells of the quality matrix (bursty traffic on
  * fragile and healthy upstreams at other traffic levels and burst shapes, a cliff just under the
- * full load, flaps too short for a ramp), kept to check gradual recovery on what it was not chosen
- * on. Every file is a scenario the file format accepts or a config `fromConfig` reads, and
+ * full load, flaps too short for a ramp, surges of traffic past an upstream's capacity), kept to
+ * check the strategies on what they were not chosen on. Every file is a scenario the file format accepts or a config `fromConfig` reads, and
  * bench/quality/README.md's tables are what the simulator gives on them.
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { strategyFromConfig } from '@datapunk/breaker'
-import { parseScenario, simulate } from '@datapunk/breaker-sim'
+import { parseScenario, simulate, simulateWithOracle } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
 
 const dir = new URL('../bench/quality/held-out/', import.meta.url)
 const json = (name: string): unknown => JSON.parse(readFileSync(new URL(name, dir), 'utf8'))
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'))
-const configs = ['classic.json', 'gradual.json', 'gradual-unpaced.json']
+const configs = [
+  'classic.json',
+  'gradual.json',
+  'gradual-unpaced.json',
+  'throttle.json',
+  'throttle-gradual.json',
+  'cusum.json',
+  'cusum-gradual.json',
+]
+const loadKind = (file: string) => (file.includes('bursty') ? 'bursts' : /^(surge|flash-crowd)-/.test(file) ? 'steps' : 'poisson')
 const scenarioFiles = files.filter((f) => !configs.includes(f))
 
 const strategy = (name: string) => {
@@ -29,11 +38,11 @@ const scenario = (name: string) => {
 
 describe('the held-out incidents (bench/quality/held-out)', () => {
   it('are scenarios the file format accepts, named as their files (bursty where the name says so), and configs fromConfig reads', () => {
-    expect(scenarioFiles).toHaveLength(10)
+    expect(scenarioFiles).toHaveLength(14)
     for (const f of scenarioFiles) {
       const s = scenario(f)
       expect(s.name).toBe(f.replace(/\.json$/, ''))
-      expect(s.load.kind).toBe(f.includes('bursty') ? 'bursts' : 'poisson')
+      expect(s.load.kind).toBe(loadKind(f))
     }
     for (const c of configs) expect(strategy(c).name).toBe(c.replace(/\.json$/, ''))
   })
@@ -57,5 +66,15 @@ describe('the held-out incidents (bench/quality/held-out)', () => {
     if (classic === undefined || gradual === undefined) throw new Error('a run is missing')
     expect(gradual.collapses).toBeLessThanOrEqual(2)
     expect(gradual.successRate - classic.successRate).toBeGreaterThan(0.3)
+  })
+
+  it('a surge past the capacity: the oracle keeps the upstream up, and every row brings it down again (seed 101)', () => {
+    const s = scenario('surge-200.json')
+    const rows = ['classic.json', 'gradual.json', 'throttle.json', 'cusum.json'].map(strategy)
+    const { runs, oracle } = simulateWithOracle(s, rows, { seed: 101 })
+    expect(oracle.summary.collapses).toBe(0)
+    for (const run of runs) expect(run.summary.collapses, run.summary.strategy).toBeGreaterThanOrEqual(2)
+    // The oracle sheds only what the upstream cannot take: at the peak, about a quarter of the load.
+    expect(oracle.summary.successRate - Math.max(...runs.map((r) => r.summary.successRate))).toBeGreaterThan(0.1)
   })
 })
