@@ -8,7 +8,7 @@ import { type Kinds, type Strategy, strategyFromConfig } from '@datapunk/breaker
 import type { Cell } from './quality/space.js'
 import { replay, type TraceEvent } from './replay.js'
 import type { Scenario } from './Scenario.js'
-import { type RunSummary, simulate, simulateKept } from './simulate.js'
+import { type RunSummary, simulate, simulateKept, simulateWithOracle } from './simulate.js'
 import { median } from './stats.js'
 import type { Candidate, Constraints, Weights } from './tuneSpace.js'
 
@@ -229,18 +229,24 @@ export const simulateSummaries = (
   scenario: Scenario,
   seeds: ReadonlyArray<number>,
   kinds: Kinds | undefined,
+  oracle = false,
 ): ReadonlyArray<ReadonlyArray<RunSummary>> => {
   const strategies = configs.map((config) => {
     const s = strategyFromConfig(config, kinds === undefined ? {} : { kinds })
     if (s._tag === 'Left') throw s.left
     return s.right
   })
-  return seeds.map((seed) => simulate(scenario, strategies, { seed }).map((run) => run.summary))
+  return seeds.map((seed) => {
+    if (!oracle) return simulate(scenario, strategies, { seed }).map((run) => run.summary)
+    const both = simulateWithOracle(scenario, strategies, { seed })
+    return [...both.runs.map((run) => run.summary), both.oracle.summary]
+  })
 }
 
 /**
  * Runs configs over many seeds on worker threads (seed i on worker i mod workers); the summaries
- * come back in seed order, whatever the number of workers.
+ * come back in seed order, whatever the number of workers. With `options.oracle`, each seed's
+ * summaries end with the oracle's (see `simulateWithOracle`), named `oracle`.
  */
 export const simulateSeeds = async (
   configs: ReadonlyArray<unknown>,
@@ -249,7 +255,8 @@ export const simulateSeeds = async (
   options: TuneOptions,
 ): Promise<ReadonlyArray<ReadonlyArray<RunSummary>>> => {
   const workers = Math.max(1, Math.min(options.workers, seeds.length))
-  if (workers === 1) return simulateSummaries(configs, scenario, seeds, options.kinds)
+  const oracle = options.oracle ?? false
+  if (workers === 1) return simulateSummaries(configs, scenario, seeds, options.kinds, oracle)
   const slices = Array.from({ length: workers }, (_, w) => seeds.map((seed, i) => ({ seed, i })).filter(({ i }) => i % workers === w))
   const parts = await Promise.all(
     slices.map((slice) =>
@@ -259,6 +266,7 @@ export const simulateSeeds = async (
         scenario,
         seeds: slice.map((s) => s.seed),
         kindsModule: options.kindsModule,
+        oracle,
       }).then((summaries) => summaries.map((s, k) => ({ i: slice[k]?.i ?? 0, s }))),
     ),
   )
@@ -294,6 +302,8 @@ export interface TuneOptions {
   readonly constraints?: Constraints
   /** Told after each candidate is evaluated: how many are, of how many. */
   readonly onProgress?: (done: number, total: number) => void
+  /** `simulateSeeds` only: add the oracle's run to each seed's, last. */
+  readonly oracle?: boolean
 }
 
 /**

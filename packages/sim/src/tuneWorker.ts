@@ -17,7 +17,14 @@ type Job =
       constraints: Constraints
       kindsModule: string | undefined
     }
-  | { job: 'simulate'; configs: ReadonlyArray<unknown>; scenario: Scenario; seeds: ReadonlyArray<number>; kindsModule: string | undefined }
+  | {
+      job: 'simulate'
+      configs: ReadonlyArray<unknown>
+      scenario: Scenario
+      seeds: ReadonlyArray<number>
+      kindsModule: string | undefined
+      oracle: boolean
+    }
   | {
       job: 'quality'
       rows: ReadonlyArray<QualityRow>
@@ -46,5 +53,5 @@ if (data.job === 'quality') {
           parentPort?.postMessage('tick')
           return evaluation
         })
-      : simulateSummaries(data.configs, data.scenario, data.seeds, kinds),
+      : simulateSummaries(data.configs, data.scenario, data.seeds, kinds, data.oracle),
   )

@@ -277,6 +277,34 @@ describe('breaker-sim run (CLI)', () => {
     }
   })
 
+  it("adds the oracle's row with --oracle: the same rows before it, and one that rejects nothing the upstream could serve", async () => {
+    const plain = await run('--config', classic, '--scenario-file', scenarioFile, '--seeds', '1..3')
+    expect(plain.status, plain.stderr).toBe(0)
+    const lines = plain.stdout.trim().split('\n')
+    for (const workers of ['1', '2']) {
+      const withOracle = await run(
+        '--config',
+        classic,
+        '--scenario-file',
+        scenarioFile,
+        '--seeds',
+        '1..3',
+        '--oracle',
+        '--workers',
+        workers,
+      )
+      expect(withOracle.status, withOracle.stderr).toBe(0)
+      const all = withOracle.stdout.trim().split('\n')
+      expect(all).toHaveLength(lines.length + 1)
+      expect(all[4]).toBe(lines[4]) // classic's row, as without the oracle
+      expect(all.at(-1)).toMatch(/^oracle\s+\d+\.\d% \[[^\]]+\]\s+\d+ \[[^\]]+\]\s+0 \[0 to 0\]/)
+    }
+    const oneSeed = await run('--config', classic, '--scenario-file', scenarioFile, '--oracle')
+    expect(oneSeed.status, oneSeed.stderr).toBe(0)
+    expect(oneSeed.stdout).toMatch(/^oracle: upstream/m)
+    expect(oneSeed.stdout).toMatch(/^oracle\s+\d+\.\d%\s+\d+\s+0\s/m)
+  })
+
   it('runs an adaptive throttle config (the adaptive-throttle kind around a circuit)', async () => {
     const throttled = join(dir, 'throttled.json')
     writeFileSync(

@@ -11,7 +11,7 @@ export type Command = (typeof COMMANDS)[number]
 
 export const usage = `usage: breaker-sim [--scenario NAME] [--seed N] [--html PATH] [--list] [--help]
        breaker-sim run --config FILE [--config FILE ...] [--scenario NAME | --scenario-file FILE]
-                       [--seeds SEEDS] [--kinds MODULE] [--html PATH]
+                       [--seeds SEEDS] [--oracle] [--workers N] [--kinds MODULE] [--html PATH]
        breaker-sim tune --space FILE [--cells CELLS [--rps N,...] [--max-rps N] | --scenario NAME | --scenario-file FILE | --trace FILE]
                         [--seeds SEEDS] [--budget N] [--workers N] [--kinds MODULE] [--out FILE] [--html PATH]
        breaker-sim quality --config FILE [--config FILE ...] [--cells CELLS] [--rps N,...] [--max-rps N] [--seeds SEEDS] [--workers N]
@@ -39,7 +39,9 @@ side by side on the same simulated traffic, on a built-in scenario or a scenario
 of packages/sim/scenarios/*.json). --seeds takes N, A..B or A,B,C (at most 1000 seeds): with one
 seed it draws the charts and the table, with several a table of the median and the range of each
 metric over the seeds (simulated on --workers threads, default the cores; the same result for
-any number). --html writes the report: the charts for one seed, the summary for several.
+any number). --oracle adds the oracle's row: a policy that knows the upstream's truth, admitting
+what it can serve and no more (the best any config could do on these draws). --html writes the
+report: the charts for one seed, the summary for several.
 
 tune: searches a config space (a JSON file: "base", a config every candidate starts from;
 "parameters", each { "path": "trip.threshold", "values": [...] } or { "path": ..., "range":

@@ -9,7 +9,7 @@ import { replay } from '../replay.js'
 import { renderSeedTable, renderText } from '../report.js'
 import type { Scenario } from '../Scenario.js'
 import { readScenarioFile } from '../ScenarioFile.js'
-import { simulate } from '../simulate.js'
+import { simulate, simulateWithOracle } from '../simulate.js'
 import { demoStrategies } from '../strategies.js'
 import { type Trained, trainPredictor } from '../train.js'
 import { simulateSeeds } from '../tune.js'
@@ -132,6 +132,7 @@ async function runCommand(args: string[]): Promise<void> {
       kinds: { type: 'string' },
       html: { type: 'string' },
       workers: { type: 'string' },
+      oracle: { type: 'boolean' },
     },
     'run',
   )
@@ -155,11 +156,9 @@ async function runCommand(args: string[]): Promise<void> {
   const seeds = parseSeeds(values.seeds ?? '1')
   if (seeds.length === 1) {
     const seed = seeds[0] ?? 1
-    const runs = simulate(
-      scenario,
-      configs.map((c) => c.strategy),
-      { seed },
-    )
+    const strategies = configs.map((c) => c.strategy)
+    const both = values.oracle === true ? simulateWithOracle(scenario, strategies, { seed }) : undefined
+    const runs = both === undefined ? simulate(scenario, strategies, { seed }) : [...both.runs, both.oracle]
     print(`${renderText(scenario, runs, seed)}\n`)
     if (values.html !== undefined) writeHtml(values.html, renderHtml(scenario, runs, seed))
     return
@@ -169,7 +168,12 @@ async function runCommand(args: string[]): Promise<void> {
     configs.map((c) => c.json),
     scenario,
     seeds,
-    { workers, ...(values.kinds === undefined ? {} : { kindsModule: resolve(values.kinds) }), ...(kinds === undefined ? {} : { kinds }) },
+    {
+      workers,
+      oracle: values.oracle === true,
+      ...(values.kinds === undefined ? {} : { kindsModule: resolve(values.kinds) }),
+      ...(kinds === undefined ? {} : { kinds }),
+    },
   )
   print(`${renderSeedTable(scenario, bySeed, seeds)}\n`)
   if (values.html !== undefined) writeHtml(values.html, renderSeedHtml(scenario, bySeed, seeds))
