@@ -138,7 +138,8 @@ export interface Scenario {
    * timeline gives every seed the same beat between the upstream's recovery and a breaker's
    * timers: a 30 s outage and a 5 s open duration met it on the dot on every seed, so a strategy
    * that tripped 5 s in looked better than one that tripped 2 s in, by luck. Absent or 0: the
-   * timeline as written. It must be at most the shortest gap between those changes.
+   * timeline as written. It must be at most the shortest gap between those changes. The load's
+   * steps (a `steps` load) are not moved.
    */
   readonly jitterMs?: number
 }
