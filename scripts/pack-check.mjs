@@ -47,10 +47,13 @@ import { formatMessage } from 'publint/utils'
  * made for a valid field, the field's context put into a failure's errors instead of validating
  * it again, `absentOr` for fields older states lack): 24.40 KB measured. The twenty-fourth grew it to
  * 24.7 KB for gradual recovery's pacing in time (the schedule in its state, the codec field with a
- * default for older states, the pacing in `request`): 24.64 KB measured.
+ * default for older states, the pacing in `request`): 24.64 KB measured. The twenty-sixth grew it
+ * to 25.0 KB for gradual recovery's proven rate (the most calls a second a healthy stage carried,
+ * in the ramp's state with its codec field and check, and the lift of a ceiling the traffic fits
+ * under: a surge that broke the upstream no longer holds the traffic left): 24.88 KB measured.
  */
 const CORE_BUDGET_BYTES = 35_500
-const CORE_OWN_BUDGET_BYTES = 24_700
+const CORE_OWN_BUDGET_BYTES = 25_000
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const bin = (name) => join(root, 'node_modules', '.bin', name)

@@ -53,6 +53,32 @@ export const withRate = (s: GradualRecoveryState, ratePpm: number): GradualRecov
 export const newStage = (s: GradualRecoveryState, ratePpm: number, speed: number, now: number, ramp: RampState): GradualRecoveryState =>
   gradualState(ratePpm, speed, s.credit, s.inFlight, s.startedAt, s.requests, 0, 0, 0, 0, Math.max(now, s.stageStartedAt), ramp, s.paceAt)
 
+/** The fewest calls a stage must admit (and requests see) for its rate to count (see {@link provenAfter}). */
+const RATE_COUNT = 50
+
+/**
+ * The proven rate after a healthy stage: the most calls a second a healthy stage has carried, each
+ * lowered by three standard deviations of its count (Poisson), so noise never proves more.
+ */
+export const provenAfter = (s: GradualRecoveryState, now: number): number | null => {
+  const ms = now - s.stageStartedAt
+  const n = s.stageAdmitted
+  if (n < RATE_COUNT || ms <= 0) return s.ramp.provenRps
+  const carried = ((n - 3 * Math.sqrt(n)) * 1_000) / ms
+  return s.ramp.provenRps === null ? carried : Math.max(s.ramp.provenRps, carried)
+}
+
+/**
+ * Whether all the traffic offered over the stage (counted high by three standard deviations) is
+ * within a rate the upstream has been seen to carry: then no share of it needs holding back (a
+ * surge that broke the upstream is over, whatever share it was).
+ */
+export const withinProven = (s: GradualRecoveryState, provenRps: number | null, now: number): boolean => {
+  const ms = now - s.stageStartedAt
+  const n = s.stageRequests
+  return provenRps !== null && n >= RATE_COUNT && ms > 0 && ((n + 3 * Math.sqrt(n)) * 1_000) / ms <= provenRps
+}
+
 /** Whether a ceiling remembered from a failed recovery still holds the ramp at `now`. */
 export const holding = (r: RampState, now: number): boolean => r.brokeAt !== null && (r.holdUntil === null || now < r.holdUntil)
 
@@ -66,13 +92,15 @@ export const stepUp = (g: Ramp, s: GradualRecoveryState, clean: boolean, now: nu
   const counted = !rose(g, s, g.marginalRate / 2)
   const baseCalls = counted ? r.baseCalls + s.stageCalls : r.baseCalls
   const baseFailures = counted ? r.baseFailures + s.stageFailures : r.baseFailures
+  const proven = provenAfter(s, now)
   if (s.ratePpm >= PPM) {
     return now >= r.probationEnds
       ? 'close'
-      : newStage(s, PPM, s.speed, now, rampState(PPM, PPM, r.probationEnds, null, null, baseCalls, baseFailures))
+      : newStage(s, PPM, s.speed, now, rampState(PPM, PPM, r.probationEnds, null, null, baseCalls, baseFailures, proven))
   }
-  // A healthy stage at the ceiling lifts it, unless a remembered failure still holds the ramp there.
-  const lifted = s.ratePpm >= r.ceilingPpm && !holding(r, now)
+  // A healthy stage at the ceiling lifts it, unless a remembered failure still holds the ramp
+  // there; so does traffic the upstream has been seen to carry whole.
+  const lifted = (s.ratePpm >= r.ceilingPpm && !holding(r, now)) || (r.ceilingPpm < PPM && withinProven(s, proven, now))
   const ceilingPpm = lifted ? PPM : r.ceilingPpm
   // Past a ceiling just lifted the ramp starts over at speed 1: the share that strained or broke
   // the upstream is near, and the speed the clean stages under it built up would leap past it.
@@ -91,7 +119,16 @@ export const stepUp = (g: Ramp, s: GradualRecoveryState, clean: boolean, now: nu
     next,
     speed,
     now,
-    rampState(s.ratePpm, ceilingPpm, next >= PPM ? now + g.probationMs : 0, lifted ? null : r.brokeAt, holdUntil, baseCalls, baseFailures),
+    rampState(
+      s.ratePpm,
+      ceilingPpm,
+      next >= PPM ? now + g.probationMs : 0,
+      lifted ? null : r.brokeAt,
+      holdUntil,
+      baseCalls,
+      baseFailures,
+      proven,
+    ),
   )
 }
 
@@ -169,7 +206,7 @@ export const settle = (g: Ramp, s: GradualRecoveryState, now: number): RecoveryV
     const next = rampPpm(g, s, now)
     return next >= PPM
       ? 'close'
-      : newStage(s, next, 1, now, rampState(s.ratePpm, PPM, 0, null, null, s.ramp.baseCalls + calls, s.ramp.baseFailures + failures))
+      : newStage(s, next, 1, now, rampState(s.ratePpm, PPM, 0, null, null, s.ramp.baseCalls + calls, s.ramp.baseFailures + failures, null))
   }
   const r = s.ramp
   if (strained(g, s)) {
@@ -189,6 +226,7 @@ export const settle = (g: Ramp, s: GradualRecoveryState, now: number): RecoveryV
       r.holdUntil,
       r.baseCalls,
       r.baseFailures,
+      r.provenRps,
     )
     return newStage(s, back, 1, now, ramp)
   }
@@ -215,7 +253,7 @@ export const start = (g: Ramp, now: number): GradualRecoveryState =>
     0,
     0,
     now,
-    rampState(g.initialPpm, PPM, g.initialPpm >= PPM ? now + g.probationMs : 0, null, null, 0, 0),
+    rampState(g.initialPpm, PPM, g.initialPpm >= PPM ? now + g.probationMs : 0, null, null, 0, 0, null),
     now,
   )
 
@@ -262,7 +300,7 @@ export const restart = (g: Ramp, m: GradualRecoveryState, now: number, failedAt:
     g.initialPpm,
     1,
     now,
-    rampState(g.initialPpm, ceilingPpm, 0, brokeAt, ceilingPpm <= g.initialPpm ? now + g.holdMs : null, 0, 0),
+    rampState(g.initialPpm, ceilingPpm, 0, brokeAt, ceilingPpm <= g.initialPpm ? now + g.holdMs : null, 0, 0, m.ramp.provenRps),
   )
 }
 
@@ -346,6 +384,7 @@ export const rebase = (s: GradualRecoveryState, deltaMs: number): GradualRecover
       s.ramp.holdUntil === null ? null : s.ramp.holdUntil + deltaMs,
       s.ramp.baseCalls,
       s.ramp.baseFailures,
+      s.ramp.provenRps,
     ),
     s.paceAt + deltaMs,
   )
@@ -379,6 +418,8 @@ export const validate = (g: Ramp, u: unknown, c: t.Context): t.Validation<Gradua
     return t.failure(u, c, `expected ratePpm, goodPpm and ceilingPpm at most ${PPM}`)
   }
   if (s.credit >= PPM) return t.failure(u, c, `expected credit below ${PPM}`)
+  if (s.ramp.provenRps !== undefined && s.ramp.provenRps !== null && s.ramp.provenRps < 0)
+    return t.failure(u, c, 'expected provenRps (calls a second carried healthy) not negative')
   if (s.speed > g.maxSpeed) return t.failure(u, c, `expected speed at most ${g.maxSpeed}`)
   if (
     s.stageAdmitted > s.stageRequests ||
@@ -399,5 +440,5 @@ export const validate = (g: Ramp, u: unknown, c: t.Context): t.Validation<Gradua
     return t.failure(u, c, `expected holdUntil only under a remembered ceiling, at most holdMs (${g.holdMs}) after the stage began`)
   }
   // A state written before pacing has no schedule: it starts where recovery began.
-  return t.success(copyOf(s.paceAt === undefined ? { ...s, paceAt: s.startedAt } : (s as GradualRecoveryState)))
+  return t.success(copyOf((s.paceAt === undefined ? { ...s, paceAt: s.startedAt } : s) as GradualRecoveryState))
 }

@@ -63,6 +63,11 @@ export interface RampState {
   readonly baseCalls: number
   /** The failures among `baseCalls`. */
   readonly baseFailures: number
+  /**
+   * The most calls a second a healthy stage carried, less its counting noise (`null` before one
+   * has counted): a rate the upstream has been seen to take, whatever share of the traffic it was.
+   */
+  readonly provenRps: number | null
 }
 
 export const rampState = (
@@ -73,8 +78,9 @@ export const rampState = (
   holdUntil: number | null,
   baseCalls: number,
   baseFailures: number,
-): RampState => ({ goodPpm, ceilingPpm, probationEnds, brokeAt, holdUntil, baseCalls, baseFailures })
-primeShape((v) => rampState(v, v, v, v, v, v, v))
+  provenRps: number | null,
+): RampState => ({ goodPpm, ceilingPpm, probationEnds, brokeAt, holdUntil, baseCalls, baseFailures, provenRps })
+primeShape((v) => rampState(v, v, v, v, v, v, v, v))
 
 /** What gradual recovery reports. */
 export interface GradualRecoverySnapshot extends RecoverySnapshot {
@@ -186,6 +192,7 @@ export const copyOf = (s: GradualRecoveryState): GradualRecoveryState =>
       s.ramp.holdUntil,
       s.ramp.baseCalls,
       s.ramp.baseFailures,
+      s.ramp.provenRps ?? null,
     ),
   )
 
@@ -210,6 +217,8 @@ export const GradualRecoveryStateCodec = struct('a gradual recovery state', {
     holdUntil: nullable(Finite),
     baseCalls: NonNegativeInt,
     baseFailures: NonNegativeInt,
+    // Absent from states written before it: nothing proven yet.
+    provenRps: absentOr(nullable(Finite)),
   }),
   // Absent from states written before pacing: then the schedule starts now.
   paceAt: absentOr(Finite),

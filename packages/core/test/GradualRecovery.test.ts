@@ -540,6 +540,43 @@ describe('gradual recovery', () => {
       expect(seen?.holdUntil).toBeGreaterThan(2000)
     })
 
+    /**
+     * A surge: a request per ms from 1 s on, and the upstream fails every call while 80% or more of
+     * it gets through, which breaks the first ramp at 0.8. From the reopen on, the surge is over
+     * when `over` says so: a request every 10 ms. Returns the highest share of the recovery after
+     * the break, and when the circuit closed, within 15 s of the break (the hold is 20 s).
+     */
+    const surge = (over: boolean) => {
+      const h = new Harness(gradual({ ...cliffRecovery(20_000), stageCalls: 60 }))
+      h.call(0, 'failure', 0)
+      let reopened: number | undefined
+      let closedAt: number | undefined
+      const shares = new Set<number>()
+      // Until 15 s after the break: within the 20 s hold.
+      for (let now = 1000; now < (reopened ?? 15_000) + 15_000 && closedAt === undefined; now++) {
+        if (over && reopened !== undefined && now % 10 !== 0) continue
+        const d = h.request(now)
+        const state = h.snapshot.state
+        if (reopened !== undefined && state === 'half-open') shares.add(h.snapshot.admitRate)
+        if (d._tag === 'Admitted') {
+          h.settle(d, reopened === undefined && h.snapshot.admitRate >= 0.8 ? 'failure' : 'success', now, 1)
+          if (reopened === undefined && h.snapshot.state === 'open') reopened = now
+        }
+        if (reopened !== undefined && h.snapshot.state === 'closed') closedAt = now
+      }
+      return { reopened: reopened ?? Number.NaN, closedAt, highest: Math.max(...shares) }
+    }
+
+    it('lifts a remembered ceiling once all the traffic offered is a rate the upstream carried healthy (a surge that broke it is over)', () => {
+      // Healthy at 0.4 of 1,000 requests a second: ~400 calls a second carried. 100 offered: all of it fits.
+      const ended = surge(true)
+      expect(ended.closedAt).toBeDefined()
+      // The surge going on, the share remembered holds for the hold (0.4 - (0.8 - 0.4) / 2).
+      const going = surge(false)
+      expect(going.highest).toBe(0.2)
+      expect(going.closedAt).toBeUndefined()
+    })
+
     it('without memory (holdMs 0) breaks the same way again', () => {
       const h = new Harness(cliff(0))
       h.call(0, 'failure', 0)
