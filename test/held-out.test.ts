@@ -22,7 +22,8 @@ const configs = [
   'cusum.json',
   'cusum-gradual.json',
 ]
-const loadKind = (file: string) => (file.includes('bursty') ? 'bursts' : /^(surge|flash-crowd)-/.test(file) ? 'steps' : 'poisson')
+const loadKind = (file: string) =>
+  file.includes('bursty') ? 'bursts' : /^(surge|flash-crowd|retry-storm|evening-peak)-/.test(file) ? 'steps' : 'poisson'
 const scenarioFiles = files.filter((f) => !configs.includes(f))
 
 const strategy = (name: string) => {
@@ -38,7 +39,7 @@ const scenario = (name: string) => {
 
 describe('the held-out incidents (bench/quality/held-out)', () => {
   it('are scenarios the file format accepts, named as their files (bursty where the name says so), and configs fromConfig reads', () => {
-    expect(scenarioFiles).toHaveLength(14)
+    expect(scenarioFiles).toHaveLength(16)
     for (const f of scenarioFiles) {
       const s = scenario(f)
       expect(s.name).toBe(f.replace(/\.json$/, ''))
@@ -76,5 +77,15 @@ describe('the held-out incidents (bench/quality/held-out)', () => {
     for (const run of runs) expect(run.summary.collapses, run.summary.strategy).toBeGreaterThanOrEqual(2)
     // The oracle sheds only what the upstream cannot take: at the peak, about a quarter of the load.
     expect(oracle.summary.successRate - Math.max(...runs.map((r) => r.summary.successRate))).toBeGreaterThan(0.1)
+  })
+
+  it('a flash crowd that broke the upstream is over: gradual recovery gives back the traffic it carried, and is not behind classic (seed 101)', () => {
+    const [classic, gradual] = simulate(scenario('flash-crowd-300.json'), [strategy('classic.json'), strategy('gradual.json')], {
+      seed: 101,
+    }).map((r) => r.summary)
+    if (classic === undefined || gradual === undefined) throw new Error('a run is missing')
+    // It held the share the crowd forced for 30 s after it, 7 points behind, before the ceiling lifted on the rate carried.
+    expect(gradual.successRate).toBeGreaterThanOrEqual(classic.successRate)
+    expect(gradual.collapses).toBeLessThanOrEqual(classic.collapses)
   })
 })
