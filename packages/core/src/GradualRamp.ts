@@ -79,6 +79,16 @@ export const withinProven = (s: GradualRecoveryState, provenRps: number | null, 
   return provenRps !== null && n >= RATE_COUNT && ms > 0 && ((n + 3 * Math.sqrt(n)) * 1_000) / ms <= provenRps
 }
 
+/**
+ * Whether the traffic offered over the stage (counted low by three standard deviations) is past
+ * the proven rate: surely more than the upstream has been seen to carry.
+ */
+export const pastProven = (s: GradualRecoveryState, provenRps: number | null, now: number): boolean => {
+  const ms = now - s.stageStartedAt
+  const n = s.stageRequests
+  return provenRps === null || (n >= RATE_COUNT && ms > 0 && ((n - 3 * Math.sqrt(n)) * 1_000) / ms > provenRps)
+}
+
 /** Whether a ceiling remembered from a failed recovery still holds the ramp at `now`. */
 export const holding = (r: RampState, now: number): boolean => r.brokeAt !== null && (r.holdUntil === null || now < r.holdUntil)
 
@@ -93,15 +103,34 @@ export const stepUp = (g: Ramp, s: GradualRecoveryState, clean: boolean, now: nu
   const baseCalls = counted ? r.baseCalls + s.stageCalls : r.baseCalls
   const baseFailures = counted ? r.baseFailures + s.stageFailures : r.baseFailures
   const proven = provenAfter(s, now)
+  // Traffic the upstream has been seen to carry whole is not held back, whatever share a ceiling
+  // says; the ceiling stays, for when the traffic grows past that rate again.
+  const fits = r.ceilingPpm < PPM && withinProven(s, proven, now)
   if (s.ratePpm >= PPM) {
-    return now >= r.probationEnds
+    // At the full share under a ceiling the traffic fitted: back to it once the traffic does not
+    // fit any more, and no close while a remembered failure still holds it.
+    if (r.ceilingPpm < PPM && pastProven(s, proven, now))
+      return newStage(
+        s,
+        r.ceilingPpm,
+        1,
+        now,
+        rampState(r.ceilingPpm, r.ceilingPpm, 0, r.brokeAt, r.holdUntil, baseCalls, baseFailures, proven),
+      )
+    return now >= r.probationEnds && !(r.ceilingPpm < PPM && holding(r, now))
       ? 'close'
-      : newStage(s, PPM, s.speed, now, rampState(PPM, PPM, r.probationEnds, null, null, baseCalls, baseFailures, proven))
+      : newStage(
+          s,
+          PPM,
+          s.speed,
+          now,
+          rampState(PPM, r.ceilingPpm, r.probationEnds, r.brokeAt, r.holdUntil, baseCalls, baseFailures, proven),
+        )
   }
-  // A healthy stage at the ceiling lifts it, unless a remembered failure still holds the ramp
-  // there; so does traffic the upstream has been seen to carry whole.
-  const lifted = (s.ratePpm >= r.ceilingPpm && !holding(r, now)) || (r.ceilingPpm < PPM && withinProven(s, proven, now))
-  const ceilingPpm = lifted ? PPM : r.ceilingPpm
+  const held = fits ? PPM : r.ceilingPpm
+  // A healthy stage at the ceiling lifts it, unless a remembered failure still holds the ramp there.
+  const lifted = s.ratePpm >= r.ceilingPpm && !holding(r, now)
+  const ceilingPpm = lifted ? PPM : held
   // Past a ceiling just lifted the ramp starts over at speed 1: the share that strained or broke
   // the upstream is near, and the speed the clean stages under it built up would leap past it.
   const pace = lifted ? 1 : s.speed
@@ -121,7 +150,7 @@ export const stepUp = (g: Ramp, s: GradualRecoveryState, clean: boolean, now: nu
     now,
     rampState(
       s.ratePpm,
-      ceilingPpm,
+      lifted ? PPM : r.ceilingPpm,
       next >= PPM ? now + g.probationMs : 0,
       lifted ? null : r.brokeAt,
       holdUntil,

@@ -155,10 +155,12 @@ export type GradualRecoveryInput = Partial<Omit<GradualRecoveryConfig, 'kind'>>
  *   higher: an upstream that broke under a share without warning is not broken the same way
  *   twice in a row. Recoveries that fail at their first share (the upstream still down) pass the
  *   memory on; a close forgets it. `holdMs: 0` turns it off. A ceiling is a share of the traffic,
- *   and a capacity is a rate: a ceiling lifts as soon as all the traffic offered over a stage
- *   (counted high by three standard deviations) is within the most calls a second a healthy
- *   stage has carried (counted low by three, at least 50 calls): once a surge that broke the
- *   upstream is over, the share it forced is not held against the traffic that is left.
+ *   and a capacity is a rate: while all the traffic offered over a stage (counted high by three
+ *   standard deviations) is within the most calls a second a healthy stage has carried (counted
+ *   low by three, at least 50 calls), the ramp climbs past its ceiling to the full share, so the
+ *   share a surge forced is not held against the traffic left once it is over. The ceiling stays:
+ *   once the traffic is surely past that rate again, the ramp steps back to it, and the circuit
+ *   does not close while a remembered failure holds it.
  * - With `rampMs` the rate follows time instead (Envoy's slow start): `max(initialRate,
  *   (elapsed / rampMs) ^ (1 / aggression))`, still judged stage by stage: a bad stage reopens,
  *   and the circuit closes at the end of the first healthy stage once `rampMs` has passed (the

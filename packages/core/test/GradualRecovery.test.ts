@@ -543,34 +543,46 @@ describe('gradual recovery', () => {
     /**
      * A surge: a request per ms from 1 s on, and the upstream fails every call while 80% or more of
      * it gets through, which breaks the first ramp at 0.8. From the reopen on, the surge is over
-     * when `over` says so: a request every 10 ms. Returns the highest share of the recovery after
+     * when `over` says so (a request every 10 ms), until `returnsAfter` ms after the reopen. Returns the highest share of the recovery after
      * the break, and when the circuit closed, within 15 s of the break (the hold is 20 s).
      */
-    const surge = (over: boolean) => {
+    const surge = (over: boolean, returnsAfter = Number.POSITIVE_INFINITY) => {
       const h = new Harness(gradual({ ...cliffRecovery(20_000), stageCalls: 60 }))
       h.call(0, 'failure', 0)
       let reopened: number | undefined
       let closedAt: number | undefined
       const shares = new Set<number>()
+      /** The shares of half-open after the surge came back, past its first reopen there. */
+      const again = new Set<number>()
+      let relapsed = false
       // Until 15 s after the break: within the 20 s hold.
       for (let now = 1000; now < (reopened ?? 15_000) + 15_000 && closedAt === undefined; now++) {
-        if (over && reopened !== undefined && now % 10 !== 0) continue
+        const surging = reopened === undefined || now >= reopened + returnsAfter
+        if (over && !surging && now % 10 !== 0) continue
         const d = h.request(now)
         const state = h.snapshot.state
-        if (reopened !== undefined && state === 'half-open') shares.add(h.snapshot.admitRate)
+        if (reopened !== undefined && state === 'half-open') (relapsed ? again : shares).add(h.snapshot.admitRate)
         if (d._tag === 'Admitted') {
-          h.settle(d, reopened === undefined && h.snapshot.admitRate >= 0.8 ? 'failure' : 'success', now, 1)
+          h.settle(d, surging && h.snapshot.admitRate >= 0.8 ? 'failure' : 'success', now, 1)
           if (reopened === undefined && h.snapshot.state === 'open') reopened = now
+          else if (reopened !== undefined && h.snapshot.state === 'open') relapsed = true
         }
         if (reopened !== undefined && h.snapshot.state === 'closed') closedAt = now
       }
-      return { reopened: reopened ?? Number.NaN, closedAt, highest: Math.max(...shares) }
+      return { reopened: reopened ?? Number.NaN, closedAt, highest: Math.max(...shares), again: Math.max(...again) }
     }
 
-    it('lifts a remembered ceiling once all the traffic offered is a rate the upstream carried healthy (a surge that broke it is over)', () => {
+    it('admits all the traffic under a remembered ceiling once it is a rate the upstream carried healthy (a surge that broke it is over)', () => {
       // Healthy at 0.4 of 1,000 requests a second: ~400 calls a second carried. 100 offered: all of it fits.
       const ended = surge(true)
-      expect(ended.closedAt).toBeDefined()
+      expect(ended.highest).toBe(1)
+      // Still within the hold: the memory stays, in case the traffic grows past that rate again.
+      expect(ended.closedAt).toBeUndefined()
+      // And it does, 8 s after the break, and breaks the upstream at the full share again: the
+      // recovery after that holds at the share remembered.
+      const back = surge(true, 8_000)
+      expect(back.highest).toBe(1)
+      expect(back.again).toBe(0.2)
       // The surge going on, the share remembered holds for the hold (0.4 - (0.8 - 0.4) / 2).
       const going = surge(false)
       expect(going.highest).toBe(0.2)
