@@ -50,7 +50,7 @@ import { formatMessage } from 'publint/utils'
  * default for older states, the pacing in `request`): 24.64 KB measured. The twenty-sixth grew it
  * to 25.0 KB for gradual recovery's proven rate (the most calls a second a healthy stage carried,
  * in the ramp's state with its codec field and check, and the climb past a ceiling while the
- * traffic fits under it: a surge that broke the upstream no longer holds the traffic left): 24.96
+ * traffic fits under it: a surge that broke the upstream no longer holds the traffic left): 24.94
  * KB measured.
  */
 const CORE_BUDGET_BYTES = 35_500

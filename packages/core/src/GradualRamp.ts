@@ -57,36 +57,36 @@ export const newStage = (s: GradualRecoveryState, ratePpm: number, speed: number
 const RATE_COUNT = 50
 
 /**
+ * A count over `ms` as a rate a second, moved by three standard deviations of the count (Poisson)
+ * in the direction of `sign`; `null` below {@link RATE_COUNT} or over no time.
+ */
+const countRate = (n: number, ms: number, sign: 1 | -1): number | null =>
+  n < RATE_COUNT || ms <= 0 ? null : ((n + sign * 3 * Math.sqrt(n)) * 1_000) / ms
+
+/**
  * The proven rate after a healthy stage: the most calls a second a healthy stage has carried, each
- * lowered by three standard deviations of its count (Poisson), so noise never proves more.
+ * counted low, so noise never proves more.
  */
 export const provenAfter = (s: GradualRecoveryState, now: number): number | null => {
-  const ms = now - s.stageStartedAt
-  const n = s.stageAdmitted
-  if (n < RATE_COUNT || ms <= 0) return s.ramp.provenRps
-  const carried = ((n - 3 * Math.sqrt(n)) * 1_000) / ms
-  return s.ramp.provenRps === null ? carried : Math.max(s.ramp.provenRps, carried)
+  const carried = countRate(s.stageAdmitted, now - s.stageStartedAt, -1)
+  const proven = s.ramp.provenRps
+  return carried === null ? proven : proven === null ? carried : Math.max(proven, carried)
 }
 
 /**
- * Whether all the traffic offered over the stage (counted high by three standard deviations) is
- * within a rate the upstream has been seen to carry: then no share of it needs holding back (a
- * surge that broke the upstream is over, whatever share it was).
+ * Whether all the traffic offered over the stage, counted high, is within a rate the upstream has
+ * been seen to carry: then no share of it needs holding back (a surge that broke the upstream is
+ * over, whatever share it was).
  */
 export const withinProven = (s: GradualRecoveryState, provenRps: number | null, now: number): boolean => {
-  const ms = now - s.stageStartedAt
-  const n = s.stageRequests
-  return provenRps !== null && n >= RATE_COUNT && ms > 0 && ((n + 3 * Math.sqrt(n)) * 1_000) / ms <= provenRps
+  const offered = countRate(s.stageRequests, now - s.stageStartedAt, 1)
+  return provenRps !== null && offered !== null && offered <= provenRps
 }
 
-/**
- * Whether the traffic offered over the stage (counted low by three standard deviations) is past
- * the proven rate: surely more than the upstream has been seen to carry.
- */
+/** Whether the traffic offered over the stage, counted low, is past the proven rate: surely more than the upstream has been seen to carry. */
 export const pastProven = (s: GradualRecoveryState, provenRps: number | null, now: number): boolean => {
-  const ms = now - s.stageStartedAt
-  const n = s.stageRequests
-  return provenRps === null || (n >= RATE_COUNT && ms > 0 && ((n - 3 * Math.sqrt(n)) * 1_000) / ms > provenRps)
+  const offered = countRate(s.stageRequests, now - s.stageStartedAt, -1)
+  return provenRps === null || (offered !== null && offered > provenRps)
 }
 
 /** Whether a ceiling remembered from a failed recovery still holds the ramp at `now`. */
@@ -103,9 +103,6 @@ export const stepUp = (g: Ramp, s: GradualRecoveryState, clean: boolean, now: nu
   const baseCalls = counted ? r.baseCalls + s.stageCalls : r.baseCalls
   const baseFailures = counted ? r.baseFailures + s.stageFailures : r.baseFailures
   const proven = provenAfter(s, now)
-  // Traffic the upstream has been seen to carry whole is not held back, whatever share a ceiling
-  // says; the ceiling stays, for when the traffic grows past that rate again.
-  const fits = r.ceilingPpm < PPM && withinProven(s, proven, now)
   if (s.ratePpm >= PPM) {
     // At the full share under a ceiling the traffic fitted: back to it once the traffic does not
     // fit any more, and no close while a remembered failure still holds it.
@@ -127,7 +124,9 @@ export const stepUp = (g: Ramp, s: GradualRecoveryState, clean: boolean, now: nu
           rampState(PPM, r.ceilingPpm, r.probationEnds, r.brokeAt, r.holdUntil, baseCalls, baseFailures, proven),
         )
   }
-  const held = fits ? PPM : r.ceilingPpm
+  // Traffic the upstream has been seen to carry whole is not held back, whatever share a ceiling
+  // says; the ceiling stays, for when the traffic grows past that rate again.
+  const held = r.ceilingPpm < PPM && withinProven(s, proven, now) ? PPM : r.ceilingPpm
   // A healthy stage at the ceiling lifts it, unless a remembered failure still holds the ramp there.
   const lifted = s.ratePpm >= r.ceilingPpm && !holding(r, now)
   const ceilingPpm = lifted ? PPM : held
