@@ -1,7 +1,8 @@
 /**
  * bench/quality/held-out: incidents that are not cells of the quality matrix (bursty traffic on
  * fragile and healthy upstreams at other traffic levels and burst shapes, a cliff just under the
- * full load, flaps too short for a ramp, surges of traffic past an upstream's capacity), kept to
+ * full load, flaps too short for a ramp, surges of traffic past an upstream's capacity, callers who
+ * back off during an outage and come back, some as a herd of retries), kept to
  * check the strategies on what they were not chosen on. Every file is a scenario the file format accepts or a config `fromConfig` reads, and
  * bench/quality/README.md's tables are what the simulator gives on them.
  */
@@ -23,7 +24,7 @@ const configs = [
   'cusum-gradual.json',
 ]
 const loadKind = (file: string) =>
-  file.includes('bursty') ? 'bursts' : /^(surge|flash-crowd|retry-storm|evening-peak)-/.test(file) ? 'steps' : 'poisson'
+  file.includes('bursty') ? 'bursts' : /^(surge|flash-crowd|retry-storm|evening-peak|drop|herd)-/.test(file) ? 'steps' : 'poisson'
 const scenarioFiles = files.filter((f) => !configs.includes(f))
 
 const strategy = (name: string) => {
@@ -39,7 +40,7 @@ const scenario = (name: string) => {
 
 describe('the held-out incidents (bench/quality/held-out)', () => {
   it('are scenarios the file format accepts, named as their files (bursty where the name says so), and configs fromConfig reads', () => {
-    expect(scenarioFiles).toHaveLength(16)
+    expect(scenarioFiles).toHaveLength(22)
     for (const f of scenarioFiles) {
       const s = scenario(f)
       expect(s.name).toBe(f.replace(/\.json$/, ''))
@@ -87,5 +88,23 @@ describe('the held-out incidents (bench/quality/held-out)', () => {
     // It held the share the crowd forced for 30 s after it, 7 points behind, before the ceiling lifted on the rate carried.
     expect(gradual.successRate).toBeGreaterThanOrEqual(classic.successRate)
     expect(gradual.collapses).toBeLessThanOrEqual(classic.collapses)
+  })
+
+  it('callers back off during an outage and come back: gradual recovery is within 1.5 points of classic, at 20, 500 and 3,000 requests/s (seed 101)', () => {
+    for (const f of ['drop-outage-20.json', 'drop-outage-500.json', 'drop-outage-3000.json', 'drop-early-return-500.json']) {
+      const [classic, gradual] = simulate(scenario(f), [strategy('classic.json'), strategy('gradual.json')], { seed: 101 }).map(
+        (r) => r.summary,
+      )
+      if (classic === undefined || gradual === undefined) throw new Error('a run is missing')
+      expect(gradual.successRate - classic.successRate, f).toBeGreaterThan(-0.015)
+      expect(gradual.collapses, f).toBe(0)
+    }
+  })
+
+  it('a herd of retries into an upstream fragile after an outage: the oracle keeps it up, every row brings it down at least once (seed 101)', () => {
+    const { runs, oracle } = simulateWithOracle(scenario('herd-after-outage-200.json'), configs.map(strategy), { seed: 101 })
+    expect(oracle.summary.collapses).toBe(0)
+    for (const run of runs) expect(run.summary.collapses, run.summary.strategy).toBeGreaterThanOrEqual(1)
+    expect(oracle.summary.successRate - Math.max(...runs.map((r) => r.summary.successRate))).toBeGreaterThan(0.04)
   })
 })
