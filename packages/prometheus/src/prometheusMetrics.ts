@@ -79,6 +79,7 @@ class Tally implements CallCounter, ReadingHolder {
   /** Its breaker's figures as the last scrape read them (see `ScrapeSnapshots`). */
   readonly reading = emptyReading()
   readAt = 0
+  readRevision: number | undefined = undefined
 
   constructor(
     readonly name: string,

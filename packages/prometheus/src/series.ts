@@ -183,10 +183,12 @@ export const emptyReading = (): Reading => ({
   figures: NO_FIGURES,
 })
 
-/** Where a breaker's reading is kept (its tally), and the scrape it was read for. */
+/** Where a breaker's reading is kept (its tally), the scrape it was read for, and the breaker's revision it was read at. */
 export interface ReadingHolder {
   readonly reading: Reading
   readAt: number
+  /** `Breaker.revision` when the reading was taken (`undefined`: never, or not watched). */
+  readRevision: number | undefined
 }
 
 /**
@@ -205,19 +207,26 @@ export class ScrapeSnapshots {
   of(breaker: Breaker, holder: ReadingHolder): Reading {
     const reading = holder.reading
     if (holder.readAt === this.scrape) return reading
-    const snapshot = breaker.snapshot()
-    reading.state = snapshot.state
-    reading.admitRate = snapshot.admitRate
-    reading.failureRate = snapshot.failureRate
-    reading.failureRateThreshold = snapshot.failureRateThreshold
-    reading.slowCallRate = snapshot.slowCallRate
-    reading.consecutiveFailures = snapshot.consecutiveFailures
-    reading.inFlight = snapshot.inFlight
-    reading.openUntil = snapshot.openUntil
-    const figures = partFigures(snapshot)
-    // The usual empty list is not kept (a new one per breaker per scrape outlived the collections a scrape meets).
-    reading.figures = figures.length === 0 ? NO_FIGURES : figures
     holder.readAt = this.scrape
+    // A breaker that stepped nothing since the last reading (most keys of a large group, between
+    // two scrapes) reads the same snapshot: the reading stands.
+    const revision = breaker.revision
+    if (revision === undefined || revision !== holder.readRevision) {
+      const snapshot = breaker.snapshot()
+      reading.state = snapshot.state
+      reading.admitRate = snapshot.admitRate
+      reading.failureRate = snapshot.failureRate
+      reading.failureRateThreshold = snapshot.failureRateThreshold
+      reading.slowCallRate = snapshot.slowCallRate
+      reading.consecutiveFailures = snapshot.consecutiveFailures
+      reading.inFlight = snapshot.inFlight
+      reading.openUntil = snapshot.openUntil
+      const figures = partFigures(snapshot)
+      // The usual empty list is not kept (a new one per breaker per scrape outlived the collections a scrape meets).
+      reading.figures = figures.length === 0 ? NO_FIGURES : figures
+      // Taken after the snapshot: a first state it made counts.
+      holder.readRevision = breaker.revision
+    }
     if (!this.pending) {
       this.pending = true
       queueMicrotask(() => {

@@ -245,6 +245,42 @@ describe('prometheusMetrics', () => {
     expect(await seriesValue(registry, 'breaker_state{breaker="counted",key="",state="open"}')).toBe(1)
   })
 
+  it('keeps the reading of a breaker that stepped nothing since the last scrape, and reads anew after any step, in place or not, and a swap', async () => {
+    const registry = new Registry()
+    const inner = circuit({ name: 'idle', trip: { kind: 'consecutive-failures', threshold: 3 } })
+    let inspected = 0
+    const counted = {
+      ...inner,
+      inspect: (state: Parameters<typeof inner.inspect>[0]) => {
+        inspected++
+        return inner.inspect(state)
+      },
+    }
+    const breaker = createBreaker(counted)
+    prometheusMetrics(breaker, { registry })
+    const failures = 'breaker_consecutive_failures{breaker="idle",key=""}'
+    expect(await seriesValue(registry, failures)).toBe(0)
+    inspected = 0
+    // Idle between scrapes: the same text, and no snapshot made.
+    const text = await registry.metrics()
+    await registry.metrics()
+    expect(await registry.metrics()).toBe(text)
+    expect(inspected).toBe(0)
+    // A failure that does not trip is stepped in place (the same state object, written): read anew.
+    const ticket = breaker.request()
+    if (ticket._tag === 'Admitted') breaker.failed(ticket, 5)
+    expect(await seriesValue(registry, failures)).toBe(1)
+    expect(inspected).toBe(1)
+    // A request alone moves the calls in flight.
+    breaker.request()
+    expect(await seriesValue(registry, 'breaker_in_flight_calls{breaker="idle",key=""}')).toBe(1)
+    // A swap to a strategy with a failure-rate threshold: its gauge appears at once.
+    breaker.swap(
+      circuit({ name: 'idle', trip: { kind: 'failure-rate', threshold: 0.3, minimumCalls: 5, window: { kind: 'count', size: 10 } } }),
+    )
+    expect(await seriesValue(registry, 'breaker_failure_rate_threshold_ratio{breaker="idle",key=""}')).toBe(0.3)
+  })
+
   it('works for any strategy: the gauges come from inspect()', async () => {
     const registry = new Registry()
     const foreign = circuit({ name: 'custom', trip: { kind: 'all-of', detectors: [{ kind: 'consecutive-failures', threshold: 2 }] } })

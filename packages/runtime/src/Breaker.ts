@@ -146,6 +146,8 @@ export class Breaker extends BreakerEvents implements CallSink {
       const strategy = this.strategyNow
       this.current = strategy.initial(now)
       this.own(true)
+      const w = this.watched
+      if (w !== undefined) w.revision++
       // Its calls are watched from its first use (an idle breaker keeps no watch).
       this.watchRunning(strategy.overdueAfterMs)
     }
@@ -155,6 +157,27 @@ export class Breaker extends BreakerEvents implements CallSink {
   /** The number of the call the last `request` asked about (calls are numbered from 1). */
   get lastCall(): number {
     return this.callCount
+  }
+
+  /**
+   * While anything watches the breaker (a subscriber, a counter such as a metrics adapter's, a
+   * waiter): a count that moves with every event it steps, every swap, its first state and every
+   * part that failed, so that a reader who kept what `snapshot()` gave at one revision may keep
+   * using it while the revision is the same (a snapshot is a function of the state and the
+   * strategy). `undefined` while nothing watches it (an idle key of a group keeps no count).
+   *
+   * @example
+   * import { circuit } from '@datapunk/breaker'
+   * import { createBreaker } from '@datapunk/breaker-runtime'
+   * const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } }))
+   * breaker.revision // undefined: nothing watches it
+   * breaker.countCalls({ settled: () => {}, rejected: () => {} })
+   * const before = breaker.revision
+   * await breaker.execute(async () => 'ok')
+   * breaker.revision !== before // true
+   */
+  get revision(): number | undefined {
+    return this.watched?.revision
   }
 
   /** The current snapshot, live counts included. */
@@ -199,6 +222,7 @@ export class Breaker extends BreakerEvents implements CallSink {
     try {
       const twin = this.twin
       const w = this.watched
+      if (w !== undefined) w.revision++
       if (twin !== undefined && (w === undefined || w.quiet)) {
         const decision = twin(this.current, event, now)
         if (decision !== undefined) {
@@ -224,6 +248,7 @@ export class Breaker extends BreakerEvents implements CallSink {
     const fallback = before === broken || before === BROKEN ? undefined : before
     this.setup = this.setup.with(broken, undefined)
     const w = this.watched
+    if (w !== undefined) w.revision++
     if (w !== undefined && w.reportedBroken !== broken) {
       w.reportedBroken = broken
       this.configRejected(partFailedMessage(broken, fallback, error, doing))
@@ -406,6 +431,7 @@ export class Breaker extends BreakerEvents implements CallSink {
     const now = this.clock.now()
     const w = this.watched
     if (w === undefined) return
+    w.revision++
     const from = w.announceSwap(this.name, previous, before, next, now)
     try {
       this.changed(w, before, state, now, from)

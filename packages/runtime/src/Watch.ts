@@ -131,6 +131,8 @@ const NO_COUNTERS: ReadonlyArray<CallCounter> = Object.freeze([])
  */
 export class Watch {
   lastSnapshot: Snapshot | undefined = undefined
+  /** Moves with every event the breaker steps, every swap, first state and part failure (see `Breaker.revision`). */
+  revision = 0
   /** Subscribers of `calls$`: a plain list, read on every call. */
   callSubscribers: ReadonlyArray<Sink<CallEvent>> = NO_SUBSCRIBERS
   /** Subscribers of `outcomes$`: the same, spared the admissions. */
