@@ -2,10 +2,11 @@
  * OpenTelemetry metrics for breakers, on `@opentelemetry/api`: the same figures as the Prometheus
  * adapter, as OTel instruments. Per call: one counter add (and a histogram record for settled
  * calls) with attribute objects built once per breaker; the snapshot figures are observable
- * gauges read at collection time from `inspect()`.
+ * gauges read at collection time from `inspect()` (a breaker that has stepped nothing since the
+ * last collection is observed from the snapshot it made then).
  */
 
-import { partFigures } from '@datapunk/breaker'
+import { partFigures, type Snapshot } from '@datapunk/breaker'
 import {
   type Breaker,
   type BreakerSource,
@@ -65,6 +66,9 @@ interface Attached {
   readonly base: Attributes
   /** Attribute sets by outcome, reason or transition: built once, reused on every call. */
   readonly sets: Map<string, Attributes>
+  /** The snapshot the last collection observed, and the breaker's revision then (see `Breaker.revision`). */
+  last: Snapshot | undefined
+  lastRevision: number | undefined
 }
 
 type InstrumentName = (typeof instrumentCatalogue)[number]['name']
@@ -138,9 +142,20 @@ const onTransition = (i: Instruments, a: Attached, event: TransitionEvent): void
 
 type Observer = { observe(gauge: ObservableGauge, value: number, attributes?: Attributes): void }
 
+/** The breaker's snapshot now: the last one observed while the breaker has stepped nothing since (most keys of a group, between two collections). */
+const snapshotOf = (breaker: Breaker, a: Attached): Snapshot => {
+  const revision = breaker.revision
+  if (a.last !== undefined && revision !== undefined && revision === a.lastRevision) return a.last
+  const s = breaker.snapshot()
+  a.last = s
+  // Taken after the snapshot: a first state it made counts.
+  a.lastRevision = breaker.revision
+  return s
+}
+
 /** Observes one breaker's gauges from its snapshot now. */
 const observeOne = (i: Instruments, result: Observer, breaker: Breaker, a: Attached): void => {
-  const s = breaker.snapshot()
+  const s = snapshotOf(breaker, a)
   for (const phase of PHASES) result.observe(i.state, phase === s.state ? 1 : 0, setOf(a, `s:${phase}`, { 'breaker.state': phase }))
   result.observe(i.admitted, s.admitRate, a.base)
   result.observe(i.inFlight, s.inFlight, a.base)
@@ -222,7 +237,7 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
       identities.set(identity, breaker)
       const base: Attributes =
         key === undefined ? { 'breaker.name': breaker.name } : { 'breaker.name': breaker.name, 'breaker.key': String(key) }
-      const a: Attached = { subscription: new Subscription(), base, sets: new Map() }
+      const a: Attached = { subscription: new Subscription(), base, sets: new Map(), last: undefined, lastRevision: undefined }
       // Outcomes only: the admissions, which no instrument counts, are not even built.
       a.subscription.add(breaker.countCalls(counterOf(i, a)))
       a.subscription.add(breaker.transitions$.subscribe((event) => onTransition(i, a, event)))
