@@ -16,6 +16,7 @@ import {
 } from '@opentelemetry/sdk-metrics'
 import { NEVER, of, throwError, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
+import { countingInspect } from '../../../test/support/countingInspect.js'
 import { warningsDuring } from '../../../test/support/warnings.js'
 
 const sdk = () => {
@@ -102,27 +103,19 @@ describe('otelMetrics (in-memory exporter)', () => {
 
   it('observes an idle breaker from the snapshot it last made, and anew after any step, in place or not', async () => {
     const { meter, collect } = sdk()
-    const inner = circuit({ name: 'idle', trip: { kind: 'consecutive-failures', threshold: 3 } })
-    let inspected = 0
-    const counted = {
-      ...inner,
-      inspect: (state: Parameters<typeof inner.inspect>[0]) => {
-        inspected++
-        return inner.inspect(state)
-      },
-    }
+    const { strategy: counted, counter } = countingInspect(circuit({ name: 'idle', trip: { kind: 'consecutive-failures', threshold: 3 } }))
     const breaker = createBreaker(counted)
     otelMetrics(breaker, { meter })
     expect(valueAt(await collect(), 'breaker.consecutive_failures', {})).toBe(0)
-    inspected = 0
+    counter.inspected = 0
     await collect()
     expect(valueAt(await collect(), 'breaker.consecutive_failures', {})).toBe(0)
-    expect(inspected).toBe(0)
+    expect(counter.inspected).toBe(0)
     // A failure that does not trip is stepped in place: observed anew.
     const ticket = breaker.request()
     if (ticket._tag === 'Admitted') breaker.failed(ticket, 5)
     expect(valueAt(await collect(), 'breaker.consecutive_failures', {})).toBe(1)
-    expect(inspected).toBe(1)
+    expect(counter.inspected).toBe(1)
   })
 
   it('detach stops counting and observing; group breakers carry their key, evicted ones stop being observed', async () => {

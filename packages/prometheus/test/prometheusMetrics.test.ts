@@ -16,6 +16,7 @@ import { circuitBreaker } from '@datapunk/breaker-rxjs'
 import { Registry } from 'prom-client'
 import { NEVER, of, throwError, VirtualTimeScheduler } from 'rxjs'
 import { describe, expect, it } from 'vitest'
+import { countingInspect } from '../../../test/support/countingInspect.js'
 import { warningsDuring } from '../../../test/support/warnings.js'
 import { BUSY_KEYS, busyRegistry } from './busyRegistry.js'
 
@@ -223,21 +224,15 @@ describe('prometheusMetrics', () => {
 
   it("reads each breaker's snapshot once per scrape, and a change between two scrapes shows in the second", async () => {
     const registry = new Registry()
-    const inner = circuit({ name: 'counted', trip: { kind: 'consecutive-failures', threshold: 1 } })
-    let inspected = 0
-    const counted = {
-      ...inner,
-      inspect: (state: Parameters<typeof inner.inspect>[0]) => {
-        inspected++
-        return inner.inspect(state)
-      },
-    }
+    const { strategy: counted, counter } = countingInspect(
+      circuit({ name: 'counted', trip: { kind: 'consecutive-failures', threshold: 1 } }),
+    )
     const breaker = createBreaker(counted)
     prometheusMetrics(breaker, { registry })
-    inspected = 0
+    counter.inspected = 0
     await registry.metrics()
     // Eight gauges read the snapshot (state, the ratios, in flight, figures, open-until): one read serves them all.
-    expect(inspected).toBe(1)
+    expect(counter.inspected).toBe(1)
     expect(await seriesValue(registry, 'breaker_state{breaker="counted",key="",state="closed"}')).toBe(1)
     const ticket = breaker.request()
     if (ticket._tag === 'Admitted') breaker.failed(ticket, 5)
@@ -247,30 +242,22 @@ describe('prometheusMetrics', () => {
 
   it('keeps the reading of a breaker that stepped nothing since the last scrape, and reads anew after any step, in place or not, and a swap', async () => {
     const registry = new Registry()
-    const inner = circuit({ name: 'idle', trip: { kind: 'consecutive-failures', threshold: 3 } })
-    let inspected = 0
-    const counted = {
-      ...inner,
-      inspect: (state: Parameters<typeof inner.inspect>[0]) => {
-        inspected++
-        return inner.inspect(state)
-      },
-    }
+    const { strategy: counted, counter } = countingInspect(circuit({ name: 'idle', trip: { kind: 'consecutive-failures', threshold: 3 } }))
     const breaker = createBreaker(counted)
     prometheusMetrics(breaker, { registry })
     const failures = 'breaker_consecutive_failures{breaker="idle",key=""}'
     expect(await seriesValue(registry, failures)).toBe(0)
-    inspected = 0
+    counter.inspected = 0
     // Idle between scrapes: the same text, and no snapshot made.
     const text = await registry.metrics()
     await registry.metrics()
     expect(await registry.metrics()).toBe(text)
-    expect(inspected).toBe(0)
+    expect(counter.inspected).toBe(0)
     // A failure that does not trip is stepped in place (the same state object, written): read anew.
     const ticket = breaker.request()
     if (ticket._tag === 'Admitted') breaker.failed(ticket, 5)
     expect(await seriesValue(registry, failures)).toBe(1)
-    expect(inspected).toBe(1)
+    expect(counter.inspected).toBe(1)
     // A request alone moves the calls in flight.
     breaker.request()
     expect(await seriesValue(registry, 'breaker_in_flight_calls{breaker="idle",key=""}')).toBe(1)
