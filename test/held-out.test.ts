@@ -2,7 +2,8 @@
  * bench/quality/held-out: incidents that are not cells of the quality matrix (bursty traffic on
  * fragile and healthy upstreams at other traffic levels and burst shapes, a cliff just under the
  * full load, flaps too short for a ramp, surges of traffic past an upstream's capacity, callers who
- * back off during an outage and come back, some as a herd of retries), kept to
+ * back off during an outage and come back, some as a herd of retries, an outage that ends just
+ * after the circuit trips), kept to
  * check the strategies on what they were not chosen on. Every file is a scenario the file format accepts or a config `fromConfig` reads, and
  * bench/quality/README.md's tables are what the simulator gives on them.
  */
@@ -40,7 +41,7 @@ const scenario = (name: string) => {
 
 describe('the held-out incidents (bench/quality/held-out)', () => {
   it('are scenarios the file format accepts, named as their files (bursty where the name says so), and configs fromConfig reads', () => {
-    expect(scenarioFiles).toHaveLength(22)
+    expect(scenarioFiles).toHaveLength(25)
     for (const f of scenarioFiles) {
       const s = scenario(f)
       expect(s.name).toBe(f.replace(/\.json$/, ''))
@@ -106,5 +107,15 @@ describe('the held-out incidents (bench/quality/held-out)', () => {
     expect(oracle.summary.collapses).toBe(0)
     for (const run of runs) expect(run.summary.collapses, run.summary.strategy).toBeGreaterThanOrEqual(1)
     expect(oracle.summary.successRate - Math.max(...runs.map((r) => r.summary.successRate))).toBeGreaterThan(0.04)
+  })
+
+  it('an outage that ends a second after the circuit tripped: the throttle, which never trips, is ahead of classic, which stays open its open duration (seed 101)', () => {
+    const [classic, throttle] = simulate(scenario('blip6-500.json'), [strategy('classic.json'), strategy('throttle.json')], {
+      seed: 101,
+    }).map((r) => r.summary)
+    if (classic === undefined || throttle === undefined) throw new Error('a run is missing')
+    expect(classic.opens).toBe(1)
+    expect(throttle.opens).toBe(0)
+    expect(throttle.successRate - classic.successRate).toBeGreaterThan(0.01)
   })
 })

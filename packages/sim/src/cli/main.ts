@@ -47,7 +47,7 @@ its own baseline, so an upstream that errs at every share is admitted as classic
 remembers a share that broke the upstream, paces what it admits in time (a burst of requests is
 not a burst of load), and watches at full traffic for 30 s before closing (a relapse reopens it
 within a stage or two). What it costs: a ramp of one to two seconds per
-recovery, so on an upstream that flaps (three recoveries) it loses up to 2.1 points to classic; and an upstream
+recovery (about four at 20 requests/s), so on an upstream that flaps (three recoveries) it loses up to 2.1 points to classic; and an upstream
 that breaks without warning (fragile-cliff, and this demo's fragile recovery) is broken once
 before the ramp learns where. What it saves: a fragile upstream is broken once, not again and
 again. Across the whole scenario space (pnpm bench:quality, 82 cells from 1 to 10,000 requests/s)
