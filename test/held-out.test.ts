@@ -1,10 +1,10 @@
 /**
  * bench/quality/held-out: incidents that are not cells of the quality matrix (bursty traffic on
  * fragile and healthy upstreams at other traffic levels and burst shapes, a cliff just under the
- * full load, flaps too short for a ramp, surges of traffic past an upstream's capacity, callers who
- * back off during an outage and come back, some as a herd of retries, an outage that ends just
- * after the circuit trips), kept to
- * check the strategies on what they were not chosen on. Every file is a scenario the file format accepts or a config `fromConfig` reads, and
+ * full load, flaps too short for a ramp, surges of traffic past an upstream's capacity, callers
+ * who back off during an outage and come back, some as a herd of retries, an outage that ends just
+ * after the circuit trips), kept to check the strategies on what they were not chosen on. Every
+ * file is a scenario the file format accepts or a config `fromConfig` reads, and
  * bench/quality/README.md's tables are what the simulator gives on them.
  */
 import { readdirSync, readFileSync } from 'node:fs'
