@@ -3,10 +3,9 @@
  * adapter, as OTel instruments. Per call: one counter add (and a histogram record for settled
  * calls) with attribute objects built once per breaker; the snapshot figures are observable
  * gauges read at collection time from `inspect()` (a breaker that has stepped nothing since the
- * last collection is observed from the snapshot it made then).
+ * last collection is observed from the figures read then).
  */
 
-import { partFigures, type Snapshot } from '@datapunk/breaker'
 import {
   type Breaker,
   type BreakerSource,
@@ -16,6 +15,7 @@ import {
   type TransitionEvent,
   watchBreakers,
 } from '@datapunk/breaker-runtime'
+import { emptyReading, type ReadingHolder, refreshReading } from '@datapunk/breaker-runtime/internal'
 import type { Attributes, Meter, ObservableGauge } from '@opentelemetry/api'
 
 /** Options of {@link otelMetrics}. */
@@ -61,14 +61,11 @@ export const instrumentCatalogue = [
   },
 ] as const
 
-interface Attached {
+interface Attached extends ReadingHolder {
   readonly subscription: Subscription
   readonly base: Attributes
   /** Attribute sets by outcome, reason or transition: built once, reused on every call. */
   readonly sets: Map<string, Attributes>
-  /** The snapshot the last collection observed, and the breaker's revision then (see `Breaker.revision`). */
-  last: Snapshot | undefined
-  lastRevision: number | undefined
 }
 
 type InstrumentName = (typeof instrumentCatalogue)[number]['name']
@@ -142,20 +139,9 @@ const onTransition = (i: Instruments, a: Attached, event: TransitionEvent): void
 
 type Observer = { observe(gauge: ObservableGauge, value: number, attributes?: Attributes): void }
 
-/** The breaker's snapshot now: the last one observed while the breaker has stepped nothing since (most keys of a group, between two collections). */
-const snapshotOf = (breaker: Breaker, a: Attached): Snapshot => {
-  const revision = breaker.revision
-  if (a.last !== undefined && revision !== undefined && revision === a.lastRevision) return a.last
-  const s = breaker.snapshot()
-  a.last = s
-  // Taken after the snapshot: a first state it made counts.
-  a.lastRevision = breaker.revision
-  return s
-}
-
-/** Observes one breaker's gauges from its snapshot now. */
+/** Observes one breaker's gauges from its figures now (those of the last collection while it has stepped nothing since). */
 const observeOne = (i: Instruments, result: Observer, breaker: Breaker, a: Attached): void => {
-  const s = snapshotOf(breaker, a)
+  const s = refreshReading(breaker, a)
   for (const phase of PHASES) result.observe(i.state, phase === s.state ? 1 : 0, setOf(a, `s:${phase}`, { 'breaker.state': phase }))
   result.observe(i.admitted, s.admitRate, a.base)
   result.observe(i.inFlight, s.inFlight, a.base)
@@ -164,7 +150,7 @@ const observeOne = (i: Instruments, result: Observer, breaker: Breaker, a: Attac
   if (s.slowCallRate !== null) result.observe(i.slowRate, s.slowCallRate, a.base)
   if (s.consecutiveFailures !== null) result.observe(i.consecutive, s.consecutiveFailures, a.base)
   if (s.state === 'open' && s.openUntil !== null) result.observe(i.openUntil, s.openUntil / 1000, a.base)
-  for (const f of partFigures(s)) {
+  for (const f of s.figures) {
     const attributes = setOf(a, `f:${f.part}:${f.index}:${f.kind}:${f.figure}`, {
       'breaker.part': f.part,
       'breaker.part.index': f.index,
@@ -237,7 +223,7 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
       identities.set(identity, breaker)
       const base: Attributes =
         key === undefined ? { 'breaker.name': breaker.name } : { 'breaker.name': breaker.name, 'breaker.key': String(key) }
-      const a: Attached = { subscription: new Subscription(), base, sets: new Map(), last: undefined, lastRevision: undefined }
+      const a: Attached = { subscription: new Subscription(), base, sets: new Map(), reading: emptyReading(), readRevision: undefined }
       // Outcomes only: the admissions, which no instrument counts, are not even built.
       a.subscription.add(breaker.countCalls(counterOf(i, a)))
       a.subscription.add(breaker.transitions$.subscribe((event) => onTransition(i, a, event)))

@@ -16,16 +16,15 @@ import {
   type TransitionEvent,
   watchBreakers,
 } from '@datapunk/breaker-runtime'
+import { emptyReading, type Reading } from '@datapunk/breaker-runtime/internal'
 import { Counter, register as defaultRegistry, Gauge, Histogram, type Registry } from 'prom-client'
 import { metricCatalogue } from './metricCatalogue.js'
 import {
-  emptyReading,
   type LabelSet,
   LabelSets,
   OWN_SERIES,
   type OwnSeries,
-  type Reading,
-  type ReadingHolder,
+  type ScrapeHolder,
   ScrapeSnapshots,
   type SeriesSink,
   SharedLabels,
@@ -67,7 +66,7 @@ interface Durations {
  * no event object). prom-client sees them at scrape time (its own label hashing on every call
  * would cost microseconds).
  */
-class Tally implements CallCounter, ReadingHolder {
+class Tally implements CallCounter, ScrapeHolder {
   /** Its label sets, made once (see series.ts). */
   readonly labels: LabelSets
   readonly subscription = new Subscription()

@@ -5,8 +5,8 @@
  * ({@link SharedLabels}); each breaker's snapshot is read once per scrape, not once per gauge; and
  * the text format is written as bytes (textFormat.ts), each set's text escaped once.
  */
-import { type PartFigure, partFigures, type Snapshot } from '@datapunk/breaker'
 import type { Breaker } from '@datapunk/breaker-runtime'
+import { type Reading, type ReadingHolder, refreshReading } from '@datapunk/breaker-runtime/internal'
 
 /** A label set. */
 export type Labels = Readonly<Record<string, string | number>>
@@ -155,40 +155,9 @@ export class LabelSets {
   }
 }
 
-/** What a scrape reads of a breaker's snapshot: the gauges' figures and the parts' (see `ScrapeSnapshots`). */
-export interface Reading {
-  state: Snapshot['state']
-  admitRate: number
-  failureRate: number | null
-  failureRateThreshold: number | null
-  slowCallRate: number | null
-  consecutiveFailures: number | null
-  inFlight: number
-  openUntil: number | null
-  figures: ReadonlyArray<PartFigure>
-}
-
-const NO_FIGURES: ReadonlyArray<PartFigure> = Object.freeze([])
-
-/** A new reading (of a closed breaker with no figures): each tally has one, filled again at every scrape. */
-export const emptyReading = (): Reading => ({
-  state: 'closed',
-  admitRate: 1,
-  failureRate: null,
-  failureRateThreshold: null,
-  slowCallRate: null,
-  consecutiveFailures: null,
-  inFlight: 0,
-  openUntil: null,
-  figures: NO_FIGURES,
-})
-
-/** Where a breaker's reading is kept (its tally), the scrape it was read for, and the breaker's revision it was read at. */
-export interface ReadingHolder {
-  readonly reading: Reading
+/** Where a breaker's reading is kept (its tally), and the scrape it was read for. */
+export interface ScrapeHolder extends ReadingHolder {
   readAt: number
-  /** `Breaker.revision` when the reading was taken (`undefined`: never, or not watched). */
-  readRevision: number | undefined
 }
 
 /**
@@ -204,29 +173,10 @@ export class ScrapeSnapshots {
   private scrape = 1
   private pending = false
 
-  of(breaker: Breaker, holder: ReadingHolder): Reading {
-    const reading = holder.reading
-    if (holder.readAt === this.scrape) return reading
+  of(breaker: Breaker, holder: ScrapeHolder): Reading {
+    if (holder.readAt === this.scrape) return holder.reading
     holder.readAt = this.scrape
-    // A breaker that stepped nothing since the last reading (most keys of a large group, between
-    // two scrapes) reads the same snapshot: the reading stands.
-    const revision = breaker.revision
-    if (revision === undefined || revision !== holder.readRevision) {
-      const snapshot = breaker.snapshot()
-      reading.state = snapshot.state
-      reading.admitRate = snapshot.admitRate
-      reading.failureRate = snapshot.failureRate
-      reading.failureRateThreshold = snapshot.failureRateThreshold
-      reading.slowCallRate = snapshot.slowCallRate
-      reading.consecutiveFailures = snapshot.consecutiveFailures
-      reading.inFlight = snapshot.inFlight
-      reading.openUntil = snapshot.openUntil
-      const figures = partFigures(snapshot)
-      // The usual empty list is not kept (a new one per breaker per scrape outlived the collections a scrape meets).
-      reading.figures = figures.length === 0 ? NO_FIGURES : figures
-      // Taken after the snapshot: a first state it made counts.
-      holder.readRevision = breaker.revision
-    }
+    const reading = refreshReading(breaker, holder)
     if (!this.pending) {
       this.pending = true
       queueMicrotask(() => {

@@ -16,4 +16,5 @@ export {
   settle,
 } from './AdmittedCall.js'
 export { callOptions, DEFAULT_CALL_OPTIONS } from './execute.js'
+export { emptyReading, type Reading, type ReadingHolder, refreshReading } from './Reading.js'
 export type { Judged } from './Verdict.js'
