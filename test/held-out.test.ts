@@ -39,6 +39,13 @@ const scenario = (name: string) => {
   return parsed.right
 }
 
+/** Classic's summary and `config`'s on the file's draws of seed 101. */
+const againstClassic = (file: string, config: string) => {
+  const [classic, other] = simulate(scenario(file), [strategy('classic.json'), strategy(config)], { seed: 101 }).map((r) => r.summary)
+  if (classic === undefined || other === undefined) throw new Error('a run is missing')
+  return [classic, other] as const
+}
+
 describe('the held-out incidents (bench/quality/held-out)', () => {
   it('are scenarios the file format accepts, named as their files (bursty where the name says so), and configs fromConfig reads', () => {
     expect(scenarioFiles).toHaveLength(25)
@@ -82,10 +89,7 @@ describe('the held-out incidents (bench/quality/held-out)', () => {
   })
 
   it('a flash crowd that broke the upstream is over: gradual recovery gives back the traffic it carried, and is not behind classic (seed 101)', () => {
-    const [classic, gradual] = simulate(scenario('flash-crowd-300.json'), [strategy('classic.json'), strategy('gradual.json')], {
-      seed: 101,
-    }).map((r) => r.summary)
-    if (classic === undefined || gradual === undefined) throw new Error('a run is missing')
+    const [classic, gradual] = againstClassic('flash-crowd-300.json', 'gradual.json')
     // It held the share the crowd forced for 30 s after it, 7 points behind, before the ceiling lifted on the rate carried.
     expect(gradual.successRate).toBeGreaterThanOrEqual(classic.successRate)
     expect(gradual.collapses).toBeLessThanOrEqual(classic.collapses)
@@ -93,10 +97,7 @@ describe('the held-out incidents (bench/quality/held-out)', () => {
 
   it('callers back off during an outage and come back: gradual recovery is within 1.5 points of classic, at 20, 500 and 3,000 requests/s (seed 101)', () => {
     for (const f of ['drop-outage-20.json', 'drop-outage-500.json', 'drop-outage-3000.json', 'drop-early-return-500.json']) {
-      const [classic, gradual] = simulate(scenario(f), [strategy('classic.json'), strategy('gradual.json')], { seed: 101 }).map(
-        (r) => r.summary,
-      )
-      if (classic === undefined || gradual === undefined) throw new Error('a run is missing')
+      const [classic, gradual] = againstClassic(f, 'gradual.json')
       expect(gradual.successRate - classic.successRate, f).toBeGreaterThan(-0.015)
       expect(gradual.collapses, f).toBe(0)
     }
@@ -110,10 +111,7 @@ describe('the held-out incidents (bench/quality/held-out)', () => {
   })
 
   it('an outage that ends a second after the circuit tripped: the throttle, which never trips, is ahead of classic, which stays open its open duration (seed 101)', () => {
-    const [classic, throttle] = simulate(scenario('blip6-500.json'), [strategy('classic.json'), strategy('throttle.json')], {
-      seed: 101,
-    }).map((r) => r.summary)
-    if (classic === undefined || throttle === undefined) throw new Error('a run is missing')
+    const [classic, throttle] = againstClassic('blip6-500.json', 'throttle.json')
     expect(classic.opens).toBe(1)
     expect(throttle.opens).toBe(0)
     expect(throttle.successRate - classic.successRate).toBeGreaterThan(0.01)
