@@ -7,7 +7,6 @@ import {
   callOptions,
   classifyError,
   classifyResult,
-  DEFAULT_CALL_OPTIONS,
   FAILURE,
   type Judged,
   type Settleable,
@@ -53,36 +52,23 @@ export interface CircuitBreakerConfig<T = unknown> extends CallOptions<T> {
  * throwError(() => new Error('boom')).pipe(circuitBreaker(breaker)).subscribe({ error: () => {} })
  * breaker.snapshot().state // 'open'
  */
-export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerConfig<T> = {}): MonoTypeOperatorFunction<T> => {
-  // The common case, no options: nothing to check (operators are often built per call).
-  const plain =
-    config.isFailure === undefined &&
-    config.classifyError === undefined &&
-    config.classifyResult === undefined &&
-    config.timeoutMs === undefined &&
-    config.waitInHalfOpen === undefined
-  const { errors, results, timeoutMs, wait } = plain ? DEFAULT_CALL_OPTIONS : callOptions(config as CallOptions<never>, 'circuitBreaker')
-  const settings: Settings = {
-    breaker,
-    errors,
-    results,
-    timeoutMs,
-    successOnValue: config.successOn === 'first-value',
-    cancelCounts: config.onUnsubscribe === 'failure',
-  }
+export const circuitBreaker = <T>(breaker: BreakerLike, config?: CircuitBreakerConfig<T>): MonoTypeOperatorFunction<T> => {
+  // The common case, no options: nothing to check and nothing to build (operators are often built per call).
+  const settings = config === undefined || isPlain(config) ? PLAIN : settingsOf(config)
+  const wait = settings.wait
   return (source) =>
     new Observable<T>((subscriber) => {
       const started = breaker.clock.now()
       const decision = breaker.request(started)
       if (decision._tag === 'Admitted') {
-        startCall(settings, source, subscriber, decision, breaker.lastCall, started)
+        startCall(breaker, settings, source, subscriber, decision, breaker.lastCall, started)
         return
       }
       const rejection = rejectionOf(decision)
       if (wait !== undefined && breaker.canWait(rejection, wait.maxWaiting)) {
         const waiting = breaker.wait(
           wait.maxWaitMs,
-          (ticket, call, now) => startCall(settings, source, subscriber, ticket, call, now),
+          (ticket, call, now) => startCall(breaker, settings, source, subscriber, ticket, call, now),
           (last) => subscriber.error(BrokenCircuitError.of(breaker.name, last.reason, last.retryAfterMs)),
         )
         subscriber.add(waiting)
@@ -92,18 +78,45 @@ export const circuitBreaker = <T>(breaker: BreakerLike, config: CircuitBreakerCo
     })
 }
 
-/** What one operator's calls share (built once per `circuitBreaker(...)`, not per call). */
+/** How one operator's calls count and end (made once per `circuitBreaker(...)`, not per call; one for every operator given no options). */
 interface Settings {
-  readonly breaker: BreakerLike
   readonly errors: Classifier<unknown> | undefined
   readonly results: Classifier<unknown> | undefined
   readonly timeoutMs: number | undefined
+  readonly wait: { readonly maxWaiting: number; readonly maxWaitMs: number } | undefined
   readonly successOnValue: boolean
   readonly cancelCounts: boolean
 }
 
+/** Whether `config` asks for nothing but the defaults (every option left out). */
+const isPlain = (config: CircuitBreakerConfig<never>): boolean =>
+  config.isFailure === undefined &&
+  config.classifyError === undefined &&
+  config.classifyResult === undefined &&
+  config.timeoutMs === undefined &&
+  config.waitInHalfOpen === undefined &&
+  config.successOn === undefined &&
+  config.onUnsubscribe === undefined
+
+/** The settings of `config`, checked (a bad value is a `RangeError` or `TypeError` naming it). */
+const settingsOf = (config: CircuitBreakerConfig<never>): Settings => {
+  const { errors, results, timeoutMs, wait } = callOptions(config, 'circuitBreaker')
+  const { successOn, onUnsubscribe } = config
+  if (successOn !== undefined && successOn !== 'complete' && successOn !== 'first-value')
+    throw new TypeError(`circuitBreaker: successOn must be 'complete' or 'first-value', got ${describe(successOn)}`)
+  if (onUnsubscribe !== undefined && onUnsubscribe !== 'cancel' && onUnsubscribe !== 'failure')
+    throw new TypeError(`circuitBreaker: onUnsubscribe must be 'cancel' or 'failure', got ${describe(onUnsubscribe)}`)
+  return { errors, results, timeoutMs, wait, successOnValue: successOn === 'first-value', cancelCounts: onUnsubscribe === 'failure' }
+}
+
+const describe = (value: unknown): string => (typeof value === 'string' ? `'${value}'` : value === null ? 'null' : typeof value)
+
+/** The settings of every operator given no options. */
+const PLAIN: Settings = settingsOf({})
+
 /** Subscribes the source for the admitted call `ticket`. */
 const startCall = <T>(
+  breaker: BreakerLike,
   settings: Settings,
   source: Observable<T>,
   subscriber: Subscriber<T>,
@@ -111,11 +124,11 @@ const startCall = <T>(
   call: number,
   at: number,
 ): void => {
-  const c = new Call<T>(settings, ticket, call, at, subscriber)
+  const c = new Call<T>(breaker, settings, ticket, call, at, subscriber)
   // Chained before the source runs: an unsubscribe during a synchronous emission reaches it.
   subscriber.add(c)
   const timeoutMs = settings.timeoutMs
-  if (timeoutMs !== undefined) c.timer = settings.breaker.clock.schedule(() => c.timedOut(timeoutMs), timeoutMs)
+  if (timeoutMs !== undefined) c.timer = breaker.clock.schedule(() => c.timedOut(timeoutMs), timeoutMs)
   // The call is the subscriber the source emits into (`subscribe` takes a Subscriber as it is):
   // one object per call, and unsubscribing it stops even a synchronous source mid-emission. RxJS 7
   // marks this constructor internal-to-be in v8 (where `operate` replaces it); it saves a relay
@@ -135,9 +148,8 @@ class Call<T> extends Subscriber<T> implements Settleable {
   /** How the first value counts (`classifyResult`), once there is one: the call's verdict. */
   private answer: Judged | undefined = undefined
   timer: TimerHandle | undefined = undefined
-  readonly sink: CallSink
-
   constructor(
+    readonly sink: CallSink,
     private readonly settings: Settings,
     readonly ticket: Admitted,
     readonly call: number,
@@ -146,7 +158,6 @@ class Call<T> extends Subscriber<T> implements Settleable {
   ) {
     // No destination: the call forwards to `downstream` itself, after counting.
     super()
-    this.sink = settings.breaker
   }
 
   protected override _next(value: T): void {

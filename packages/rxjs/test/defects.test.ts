@@ -43,6 +43,19 @@ describe('2. timeouts Node cannot keep', () => {
   })
 })
 
+describe('2b. options the operator does not know', () => {
+  it('a successOn or onUnsubscribe the operator does not know is a TypeError naming it, not the default', () => {
+    const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }))
+    expect(() => circuitBreaker(breaker, { successOn: 'first' as never })).toThrow(
+      new TypeError("circuitBreaker: successOn must be 'complete' or 'first-value', got 'first'"),
+    )
+    expect(() => circuitBreaker(breaker, { onUnsubscribe: true as never })).toThrow(
+      new TypeError("circuitBreaker: onUnsubscribe must be 'cancel' or 'failure', got boolean"),
+    )
+    expect(() => circuitBreaker(breaker, { successOn: 'first-value', onUnsubscribe: 'failure' })).not.toThrow()
+  })
+})
+
 describe('3. infinite and huge synchronous sources', () => {
   it('firstValueFrom of an infinite synchronous source returns, as it does without the operator', async () => {
     const breaker = createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }))
