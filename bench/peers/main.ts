@@ -37,6 +37,7 @@ import { defer, firstValueFrom, map, Observable, of, Subscriber } from 'rxjs'
 import { MutableGradualStage, MutableTimeWindow, pureGradualStage, pureTimeWindow } from '../core/twins.js'
 import { type BenchRedis, startRedis } from './redis.js'
 import { type ScrapeCost, scrapeCost } from './scrape.js'
+import { dutiesOperator, MutableDutiesBreaker, PureDutiesBreaker } from './twins.js'
 
 const quick = process.argv.includes('--quick')
 /** --closed-only: the closed-state case alone (for working on the hot path); writes no summary. */
@@ -188,6 +189,8 @@ const closedContenders = (redis: BenchRedis | undefined): Contender[] => {
   const ourWindowed = oursWindowed(undefined)
   const ourFleet = redis === undefined ? undefined : oursWindowed(redis)
   const mutable = new MutableBreaker(5)
+  const mutableDuties = new MutableDutiesBreaker(5, monotonicClock)
+  const pureDuties = new PureDutiesBreaker(5, monotonicClock)
   const strategy = circuit({ trip: { kind: 'consecutive-failures', threshold: 5 }, openFor: longOpen })
   let state: CircuitData = strategy.initial(0)
   const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
@@ -198,6 +201,10 @@ const closedContenders = (redis: BenchRedis | undefined): Contender[] => {
   return [
     { name: 'floor', baseline: 'floor', fn: async () => void (await call()) },
     { name: 'mutable breaker', baseline: 'floor', fn: () => mutable.fire(call) },
+    // Our duties (a clock read at each end, a ticket, calls in flight, the latency), no generality:
+    // in mutable fields, and as a new state per step (what purity costs). See twins.ts.
+    { name: 'mutable breaker, our duties', baseline: 'floor', fn: () => mutableDuties.fire(call) },
+    { name: 'pure breaker, our duties', baseline: 'floor', fn: () => pureDuties.fire(call) },
     { name: 'rxjs defer(promise)', baseline: 'rxjs defer(promise)', fn: () => firstValueFrom(defer(call)) },
     {
       name: 'ours, defer(promise)',
@@ -242,11 +249,18 @@ const closedContenders = (redis: BenchRedis | undefined): Contender[] => {
  */
 const operatorFloorContenders = (): Contender[] => {
   const breaker = ours()
+  const mutableDuties = new MutableDutiesBreaker(5, monotonicClock)
   return [
     { name: 'rxjs of(1)', baseline: 'rxjs of(1)', fn: () => of(1).subscribe(noop) },
     { name: 'rxjs, pass-through operator', baseline: 'rxjs of(1)', fn: () => of(1).pipe(passThrough).subscribe(noop) },
     { name: 'rxjs map(x => x)', baseline: 'rxjs of(1)', fn: () => of(1).pipe(map(identity)).subscribe(noop) },
     { name: 'rxjs, forwarding subscriber', baseline: 'rxjs of(1)', fn: () => of(1).pipe(forwarding).subscribe(noop) },
+    // A breaker operator with our duties over a mutable breaker (twins.ts): what no generality costs.
+    {
+      name: 'mutable breaker operator, our duties',
+      baseline: 'rxjs of(1)',
+      fn: () => of(1).pipe(dutiesOperator(mutableDuties, monotonicClock)).subscribe(noop),
+    },
     // Ours again, interleaved with RxJS's own operators in the same case: the operator target's pair.
     { name: 'ours, of(1)', baseline: 'rxjs of(1)', fn: () => of(1).pipe(circuitBreaker(breaker)).subscribe(noop) },
   ]
@@ -648,6 +662,17 @@ const targetsOf = (
       executeClosed,
       row(closed, 'mutable breaker')?.addedNs,
     ),
+    // The floors under the line above: our duties without generality, mutable and pure.
+    atMost(
+      "execute closed, a hand-written mutable breaker with our duties (no generality): added ns <= the mutable breaker's",
+      row(closed, 'mutable breaker, our duties')?.addedNs,
+      row(closed, 'mutable breaker')?.addedNs,
+    ),
+    atMost(
+      "execute closed, a hand-written pure breaker with our duties (no generality): added ns <= the mutable breaker's",
+      row(closed, 'pure breaker, our duties')?.addedNs,
+      row(closed, 'mutable breaker')?.addedNs,
+    ),
     atMost(
       'execute closed, time window: added ns <= 1.2 x execute closed',
       row(closed, 'ours, execute(promise), time window')?.addedNs,
@@ -656,6 +681,12 @@ const targetsOf = (
     atMost(
       "operator on of(1), closed: added ns <= RxJS map(x => x)'s added ns (both in the operator case, paired by round)",
       pairedNs(row(operatorFloor, 'ours, of(1)'), row(operatorFloor, 'rxjs of(1)')),
+      pairedNs(row(operatorFloor, 'rxjs map(x => x)'), row(operatorFloor, 'rxjs of(1)')),
+    ),
+    // The floor under the line above: an operator with our duties over a mutable breaker.
+    atMost(
+      "operator on of(1), a hand-written one over a mutable breaker with our duties: added ns <= RxJS map(x => x)'s (paired by round)",
+      pairedNs(row(operatorFloor, 'mutable breaker operator, our duties'), row(operatorFloor, 'rxjs of(1)')),
       pairedNs(row(operatorFloor, 'rxjs map(x => x)'), row(operatorFloor, 'rxjs of(1)')),
     ),
     atMost(
