@@ -15,7 +15,7 @@ import {
   type TransitionEvent,
   watchBreakers,
 } from '@datapunk/breaker-runtime'
-import { emptyReading, type ReadingHolder, refreshReading } from '@datapunk/breaker-runtime/internal'
+import { checkBuckets, checkSource, emptyReading, type ReadingHolder, refreshReading } from '@datapunk/breaker-runtime/internal'
 import type { Attributes, Meter, ObservableGauge } from '@opentelemetry/api'
 
 /** Options of {@link otelMetrics}. */
@@ -191,9 +191,24 @@ const duplicateError = (name: string, key: string): Error =>
  * attachment.detach()
  */
 export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): OtelAttachment => {
+  // Everything checked before an instrument is made.
+  checkSource('otelMetrics', source)
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`otelMetrics: expected options with a meter, got ${options === null ? 'null' : typeof options}`)
   const { meter } = options
+  const given = meter as Partial<Meter> | undefined
+  if (
+    typeof given !== 'object' ||
+    given === null ||
+    typeof given.createCounter !== 'function' ||
+    typeof given.createHistogram !== 'function'
+  )
+    throw new TypeError(
+      `otelMetrics: meter must be an OpenTelemetry Meter (metrics.getMeter(name)), got ${given === null ? 'null' : typeof given}`,
+    )
   const prefix = options.prefix ?? 'breaker.'
-  const i = instruments(meter, prefix, options.buckets)
+  if (typeof prefix !== 'string') throw new TypeError(`otelMetrics: prefix must be a string, got ${typeof prefix}`)
+  const i = instruments(meter, prefix, options.buckets === undefined ? undefined : checkBuckets('otelMetrics', options.buckets))
   const attached = new Map<Breaker, Attached>()
   // Names (and keys) in use on this meter under this prefix, by any attachment.
   const byPrefix = identitiesByMeter.get(meter) ?? new Map<string, Map<string, Breaker>>()

@@ -142,6 +142,29 @@ describe('otelMetrics (in-memory exporter)', () => {
   })
 })
 
+describe('otelMetrics: bad input', () => {
+  const breaker = () => createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }))
+
+  it('refuses a meter that is no Meter, a source that is no breaker, buckets that are not seconds above 0', async () => {
+    const { meter, collect } = sdk()
+    expect(() => otelMetrics(breaker(), {} as never)).toThrow(
+      new TypeError('otelMetrics: meter must be an OpenTelemetry Meter (metrics.getMeter(name)), got undefined'),
+    )
+    expect(() => otelMetrics(breaker(), null as never)).toThrow(new TypeError('otelMetrics: expected options with a meter, got null'))
+    expect(() => otelMetrics({} as never, { meter })).toThrow(
+      new TypeError('otelMetrics: expected a breaker (createBreaker) or a breakerGroup, got object'),
+    )
+    expect(() => otelMetrics(breaker(), { meter, buckets: [0, 1] })).toThrow(
+      new RangeError('otelMetrics: each bucket must be a finite number of seconds above 0, got 0'),
+    )
+    expect(() => otelMetrics(breaker(), { meter, prefix: 3 as never })).toThrow(
+      new TypeError('otelMetrics: prefix must be a string, got number'),
+    )
+    // Nothing was made on the meter by the refused calls.
+    expect(await collect()).toEqual([])
+  })
+})
+
 describe('otelMetrics through @opentelemetry/exporter-prometheus', () => {
   it('comes out as Prometheus text with the OTel names translated', async () => {
     const exporter = new PrometheusExporter({ preventServerStart: true })

@@ -16,9 +16,10 @@ import {
   type TransitionEvent,
   watchBreakers,
 } from '@datapunk/breaker-runtime'
-import { emptyReading, type Reading } from '@datapunk/breaker-runtime/internal'
+import { checkBuckets, checkOptions, checkSource, emptyReading, type Reading } from '@datapunk/breaker-runtime/internal'
 import { Counter, register as defaultRegistry, Gauge, Histogram, type Registry } from 'prom-client'
 import { metricCatalogue } from './metricCatalogue.js'
+import { checkRegistry } from './scrapeHandler.js'
 import {
   type LabelSet,
   LabelSets,
@@ -159,6 +160,12 @@ const INITIAL_TRANSITIONS: ReadonlyArray<{ readonly from: string; readonly to: s
 const INITIAL_KEYS = INITIAL_TRANSITIONS.map((tr) => transitionKey(tr))
 const INITIAL_LABELS = INITIAL_TRANSITIONS.map((tr) => new SharedLabels(tr))
 
+/** Whether two sets of bucket bounds are the same, in any order. */
+const sameBounds = (sorted: ReadonlyArray<number>, given: ReadonlyArray<number>): boolean => {
+  const other = [...given].sort((a, b) => a - b)
+  return other.length === sorted.length && other.every((b, i) => b === sorted[i])
+}
+
 /** Builds (or finds) the metrics of `registry` and `prefix`. */
 const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArray<number> | undefined): Shared => {
   let byPrefix = sharedByRegistry.get(registry)
@@ -167,6 +174,11 @@ const sharedMetrics = (registry: Registry, prefix: string, buckets: ReadonlyArra
     sharedByRegistry.set(registry, byPrefix)
   }
   const found = byPrefix.get(prefix)
+  if (found !== undefined && buckets !== undefined && !sameBounds(found.bounds, buckets)) {
+    throw new RangeError(
+      `prometheusMetrics: buckets [${buckets.join(', ')}] differ from the [${found.bounds.join(', ')}] this registry's ${prefix} metrics were made with (one registry and prefix has one histogram: attach with the same buckets, or none)`,
+    )
+  }
   if (found !== undefined) {
     // `registry.clear()` removed them: registered again, every breaker still attached showing.
     if (registry.getSingleMetric(`${prefix}calls_total`) === undefined) register(registry, prefix, found)
@@ -409,10 +421,14 @@ const durations = (bounds: number): Durations => ({ buckets: new Float64Array(bo
  * metrics.detach()
  */
 export const prometheusMetrics = <K>(source: BreakerSource<K>, options: PrometheusOptions = {}): PrometheusAttachment => {
+  // Everything checked before the registry is touched.
+  checkSource('prometheusMetrics', source)
+  checkOptions('prometheusMetrics', options)
   const prefix = options.prefix ?? 'breaker_'
-  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix))
-    throw new RangeError(`prometheusMetrics: prefix must be a valid metric name prefix, got "${prefix}"`)
-  const shared = sharedMetrics(options.registry ?? defaultRegistry, prefix, options.buckets)
+  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix))
+    throw new RangeError(`prometheusMetrics: prefix must be a valid metric name prefix, got "${String(prefix)}"`)
+  const buckets = options.buckets === undefined ? undefined : checkBuckets('prometheusMetrics', options.buckets)
+  const shared = sharedMetrics(checkRegistry('prometheusMetrics', options.registry ?? defaultRegistry), prefix, buckets)
   // A duplicate met while attaching fails the call; one a group adds later is warned about and left out.
   let attaching = true
   let duplicate: Error | undefined

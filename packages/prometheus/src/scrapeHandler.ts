@@ -4,6 +4,7 @@
  * prom-client writes them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { checkOptions } from '@datapunk/breaker-runtime/internal'
 import { register as defaultRegistry, type Registry } from 'prom-client'
 import { OWN_SERIES, type OwnSeries } from './series.js'
 import { ByteWriter, defaultLabelBytes, textServes, WriterSink } from './textFormat.js'
@@ -87,8 +88,16 @@ const KEPT_WRITERS = 2
  * server.close()
  * metrics.detach()
  */
+/** Checks that `registry` is a prom-client `Registry` (what both entry points are given): a `TypeError` otherwise. */
+export const checkRegistry = (where: string, registry: unknown): Registry => {
+  if (typeof registry !== 'object' || registry === null || typeof (registry as Partial<Registry>).registerMetric !== 'function')
+    throw new TypeError(`${where}: registry must be a prom-client Registry, got ${registry === null ? 'null' : typeof registry}`)
+  return registry as Registry
+}
+
 export const scrapeHandler = (options: ScrapeHandlerOptions = {}): ((request: IncomingMessage, response: ServerResponse) => void) => {
-  const registry = options.registry ?? defaultRegistry
+  checkOptions('scrapeHandler', options)
+  const registry = checkRegistry('scrapeHandler', options.registry ?? defaultRegistry)
   const kept: ByteWriter[] = []
   return (request, response) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') {

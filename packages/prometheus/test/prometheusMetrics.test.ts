@@ -290,6 +290,51 @@ describe('prometheusMetrics', () => {
   })
 })
 
+describe('prometheusMetrics: bad input', () => {
+  const breaker = (name: string) => createBreaker(circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } }), { name })
+
+  it('refuses buckets that are not seconds above 0, each once, and registers nothing', async () => {
+    const registry = new Registry()
+    expect(() => prometheusMetrics(breaker('a'), { registry, buckets: [] })).toThrow(
+      new TypeError('prometheusMetrics: buckets must be a non-empty array of seconds, got an empty array'),
+    )
+    expect(() => prometheusMetrics(breaker('a'), { registry, buckets: [0.1, -1] })).toThrow(
+      new RangeError('prometheusMetrics: each bucket must be a finite number of seconds above 0, got -1'),
+    )
+    expect(() => prometheusMetrics(breaker('a'), { registry, buckets: [0.1, '1' as never] })).toThrow('got string')
+    expect(() => prometheusMetrics(breaker('a'), { registry, buckets: [0.1, 0.1] })).toThrow('bucket 0.1 is given twice')
+    expect(await registry.getMetricsAsJSON()).toEqual([])
+  })
+
+  it('refuses other buckets than the ones a registry and prefix were made with; the same ones in any order attach', async () => {
+    const registry = new Registry()
+    prometheusMetrics(breaker('a'), { registry, buckets: [0.1, 1] })
+    expect(() => prometheusMetrics(breaker('b'), { registry, buckets: [0.2] })).toThrow(
+      "prometheusMetrics: buckets [0.2] differ from the [0.1, 1] this registry's breaker_ metrics were made with",
+    )
+    prometheusMetrics(breaker('c'), { registry, buckets: [1, 0.1] })
+    prometheusMetrics(breaker('d'), { registry })
+    const text = await registry.metrics()
+    expect(text).toContain('breaker="c"')
+    expect(text).toContain('breaker="d"')
+    expect(text).not.toContain('breaker="b"')
+  })
+
+  it('refuses a source that is no breaker, a registry that is no Registry, options that are no object', async () => {
+    const registry = new Registry()
+    expect(() => prometheusMetrics(null as never, { registry })).toThrow(
+      new TypeError('prometheusMetrics: expected a breaker (createBreaker) or a breakerGroup, got null'),
+    )
+    expect(() => prometheusMetrics(breaker('a'), { registry: {} as never })).toThrow(
+      new TypeError('prometheusMetrics: registry must be a prom-client Registry, got object'),
+    )
+    expect(() => prometheusMetrics(breaker('a'), null as never)).toThrow(
+      new TypeError('prometheusMetrics: options must be an object, got null'),
+    )
+    expect(await registry.getMetricsAsJSON()).toEqual([])
+  })
+})
+
 /**
  * The same metrics written by prom-client itself: each of `registry`'s metrics registered on a
  * mirror registry as a plain object with only `get()` (the labelled values), which prom-client

@@ -188,3 +188,13 @@ describe('scrapeHandler', () => {
     expect(await response.text()).toBe('scrape failed: the database is gone\n')
   })
 })
+
+describe('scrapeHandler: bad input', () => {
+  it('refuses a registry that is no Registry, and options that are no object, when it is made', () => {
+    expect(() => scrapeHandler({ registry: 5 as never })).toThrow(
+      new TypeError('scrapeHandler: registry must be a prom-client Registry, got number'),
+    )
+    expect(() => scrapeHandler(null as never)).toThrow(new TypeError('scrapeHandler: options must be an object, got null'))
+    expect(typeof scrapeHandler({ registry: new Registry() })).toBe('function')
+  })
+})

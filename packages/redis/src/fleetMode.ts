@@ -43,9 +43,10 @@ import {
   type Unsubscribable,
   watchBreakers,
 } from '@datapunk/breaker-runtime'
+import { checkSource } from '@datapunk/breaker-runtime/internal'
 import { Redis, type RedisOptions } from 'ioredis'
 import { INBOX_MAX, Inbox } from './inbox.js'
-import type { FleetAttachment, FleetEvent, FleetHealth, FleetOptions } from './model.js'
+import type { FleetAttachment, FleetEvent, FleetHealth, FleetLogger, FleetOptions } from './model.js'
 import { message, Reporter } from './reporter.js'
 import { baseOf, type RoundContext, runRound, viewOf, type Watched } from './round.js'
 import { isTally, RELEASE } from './wire.js'
@@ -65,6 +66,24 @@ interface Checked {
 }
 
 const check = (options: FleetOptions): Checked => {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(
+      `fleetMode: expected options with redis (a URL, ioredis options or a client), got ${options === null ? 'null' : typeof options}`,
+    )
+  const redis: unknown = options.redis
+  // Anything else would reach ioredis as options and connect to its default, 127.0.0.1:6379, without a word.
+  if (typeof redis !== 'string' && (typeof redis !== 'object' || redis === null || Array.isArray(redis)))
+    throw new TypeError(
+      `fleetMode: redis must be a redis:// URL, ioredis options or an ioredis client, got ${redis === null ? 'null' : typeof redis}`,
+    )
+  const clock: unknown = options.clock
+  if (
+    clock !== undefined &&
+    (typeof (clock as Partial<Clock> | null)?.now !== 'function' || typeof (clock as Partial<Clock>).schedule !== 'function')
+  )
+    throw new TypeError('fleetMode: clock must have now() and schedule(work, delayMs)')
+  if (options.logger !== undefined && typeof (options.logger as Partial<FleetLogger> | null)?.error !== 'function')
+    throw new TypeError('fleetMode: logger must have error(details, message) (a pino logger is one)')
   const prefix = options.prefix ?? 'breaker:'
   const syncMs = options.syncMs ?? 250
   if (!(Number.isInteger(syncMs) && syncMs >= 10 && syncMs <= 60_000))
@@ -131,6 +150,7 @@ class Fleet<K> implements FleetAttachment {
   }
 
   constructor(source: BreakerSource<K>, options: FleetOptions) {
+    checkSource('fleetMode', source)
     const checked = check(options)
     const { prefix, replicaId, policy } = checked
     this.replicaId = replicaId

@@ -452,5 +452,21 @@ describe.runIf(redisProgram.run)('fleet mode on a real redis-server', () => {
     expect(() => fleetMode(a, { redis: server.url, syncMs: 5 })).toThrow(/syncMs must be an integer from 10 to 60000, got 5/)
     expect(() => fleetMode(a, { redis: server.url, replicaId: '' })).toThrow(/replicaId/)
     expect(() => fleetMode(a, { redis: server.url, reconnect: { minMs: 10, maxMs: 5 } })).toThrow(/minMs/)
+    // A redis that is no URL, options or client would have connected to ioredis's default (127.0.0.1:6379) without a word.
+    expect(() => fleetMode(a, { redis: 6379 as never })).toThrow(
+      new TypeError('fleetMode: redis must be a redis:// URL, ioredis options or an ioredis client, got number'),
+    )
+    expect(() => fleetMode(a, null as never)).toThrow(
+      new TypeError('fleetMode: expected options with redis (a URL, ioredis options or a client), got null'),
+    )
+    expect(() => fleetMode(a, { redis: server.url, clock: {} as never })).toThrow(
+      'fleetMode: clock must have now() and schedule(work, delayMs)',
+    )
+    expect(() => fleetMode(a, { redis: server.url, logger: console.log as never })).toThrow(
+      'fleetMode: logger must have error(details, message)',
+    )
+    expect(() => fleetMode(null as never, { redis: server.url })).toThrow(
+      new TypeError('fleetMode: expected a breaker (createBreaker) or a breakerGroup, got null'),
+    )
   })
 })

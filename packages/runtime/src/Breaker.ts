@@ -17,6 +17,7 @@ import type { CallSink } from './AdmittedCall.js'
 import { BreakerEvents } from './BreakerEvents.js'
 import type { BreakerOptions } from './BreakerOptions.js'
 import { type Clock, monotonicClock } from './Clock.js'
+import { checkClock, checkOptions, checkStrategy, kindOf } from './checkInput.js'
 import { type ExecuteOptions, execute } from './execute.js'
 import {
   ADOPTING,
@@ -33,6 +34,15 @@ import { BROKEN, Setup } from './Setup.js'
 import { announceChange, type Watch } from './Watch.js'
 
 const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
+
+/** The setup `createBreaker` is given, checked: a strategy, a string name and a clock, or a `TypeError` naming what is wrong. */
+const checkedSetup = (strategy: Strategy<unknown>, options: BreakerOptions<unknown>): Setup => {
+  checkOptions('createBreaker', options)
+  const checked = checkStrategy('createBreaker', strategy)
+  const name = options.name ?? checked.name
+  if (typeof name !== 'string') throw new TypeError(`createBreaker: name must be a string, got ${kindOf(name)}`)
+  return new Setup(name, checkClock('createBreaker', options.clock ?? monotonicClock), checked)
+}
 const TICKED: BreakerEvent = { _tag: 'Ticked' }
 
 const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs: null }
@@ -105,7 +115,7 @@ export class Breaker extends BreakerEvents implements CallSink {
     super()
     // A keyed group hands its breakers the setup they share as their options (it has the name and
     // clock options have, and stands for `strategy`).
-    this.setup = options instanceof Setup ? options : new Setup(options.name ?? strategy.name, options.clock ?? monotonicClock, strategy)
+    this.setup = options instanceof Setup ? options : checkedSetup(strategy, options)
     if (options.initialState === undefined) this.current = PRISTINE
     else {
       const restored = restore(strategy, options.initialState)
@@ -407,6 +417,7 @@ export class Breaker extends BreakerEvents implements CallSink {
    * swapped from (the call in hand counted as failed there).
    */
   swap(next: Strategy<unknown>): void {
+    checkStrategy('swap', next)
     const now = this.clock.now()
     let state: unknown
     try {
@@ -421,6 +432,7 @@ export class Breaker extends BreakerEvents implements CallSink {
 
   /** Replaces strategy and state outright (`state` must be a state of `next`). Emits `ConfigSwapped`. */
   replace(next: Strategy<unknown>, state: unknown): void {
+    checkStrategy('replace', next)
     const before = this.settled(this.clock.now())
     const previous = this.strategyNow
     this.setup = this.setup.with(next, previous)

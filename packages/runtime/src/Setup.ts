@@ -6,6 +6,7 @@
  */
 import type { Strategy } from '@datapunk/breaker'
 import type { Clock } from './Clock.js'
+import { checkStrategy } from './checkInput.js'
 
 /** The fallback of a breaker whose strategy threw with none to go back to. */
 export const BROKEN: unique symbol = Symbol('broken')
@@ -48,6 +49,9 @@ export class SetupCache {
   setupFor(strategy: Strategy<unknown>): Setup {
     const cached = this.setups.get(strategy)
     if (cached !== undefined) return cached
+    // Checked once per strategy the cache meets (a group's `strategyFor` that returns anything else
+    // fails the `get` that asked, before a breaker exists).
+    checkStrategy('breakerGroup: strategyFor(key)', strategy)
     const setup = new Setup(strategy.name, this.clock, strategy)
     if (this.setups.size >= CACHED) this.setups.clear()
     this.setups.set(strategy, setup)

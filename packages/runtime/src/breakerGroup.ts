@@ -1,6 +1,7 @@
 import { BreakerEvent, type Snapshot, type Strategy } from '@datapunk/breaker'
 import { Breaker } from './Breaker.js'
 import { type Clock, monotonicClock } from './Clock.js'
+import { checkClock, checkFunction, kindOf } from './checkInput.js'
 import { Channel, type EventStream } from './EventStream.js'
 import { type Setup, SetupCache } from './Setup.js'
 
@@ -423,6 +424,7 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
     const nameFor = this.config.nameFor
     const setup = this.setups.setupFor(strategy)
     const name = nameFor === undefined ? strategy.name : nameFor(key)
+    if (typeof name !== 'string') throw new TypeError(`breakerGroup: nameFor(key) must return a string, got ${kindOf(name)}`)
     const breaker = name === setup.name ? new Entry(key, setup) : new NamedEntry(key, setup, name)
     const openUntil = this.memory.get(key)
     if (openUntil !== undefined) {
@@ -453,9 +455,21 @@ class KeyedGroup<K, S> implements BreakerGroup<K> {
  * byHost.size // 1
  */
 export const breakerGroup = <K, S = unknown>(config: BreakerGroupConfig<K, S>): BreakerGroup<K> => {
+  if (typeof config !== 'object' || config === null) throw new TypeError(`breakerGroup: expected a config object, got ${kindOf(config)}`)
+  if (typeof config.strategyFor !== 'function') {
+    const given = config as { readonly step?: unknown }
+    throw new TypeError(
+      typeof given.step === 'function'
+        ? 'breakerGroup: expected { strategyFor: (key) => strategy, ... }, got a strategy (give it as strategyFor: () => strategy)'
+        : `breakerGroup: strategyFor must be a function (key) => strategy, got ${kindOf(config.strategyFor)}`,
+    )
+  }
+  checkFunction('breakerGroup', 'nameFor', config.nameFor)
+  checkFunction('breakerGroup', 'onCreate', config.onCreate)
+  if (config.clock !== undefined) checkClock('breakerGroup', config.clock)
   const idleEvictMs = config.idleEvictMs ?? 600_000
   const maxKeys = config.maxKeys ?? 10_000
-  if (!(idleEvictMs >= 0) || !(maxKeys >= 1) || !Number.isSafeInteger(maxKeys)) {
+  if (typeof idleEvictMs !== 'number' || !(idleEvictMs >= 0) || !(maxKeys >= 1) || !Number.isSafeInteger(maxKeys)) {
     throw new RangeError(`breakerGroup: expected idleEvictMs >= 0 and maxKeys an integer >= 1, got ${idleEvictMs} and ${maxKeys}`)
   }
   return new KeyedGroup(config, idleEvictMs, maxKeys)

@@ -7,6 +7,7 @@ import { type Admitted, Limits } from '@datapunk/breaker'
 import { AdmittedCall, CANCEL, type CallGate, type CallSink, classifyError, classifyResult, FAILURE, SUCCESS } from './AdmittedCall.js'
 import { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
 import type { TimerHandle } from './Clock.js'
+import { checkOptions, kindOf } from './checkInput.js'
 import { answeredOk, defaultHttpResults } from './classifyHttp.js'
 import type { Unsubscribable } from './EventStream.js'
 import type { Classifier, Judged } from './Verdict.js'
@@ -336,6 +337,8 @@ export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => Promi
     return rejectSoon(new TypeError(`execute: expected a function to call, got ${fn === null ? 'null' : typeof fn}`))
   let checked = DEFAULT_CALL_OPTIONS
   if (options !== undefined) {
+    if (typeof options !== 'object' || options === null)
+      return rejectSoon(new TypeError(`execute: options must be an object, got ${kindOf(options)}`))
     const given = options as CallOptions<never>
     // The options checked last, or ones saying the same (options built per call from the same parts).
     if (unchanged(given, lastChecked)) checked = lastChecked
@@ -415,6 +418,7 @@ export interface BoundExecute<T> {
  * await http.execute(async () => ({ status: 200 })).catch((e: Error) => e.name) // 'BrokenCircuitError'
  */
 export const withOptions = <T>(breaker: CallGate, options: CallOptions<T>): BoundExecute<T> => {
+  checkOptions('withOptions', options)
   const checked = callOptions(options as CallOptions<never>, 'withOptions')
   return {
     execute: (fn, signal) =>

@@ -1,5 +1,6 @@
 import { type ConfigOptions, strategyFromConfig } from '@datapunk/breaker'
-import type { Breaker } from './Breaker.js'
+import { Breaker } from './Breaker.js'
+import { checkOptions, kindOf } from './checkInput.js'
 import type { Subscribable, Unsubscribable } from './EventStream.js'
 
 /**
@@ -26,8 +27,12 @@ import type { Subscribable, Unsubscribable } from './EventStream.js'
  * followConfig(breaker, configs)
  * breaker.strategy.name // 'payments'
  */
-export const followConfig = (breaker: Breaker, configs$: Subscribable<unknown>, options: ConfigOptions = {}): Unsubscribable =>
-  configs$.subscribe({
+export const followConfig = (breaker: Breaker, configs$: Subscribable<unknown>, options: ConfigOptions = {}): Unsubscribable => {
+  if (!(breaker instanceof Breaker)) throw new TypeError(`followConfig: expected a breaker (createBreaker), got ${kindOf(breaker)}`)
+  if (typeof (configs$ as Partial<Subscribable<unknown>> | null)?.subscribe !== 'function')
+    throw new TypeError(`followConfig: configs$ must be subscribable (an Observable, or anything with subscribe), got ${kindOf(configs$)}`)
+  checkOptions('followConfig', options)
+  return configs$.subscribe({
     next: (config) => {
       const decoded = strategyFromConfig(config, options)
       if (decoded._tag === 'Left') breaker.configRejected(decoded.left.message)
@@ -35,3 +40,4 @@ export const followConfig = (breaker: Breaker, configs$: Subscribable<unknown>, 
     },
     error: (error: unknown) => breaker.configRejected(`config stream failed: ${error instanceof Error ? error.message : String(error)}`),
   })
+}

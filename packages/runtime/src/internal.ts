@@ -15,6 +15,8 @@ export {
   SUCCESS,
   settle,
 } from './AdmittedCall.js'
+export { checkBuckets, checkOptions } from './checkInput.js'
 export { callOptions, DEFAULT_CALL_OPTIONS } from './execute.js'
 export { emptyReading, type Reading, type ReadingHolder, refreshReading } from './Reading.js'
 export type { Judged } from './Verdict.js'
+export { checkSource } from './watchBreakers.js'

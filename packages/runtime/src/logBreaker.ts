@@ -27,11 +27,18 @@ export interface Loggable {
  * logging.closed // false
  */
 export const logBreaker = (breaker: Loggable, logger: Logger): Subscription => {
+  const given = logger as unknown as Record<string, unknown> | null
+  const missing = LOGGER_METHODS.find((m) => typeof given !== 'object' || given === null || typeof given[m] !== 'function')
+  if (missing !== undefined)
+    throw new TypeError(`logBreaker: expected a pino logger (with ${missing}()), got ${given === null ? 'null' : typeof given}`)
   const subscription = new Subscription()
   subscription.add(breaker.transitions$.subscribe((event) => safely(logger, event)))
   if (logger.isLevelEnabled('debug')) subscription.add(breaker.calls$.subscribe((event) => safely(logger, event)))
   return subscription
 }
+
+/** What `logBreaker` calls on the logger. */
+const LOGGER_METHODS = ['isLevelEnabled', 'debug', 'info', 'warn', 'error'] as const
 
 const safely = (logger: Logger, event: MetricEvent): void => {
   try {

@@ -1,9 +1,19 @@
 import { Breaker } from './Breaker.js'
 import type { BreakerGroup } from './breakerGroup.js'
+import { kindOf } from './checkInput.js'
 import { Subscription } from './EventStream.js'
 
 /** What a metrics adapter attaches to: one breaker, or a group of keyed breakers. */
 export type BreakerSource<K = unknown> = Breaker | BreakerGroup<K>
+
+/** Checks that `source` is a breaker (`createBreaker`) or a group (`breakerGroup`): a `TypeError` naming what it got otherwise. */
+export const checkSource = (where: string, source: unknown): void => {
+  if (source instanceof Breaker) return
+  const group = source as { readonly events$?: { readonly subscribe?: unknown }; readonly entries?: unknown } | null
+  if (typeof group === 'object' && group !== null && typeof group.events$?.subscribe === 'function' && typeof group.entries === 'function')
+    return
+  throw new TypeError(`${where}: expected a breaker (createBreaker) or a breakerGroup, got ${kindOf(source)}`)
+}
 
 /** Told of each breaker of a source as it arrives and as it leaves. */
 export interface BreakerWatcher<K> {
@@ -30,6 +40,7 @@ export interface BreakerWatcher<K> {
  * watching.unsubscribe()
  */
 export const watchBreakers = <K>(source: BreakerSource<K>, watcher: BreakerWatcher<K>): Subscription => {
+  checkSource('watchBreakers', source)
   const subscription = new Subscription()
   if (source instanceof Breaker) {
     watcher.added(source, undefined)

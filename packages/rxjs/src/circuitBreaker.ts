@@ -5,6 +5,7 @@ import {
   type CallGate,
   type CallSink,
   callOptions,
+  checkOptions,
   classifyError,
   classifyResult,
   FAILURE,
@@ -54,6 +55,7 @@ export interface CircuitBreakerConfig<T = unknown> extends CallOptions<T> {
  */
 export const circuitBreaker = <T>(breaker: BreakerLike, config?: CircuitBreakerConfig<T>): MonoTypeOperatorFunction<T> => {
   // The common case, no options: nothing to check and nothing to build (operators are often built per call).
+  checkOptions('circuitBreaker', config)
   const settings = config === undefined || isPlain(config) ? PLAIN : settingsOf(config)
   const wait = settings.wait
   return (source) =>
