@@ -53,6 +53,7 @@ describe('2b. options the operator does not know', () => {
       new TypeError("circuitBreaker: onUnsubscribe must be 'cancel' or 'failure', got boolean"),
     )
     expect(() => circuitBreaker(breaker, { successOn: 'first-value', onUnsubscribe: 'failure' })).not.toThrow()
+    expect(() => circuitBreaker(breaker, null as never)).toThrow(new TypeError('circuitBreaker: options must be an object, got null'))
   })
 })
 
