@@ -315,6 +315,9 @@ const adopt = <S>(w: Window, inner: Strategy<S>, from: Handoff, now: number): Th
  * admitted > 90 // true: and a tenth still go through, to see the upstream come back
  */
 export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleInput = {}): ThrottledStrategy<S> => {
+  const given = inner as Partial<Strategy<S>> | null
+  if (typeof given !== 'object' || given === null || typeof given.step !== 'function' || typeof given.initial !== 'function')
+    throw new TypeError(`adaptiveThrottle: expected the strategy to wrap (circuit(...)), got ${given === null ? 'null' : typeof given}`)
   const config = decodeOrThrow(AdaptiveThrottleConfig, { ...input, kind: 'adaptive-throttle' })
   const { windowMs, buckets } = config
   if (windowMs / buckets < 1)

@@ -158,6 +158,12 @@ describe('adaptive throttling (Envoy admission control, after SRE client-side th
     expect(() => adaptiveThrottle(never(), { successRateThreshold: 0 })).toThrow('successRateThreshold')
     expect(() => adaptiveThrottle(never(), { maxRejectionProbability: 1.5 })).toThrow('maxRejectionProbability')
     expect(() => adaptiveThrottle(never(), { windowMs: 5, buckets: 10 })).toThrow('buckets')
+    expect(() => adaptiveThrottle(null as never)).toThrow(
+      new TypeError('adaptiveThrottle: expected the strategy to wrap (circuit(...)), got null'),
+    )
+    expect(() => adaptiveThrottle({ trip: { kind: 'consecutive-failures', threshold: 1 } } as never)).toThrow(
+      'adaptiveThrottle: expected the strategy to wrap',
+    )
   })
 
   it('never throws, is deterministic, and admits within one request of its credit whatever the traffic', () => {

@@ -108,7 +108,9 @@ export const classifyHttp = (options?: HttpClassification): HttpClassifiers => {
   // The default classifiers are one pair of functions, made once: options built per call from them
   // are found already checked by `execute` (which answers a plain success at a glance, see
   // `answeredOk`). A fresh object each time: nobody shares one to mutate.
-  if (options === undefined || (typeof options === 'object' && options !== null && Object.keys(options).length === 0))
+  if (options !== undefined && (typeof options !== 'object' || options === null))
+    throw new TypeError(`classifyHttp: options must be an object, got ${options === null ? 'null' : typeof options}`)
+  if (options === undefined || Object.keys(options).length === 0)
     return { classifyResult: DEFAULT_CLASSIFIERS.classifyResult, classifyError: DEFAULT_CLASSIFIERS.classifyError }
   return classifiers(options)
 }

@@ -352,8 +352,18 @@ export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => Promi
       lastChecked = checked
     }
   }
-  return executeChecked(breaker, fn, checked, options?.signal)
+  const signal = options?.signal
+  if (signal !== undefined && !isSignal(signal))
+    return rejectSoon(new TypeError(`execute: signal must be an AbortSignal, got ${kindOf(signal)}`))
+  return executeChecked(breaker, fn, checked, signal)
 }
+
+/** An `AbortSignal` (or one from another realm or a polyfill): `aborted`, and `addEventListener`. */
+const isSignal = (signal: unknown): signal is AbortSignal =>
+  typeof signal === 'object' &&
+  signal !== null &&
+  typeof (signal as Partial<AbortSignal>).aborted === 'boolean' &&
+  typeof (signal as Partial<AbortSignal>).addEventListener === 'function'
 
 /** `execute` past its options: `checked` already. */
 const executeChecked = <T>(
@@ -422,8 +432,10 @@ export const withOptions = <T>(breaker: CallGate, options: CallOptions<T>): Boun
   const checked = callOptions(options as CallOptions<never>, 'withOptions')
   return {
     execute: (fn, signal) =>
-      typeof fn === 'function'
-        ? executeChecked(breaker, fn, checked, signal)
-        : rejectSoon(new TypeError(`execute: expected a function to call, got ${fn === null ? 'null' : typeof fn}`)),
+      typeof fn !== 'function'
+        ? rejectSoon(new TypeError(`execute: expected a function to call, got ${fn === null ? 'null' : typeof fn}`))
+        : signal !== undefined && !isSignal(signal)
+          ? rejectSoon(new TypeError(`execute: signal must be an AbortSignal, got ${kindOf(signal)}`))
+          : executeChecked(breaker, fn, checked, signal),
   }
 }

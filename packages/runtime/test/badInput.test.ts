@@ -6,7 +6,7 @@
 import { circuit } from '@datapunk/breaker'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
-import { breakerGroup, createBreaker, followConfig, logBreaker, watchBreakers, withOptions } from '../src/index.js'
+import { breakerGroup, classifyHttp, createBreaker, followConfig, logBreaker, watchBreakers, withOptions } from '../src/index.js'
 
 const strategy = () => circuit({ trip: { kind: 'consecutive-failures', threshold: 1 } })
 const bad = (value: unknown) => value as never
@@ -103,6 +103,25 @@ describe('execute, withOptions, followConfig, logBreaker, watchBreakers', () => 
     ).rejects.toThrow(new TypeError('execute: options must be an object, got null'))
     expect(called).toBe(false)
     expect(breaker.lastCall).toBe(0)
+  })
+
+  it('execute rejects a signal that is no AbortSignal, through options and through withOptions', async () => {
+    const breaker = createBreaker(strategy())
+    let called = false
+    const fn = async () => {
+      called = true
+    }
+    await expect(breaker.execute(fn, { signal: bad({}) })).rejects.toThrow(
+      new TypeError('execute: signal must be an AbortSignal, got object'),
+    )
+    await expect(withOptions(breaker, {}).execute(fn, bad('stop'))).rejects.toThrow('execute: signal must be an AbortSignal, got string')
+    expect(called).toBe(false)
+    await breaker.execute(fn, { signal: new AbortController().signal })
+    expect(called).toBe(true)
+  })
+
+  it('classifyHttp refuses options that are not an object', () => {
+    expect(() => classifyHttp(bad(null))).toThrow(new TypeError('classifyHttp: options must be an object, got null'))
   })
 
   it('withOptions refuses options that are not an object', () => {
