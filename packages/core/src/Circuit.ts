@@ -17,6 +17,7 @@ import { step, stepInPlace } from './circuit/reducer.js'
 import { adopt, handoff } from './circuit/swap.js'
 import { intIn, literal } from './codecs.js'
 import { Limits } from './Limits.js'
+import { detectorProblem, openForProblem, recoveryProblem } from './PartShapes.js'
 import { withInPlace } from './Strategy.js'
 
 export { restore, SnapshotError } from './circuit/codec.js'
@@ -62,7 +63,14 @@ export const MaxProbesInFlight = t.union(
  * strategy.step(state, BreakerEvent.requested(), 20)[1] // { _tag: 'Rejected', reason: 'open', retryAfterMs: 995 }
  */
 export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy<D, R> => {
+  if (typeof input !== 'object' || input === null)
+    throw new ConfigError([problem('', `expected { detector, recovery, openFor }, got ${input === null ? 'null' : typeof input}`)])
   const problems = [
+    ...[
+      detectorProblem('detector', input.detector),
+      recoveryProblem('recovery', input.recovery),
+      openForProblem('openFor', input.openFor),
+    ].flatMap((p) => p ?? []),
     ...(input.probeTimeoutMs === undefined || ProbeTimeout.is(input.probeTimeoutMs)
       ? []
       : [problem('probeTimeoutMs', `expected ${ProbeTimeout.name}, got ${String(input.probeTimeoutMs)}`)]),

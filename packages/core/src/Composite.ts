@@ -4,11 +4,12 @@
  */
 
 import * as t from 'io-ts'
-import { ConfigError } from './ConfigError.js'
+import { ConfigError, problem } from './ConfigError.js'
 import { validateAt } from './codecs.js'
 import { canonical, type Detector, type DetectorSnapshot, handoffLeaves, type StateCodec } from './Detector.js'
 import * as E from './either.js'
 import { Limits } from './Limits.js'
+import { detectorProblem } from './PartShapes.js'
 
 // ---- model -------------------------------------------------------------------------------
 
@@ -26,15 +27,10 @@ const depthOf = (detector: Detector<unknown>): number => depths.get(detector) ??
 
 // ---- constructors ------------------------------------------------------------------------
 
-/**
- * Builds a composite of `kind` over `detectors` that trips when `trips(member results)` holds.
- * Throws a `ConfigError` beyond {@link Limits} (members, nesting depth) or with no members.
- */
-export const composite = (
-  kind: string,
-  detectors: ReadonlyArray<Detector<unknown>>,
-  trips: (count: number, tripped: (i: number) => boolean) => boolean,
-): Detector<CompositeState> => {
+/** Checks that `detectors` is an array of 1 to `maxDetectorMembers` detectors (each named by its index when it is not one). */
+const checkMembers = (detectors: unknown): void => {
+  if (!Array.isArray(detectors))
+    throw new ConfigError([problem('detectors', `expected an array of detectors, got ${detectors === null ? 'null' : typeof detectors}`)])
   const count = detectors.length
   if (count === 0)
     throw new ConfigError([{ path: 'detectors', message: `detectors: expected 1 to ${Limits.maxDetectorMembers} detectors, got none` }])
@@ -43,6 +39,22 @@ export const composite = (
       { path: 'detectors', message: `detectors: expected at most ${Limits.maxDetectorMembers} detectors, got ${count}` },
     ])
   }
+  const bad = detectors.flatMap((d, i) => detectorProblem(`detectors[${i}]`, d) ?? [])
+  if (bad.length > 0) throw new ConfigError(bad)
+}
+
+/**
+ * Builds a composite of `kind` over `detectors` that trips when `trips(member results)` holds.
+ * Throws a `ConfigError` beyond {@link Limits} (members, nesting depth), with no members, or with a
+ * member that is not a detector.
+ */
+export const composite = (
+  kind: string,
+  detectors: ReadonlyArray<Detector<unknown>>,
+  trips: (count: number, tripped: (i: number) => boolean) => boolean,
+): Detector<CompositeState> => {
+  checkMembers(detectors)
+  const count = detectors.length
   const depth = 1 + Math.max(...detectors.map(depthOf))
   if (depth > Limits.maxDetectorDepth) {
     throw new ConfigError([

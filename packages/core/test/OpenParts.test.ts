@@ -99,14 +99,24 @@ describe('parts a user writes compose with the library’s', () => {
     const detector: Detector<TallyState> = tally(1)
     circuitOf({ detector, recovery: classicHalfOpen(), openFor: constantOpenFor(1) })
     anyOf([detector, failureRate({ threshold: 0.5, window: { kind: 'count', size: 10 } })])
-    // @ts-expect-error a recovery is not a detector
-    anyOf([optimistic])
-    // @ts-expect-error a detector without `tripped` is not a detector
-    circuitOf({ detector: { ...detector, tripped: undefined }, recovery: optimistic, openFor: constantOpenFor(1) })
+    // Each wrong one is refused at run time too, for callers without types, naming what is wrong.
+    expect(() =>
+      // @ts-expect-error a recovery is not a detector
+      anyOf([optimistic]),
+    ).toThrow('detectors[0]: expected a detector (consecutiveFailures(...), failureRate(...), or your own), but its initial is undefined')
+    expect(() =>
+      // @ts-expect-error a detector without `tripped` is not a detector
+      circuitOf({ detector: { ...detector, tripped: undefined }, recovery: optimistic, openFor: constantOpenFor(1) }),
+    ).toThrow('detector: expected a detector (consecutiveFailures(...), failureRate(...), or your own), but its tripped is undefined')
     // @ts-expect-error a state that does not match the detector's own
     detector.record({ consecutiveFailures: 1 }, true, 1, 0)
-    // @ts-expect-error the open duration is a part value, not a number
-    circuitOf({ detector, recovery: optimistic, openFor: 1000 })
+    expect(() =>
+      // @ts-expect-error the open duration is a part value, not a number
+      circuitOf({ detector, recovery: optimistic, openFor: 1000 }),
+    ).toThrow('openFor: expected an open duration (constantOpenFor(...), or your own), got number')
+    expect(() => circuitOf({ detector, recovery: { trip: 'x' } as never, openFor: constantOpenFor(1) })).toThrow(
+      'recovery: expected a recovery (classicHalfOpen(...), gradualRecovery(...), or your own), got an object without a kind',
+    )
     expect(detector.kind).toBe('tally')
   })
 
