@@ -18,7 +18,7 @@ import { BreakerEvents } from './BreakerEvents.js'
 import type { BreakerOptions } from './BreakerOptions.js'
 import { type Clock, monotonicClock } from './Clock.js'
 import { checkClock, checkOptions, checkStrategy, kindOf } from './checkInput.js'
-import { type ExecuteOptions, execute } from './execute.js'
+import { type ExecuteOptions, execute, executePlain } from './execute.js'
 import {
   ADOPTING,
   asFailure,
@@ -405,7 +405,7 @@ export class Breaker extends BreakerEvents implements CallSink {
    * await breaker.execute(async () => 'never called').catch((e: Error) => e.name) // 'BrokenCircuitError'
    */
   execute<T>(fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: ExecuteOptions<T>): Promise<T> {
-    return execute(this, fn, options)
+    return options === undefined ? executePlain(this, fn) : execute(this, fn, options)
   }
 
   /**
