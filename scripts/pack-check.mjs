@@ -51,10 +51,12 @@ import { formatMessage } from 'publint/utils'
  * to 25.0 KB for gradual recovery's proven rate (the most calls a second a healthy stage carried,
  * in the ramp's state with its codec field and check, and the climb past a ceiling while the
  * traffic fits under it: a surge that broke the upstream no longer holds the traffic left): 24.94
- * KB measured.
+ * KB measured. The twenty-eighth grew it to 25.3 KB for parts checked where they are given
+ * (`circuitOf`, `allOf`, `anyOf` and `composite` refuse a value that is not a part with a
+ * `ConfigError` naming it, where they crashed on the first call): 25.27 KB measured.
  */
 const CORE_BUDGET_BYTES = 35_500
-const CORE_OWN_BUDGET_BYTES = 25_000
+const CORE_OWN_BUDGET_BYTES = 25_300
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const bin = (name) => join(root, 'node_modules', '.bin', name)

@@ -17,7 +17,7 @@ import { step, stepInPlace } from './circuit/reducer.js'
 import { adopt, handoff } from './circuit/swap.js'
 import { intIn, literal } from './codecs.js'
 import { Limits } from './Limits.js'
-import { detectorProblem, openForProblem, recoveryProblem } from './PartShapes.js'
+import { partProblem } from './PartShapes.js'
 import { withInPlace } from './Strategy.js'
 
 export { restore, SnapshotError } from './circuit/codec.js'
@@ -67,9 +67,9 @@ export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy
     throw new ConfigError([problem('', `expected { detector, recovery, openFor }, got ${input === null ? 'null' : typeof input}`)])
   const problems = [
     ...[
-      detectorProblem('detector', input.detector),
-      recoveryProblem('recovery', input.recovery),
-      openForProblem('openFor', input.openFor),
+      partProblem('detector', 'a detector', input.detector),
+      partProblem('recovery', 'a recovery', input.recovery),
+      partProblem('openFor', 'an open duration', input.openFor),
     ].flatMap((p) => p ?? []),
     ...(input.probeTimeoutMs === undefined || ProbeTimeout.is(input.probeTimeoutMs)
       ? []

@@ -9,7 +9,7 @@ import { validateAt } from './codecs.js'
 import { canonical, type Detector, type DetectorSnapshot, handoffLeaves, type StateCodec } from './Detector.js'
 import * as E from './either.js'
 import { Limits } from './Limits.js'
-import { detectorProblem } from './PartShapes.js'
+import { partProblem } from './PartShapes.js'
 
 // ---- model -------------------------------------------------------------------------------
 
@@ -39,7 +39,7 @@ const checkMembers = (detectors: unknown): void => {
       { path: 'detectors', message: `detectors: expected at most ${Limits.maxDetectorMembers} detectors, got ${count}` },
     ])
   }
-  const bad = detectors.flatMap((d, i) => detectorProblem(`detectors[${i}]`, d) ?? [])
+  const bad = detectors.flatMap((d, i) => partProblem(`detectors[${i}]`, 'a detector', d) ?? [])
   if (bad.length > 0) throw new ConfigError(bad)
 }
 

@@ -8,39 +8,19 @@
 import { problem } from './ConfigError.js'
 import type { Problem } from './codecs.js'
 
-const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value)
+/** The functions each kind of part has (see `Detector`, `Recovery`, `OpenDuration`). */
+const FUNCTIONS = {
+  'a detector': 'initial record advance tripped measure',
+  'a recovery': 'start request outcome cancel tick admitRate measure',
+  'an open duration': 'durationMs',
+} as const
 
-const shapeProblem = (path: string, what: string, value: unknown, functions: ReadonlyArray<string>): Problem | undefined => {
-  if (typeof value !== 'object' || value === null) return problem(path, `expected ${what}, got ${kindOf(value)}`)
-  const v = value as Record<string, unknown>
-  if (typeof v.kind !== 'string')
-    return problem(path, `expected ${what}, got an object without a kind (a config? build the part from it first)`)
-  const missing = functions.find((f) => typeof v[f] !== 'function')
-  return missing === undefined ? undefined : problem(path, `expected ${what}, but its ${missing} is ${kindOf(v[missing])}, not a function`)
+/** The problem with `value` as the part `what` at `path`, or `undefined` if it has the part's kind and functions. */
+export const partProblem = (path: string, what: keyof typeof FUNCTIONS, value: unknown): Problem | undefined => {
+  const v = value as Record<string, unknown> | null
+  const given =
+    v === null ? 'null' : typeof v !== 'object' ? typeof v : typeof v.kind !== 'string' ? 'an object without a kind (a config?)' : ''
+  const missing = given === '' ? FUNCTIONS[what].split(' ').find((f) => typeof v?.[f] !== 'function') : undefined
+  if (given === '' && missing === undefined) return undefined
+  return problem(path, `expected ${what}, ${given === '' ? `but its ${missing} is not a function` : `got ${given}`}`)
 }
-
-/** A detector's problem: `kind`, and `initial`, `record`, `advance`, `tripped`, `measure`. */
-export const detectorProblem = (path: string, value: unknown): Problem | undefined =>
-  shapeProblem(path, 'a detector (consecutiveFailures(...), failureRate(...), or your own)', value, [
-    'initial',
-    'record',
-    'advance',
-    'tripped',
-    'measure',
-  ])
-
-/** A recovery's problem: `kind`, and `start`, `request`, `outcome`, `cancel`, `tick`, `admitRate`, `measure`. */
-export const recoveryProblem = (path: string, value: unknown): Problem | undefined =>
-  shapeProblem(path, 'a recovery (classicHalfOpen(...), gradualRecovery(...), or your own)', value, [
-    'start',
-    'request',
-    'outcome',
-    'cancel',
-    'tick',
-    'admitRate',
-    'measure',
-  ])
-
-/** An open duration's problem: `kind`, and `durationMs`. */
-export const openForProblem = (path: string, value: unknown): Problem | undefined =>
-  shapeProblem(path, 'an open duration (constantOpenFor(...), or your own)', value, ['durationMs'])

@@ -61,6 +61,13 @@ export interface ScrapeHandlerOptions {
 /** Buffers kept for the next scrapes (more only while scrapes overlap). */
 const KEPT_WRITERS = 2
 
+/** Checks that `registry` is a prom-client `Registry` (what both entry points are given): a `TypeError` otherwise. */
+export const checkRegistry = (where: string, registry: unknown): Registry => {
+  if (typeof registry !== 'object' || registry === null || typeof (registry as Partial<Registry>).registerMetric !== 'function')
+    throw new TypeError(`${where}: registry must be a prom-client Registry, got ${registry === null ? 'null' : typeof registry}`)
+  return registry as Registry
+}
+
 /**
  * A `node:http` request handler (Express and Fastify's raw handlers take it too) that serves a
  * registry's scrape: `GET` (and `HEAD`) answer 200 with the registry's content type, any other
@@ -88,13 +95,6 @@ const KEPT_WRITERS = 2
  * server.close()
  * metrics.detach()
  */
-/** Checks that `registry` is a prom-client `Registry` (what both entry points are given): a `TypeError` otherwise. */
-export const checkRegistry = (where: string, registry: unknown): Registry => {
-  if (typeof registry !== 'object' || registry === null || typeof (registry as Partial<Registry>).registerMetric !== 'function')
-    throw new TypeError(`${where}: registry must be a prom-client Registry, got ${registry === null ? 'null' : typeof registry}`)
-  return registry as Registry
-}
-
 export const scrapeHandler = (options: ScrapeHandlerOptions = {}): ((request: IncomingMessage, response: ServerResponse) => void) => {
   checkOptions('scrapeHandler', options)
   const registry = checkRegistry('scrapeHandler', options.registry ?? defaultRegistry)
