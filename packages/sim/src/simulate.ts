@@ -1,4 +1,5 @@
 import type { Admitted, BreakerEvent, Decision, Strategy } from '@datapunk/breaker'
+import { checkRun } from './checkArgs.js'
 import { InFlight } from './InFlight.js'
 import { normal, seeded } from './Random.js'
 import type { Run } from './Run.js'
@@ -61,6 +62,7 @@ const drawsOf = (scenario: Scenario, seed: number): Draws => {
  * run?.summary.timeToDetectMs !== null // true
  */
 export const simulate = (written: Scenario, strategies: ReadonlyArray<Strategy<unknown>>, options: SimulateOptions): ReadonlyArray<Run> => {
+  checkRun('simulate', written, strategies, options)
   const scenario = jitteredScenario(written, options.seed)
   const draws = drawsOf(scenario, options.seed)
   const bucketMs = bucketMsOf(scenario, options)
@@ -124,6 +126,7 @@ export const simulateWithOracle = (
   strategies: ReadonlyArray<Strategy<unknown>>,
   options: SimulateOptions,
 ): { readonly runs: ReadonlyArray<Run>; readonly oracle: Run } => {
+  checkRun('simulateWithOracle', written, strategies, options)
   const scenario = jitteredScenario(written, options.seed)
   const draws = drawsOf(scenario, options.seed)
   const bucketMs = bucketMsOf(scenario, options)
@@ -142,6 +145,7 @@ export const simulateWithOracle = (
  * run.summary.collapses // 0
  */
 export const simulateOracle = (written: Scenario, options: SimulateOptions): Run => {
+  checkRun('simulateOracle', written, undefined, options)
   const scenario = jitteredScenario(written, options.seed)
   return runOne(scenario, null, drawsOf(scenario, options.seed), bucketMsOf(scenario, options))
 }

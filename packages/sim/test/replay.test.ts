@@ -157,3 +157,15 @@ describe('breaker-sim replay (CLI)', () => {
     expect(refused.stderr).toContain('kinds.detectors.broken: expected { codec, build } (an io-ts decoder and a function)')
   })
 })
+
+describe('replay: bad input', () => {
+  it('parseTrace refuses what is not text, replay what is not events or a strategy', () => {
+    expect(() => parseTrace(null as never)).toThrow(new TypeError("parseTrace: expected the trace's text (a string), got null"))
+    const strategy = fromConfig({ trip: { kind: 'consecutive-failures', threshold: 1 } })
+    if (strategy._tag === 'Left') throw strategy.left
+    expect(() => replay(null as never, strategy.right)).toThrow(
+      new TypeError('replay: expected the events parseTrace read (an array), got null'),
+    )
+    expect(() => replay([], null as never)).toThrow(new TypeError('replay: expected a strategy (circuit(...), or your own), got null'))
+  })
+})

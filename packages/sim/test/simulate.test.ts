@@ -11,6 +11,7 @@ import {
   scenarios,
   seeded,
   simulate,
+  simulateWithOracle,
   strainAt,
 } from '@datapunk/breaker-sim'
 import { describe, expect, it } from 'vitest'
@@ -342,5 +343,30 @@ describe('breaker-sim CLI', () => {
     }
     const typo = await breakerSim('--scenario', 'outge')
     expect(typo.stderr).toContain('unknown scenario "outge" (did you mean outage?)')
+  })
+})
+
+describe('simulate: bad input', () => {
+  const strategy = () => circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } })
+
+  it('refuses a scenario, strategies or options of the wrong kind with a TypeError naming it', () => {
+    const scenario = scenarios.outage
+    expect(() => simulate(null as never, [strategy()], { seed: 1 })).toThrow(
+      new TypeError('simulate: expected a scenario (scenarios.outage, or one parseScenario read), got null'),
+    )
+    expect(() => simulate(scenario, strategy() as never, { seed: 1 })).toThrow(
+      new TypeError('simulate: expected an array of strategies, got object'),
+    )
+    expect(() => simulate(scenario, [null as never], { seed: 1 })).toThrow(
+      new TypeError('simulate: strategies[0]: expected a strategy (circuit(...), or your own), got null'),
+    )
+    expect(() => simulate(scenario, [strategy()], 1 as never)).toThrow(
+      new TypeError('simulate: expected options { seed } with an integer seed, got number'),
+    )
+    expect(() => simulateWithOracle(scenario, [strategy()], { seed: 0.5 })).toThrow(
+      'simulateWithOracle: expected options { seed } with an integer seed, got seed 0.5',
+    )
+    expect(() => simulateOracle({} as never, { seed: 1 })).toThrow('simulateOracle: expected a scenario')
+    expect(simulate(scenario, [strategy()], { seed: 1 })).toHaveLength(1)
   })
 })
