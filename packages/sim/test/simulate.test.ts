@@ -350,7 +350,7 @@ describe('simulate: bad input', () => {
   const strategy = () => circuit({ trip: { kind: 'consecutive-failures', threshold: 3 } })
 
   it('refuses a scenario, strategies or options of the wrong kind with a TypeError naming it', () => {
-    const scenario = scenarios.outage
+    const scenario = scenarios.outage as Scenario
     expect(() => simulate(null as never, [strategy()], { seed: 1 })).toThrow(
       new TypeError('simulate: expected a scenario (scenarios.outage, or one parseScenario read), got null'),
     )
