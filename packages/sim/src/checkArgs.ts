@@ -33,7 +33,7 @@ export const checkRun = (where: string, scenario: unknown, strategies: unknown, 
   checkScenario(where, scenario)
   if (strategies !== undefined) {
     if (!Array.isArray(strategies)) throw new TypeError(`${where}: expected an array of strategies, got ${kindOf(strategies)}`)
-    strategies.forEach((s, i) => checkStrategy(`${where}: strategies[${i}]`, s))
+    for (const [i, s] of strategies.entries()) checkStrategy(`${where}: strategies[${i}]`, s)
   }
   const seed = (options as { readonly seed?: unknown } | null)?.seed
   if (typeof options !== 'object' || options === null || typeof seed !== 'number' || !Number.isSafeInteger(seed))
