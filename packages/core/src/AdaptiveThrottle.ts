@@ -15,6 +15,7 @@ import { constrained, DurationMs, Finite, intIn, literal, NonNegativeInt, number
 import { PPM } from './credit.js'
 import { type Decision, rejected } from './Decision.js'
 import { emptyDetectorSnapshot } from './Detector.js'
+import { kindOf } from './PartShapes.js'
 import type { Handoff, Snapshot, Strategy } from './Strategy.js'
 import { handoffOf } from './Swap.js'
 
@@ -317,7 +318,7 @@ const adopt = <S>(w: Window, inner: Strategy<S>, from: Handoff, now: number): Th
 export const adaptiveThrottle = <S>(inner: Strategy<S>, input: AdaptiveThrottleInput = {}): ThrottledStrategy<S> => {
   const given = inner as Partial<Strategy<S>> | null
   if (typeof given !== 'object' || given === null || typeof given.step !== 'function' || typeof given.initial !== 'function')
-    throw new TypeError(`adaptiveThrottle: expected the strategy to wrap (circuit(...)), got ${given === null ? 'null' : typeof given}`)
+    throw new TypeError(`adaptiveThrottle: expected the strategy to wrap (circuit(...)), got ${kindOf(given)}`)
   const config = decodeOrThrow(AdaptiveThrottleConfig, { ...input, kind: 'adaptive-throttle' })
   const { windowMs, buckets } = config
   if (windowMs / buckets < 1)

@@ -17,7 +17,7 @@ import { step, stepInPlace } from './circuit/reducer.js'
 import { adopt, handoff } from './circuit/swap.js'
 import { intIn, literal } from './codecs.js'
 import { Limits } from './Limits.js'
-import { partProblem } from './PartShapes.js'
+import { kindOf, partProblem } from './PartShapes.js'
 import { withInPlace } from './Strategy.js'
 
 export { restore, SnapshotError } from './circuit/codec.js'
@@ -64,7 +64,7 @@ export const MaxProbesInFlight = t.union(
  */
 export const circuitOf = <D, R>(input: CircuitPartsInput<D, R>): CircuitStrategy<D, R> => {
   if (typeof input !== 'object' || input === null)
-    throw new ConfigError([problem('', `expected { detector, recovery, openFor }, got ${input === null ? 'null' : typeof input}`)])
+    throw new ConfigError([problem('', `expected { detector, recovery, openFor }, got ${kindOf(input)}`)])
   const problems = [
     ...[
       partProblem('detector', 'a detector', input.detector),

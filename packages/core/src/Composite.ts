@@ -9,7 +9,7 @@ import { validateAt } from './codecs.js'
 import { canonical, type Detector, type DetectorSnapshot, handoffLeaves, type StateCodec } from './Detector.js'
 import * as E from './either.js'
 import { Limits } from './Limits.js'
-import { partProblem } from './PartShapes.js'
+import { kindOf, partProblem } from './PartShapes.js'
 
 // ---- model -------------------------------------------------------------------------------
 
@@ -29,8 +29,7 @@ const depthOf = (detector: Detector<unknown>): number => depths.get(detector) ??
 
 /** Checks that `detectors` is an array of 1 to `maxDetectorMembers` detectors (each named by its index when it is not one). */
 const checkMembers = (detectors: unknown): void => {
-  if (!Array.isArray(detectors))
-    throw new ConfigError([problem('detectors', `expected an array of detectors, got ${detectors === null ? 'null' : typeof detectors}`)])
+  if (!Array.isArray(detectors)) throw new ConfigError([problem('detectors', `expected an array of detectors, got ${kindOf(detectors)}`)])
   const count = detectors.length
   if (count === 0)
     throw new ConfigError([{ path: 'detectors', message: `detectors: expected 1 to ${Limits.maxDetectorMembers} detectors, got none` }])

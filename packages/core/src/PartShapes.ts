@@ -8,6 +8,9 @@
 import { problem } from './ConfigError.js'
 import type { Problem } from './codecs.js'
 
+/** How a value reads in an error message: `null`, `an array`, or its type. */
+export const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value)
+
 /** The functions each kind of part has (see `Detector`, `Recovery`, `OpenDuration`). */
 const FUNCTIONS = {
   'a detector': 'initial record advance tripped measure',
@@ -18,8 +21,7 @@ const FUNCTIONS = {
 /** The problem with `value` as the part `what` at `path`, or `undefined` if it has the part's kind and functions. */
 export const partProblem = (path: string, what: keyof typeof FUNCTIONS, value: unknown): Problem | undefined => {
   const v = value as Record<string, unknown> | null
-  const given =
-    v === null ? 'null' : typeof v !== 'object' ? typeof v : typeof v.kind !== 'string' ? 'an object without a kind (a config?)' : ''
+  const given = typeof v !== 'object' || v === null ? kindOf(v) : typeof v.kind !== 'string' ? 'an object without a kind (a config?)' : ''
   const missing = given === '' ? FUNCTIONS[what].split(' ').find((f) => typeof v?.[f] !== 'function') : undefined
   if (given === '' && missing === undefined) return undefined
   return problem(path, `expected ${what}, ${given === '' ? `but its ${missing} is not a function` : `got ${given}`}`)

@@ -15,7 +15,7 @@ import {
   type TransitionEvent,
   watchBreakers,
 } from '@datapunk/breaker-runtime'
-import { checkBuckets, checkSource, emptyReading, type ReadingHolder, refreshReading } from '@datapunk/breaker-runtime/internal'
+import { checkBuckets, checkSource, emptyReading, kindOf, type ReadingHolder, refreshReading } from '@datapunk/breaker-runtime/internal'
 import type { Attributes, Meter, ObservableGauge } from '@opentelemetry/api'
 
 /** Options of {@link otelMetrics}. */
@@ -194,7 +194,7 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
   // Everything checked before an instrument is made.
   checkSource('otelMetrics', source)
   if (typeof options !== 'object' || options === null)
-    throw new TypeError(`otelMetrics: expected options with a meter, got ${options === null ? 'null' : typeof options}`)
+    throw new TypeError(`otelMetrics: expected options with a meter, got ${kindOf(options)}`)
   const { meter } = options
   const given = meter as Partial<Meter> | undefined
   if (
@@ -203,9 +203,7 @@ export const otelMetrics = <K>(source: BreakerSource<K>, options: OtelOptions): 
     typeof given.createCounter !== 'function' ||
     typeof given.createHistogram !== 'function'
   )
-    throw new TypeError(
-      `otelMetrics: meter must be an OpenTelemetry Meter (metrics.getMeter(name)), got ${given === null ? 'null' : typeof given}`,
-    )
+    throw new TypeError(`otelMetrics: meter must be an OpenTelemetry Meter (metrics.getMeter(name)), got ${kindOf(given)}`)
   const prefix = options.prefix ?? 'breaker.'
   if (typeof prefix !== 'string') throw new TypeError(`otelMetrics: prefix must be a string, got ${typeof prefix}`)
   const i = instruments(meter, prefix, options.buckets === undefined ? undefined : checkBuckets('otelMetrics', options.buckets))

@@ -4,7 +4,7 @@
  * prom-client writes them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { checkOptions } from '@datapunk/breaker-runtime/internal'
+import { checkOptions, kindOf } from '@datapunk/breaker-runtime/internal'
 import { register as defaultRegistry, type Registry } from 'prom-client'
 import { OWN_SERIES, type OwnSeries } from './series.js'
 import { ByteWriter, defaultLabelBytes, textServes, WriterSink } from './textFormat.js'
@@ -64,7 +64,7 @@ const KEPT_WRITERS = 2
 /** Checks that `registry` is a prom-client `Registry` (what both entry points are given): a `TypeError` otherwise. */
 export const checkRegistry = (where: string, registry: unknown): Registry => {
   if (typeof registry !== 'object' || registry === null || typeof (registry as Partial<Registry>).registerMetric !== 'function')
-    throw new TypeError(`${where}: registry must be a prom-client Registry, got ${registry === null ? 'null' : typeof registry}`)
+    throw new TypeError(`${where}: registry must be a prom-client Registry, got ${kindOf(registry)}`)
   return registry as Registry
 }
 

@@ -43,7 +43,7 @@ import {
   type Unsubscribable,
   watchBreakers,
 } from '@datapunk/breaker-runtime'
-import { checkSource } from '@datapunk/breaker-runtime/internal'
+import { checkSource, kindOf } from '@datapunk/breaker-runtime/internal'
 import { Redis, type RedisOptions } from 'ioredis'
 import { INBOX_MAX, Inbox } from './inbox.js'
 import type { FleetAttachment, FleetEvent, FleetHealth, FleetLogger, FleetOptions } from './model.js'
@@ -67,15 +67,11 @@ interface Checked {
 
 const check = (options: FleetOptions): Checked => {
   if (typeof options !== 'object' || options === null)
-    throw new TypeError(
-      `fleetMode: expected options with redis (a URL, ioredis options or a client), got ${options === null ? 'null' : typeof options}`,
-    )
+    throw new TypeError(`fleetMode: expected options with redis (a URL, ioredis options or a client), got ${kindOf(options)}`)
   const redis: unknown = options.redis
   // Anything else would reach ioredis as options and connect to its default, 127.0.0.1:6379, without a word.
   if (typeof redis !== 'string' && (typeof redis !== 'object' || redis === null || Array.isArray(redis)))
-    throw new TypeError(
-      `fleetMode: redis must be a redis:// URL, ioredis options or an ioredis client, got ${redis === null ? 'null' : typeof redis}`,
-    )
+    throw new TypeError(`fleetMode: redis must be a redis:// URL, ioredis options or an ioredis client, got ${kindOf(redis)}`)
   const clock: unknown = options.clock
   if (
     clock !== undefined &&

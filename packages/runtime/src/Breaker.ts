@@ -35,6 +35,10 @@ import { announceChange, type Watch } from './Watch.js'
 
 const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
 
+const TICKED: BreakerEvent = { _tag: 'Ticked' }
+
+const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs: null }
+
 /** The setup `createBreaker` is given, checked: a strategy, a string name and a clock, or a `TypeError` naming what is wrong. */
 const checkedSetup = (strategy: Strategy<unknown>, options: BreakerOptions<unknown>): Setup => {
   checkOptions('createBreaker', options)
@@ -43,9 +47,6 @@ const checkedSetup = (strategy: Strategy<unknown>, options: BreakerOptions<unkno
   if (typeof name !== 'string') throw new TypeError(`createBreaker: name must be a string, got ${kindOf(name)}`)
   return new Setup(name, checkClock('createBreaker', options.clock ?? monotonicClock), checked)
 }
-const TICKED: BreakerEvent = { _tag: 'Ticked' }
-
-const REJECTED_OPEN: Rejected = { _tag: 'Rejected', reason: 'open', retryAfterMs: null }
 
 /**
  * The state of a breaker nobody has used yet: its strategy's first state is made on first use, at

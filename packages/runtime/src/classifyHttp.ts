@@ -3,6 +3,7 @@
  * `fetch` counts every error status as a success and never trips.
  */
 import { Limits } from '@datapunk/breaker'
+import { kindOf } from './checkInput.js'
 import { type Classifier, Verdict } from './Verdict.js'
 
 /** Options of {@link classifyHttp}. */
@@ -109,7 +110,7 @@ export const classifyHttp = (options?: HttpClassification): HttpClassifiers => {
   // are found already checked by `execute` (which answers a plain success at a glance, see
   // `answeredOk`). A fresh object each time: nobody shares one to mutate.
   if (options !== undefined && (typeof options !== 'object' || options === null))
-    throw new TypeError(`classifyHttp: options must be an object, got ${options === null ? 'null' : typeof options}`)
+    throw new TypeError(`classifyHttp: options must be an object, got ${kindOf(options)}`)
   if (options === undefined || Object.keys(options).length === 0)
     return { classifyResult: DEFAULT_CLASSIFIERS.classifyResult, classifyError: DEFAULT_CLASSIFIERS.classifyError }
   return classifiers(options)

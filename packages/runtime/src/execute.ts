@@ -7,7 +7,7 @@ import { type Admitted, type Decision, Limits } from '@datapunk/breaker'
 import { AdmittedCall, CANCEL, type CallGate, type CallSink, classifyError, classifyResult, FAILURE, SUCCESS } from './AdmittedCall.js'
 import { BrokenCircuitError, CallTimeoutError } from './BrokenCircuitError.js'
 import type { TimerHandle } from './Clock.js'
-import { checkOptions, kindOf } from './checkInput.js'
+import { checkFunction, checkOptions, kindOf } from './checkInput.js'
 import { answeredOk, defaultHttpResults } from './classifyHttp.js'
 import type { Unsubscribable } from './EventStream.js'
 import type { Classifier, Judged } from './Verdict.js'
@@ -95,20 +95,15 @@ export const DEFAULT_CALL_OPTIONS: CheckedCallOptions = {
 const MAX_TIMER_MS = Limits.maxDurationMs
 const inTimerRange = (ms: unknown): boolean => typeof ms === 'number' && ms >= 1 && ms <= MAX_TIMER_MS
 
-const mustBeFunction = (where: string, name: string, f: unknown): void => {
-  if (f !== undefined && typeof f !== 'function')
-    throw new TypeError(`${where}: ${name} must be a function, got ${f === null ? 'null' : typeof f}`)
-}
-
 /** Checks call options once, where they are given: a bad value is a `RangeError` or `TypeError` naming it. */
 export const callOptions = (options: CallOptions<never>, where: string): CheckedCallOptions => {
   const { timeoutMs, waitInHalfOpen, isFailure, classifyError, classifyResult } = options
   if (timeoutMs !== undefined && !inTimerRange(timeoutMs)) {
     throw new RangeError(`${where}: timeoutMs must be a number of milliseconds in [1, ${MAX_TIMER_MS}], got ${String(timeoutMs)}`)
   }
-  mustBeFunction(where, 'isFailure', isFailure)
-  mustBeFunction(where, 'classifyError', classifyError)
-  mustBeFunction(where, 'classifyResult', classifyResult)
+  checkFunction(where, 'isFailure', isFailure)
+  checkFunction(where, 'classifyError', classifyError)
+  checkFunction(where, 'classifyResult', classifyResult)
   if (isFailure !== undefined && classifyError !== undefined) {
     throw new TypeError(`${where}: give isFailure or classifyError, not both (classifyError says all isFailure does)`)
   }
@@ -333,8 +328,7 @@ const runPlain = <T>(
 /** `Breaker.execute`: see there. */
 export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: ExecuteOptions<T>): Promise<T> => {
   // Checked before a permit is taken: nothing to call, nothing admitted.
-  if (typeof fn !== 'function')
-    return rejectSoon(new TypeError(`execute: expected a function to call, got ${fn === null ? 'null' : typeof fn}`))
+  if (typeof fn !== 'function') return notAFunction(fn)
   let checked = DEFAULT_CALL_OPTIONS
   if (options !== undefined) {
     if (typeof options !== 'object' || options === null)
@@ -353,9 +347,7 @@ export const execute = <T>(breaker: CallGate, fn: (signal: AbortSignal) => Promi
     }
   }
   const signal = options?.signal
-  if (signal !== undefined && !isSignal(signal))
-    return rejectSoon(new TypeError(`execute: signal must be an AbortSignal, got ${kindOf(signal)}`))
-  return executeChecked(breaker, fn, checked, signal)
+  return signal !== undefined && !isSignal(signal) ? notASignal(signal) : executeChecked(breaker, fn, checked, signal)
 }
 
 /** An `AbortSignal` (or one from another realm or a polyfill): `aborted`, and `addEventListener`. */
@@ -364,6 +356,13 @@ const isSignal = (signal: unknown): signal is AbortSignal =>
   signal !== null &&
   typeof (signal as Partial<AbortSignal>).aborted === 'boolean' &&
   typeof (signal as Partial<AbortSignal>).addEventListener === 'function'
+
+/** The rejection of a call given something to call that is not a function (nothing is admitted). */
+const notAFunction = <T>(fn: unknown): Promise<T> => rejectSoon(new TypeError(`execute: expected a function to call, got ${kindOf(fn)}`))
+
+/** The rejection of a call given a `signal` that is not an `AbortSignal` (nothing is admitted). */
+const notASignal = <T>(signal: unknown): Promise<T> =>
+  rejectSoon(new TypeError(`execute: signal must be an AbortSignal, got ${kindOf(signal)}`))
 
 /** `execute` past its options: `checked` already. */
 const executeChecked = <T>(
@@ -384,12 +383,12 @@ const executeChecked = <T>(
 
 /**
  * `execute` given no options, apart: a service's plain calls keep code and type feedback of their
- * own, whatever options its other calls give (one that also classifies, or times out, made the
- * plain path ~8 ns slower when they shared it; scratch measure).
+ * own, whatever options its other calls give. Sharing `execute` with calls that classify or time
+ * out had made the plain call 48.7 ns over an `await` where this takes 27.8 (bench/RESULTS.md,
+ * twenty-eighth session).
  */
 export const executePlain = <T>(breaker: CallGate, fn: (signal: AbortSignal) => PromiseLike<T> | T): Promise<T> => {
-  if (typeof fn !== 'function')
-    return rejectSoon(new TypeError(`execute: expected a function to call, got ${fn === null ? 'null' : typeof fn}`))
+  if (typeof fn !== 'function') return notAFunction(fn)
   const started = breaker.clock.now()
   const decision = breaker.request(started)
   if (decision._tag !== 'Admitted') return notAdmitted(breaker, fn, DEFAULT_CALL_OPTIONS, undefined, decision)
@@ -477,9 +476,9 @@ export const withOptions = <T>(breaker: CallGate, options: CallOptions<T>): Boun
   return {
     execute: (fn, signal) =>
       typeof fn !== 'function'
-        ? rejectSoon(new TypeError(`execute: expected a function to call, got ${fn === null ? 'null' : typeof fn}`))
+        ? notAFunction(fn)
         : signal !== undefined && !isSignal(signal)
-          ? rejectSoon(new TypeError(`execute: signal must be an AbortSignal, got ${kindOf(signal)}`))
+          ? notASignal(signal)
           : executeChecked(breaker, fn, checked, signal),
   }
 }

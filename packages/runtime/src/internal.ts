@@ -15,7 +15,7 @@ export {
   SUCCESS,
   settle,
 } from './AdmittedCall.js'
-export { checkBuckets, checkOptions } from './checkInput.js'
+export { checkBuckets, checkOptions, kindOf } from './checkInput.js'
 export { callOptions, DEFAULT_CALL_OPTIONS } from './execute.js'
 export { emptyReading, type Reading, type ReadingHolder, refreshReading } from './Reading.js'
 export type { Judged } from './Verdict.js'

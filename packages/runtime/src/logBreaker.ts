@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { kindOf } from './checkInput.js'
 import { type EventStream, Subscription } from './EventStream.js'
 import type { MetricEvent } from './MetricEvent.js'
 
@@ -29,8 +30,7 @@ export interface Loggable {
 export const logBreaker = (breaker: Loggable, logger: Logger): Subscription => {
   const given = logger as unknown as Record<string, unknown> | null
   const missing = LOGGER_METHODS.find((m) => typeof given !== 'object' || given === null || typeof given[m] !== 'function')
-  if (missing !== undefined)
-    throw new TypeError(`logBreaker: expected a pino logger (with ${missing}()), got ${given === null ? 'null' : typeof given}`)
+  if (missing !== undefined) throw new TypeError(`logBreaker: expected a pino logger (with ${missing}()), got ${kindOf(given)}`)
   const subscription = new Subscription()
   subscription.add(breaker.transitions$.subscribe((event) => safely(logger, event)))
   if (logger.isLevelEnabled('debug')) subscription.add(breaker.calls$.subscribe((event) => safely(logger, event)))

@@ -6,7 +6,7 @@
 import type { Strategy } from '@datapunk/breaker'
 import type { Scenario } from './Scenario.js'
 
-const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value)
+export const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value)
 
 /** A scenario object (a built-in one, or `parseScenario`'s): a name, a duration, a load and health segments. */
 export const checkScenario = (where: string, scenario: unknown): void => {

@@ -15,7 +15,7 @@ import {
 } from '@datapunk/breaker'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { checkStrategy } from './checkArgs.js'
+import { checkStrategy, kindOf } from './checkArgs.js'
 
 // ---- model -------------------------------------------------------------------------------------
 
@@ -66,8 +66,7 @@ const TAGS = new Set(['CallAdmitted', 'CallRejected', 'CallSucceeded', 'CallFail
  * result._tag === 'Left' && result.left.message // '1 of 2 trace lines are malformed:\nline 2: not JSON (Unexpected token \'o\', "not json" is not valid JSON)'
  */
 export const parseTrace = (text: string): E.Either<TraceError, ReadonlyArray<TraceEvent>> => {
-  if (typeof text !== 'string')
-    throw new TypeError(`parseTrace: expected the trace's text (a string), got ${text === null ? 'null' : typeof text}`)
+  if (typeof text !== 'string') throw new TypeError(`parseTrace: expected the trace's text (a string), got ${kindOf(text)}`)
   const events: TraceEvent[] = []
   const problems: Array<{ line: number; message: string }> = []
   const lines = text.split('\n')
@@ -140,8 +139,7 @@ const REQUESTED: BreakerEvent = { _tag: 'CallRequested' }
  * the live ones, exactly.
  */
 export const replay = <S>(events: ReadonlyArray<TraceEvent>, strategy: Strategy<S>): Replay => {
-  if (!Array.isArray(events))
-    throw new TypeError(`replay: expected the events parseTrace read (an array), got ${events === null ? 'null' : typeof events}`)
+  if (!Array.isArray(events)) throw new TypeError(`replay: expected the events parseTrace read (an array), got ${kindOf(events)}`)
   checkStrategy('replay', strategy)
   let state = strategy.initial(events[0]?.at ?? 0)
   const tickets = new Map<number, Admitted>()
