@@ -37,7 +37,7 @@ import { defer, firstValueFrom, map, Observable, of, Subscriber } from 'rxjs'
 import { MutableGradualStage, MutableTimeWindow, pureGradualStage, pureTimeWindow } from '../core/twins.js'
 import { type BenchRedis, startRedis } from './redis.js'
 import { type ScrapeCost, scrapeCost } from './scrape.js'
-import { dutiesOperator, MutableDutiesBreaker, PureDutiesBreaker } from './twins.js'
+import { dutiesOperator, MutableBreaker, MutableDutiesBreaker, PureDutiesBreaker } from './twins.js'
 
 const quick = process.argv.includes('--quick')
 /** --closed-only: the closed-state case alone (for working on the hot path); writes no summary. */
@@ -57,23 +57,6 @@ const longOpen = { kind: 'constant', ms: LONG } as const
 
 // ---- contenders ------------------------------------------------------------------------------
 
-/** The hand-written mutable breaker: consecutive failures, the least a breaker can do. */
-class MutableBreaker {
-  private failures = 0
-  private openUntil = 0
-  constructor(private readonly threshold: number) {}
-  async fire<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.openUntil > 0 && Date.now() < this.openUntil) throw new Error('open')
-    try {
-      const value = await fn()
-      this.failures = 0
-      return value
-    } catch (error) {
-      if (++this.failures >= this.threshold) this.openUntil = Date.now() + LONG
-      throw error
-    }
-  }
-}
 /** The same with a rejection that carries no stack, as ours does. */
 class Rejection extends Error {
   constructor() {

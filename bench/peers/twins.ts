@@ -23,6 +23,23 @@ const LONG = 1e9
 /** What both twins state: the rejection they fail with when open. */
 const openError = (): Error => new Error('open')
 
+/** The hand-written mutable breaker: consecutive failures, the least a breaker can do. */
+export class MutableBreaker {
+  private failures = 0
+  private openUntil = 0
+  constructor(private readonly threshold: number) {}
+  async fire<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.openUntil > 0 && Date.now() < this.openUntil) throw new Error('open')
+    try {
+      const value = await fn()
+      this.failures = 0
+      return value
+    } catch (error) {
+      if (++this.failures >= this.threshold) this.openUntil = Date.now() + LONG
+      throw error
+    }
+  }
+}
 /** The mutable twin: fields written in place. */
 export class MutableDutiesBreaker {
   private failures = 0
