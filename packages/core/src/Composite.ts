@@ -31,13 +31,9 @@ const depthOf = (detector: Detector<unknown>): number => depths.get(detector) ??
 const checkMembers = (detectors: unknown): void => {
   if (!Array.isArray(detectors)) throw new ConfigError([problem('detectors', `expected an array of detectors, got ${kindOf(detectors)}`)])
   const count = detectors.length
-  if (count === 0)
-    throw new ConfigError([{ path: 'detectors', message: `detectors: expected 1 to ${Limits.maxDetectorMembers} detectors, got none` }])
-  if (count > Limits.maxDetectorMembers) {
-    throw new ConfigError([
-      { path: 'detectors', message: `detectors: expected at most ${Limits.maxDetectorMembers} detectors, got ${count}` },
-    ])
-  }
+  if (count === 0) throw new ConfigError([problem('detectors', `expected 1 to ${Limits.maxDetectorMembers} detectors, got none`)])
+  if (count > Limits.maxDetectorMembers)
+    throw new ConfigError([problem('detectors', `expected at most ${Limits.maxDetectorMembers} detectors, got ${count}`)])
   const bad = detectors.flatMap((d, i) => partProblem(`detectors[${i}]`, 'a detector', d) ?? [])
   if (bad.length > 0) throw new ConfigError(bad)
 }
